@@ -1,0 +1,193 @@
+//! Reading `../shared/corpus` (InfluxDB's recorded answers) for the parity tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+/// The server clock the corpus was recorded with.
+pub const NOW: i64 = 1_700_000_000_123_456_789;
+
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    dir.join("corpus/expected.jsonl").is_file().then_some(dir)
+}
+
+/// The corpus directory, or `None` after saying clearly that the test is skipped.
+pub fn corpus_dir(test: &str) -> Option<PathBuf> {
+    match shared_dir() {
+        Some(d) => Some(d.join("corpus")),
+        None => {
+            eprintln!("SKIPPED {test}: ../shared/corpus is absent (it sits beside the project root in CI)");
+            None
+        }
+    }
+}
+
+/// One recorded request and InfluxDB's answer.
+pub struct Case {
+    pub row: Value,
+    pub run: String,
+    pub file: String,
+    /// The body as sent.
+    pub body: Vec<u8>,
+    /// Whether the body was gzipped by the oracle (the file holds the plain text).
+    pub oracle_gzip: bool,
+    pub precision: Option<String>,
+    pub content_encoding: Option<String>,
+    pub bucket: bool,
+    pub max_batch: Option<usize>,
+    pub status: u16,
+    pub body_expected: String,
+}
+
+pub fn load(corpus: &std::path::Path) -> Vec<Case> {
+    let text = std::fs::read(corpus.join("expected.jsonl")).expect("read expected.jsonl");
+    // Split on LF only: rows hold raw U+2028 and friends.
+    text.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let row: Value = serde_json::from_slice(l).expect("corpus row is JSON");
+            let run = row["run"].as_str().unwrap().to_string();
+            let file = row["file"].as_str().unwrap().to_string();
+            let raw = std::fs::read(corpus.join("cases").join(&file)).expect("case file");
+            let oracle_gzip = row["gzipped_by_oracle"].as_bool().unwrap_or(false);
+            let body = if oracle_gzip {
+                linegate_core::gzip::compress(&raw)
+            } else {
+                raw
+            };
+            let max_batch = run.strip_prefix("max-batch-bytes=").map(|s| {
+                s.split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            });
+            Case {
+                precision: row["precision"].as_str().map(str::to_string),
+                content_encoding: row["content_encoding"].as_str().map(str::to_string),
+                bucket: !run.starts_with("no-bucket-param"),
+                status: row["status"].as_u64().unwrap() as u16,
+                body_expected: row["body"].as_str().unwrap().to_string(),
+                run,
+                file,
+                body,
+                oracle_gzip,
+                max_batch,
+                row,
+            }
+        })
+        .collect()
+}
+
+/// Percent-encodes a query value.
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Case {
+    pub fn query(&self) -> String {
+        let mut q = String::from("org=o");
+        if self.bucket {
+            q.push_str("&bucket=b");
+        }
+        if let Some(p) = &self.precision {
+            q.push_str("&precision=");
+            q.push_str(&encode(p));
+        }
+        q
+    }
+
+    /// The one case whose message may differ (Go's corrupt-deflate offset, spec Part A §2).
+    pub fn offset_exempt(&self) -> bool {
+        self.body_expected
+            .contains("flate: corrupt input before offset")
+    }
+
+    /// Checks our answer (status and exact body) against InfluxDB's.
+    pub fn check_answer(&self, status: u16, body: &str) -> Result<(), String> {
+        if status != self.status {
+            return Err(format!(
+                "status {status}, want {}; body {body}",
+                self.status
+            ));
+        }
+        if self.offset_exempt() {
+            let code = |b: &str| {
+                serde_json::from_str::<Value>(b)
+                    .ok()
+                    .map(|v| v["code"].clone())
+            };
+            return if code(body) == code(&self.body_expected)
+                && body.contains("flate: corrupt input before offset")
+            {
+                Ok(())
+            } else {
+                Err(format!("body {body}"))
+            };
+        }
+        let want_line = self.row["failures"]
+            .get(0)
+            .map(|f| f["line"].as_u64().unwrap());
+        let expected = match want_line {
+            Some(n) if self.status == 400 => {
+                let inner = self.body_expected.strip_suffix('}').unwrap();
+                format!("{inner},\"line\":{n}}}")
+            }
+            _ => self.body_expected.clone(),
+        };
+        if body != expected {
+            return Err(format!("body\n  got  {body}\n  want {expected}"));
+        }
+        Ok(())
+    }
+
+    /// Compares points rendered in the corpus format with the recorded ones.
+    pub fn check_points(&self, got: &[Value]) -> Result<(), String> {
+        let Some(want) = self.row.get("points").and_then(Value::as_array) else {
+            return if got.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} points, want none", got.len()))
+            };
+        };
+        if got.len() != want.len() {
+            return Err(format!("{} points, want {}", got.len(), want.len()));
+        }
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            for k in ["measurement", "tags", "time", "line"] {
+                if g[k] != w[k] {
+                    return Err(format!("point {i}: {k} {} want {}", g[k], w[k]));
+                }
+            }
+            let (gf, wf) = (
+                g["fields"].as_array().unwrap(),
+                w["fields"].as_array().unwrap(),
+            );
+            if gf.len() != wf.len() {
+                return Err(format!("point {i}: {} fields want {}", gf.len(), wf.len()));
+            }
+            for (a, b) in gf.iter().zip(wf) {
+                let same = a["key"] == b["key"]
+                    && a["type"] == b["type"]
+                    && if b["type"] == "float" {
+                        a["f64_bits"] == b["f64_bits"]
+                    } else {
+                        a["value"] == b["value"]
+                    };
+                if !same {
+                    return Err(format!("point {i}: field {a} want {b}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,321 @@
+//! Walking a whole body: logical lines, skipped lines, physical line numbers, and the joined
+//! InfluxDB message with its cap (spec Part A §1, Part B §3–§4).
+
+use crate::error::LineError;
+use crate::json;
+use crate::point::Point;
+use crate::precision::Precision;
+use crate::reference::{self, is_ws, Scratch};
+use crate::{fast, DEFAULT_MAX_MESSAGE};
+
+/// How lines are read: the precision of their timestamps and the server's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParseOptions {
+    pub precision: Precision,
+    /// "Now" in nanoseconds since the epoch; lines without a timestamp get it, truncated to
+    /// the precision.
+    pub now: i64,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions {
+            precision: Precision::Ns,
+            now: 0,
+        }
+    }
+}
+
+impl ParseOptions {
+    pub fn new(precision: Precision, now: i64) -> Self {
+        ParseOptions { precision, now }
+    }
+}
+
+/// One logical line's outcome.
+#[derive(Debug)]
+pub enum Item<'p, 'a> {
+    Point(&'p Point<'a>),
+    Error(LineError),
+}
+
+/// Reads a body line by line. Points borrow from the body and are handed out by reference to
+/// a buffer that is reused, so reading a batch allocates nothing per line; clone a point to
+/// keep it.
+pub struct Parser<'a> {
+    body: &'a [u8],
+    pos: usize,
+    /// Physical line number at `pos`.
+    line: u64,
+    precision: Precision,
+    default_time: i64,
+    point: Point<'a>,
+    scratch: Scratch,
+}
+
+impl<'a> Parser<'a> {
+    pub fn new(body: &'a [u8], opts: &ParseOptions) -> Self {
+        Parser {
+            body,
+            pos: 0,
+            line: 1,
+            precision: opts.precision,
+            default_time: opts.precision.truncate(opts.now),
+            point: Point::default(),
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// Bytes read so far.
+    pub fn position(&self) -> usize {
+        self.pos.min(self.body.len())
+    }
+
+    /// Physical lines read so far (all of them once `next_item` has returned `None`).
+    pub fn physical_lines(&self) -> u64 {
+        let n = self.position();
+        let partial = n > 0 && self.body[n - 1] != b'\n';
+        self.line - 1 + partial as u64
+    }
+
+    /// The next point or rejected line; `None` at the end of the body.
+    pub fn next_item(&mut self) -> Option<Item<'_, 'a>> {
+        let body = self.body;
+        let n = body.len();
+        loop {
+            if self.pos >= n {
+                return None;
+            }
+            let b = body[self.pos];
+            if b == b'\n' {
+                self.pos += 1;
+                self.line += 1;
+                continue;
+            }
+            if !is_ws(b) && b != b'#' {
+                if let Some(end) = fast::parse(
+                    body,
+                    self.pos,
+                    self.precision,
+                    self.default_time,
+                    &mut self.point,
+                ) {
+                    self.point.line = self.line;
+                    self.pos = end + 1;
+                    self.line += (end < n) as u64;
+                    return Some(Item::Point(&self.point));
+                }
+            }
+            let start = self.pos;
+            let end = reference::scan_line(body, start);
+            let line = self.line;
+            let block = &body[start..end];
+            let inner_lfs = if memchr::memchr(b'\n', block).is_some() {
+                memchr::memchr_iter(b'\n', block).count() as u64
+            } else {
+                0
+            };
+            self.line += inner_lfs + (end < n) as u64;
+            self.pos = end + 1;
+            let lead = reference::skip_ws(block, 0);
+            if lead >= block.len() || block[lead] == b'#' {
+                continue;
+            }
+            let mut text = &block[lead..];
+            if text.last() == Some(&b'\n') {
+                text = &text[..text.len() - 1];
+            }
+            match reference::parse_line(
+                text,
+                self.precision,
+                self.default_time,
+                &mut self.point,
+                &mut self.scratch,
+            ) {
+                Ok(()) => {
+                    self.point.line = line;
+                    return Some(Item::Point(&self.point));
+                }
+                Err((kind, at)) => {
+                    let spans = 1 + memchr::memchr_iter(b'\n', text).count() as u32;
+                    return Some(Item::Error(LineError {
+                        line,
+                        line_start: start,
+                        text_start: start + lead,
+                        text_len: text.len(),
+                        spans,
+                        at,
+                        kind,
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// The joined message of a rejected batch, built as lines fail, kept within a cap.
+///
+/// Entries are `unable to parse '<text>': <reason>` joined by LF, held JSON-escaped (Go's
+/// escaping) because that is how they leave. Past `cap` escaped bytes the message stops after
+/// the last whole entry that fits and ends with `\n… and <K> more rejected lines`.
+#[derive(Clone, Debug)]
+pub struct Message {
+    escaped: Vec<u8>,
+    cap: usize,
+    kept: u64,
+    dropped: u64,
+    entry: Vec<u8>,
+}
+
+impl Message {
+    pub fn new(cap: usize) -> Self {
+        Message {
+            escaped: Vec::new(),
+            cap,
+            kept: 0,
+            dropped: 0,
+            entry: Vec::new(),
+        }
+    }
+
+    /// Adds a rejected line; returns whether it fit (was kept).
+    pub fn push(&mut self, err: &LineError, body: &[u8]) -> bool {
+        if self.dropped > 0 {
+            self.dropped += 1;
+            return false;
+        }
+        let sep = if self.kept > 0 { 2 } else { 0 };
+        let room = self.cap.saturating_sub(self.escaped.len() + sep);
+        // The quoted text can be huge (a stray quote swallows the rest of the body): measure
+        // it before building anything.
+        let text_len = json::escaped_len(err.text(body));
+        if text_len + 20 > room {
+            self.dropped += 1;
+            return false;
+        }
+        self.entry.clear();
+        err.write_entry(body, &mut self.entry);
+        let len = json::escaped_len(&self.entry);
+        if len > room {
+            self.dropped += 1;
+            return false;
+        }
+        if sep > 0 {
+            self.escaped.extend_from_slice(b"\\n");
+        }
+        json::escape_into(&mut self.escaped, &self.entry);
+        self.kept += 1;
+        true
+    }
+
+    /// Entries kept in the message.
+    pub fn kept(&self) -> u64 {
+        self.kept
+    }
+
+    /// Rejected lines left out of the message.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kept == 0 && self.dropped == 0
+    }
+
+    /// The message, JSON-escaped, ready to sit between the quotes of `"message"`.
+    pub fn escaped(&self) -> Vec<u8> {
+        let mut out = self.escaped.clone();
+        if self.dropped > 0 {
+            if self.kept > 0 {
+                out.extend_from_slice(b"\\n");
+            }
+            out.extend_from_slice(format!("… and {} more rejected lines", self.dropped).as_bytes());
+        }
+        out
+    }
+}
+
+impl Default for Message {
+    fn default() -> Self {
+        Message::new(DEFAULT_MAX_MESSAGE)
+    }
+}
+
+/// What reading a whole body found.
+#[derive(Clone, Debug)]
+pub struct BatchReport {
+    /// Points parsed (of all valid lines, also when others failed).
+    pub points: u64,
+    /// Physical lines in the body.
+    pub lines: u64,
+    /// Lines rejected.
+    pub rejected: u64,
+    /// The first rejected line (kept even when it did not fit in the message).
+    pub first_error: Option<LineError>,
+    /// The rejected lines that made it into the message, in body order.
+    pub errors: Vec<LineError>,
+    /// The joined message (empty when nothing was rejected).
+    pub message: Message,
+}
+
+impl BatchReport {
+    /// Whether InfluxDB would accept the batch.
+    pub fn is_ok(&self) -> bool {
+        self.rejected == 0
+    }
+
+    /// 1-based physical line of the first rejected line.
+    pub fn first_error_line(&self) -> Option<u64> {
+        self.first_error.map(|e| e.line)
+    }
+
+    /// The exact 400 body linegate answers for a rejected batch:
+    /// `{"code":"invalid","message":…,"line":N}`; `None` when the batch is accepted.
+    pub fn error_body(&self) -> Option<Vec<u8>> {
+        let line = self.first_error_line()?;
+        let msg = self.message.escaped();
+        let mut out = Vec::with_capacity(msg.len() + 64);
+        out.extend_from_slice(b"{\"code\":\"invalid\",\"message\":\"");
+        out.extend_from_slice(&msg);
+        out.extend_from_slice(b"\",\"line\":");
+        out.extend_from_slice(line.to_string().as_bytes());
+        out.push(b'}');
+        Some(out)
+    }
+}
+
+/// Reads a whole body, calling `on_point` for each parsed point, and reports the outcome.
+/// `max_message` caps the message (and the list of errors kept) as spec Part A §1 says.
+pub fn read_batch<'a>(
+    body: &'a [u8],
+    opts: &ParseOptions,
+    max_message: usize,
+    mut on_point: impl FnMut(&Point<'a>),
+) -> BatchReport {
+    let mut parser = Parser::new(body, opts);
+    let mut report = BatchReport {
+        points: 0,
+        lines: 0,
+        rejected: 0,
+        first_error: None,
+        errors: Vec::new(),
+        message: Message::new(max_message),
+    };
+    while let Some(item) = parser.next_item() {
+        match item {
+            Item::Point(p) => {
+                report.points += 1;
+                on_point(p);
+            }
+            Item::Error(e) => {
+                report.rejected += 1;
+                report.first_error.get_or_insert(e);
+                if report.message.push(&e, body) {
+                    report.errors.push(e);
+                }
+            }
+        }
+    }
+    report.lines = parser.physical_lines();
+    report
+}

@@ -1,0 +1,1 @@
+//! Diagnostics beyond InfluxDB (spec Part A §6).

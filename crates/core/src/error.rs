@@ -1,0 +1,243 @@
+//! Why a line was rejected: data with positions, rendered to InfluxDB's exact text on demand.
+
+use std::fmt;
+
+/// A tag key InfluxDB reserves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReservedTagKey {
+    /// The single byte `0xFF` (InfluxDB's internal field-key tag).
+    Xff,
+    /// The single byte `0x00` (InfluxDB's internal measurement tag).
+    X00,
+    Field,
+    Measurement,
+    Time,
+}
+
+impl ReservedTagKey {
+    pub(crate) fn of(key: &[u8]) -> Option<ReservedTagKey> {
+        match key {
+            b"\xff" => Some(ReservedTagKey::Xff),
+            b"\x00" => Some(ReservedTagKey::X00),
+            b"_field" => Some(ReservedTagKey::Field),
+            b"_measurement" => Some(ReservedTagKey::Measurement),
+            b"time" => Some(ReservedTagKey::Time),
+            _ => None,
+        }
+    }
+
+    /// The key as Go's `%q` prints it.
+    pub fn quoted(self) -> &'static str {
+        match self {
+            ReservedTagKey::Xff => r#""\xff""#,
+            ReservedTagKey::X00 => r#""\x00""#,
+            ReservedTagKey::Field => r#""_field""#,
+            ReservedTagKey::Measurement => r#""_measurement""#,
+            ReservedTagKey::Time => r#""time""#,
+        }
+    }
+}
+
+/// Why InfluxDB rejects a line. Ranges are byte offsets into the line text (the logical line
+/// after its leading whitespace), so the message can quote the exact bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    MissingMeasurement,
+    MissingFields,
+    MissingTagKey,
+    MissingTagValue,
+    InvalidTagFormat,
+    ReservedTagKey(ReservedTagKey),
+    DuplicateTags,
+    /// The series key (or series key + 4 + field key) is longer than 65535 bytes.
+    MaxKeyLength(usize),
+    MissingFieldKey,
+    MissingFieldValue,
+    InvalidNumber,
+    InvalidBoolean,
+    InvalidFloat,
+    /// An integer field that does not fit in i64; the range holds its digits.
+    IntegerOutOfRange {
+        start: usize,
+        end: usize,
+    },
+    /// An unsigned field that does not fit in u64; the range holds its digits.
+    UnsignedOutOfRange {
+        start: usize,
+        end: usize,
+    },
+    UnbalancedQuotes,
+    InvalidFieldFormat,
+    /// The two tokenizers of InfluxDB's field set disagree; the range holds the field key.
+    InvalidFieldValue {
+        start: usize,
+        end: usize,
+    },
+    BadTimestamp,
+    /// The timestamp does not fit in i64 (`strconv.ParseInt … value out of range`).
+    TimestampOutOfRange {
+        start: usize,
+        end: usize,
+    },
+    /// The timestamp is a lone `-` (`strconv.ParseInt … invalid syntax`).
+    TimestampSyntax {
+        start: usize,
+        end: usize,
+    },
+    /// The timestamp times the precision is outside what InfluxDB stores.
+    TimeOutsideRange,
+    /// Something other than spaces follows the timestamp.
+    PointInvalid,
+}
+
+impl ErrorKind {
+    /// Appends InfluxDB's reason text for this error, quoting bytes from `text` (the line
+    /// text) where the reason includes them.
+    pub fn write_reason(&self, text: &[u8], out: &mut Vec<u8>) {
+        let slice = |s: usize, e: usize| text.get(s..e).unwrap_or_default();
+        let fixed: &str = match *self {
+            ErrorKind::MissingMeasurement => "missing measurement",
+            ErrorKind::MissingFields => "missing fields",
+            ErrorKind::MissingTagKey => "missing tag key",
+            ErrorKind::MissingTagValue => "missing tag value",
+            ErrorKind::InvalidTagFormat => "invalid tag format",
+            ErrorKind::ReservedTagKey(k) => {
+                out.extend_from_slice(b"cannot use reserved tag key ");
+                k.quoted()
+            }
+            ErrorKind::DuplicateTags => "duplicate tags",
+            ErrorKind::MaxKeyLength(n) => {
+                out.extend_from_slice(format!("max key length exceeded: {n} > 65535").as_bytes());
+                return;
+            }
+            ErrorKind::MissingFieldKey => "missing field key",
+            ErrorKind::MissingFieldValue => "missing field value",
+            ErrorKind::InvalidNumber => "invalid number",
+            ErrorKind::InvalidBoolean => "invalid boolean",
+            ErrorKind::InvalidFloat => "invalid float",
+            ErrorKind::IntegerOutOfRange { start, end } => {
+                let d = slice(start, end);
+                out.extend_from_slice(b"unable to parse integer ");
+                out.extend_from_slice(d);
+                out.extend_from_slice(b": strconv.ParseInt: parsing \"");
+                out.extend_from_slice(d);
+                "\": value out of range"
+            }
+            ErrorKind::UnsignedOutOfRange { start, end } => {
+                let d = slice(start, end);
+                out.extend_from_slice(b"unable to parse unsigned ");
+                out.extend_from_slice(d);
+                out.extend_from_slice(b": strconv.ParseUint: parsing \"");
+                out.extend_from_slice(d);
+                "\": value out of range"
+            }
+            ErrorKind::UnbalancedQuotes => "unbalanced quotes",
+            ErrorKind::InvalidFieldFormat => "invalid field format",
+            ErrorKind::InvalidFieldValue { start, end } => {
+                out.extend_from_slice(b"invalid value: field-key=");
+                out.extend_from_slice(slice(start, end));
+                return;
+            }
+            ErrorKind::BadTimestamp => "bad timestamp",
+            ErrorKind::TimestampOutOfRange { start, end } => {
+                out.extend_from_slice(b"strconv.ParseInt: parsing \"");
+                out.extend_from_slice(slice(start, end));
+                "\": value out of range"
+            }
+            ErrorKind::TimestampSyntax { start, end } => {
+                out.extend_from_slice(b"strconv.ParseInt: parsing \"");
+                out.extend_from_slice(slice(start, end));
+                "\": invalid syntax"
+            }
+            ErrorKind::TimeOutsideRange => {
+                "time outside range -9223372036854775806 - 9223372036854775806"
+            }
+            ErrorKind::PointInvalid => "point is invalid",
+        };
+        out.extend_from_slice(fixed.as_bytes());
+    }
+
+    /// The reason text as a (lossy) string, for people.
+    pub fn reason(&self, text: &[u8]) -> String {
+        let mut v = Vec::new();
+        self.write_reason(text, &mut v);
+        String::from_utf8_lossy(&v).into_owned()
+    }
+
+    /// A short stable name for programs (`missing-fields`, `invalid-number`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ErrorKind::MissingMeasurement => "missing-measurement",
+            ErrorKind::MissingFields => "missing-fields",
+            ErrorKind::MissingTagKey => "missing-tag-key",
+            ErrorKind::MissingTagValue => "missing-tag-value",
+            ErrorKind::InvalidTagFormat => "invalid-tag-format",
+            ErrorKind::ReservedTagKey(_) => "reserved-tag-key",
+            ErrorKind::DuplicateTags => "duplicate-tags",
+            ErrorKind::MaxKeyLength(_) => "max-key-length",
+            ErrorKind::MissingFieldKey => "missing-field-key",
+            ErrorKind::MissingFieldValue => "missing-field-value",
+            ErrorKind::InvalidNumber => "invalid-number",
+            ErrorKind::InvalidBoolean => "invalid-boolean",
+            ErrorKind::InvalidFloat => "invalid-float",
+            ErrorKind::IntegerOutOfRange { .. } => "integer-out-of-range",
+            ErrorKind::UnsignedOutOfRange { .. } => "unsigned-out-of-range",
+            ErrorKind::UnbalancedQuotes => "unbalanced-quotes",
+            ErrorKind::InvalidFieldFormat => "invalid-field-format",
+            ErrorKind::InvalidFieldValue { .. } => "invalid-field-value",
+            ErrorKind::BadTimestamp => "bad-timestamp",
+            ErrorKind::TimestampOutOfRange { .. } => "timestamp-out-of-range",
+            ErrorKind::TimestampSyntax { .. } => "timestamp-syntax",
+            ErrorKind::TimeOutsideRange => "time-outside-range",
+            ErrorKind::PointInvalid => "point-invalid",
+        }
+    }
+}
+
+/// A rejected line: where it is in the body, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineError {
+    /// 1-based physical line where the logical line starts.
+    pub line: u64,
+    /// Byte offset in the body where the logical line starts (before leading whitespace).
+    pub line_start: usize,
+    /// Byte offset in the body of the line text InfluxDB quotes (after leading whitespace).
+    pub text_start: usize,
+    /// Length of the quoted line text.
+    pub text_len: usize,
+    /// How many physical lines the logical line spans (more than 1 when an escaped newline
+    /// or a newline inside quotes joins them).
+    pub spans: u32,
+    /// Offset within the line text where the parser stopped: the failing spot.
+    pub at: usize,
+    pub kind: ErrorKind,
+}
+
+impl LineError {
+    /// The text InfluxDB quotes: `unable to parse '<text>': <reason>`.
+    pub fn text<'b>(&self, body: &'b [u8]) -> &'b [u8] {
+        &body[self.text_start..self.text_start + self.text_len]
+    }
+
+    /// 1-based column of the failing spot, in bytes from the start of the physical line.
+    pub fn column(&self) -> usize {
+        self.text_start - self.line_start + self.at + 1
+    }
+
+    /// Appends InfluxDB's entry for this line: `unable to parse '<text>': <reason>`.
+    pub fn write_entry(&self, body: &[u8], out: &mut Vec<u8>) {
+        let text = self.text(body);
+        out.extend_from_slice(b"unable to parse '");
+        out.extend_from_slice(text);
+        out.extend_from_slice(b"': ");
+        self.kind.write_reason(text, out);
+    }
+}
+
+/// The reason as InfluxDB prints it needs the line text, so `Display` shows only the kind's
+/// name; use [`ErrorKind::reason`] for the exact text.
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

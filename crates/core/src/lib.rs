@@ -1,0 +1,98 @@
+//! # linegate-core
+//!
+//! InfluxDB OSS v2's write path, as a pure function: the line-protocol parser with every
+//! check in InfluxDB's order and every message byte for byte, and the request check that
+//! turns a write request into "forward" or "reject with this exact answer".
+//!
+//! ```
+//! use linegate_core::{check_request, Limits, Request, Verdict};
+//!
+//! let req = Request {
+//!     query: b"org=acme&bucket=metrics&precision=s",
+//!     authorization: Some(b"Token secret"),
+//!     content_encoding: None,
+//!     body: b"cpu,host=a usage=0.5 1700000000\ncpu,host=b usage=oops 1700000000\n",
+//! };
+//! match check_request(&req, &Limits::default(), 1_700_000_000_000_000_000) {
+//!     Verdict::Forward { points, .. } => println!("forward {points} points"),
+//!     Verdict::Reject(r) => {
+//!         assert_eq!(r.status, 400);
+//!         assert_eq!(r.line, Some(2));
+//!         assert_eq!(
+//!             String::from_utf8(r.body).unwrap(),
+//!             r#"{"code":"invalid","message":"unable to parse 'cpu,host=b usage=oops 1700000000': invalid boolean","line":2}"#
+//!         );
+//!     }
+//! }
+//! ```
+//!
+//! Points borrow from the body; nothing is unescaped until asked:
+//!
+//! ```
+//! use linegate_core::{read_batch, ParseOptions, Precision, FieldValue};
+//!
+//! let body = b"weather,city=K\\ nigsberg temp=21.5,ok=true\n";
+//! let mut temps = Vec::new();
+//! let report = read_batch(body, &ParseOptions::new(Precision::Ns, 0), 1 << 20, |p| {
+//!     assert_eq!(&*p.tags()[0].value(), b"K nigsberg");
+//!     if let FieldValue::Float(t) = p.fields()[0].value() {
+//!         temps.push(t);
+//!     }
+//! });
+//! assert!(report.is_ok());
+//! assert_eq!(temps, [21.5]);
+//! ```
+//!
+//! No I/O, no threads, no panics on input: errors are data ([`LineError`], [`Rejection`]).
+
+mod batch;
+pub mod diagnostics;
+mod error;
+mod fast;
+mod find;
+pub mod gzip;
+pub mod json;
+mod number;
+mod point;
+mod precision;
+mod query;
+mod reference;
+mod request;
+
+pub use batch::{read_batch, BatchReport, Item, Message, ParseOptions, Parser};
+pub use error::{ErrorKind, LineError, ReservedTagKey};
+pub use point::{EscapedStr, Field, FieldType, FieldValue, Point, Tag};
+pub use precision::{Precision, MAX_NANO_TIME, MIN_NANO_TIME};
+pub use query::Query;
+pub use request::{
+    check_request, prepare, prepare_batch, verdict, Limits, Prepared, Rejection, Request, Verdict,
+    DEFAULT_LIMITS,
+};
+
+/// Default cap on the escaped parse-error message: 16 MiB (spec Part A §1).
+pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;
+
+/// Parses one line through the reference parser only (InfluxDB's multi-pass algorithm),
+/// bypassing the fast path. For differential tests and fuzzing; not for production use.
+#[doc(hidden)]
+pub fn reference_parse_line<'a>(
+    text: &'a [u8],
+    precision: Precision,
+    default_time: i64,
+) -> Result<Point<'a>, (ErrorKind, usize)> {
+    let mut p = Point::default();
+    let mut s = reference::Scratch::default();
+    reference::parse_line(text, precision, default_time, &mut p, &mut s).map(|()| p)
+}
+
+/// Parses the line at `body[start..]` through the fast path only; `None` when it declines.
+#[doc(hidden)]
+pub fn fast_parse_line(
+    body: &[u8],
+    start: usize,
+    precision: Precision,
+    default_time: i64,
+) -> Option<(Point<'_>, usize)> {
+    let mut p = Point::default();
+    fast::parse(body, start, precision, default_time, &mut p).map(|end| (p, end))
+}
