@@ -58,6 +58,7 @@ mod precision;
 mod query;
 mod reference;
 mod request;
+mod validate;
 
 pub use batch::{read_batch, BatchReport, Item, Message, ParseOptions, Parser};
 pub use error::{ErrorKind, LineError, ReservedTagKey};
@@ -68,6 +69,7 @@ pub use request::{
     check_request, prepare, prepare_batch, verdict, Limits, Prepared, Rejection, Request, Verdict,
     DEFAULT_LIMITS,
 };
+pub use validate::{validate, ValidateOptions, Validation};
 
 /// Default cap on the escaped parse-error message: 16 MiB (spec Part A §1).
 pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;

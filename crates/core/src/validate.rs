@@ -1,0 +1,135 @@
+//! One call for tools that check a batch (the CLI, the npm package's `validate` and `parse`,
+//! the page): InfluxDB's answer plus everything linegate adds (spec Part A §3 and §6).
+
+use crate::diagnostics::{diagnose, Diagnostic, Summary, SummaryBuilder, Warning, Warnings};
+use crate::point::Point;
+use crate::request::{prepare_batch, verdict, Limits, Rejection, Verdict};
+use crate::{Precision, DEFAULT_LIMITS};
+
+/// What a tool checks a batch with: the raw `precision` parameter and `Content-Encoding`
+/// header (absent = not sent; both taken verbatim), the clock, the limits, and which extras
+/// to compute.
+#[derive(Clone, Copy, Debug)]
+pub struct ValidateOptions<'a> {
+    pub precision: Option<&'a [u8]>,
+    pub content_encoding: Option<&'a [u8]>,
+    /// "Now" in ns; lines without a timestamp get it, truncated to the precision.
+    pub now: i64,
+    pub limits: Limits,
+    /// Look for what storage would reject (costs a map lookup per new field shape).
+    pub warnings: bool,
+    /// Build a summary with a histogram of this many bars.
+    pub summary_buckets: Option<usize>,
+}
+
+impl Default for ValidateOptions<'_> {
+    fn default() -> Self {
+        ValidateOptions {
+            precision: None,
+            content_encoding: None,
+            now: 0,
+            limits: DEFAULT_LIMITS,
+            warnings: false,
+            summary_buckets: None,
+        }
+    }
+}
+
+/// The outcome of [`validate`].
+#[derive(Clone, Debug)]
+pub struct Validation {
+    /// 204 when InfluxDB would accept the batch, else the error status.
+    pub status: u16,
+    /// The exact HTTP body (empty for 204; parse errors carry `"line"`).
+    pub body: Vec<u8>,
+    /// InfluxDB's error code, for errors.
+    pub code: Option<&'static str>,
+    /// First rejected line, for parse errors.
+    pub line: Option<u64>,
+    pub precision: Option<Precision>,
+    /// Points parsed (also on rejected batches: the valid lines').
+    pub points: u64,
+    /// Physical lines in the decoded body.
+    pub lines: u64,
+    /// Lines rejected.
+    pub rejected: u64,
+    /// Rejected lines explained (capped like the message; `rejected` has the total).
+    pub diagnostics: Vec<Diagnostic>,
+    pub warnings: Vec<Warning>,
+    pub warnings_total: u64,
+    pub summary: Option<Summary>,
+}
+
+impl Validation {
+    pub fn accepted(&self) -> bool {
+        self.status == 204
+    }
+
+    fn rejected_early(r: Rejection) -> Validation {
+        Validation {
+            status: r.status,
+            body: r.body,
+            code: Some(r.code),
+            line: r.line,
+            precision: None,
+            points: 0,
+            lines: 0,
+            rejected: 0,
+            diagnostics: Vec::new(),
+            warnings: Vec::new(),
+            warnings_total: 0,
+            summary: None,
+        }
+    }
+}
+
+/// Checks a batch as the server would answer an authorized write naming an existing org and
+/// bucket, and explains the answer. `on_point` sees every parsed point (with the body after
+/// gzip decoding), also when other lines are rejected.
+pub fn validate(
+    body: &[u8],
+    opts: &ValidateOptions<'_>,
+    mut on_point: impl FnMut(&Point<'_>),
+) -> Validation {
+    let prepared = match prepare_batch(opts.precision, opts.content_encoding, body, &opts.limits) {
+        Ok(p) => p,
+        Err(r) => return Validation::rejected_early(r),
+    };
+    let mut warnings = opts
+        .warnings
+        .then(|| Warnings::new(prepared.precision, 1000));
+    let mut summary = opts.summary_buckets.map(|_| SummaryBuilder::new());
+    let report = prepared.read(opts.now, opts.limits.max_message, |p| {
+        if let Some(w) = warnings.as_mut() {
+            w.observe(p);
+        }
+        if let Some(s) = summary.as_mut() {
+            s.observe(p);
+        }
+        on_point(p);
+    });
+    let diagnostics = report
+        .errors
+        .iter()
+        .map(|e| diagnose(e, &prepared.body, prepared.precision))
+        .collect();
+    let (status, body, code, line) = match verdict(&report) {
+        Verdict::Forward { .. } => (204, Vec::new(), None, None),
+        Verdict::Reject(r) => (r.status, r.body, Some(r.code), r.line),
+    };
+    let (warnings, warnings_total) = warnings.map_or((Vec::new(), 0), |w| (w.list, w.total));
+    Validation {
+        status,
+        body,
+        code,
+        line,
+        precision: Some(prepared.precision),
+        points: report.points,
+        lines: report.lines,
+        rejected: report.rejected,
+        diagnostics,
+        warnings,
+        warnings_total,
+        summary: summary.map(|s| s.finish(opts.summary_buckets.unwrap_or(0))),
+    }
+}
