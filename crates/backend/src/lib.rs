@@ -1,0 +1,1 @@
+//! linegate-backend: the write backend (placeholder until its issue lands).
