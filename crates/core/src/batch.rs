@@ -51,6 +51,7 @@ pub struct Parser<'a> {
     default_time: i64,
     point: Point<'a>,
     scratch: Scratch,
+    fast: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -63,6 +64,17 @@ impl<'a> Parser<'a> {
             default_time: opts.precision.truncate(opts.now),
             point: Point::default(),
             scratch: Scratch::default(),
+            fast: true,
+        }
+    }
+
+    /// A parser that runs InfluxDB's multi-pass algorithm on every line, without the fast
+    /// path. Same answers, slower; for differential tests and fuzzing.
+    #[doc(hidden)]
+    pub fn reference_only(body: &'a [u8], opts: &ParseOptions) -> Self {
+        Parser {
+            fast: false,
+            ..Parser::new(body, opts)
         }
     }
 
@@ -92,7 +104,7 @@ impl<'a> Parser<'a> {
                 self.line += 1;
                 continue;
             }
-            if !is_ws(b) && b != b'#' {
+            if self.fast && !is_ws(b) && b != b'#' {
                 if let Some(end) = fast::parse(
                     body,
                     self.pos,

@@ -66,35 +66,10 @@ pub use point::{EscapedStr, Field, FieldType, FieldValue, Point, Tag};
 pub use precision::{Precision, MAX_NANO_TIME, MIN_NANO_TIME};
 pub use query::Query;
 pub use request::{
-    check_request, prepare, prepare_batch, verdict, Limits, Prepared, Rejection, Request, Verdict,
-    DEFAULT_LIMITS,
+    check_gzip_header, check_request, is_gzip, prepare, prepare_batch, read_body, verdict, Limits,
+    Prepared, Rejection, Request, Verdict, DEFAULT_LIMITS,
 };
 pub use validate::{validate, ValidateOptions, Validation};
 
 /// Default cap on the escaped parse-error message: 16 MiB (spec Part A §1).
 pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;
-
-/// Parses one line through the reference parser only (InfluxDB's multi-pass algorithm),
-/// bypassing the fast path. For differential tests and fuzzing; not for production use.
-#[doc(hidden)]
-pub fn reference_parse_line<'a>(
-    text: &'a [u8],
-    precision: Precision,
-    default_time: i64,
-) -> Result<Point<'a>, (ErrorKind, usize)> {
-    let mut p = Point::default();
-    let mut s = reference::Scratch::default();
-    reference::parse_line(text, precision, default_time, &mut p, &mut s).map(|()| p)
-}
-
-/// Parses the line at `body[start..]` through the fast path only; `None` when it declines.
-#[doc(hidden)]
-pub fn fast_parse_line(
-    body: &[u8],
-    start: usize,
-    precision: Precision,
-    default_time: i64,
-) -> Option<(Point<'_>, usize)> {
-    let mut p = Point::default();
-    fast::parse(body, start, precision, default_time, &mut p).map(|end| (p, end))
-}

@@ -199,28 +199,55 @@ fn prepare_inner<'a>(
     if scope.live && query.get_or_empty("bucket").is_empty() {
         return Err(Rejection::bucket_not_found());
     }
-    let gzipped = matches!(req.content_encoding, Some(b"gzip" | b"x-gzip"));
-    let header = if gzipped {
-        Some(gzip::read_header(req.body).map_err(|_| Rejection::internal())?)
-    } else {
-        None
-    };
+    let header = check_gzip_header(req.content_encoding, req.body)?;
     if scope.live && query.get_or_empty("org").is_empty() && query.get_or_empty("orgID").is_empty()
     {
         return Err(Rejection::missing_org());
     }
-    if req.body.len() >= limits.max_body {
+    let body = read_body(req.body, header, limits)?;
+    Ok(Prepared { precision, body })
+}
+
+/// Whether a `Content-Encoding` value means gzip: exactly `gzip` or `x-gzip`, as OSS compares
+/// it (`GZIP`, `identity`, `deflate` … mean the body is read as it is).
+pub fn is_gzip(content_encoding: Option<&[u8]>) -> bool {
+    matches!(content_encoding, Some(b"gzip" | b"x-gzip"))
+}
+
+/// OSS's step 4 on its own (spec Part B §1): when the content encoding is gzip, reads the
+/// first member header and gives its length; `Ok(None)` for a body read as it is; the
+/// generic 500 for a bad header. Servers that look up orgs and buckets run it before them.
+pub fn check_gzip_header(
+    content_encoding: Option<&[u8]>,
+    body: &[u8],
+) -> Result<Option<usize>, Rejection> {
+    if is_gzip(content_encoding) {
+        gzip::read_header(body)
+            .map(Some)
+            .map_err(|_| Rejection::internal())
+    } else {
+        Ok(None)
+    }
+}
+
+/// OSS's step 8 on its own: the size limits and the gzip stream (`gzip_header` as
+/// [`check_gzip_header`] gave it), with OSS's statuses and messages.
+pub fn read_body<'a>(
+    body: &'a [u8],
+    gzip_header: Option<usize>,
+    limits: &Limits,
+) -> Result<Cow<'a, [u8]>, Rejection> {
+    if body.len() >= limits.max_body {
         return Err(Rejection::too_large());
     }
-    let body = match header {
-        Some(start) => Cow::Owned(
-            gzip::decompress_members(req.body, start, limits.max_batch)
+    match gzip_header {
+        Some(start) => Ok(Cow::Owned(
+            gzip::decompress_members(body, start, limits.max_batch)
                 .map_err(Rejection::read_error)?,
-        ),
-        None if req.body.len() >= limits.max_batch => return Err(Rejection::too_large()),
-        None => Cow::Borrowed(req.body),
-    };
-    Ok(Prepared { precision, body })
+        )),
+        None if body.len() >= limits.max_batch => Err(Rejection::too_large()),
+        None => Ok(Cow::Borrowed(body)),
+    }
 }
 
 /// Runs every check up to parsing on a live request (spec Part A §3).
@@ -311,6 +338,34 @@ mod tests {
         assert_eq!(
             r.body,
             br#"{"code":"invalid","message":"unable to parse 'bad': missing fields","line":2}"#
+        );
+    }
+
+    #[test]
+    fn steps_one_by_one() {
+        assert!(is_gzip(Some(b"x-gzip")) && !is_gzip(Some(b"GZIP")) && !is_gzip(None));
+        assert_eq!(check_gzip_header(Some(b"identity"), b"junk"), Ok(None));
+        assert_eq!(
+            check_gzip_header(Some(b"gzip"), b"junk")
+                .unwrap_err()
+                .status,
+            500
+        );
+        let gz = gzip::compress(b"m f=1 1\n");
+        let start = check_gzip_header(Some(b"gzip"), &gz).unwrap();
+        assert_eq!(start, Some(10));
+        let lim = Limits::default();
+        assert_eq!(&*read_body(&gz, start, &lim).unwrap(), b"m f=1 1\n");
+        assert_eq!(&*read_body(b"m f=1", None, &lim).unwrap(), b"m f=1");
+        let small = Limits { max_body: 5, ..lim };
+        assert_eq!(read_body(b"m f=1", None, &small).unwrap_err().status, 413);
+        let mut bad = gz.clone();
+        let k = bad.len() - 8;
+        bad[k] ^= 1;
+        let r = read_body(&bad, start, &lim).unwrap_err();
+        assert_eq!(
+            r.body,
+            br#"{"code":"invalid","message":"unable to read data: gzip: invalid checksum"}"#
         );
     }
 }
