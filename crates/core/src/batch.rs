@@ -302,7 +302,19 @@ pub fn read_batch<'a>(
     body: &'a [u8],
     opts: &ParseOptions,
     max_message: usize,
+    on_point: impl FnMut(&Point<'a>),
+) -> BatchReport {
+    read_batch_until(body, opts, max_message, on_point, |_| true)
+}
+
+/// [`read_batch`] that calls `keep_going(bytes_read)` after each line and stops early when
+/// it returns `false`.
+pub fn read_batch_until<'a>(
+    body: &'a [u8],
+    opts: &ParseOptions,
+    max_message: usize,
     mut on_point: impl FnMut(&Point<'a>),
+    mut keep_going: impl FnMut(usize) -> bool,
 ) -> BatchReport {
     let mut parser = Parser::new(body, opts);
     let mut report = BatchReport {
@@ -326,6 +338,9 @@ pub fn read_batch<'a>(
                     report.errors.push(e);
                 }
             }
+        }
+        if !keep_going(parser.position()) {
+            break;
         }
     }
     report.lines = parser.physical_lines();

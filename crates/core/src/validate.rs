@@ -1,10 +1,13 @@
 //! One call for tools that check a batch (the CLI, the npm package's `validate` and `parse`,
 //! the page): InfluxDB's answer plus everything linegate adds (spec Part A §3 and §6).
 
+use crate::batch::{read_batch_until, ParseOptions};
 use crate::diagnostics::{diagnose, Diagnostic, Summary, SummaryBuilder, Warning, Warnings};
 use crate::point::Point;
 use crate::request::{prepare_batch, verdict, Limits, Rejection, Verdict};
 use crate::{Precision, DEFAULT_LIMITS};
+
+const PROGRESS_STEP: usize = 1 << 20;
 
 /// What a tool checks a batch with: the raw `precision` parameter and `Content-Encoding`
 /// header (absent = not sent; both taken verbatim), the clock, the limits, and which extras
@@ -89,7 +92,19 @@ impl Validation {
 pub fn validate(
     body: &[u8],
     opts: &ValidateOptions<'_>,
+    on_point: impl FnMut(&Point<'_>),
+) -> Validation {
+    validate_with_progress(body, opts, on_point, |_, _| true)
+}
+
+/// [`validate`] that also reports progress: `on_progress(bytes_read, bytes_total)` of the
+/// decoded body, about every 1 MiB and once at the end. Returning `false` cancels the
+/// check, which then ends as if the body stopped there (callers that cancel discard it).
+pub fn validate_with_progress(
+    body: &[u8],
+    opts: &ValidateOptions<'_>,
     mut on_point: impl FnMut(&Point<'_>),
+    mut on_progress: impl FnMut(usize, usize) -> bool,
 ) -> Validation {
     let prepared = match prepare_batch(opts.precision, opts.content_encoding, body, &opts.limits) {
         Ok(p) => p,
@@ -99,15 +114,30 @@ pub fn validate(
         .warnings
         .then(|| Warnings::new(prepared.precision, 1000));
     let mut summary = opts.summary_buckets.map(|_| SummaryBuilder::new());
-    let report = prepared.read(opts.now, opts.limits.max_message, |p| {
-        if let Some(w) = warnings.as_mut() {
-            w.observe(p);
-        }
-        if let Some(s) = summary.as_mut() {
-            s.observe(p);
-        }
-        on_point(p);
-    });
+    let total = prepared.body.len();
+    let mut next_report = PROGRESS_STEP;
+    let report = read_batch_until(
+        &prepared.body,
+        &ParseOptions::new(prepared.precision, opts.now),
+        opts.limits.max_message,
+        |p| {
+            if let Some(w) = warnings.as_mut() {
+                w.observe(p);
+            }
+            if let Some(s) = summary.as_mut() {
+                s.observe(p);
+            }
+            on_point(p);
+        },
+        |pos| {
+            if pos >= next_report {
+                next_report = pos + PROGRESS_STEP;
+                return on_progress(pos, total);
+            }
+            true
+        },
+    );
+    on_progress(total, total);
     let diagnostics = report
         .errors
         .iter()
