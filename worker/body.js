@@ -1,0 +1,55 @@
+// Reads a request body once, holding at most `cap` bytes of it.
+
+// A gzip header (RFC 1952) fits in 10 + 2 + 65535 + 2 * 512 + 2 bytes: enough of a body
+// for every check that comes before the size check (spec Part A §3).
+export const HEADER_PREFIX = 128 * 1024;
+
+function contentLength(request) {
+  const v = request.headers.get("Content-Length");
+  return v !== null && /^\d+$/.test(v) ? Number(v) : null;
+}
+
+/**
+ * Returns `{ bytes, over }`. `over` is true when the body is at least `maxBody` bytes long;
+ * then `bytes` is a prefix of it (at most `maxBody` bytes, or only HEADER_PREFIX bytes when
+ * the declared Content-Length already says it is too large) and the rest is never read.
+ */
+export async function readBody(request, maxBody) {
+  if (request.body === null) return { bytes: new Uint8Array(0), over: false };
+  const declared = contentLength(request);
+  const tooLarge = declared !== null && declared >= maxBody;
+  const cap = tooLarge ? Math.min(maxBody, HEADER_PREFIX) : maxBody;
+  // Known length: one buffer of exactly that size, filled in place.
+  let buf = new Uint8Array(declared !== null && !tooLarge ? declared : Math.min(cap, 64 * 1024));
+  let n = 0;
+  let full = false;
+  const reader = request.body.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const room = cap - n;
+      const take = Math.min(value.length, room);
+      if (n + take > buf.length) buf = grow(buf, n, Math.min(cap, Math.max(n + take, buf.length * 2)));
+      buf.set(take === value.length ? value : value.subarray(0, take), n);
+      n += take;
+      if (n >= cap) {
+        full = true;
+        break;
+      }
+    }
+  } finally {
+    if (full) reader.cancel().catch(() => {});
+    else reader.releaseLock();
+  }
+  const bytes = n === buf.length ? buf : buf.subarray(0, n);
+  // Filling the cap means maxBody bytes were read, or a header-sized prefix of a body
+  // declared too large: either way the body is too large.
+  return { bytes, over: full };
+}
+
+function grow(buf, used, size) {
+  const b = new Uint8Array(size);
+  b.set(buf.subarray(0, used));
+  return b;
+}

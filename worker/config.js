@@ -1,0 +1,80 @@
+// Worker settings from `env` (wrangler.toml [vars], `--var`, secrets), parsed once per env.
+
+const MiB = 1024 * 1024;
+
+// Defaults sized for the Worker's 128 MB: a plain body is held twice (the JS copy that is
+// forwarded and the copy the wasm check reads); a gzip body adds its decompressed form,
+// whose buffer may briefly exist at 1.5x while it grows. 16 + 16 + 1.5 * 32 + 1 = 81 MiB
+// at worst, leaving room for the runtime and the backend's answer.
+export const DEFAULTS = Object.freeze({
+  maxBody: 16 * MiB,
+  maxBatch: 32 * MiB,
+  maxMessage: 1 * MiB,
+  timeoutMs: 30_000,
+  retryAfter: 5,
+});
+
+const cache = new WeakMap();
+
+export function config(env) {
+  let c = cache.get(env);
+  if (!c) {
+    c = parse(env);
+    cache.set(env, c);
+  }
+  return c;
+}
+
+function parse(env) {
+  return Object.freeze({
+    backend: backendUrl(env.BACKEND_URL),
+    maxBody: count(env, "MAX_BODY_BYTES", DEFAULTS.maxBody),
+    maxBatch: count(env, "MAX_BATCH_BYTES", DEFAULTS.maxBatch),
+    maxMessage: count(env, "MAX_MESSAGE_BYTES", DEFAULTS.maxMessage),
+    timeoutMs: count(env, "BACKEND_TIMEOUT_MS", DEFAULTS.timeoutMs),
+    retryAfter: count(env, "RETRY_AFTER_SECONDS", DEFAULTS.retryAfter),
+    corsOrigins: list(env.CORS_ORIGINS),
+    edgeTokens: list(env.EDGE_TOKENS),
+    influxVersion: str(env.INFLUX_VERSION) || "v2.9.1",
+  });
+}
+
+function str(v) {
+  return v === undefined || v === null ? "" : String(v).trim();
+}
+
+// A misconfigured limit must fail loudly, not silently fall back to a default.
+function count(env, name, dflt) {
+  const v = env[name];
+  if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return v;
+  const s = str(v);
+  if (s === "") return dflt;
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) {
+    throw new ConfigError(`${name} must be a whole number, got ${JSON.stringify(s)}`);
+  }
+  return Number(s);
+}
+
+function list(v) {
+  return str(v)
+    .split(/[\s,]+/)
+    .filter((x) => x !== "");
+}
+
+function backendUrl(v) {
+  const s = str(v);
+  if (s === "") return null;
+  let u;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new ConfigError("BACKEND_URL is not a URL");
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") {
+    throw new ConfigError("BACKEND_URL must be http: or https:");
+  }
+  // The request's path is appended, so a base path like https://host/influx is kept.
+  return u.origin + u.pathname.replace(/\/+$/, "");
+}
+
+export class ConfigError extends Error {}

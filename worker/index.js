@@ -1,0 +1,66 @@
+// linegate as a Cloudflare Worker in front of an InfluxDB v2 write endpoint (BACKEND_URL).
+// Malformed or over-limit writes are answered here exactly as InfluxDB would answer them;
+// the rest is forwarded unchanged. See worker/README.md.
+
+import { config } from "./config.js";
+import { handleWrite } from "./write.js";
+import {
+  corsOrigin,
+  health,
+  internal,
+  methodNotAllowed,
+  notFound,
+  ping,
+  preflight,
+  withCors,
+} from "./respond.js";
+
+const ROUTES = {
+  "/api/v2/write": ["POST"],
+  "/ping": ["GET", "HEAD"],
+  "/health": ["GET", "HEAD"],
+};
+
+export default {
+  async fetch(request, env) {
+    const start = performance.now();
+    const url = new URL(request.url);
+    const log = { method: request.method, path: url.pathname };
+    let response;
+    let origin = null;
+    try {
+      const cfg = config(env);
+      origin = corsOrigin(request, cfg);
+      response = await route(request, url, cfg, origin, log);
+    } catch (e) {
+      log.error = String(e && e.message).slice(0, 200);
+      response = internal();
+    }
+    response = withCors(response, origin);
+    log.status = response.status;
+    log.ms = Math.round((performance.now() - start) * 100) / 100;
+    // One structured line per request; never the token, the query or the body.
+    console.log(JSON.stringify({ linegate: log }));
+    return response;
+  },
+};
+
+async function route(request, url, cfg, origin, log) {
+  const methods = ROUTES[url.pathname];
+  if (methods === undefined) return notFound();
+  if (request.method === "OPTIONS" && origin !== null) {
+    return preflight(origin, [...methods, "OPTIONS"].join(", "));
+  }
+  if (!methods.includes(request.method)) {
+    const allow = cfg.corsOrigins.length > 0 ? [...methods, "OPTIONS"] : methods;
+    return methodNotAllowed(allow.join(", "));
+  }
+  switch (url.pathname) {
+    case "/api/v2/write":
+      return handleWrite(request, cfg, log);
+    case "/ping":
+      return ping(cfg);
+    default:
+      return health(cfg, request.method === "HEAD");
+  }
+}

@@ -1,0 +1,90 @@
+// POST /api/v2/write: check at the edge, forward what passes, unchanged.
+
+import { checkWrite } from "./linegate.js";
+import { readBody } from "./body.js";
+import { edgeAuthorized } from "./auth.js";
+import { unauthorized, unavailable } from "./respond.js";
+
+// The request headers that matter to an InfluxDB write (spec Part A §5).
+const FORWARDED = ["Authorization", "Content-Encoding", "Content-Type", "Zap-Trace-Span"];
+
+// `log` collects the fields of the request's one log line.
+export async function handleWrite(request, cfg, log) {
+  // No credentials at all is InfluxDB's first check (401), so the body need not be read.
+  const auth = request.headers.get("Authorization");
+  if (auth === null || auth.trim() === "" || !(await edgeAuthorized(request, cfg))) {
+    log.action = "reject";
+    log.code = "unauthorized";
+    return unauthorized();
+  }
+  const url = new URL(request.url);
+  const { bytes, over } = await readBody(request, cfg.maxBody);
+  log.bytes = bytes.length;
+  if (over) log.over = true;
+
+  const t0 = performance.now();
+  const verdict = checkWrite({
+    query: url.search.slice(1),
+    headers: request.headers,
+    body: bytes,
+    // A prefix of an oversized body checks as exactly too large, after the checks that
+    // come first in InfluxDB's order.
+    limits: {
+      maxBody: over ? bytes.length : cfg.maxBody,
+      maxBatch: cfg.maxBatch,
+      maxMessage: cfg.maxMessage,
+    },
+  });
+  log.check_ms = round(performance.now() - t0);
+
+  if (verdict.action === "reject") {
+    log.action = "reject";
+    log.code = verdict.headers["X-Platform-Error-Code"];
+    const line = /,"line":(\d+)\}$/.exec(verdict.body);
+    if (line) log.line = Number(line[1]);
+    return new Response(verdict.body, { status: verdict.status, headers: verdict.headers });
+  }
+
+  log.action = "forward";
+  log.points = verdict.points;
+  log.lines = verdict.lines;
+  if (cfg.backend === null) {
+    log.action = "unavailable";
+    log.error = "BACKEND_URL is not set";
+    return unavailable(cfg.retryAfter);
+  }
+  const headers = new Headers();
+  for (const name of FORWARDED) {
+    const v = request.headers.get(name);
+    if (v !== null) headers.set(name, v);
+  }
+  const t1 = performance.now();
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), cfg.timeoutMs);
+  let res;
+  try {
+    res = await fetch(cfg.backend + url.pathname + url.search, {
+      method: "POST",
+      headers,
+      body: bytes,
+      redirect: "manual",
+      signal: abort.signal,
+    });
+  } catch (e) {
+    // Unreachable, refused, reset or timed out: nothing can be claimed written.
+    log.action = "unavailable";
+    log.error = abort.signal.aborted ? "backend timeout" : String(e && e.message).slice(0, 200);
+    return unavailable(cfg.retryAfter);
+  } finally {
+    // Only the wait for the answer is bounded; its body streams through untouched.
+    clearTimeout(timer);
+  }
+  log.backend_ms = round(performance.now() - t1);
+  log.action = "backend";
+  // Status, headers (Retry-After among them) and body exactly as the backend sent them.
+  return new Response(res.body, res);
+}
+
+function round(ms) {
+  return Math.round(ms * 100) / 100;
+}
