@@ -1,0 +1,259 @@
+// The public API of the linegate package, shared by every entry module (node.js, web.js).
+// It normalises what users pass (body types, headers, URL, options) and calls the wasm
+// exports of glue.js, which wasm-bindgen generates from the root crate. No line-protocol
+// logic lives here: every answer comes from linegate-core compiled to wasm.
+
+import * as glue from "./glue.js";
+
+export const BodyBuffer = glue.BodyBuffer;
+
+let ready = false;
+
+function toModuleInput(m) {
+  // Accept initSync(module), initSync({ module }) and raw bytes alike.
+  if (m && typeof m === "object" && Object.getPrototypeOf(m) === Object.prototype && "module" in m) {
+    return m.module;
+  }
+  return m;
+}
+
+/**
+ * Instantiates the package synchronously from a compiled `WebAssembly.Module` (what a
+ * Cloudflare Worker gets from `import wasm from "linegate/linegate.wasm"`) or from the
+ * `.wasm` bytes. Calling it again is harmless.
+ */
+export function initSync(module) {
+  if (!ready) {
+    const m = toModuleInput(module);
+    if (m === undefined || m === null) {
+      throw new TypeError("linegate: initSync needs the compiled WebAssembly.Module (or the .wasm bytes)");
+    }
+    glue.initSync({ module: m });
+    ready = true;
+  }
+}
+
+/**
+ * Instantiates the package asynchronously (for a browser's main thread, where large modules
+ * must not be compiled synchronously). `input` is a `WebAssembly.Module`, the bytes, a
+ * `Response`, or a URL; by default the `linegate.wasm` next to this file is fetched.
+ */
+export async function init(input) {
+  if (ready) return;
+  let m = toModuleInput(input);
+  if (m === undefined) m = new URL("./linegate.wasm", import.meta.url);
+  if (!(m instanceof WebAssembly.Module)) {
+    if (typeof m === "string" || m instanceof URL || (typeof Request === "function" && m instanceof Request)) {
+      m = fetch(m);
+    }
+    m = await m;
+    if (typeof Response === "function" && m instanceof Response) {
+      m = WebAssembly.compileStreaming
+        ? await WebAssembly.compileStreaming(m).catch(async () => WebAssembly.compile(await m.arrayBuffer()))
+        : await WebAssembly.compile(await m.arrayBuffer());
+    } else if (!(m instanceof WebAssembly.Module)) {
+      m = await WebAssembly.compile(m);
+    }
+  }
+  initSync(m);
+}
+
+/** Whether the wasm module is instantiated. */
+export function isReady() {
+  return ready;
+}
+
+function need() {
+  if (!ready) {
+    throw new Error(
+      "linegate: the wasm module is not initialised; call initSync(module) or await init() first " +
+        "(only the Node entry initialises itself)",
+    );
+  }
+}
+
+/** An error thrown by `parse` when InfluxDB would reject the batch. */
+export class LinegateError extends Error {
+  constructor(validation) {
+    const first = validation.diagnostics && validation.diagnostics[0];
+    const what = first ? `line ${first.line}: ${first.reason}` : validation.body;
+    super(`linegate: InfluxDB would answer ${validation.status}: ${what}`);
+    this.name = "LinegateError";
+    this.status = validation.status;
+    this.body = validation.body;
+    this.diagnostics = validation.diagnostics;
+    this.validation = validation;
+  }
+}
+
+// Returns [BodyBuffer, owned]: the caller frees an owned buffer after the call.
+function toBody(body, what) {
+  if (body instanceof glue.BodyBuffer) return [body, false];
+  if (typeof body === "string") return [glue.BodyBuffer.fromString(body), true];
+  if (body instanceof Uint8Array) return [glue.BodyBuffer.fromBytes(body), true];
+  if (ArrayBuffer.isView(body)) {
+    return [glue.BodyBuffer.fromBytes(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)), true];
+  }
+  if (body instanceof ArrayBuffer || (typeof SharedArrayBuffer === "function" && body instanceof SharedArrayBuffer)) {
+    return [glue.BodyBuffer.fromBytes(new Uint8Array(body)), true];
+  }
+  throw new TypeError(`linegate: ${what} must be a Uint8Array, an ArrayBuffer, a string or a BodyBuffer`);
+}
+
+function withBody(body, what, f) {
+  need();
+  const [buf, owned] = toBody(body, what);
+  try {
+    return f(buf);
+  } finally {
+    if (owned) buf.free();
+  }
+}
+
+const I64_MIN = -(2n ** 63n);
+const I64_MAX = 2n ** 63n - 1n;
+
+function nowOpt(now) {
+  if (now === undefined || now === null) return undefined;
+  if (typeof now === "number" && Number.isSafeInteger(now)) now = BigInt(now);
+  if (typeof now !== "bigint") throw new TypeError("linegate: now must be a bigint (nanoseconds since the epoch)");
+  if (now < I64_MIN || now > I64_MAX) throw new RangeError("linegate: now must fit in 64 bits");
+  return now;
+}
+
+function limitsOpt(limits) {
+  if (limits === undefined || limits === null) return undefined;
+  if (typeof limits !== "object") throw new TypeError("linegate: limits must be an object");
+  const out = {};
+  for (const k of ["maxBody", "maxBatch", "maxMessage"]) {
+    const v = limits[k];
+    if (v === undefined || v === null) continue;
+    const n = typeof v === "bigint" ? Number(v) : v;
+    if (typeof n !== "number" || Number.isNaN(n) || n < 0) {
+      throw new TypeError(`linegate: limits.${k} must be a non-negative number of bytes`);
+    }
+    out[k] = n;
+  }
+  return out;
+}
+
+function strOpt(v, name) {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") throw new TypeError(`linegate: ${name} must be a string`);
+  return v;
+}
+
+// Header values as a server reads them: the first value, optional whitespace trimmed.
+function headerValue(v) {
+  if (v === undefined || v === null) return undefined;
+  if (Array.isArray(v)) v = v[0];
+  if (v === undefined) return undefined;
+  return String(v).replace(/^[ \t]+|[ \t]+$/g, "");
+}
+
+function pickHeaders(headers) {
+  if (headers === undefined || headers === null) return {};
+  if (typeof headers.get === "function" && typeof headers.has === "function") {
+    // A fetch Headers object (names are case-insensitive there already).
+    return {
+      authorization: headerValue(headers.get("authorization")),
+      contentEncoding: headerValue(headers.get("content-encoding")),
+    };
+  }
+  if (typeof headers !== "object") throw new TypeError("linegate: headers must be an object or a Headers");
+  const out = {};
+  for (const k of Object.keys(headers)) {
+    const name = k.toLowerCase();
+    if (name === "authorization" && out.authorization === undefined) out.authorization = headerValue(headers[k]);
+    else if (name === "content-encoding" && out.contentEncoding === undefined) {
+      out.contentEncoding = headerValue(headers[k]);
+    }
+  }
+  return out;
+}
+
+// The raw query string of a URL: what follows the first "?", up to any "#".
+function queryOfUrl(url) {
+  if (typeof URL === "function" && url instanceof URL) return url.search.slice(1);
+  if (typeof url !== "string") throw new TypeError("linegate: url must be a string or a URL");
+  const q = url.indexOf("?");
+  if (q < 0) return "";
+  const h = url.indexOf("#", q);
+  return url.slice(q + 1, h < 0 ? undefined : h);
+}
+
+/**
+ * Checks a write request as InfluxDB OSS v2 would answer it (spec Part A): forward it, or
+ * reject it with the exact status, headers and JSON body.
+ */
+export function checkWrite(req) {
+  if (req === null || typeof req !== "object") throw new TypeError("linegate: checkWrite needs a request object");
+  let query = req.query;
+  if (query === undefined || query === null) {
+    query = req.url === undefined || req.url === null ? "" : queryOfUrl(req.url);
+  } else {
+    query = strOpt(query, "query");
+    if (query.startsWith("?")) query = query.slice(1);
+  }
+  const h = pickHeaders(req.headers);
+  const opts = {
+    query,
+    authorization: h.authorization,
+    contentEncoding: h.contentEncoding,
+    now: nowOpt(req.now),
+    limits: limitsOpt(req.limits),
+  };
+  return withBody(req.body, "body", (buf) => glue.checkWrite(buf, opts));
+}
+
+function batchOpts(opts) {
+  if (opts === undefined || opts === null) opts = {};
+  if (typeof opts !== "object") throw new TypeError("linegate: options must be an object");
+  let summaryBuckets;
+  if (opts.summary === true) summaryBuckets = 50;
+  else if (typeof opts.summary === "number") summaryBuckets = Math.max(0, Math.floor(opts.summary));
+  else if (opts.summary !== undefined && opts.summary !== false && opts.summary !== null) {
+    throw new TypeError("linegate: summary must be a boolean or a number of histogram bars");
+  }
+  if (opts.onProgress !== undefined && opts.onProgress !== null && typeof opts.onProgress !== "function") {
+    throw new TypeError("linegate: onProgress must be a function");
+  }
+  return [
+    {
+      precision: strOpt(opts.precision, "precision"),
+      contentEncoding: strOpt(opts.contentEncoding, "contentEncoding"),
+      now: nowOpt(opts.now),
+      limits: limitsOpt(opts.limits),
+      warnings: opts.warnings === undefined ? undefined : Boolean(opts.warnings),
+      summaryBuckets,
+      progressEvery: typeof opts.progressEvery === "number" ? Math.max(1, Math.floor(opts.progressEvery)) : undefined,
+    },
+    opts.onProgress ?? undefined,
+  ];
+}
+
+/**
+ * Checks a batch as the server would answer an authorized write to an existing bucket, and
+ * explains the answer: the verdict plus diagnostics, warnings and (optionally) a summary.
+ */
+export function validate(body, opts) {
+  const [o, onProgress] = batchOpts(opts);
+  return withBody(body, "body", (buf) => glue.validate(buf, o, onProgress));
+}
+
+/**
+ * The points of a batch as plain objects (BigInt for integer and unsigned values and for
+ * times). Throws a LinegateError (with the validation) when InfluxDB would reject the batch.
+ */
+export function parse(body, opts) {
+  const [o, onProgress] = batchOpts(opts);
+  const r = withBody(body, "body", (buf) => glue.parse(buf, { ...o, warnings: false }, onProgress));
+  if (r.points === null) throw new LinegateError(r.validation);
+  return r.points;
+}
+
+/** The package (and crate) version. */
+export function version() {
+  need();
+  return glue.version();
+}

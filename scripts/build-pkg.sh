@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Builds pkg/ (the npm package `linegate`) from a clean checkout:
+#   1. the root crate for wasm32-unknown-unknown (release, simd128),
+#   2. wasm-bindgen (the CLI version pinned in Cargo.toml) → JS glue for the web target,
+#   3. wasm-opt from the npm `binaryen` package, when installed (Debian's is too old),
+#   4. the hand-written package sources from npm/, with the version stamped from Cargo.
+# Honours CARGO_TARGET_DIR. LINEGATE_WASM_OPT=0 skips step 3; LINEGATE_SIMD=0 builds
+# without simd128 (for engines that lack it).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+out="$root/pkg"
+stage="$root/pkg.build.$$"
+trap 'rm -rf "$stage"' EXIT
+
+say() { printf 'build-pkg: %s\n' "$*" >&2; }
+
+# The glue wasm-bindgen writes must come from the same version as the crate.
+want="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' Cargo.toml | head -n1)"
+have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" || true
+if [ -z "$have" ]; then
+  say "wasm-bindgen CLI not found; install it with: cargo install wasm-bindgen-cli --version $want"
+  exit 1
+fi
+if [ "$have" != "$want" ]; then
+  say "wasm-bindgen CLI is $have but the crate pins $want; run: cargo install wasm-bindgen-cli --version $want"
+  exit 1
+fi
+
+flags="${RUSTFLAGS:-}"
+opt_features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+  --enable-reference-types --enable-multivalue --enable-mutable-globals)
+if [ "${LINEGATE_SIMD:-1}" != 0 ]; then
+  flags="$flags -C target-feature=+simd128"
+  opt_features+=(--enable-simd)
+fi
+say "cargo build (wasm32-unknown-unknown, RUSTFLAGS='${flags# }')"
+RUSTFLAGS="${flags# }" cargo build --release --target wasm32-unknown-unknown -p linegate
+wasm="$target_dir/wasm32-unknown-unknown/release/linegate.wasm"
+
+mkdir -p "$stage"
+say "wasm-bindgen $have"
+wasm-bindgen --target web --out-dir "$stage" --out-name glue "$wasm"
+mv "$stage/glue_bg.wasm" "$stage/linegate.wasm"
+rm -f "$stage/glue_bg.wasm.d.ts"
+
+wasm_opt="$root/node_modules/binaryen/bin/wasm-opt"
+if [ "${LINEGATE_WASM_OPT:-1}" = 0 ]; then
+  say "wasm-opt skipped (LINEGATE_WASM_OPT=0)"
+elif [ -x "$wasm_opt" ]; then
+  say "wasm-opt -O3 ($("$wasm_opt" --version))"
+  "$wasm_opt" -O3 "${opt_features[@]}" "$stage/linegate.wasm" -o "$stage/linegate.opt.wasm"
+  mv "$stage/linegate.opt.wasm" "$stage/linegate.wasm"
+else
+  say "wasm-opt not found (npm install brings the binaryen package); the module is left unoptimised"
+fi
+
+cp npm/*.js npm/*.d.ts npm/README.md npm/package.json "$stage/"
+version="$(cargo metadata --no-deps --format-version 1 |
+  node -e 'const m=JSON.parse(require("fs").readFileSync(0,"utf8"));process.stdout.write(m.packages.find(p=>p.name==="linegate").version)')"
+node -e '
+  const fs = require("fs"), f = process.argv[1];
+  const p = JSON.parse(fs.readFileSync(f, "utf8"));
+  p.version = process.argv[2];
+  fs.writeFileSync(f, JSON.stringify(p, null, 2) + "\n");
+' "$stage/package.json" "$version"
+
+# Swap the finished package in at once: tests of other parts may be importing pkg/.
+rm -rf "$out.old"
+[ -d "$out" ] && mv "$out" "$out.old"
+mv "$stage" "$out"
+rm -rf "$out.old"
+size=$(wc -c <"$out/linegate.wasm")
+gz=$(gzip -9c "$out/linegate.wasm" | wc -c)
+say "pkg/ linegate@$version: linegate.wasm $size bytes, $gz gzipped"
