@@ -1,0 +1,200 @@
+// The Web Worker that checks: it reads the file (so a 100 MB read never blocks the page),
+// hands the bytes to the wasm package chunk by chunk, runs validate(), and answers questions
+// about the checked bytes afterwards (excerpts, lines for the viewer). Cancel = terminate.
+
+import * as linegate from './engine.js';
+import { ByteSource, gunzipToBlob } from './bytes.js';
+
+const MAX_DIAGNOSTICS_SENT = 2000; // the page lists these; the total is always given
+const EXCERPT_BEFORE = 160; // bytes shown before the failing spot
+const EXCERPT_AFTER = 160;
+const READ_CHUNK = 4 << 20;
+
+let ready = false;
+let buffer = null; // linegate.BodyBuffer kept between checks (its memory is reused)
+let cached = null; // { key, size } of the body now in `buffer`
+let view = null; // { key, gzip, source: ByteSource | null, blob }
+
+const post = (m, transfer) => self.postMessage(m, transfer || []);
+
+self.onmessage = async (e) => {
+  const m = e.data;
+  try {
+    if (m.type === 'init') {
+      linegate.initSync(m.module);
+      ready = true;
+      post({ type: 'ready', version: linegate.version ? linegate.version() : '' });
+    } else if (m.type === 'check') {
+      if (!ready) throw new Error('the checker is not initialised');
+      post({ type: 'result', id: m.id, result: await check(m) });
+    } else if (m.type === 'lines') {
+      post({ type: 'lines', id: m.id, ...(await lines(m.from, m.count)) });
+    }
+  } catch (err) {
+    post({ type: 'error', id: m.id, message: String(err && err.message ? err.message : err) });
+  }
+};
+
+async function check({ id, source, options }) {
+  const t0 = performance.now();
+  const blob = source.blob; // a File, a Blob of pasted text, or the editor's bytes
+  const gzip = decideGzip(options.encoding, source.name, await blob.slice(0, 2).arrayBuffer());
+
+  // Phase 1: bytes into wasm memory, with progress by bytes.
+  if (!cached || cached.key !== source.key) {
+    cached = null;
+    if (buffer) buffer.clear();
+    else buffer = new linegate.BodyBuffer(blob.size);
+    const reader = blob.stream().getReader();
+    let done = 0;
+    let last = 0;
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      buffer.push(r.value);
+      done += r.value.length;
+      if (done - last >= READ_CHUNK) {
+        last = done;
+        post({ type: 'progress', id, phase: 'read', done, total: blob.size });
+      }
+    }
+    cached = { key: source.key, size: done };
+  }
+  const tRead = performance.now();
+  post({ type: 'progress', id, phase: 'parse', done: 0, total: gzip ? 0 : 1 });
+
+  // Phase 2: the check; progress by physical lines (no total for gzip: it is decoded inside).
+  const opts = {
+    precision: options.precision,
+    now: options.now,
+    limits: options.limits,
+    warnings: true,
+    summary: 48, // histogram bars
+    progressEvery: 20000,
+    onProgress: (line, total) => post({ type: 'progress', id, phase: 'parse', done: line, total }),
+  };
+  if (gzip) opts.contentEncoding = 'gzip';
+  const v = linegate.validate(buffer, opts);
+  const tParse = performance.now();
+
+  // Random access to the decoded bytes, for excerpts and the viewer.
+  if (!view || view.key !== source.key || view.gzip !== gzip) {
+    view = { key: source.key, gzip, blob, source: gzip ? null : new ByteSource(blob) };
+  }
+  const diagnostics = await explain(v.diagnostics.slice(0, MAX_DIAGNOSTICS_SENT), gzip);
+
+  return {
+    status: v.status,
+    headers: v.headers || null,
+    body: v.body,
+    code: v.code,
+    line: v.line,
+    precision: v.precision,
+    gzip,
+    size: cached.size,
+    points: v.points,
+    lines: v.lines,
+    rejected: v.rejected,
+    diagnostics,
+    diagnosticsTotal: v.diagnostics.length,
+    warnings: v.warnings,
+    warningsTotal: v.warningsTotal,
+    summary: v.summary,
+    ms: { read: tRead - t0, parse: tParse - tRead, total: performance.now() - t0 },
+  };
+}
+
+function decideGzip(encoding, name, head) {
+  if (encoding === 'gzip') return true;
+  if (encoding === 'none') return false;
+  const b = new Uint8Array(head);
+  return /\.gz(ip)?$/i.test(name || '') || (b[0] === 0x1f && b[1] === 0x8b);
+}
+
+async function decodedSource() {
+  if (!view) return null;
+  if (!view.source && view.gzip) {
+    try {
+      view.source = new ByteSource(await gunzipToBlob(view.blob));
+    } catch {
+      view.gzip = 'corrupt'; // the verdict says what is wrong; there is nothing to show
+      return null;
+    }
+  }
+  return view.source;
+}
+
+// Adds to each diagnostic what the page shows: an excerpt of the line with the failing spot,
+// and where that spot is as (physical line, UTF-16 column) for the editor.
+async function explain(diags, gzip) {
+  if (diags.length === 0) return [];
+  const src = await decodedSource();
+  const dec = new TextDecoder('utf-8');
+  const out = [];
+  for (const d of diags) {
+    const x = {
+      line: d.line,
+      column: d.column,
+      code: d.code,
+      reason: d.reason,
+      hint: d.hint,
+      spans: d.spans,
+      spotLine: d.line,
+      spotCol: null,
+      before: '',
+      spot: '',
+      after: '',
+      cutBefore: false,
+      cutAfter: false,
+    };
+    if (src) {
+      const spot = d.textStart + d.column - 1; // byte offset of the failing spot in the body
+      const end = d.textStart + d.textLength;
+      const from = Math.max(d.textStart, spot - EXCERPT_BEFORE);
+      const bytes = await src.read(from, Math.min(end, spot + 1 + EXCERPT_AFTER));
+      const k = spot - from;
+      x.cutBefore = from > d.textStart;
+      x.cutAfter = spot + 1 + EXCERPT_AFTER < end;
+      x.before = visible(dec.decode(bytes.subarray(0, Math.max(0, k))));
+      x.spot = k < bytes.length ? visible(dec.decode(bytes.subarray(k, k + utf8Len(bytes[k])))) : '';
+      x.after = visible(dec.decode(bytes.subarray(Math.min(bytes.length, k + utf8Len(bytes[k] ?? 0)))));
+      // Where the spot sits in the editor: lines joined by a stray quote move it down.
+      if (spot - d.textStart <= 8 << 20) {
+        const head = await src.read(d.textStart, spot);
+        let lf = -1;
+        let n = 0;
+        for (let i = head.indexOf(10); i !== -1; i = head.indexOf(10, i + 1)) {
+          n++;
+          lf = i;
+        }
+        x.spotLine = d.line + n;
+        x.spotCol = dec.decode(head.subarray(lf + 1)).length;
+      }
+    }
+    out.push(x);
+  }
+  return out;
+}
+
+function utf8Len(b) {
+  if (b >= 0xf0) return 4;
+  if (b >= 0xe0) return 3;
+  if (b >= 0xc0) return 2;
+  return 1;
+}
+
+// Control characters that matter in line protocol made visible.
+function visible(s) {
+  return s.replace(/\r/g, '↵').replace(/\n/g, '⏎').replace(/\t/g, '⇥');
+}
+
+async function lines(from, count) {
+  const src = await decodedSource();
+  if (!src) return { lines: [], total: 0, unavailable: true };
+  const r = await src.lines(from, count);
+  const dec = new TextDecoder('utf-8');
+  return {
+    total: r.total,
+    lines: r.lines.map((l) => ({ n: l.n, text: dec.decode(l.bytes).replace(/\r/g, '↵'), cut: l.cut })),
+  };
+}
