@@ -1,1 +1,304 @@
-fn main() {}
+//! `linegate`: check InfluxDB v2 line-protocol files before uploading them.
+//!
+//! ```text
+//! linegate check [--precision P] [--now NS] [--content-encoding E] [--max-body N]
+//!                [--max-batch N] [--max-message N] [--format human|json|jsonl] [--points] FILE…|-
+//! ```
+//! Each file is answered as InfluxDB OSS v2 would answer a write of it (an authorized request
+//! naming an existing org and bucket). Exit status: 0 when every file would be accepted, 1
+//! when any is rejected, 2 on usage errors.
+
+mod human;
+
+use std::ffi::OsString;
+use std::io::{self, IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+use linegate_core::{json, validate_with_progress, Limits, ValidateOptions, Validation};
+
+const USAGE: &str = "\
+usage: linegate check [options] FILE...|-
+
+Checks line-protocol files as InfluxDB OSS v2 would answer a write of each
+(an authorized request naming an existing org and bucket).
+
+options:
+  --precision P          the `precision` query parameter, verbatim (absent: not sent;
+                         empty: ns; anything but ns, us, ms, s is InfluxDB's 400)
+  --now NS               the server clock in ns, for lines without a timestamp
+                         (default: the current time)
+  --content-encoding E   the Content-Encoding header, verbatim (default: gzip for
+                         files ending in .gz, none otherwise)
+  --max-body N           reject bodies of N bytes or more (413)
+  --max-batch N          reject bodies of N bytes or more after decompression (413)
+  --max-message N        cap the error message at N escaped bytes
+  --format F             human (default on a terminal), jsonl (default otherwise) or json
+  --points               with json/jsonl: include the parsed points of accepted files
+  -h, --help             this help
+  -V, --version          the version
+
+exit status: 0 every file accepted, 1 some file rejected, 2 usage error";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Human,
+    Json,
+    Jsonl,
+}
+
+struct Args {
+    precision: Option<Vec<u8>>,
+    now: Option<i64>,
+    content_encoding: Option<Vec<u8>>,
+    limits: Limits,
+    format: Option<Format>,
+    points: bool,
+    files: Vec<OsString>,
+}
+
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("linegate: {msg}\n\n{USAGE}");
+    ExitCode::from(2)
+}
+
+#[cfg(unix)]
+fn os_bytes(s: OsString) -> Vec<u8> {
+    use std::os::unix::ffi::OsStringExt;
+    s.into_vec()
+}
+
+#[cfg(not(unix))]
+fn os_bytes(s: OsString) -> Vec<u8> {
+    s.to_string_lossy().into_owned().into_bytes()
+}
+
+fn parse_args(mut it: impl Iterator<Item = OsString>) -> Result<Args, String> {
+    let mut a = Args {
+        precision: None,
+        now: None,
+        content_encoding: None,
+        limits: Limits::default(),
+        format: None,
+        points: false,
+        files: Vec::new(),
+    };
+    let mut only_files = false;
+    while let Some(arg) = it.next() {
+        let s = arg.to_string_lossy().into_owned();
+        if only_files || s == "-" || !s.starts_with('-') {
+            a.files.push(arg);
+            continue;
+        }
+        if s == "--" {
+            only_files = true;
+            continue;
+        }
+        let (name, inline) = match s.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+            _ => (s.clone(), None),
+        };
+        let mut value = |what: &str| -> Result<OsString, String> {
+            match &inline {
+                Some(v) => Ok(OsString::from(v)),
+                None => it.next().ok_or(format!("{what} needs a value")),
+            }
+        };
+        let number = |v: OsString, what: &str| -> Result<usize, String> {
+            v.to_str()
+                .and_then(|t| t.parse().ok())
+                .ok_or(format!("{what} takes a number of bytes"))
+        };
+        match name.as_str() {
+            "--precision" => a.precision = Some(os_bytes(value(&name)?)),
+            "--content-encoding" => a.content_encoding = Some(os_bytes(value(&name)?)),
+            "--now" => {
+                let v = value(&name)?;
+                a.now = Some(
+                    v.to_str()
+                        .and_then(|t| t.parse().ok())
+                        .ok_or("--now takes nanoseconds since the epoch")?,
+                );
+            }
+            "--max-body" => a.limits.max_body = number(value(&name)?, &name)?,
+            "--max-batch" => a.limits.max_batch = number(value(&name)?, &name)?,
+            "--max-message" => a.limits.max_message = number(value(&name)?, &name)?,
+            "--format" => {
+                a.format = Some(match value(&name)?.to_str() {
+                    Some("human") => Format::Human,
+                    Some("json") => Format::Json,
+                    Some("jsonl") => Format::Jsonl,
+                    _ => return Err("--format is human, json or jsonl".into()),
+                })
+            }
+            "--points" if inline.is_none() => a.points = true,
+            _ => return Err(format!("unknown option {s}")),
+        }
+    }
+    if a.files.is_empty() {
+        return Err("no files given (use - for standard input)".into());
+    }
+    Ok(a)
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
+}
+
+fn read_input(file: &OsString) -> io::Result<Vec<u8>> {
+    if file == "-" {
+        let mut v = Vec::new();
+        io::stdin().lock().read_to_end(&mut v)?;
+        Ok(v)
+    } else {
+        std::fs::read(file)
+    }
+}
+
+/// One file's machine-readable record.
+fn write_record(out: &mut Vec<u8>, file: &str, v: &Validation, points: Option<&[u8]>) {
+    out.extend_from_slice(b"{\"file\":");
+    out.extend_from_slice(&json::quote(file.as_bytes()));
+    out.extend_from_slice(format!(",\"status\":{},\"body\":", v.status).as_bytes());
+    out.extend_from_slice(&json::quote(&v.body));
+    if let Some(p) = points {
+        out.extend_from_slice(b",\"points\":[");
+        out.extend_from_slice(p);
+        out.push(b']');
+    }
+    out.push(b'}');
+}
+
+fn main() -> ExitCode {
+    let mut argv = std::env::args_os().skip(1);
+    match argv.next().as_ref().and_then(|s| s.to_str()) {
+        Some("check") => {}
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some("-V" | "--version") => {
+            println!("linegate {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => return usage_error(&format!("unknown command {other}")),
+        None => return usage_error("no command given"),
+    }
+    let args: Vec<OsString> = argv.collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let args = match parse_args(args.into_iter()) {
+        Ok(a) => a,
+        Err(e) => return usage_error(&e),
+    };
+    let format = args.format.unwrap_or(if io::stdout().is_terminal() {
+        Format::Human
+    } else {
+        Format::Jsonl
+    });
+    let now = args.now.unwrap_or_else(now_ns);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut report = human::Report::new(io::stderr().is_terminal() && format == Format::Human);
+    let mut any_rejected = false;
+    let mut usage_failed = false;
+    let mut records: Vec<Vec<u8>> = Vec::new();
+    for file in &args.files {
+        let name = file.to_string_lossy().into_owned();
+        let body = match read_input(file) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("linegate: cannot read {name}: {e}");
+                usage_failed = true;
+                continue;
+            }
+        };
+        let gz_name = name.ends_with(".gz");
+        let content_encoding = match &args.content_encoding {
+            Some(ce) => Some(ce.as_slice()),
+            None if gz_name => Some(&b"gzip"[..]),
+            None => None,
+        };
+        let opts = ValidateOptions {
+            precision: args.precision.as_deref(),
+            content_encoding,
+            now,
+            limits: args.limits,
+            warnings: format == Format::Human,
+            summary_buckets: None,
+        };
+        let want_points = args.points && format != Format::Human;
+        let mut points_json: Vec<u8> = Vec::new();
+        let mut npoints = 0u64;
+        let progress = report.progress_for(&name, body.len());
+        let v = validate_with_progress(
+            &body,
+            &opts,
+            |p| {
+                if want_points {
+                    if npoints > 0 {
+                        points_json.push(b',');
+                    }
+                    json::write_point(&mut points_json, p);
+                    npoints += 1;
+                }
+            },
+            |done, total| {
+                if let Some(pr) = &progress {
+                    pr.update(done, total);
+                }
+                true
+            },
+        );
+        if let Some(pr) = progress {
+            pr.finish();
+        }
+        any_rejected |= !v.accepted();
+        let points = (want_points && v.accepted()).then_some(points_json.as_slice());
+        match format {
+            Format::Human => report.file(&mut out, &name, &body, content_encoding, &opts, &v),
+            Format::Jsonl => {
+                let mut rec = Vec::new();
+                write_record(&mut rec, &name, &v, points);
+                rec.push(b'\n');
+                if out.write_all(&rec).is_err() {
+                    return ExitCode::from(2);
+                }
+            }
+            Format::Json => {
+                let mut rec = Vec::new();
+                write_record(&mut rec, &name, &v, points);
+                records.push(rec);
+            }
+        }
+    }
+    let io_ok = match format {
+        Format::Json => {
+            let mut all = vec![b'['];
+            for (i, r) in records.iter().enumerate() {
+                if i > 0 {
+                    all.extend_from_slice(b",\n");
+                }
+                all.extend_from_slice(r);
+            }
+            all.extend_from_slice(b"]\n");
+            out.write_all(&all).is_ok()
+        }
+        Format::Human => report.summary(&mut out).is_ok(),
+        Format::Jsonl => true,
+    };
+    if out.flush().is_err() || !io_ok {
+        // A closed pipe (`| head`) is not worth a message.
+        return ExitCode::from(2);
+    }
+    if usage_failed {
+        ExitCode::from(2)
+    } else if any_rejected {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

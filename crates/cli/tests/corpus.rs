@@ -75,3 +75,119 @@ fn corpus_through_the_core() {
     );
     assert!(cases.len() > 2000, "the corpus should hold over 2000 cases");
 }
+
+/// The command-line options that reproduce a case's request, and the path to pass.
+fn cli_args(
+    case: &Case,
+    tmp: &std::path::Path,
+    dir: &std::path::Path,
+) -> (Vec<String>, std::path::PathBuf) {
+    let mut args = Vec::new();
+    if let Some(p) = &case.precision {
+        args.push(format!("--precision={p}"));
+    }
+    let path = if case.oracle_gzip {
+        let p = tmp.join(format!("{}.gz", case.file.replace('/', "__")));
+        std::fs::write(&p, &case.body).unwrap();
+        p
+    } else {
+        dir.join("cases").join(&case.file)
+    };
+    let default_ce = path
+        .extension()
+        .is_some_and(|e| e == "gz")
+        .then_some("gzip");
+    if case.content_encoding.as_deref() != default_ce {
+        args.push(format!(
+            "--content-encoding={}",
+            case.content_encoding.as_deref().unwrap_or("")
+        ));
+    }
+    if let Some(n) = case.max_batch {
+        args.push(format!("--max-batch={n}"));
+    }
+    (args, path)
+}
+
+#[test]
+fn corpus_through_the_cli() {
+    let Some(dir) = support::corpus_dir("corpus_through_the_cli") else {
+        return;
+    };
+    let cases = support::load(&dir);
+    let tmp = std::env::temp_dir().join(format!("linegate-cli-corpus-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    // One run of the binary per distinct set of options, with all its files.
+    let mut groups: Vec<(Vec<String>, Vec<(usize, std::path::PathBuf)>)> = Vec::new();
+    let mut skipped = 0;
+    for (i, case) in cases.iter().enumerate() {
+        if !case.bucket {
+            skipped += 1; // the CLI answers as for a request naming a bucket
+            continue;
+        }
+        let (args, path) = cli_args(case, &tmp, &dir);
+        match groups.iter_mut().find(|g| g.0 == args) {
+            Some(g) => g.1.push((i, path)),
+            None => groups.push((args, vec![(i, path)])),
+        }
+    }
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (args, files) in &groups {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_linegate"))
+            .arg("check")
+            .args(args)
+            .args(["--format", "jsonl", "--points", "--now", &NOW.to_string()])
+            .args(files.iter().map(|f| &f.1))
+            .output()
+            .expect("run linegate");
+        let lines: Vec<&[u8]> = out
+            .stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(lines.len(), files.len(), "one record per file for {args:?}");
+        let mut any_rejected = false;
+        for ((i, path), line) in files.iter().zip(lines) {
+            let case = &cases[*i];
+            let rec: Value = serde_json::from_slice(line).expect("jsonl record");
+            assert_eq!(rec["file"].as_str().unwrap(), path.to_str().unwrap());
+            let status = rec["status"].as_u64().unwrap() as u16;
+            any_rejected |= status != 204;
+            let body = rec["body"].as_str().unwrap();
+            let points = rec.get("points").and_then(Value::as_array).cloned();
+            let res = case
+                .check_answer(status, body)
+                .and_then(|()| match (status, points) {
+                    (204, Some(p)) if !case.oracle_gzip => case.check_points(&p),
+                    (204, Some(_)) => Ok(()),
+                    (204, None) => Err("no points for an accepted file".into()),
+                    (_, Some(_)) => Err("points for a rejected file".into()),
+                    (_, None) => Ok(()),
+                });
+            if let Err(e) = res {
+                failures.push(format!("[{}] {}: {e}", case.run, case.file));
+            }
+            checked += 1;
+        }
+        let want_code = if any_rejected { 1 } else { 0 };
+        assert_eq!(
+            out.status.code(),
+            Some(want_code),
+            "exit status for {args:?}"
+        );
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+    println!(
+        "corpus through the CLI: {checked} cases checked in {} runs, {skipped} skipped (no-bucket runs need a live request), {} failed",
+        groups.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked > 2000);
+}

@@ -23,9 +23,30 @@ pub struct Diagnostic {
     pub hint: String,
     /// Physical lines the logical line spans.
     pub spans: u32,
-    /// Byte range of the quoted line text in the body.
+    /// Byte range of the quoted line text in the (decoded) body.
     pub text_start: usize,
     pub text_len: usize,
+    /// The physical line where the rejected line starts, as written (at most about 400
+    /// bytes of it, around the failing spot), for showing it with the spot marked.
+    pub excerpt: Vec<u8>,
+    /// Byte offset of `excerpt` within its physical line (non-zero when cut on the left);
+    /// the spot is at `column - 1 - excerpt_offset` in `excerpt`.
+    pub excerpt_offset: usize,
+}
+
+const EXCERPT_MAX: usize = 400;
+
+/// The physical line starting at `start`, cut to a window around byte `spot` of it.
+fn excerpt(body: &[u8], start: usize, spot: usize) -> (Vec<u8>, usize) {
+    let rest = &body[start.min(body.len())..];
+    let line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
+    if line.len() <= EXCERPT_MAX {
+        return (line.to_vec(), 0);
+    }
+    let from = spot
+        .saturating_sub(EXCERPT_MAX / 2)
+        .min(line.len() - EXCERPT_MAX);
+    (line[from..from + EXCERPT_MAX].to_vec(), from)
 }
 
 fn digits_unit(digits: usize) -> Option<Precision> {
@@ -152,6 +173,7 @@ fn unit_name(p: Precision) -> &'static str {
 /// Explains a rejected line of `body`.
 pub fn diagnose(err: &LineError, body: &[u8], precision: Precision) -> Diagnostic {
     let text = err.text(body);
+    let (excerpt, excerpt_offset) = excerpt(body, err.line_start, err.column() - 1);
     Diagnostic {
         line: err.line,
         column: err.column(),
@@ -161,6 +183,8 @@ pub fn diagnose(err: &LineError, body: &[u8], precision: Precision) -> Diagnosti
         spans: err.spans,
         text_start: err.text_start,
         text_len: err.text_len,
+        excerpt,
+        excerpt_offset,
     }
 }
 
@@ -458,6 +482,11 @@ mod tests {
         let d = diags(b"m,host=my server f=1\n", Precision::Ns);
         assert!(d[0].hint.contains("escaped"), "{}", d[0].hint);
         assert_eq!(d[0].column, 11);
+        assert_eq!(d[0].excerpt, b"m,host=my server f=1");
+        let long = format!("m f=1 {}x\n", "1".repeat(1000));
+        let d = diags(long.as_bytes(), Precision::Ns);
+        assert_eq!(d[0].excerpt.len(), 400);
+        assert_eq!(d[0].excerpt[d[0].column - 1 - d[0].excerpt_offset], b'x');
     }
 
     #[test]
