@@ -105,6 +105,10 @@ function withBody(body, what, f) {
   const [buf, owned] = toBody(body, what);
   try {
     return f(buf);
+  } catch (e) {
+    // onProgress returned false: surface it the way fetch and streams report a cancel.
+    if (e instanceof Error && e.message === "linegate: cancelled by onProgress") e.name = "AbortError";
+    throw e;
   } finally {
     if (owned) buf.free();
   }
@@ -226,7 +230,6 @@ function batchOpts(opts) {
       limits: limitsOpt(opts.limits),
       warnings: opts.warnings === undefined ? undefined : Boolean(opts.warnings),
       summaryBuckets,
-      progressEvery: typeof opts.progressEvery === "number" ? Math.max(1, Math.floor(opts.progressEvery)) : undefined,
     },
     opts.onProgress ?? undefined,
   ];

@@ -110,9 +110,11 @@ export type BatchOptions = {
   contentEncoding?: string;
   now?: bigint;
   limits?: Limits;
-  /** Called about every `progressEvery` points with the line reached and the body's line count (0 when unknown: gzip). */
-  onProgress?: (line: number, lines: number) => void;
-  progressEvery?: number;
+  /**
+   * Called about every MiB and at the end with the bytes of the (decoded) body read so far
+   * and its size. Returning `false` cancels: the call then throws an Error named "AbortError".
+   */
+  onProgress?: (bytesRead: number, bytesTotal: number) => boolean | void;
 };
 
 export type ValidateOptions = BatchOptions & {

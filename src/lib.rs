@@ -7,7 +7,7 @@
 
 use linegate_core::diagnostics::{Diagnostic, Summary, Warning};
 use linegate_core::{
-    check_request, validate as core_validate, FieldType, FieldValue, Limits, Point, Request,
+    check_request, validate_with_progress, FieldType, FieldValue, Limits, Point, Request,
     ValidateOptions, Validation, Verdict, DEFAULT_LIMITS,
 };
 use serde::{Deserialize, Serialize, Serializer};
@@ -124,8 +124,6 @@ struct BatchOptions {
     limits: Option<JsLimits>,
     warnings: Option<bool>,
     summary_buckets: Option<u32>,
-    /// Call `onProgress` about every this many points.
-    progress_every: Option<u32>,
 }
 
 fn options<T: for<'de> Deserialize<'de> + Default>(v: JsValue) -> Result<T, JsError> {
@@ -386,52 +384,43 @@ impl From<Validation> for JsValidation {
     }
 }
 
-/// Reports progress every `every` points as `(line, lines)`: the physical line reached and
-/// the body's physical line count (0 when unknown: gzip bodies are decoded inside the core).
+/// Forwards the core's progress (`bytes read, bytes total` of the decoded body, about every
+/// MiB) to a JS callback; the callback returning `false` cancels the check.
 struct Progress {
     callback: Option<js_sys::Function>,
-    every: u32,
-    left: u32,
-    total: f64,
+    cancelled: bool,
 }
 
 impl Progress {
-    fn new(
-        callback: Option<js_sys::Function>,
-        every: Option<u32>,
-        body: &[u8],
-        gzip: bool,
-    ) -> Self {
-        let every = every.unwrap_or(1 << 16).max(1);
-        let total = if callback.is_some() && !gzip {
-            // Counting LFs up front costs a few ms per 100 MB and gives a true fraction.
-            let lfs = body.iter().filter(|&&b| b == b'\n').count();
-            (lfs + usize::from(body.last().is_some_and(|&b| b != b'\n'))) as f64
-        } else {
-            0.0
-        };
+    fn new(callback: Option<js_sys::Function>) -> Self {
         Progress {
             callback,
-            every,
-            left: every,
-            total,
+            cancelled: false,
         }
     }
 
-    #[inline]
-    fn tick(&mut self, line: u64) {
-        if let Some(cb) = &self.callback {
-            self.left -= 1;
-            if self.left == 0 {
-                self.left = self.every;
-                // A throwing callback must not abort the check; its error is dropped.
-                let _ = cb.call2(
-                    &JsValue::NULL,
-                    &JsValue::from_f64(line as f64),
-                    &JsValue::from_f64(self.total),
-                );
-            }
+    fn report(&mut self, done: usize, total: usize) -> bool {
+        let Some(cb) = &self.callback else {
+            return true;
+        };
+        // A throwing callback does not abort the check; only an explicit `false` cancels.
+        let r = cb.call2(
+            &JsValue::NULL,
+            &JsValue::from_f64(done as f64),
+            &JsValue::from_f64(total as f64),
+        );
+        if r.is_ok_and(|v| v == JsValue::FALSE) {
+            self.cancelled = true;
         }
+        !self.cancelled
+    }
+
+    fn check(&self) -> Result<(), JsError> {
+        if self.cancelled {
+            let e = JsError::new("linegate: cancelled by onProgress");
+            return Err(e);
+        }
+        Ok(())
     }
 }
 
@@ -446,10 +435,6 @@ fn batch_options<'a>(o: &'a BatchOptions) -> ValidateOptions<'a> {
     }
 }
 
-fn is_gzip(o: &BatchOptions) -> bool {
-    matches!(o.content_encoding.as_deref(), Some("gzip" | "x-gzip"))
-}
-
 /// A batch checked as the server would answer an authorized write to an existing bucket,
 /// explained: diagnostics for rejected lines, storage warnings, and an optional summary.
 #[wasm_bindgen]
@@ -459,8 +444,14 @@ pub fn validate(
     on_progress: Option<js_sys::Function>,
 ) -> Result<JsValue, JsError> {
     let o: BatchOptions = options(opts)?;
-    let mut progress = Progress::new(on_progress, o.progress_every, &body.bytes, is_gzip(&o));
-    let v = core_validate(&body.bytes, &batch_options(&o), |p| progress.tick(p.line()));
+    let mut progress = Progress::new(on_progress);
+    let v = validate_with_progress(
+        &body.bytes,
+        &batch_options(&o),
+        |_| {},
+        |done, total| progress.report(done, total),
+    );
+    progress.check()?;
     to_js(&JsValidation::from(v))
 }
 
@@ -553,23 +544,28 @@ pub fn parse(
     on_progress: Option<js_sys::Function>,
 ) -> Result<JsValue, JsError> {
     let o: BatchOptions = options(opts)?;
-    let mut progress = Progress::new(on_progress, o.progress_every, &body.bytes, is_gzip(&o));
+    let mut progress = Progress::new(on_progress);
     let points = js_sys::Array::new();
     let mut failed: Option<JsError> = None;
-    let v = core_validate(&body.bytes, &batch_options(&o), |p| {
-        progress.tick(p.line());
-        if failed.is_none() {
-            match to_js(&js_point(p)) {
-                Ok(js) => {
-                    points.push(&js);
+    let v = validate_with_progress(
+        &body.bytes,
+        &batch_options(&o),
+        |p| {
+            if failed.is_none() {
+                match to_js(&js_point(p)) {
+                    Ok(js) => {
+                        points.push(&js);
+                    }
+                    Err(e) => failed = Some(e),
                 }
-                Err(e) => failed = Some(e),
             }
-        }
-    });
+        },
+        |done, total| progress.report(done, total),
+    );
     if let Some(e) = failed {
         return Err(e);
     }
+    progress.check()?;
     let accepted = v.accepted();
     let out = js_sys::Object::new();
     let set = |k: &str, val: &JsValue| js_sys::Reflect::set(&out, &JsValue::from_str(k), val);

@@ -1,0 +1,22 @@
+// The asynchronous init of the web entry (a browser's main thread): from bytes, a Response
+// or a fetch promise. Its own file so that the module starts uninitialised.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+
+const pkgDir = new URL("../../pkg/", import.meta.url);
+const web = await import(new URL("web.js", pkgDir));
+const bytes = readFileSync(new URL("linegate.wasm", pkgDir));
+
+test("await init(Response) then check", async () => {
+  assert.equal(web.isReady(), false);
+  const res = new Response(bytes, { headers: { "content-type": "application/wasm" } });
+  await web.init(Promise.resolve(res));
+  assert.equal(web.isReady(), true);
+  assert.deepStrictEqual(web.checkWrite({ query: "org=o&bucket=b", headers: { authorization: "Token t" }, body: "m f=1" }), {
+    action: "forward",
+    points: 1,
+    lines: 1,
+  });
+  await web.init(bytes); // a no-op once done
+});
