@@ -4,6 +4,7 @@
 
 import { config } from "./config.js";
 import { handleWrite } from "./write.js";
+import { drain } from "./body.js";
 import {
   corsOrigin,
   health,
@@ -36,6 +37,7 @@ export default {
       log.error = String(e && e.message).slice(0, 200);
       response = internal();
     }
+    await drain(request);
     response = withCors(response, origin);
     log.status = response.status;
     log.ms = Math.round((performance.now() - start) * 100) / 100;

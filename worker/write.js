@@ -12,7 +12,7 @@ const FORWARDED = ["Authorization", "Content-Encoding", "Content-Type", "Zap-Tra
 export async function handleWrite(request, cfg, log) {
   // No credentials at all is InfluxDB's first check (401), so the body need not be read.
   const auth = request.headers.get("Authorization");
-  if (auth === null || auth.trim() === "" || !(await edgeAuthorized(request, cfg))) {
+  if (auth === null || /^[\t ]*$/.test(auth) || !(await edgeAuthorized(request, cfg))) {
     log.action = "reject";
     log.code = "unauthorized";
     return unauthorized();

@@ -1,0 +1,334 @@
+// Test harness for the Worker: runs worker/ in workerd through Miniflare (from npm), with the
+// backend it fronts started here on 127.0.0.1 and stopped after.
+
+import http from "node:http";
+import fs from "node:fs";
+import path from "node:path";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const SHARED = process.env.LINEGATE_SHARED ?? path.resolve(ROOT, "../shared");
+export const CORPUS = path.join(SHARED, "corpus");
+export const hasCorpus = fs.existsSync(path.join(CORPUS, "expected.jsonl"));
+export const hasPkg = fs.existsSync(path.join(ROOT, "pkg/package.json"));
+
+// The compatibility date of wrangler.toml, so tests run what `wrangler dev` runs.
+export const COMPAT_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(
+  fs.readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"),
+)[1];
+
+/**
+ * Starts the Worker in workerd. `vars` are its bindings (BACKEND_URL, limits, …); every
+ * line the Worker logs is collected in `logs` (parsed when it is JSON).
+ */
+export async function startWorker(vars, { script = "worker/index.js" } = {}) {
+  const logs = [];
+  const collect = (stream) => {
+    let rest = "";
+    stream.on("data", (chunk) => {
+      rest += chunk.toString("utf8");
+      let i;
+      while ((i = rest.indexOf("\n")) >= 0) {
+        const line = rest.slice(0, i);
+        rest = rest.slice(i + 1);
+        logs.push(line);
+      }
+    });
+  };
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: path.join(ROOT, script),
+    modulesRoot: ROOT,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: COMPAT_DATE,
+    bindings: vars,
+    host: "127.0.0.1",
+    port: 0,
+    handleRuntimeStdio: (stdout, stderr) => {
+      collect(stdout);
+      collect(stderr);
+    },
+  });
+  const url = await mf.ready;
+  return {
+    mf,
+    url: new URL(url),
+    logs,
+    // The Worker's request log entries (the `linegate` objects), in order.
+    entries() {
+      return logs
+        .map((l) => {
+          const i = l.indexOf('{"linegate":');
+          if (i < 0) return null;
+          try {
+            return JSON.parse(l.slice(i)).linegate;
+          } catch {
+            return null;
+          }
+        })
+        .filter(Boolean);
+    },
+    close: () => mf.dispose(),
+  };
+}
+
+/**
+ * A raw HTTP/1.1 request with exactly the given headers (no Accept-Encoding, no
+ * decompression): `{ status, headers, body }` with `body` a Buffer. `body` may also be a
+ * function that writes to the request itself.
+ */
+export function send(base, { method = "POST", path: p = "/", headers = {}, body, agent = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(p, base);
+    const req = http.request(
+      {
+        host: u.hostname,
+        port: u.port,
+        method,
+        path: u.pathname + u.search,
+        headers,
+        // A connection per request unless an agent is given: workerd closes idle
+        // connections on its own schedule, which a reused socket would race.
+        agent,
+      },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    if (body === undefined) req.end();
+    else if (typeof body === "function") body(req);
+    else req.end(body);
+  });
+}
+
+/**
+ * A stand-in InfluxDB write target that records every request it receives byte for byte
+ * and answers what `answer(req)` says (default 204). Used only for what the real backend
+ * cannot show: the exact bytes and headers that arrived, and scripted answers.
+ */
+export async function startRecorder(answer = () => ({ status: 204 })) {
+  const received = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", async () => {
+      const r = {
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+      };
+      received.push(r);
+      let a;
+      try {
+        a = await answer(r);
+      } catch (e) {
+        a = { status: 599, headers: {}, body: String(e) };
+      }
+      if (a === null) return; // never answer: a hung backend
+      r.answer = {
+        status: a.status,
+        headers: a.headers ?? {},
+        body: Buffer.from(a.body ?? ""),
+      };
+      res.writeHead(a.status, a.headers ?? {});
+      res.end(a.body);
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    received,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(r);
+      }),
+  };
+}
+
+const HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "date"]);
+
+/** An `answer` for startRecorder that relays the request to `target` and its answer back. */
+export function forwardTo(target) {
+  return async (r) => {
+    const headers = { ...r.headers };
+    delete headers.host;
+    const res = await send(target, { method: r.method, path: r.url, headers, body: r.body });
+    const out = {};
+    for (const [k, v] of Object.entries(res.headers)) if (!HOP.has(k)) out[k] = v;
+    return { status: res.status, headers: out, body: res.body };
+  };
+}
+
+/** A port that nothing listens on (bound, then released). */
+export async function freePort() {
+  const s = http.createServer();
+  await new Promise((r) => s.listen(0, "127.0.0.1", r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/**
+ * Rows of corpus/expected.jsonl. Rows are split on LF only (bodies hold raw U+2028 etc.).
+ * Only strings and the small `status` are used here: the 64-bit numbers of `points` are
+ * never read, so JSON.parse's loss of precision on them cannot matter.
+ */
+export function corpusRows() {
+  const text = fs.readFileSync(path.join(CORPUS, "expected.jsonl"), "utf8");
+  return text
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => {
+      const r = JSON.parse(l);
+      delete r.points;
+      return r;
+    });
+}
+
+/** The request the corpus row describes: `{ path, headers, body }` (body a Buffer). */
+export function corpusRequest(row, zlib) {
+  let body = fs.readFileSync(path.join(CORPUS, "cases", row.file));
+  const q = [];
+  q.push("org=o");
+  if (!row.run.startsWith("no-bucket-param")) q.push("bucket=b");
+  if (row.precision !== null && row.precision !== undefined) {
+    q.push("precision=" + encodeURIComponent(row.precision));
+  }
+  const headers = { Authorization: "Token corpus-token", "Content-Type": "text/plain; charset=utf-8" };
+  if (row.content_encoding) headers["Content-Encoding"] = row.content_encoding;
+  if (row.gzipped_by_oracle) body = zlib.gzipSync(body);
+  headers["Content-Length"] = String(body.length);
+  return { path: "/api/v2/write?" + q.join("&"), headers, body };
+}
+
+/** What linegate answers for a corpus row: OSS's body plus `,"line":N` on parse errors. */
+export function expectedBody(row) {
+  if (row.status === 400 && row.failures && row.failures.length > 0) {
+    return row.body.slice(0, -1) + `,"line":${row.failures[0].line}}`;
+  }
+  return row.body;
+}
+
+/** `max-batch-bytes=N…` runs ran with that batch limit. */
+export function rowMaxBatch(row) {
+  const m = /^max-batch-bytes=(\d+)/.exec(row.run);
+  return m ? Number(m[1]) : null;
+}
+
+// ---- the real backend (crates/backend) --------------------------------------------------
+
+export const BACKEND_BIN =
+  process.env.LINEGATE_BACKEND_BIN ??
+  path.join(process.env.CARGO_TARGET_DIR ?? path.join(ROOT, "target"), "debug/linegate-backend");
+
+export function backendAvailable() {
+  return fs.existsSync(BACKEND_BIN);
+}
+
+export const SETUP = { org: "o", bucket: "b", token: "corpus-token" };
+
+/**
+ * Starts `linegate-backend serve` on a free loopback port with a fresh data dir and the
+ * corpus's org/bucket/token set up. Stopped (and its dir removed) by `close()`.
+ */
+export async function startBackend(extraArgs = []) {
+  const dir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "linegate-worker-backend-"));
+  const port = await freePort();
+  const args = [
+    "serve",
+    "--data", dir,
+    "--bind", `127.0.0.1:${port}`,
+    "--setup-org", SETUP.org,
+    "--setup-bucket", SETUP.bucket,
+    "--setup-token", SETUP.token,
+    ...extraArgs,
+  ];
+  const proc = spawn(BACKEND_BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout.on("data", (c) => (out += c));
+  proc.stderr.on("data", (c) => (out += c));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`linegate-backend exited: ${out}`);
+    try {
+      const r = await send(url, { method: "GET", path: "/health" });
+      if (r.status === 200) break;
+    } catch {}
+    if (Date.now() > deadline) {
+      proc.kill("SIGKILL");
+      throw new Error(`linegate-backend did not start: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    port,
+    dir,
+    output: () => out,
+    close: async () => {
+      if (proc.exitCode === null) {
+        proc.kill("SIGTERM");
+        await new Promise((r) => proc.once("exit", r));
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * POSTs `total` bytes of `fill` in chunks, on a connection of its own, and resolves with the
+ * answer as soon as it comes, even if the server answers before the upload ends (write
+ * errors after that are expected and ignored). `headers` decides the framing: with a
+ * Content-Length the body is declared, without one it is chunked.
+ */
+export function sendStream(base, { path: p, headers = {}, total, chunk = 64 * 1024, fill = 0x61 }) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(p, base);
+    let answered = false;
+    let sent = 0;
+    const req = http.request(
+      { host: u.hostname, port: u.port, method: "POST", path: u.pathname + u.search, headers, agent: false },
+      (res) => {
+        answered = true;
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => {
+          resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), sent });
+          req.destroy();
+        });
+      },
+    );
+    req.on("error", (e) => {
+      if (!answered) reject(e);
+    });
+    const buf = Buffer.alloc(chunk, fill);
+    const pump = () => {
+      while (sent < total && !answered && !req.destroyed) {
+        const n = Math.min(chunk, total - sent);
+        sent += n;
+        if (!req.write(n === chunk ? buf : buf.subarray(0, n))) {
+          req.once("drain", pump);
+          return;
+        }
+      }
+      if (sent >= total) req.end();
+    };
+    pump();
+  });
+}
