@@ -39,12 +39,13 @@ let result = null;
 let shownDiags = 0;
 let timer = 0;
 let checkSeq = 0;
+let loading = 0; // files being opened (not yet scheduled for a check)
 
 // body[data-state] (idle, checking, done, cancelled, error) and body[data-pending] (a check
 // is scheduled or running) let people's tools — and the tests — know when an answer is final.
 function setState(s) {
   document.body.dataset.state = s;
-  if (s !== 'checking' && !timer) document.body.dataset.pending = 'false';
+  if (s !== 'checking' && !timer && !loading) document.body.dataset.pending = 'false';
 }
 setState('idle');
 
@@ -109,6 +110,15 @@ document.addEventListener('drop', (e) => {
 
 async function loadFile(file) {
   document.body.dataset.pending = 'true';
+  loading++;
+  try {
+    await openFile(file);
+  } finally {
+    loading--;
+  }
+}
+
+async function openFile(file) {
   const head = new Uint8Array(await file.slice(0, 2).arrayBuffer());
   const gz = /\.gz(ip)?$/i.test(file.name) || (head[0] === 0x1f && head[1] === 0x8b);
   if (!gz && file.size <= EDITOR_MAX) {
