@@ -1,0 +1,241 @@
+//! The binding layer, run as wasm in Node and in headless Chromium (wasm-bindgen-test):
+//! the JS objects it builds carry exactly what linegate-core answers, options are read
+//! from JS values as documented, and integers cross as BigInt.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, BigInt, Function, Object, Reflect, Uint8Array};
+use linegate::core::{check_request, Limits, Request, Verdict};
+use linegate::{check_write, parse, validate, BodyBuffer};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+const NOW: i64 = 1_700_000_000_123_456_789;
+
+fn get(v: &JsValue, k: &str) -> JsValue {
+    Reflect::get(v, &JsValue::from_str(k)).unwrap()
+}
+
+fn s(v: &JsValue, k: &str) -> String {
+    get(v, k)
+        .as_string()
+        .unwrap_or_else(|| panic!("{k} is not a string"))
+}
+
+fn n(v: &JsValue, k: &str) -> f64 {
+    get(v, k)
+        .as_f64()
+        .unwrap_or_else(|| panic!("{k} is not a number"))
+}
+
+fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
+    }
+    o.into()
+}
+
+fn keys(v: &JsValue) -> Vec<String> {
+    Object::keys(v.unchecked_ref::<Object>())
+        .iter()
+        .map(|k| k.as_string().unwrap())
+        .collect()
+}
+
+fn check_opts(query: &str, ce: Option<&str>) -> JsValue {
+    let mut p = vec![
+        ("query", JsValue::from_str(query)),
+        ("authorization", JsValue::from_str("Token t")),
+        ("now", BigInt::from(NOW).into()),
+    ];
+    if let Some(ce) = ce {
+        p.push(("contentEncoding", JsValue::from_str(ce)));
+    }
+    obj(&p)
+}
+
+#[wasm_bindgen_test]
+fn check_write_answers_what_the_core_answers() {
+    let bodies: [&[u8]; 7] = [
+        b"",
+        b"cpu,host=a usage=0.5 1700000000000000000\n",
+        b"m f=1\nbad\nm f=\"x<y>&\" 1\nn f=1i 2 3\n",
+        b"m f=1i\r\nm f=2i\r\n",
+        b"m f=\"abc\nm f=1 1000\nbad\n",
+        b"m,t=\xff f=1 1\nm \xe2\x82 f\n",
+        b"m f=9223372036854775808i 1",
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        for query in [
+            "org=o&bucket=b",
+            "org=o&bucket=b&precision=s",
+            "bucket=b",
+            "org=o",
+        ] {
+            let req = Request {
+                query: query.as_bytes(),
+                authorization: Some(b"Token t"),
+                content_encoding: None,
+                body,
+            };
+            let want = check_request(&req, &Limits::default(), NOW);
+            let buf = BodyBuffer::from_bytes(body.to_vec());
+            let got = check_write(&buf, check_opts(query, None)).unwrap();
+            match want {
+                Verdict::Forward { points, lines } => {
+                    assert_eq!(keys(&got), ["action", "points", "lines"], "case {i}");
+                    assert_eq!(s(&got, "action"), "forward");
+                    assert_eq!(n(&got, "points"), points as f64);
+                    assert_eq!(n(&got, "lines"), lines as f64);
+                }
+                Verdict::Reject(r) => {
+                    assert_eq!(keys(&got), ["action", "status", "headers", "body"]);
+                    assert_eq!(s(&got, "action"), "reject");
+                    assert_eq!(n(&got, "status"), r.status as f64, "case {i} {query}");
+                    assert_eq!(s(&got, "body").into_bytes(), r.body, "case {i} {query}");
+                    let h = get(&got, "headers");
+                    assert_eq!(s(&h, "Content-Type"), "application/json; charset=utf-8");
+                    assert_eq!(s(&h, "X-Platform-Error-Code"), r.code);
+                }
+            }
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn options_are_read_from_js_values() {
+    let body = BodyBuffer::from_string("m f=1i 1\n".into());
+    // No options at all: no Authorization, so 401.
+    let v = check_write(&body, JsValue::UNDEFINED).unwrap();
+    assert_eq!(n(&v, "status"), 401.0);
+    let v = check_write(&body, JsValue::NULL).unwrap();
+    assert_eq!(n(&v, "status"), 401.0);
+    // Limits: a size equal to the limit is rejected; Infinity means none.
+    let with_limits = |l: JsValue| {
+        let o = check_opts("org=o&bucket=b", None);
+        Reflect::set(&o, &"limits".into(), &l).unwrap();
+        check_write(&body, o).unwrap()
+    };
+    let v = with_limits(obj(&[("maxBatch", 9.0.into())]));
+    assert_eq!(n(&v, "status"), 413.0);
+    let v = with_limits(obj(&[
+        ("maxBatch", 10.0.into()),
+        ("maxBody", f64::INFINITY.into()),
+    ]));
+    assert_eq!(s(&v, "action"), "forward");
+    let v = with_limits(JsValue::UNDEFINED);
+    assert_eq!(s(&v, "action"), "forward");
+    // Wrong types are errors, not guesses.
+    let bad = obj(&[("query", 5.0.into())]);
+    assert!(check_write(&body, bad).is_err());
+    let bad = obj(&[("now", JsValue::from_str("soon"))]);
+    assert!(check_write(&body, bad).is_err());
+}
+
+#[wasm_bindgen_test]
+fn gzip_bodies_are_decoded_in_wasm() {
+    let plain = b"m f=1i 1\nm f=2i 2\n".repeat(1000);
+    let gz = linegate::core::gzip::compress(&plain);
+    let buf = BodyBuffer::from_bytes(gz);
+    let v = check_write(&buf, check_opts("org=o&bucket=b", Some("gzip"))).unwrap();
+    assert_eq!(s(&v, "action"), "forward");
+    assert_eq!(n(&v, "points"), 2000.0);
+    let v = check_write(&buf, check_opts("org=o&bucket=b", Some("GZIP"))).unwrap();
+    assert_eq!(
+        n(&v, "status"),
+        400.0,
+        "GZIP is not gzip: the bytes are parsed as text"
+    );
+}
+
+#[wasm_bindgen_test]
+fn parse_gives_bigints_and_bytes() {
+    let buf = BodyBuffer::from_bytes(
+        b"m\xff,t=v i=-9223372036854775808i,u=18446744073709551615u,f=0.1,b=f,s=\"a\\\"b\" -1\n"
+            .to_vec(),
+    );
+    let r = parse(&buf, obj(&[("now", BigInt::from(NOW).into())]), None).unwrap();
+    let points: Array = get(&r, "points").dyn_into().unwrap();
+    assert_eq!(points.length(), 1);
+    let p = points.get(0);
+    let m: Uint8Array = get(&p, "measurement").dyn_into().unwrap();
+    assert_eq!(m.to_vec(), b"m\xff");
+    assert_eq!(get(&p, "time"), JsValue::from(BigInt::from(-1i64)));
+    assert_eq!(n(&p, "line"), 1.0);
+    let fields: Array = get(&p, "fields").dyn_into().unwrap();
+    let value = |i: u32| get(&fields.get(i), "value");
+    assert_eq!(value(0), JsValue::from(BigInt::from(i64::MIN)));
+    assert_eq!(value(1), JsValue::from(BigInt::from(u64::MAX)));
+    assert_eq!(value(2).as_f64(), Some(0.1));
+    assert_eq!(value(3).as_bool(), Some(false));
+    assert_eq!(value(4).as_string().as_deref(), Some("a\"b"));
+    assert_eq!(s(&fields.get(1), "type"), "unsigned");
+    let tags: Array = get(&p, "tags").dyn_into().unwrap();
+    let tag: Array = tags.get(0).dyn_into().unwrap();
+    assert_eq!(tag.get(1).as_string().as_deref(), Some("v"));
+    // A rejected batch: no points, the validation says why.
+    let bad = BodyBuffer::from_string("m f=1\nm f=x\n".into());
+    let r = parse(&bad, JsValue::UNDEFINED, None).unwrap();
+    assert!(get(&r, "points").is_null());
+    assert_eq!(n(&get(&r, "validation"), "line"), 2.0);
+}
+
+#[wasm_bindgen_test]
+fn validate_explains_and_summarises() {
+    let buf = BodyBuffer::from_string("m f=1,time=1 10\nm f=2i 20\nm\tf=1\n".into());
+    let opts = obj(&[("summaryBuckets", 2.0.into()), ("precision", "ns".into())]);
+    let v = validate(&buf, opts, None).unwrap();
+    assert_eq!(s(&v, "action"), "reject");
+    assert_eq!(s(&v, "code"), "invalid");
+    assert_eq!(n(&v, "rejected"), 1.0);
+    let d = Array::from(&get(&v, "diagnostics")).get(0);
+    assert_eq!(
+        (n(&d, "line"), s(&d, "reason")),
+        (3.0, "missing fields".to_string())
+    );
+    assert!(!s(&d, "hint").is_empty());
+    assert_eq!(Array::from(&get(&v, "warnings")).length(), 2);
+    let sum = get(&v, "summary");
+    assert_eq!(get(&sum, "minTime"), JsValue::from(BigInt::from(10)));
+    assert_eq!(get(&sum, "maxTime"), JsValue::from(BigInt::from(20)));
+    assert_eq!(n(&get(&sum, "fieldTypes"), "integer"), 1.0);
+    let ok = validate(
+        &BodyBuffer::from_string("m f=1".into()),
+        JsValue::UNDEFINED,
+        None,
+    )
+    .unwrap();
+    assert!(get(&ok, "headers").is_null() && get(&ok, "summary").is_null());
+    assert_eq!(n(&ok, "status"), 204.0);
+}
+
+#[wasm_bindgen_test]
+fn progress_reaches_js_and_false_cancels() {
+    let body = b"cpu,host=a usage=1.5 1\n".repeat(200_000); // 4.6 MB
+    let buf = BodyBuffer::from_bytes(body.clone());
+    let seen = Array::new();
+    let log = Function::new_with_args("done, total", "this.push([done, total]);").bind0(&seen);
+    let v = validate(&buf, JsValue::UNDEFINED, Some(log)).unwrap();
+    assert_eq!(n(&v, "points"), 200_000.0);
+    assert!(seen.length() >= 4, "{} calls", seen.length());
+    let last = Array::from(&seen.get(seen.length() - 1));
+    assert_eq!(last.get(0).as_f64(), Some(body.len() as f64));
+    assert_eq!(last.get(1).as_f64(), Some(body.len() as f64));
+    let stop = Function::new_with_args("done", "return done < 1000000;");
+    assert!(validate(&buf, JsValue::UNDEFINED, Some(stop.clone())).is_err());
+    assert!(parse(&buf, JsValue::UNDEFINED, Some(stop)).is_err());
+}
+
+#[wasm_bindgen_test]
+fn body_buffer_fills_by_chunks() {
+    let mut b = BodyBuffer::new(Some(16));
+    b.push(b"m f=1");
+    b.push(b"i 1\n");
+    assert_eq!(b.length(), 9);
+    assert_eq!(b.bytes(), b"m f=1i 1\n");
+    let v = check_write(&b, check_opts("org=o&bucket=b", None)).unwrap();
+    assert_eq!(n(&v, "points"), 1.0);
+    b.clear();
+    assert_eq!(b.length(), 0);
+    assert_eq!(linegate::version(), env!("CARGO_PKG_VERSION"));
+}
