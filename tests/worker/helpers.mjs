@@ -232,12 +232,27 @@ export function rowMaxBatch(row) {
 
 // ---- the real backend (crates/backend) --------------------------------------------------
 
-export const BACKEND_BIN =
-  process.env.LINEGATE_BACKEND_BIN ??
-  path.join(process.env.CARGO_TARGET_DIR ?? path.join(ROOT, "target"), "debug/linegate-backend");
+// LINEGATE_BACKEND_BIN, else the newest build of it under the cargo target dir.
+export const BACKEND_BIN = (() => {
+  if (process.env.LINEGATE_BACKEND_BIN) return process.env.LINEGATE_BACKEND_BIN;
+  const target = process.env.CARGO_TARGET_DIR ?? path.join(ROOT, "target");
+  const builds = ["release", "debug"]
+    .map((p) => path.join(target, p, "linegate-backend"))
+    .filter((f) => fs.existsSync(f))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+  return builds[0] ?? path.join(target, "debug/linegate-backend");
+})();
 
+/**
+ * Whether the real backend can be started. In CI its absence is an error (the suite must
+ * run against it); elsewhere the suites fall back to the recorder and say so.
+ */
 export function backendAvailable() {
-  return fs.existsSync(BACKEND_BIN);
+  if (fs.existsSync(BACKEND_BIN)) return true;
+  if (process.env.CI) {
+    throw new Error(`linegate-backend not found at ${BACKEND_BIN}: build it (cargo build -p linegate-backend) before the Worker tests`);
+  }
+  return false;
 }
 
 export const SETUP = { org: "o", bucket: "b", token: "corpus-token" };
