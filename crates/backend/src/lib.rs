@@ -1,1 +1,230 @@
-//! linegate-backend: the write backend (placeholder until its issue lands).
+//! # linegate-backend
+//!
+//! An InfluxDB v2 write target: the write API as InfluxDB OSS v2 answers it (every check
+//! from `linegate-core`, so the edge and the backend never disagree), durable embedded
+//! storage in SQLite, and store-and-forward to a real InfluxDB.
+
+pub mod config;
+pub mod http;
+pub mod lp;
+pub mod metrics;
+pub mod relay;
+pub mod rules;
+pub mod store;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use linegate_core::Limits;
+
+use crate::config::FileConfig;
+use crate::store::{Bucket, Org, Store, Token};
+
+/// Everything `serve` needs, after the file, the environment and the flags were merged.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub data: PathBuf,
+    pub bind: String,
+    pub limits: Limits,
+    pub config: FileConfig,
+    pub setup_org: Option<String>,
+    pub setup_bucket: Option<String>,
+    pub setup_token: Option<String>,
+    pub upstream: Option<relay::RelayConfig>,
+    pub now_override: Option<i64>,
+}
+
+/// Creates what the config file names (orgs, buckets, tokens) and, on a new data directory
+/// without any, an org, a bucket and an all-access token, which are printed.
+async fn provision(store: &Arc<Store>, opts: &ServeOptions, is_new: bool) -> Result<(), String> {
+    let cfg = &opts.config;
+    let reg = store.registry().clone();
+    let mut orgs: Vec<Org> = reg.orgs.values().cloned().collect();
+    let mut new_orgs = Vec::new();
+    let mut org_names: Vec<&str> = cfg.orgs.iter().map(|o| o.name.as_str()).collect();
+    org_names.extend(cfg.buckets.iter().map(|b| b.org.as_str()));
+    for name in org_names {
+        if !orgs.iter().any(|o| o.name == name) {
+            let o = Org {
+                id: store::new_id(),
+                name: name.to_string(),
+            };
+            orgs.push(o.clone());
+            new_orgs.push(o);
+        }
+    }
+    let org_id = |name: &str| orgs.iter().find(|o| o.name == name).map(|o| o.id);
+    let mut buckets: Vec<Bucket> = reg.buckets.values().cloned().collect();
+    let mut changed_buckets = Vec::new();
+    for b in &cfg.buckets {
+        let oid = org_id(&b.org).ok_or("unknown org")?;
+        let retention = config::parse_retention(b.retention.as_deref().unwrap_or("0"))?;
+        match buckets
+            .iter_mut()
+            .find(|x| x.org_id == oid && x.name == b.name)
+        {
+            Some(x) if x.retention_secs == retention => {}
+            Some(x) => {
+                x.retention_secs = retention;
+                changed_buckets.push((x.clone(), false));
+            }
+            None => {
+                let nb = Bucket {
+                    id: store::new_id(),
+                    org_id: oid,
+                    name: b.name.clone(),
+                    retention_secs: retention,
+                };
+                buckets.push(nb.clone());
+                changed_buckets.push((nb, true));
+            }
+        }
+    }
+    let mut tokens = Vec::new();
+    for t in &cfg.tokens {
+        let oid = match &t.org {
+            Some(o) => Some(org_id(o).ok_or_else(|| format!("token: unknown org {o:?}"))?),
+            None => None,
+        };
+        let mut set = HashSet::new();
+        for name in &t.write {
+            let b = buckets
+                .iter()
+                .find(|b| b.name == *name && oid.is_none_or(|o| o == b.org_id))
+                .ok_or_else(|| format!("token: unknown bucket {name:?}"))?;
+            set.insert(b.id);
+        }
+        tokens.push(Token {
+            token: t.token.clone(),
+            org_id: oid,
+            all_access: t.all_access,
+            buckets: set,
+            description: t.description.clone(),
+        });
+    }
+    let explicit_setup =
+        opts.setup_org.is_some() || opts.setup_bucket.is_some() || opts.setup_token.is_some();
+    let mut announce = None;
+    if is_new && (explicit_setup || (cfg.orgs.is_empty() && cfg.tokens.is_empty())) {
+        let org_name = opts.setup_org.clone().unwrap_or_else(|| "linegate".into());
+        let oid = match org_id(&org_name) {
+            Some(id) => id,
+            None => {
+                let o = Org {
+                    id: store::new_id(),
+                    name: org_name.clone(),
+                };
+                new_orgs.push(o.clone());
+                o.id
+            }
+        };
+        let bucket_name = opts
+            .setup_bucket
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        let bid = match buckets
+            .iter()
+            .find(|b| b.org_id == oid && b.name == bucket_name)
+        {
+            Some(b) => b.id,
+            None => {
+                let b = Bucket {
+                    id: store::new_id(),
+                    org_id: oid,
+                    name: bucket_name.clone(),
+                    retention_secs: 0,
+                };
+                changed_buckets.push((b.clone(), true));
+                b.id
+            }
+        };
+        let token = opts.setup_token.clone().unwrap_or_else(store::new_token);
+        tokens.push(Token {
+            token: token.clone(),
+            org_id: None,
+            all_access: true,
+            buckets: HashSet::new(),
+            description: "setup: all access".into(),
+        });
+        announce = Some((org_name, oid, bucket_name, bid, token));
+    }
+    store
+        .exec(move |tx| {
+            for o in &new_orgs {
+                store::insert_org(tx, o)?;
+            }
+            for (b, new) in &changed_buckets {
+                if *new {
+                    store::insert_bucket(tx, b)?;
+                } else {
+                    tx.execute(
+                        "UPDATE buckets SET retention_secs = ?1 WHERE id = ?2",
+                        rusqlite::params![b.retention_secs, b.id as i64],
+                    )?;
+                }
+            }
+            for t in &tokens {
+                store::upsert_token(tx, t)?;
+            }
+            Ok(())
+        })
+        .await?;
+    store.reload_registry()?;
+    if let Some((org, oid, bucket, bid, token)) = announce {
+        println!("linegate-backend: set up a new data directory");
+        println!("  org:    {org} ({oid:016x})");
+        println!("  bucket: {bucket} ({bid:016x})");
+        println!("  token:  {token}  (all access)");
+    }
+    Ok(())
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn serve(opts: ServeOptions) -> Result<(), String> {
+    let is_new = !store::db_path(&opts.data).exists();
+    let store = Store::open(&opts.data)?;
+    provision(&store, &opts, is_new).await?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    let mut relay_cursor = None;
+    if let Some(cfg) = opts.upstream.clone() {
+        let r = relay::Relay::new(store.clone(), cfg, metrics.clone())?;
+        relay_cursor = Some(r.cursor.clone());
+        tokio::spawn(r.run());
+    }
+    let app = Arc::new(http::App {
+        store: store.clone(),
+        limits: opts.limits,
+        now_override: opts.now_override,
+        metrics,
+        started: SystemTime::now(),
+        relay_cursor,
+    });
+    let listener = tokio::net::TcpListener::bind(&opts.bind)
+        .await
+        .map_err(|e| format!("bind {}: {e}", opts.bind))?;
+    let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("linegate-backend: listening on http://{addr}");
+    tracing::info!(%addr, data = %opts.data.display(), "listening");
+    axum::serve(listener, http::router(app))
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}

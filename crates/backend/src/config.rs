@@ -1,0 +1,291 @@
+//! Configuration: a TOML file, environment variables over it, command-line flags over both.
+//!
+//! ```toml
+//! bind = "127.0.0.1:8086"
+//! data = "/var/lib/linegate"
+//! max_body = 536870912          # bytes; also max_batch, max_message
+//!
+//! [[orgs]]
+//! name = "acme"
+//!
+//! [[buckets]]
+//! org = "acme"
+//! name = "metrics"
+//! retention = "30d"             # "0" or absent: keep forever; s, m, h, d, w units
+//!
+//! [[tokens]]
+//! token = "s3cret-all"
+//! org = "acme"                  # omit for a token valid in every org
+//! all_access = true
+//!
+//! [[tokens]]
+//! token = "s3cret-writer"
+//! org = "acme"
+//! write = ["metrics"]           # buckets of `org` this token may write to
+//!
+//! [upstream]
+//! url = "https://influx.example:8086"
+//! token = "upstream-token"
+//! org = "remote-org"            # default: the local org's name
+//! [[upstream.buckets]]
+//! local = "metrics"             # local bucket name
+//! bucket = "prod-metrics"       # upstream bucket (default: same name)
+//! org = "other-org"             # optional, per bucket
+//! ```
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub bind: Option<String>,
+    pub data: Option<PathBuf>,
+    pub max_body: Option<usize>,
+    pub max_batch: Option<usize>,
+    pub max_message: Option<usize>,
+    #[serde(default)]
+    pub orgs: Vec<OrgConf>,
+    #[serde(default)]
+    pub buckets: Vec<BucketConf>,
+    #[serde(default)]
+    pub tokens: Vec<TokenConf>,
+    pub upstream: Option<UpstreamConf>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgConf {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketConf {
+    pub org: String,
+    pub name: String,
+    pub retention: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConf {
+    pub token: String,
+    pub org: Option<String>,
+    #[serde(default)]
+    pub all_access: bool,
+    #[serde(default)]
+    pub write: Vec<String>,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConf {
+    pub url: Option<String>,
+    pub token: Option<String>,
+    pub org: Option<String>,
+    #[serde(default)]
+    pub buckets: Vec<UpstreamBucket>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamBucket {
+    pub local: String,
+    pub bucket: Option<String>,
+    pub org: Option<String>,
+}
+
+impl FileConfig {
+    pub fn load(path: &std::path::Path) -> Result<FileConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Environment variables override the file.
+    pub fn apply_env(&mut self) -> Result<(), String> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let num = |k: &str| -> Result<Option<usize>, String> {
+            var(k)
+                .map(|v| v.parse().map_err(|_| format!("{k}: not a number: {v}")))
+                .transpose()
+        };
+        if let Some(v) = var("LINEGATE_BIND") {
+            self.bind = Some(v);
+        }
+        if let Some(v) = var("LINEGATE_DATA") {
+            self.data = Some(v.into());
+        }
+        if let Some(v) = num("LINEGATE_MAX_BODY")? {
+            self.max_body = Some(v);
+        }
+        if let Some(v) = num("LINEGATE_MAX_BATCH")? {
+            self.max_batch = Some(v);
+        }
+        if let Some(v) = num("LINEGATE_MAX_MESSAGE")? {
+            self.max_message = Some(v);
+        }
+        for (k, set) in [
+            ("LINEGATE_UPSTREAM_URL", 0),
+            ("LINEGATE_UPSTREAM_TOKEN", 1),
+            ("LINEGATE_UPSTREAM_ORG", 2),
+        ] {
+            if let Some(v) = var(k) {
+                let u = self.upstream.get_or_insert_with(UpstreamConf::default);
+                match set {
+                    0 => u.url = Some(v),
+                    1 => u.token = Some(v),
+                    _ => u.org = Some(v),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A retention period in seconds: `0`, `infinite`, a number of seconds, or a number with a
+/// unit (`s`, `m`, `h`, `d`, `w`), possibly several (`1d12h`).
+pub fn parse_retention(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if s.is_empty() || s == "0" || s == "infinite" {
+        return Ok(0);
+    }
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(n);
+    }
+    let mut total: i64 = 0;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let mul = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return Err(format!("invalid retention {s:?}")),
+        };
+        let n: i64 = num
+            .parse()
+            .map_err(|_| format!("invalid retention {s:?}"))?;
+        total = total.saturating_add(n.saturating_mul(mul));
+        num.clear();
+    }
+    if !num.is_empty() {
+        return Err(format!("invalid retention {s:?}"));
+    }
+    Ok(total)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fffffffff](Z|±HH:MM)` to nanoseconds.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b't') {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, se) = (
+        n(0..4)?,
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    );
+    let mut i = 19;
+    let mut frac: i64 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let mut digits = 0;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if digits < 9 {
+                frac = frac * 10 + (b[i] - b'0') as i64;
+                digits += 1;
+            }
+            i += 1;
+        }
+        for _ in digits..9 {
+            frac *= 10;
+        }
+    }
+    let offset = match b.get(i)? {
+        b'Z' | b'z' if i + 1 == b.len() => 0,
+        c @ (b'+' | b'-') if i + 6 == b.len() => {
+            let oh = n(i + 1..i + 3)?;
+            let om = n(i + 4..i + 6)?;
+            let o = oh * 3600 + om * 60;
+            if *c == b'+' {
+                o
+            } else {
+                -o
+            }
+        }
+        _ => return None,
+    };
+    // Days from civil (proleptic Gregorian).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + se - offset;
+    secs.checked_mul(1_000_000_000)?.checked_add(frac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_and_times() {
+        assert_eq!(parse_retention("0"), Ok(0));
+        assert_eq!(parse_retention("30d"), Ok(30 * 86_400));
+        assert_eq!(parse_retention("1d12h"), Ok(129_600));
+        assert!(parse_retention("1y").is_err());
+        assert_eq!(
+            parse_rfc3339("2023-11-14T22:13:20Z"),
+            Some(1_700_000_000_000_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2023-11-14T23:13:20.5+01:00"),
+            Some(1_700_000_000_500_000_000)
+        );
+        assert_eq!(parse_rfc3339("nope"), None);
+    }
+
+    #[test]
+    fn file_format() {
+        let c: FileConfig = toml::from_str(
+            r#"
+bind = "127.0.0.1:9999"
+[[orgs]]
+name = "acme"
+[[buckets]]
+org = "acme"
+name = "m"
+retention = "2d"
+[[tokens]]
+token = "w"
+org = "acme"
+write = ["m"]
+[upstream]
+url = "http://x"
+[[upstream.buckets]]
+local = "m"
+bucket = "n"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.tokens[0].write, ["m"]);
+        assert_eq!(c.upstream.unwrap().buckets[0].bucket.as_deref(), Some("n"));
+        assert!(toml::from_str::<FileConfig>("nonsense = 1").is_err());
+    }
+}

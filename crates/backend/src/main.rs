@@ -1,0 +1,245 @@
+//! `linegate-backend`: serve the InfluxDB v2 write API, export stored points, list dead
+//! letters.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use linegate_backend::config::FileConfig;
+use linegate_backend::relay::{RelayConfig, Target};
+use linegate_backend::store::{self, ExportFilter};
+use linegate_backend::{http, ServeOptions};
+use linegate_core::Limits;
+
+#[derive(Parser)]
+#[command(
+    name = "linegate-backend",
+    version,
+    about = "An InfluxDB v2 write target with durable embedded storage and store-and-forward"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the InfluxDB v2 write API.
+    Serve(Serve),
+    /// Print a bucket's stored points as line protocol (works while a server runs).
+    Export(Export),
+    /// List batches the upstream refused, one JSON object per line.
+    DeadLetters {
+        #[arg(long, env = "LINEGATE_DATA")]
+        data: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct Serve {
+    /// TOML configuration file (see the README); LINEGATE_* variables override it.
+    #[arg(long, env = "LINEGATE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (created if missing).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free one; the address is printed).
+    #[arg(long)]
+    bind: Option<String>,
+    /// On a new data directory: the org to create.
+    #[arg(long)]
+    setup_org: Option<String>,
+    /// On a new data directory: the bucket to create.
+    #[arg(long)]
+    setup_bucket: Option<String>,
+    /// On a new data directory: the all-access token to create (random if absent).
+    #[arg(long)]
+    setup_token: Option<String>,
+    /// Upstream InfluxDB v2 base URL: accepted batches are forwarded there.
+    #[arg(long)]
+    upstream: Option<String>,
+    #[arg(long)]
+    upstream_token: Option<String>,
+    /// Upstream org (default: each bucket's local org name).
+    #[arg(long)]
+    upstream_org: Option<String>,
+    /// LOCAL=BUCKET or LOCAL=ORG/BUCKET: where a local bucket goes upstream (repeatable).
+    #[arg(long = "upstream-bucket")]
+    upstream_bucket: Vec<String>,
+    /// Request bodies of this many bytes or more get 413.
+    #[arg(long)]
+    max_body: Option<usize>,
+    /// Decoded bodies of this many bytes or more get 413.
+    #[arg(long)]
+    max_batch: Option<usize>,
+    /// Cap on the escaped parse-error message.
+    #[arg(long)]
+    max_message: Option<usize>,
+    /// Fixed clock in ns for lines without a timestamp (tests only).
+    #[arg(long, hide = true, env = "LINEGATE_NOW_NS")]
+    now_ns: Option<i64>,
+}
+
+#[derive(clap::Args)]
+struct Export {
+    #[arg(long, env = "LINEGATE_DATA")]
+    data: PathBuf,
+    #[arg(long)]
+    bucket: String,
+    /// The bucket's org, when the name exists in several.
+    #[arg(long)]
+    org: Option<String>,
+    /// Earliest time (RFC 3339 or ns), inclusive.
+    #[arg(long)]
+    start: Option<String>,
+    /// Latest time (RFC 3339 or ns), exclusive.
+    #[arg(long)]
+    stop: Option<String>,
+    /// Only this measurement.
+    #[arg(long)]
+    measurement: Option<String>,
+    /// Every stored point in write order, without merging points of one series and time.
+    #[arg(long)]
+    raw: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Cmd::Serve(s) => serve(s),
+        Cmd::Export(e) => export(e),
+        Cmd::DeadLetters { data } => dead_letters(data),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("linegate-backend: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(s: Serve) -> Result<(), String> {
+    let level = std::env::var("LINEGATE_LOG").unwrap_or_else(|_| "info".into());
+    let level: tracing::Level = level.parse().unwrap_or(tracing::Level::INFO);
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let mut cfg = match &s.config {
+        Some(p) => FileConfig::load(p)?,
+        None => FileConfig::default(),
+    };
+    cfg.apply_env()?;
+    let mut limits = Limits::default();
+    limits.max_body = s.max_body.or(cfg.max_body).unwrap_or(limits.max_body);
+    limits.max_batch = s.max_batch.or(cfg.max_batch).unwrap_or(limits.max_batch);
+    limits.max_message = s
+        .max_message
+        .or(cfg.max_message)
+        .unwrap_or(limits.max_message);
+    let data = s
+        .data
+        .or_else(|| cfg.data.clone())
+        .ok_or("--data DIR (or `data` in the config, or LINEGATE_DATA) is required")?;
+    let bind = s
+        .bind
+        .or_else(|| cfg.bind.clone())
+        .unwrap_or_else(|| "127.0.0.1:8086".into());
+    let up = cfg.upstream.clone().unwrap_or_default();
+    let upstream = match s.upstream.or(up.url) {
+        Some(url) => {
+            let token = s
+                .upstream_token
+                .or(up.token)
+                .ok_or("--upstream needs --upstream-token")?;
+            let mut rc = RelayConfig::new(url, token);
+            rc.org = s.upstream_org.or(up.org);
+            for b in up.buckets {
+                rc.buckets.insert(
+                    b.local,
+                    Target {
+                        org: b.org,
+                        bucket: b.bucket,
+                    },
+                );
+            }
+            for m in s.upstream_bucket {
+                let (local, to) = m
+                    .split_once('=')
+                    .ok_or_else(|| format!("--upstream-bucket {m}: want LOCAL=BUCKET"))?;
+                let t = match to.split_once('/') {
+                    Some((o, b)) => Target {
+                        org: Some(o.into()),
+                        bucket: Some(b.into()),
+                    },
+                    None => Target {
+                        org: None,
+                        bucket: Some(to.into()),
+                    },
+                };
+                rc.buckets.insert(local.into(), t);
+            }
+            Some(rc)
+        }
+        None => None,
+    };
+    let opts = ServeOptions {
+        data,
+        bind,
+        limits,
+        config: cfg,
+        setup_org: s.setup_org,
+        setup_bucket: s.setup_bucket,
+        setup_token: s.setup_token,
+        upstream,
+        now_override: s.now_ns,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(linegate_backend::serve(opts))
+}
+
+fn export(e: Export) -> Result<(), String> {
+    if !store::db_path(&e.data).exists() {
+        return Err(format!("{}: no linegate database here", e.data.display()));
+    }
+    let conn = store::open_read(&e.data).map_err(|x| x.to_string())?;
+    let reg = store::load_registry(&conn).map_err(|x| x.to_string())?;
+    let bucket = reg.find_bucket(e.org.as_deref(), &e.bucket)?;
+    let time = |s: &Option<String>, what: &str| -> Result<Option<i64>, String> {
+        s.as_deref()
+            .map(|v| http::parse_time(v).ok_or_else(|| format!("--{what} {v}: not RFC 3339 or ns")))
+            .transpose()
+    };
+    let filter = ExportFilter {
+        start: time(&e.start, "start")?,
+        stop: time(&e.stop, "stop")?,
+        measurement: e.measurement.map(String::into_bytes),
+        raw: e.raw,
+    };
+    let mut out = Vec::new();
+    store::export(&conn, bucket.id, &filter, &mut out)?;
+    std::io::stdout()
+        .lock()
+        .write_all(&out)
+        .map_err(|x| x.to_string())
+}
+
+fn dead_letters(data: PathBuf) -> Result<(), String> {
+    if !store::db_path(&data).exists() {
+        return Err(format!("{}: no linegate database here", data.display()));
+    }
+    let conn = store::open_read(&data).map_err(|x| x.to_string())?;
+    let list = store::dead_letters(&conn)?;
+    let mut out = std::io::stdout().lock();
+    for d in list {
+        let line = serde_json::to_string(&d).map_err(|x| x.to_string())?;
+        writeln!(out, "{line}").map_err(|x| x.to_string())?;
+    }
+    Ok(())
+}

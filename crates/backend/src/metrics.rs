@@ -1,0 +1,156 @@
+//! Counters for `/metrics` (Prometheus text format).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Upper bounds (seconds) of the latency histogram buckets.
+const BOUNDS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Default)]
+pub struct Histogram {
+    counts: [AtomicU64; 13],
+    sum_us: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, secs: f64) {
+        let i = BOUNDS
+            .iter()
+            .position(|&b| secs <= b)
+            .unwrap_or(BOUNDS.len());
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us
+            .fetch_add((secs * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, name: &str, labels: &str, out: &mut String) {
+        let mut acc = 0;
+        for (i, b) in BOUNDS.iter().enumerate() {
+            acc += self.counts[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{b}\"}} {acc}");
+        }
+        acc += self.counts[BOUNDS.len()].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {acc}");
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "{name}_count {acc}");
+    }
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    /// (endpoint, status) → requests.
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    pub bytes_received: AtomicU64,
+    pub bytes_decoded: AtomicU64,
+    pub points_written: AtomicU64,
+    pub batches_written: AtomicU64,
+    pub write_latency: Histogram,
+    pub upstream_latency: Histogram,
+    /// (status or 0 for a connection error) → upstream requests.
+    upstream: Mutex<BTreeMap<u16, u64>>,
+    pub upstream_points: AtomicU64,
+    pub dead_letters: AtomicU64,
+}
+
+impl Metrics {
+    pub fn request(&self, endpoint: &'static str, status: u16) {
+        *self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((endpoint, status))
+            .or_default() += 1;
+    }
+
+    pub fn upstream(&self, status: u16, secs: f64) {
+        *self
+            .upstream
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(status)
+            .or_default() += 1;
+        self.upstream_latency.observe(secs);
+    }
+
+    pub fn render(&self, queue_depth: Option<i64>) -> String {
+        let mut o = String::new();
+        o.push_str("# HELP linegate_http_requests_total HTTP requests by endpoint and status.\n# TYPE linegate_http_requests_total counter\n");
+        for ((e, s), n) in self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                o,
+                "linegate_http_requests_total{{endpoint=\"{e}\",status=\"{s}\"}} {n}"
+            );
+        }
+        let counters = [
+            (
+                "linegate_write_bytes_received_total",
+                "Request body bytes received on writes.",
+                &self.bytes_received,
+            ),
+            (
+                "linegate_write_bytes_decoded_total",
+                "Body bytes after gzip decoding.",
+                &self.bytes_decoded,
+            ),
+            (
+                "linegate_points_written_total",
+                "Points durably stored.",
+                &self.points_written,
+            ),
+            (
+                "linegate_batches_written_total",
+                "Batches durably stored.",
+                &self.batches_written,
+            ),
+            (
+                "linegate_upstream_points_total",
+                "Points delivered upstream.",
+                &self.upstream_points,
+            ),
+            (
+                "linegate_dead_letters_total",
+                "Batches or parts parked in the dead-letter table.",
+                &self.dead_letters,
+            ),
+        ];
+        for (name, help, v) in counters {
+            let _ = writeln!(
+                o,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
+        }
+        o.push_str("# HELP linegate_write_duration_seconds Time from request to answer for writes.\n# TYPE linegate_write_duration_seconds histogram\n");
+        self.write_latency
+            .render("linegate_write_duration_seconds", "", &mut o);
+        if let Some(d) = queue_depth {
+            let _ = writeln!(o, "# HELP linegate_relay_queue_depth Stored batches not yet delivered upstream.\n# TYPE linegate_relay_queue_depth gauge\nlinegate_relay_queue_depth {d}");
+            o.push_str("# HELP linegate_upstream_requests_total Upstream write requests by status (0: no answer).\n# TYPE linegate_upstream_requests_total counter\n");
+            for (s, n) in self
+                .upstream
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+            {
+                let _ = writeln!(o, "linegate_upstream_requests_total{{status=\"{s}\"}} {n}");
+            }
+            o.push_str("# HELP linegate_upstream_duration_seconds Upstream write latency.\n# TYPE linegate_upstream_duration_seconds histogram\n");
+            self.upstream_latency
+                .render("linegate_upstream_duration_seconds", "", &mut o);
+        }
+        o
+    }
+}

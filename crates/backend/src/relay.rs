@@ -1,0 +1,350 @@
+//! Store-and-forward: committed batches are delivered to an upstream InfluxDB v2 in commit
+//! order, one at a time, at least once. Transient failures (no connection, 408, 429, 5xx)
+//! are retried forever with backoff, honouring `Retry-After`; 413 splits the batch in
+//! halves; any other 4xx parks the batch (or part) in the dead-letter table with the
+//! upstream's answer. The cursor (last batch done) lives in memory, so nothing is sent twice
+//! while the process lives, and is saved to the database about once a second; after a
+//! crash the batches since the last save are sent again, which InfluxDB absorbs (same
+//! series, time and values overwrite).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use linegate_core::{read_batch, ParseOptions, Precision};
+
+use crate::http::now_ns;
+use crate::metrics::Metrics;
+use crate::store::{self, Store, StoredBatch};
+
+const CURSOR_KEY: &str = "relay_cursor";
+
+/// Where a local bucket goes upstream.
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    pub org: Option<String>,
+    pub bucket: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RelayConfig {
+    /// Base URL, e.g. `http://127.0.0.1:8086`.
+    pub url: String,
+    pub token: String,
+    /// Upstream org for every bucket without its own (default: the local org's name).
+    pub org: Option<String>,
+    /// Local bucket name → upstream org and bucket.
+    pub buckets: HashMap<String, Target>,
+    /// First backoff after a failure; doubles up to `max_backoff`.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    pub timeout: Duration,
+}
+
+impl RelayConfig {
+    pub fn new(url: String, token: String) -> RelayConfig {
+        RelayConfig {
+            url: url.trim_end_matches('/').to_string(),
+            token,
+            org: None,
+            buckets: HashMap::new(),
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(30),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Percent-encodes a query value.
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+enum Sent {
+    Ok,
+    /// Try again after this long.
+    Retry(Option<Duration>),
+    TooLarge,
+    Rejected(u16, String),
+}
+
+pub struct Relay {
+    store: Arc<Store>,
+    cfg: RelayConfig,
+    client: Client<HttpConnector, Full<Bytes>>,
+    metrics: Arc<Metrics>,
+    pub cursor: Arc<AtomicI64>,
+}
+
+impl Relay {
+    pub fn new(
+        store: Arc<Store>,
+        cfg: RelayConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Relay, String> {
+        let conn = store::open_read(&store.dir).map_err(|e| e.to_string())?;
+        let cursor = store::get_meta(&conn, CURSOR_KEY)
+            .map_err(|e| e.to_string())?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0i64);
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new()).build(http);
+        Ok(Relay {
+            store,
+            cfg,
+            client,
+            metrics,
+            cursor: Arc::new(AtomicI64::new(cursor)),
+        })
+    }
+
+    pub async fn run(self) {
+        let mut saved = self.cursor.load(Ordering::SeqCst);
+        let mut last_save = Instant::now();
+        loop {
+            let cursor = self.cursor.load(Ordering::SeqCst);
+            let dir = self.store.dir.clone();
+            let batches = tokio::task::spawn_blocking(move || {
+                let conn = store::open_read(&dir).map_err(|e| e.to_string())?;
+                store::batches_after(&conn, cursor, 16)
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+            let batches = match batches {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "relay: reading batches");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if batches.is_empty() {
+                if saved != cursor {
+                    if self.save_cursor(cursor).await {
+                        saved = cursor;
+                        last_save = Instant::now();
+                    }
+                }
+                let _ = tokio::time::timeout(
+                    Duration::from_millis(500),
+                    self.store.committed.notified(),
+                )
+                .await;
+                continue;
+            }
+            for b in batches {
+                self.deliver(&b).await;
+                self.cursor.store(b.seq, Ordering::SeqCst);
+                if last_save.elapsed() > Duration::from_secs(1) && self.save_cursor(b.seq).await {
+                    saved = b.seq;
+                    last_save = Instant::now();
+                }
+            }
+        }
+    }
+
+    async fn save_cursor(&self, seq: i64) -> bool {
+        self.store
+            .exec(move |tx| store::set_meta(tx, CURSOR_KEY, &seq.to_string()))
+            .await
+            .is_ok()
+    }
+
+    fn target(&self, bucket_id: u64) -> Option<(String, String)> {
+        let reg = self.store.registry();
+        let b = reg.buckets.get(&bucket_id)?;
+        let local_org = reg.orgs.get(&b.org_id).map(|o| o.name.clone())?;
+        let t = self.cfg.buckets.get(&b.name).cloned().unwrap_or_default();
+        let org = t.org.or_else(|| self.cfg.org.clone()).unwrap_or(local_org);
+        Some((org, t.bucket.unwrap_or_else(|| b.name.clone())))
+    }
+
+    /// Delivers one batch (in parts when upstream finds it too large); returns when every
+    /// part is delivered or parked.
+    async fn deliver(&self, b: &StoredBatch) {
+        let Some((org, bucket)) = self.target(b.bucket_id) else {
+            self.park(
+                b,
+                b.precision,
+                &b.body,
+                404,
+                "local bucket no longer exists",
+            )
+            .await;
+            return;
+        };
+        let mut parts: VecDeque<(Precision, Vec<u8>, u64)> = VecDeque::new();
+        parts.push_back((b.precision, b.body.clone(), b.points as u64));
+        let mut backoff = self.cfg.min_backoff;
+        while let Some((precision, body, points)) = parts.pop_front() {
+            loop {
+                match self.send(&org, &bucket, precision, &body).await {
+                    Sent::Ok => {
+                        self.metrics
+                            .upstream_points
+                            .fetch_add(points, Ordering::Relaxed);
+                        backoff = self.cfg.min_backoff;
+                        break;
+                    }
+                    Sent::Retry(after) => {
+                        let wait = after.unwrap_or(backoff).min(Duration::from_secs(300));
+                        backoff = (backoff * 2).min(self.cfg.max_backoff);
+                        tokio::time::sleep(wait).await;
+                    }
+                    Sent::TooLarge => {
+                        match split(&body, precision, b.now) {
+                            Some((l, r)) => {
+                                parts.push_front(r);
+                                parts.push_front(l);
+                            }
+                            None => {
+                                self.park(
+                                    b,
+                                    precision,
+                                    &body,
+                                    413,
+                                    "upstream: request too large (a single point)",
+                                )
+                                .await
+                            }
+                        }
+                        break;
+                    }
+                    Sent::Rejected(status, reason) => {
+                        self.park(b, precision, &body, status, &reason).await;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn park(
+        &self,
+        b: &StoredBatch,
+        precision: Precision,
+        body: &[u8],
+        status: u16,
+        reason: &str,
+    ) {
+        let (seq, bucket, body, reason) = (b.seq, b.bucket_id, body.to_vec(), reason.to_string());
+        tracing::warn!(seq, status, reason = %reason, "relay: parked in dead letters");
+        loop {
+            let (body, reason) = (body.clone(), reason.clone());
+            let r = self
+                .store
+                .exec(move |tx| {
+                    store::insert_dead_letter(
+                        tx,
+                        seq,
+                        bucket,
+                        status,
+                        &reason,
+                        precision,
+                        &body,
+                        now_ns(),
+                    )
+                })
+                .await;
+            match r {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "relay: storing a dead letter");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        self.metrics.dead_letters.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn send(&self, org: &str, bucket: &str, precision: Precision, body: &[u8]) -> Sent {
+        let uri = format!(
+            "{}/api/v2/write?org={}&bucket={}&precision={}",
+            self.cfg.url,
+            enc(org),
+            enc(bucket),
+            precision.as_str()
+        );
+        let req = match hyper::Request::post(&uri)
+            .header("Authorization", format!("Token {}", self.cfg.token))
+            .header("Content-Type", "text/plain; charset=utf-8")
+            .body(Full::new(Bytes::copy_from_slice(body)))
+        {
+            Ok(r) => r,
+            Err(e) => return Sent::Rejected(0, format!("bad upstream request: {e}")),
+        };
+        let t0 = Instant::now();
+        let res = tokio::time::timeout(self.cfg.timeout, async {
+            let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
+            let (parts, body) = resp.into_parts();
+            let bytes = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+            Ok::<_, String>((parts, bytes))
+        })
+        .await;
+        let secs = t0.elapsed().as_secs_f64();
+        let (parts, bytes) = match res {
+            Ok(Ok(x)) => x,
+            Ok(Err(e)) => {
+                self.metrics.upstream(0, secs);
+                tracing::debug!(error = %e, "relay: upstream unreachable");
+                return Sent::Retry(None);
+            }
+            Err(_) => {
+                self.metrics.upstream(0, secs);
+                return Sent::Retry(None);
+            }
+        };
+        let status = parts.status.as_u16();
+        self.metrics.upstream(status, secs);
+        match status {
+            200..=299 => Sent::Ok,
+            413 => Sent::TooLarge,
+            408 | 429 | 500..=599 => Sent::Retry(
+                parts
+                    .headers
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs),
+            ),
+            _ => Sent::Rejected(status, String::from_utf8_lossy(&bytes).into_owned()),
+        }
+    }
+}
+
+/// Splits a body into two halves of its points, each rendered with explicit ns times.
+fn split(
+    body: &[u8],
+    precision: Precision,
+    now: i64,
+) -> Option<((Precision, Vec<u8>, u64), (Precision, Vec<u8>, u64))> {
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    read_batch(body, &ParseOptions::new(precision, now), 1 << 10, |p| {
+        let mut l = Vec::new();
+        crate::lp::write_line(&mut l, p, |_| true);
+        lines.push(l);
+    });
+    if lines.len() < 2 {
+        return None;
+    }
+    let mid = lines.len() / 2;
+    let n = lines.len() as u64;
+    let right = lines.split_off(mid);
+    Some((
+        (Precision::Ns, lines.concat(), mid as u64),
+        (Precision::Ns, right.concat(), n - mid as u64),
+    ))
+}
