@@ -325,14 +325,14 @@ function showProgress(p) {
     bar.max = 1;
     bar.value = p.total ? p.done / p.total : 0;
     label.textContent = `Reading… ${bytes(p.done)} of ${bytes(p.total)}`;
-  } else if (p.total > 0) {
+  } else if (p.phase === 'parse' && p.total > 0) {
     bar.max = 1;
     bar.value = Math.min(1, p.done / p.total);
-    label.textContent = `Checking… line ${int(p.done)} of ${int(p.total)}`;
+    label.textContent = `Checking… ${bytes(p.done)} of ${bytes(p.total)}${p.gzip ? ' decompressed' : ''}`;
   } else {
-    // gzip: the package decodes before parsing and cannot know the line count ahead.
+    // gzip: the package decodes the whole body first and reports nothing meanwhile.
     bar.removeAttribute('value');
-    label.textContent = p.done ? `Decompressing and checking… line ${int(p.done)}` : 'Decompressing and checking…';
+    label.textContent = 'Decompressing…';
   }
   bar.dataset.phase = p.phase;
 }

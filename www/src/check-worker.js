@@ -61,17 +61,19 @@ async function check({ id, source, options }) {
     cached = { key: source.key, size: done };
   }
   const tRead = performance.now();
-  post({ type: 'progress', id, phase: 'parse', done: 0, total: gzip ? 0 : 1 });
+  // A gzip body is decoded inside the package before its first progress call.
+  post({ type: 'progress', id, phase: gzip ? 'decompress' : 'parse', done: 0, total: gzip ? 0 : cached.size });
 
-  // Phase 2: the check; progress by physical lines (no total for gzip: it is decoded inside).
+  // Phase 2: the check, with progress by bytes of the decoded body (about every MiB).
   const opts = {
     precision: options.precision,
     now: options.now,
     limits: options.limits,
     warnings: true,
     summary: 48, // histogram bars
-    progressEvery: 20000,
-    onProgress: (line, total) => post({ type: 'progress', id, phase: 'parse', done: line, total }),
+    onProgress: (done, total) => {
+      post({ type: 'progress', id, phase: 'parse', done, total, gzip });
+    },
   };
   if (gzip) opts.contentEncoding = 'gzip';
   const v = linegate.validate(buffer, opts);
