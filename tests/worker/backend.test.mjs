@@ -5,16 +5,16 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
-import { startWorker, startRecorder, send, freePort, hasPkg } from "./helpers.mjs";
+import { startWorker, startRecorder, startTarget, startBackend, backendAvailable, send, freePort, hasPkg, SETUP } from "./helpers.mjs";
 
 const skip = !hasPkg && "pkg/ is not built (npm run build)";
-const AUTH = { Authorization: "Token t" };
+const AUTH = { Authorization: `Token ${SETUP.token}` };
 const UNAVAILABLE = '{"code":"unavailable","message":"write backend unavailable"}';
 
 describe("what reaches the backend", { skip }, () => {
   let rec, w;
   before(async () => {
-    rec = await startRecorder();
+    rec = await startTarget();
     w = await startWorker({ BACKEND_URL: rec.url });
   });
   after(async () => {
@@ -31,7 +31,7 @@ describe("what reaches the backend", { skip }, () => {
     ]) {
       const p = `/api/v2/write?${q}`;
       const r = await send(w.url, { path: p, headers: AUTH, body: "m f=1 1" });
-      assert.equal(r.status, 204, q);
+      assert.equal(r.status, rec.received.at(-1).answer.status, q);
       assert.equal(rec.received.at(-1).url, p);
       assert.equal(rec.received.at(-1).method, "POST");
     }
@@ -41,7 +41,7 @@ describe("what reaches the backend", { skip }, () => {
     const r = await send(w.url, {
       path: "/api/v2/write?org=o&bucket=b",
       headers: {
-        Authorization: "Token abc==",
+        Authorization: `Token ${SETUP.token}`,
         "Content-Type": "text/plain; charset=utf-8",
         "Zap-Trace-Span": '{"trace_id":"1","span_id":"2","baggage":{}}',
         Cookie: "session=secret",
@@ -52,7 +52,7 @@ describe("what reaches the backend", { skip }, () => {
     });
     assert.equal(r.status, 204);
     const h = rec.received.at(-1).headers;
-    assert.equal(h.authorization, "Token abc==");
+    assert.equal(h.authorization, `Token ${SETUP.token}`);
     assert.equal(h["content-type"], "text/plain; charset=utf-8");
     assert.equal(h["zap-trace-span"], '{"trace_id":"1","span_id":"2","baggage":{}}');
     assert.equal(h.cookie, undefined);
@@ -185,6 +185,33 @@ describe("backend down or too slow", { skip }, () => {
       await w.close();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
+    }
+  });
+
+  test("the real backend stopped → 503, and that batch is not in its store afterwards", {
+    skip: !backendAvailable() && "linegate-backend is not built (cargo build -p linegate-backend)",
+  }, async () => {
+    let backend = await startBackend();
+    const { dir, port } = backend;
+    const w = await startWorker({ BACKEND_URL: backend.url });
+    const write = (body) => send(w.url, { path: "/api/v2/write?org=o&bucket=b&precision=s", headers: AUTH, body });
+    try {
+      assert.equal((await write("before_stop f=1i 1700000000")).status, 204);
+      await backend.close({ keep: true });
+      const r = await write("while_down f=2i 1700000001");
+      assert.equal(r.status, 503);
+      assert.equal(r.body.toString(), UNAVAILABLE);
+      assert.equal(r.headers["retry-after"], "5");
+      backend = await startBackend({ dir, port });
+      assert.equal((await write("after_restart f=3i 1700000002")).status, 204);
+      const exp = await send(backend.url, { method: "GET", path: "/api/v2/export?org=o&bucket=b", headers: AUTH });
+      assert.equal(exp.status, 200);
+      const stored = exp.body.toString();
+      assert.ok(stored.includes("before_stop") && stored.includes("after_restart"), stored);
+      assert.ok(!stored.includes("while_down"), "the 503 batch was not written");
+    } finally {
+      await w.close();
+      await backend.close();
     }
   });
 

@@ -209,7 +209,7 @@ export function corpusRequest(row, zlib) {
   if (row.precision !== null && row.precision !== undefined) {
     q.push("precision=" + encodeURIComponent(row.precision));
   }
-  const headers = { Authorization: "Token corpus-token", "Content-Type": "text/plain; charset=utf-8" };
+  const headers = { Authorization: `Token ${SETUP.token}`, "Content-Type": "text/plain; charset=utf-8" };
   if (row.content_encoding) headers["Content-Encoding"] = row.content_encoding;
   if (row.gzipped_by_oracle) body = zlib.gzipSync(body);
   headers["Content-Length"] = String(body.length);
@@ -255,15 +255,16 @@ export function backendAvailable() {
   return false;
 }
 
-export const SETUP = { org: "o", bucket: "b", token: "corpus-token" };
+export const SETUP = { org: "o", bucket: "b", token: "linegate-test-t0ken" };
 
 /**
- * Starts `linegate-backend serve` on a free loopback port with a fresh data dir and the
- * corpus's org/bucket/token set up. Stopped (and its dir removed) by `close()`.
+ * Starts `linegate-backend serve` on a free loopback port (or `port`) with a fresh data dir
+ * (or `dir`, to restart on one) and the tests' org/bucket/token set up. Stopped (and its
+ * dir removed) by `close()`.
  */
-export async function startBackend(extraArgs = []) {
-  const dir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "linegate-worker-backend-"));
-  const port = await freePort();
+export async function startBackend({ dir, port, args: extraArgs = [] } = {}) {
+  dir ??= fs.mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "linegate-worker-backend-"));
+  port ??= await freePort();
   const args = [
     "serve",
     "--data", dir,
@@ -296,12 +297,13 @@ export async function startBackend(extraArgs = []) {
     port,
     dir,
     output: () => out,
-    close: async () => {
+    // `keep`: leave the data directory for a restart on it.
+    close: async ({ keep = false } = {}) => {
       if (proc.exitCode === null) {
         proc.kill("SIGTERM");
         await new Promise((r) => proc.once("exit", r));
       }
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (!keep) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -346,4 +348,41 @@ export function sendStream(base, { path: p, headers = {}, total, chunk = 64 * 10
     };
     pump();
   });
+}
+
+/** The backend's own counters (`/metrics`, Prometheus text) as `{ "name{labels}": value }`. */
+export async function backendMetrics(backend) {
+  const r = await send(backend.url, { method: "GET", path: "/metrics" });
+  const out = {};
+  for (const line of r.body.toString().split("\n")) {
+    const m = /^([a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$/.exec(line);
+    if (m) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+/** Write requests the backend itself counted, whatever it answered. */
+export function backendWrites(metrics) {
+  return Object.entries(metrics)
+    .filter(([k]) => k.startsWith('linegate_http_requests_total{endpoint="write"'))
+    .reduce((a, [, v]) => a + v, 0);
+}
+
+/**
+ * What the Worker fronts in a test: the real linegate-backend behind a tap that records
+ * each request's bytes and the backend's answer; or, where the backend is not built (and
+ * not in CI), the tap alone answering 204. `received` is the tap's log.
+ */
+export async function startTarget() {
+  const backend = backendAvailable() ? await startBackend() : null;
+  const tap = await startRecorder(backend ? forwardTo(backend.url) : undefined);
+  return {
+    url: tap.url,
+    received: tap.received,
+    backend,
+    close: async () => {
+      await tap.close();
+      if (backend) await backend.close();
+    },
+  };
 }

@@ -6,24 +6,29 @@ import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import http from "node:http";
-import { startWorker, startRecorder, send, sendStream, hasPkg } from "./helpers.mjs";
+import { startWorker, startTarget, send, sendStream, hasPkg, SETUP } from "./helpers.mjs";
 
 const skip = !hasPkg && "pkg/ is not built (npm run build)";
 const WRITE = "/api/v2/write?org=o&bucket=b&precision=s";
-const AUTH = { Authorization: "Token t" };
+const AUTH = { Authorization: `Token ${SETUP.token}` };
 const GZ = { ...AUTH, "Content-Encoding": "gzip" };
 const TOO_LARGE = '{"code":"request too large","message":"unable to read data: points batch is too large"}';
 const MiB = 1024 * 1024;
 
-// Valid line protocol of exactly n bytes: 9-byte points, padded by a comment line.
+// Valid line protocol of exactly n bytes (n >= 11): one point, then comment lines, which
+// cost the backend nothing to store.
 function lp(n) {
   const point = "m f=1i 1\n";
-  const pad = n % point.length;
-  if (pad === 0) return Buffer.from(point.repeat(n / point.length));
-  const lines = Math.floor((n - Math.max(pad, 2)) / point.length);
-  const head = point.repeat(Math.max(0, lines));
-  const rest = n - head.length; // >= 2: "#", filler, "\n"
-  return Buffer.from(head + "#" + "x".repeat(rest - 2) + "\n");
+  const parts = [point];
+  let rest = n - point.length;
+  while (rest > 0) {
+    // Comment lines of at most 1000 bytes; never leave a 1-byte remainder.
+    let len = Math.min(1000, rest);
+    if (rest - len === 1) len -= 1;
+    parts.push("#" + "x".repeat(len - 2) + "\n");
+    rest -= len;
+  }
+  return Buffer.from(parts.join(""));
 }
 
 function settle() {
@@ -31,13 +36,13 @@ function settle() {
 }
 
 test("lp() makes valid batches of the exact size", () => {
-  for (const n of [9, 10, 11, 100, 999, 1000, 16 * MiB - 1]) assert.equal(lp(n).length, n);
+  for (const n of [11, 12, 100, 999, 1000, 1011, 16 * MiB - 1]) assert.equal(lp(n).length, n);
 });
 
 describe("small configured limits", { skip }, () => {
   let rec, w;
   before(async () => {
-    rec = await startRecorder();
+    rec = await startTarget();
     w = await startWorker({
       BACKEND_URL: rec.url,
       MAX_BODY_BYTES: "1000",
@@ -57,6 +62,7 @@ describe("small configured limits", { skip }, () => {
     assert.equal(r.status, 204);
     assert.equal(rec.received.length, n + 1);
     assert.ok(rec.received.at(-1).body.equals(body));
+    assert.equal(rec.received.at(-1).answer.status, 204);
   });
 
   test("a plain body of exactly MAX_BODY_BYTES, or more, is 413 and not forwarded", async () => {
@@ -160,8 +166,8 @@ describe("small configured limits", { skip }, () => {
     agent.on("free", (s) => sockets.add(s));
     try {
       assert.equal((await send(w.url, { method: "POST", path: "/elsewhere", body: "x".repeat(100), agent })).status, 404);
-      assert.equal((await send(w.url, { path: WRITE, body: "m f=1 1", agent })).status, 401);
-      const r = await send(w.url, { path: WRITE, headers: AUTH, body: "m f=1 1", agent });
+      assert.equal((await send(w.url, { path: WRITE, body: "m f=1i 1", agent })).status, 401);
+      const r = await send(w.url, { path: WRITE, headers: AUTH, body: "m f=1i 1", agent });
       assert.equal(r.status, 204);
       assert.equal(sockets.size, 1, "all three on one connection");
     } finally {
@@ -173,7 +179,7 @@ describe("small configured limits", { skip }, () => {
 describe("default limits (fit 128 MB)", { skip }, () => {
   let rec, w;
   before(async () => {
-    rec = await startRecorder();
+    rec = await startTarget();
     w = await startWorker({ BACKEND_URL: rec.url });
   });
   after(async () => {

@@ -10,12 +10,10 @@ import { spawn } from "node:child_process";
 import {
   ROOT,
   hasPkg,
-  startRecorder,
-  startBackend,
-  backendAvailable,
-  forwardTo,
+  startTarget,
   freePort,
   send,
+  SETUP,
 } from "./helpers.mjs";
 
 const skip = !hasPkg && "pkg/ is not built (npm run build)";
@@ -57,8 +55,7 @@ test("wrangler deploy --dry-run bundles the Worker with the wasm module", { skip
 });
 
 test("wrangler dev serves the Worker on 127.0.0.1 in front of the backend", { skip, timeout: 120_000 }, async (t) => {
-  const backend = backendAvailable() ? await startBackend() : null;
-  const tap = await startRecorder(backend ? forwardTo(backend.url) : undefined);
+  const tap = await startTarget();
   const port = await freePort();
   // Its own session and process group, so that wrangler and its workerd stop together.
   const dev = spawn(
@@ -80,7 +77,7 @@ test("wrangler dev serves the Worker on 127.0.0.1 in front of the backend", { sk
       assert.ok(Date.now() < deadline, `wrangler dev did not start: ${out}`);
       await new Promise((r) => setTimeout(r, 250));
     }
-    const auth = { Authorization: "Token corpus-token" };
+    const auth = { Authorization: `Token ${SETUP.token}` };
     const good = Buffer.from("cpu,host=a usage=0.5 1700000000\n");
     const ok = await send(base, { path: "/api/v2/write?org=o&bucket=b&precision=s", headers: auth, body: good });
     assert.equal(ok.status, 204, ok.body.toString());
@@ -95,7 +92,7 @@ test("wrangler dev serves the Worker on 127.0.0.1 in front of the backend", { sk
     assert.equal(bad.status, 400);
     assert.equal(bad.body.toString(), `{"code":"invalid","message":"unable to parse 'cpu usage=oops': invalid boolean","line":2}`);
     assert.equal(tap.received.length, 1, "the rejected batch did not reach the backend");
-    t.diagnostic(backend ? "backend: linegate-backend" : "backend: recorder (linegate-backend not built)");
+    t.diagnostic(tap.backend ? "backend: linegate-backend" : "backend: recorder (linegate-backend not built)");
   } finally {
     try {
       process.kill(-dev.pid, "SIGTERM");
@@ -110,6 +107,5 @@ test("wrangler dev serves the Worker on 127.0.0.1 in front of the backend", { sk
       } catch {}
     }
     await tap.close();
-    if (backend) await backend.close();
   }
 });
