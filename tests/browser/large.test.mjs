@@ -107,8 +107,12 @@ test('a 50 MB file: finishes, stays responsive, shows progress and the counts', 
 });
 
 test('the same data gzipped (12 MB .gz) gives the same counts', async () => {
+  await instrument();
   await chooseFile(page, gz);
   const v = await verdict(page, { timeout: 120000 });
+  // Progress: reading the compressed bytes, decompressing (no fraction known), checking.
+  const phases = (await page.evaluate(() => window.__rec.progress)).map((p) => p.phase);
+  assert.deepEqual([...new Set(phases)], ['read', 'decompress', 'parse']);
   assert.equal(v.status, 204);
   const n = lines.toLocaleString('en-US');
   assert.equal(await page.$eval('[data-stat=points] dd', (e) => e.textContent), n);

@@ -238,3 +238,23 @@ test('works offline once loaded', async () => {
     await s.context.setOffline(false);
   }
 });
+
+test('accessibility: no axe-core violations with results shown, in light and dark schemes', async () => {
+  const axe = fs.readFileSync(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+  await reset();
+  await page.fill('#text', `${BATCH}m f=1,time=2 1700000000400000000\n`);
+  await verdict(page);
+  await page.click('#send-box summary');
+  await page.click('.limits summary');
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.evaluate(axe); // evaluated through the devtools protocol, so the page's CSP allows it
+    const found = await page.evaluate(async () => {
+      const r = await window.axe.run(document, { resultTypes: ['violations'] });
+      return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+    });
+    assert.deepEqual(found, [], `${scheme}: ${JSON.stringify(found, null, 1)}`);
+    await shot(page, `a11y-${scheme}`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+});

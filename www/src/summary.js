@@ -93,7 +93,7 @@ function timeChart(s) {
   const h = s.histogram.map(Number);
   const W = 320;
   const H = 110;
-  const top = 8;
+  const top = 16; // room for the "max" label above the bars
   const bottom = 18;
   const max = Math.max(...h, 1);
   const bw = W / h.length;
@@ -108,7 +108,7 @@ function timeChart(s) {
   const hi = nsToISO(s.maxTime);
   g.append(svg('text', { class: 'axis', x: 0, y: H - 4 }, lo.slice(0, 19).replace('T', ' ')));
   g.append(svg('text', { class: 'axis', x: W, y: H - 4, 'text-anchor': 'end' }, hi.slice(0, 19).replace('T', ' ')));
-  g.append(svg('text', { class: 'axis', x: 2, y: top + 2 }, `max ${int(max)}`));
+  g.append(svg('text', { class: 'axis', x: 0, y: 10 }, `max ${int(max)} per slice`));
   const peak = h.indexOf(max);
   return el(
     'figure',
