@@ -173,6 +173,28 @@ test('a .gz file is decompressed and checked; the viewer shows the rejected line
   assert.match(raw.body, /^\{"code":"invalid","message":"unable to parse/);
 });
 
+test('drag and drop a file onto the page', async () => {
+  await reset();
+  // A real DataTransfer holding a File, dispatched as the browser does for a drop.
+  const dt = await page.evaluateHandle(() => {
+    const d = new DataTransfer();
+    d.items.add(new File(['net,if=eth0 rx=1u,tx=2u 1700000000000000000\nnet,if=eth0 rx=-1u 1700000001000000000\n'], 'net.lp', { type: 'text/plain' }));
+    return d;
+  });
+  await page.dispatchEvent('#drop', 'dragenter', { dataTransfer: dt });
+  assert.equal(await page.$eval('#drop', (e) => e.classList.contains('over')), true, 'the drop zone lights up');
+  await page.dispatchEvent('#drop', 'dragover', { dataTransfer: dt });
+  await page.dispatchEvent('#drop', 'drop', { dataTransfer: dt });
+  const v = await verdict(page);
+  assert.equal(v.status, 400);
+  assert.equal(v.body, '{"code":"invalid","message":"unable to parse \'net,if=eth0 rx=-1u 1700000001000000000\': invalid number","line":2}');
+  assert.match(await page.textContent('#source'), /net\.lp/);
+  assert.equal(await page.$eval('#drop', (e) => e.classList.contains('over')), false);
+  // A small plain file is shown in the editor, with its rejected line marked.
+  assert.deepEqual(await page.$$eval('.gutter .ln.bad', (l) => l.map((e) => e.textContent)), ['2']);
+  await shot(page, 'drop-file');
+});
+
 test('limits: a batch at the size limit gets the server\'s 413', async () => {
   await reset();
   await page.click('.limits summary');
