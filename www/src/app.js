@@ -570,7 +570,10 @@ describeSource();
 readOptions();
 checker
   .ensure()
-  .then(() => (document.body.dataset.ready = 'true'))
+  .then(() => {
+    document.body.dataset.ready = 'true';
+    $('build-info').textContent = `linegate ${checker.version}, page build ${BUILD}.`;
+  })
   .catch((err) => {
     setState('error');
     $('check-status').textContent = `The checker could not start: ${err.message}`;
