@@ -198,13 +198,13 @@ describe("default limits (fit 128 MB)", { skip }, () => {
     assert.equal(rec.received.length, n + 1);
   });
 
-  test("MAX_BATCH_BYTES defaults to 32 MiB of decompressed data", async () => {
+  test("MAX_BATCH_BYTES defaults to 16 MiB of decompressed data", async () => {
     const n = rec.received.length;
-    const under = zlib.gzipSync(lp(32 * MiB - 1), { level: 1 });
+    const under = zlib.gzipSync(lp(16 * MiB - 1), { level: 1 });
     const ok = await send(w.url, { path: WRITE, headers: GZ, body: under });
     assert.equal(ok.status, 204);
     assert.ok(rec.received.at(-1).body.equals(under));
-    const at = await send(w.url, { path: WRITE, headers: GZ, body: zlib.gzipSync(lp(32 * MiB), { level: 1 }) });
+    const at = await send(w.url, { path: WRITE, headers: GZ, body: zlib.gzipSync(lp(16 * MiB), { level: 1 }) });
     assert.equal(at.status, 413);
     assert.equal(rec.received.length, n + 1);
   });
