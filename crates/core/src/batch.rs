@@ -52,6 +52,7 @@ pub struct Parser<'a> {
     point: Point<'a>,
     scratch: Scratch,
     fast: bool,
+    cache: fast::Cache<'a>,
 }
 
 impl<'a> Parser<'a> {
@@ -65,6 +66,7 @@ impl<'a> Parser<'a> {
             point: Point::default(),
             scratch: Scratch::default(),
             fast: true,
+            cache: fast::Cache::default(),
         }
     }
 
@@ -111,6 +113,7 @@ impl<'a> Parser<'a> {
                     self.precision,
                     self.default_time,
                     &mut self.point,
+                    &mut self.cache,
                 ) {
                     self.point.line = self.line;
                     self.pos = end + 1;

@@ -15,7 +15,11 @@ pub enum ReservedTagKey {
 }
 
 impl ReservedTagKey {
+    #[inline]
     pub(crate) fn of(key: &[u8]) -> Option<ReservedTagKey> {
+        if !matches!(key.len(), 1 | 4 | 6 | 12) {
+            return None;
+        }
         match key {
             b"\xff" => Some(ReservedTagKey::Xff),
             b"\x00" => Some(ReservedTagKey::X00),

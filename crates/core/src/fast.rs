@@ -25,6 +25,90 @@ use crate::point::{EscapedStr, Field, FieldValue, Point, Tag};
 use crate::precision::Precision;
 use crate::reference::{is_ws, MAX_KEY_LENGTH};
 
+/// State the fast parser keeps between lines of a batch. Lines of one batch usually share
+/// their tag keys, and when those are written unsorted (TSBS, Telegraf) sorting them for
+/// every line is most of the work: the last line's keys and their sorted order are kept, and
+/// a line with the same keys reuses the order without comparing or checking them again.
+#[derive(Default)]
+pub(crate) struct Cache<'a> {
+    /// Raw keys of the last line with tags, in input order (all checked: not reserved, no
+    /// duplicates).
+    keys: Vec<&'a [u8]>,
+    /// Input indices in sorted order; empty when the input order is sorted.
+    order: Vec<usize>,
+    tmp: Vec<Tag<'a>>,
+}
+
+/// Bytewise comparison of short slices, 8 bytes at a time (keys are a few bytes long, and a
+/// call to `memcmp` costs more than comparing them).
+#[inline(always)]
+fn cmp_bytes(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let mut x = [0u8; 8];
+        let mut y = [0u8; 8];
+        x.copy_from_slice(&a[i..i + 8]);
+        y.copy_from_slice(&b[i..i + 8]);
+        if x != y {
+            return u64::from_be_bytes(x).cmp(&u64::from_be_bytes(y));
+        }
+        i += 8;
+    }
+    while i < n {
+        if a[i] != b[i] {
+            return a[i].cmp(&b[i]);
+        }
+        i += 1;
+    }
+    a.len().cmp(&b.len())
+}
+
+#[inline(always)]
+fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && cmp_bytes(a, b).is_eq()
+}
+
+/// Checks the tags of a line the cache did not know (reserved keys, duplicates), sorts them
+/// by raw key, and remembers their keys and order. `None` when InfluxDB rejects them.
+#[cold]
+fn check_and_sort<'a>(tags: &mut Vec<Tag<'a>>, cache: &mut Cache<'a>) -> Option<()> {
+    cache.keys.clear();
+    cache.order.clear();
+    if tags.iter().any(|t| ReservedTagKey::of(t.key).is_some()) {
+        return None;
+    }
+    let sorted = tags
+        .windows(2)
+        .all(|w| cmp_bytes(w[0].key, w[1].key).is_lt());
+    if !sorted {
+        cache.order.extend(0..tags.len());
+        cache
+            .order
+            .sort_unstable_by(|&a, &b| cmp_bytes(tags[a].key, tags[b].key));
+        if cache
+            .order
+            .windows(2)
+            .any(|w| eq_bytes(tags[w[0]].key, tags[w[1]].key))
+        {
+            cache.order.clear();
+            return None;
+        }
+    }
+    cache.keys.extend(tags.iter().map(|t| t.key));
+    apply_order(tags, cache);
+    Some(())
+}
+
+#[inline(always)]
+fn apply_order<'a>(tags: &mut Vec<Tag<'a>>, cache: &mut Cache<'a>) {
+    if !cache.order.is_empty() {
+        cache.tmp.clear();
+        cache.tmp.extend(cache.order.iter().map(|&i| tags[i]));
+        std::mem::swap(tags, &mut cache.tmp);
+    }
+}
+
 /// A backslash at `j` escapes the next byte for every scanner alike.
 #[inline(always)]
 fn escape_ok(body: &[u8], j: usize) -> bool {
@@ -68,6 +152,7 @@ pub(crate) fn parse<'a>(
     precision: Precision,
     default_time: i64,
     out: &mut Point<'a>,
+    cache: &mut Cache<'a>,
 ) -> Option<usize> {
     out.clear();
     let n = body.len();
@@ -82,7 +167,7 @@ pub(crate) fn parse<'a>(
     out.measurement = &body[start..j];
     // Tags.
     if body[j] == b',' {
-        let mut sorted = true;
+        let mut known = true;
         loop {
             let ks = j + 1;
             if ks >= n || matches!(body[ks], b' ' | b',' | b'=' | b'\n') {
@@ -101,16 +186,11 @@ pub(crate) fn parse<'a>(
             if j >= n || !matches!(body[j], b',' | b' ') {
                 return None;
             }
-            if ReservedTagKey::of(key).is_some() {
-                return None;
-            }
-            if let Some(prev) = out.tags.last() {
-                match prev.key.cmp(key) {
-                    std::cmp::Ordering::Less => {}
-                    std::cmp::Ordering::Equal => return None,
-                    std::cmp::Ordering::Greater => sorted = false,
-                }
-            }
+            known = known
+                && cache
+                    .keys
+                    .get(out.tags.len())
+                    .is_some_and(|k| eq_bytes(k, key));
             out.tags.push(Tag {
                 key,
                 value: &body[vs..j],
@@ -119,11 +199,10 @@ pub(crate) fn parse<'a>(
                 break;
             }
         }
-        if !sorted {
-            out.tags.sort_unstable_by(|a, b| a.key.cmp(b.key));
-            if out.tags.windows(2).any(|w| w[0].key == w[1].key) {
-                return None;
-            }
+        if known && out.tags.len() == cache.keys.len() {
+            apply_order(&mut out.tags, cache);
+        } else {
+            check_and_sort(&mut out.tags, cache)?;
         }
     }
     let key_len = j - start;
@@ -215,17 +294,9 @@ pub(crate) fn parse<'a>(
     }
     let neg = body[i] == b'-';
     i += neg as usize;
-    let ds = i;
     let mut v: u64 = 0;
-    while i < n {
-        let d = body[i].wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        v = v.wrapping_mul(10).wrapping_add(d as u64);
-        i += 1;
-    }
-    let digits = i - ds;
+    let mut digits = 0;
+    i = number::read_digits(body, i, &mut v, &mut digits);
     if digits == 0 || digits > 19 || (digits == 19 && v > i64::MAX as u64) {
         return None;
     }

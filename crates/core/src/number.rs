@@ -109,6 +109,16 @@ const POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
+const POW10_U64: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
 /// A numeric field value read by the fast path.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Num {
@@ -122,6 +132,108 @@ fn is_end(b: Option<&u8>) -> bool {
     matches!(b, None | Some(b',' | b' ' | b'\n'))
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// How many of the 8 bytes of `v` (little-endian, first byte lowest) are ASCII digits before
+/// the first byte that is not.
+#[inline(always)]
+fn leading_digits(v: u64) -> usize {
+    // Per byte: zero iff the byte is '0'..='9'. Carries only run toward later bytes, so the
+    // first non-digit is found exactly.
+    let hi = 0xF0 * ONES;
+    let x = ((v & hi) ^ (0x30 * ONES)) | ((v.wrapping_add(0x06 * ONES) & hi) ^ (0x30 * ONES));
+    let nonzero = (((x & (0x7F * ONES)) + 0x7F * ONES) | x) & (0x80 * ONES);
+    (nonzero.trailing_zeros() / 8) as usize
+}
+
+/// The value of the first `n` (1..=8) digit bytes of `v`.
+#[inline(always)]
+fn swar_value(v: u64, n: usize) -> u64 {
+    // Move the digits to the top bytes; the zero bytes below act as leading zeros.
+    let v = (v.wrapping_sub(0x30 * ONES)) << (8 * (8 - n));
+    let v = (v & (0x0F * ONES)).wrapping_mul(2561) >> 8;
+    let v = (v & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601) >> 16;
+    (v & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001) >> 32
+}
+
+/// Reads a run of digits at `buf[i..]` into `mant` (wrapping past 19 digits; the caller
+/// checks `count`). Returns the index after the run.
+#[inline(always)]
+pub(crate) fn read_digits(buf: &[u8], mut i: usize, mant: &mut u64, count: &mut usize) -> usize {
+    while i + 8 <= buf.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&buf[i..i + 8]);
+        let v = u64::from_le_bytes(w);
+        let n = leading_digits(v);
+        if n == 0 {
+            return i;
+        }
+        *mant = mant
+            .wrapping_mul(POW10_U64[n])
+            .wrapping_add(swar_value(v, n));
+        *count += n;
+        i += n;
+        if n < 8 {
+            return i;
+        }
+    }
+    while let Some(&b) = buf.get(i) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        *mant = mant.wrapping_mul(10).wrapping_add(d as u64);
+        *count += 1;
+        i += 1;
+    }
+    i
+}
+
+/// `w / 10^k` correctly rounded, for `w` ≥ 1 and 1 ≤ `k` ≤ 19: one 128-by-64-bit division
+/// gives 64 quotient bits, the remainder a sticky bit, and the u64 → f64 conversion (round
+/// to nearest, ties to even) rounds once.
+#[inline]
+fn div_pow10(w: u64, k: usize) -> f64 {
+    let d = POW10_U64[k];
+    // Scale so the quotient lands in [2^63, 2^64).
+    let s = 63 + (64 - d.leading_zeros()) - (64 - w.leading_zeros());
+    let n = (w as u128) << s;
+    let (mut q, r) = ((n / d as u128) as u64, (n % d as u128) as u64);
+    let mut s = s as i32;
+    if q >> 63 == 0 {
+        // The estimate was one bit short; take one more quotient bit.
+        let n2 = ((r as u128) << 1) / d as u128;
+        let r2 = ((r as u128) << 1) % d as u128;
+        q = (q << 1) | n2 as u64;
+        s += 1;
+        return (q | (r2 != 0) as u64) as f64 * f64::from_bits(((1023 - s) as u64) << 52);
+    }
+    (q | (r != 0) as u64) as f64 * f64::from_bits(((1023 - s) as u64) << 52)
+}
+
+/// The f64 nearest to `mant · 10^e10` for a mantissa read exactly (at most 19 digits), on
+/// the cheap exact paths; `None` where only a full decimal conversion will do.
+#[inline]
+fn exact_float(mant: u64, e10: i64) -> Option<f64> {
+    if mant <= 1 << 53 && (-22..=22).contains(&e10) {
+        // Clinger: both operands exact, one rounding.
+        let m = mant as f64;
+        return Some(if e10 >= 0 {
+            m * POW10[e10 as usize]
+        } else {
+            m / POW10[(-e10) as usize]
+        });
+    }
+    if mant == 0 {
+        return Some(0.0);
+    }
+    match e10 {
+        0..=19 => Some((mant as u128 * POW10_U64[e10 as usize] as u128) as f64),
+        -19..=-1 => Some(div_pow10(mant, (-e10) as usize)),
+        _ => None,
+    }
+}
+
 /// Reads a numeric value at `buf[i..]` in one pass, the way InfluxDB's `scanNumber` and its
 /// field iterator together would, and returns it with the index where it ends (a `,`, a
 /// space, a LF or the end of `buf`). `None` means "not a plain valid number": the caller
@@ -133,16 +245,9 @@ pub(crate) fn scan_fast(buf: &[u8], mut i: usize) -> Option<(Num, usize)> {
     let neg = buf.get(i) == Some(&b'-');
     i += neg as usize;
     let mut mant: u64 = 0;
+    let mut int_digits = 0;
     let int_start = i;
-    while let Some(&b) = buf.get(i) {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        mant = mant.wrapping_mul(10).wrapping_add(d as u64);
-        i += 1;
-    }
-    let int_digits = i - int_start;
+    i = read_digits(buf, i, &mut mant, &mut int_digits);
     match buf.get(i) {
         Some(b'i') => {
             if int_digits == 0 || int_digits > 19 || !is_end(buf.get(i + 1)) {
@@ -177,17 +282,7 @@ pub(crate) fn scan_fast(buf: &[u8], mut i: usize) -> Option<(Num, usize)> {
     let mut digits = int_digits;
     let mut frac_digits = 0usize;
     if buf.get(i) == Some(&b'.') {
-        i += 1;
-        let fstart = i;
-        while let Some(&b) = buf.get(i) {
-            let d = b.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            mant = mant.wrapping_mul(10).wrapping_add(d as u64);
-            i += 1;
-        }
-        frac_digits = i - fstart;
+        i = read_digits(buf, i + 1, &mut mant, &mut frac_digits);
         digits += frac_digits;
     }
     if digits == 0 {
@@ -230,28 +325,31 @@ pub(crate) fn scan_fast(buf: &[u8], mut i: usize) -> Option<(Num, usize)> {
     if !is_end(buf.get(i)) {
         return None;
     }
-    let e10 = exp - frac_digits as i64;
-    // Clinger's fast path: exact when the mantissa and the power of ten are both exact.
-    let v = if digits <= 19 && mant <= (1u64 << 53) && (-22..=22).contains(&e10) {
-        let m = mant as f64;
-        let v = if e10 >= 0 {
-            m * POW10[e10 as usize]
-        } else {
-            m / POW10[(-e10) as usize]
-        };
-        if neg {
-            -v
-        } else {
-            v
-        }
+    let exact = if digits <= 19 {
+        exact_float(mant, exp - frac_digits as i64)
     } else {
-        let v = parse_f64(&buf[start..i]);
-        // Go range-checks scientific and long literals; shorter ones cannot overflow.
-        if v.is_none() && (scientific || i - start >= 25) {
-            return None;
-        }
-        v?
+        None
     };
+    let v = match exact {
+        Some(v) => {
+            if neg {
+                -v
+            } else {
+                v
+            }
+        }
+        None => {
+            let v = parse_f64(&buf[start..i]);
+            // Go range-checks scientific and long literals; shorter ones cannot overflow.
+            if v.is_none() && (scientific || i - start >= 25) {
+                return None;
+            }
+            v?
+        }
+    };
+    if !v.is_finite() {
+        return None;
+    }
     Some((Num::Float(v), i))
 }
 
@@ -279,6 +377,54 @@ mod tests {
         assert_eq!(fast("-i"), None);
         assert_eq!(parse_i64(b"-9223372036854775809"), None);
         assert_eq!(parse_i64(b"-"), None);
+    }
+
+    #[test]
+    fn swar_digits() {
+        for s in [
+            "0",
+            "7",
+            "12",
+            "12345678",
+            "123456789",
+            "00000000000000000001",
+            "58x",
+            "1234567x90",
+        ] {
+            let mut m = 0;
+            let mut c = 0;
+            let end = read_digits(s.as_bytes(), 0, &mut m, &mut c);
+            let want = s.bytes().take_while(u8::is_ascii_digit).count();
+            assert_eq!((end, c), (want, want), "{s}");
+            assert_eq!(m, s[..want].parse::<u64>().unwrap(), "{s}");
+        }
+    }
+
+    #[test]
+    fn exact_paths_match_std() {
+        // Mantissas above 2^53 with small exponents take the division and product paths.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = 1 + (x % 19) as usize;
+            let mant = x % 10u64.pow(digits as u32);
+            let frac = (x >> 40) as usize % (digits + 1);
+            let s = format!("{mant:0digits$}");
+            let lit = format!("{}.{}", &s[..digits - frac], &s[digits - frac..]);
+            let want: f64 = lit.parse().unwrap();
+            match fast(&lit) {
+                Some(Num::Float(v)) => assert_eq!(v.to_bits(), want.to_bits(), "{lit}"),
+                other => panic!("{lit}: {other:?}"),
+            }
+            let lit = format!("{s}e{}", (x >> 50) as i64 % 40 - 20);
+            let want: f64 = lit.parse().unwrap();
+            match fast(&lit) {
+                Some(Num::Float(v)) => assert_eq!(v.to_bits(), want.to_bits(), "{lit}"),
+                other => panic!("{lit}: {other:?}"),
+            }
+        }
     }
 
     #[test]
