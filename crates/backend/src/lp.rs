@@ -162,45 +162,71 @@ pub struct Merged {
     points: Vec<OwnedPoint>,
     /// Series identity of each point, for sorting.
     ids: Vec<Vec<u8>>,
+    /// Field identity → position, for points with many fields (a line can hold 100k).
+    wide: HashMap<usize, HashMap<Vec<u8>, usize>>,
 }
 
+/// Points with more fields than this get a field index instead of a linear search.
+const WIDE: usize = 16;
+
 impl Merged {
+    fn set_field(&mut self, i: usize, raw_key: &[u8], v: OwnedValue) {
+        let fid = field_identity(raw_key);
+        let stored = &mut self.points[i];
+        if let Some(map) = self.wide.get_mut(&i) {
+            match map.get(&fid) {
+                Some(&j) => stored.fields[j] = (raw_key.to_vec(), v),
+                None => {
+                    map.insert(fid, stored.fields.len());
+                    stored.fields.push((raw_key.to_vec(), v));
+                }
+            }
+            return;
+        }
+        match stored
+            .fields
+            .iter_mut()
+            .find(|(k, _)| field_identity(k) == fid)
+        {
+            Some(slot) => *slot = (raw_key.to_vec(), v),
+            None => {
+                stored.fields.push((raw_key.to_vec(), v));
+                if stored.fields.len() > WIDE {
+                    let map = stored
+                        .fields
+                        .iter()
+                        .enumerate()
+                        .map(|(j, (k, _))| (field_identity(k), j))
+                        .collect();
+                    self.wide.insert(i, map);
+                }
+            }
+        }
+    }
+
     pub fn add(&mut self, p: &Point<'_>) {
         let id = series_identity(p);
-        match self.index.get(&(id.clone(), p.time())) {
+        let i = match self.index.get(&(id.clone(), p.time())) {
             Some(&i) => {
-                let stored = &mut self.points[i];
                 // The latest spelling of the series wins, like the latest values.
-                stored.key = p.series_key();
-                for f in p.fields() {
-                    let fid = field_identity(f.raw_key());
-                    let v = OwnedValue::from(f.value());
-                    match stored
-                        .fields
-                        .iter_mut()
-                        .find(|(k, _)| field_identity(k) == fid)
-                    {
-                        Some(slot) => *slot = (f.raw_key().to_vec(), v),
-                        None => stored.fields.push((f.raw_key().to_vec(), v)),
-                    }
-                }
+                self.points[i].key = p.series_key();
+                i
             }
             None => {
-                let mut op = OwnedPoint::from_point(p);
-                // Duplicate keys within one point: the last value is the one stored.
-                let mut dedup: Vec<(Vec<u8>, OwnedValue)> = Vec::with_capacity(op.fields.len());
-                for (k, v) in op.fields.drain(..) {
-                    let fid = field_identity(&k);
-                    match dedup.iter_mut().find(|(k2, _)| field_identity(k2) == fid) {
-                        Some(slot) => *slot = (k, v),
-                        None => dedup.push((k, v)),
-                    }
-                }
-                op.fields = dedup;
-                self.index.insert((id.clone(), p.time()), self.points.len());
-                self.points.push(op);
+                let i = self.points.len();
+                self.index.insert((id.clone(), p.time()), i);
+                self.points.push(OwnedPoint {
+                    key: p.series_key(),
+                    fields: Vec::new(),
+                    time: p.time(),
+                });
                 self.ids.push(id);
+                i
             }
+        };
+        // Duplicate keys within one point and later writes: the last value is stored.
+        for f in p.fields() {
+            self.set_field(i, f.raw_key(), OwnedValue::from(f.value()));
         }
     }
 
