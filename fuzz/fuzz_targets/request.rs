@@ -1,0 +1,63 @@
+//! The whole request check on arbitrary bytes: query string, headers and body (plain or
+//! gzip), with small limits so the size checks run too. It must never panic, and a
+//! rejection must be well-formed JSON of InfluxDB's shape.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use linegate_core::{check_request, validate, Limits, Request, ValidateOptions, Verdict};
+
+fuzz_target!(|data: &[u8]| {
+    let (ctl, rest) = match data.split_first() {
+        Some((&c, rest)) => (c, rest),
+        None => (0, data),
+    };
+    // The low bits pick the content encoding and the precision; the body follows a query.
+    let ce: Option<&[u8]> = match ctl & 3 {
+        0 => None,
+        1 => Some(b"gzip"),
+        2 => Some(b"x-gzip"),
+        _ => Some(b"identity"),
+    };
+    let (query, body) = match rest.iter().position(|&b| b == 0xff) {
+        Some(i) if ctl & 4 != 0 => (&rest[..i], &rest[i + 1..]),
+        _ => (&b"org=o&bucket=b&precision=ns"[..], rest),
+    };
+    let limits = Limits {
+        max_body: if ctl & 8 != 0 { 64 } else { 1 << 20 },
+        max_batch: if ctl & 16 != 0 { 128 } else { 1 << 22 },
+        max_message: if ctl & 32 != 0 { 100 } else { 1 << 16 },
+    };
+    let req = Request {
+        query,
+        authorization: (ctl & 64 == 0).then_some(&b"Token t"[..]),
+        content_encoding: ce,
+        body,
+    };
+    match check_request(&req, &limits, 1_700_000_000_123_456_789) {
+        Verdict::Forward { points, lines } => assert!(points <= lines),
+        Verdict::Reject(r) => {
+            assert!(r.body.starts_with(b"{\"code\":\""));
+            assert!(r.body.ends_with(b"}"));
+            assert!(std::str::from_utf8(&r.body).is_ok());
+            if let Some(n) = r.line {
+                assert_eq!(r.status, 400);
+                assert!(r.body.ends_with(format!(",\"line\":{n}}}").as_bytes()));
+            }
+        }
+    }
+    let opts = ValidateOptions {
+        precision: Some(b"s"),
+        content_encoding: ce,
+        limits,
+        warnings: true,
+        summary_buckets: Some(8),
+        ..ValidateOptions::default()
+    };
+    let v = validate(body, &opts, |p| {
+        let _ = p.series_key();
+        for f in p.fields() {
+            let _ = f.key();
+        }
+    });
+    assert!(v.diagnostics.len() as u64 <= v.rejected);
+});
