@@ -72,6 +72,9 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
+/// A batch or part of one: its precision, body and points.
+type Part = (Precision, Vec<u8>, u64);
+
 enum Sent {
     Ok,
     /// Try again after this long.
@@ -132,11 +135,9 @@ impl Relay {
                 }
             };
             if batches.is_empty() {
-                if saved != cursor {
-                    if self.save_cursor(cursor).await {
-                        saved = cursor;
-                        last_save = Instant::now();
-                    }
+                if saved != cursor && self.save_cursor(cursor).await {
+                    saved = cursor;
+                    last_save = Instant::now();
                 }
                 let _ = tokio::time::timeout(
                     Duration::from_millis(500),
@@ -186,7 +187,7 @@ impl Relay {
             .await;
             return;
         };
-        let mut parts: VecDeque<(Precision, Vec<u8>, u64)> = VecDeque::new();
+        let mut parts: VecDeque<Part> = VecDeque::new();
         parts.push_back((b.precision, b.body.clone(), b.points as u64));
         let mut backoff = self.cfg.min_backoff;
         while let Some((precision, body, points)) = parts.pop_front() {
@@ -249,13 +250,15 @@ impl Relay {
                 .exec(move |tx| {
                     store::insert_dead_letter(
                         tx,
-                        seq,
-                        bucket,
-                        status,
-                        &reason,
-                        precision,
-                        &body,
-                        now_ns(),
+                        &store::NewDeadLetter {
+                            seq,
+                            bucket_id: bucket,
+                            status,
+                            reason: &reason,
+                            precision,
+                            body: &body,
+                            at_ns: now_ns(),
+                        },
                     )
                 })
                 .await;
@@ -326,11 +329,7 @@ impl Relay {
 }
 
 /// Splits a body into two halves of its points, each rendered with explicit ns times.
-fn split(
-    body: &[u8],
-    precision: Precision,
-    now: i64,
-) -> Option<((Precision, Vec<u8>, u64), (Precision, Vec<u8>, u64))> {
+fn split(body: &[u8], precision: Precision, now: i64) -> Option<(Part, Part)> {
     let mut lines: Vec<Vec<u8>> = Vec::new();
     read_batch(body, &ParseOptions::new(precision, now), 1 << 10, |p| {
         let mut l = Vec::new();

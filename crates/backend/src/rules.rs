@@ -79,6 +79,9 @@ pub struct Scan {
     pub fields: Vec<(i64, Vec<u8>, Vec<u8>, FieldType)>,
 }
 
+/// A point's shard group, raw measurement and field keys with types.
+type Shape = (i64, Vec<u8>, Vec<(Vec<u8>, FieldType)>);
+
 /// Builds a [`Scan`] point by point.
 pub struct Scanner {
     rules: BucketRules,
@@ -86,7 +89,7 @@ pub struct Scanner {
     bound: Option<i64>,
     scan: Scan,
     seen: HashMap<(i64, Vec<u8>, Vec<u8>), FieldType>,
-    last_shape: Option<(i64, Vec<u8>, Vec<(Vec<u8>, FieldType)>)>,
+    last_shape: Option<Shape>,
 }
 
 impl Scanner {

@@ -795,26 +795,28 @@ pub fn dead_letters(conn: &Connection) -> Result<Vec<DeadLetter>, String> {
     rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
 }
 
-pub fn insert_dead_letter(
-    tx: &Connection,
-    seq: i64,
-    bucket_id: u64,
-    status: u16,
-    reason: &str,
-    precision: Precision,
-    body: &[u8],
-    at_ns: i64,
-) -> rusqlite::Result<()> {
+/// A batch (or part) upstream refused, on its way into the dead-letter table.
+pub struct NewDeadLetter<'a> {
+    pub seq: i64,
+    pub bucket_id: u64,
+    pub status: u16,
+    pub reason: &'a str,
+    pub precision: Precision,
+    pub body: &'a [u8],
+    pub at_ns: i64,
+}
+
+pub fn insert_dead_letter(tx: &Connection, d: &NewDeadLetter<'_>) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO dead_letters(seq, bucket_id, status, reason, precision, body, at_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
-            seq,
-            to_i(bucket_id),
-            status as i64,
-            reason,
-            precision.as_str(),
-            lz4_flex::compress_prepend_size(body),
-            at_ns
+            d.seq,
+            to_i(d.bucket_id),
+            d.status as i64,
+            d.reason,
+            d.precision.as_str(),
+            lz4_flex::compress_prepend_size(d.body),
+            d.at_ns
         ],
     )?;
     Ok(())

@@ -72,16 +72,32 @@ fn auth_lookups_and_the_order_of_checks() {
     let is = |r: support::Resp, status: u16, body: &str| {
         assert_eq!((r.status, r.text().as_str()), (status, body));
         if status >= 400 {
-            assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
+            assert_eq!(
+                r.header("content-type"),
+                Some("application/json; charset=utf-8")
+            );
         }
     };
     ok(&s.write("all-acme", "org=acme&bucket=metrics", b"m f=1 1\n"));
-    ok(&s.write("writer", "org=acme&bucket=metrics&precision=s", b"m f=1 1\n"));
+    ok(&s.write(
+        "writer",
+        "org=acme&bucket=metrics&precision=s",
+        b"m f=1 1\n",
+    ));
     let unauthorized = r#"{"code":"unauthorized","message":"unauthorized access"}"#;
     // 401 before everything: wrong token, no header, unknown scheme.
-    is(s.write("nope", "org=acme&bucket=metrics", b"m f=1 1"), 401, unauthorized);
     is(
-        s.request("POST", "/api/v2/write?org=acme&bucket=metrics", &[], b"m f=1"),
+        s.write("nope", "org=acme&bucket=metrics", b"m f=1 1"),
+        401,
+        unauthorized,
+    );
+    is(
+        s.request(
+            "POST",
+            "/api/v2/write?org=acme&bucket=metrics",
+            &[],
+            b"m f=1",
+        ),
         401,
         unauthorized,
     );
@@ -137,8 +153,16 @@ fn auth_lookups_and_the_order_of_checks() {
     );
     // By ID: orgID, org as 16 hex digits, bucket as 16 hex digits.
     let (org_id, bucket_id) = ids(&s);
-    ok(&s.write("writer", &format!("orgID={org_id}&bucket={bucket_id}"), b"m f=2 2\n"));
-    ok(&s.write("writer", &format!("org={org_id}&bucket=metrics"), b"m f=3 3\n"));
+    ok(&s.write(
+        "writer",
+        &format!("orgID={org_id}&bucket={bucket_id}"),
+        b"m f=2 2\n",
+    ));
+    ok(&s.write(
+        "writer",
+        &format!("org={org_id}&bucket=metrics"),
+        b"m f=3 3\n",
+    ));
     // The request-level checks in OSS's order.
     is(
         s.write("all-acme", "precision=h", b"bad"),
@@ -150,7 +174,10 @@ fn auth_lookups_and_the_order_of_checks() {
         404,
         r#"{"code":"not found","message":"bucket not found"}"#,
     );
-    let auth = [("Authorization", "Token all-acme"), ("Content-Encoding", "gzip")];
+    let auth = [
+        ("Authorization", "Token all-acme"),
+        ("Content-Encoding", "gzip"),
+    ];
     is(
         s.request("POST", "/api/v2/write?bucket=nope", &auth, b"bad"),
         500,
@@ -178,9 +205,17 @@ fn auth_lookups_and_the_order_of_checks() {
         r#"{"code":"request too large","message":"unable to read data: points batch is too large"}"#,
     );
     // Too large, but the bucket is unknown: the lookup answers first.
-    assert_eq!(s.write("all-acme", "org=acme&bucket=zz", &vec![b'#'; 200_000]).status, 404);
+    assert_eq!(
+        s.write("all-acme", "org=acme&bucket=zz", &vec![b'#'; 200_000])
+            .status,
+        404
+    );
     is(
-        s.write("all-acme", "org=acme&bucket=metrics", b"m f=1 1\n\nm,t=a f=oops 1\n"),
+        s.write(
+            "all-acme",
+            "org=acme&bucket=metrics",
+            b"m f=1 1\n\nm,t=a f=oops 1\n",
+        ),
         400,
         r#"{"code":"invalid","message":"unable to parse 'm,t=a f=oops 1': invalid boolean","line":3}"#,
     );
@@ -201,9 +236,15 @@ fn storage_rules_replace_and_export() {
     let r = w(q, "cpu,host=a v=2i 2000\ncpu,host=b v=5 2000\n");
     assert_eq!(
         (r.status, r.text().as_str()),
-        (422, r#"{"code":"unprocessable entity","message":"failure writing points to database: partial write: field type conflict: input field \"v\" on measurement \"cpu\" is type integer, already exists as type float dropped=1"}"#)
+        (
+            422,
+            r#"{"code":"unprocessable entity","message":"failure writing points to database: partial write: field type conflict: input field \"v\" on measurement \"cpu\" is type integer, already exists as type float dropped=1"}"#
+        )
     );
-    assert_eq!(r.header("x-platform-error-code"), Some("unprocessable entity"));
+    assert_eq!(
+        r.header("x-platform-error-code"),
+        Some("unprocessable entity")
+    );
     // Within one batch, a field named `time`, a string over 1 MiB.
     let r = w(q, "new f=1 1\nnew f=true 2\n");
     assert_eq!(r.status, 422);
@@ -212,15 +253,34 @@ fn storage_rules_replace_and_export() {
     assert!(r.text().contains("invalid field name: input field \\\"time\\\" on measurement \\\"tm\\\" is invalid dropped=1"), "{}", r.text());
     let big = format!("big s=\"{}\" 1\n", "x".repeat((1 << 20) + 1));
     let r = w(q, &big);
-    assert!(r.text().contains(r"is too long, 1048577 \u003e 1048576 dropped=1"), "{}", r.text());
+    assert!(
+        r.text()
+            .contains(r"is too long, 1048577 \u003e 1048576 dropped=1"),
+        "{}",
+        r.text()
+    );
     // A later write of the same series and time replaces the field it names.
     assert_eq!(w(q, "cpu,host=a v=3 1000\n").status, 204);
     let out = support::export_cli(&s.data, "metrics", &["--measurement", "cpu"]);
-    assert_eq!(out, "cpu,host=a v=3.0,s=\"x\" 1000\ncpu,host=b v=5.0 2000\n");
+    assert_eq!(
+        out,
+        "cpu,host=a v=3.0,s=\"x\" 1000\ncpu,host=b v=5.0 2000\n"
+    );
     let raw = support::export_cli(&s.data, "metrics", &["--measurement", "cpu", "--raw"]);
     assert_eq!(raw.lines().count(), 3, "{raw}");
-    let out = support::export_cli(&s.data, "metrics", &["--start", "1500", "--stop", "1970-01-01T00:00:00.000003Z"]);
-    assert_eq!(out, "cpu,host=b v=5.0 2000\nnew f=1.0 1\n".lines().filter(|l| l.starts_with("cpu")).map(|l| format!("{l}\n")).collect::<String>());
+    let out = support::export_cli(
+        &s.data,
+        "metrics",
+        &["--start", "1500", "--stop", "1970-01-01T00:00:00.000003Z"],
+    );
+    assert_eq!(
+        out,
+        "cpu,host=b v=5.0 2000\nnew f=1.0 1\n"
+            .lines()
+            .filter(|l| l.starts_with("cpu"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    );
     let r = s.request(
         "GET",
         "/api/v2/export?org=acme&bucket=metrics&measurement=new",
@@ -234,7 +294,10 @@ fn storage_rules_replace_and_export() {
     assert!(r.text().contains("dropped 1 points outside retention policy of duration 1h0m0s - oldest point old at 1970-01-01T00:00:00.000000005Z"), "{}", r.text());
     assert!(r.text().ends_with("for retention policy: autogen\"}"));
     // Recent points are kept in that bucket.
-    assert_eq!(w("org=acme&bucket=short&precision=s", "new f=1\n").status, 204);
+    assert_eq!(
+        w("org=acme&bucket=short&precision=s", "new f=1\n").status,
+        204
+    );
     drop(s);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -253,8 +316,15 @@ fn setup_buckets_and_service_endpoints() {
         .expect("a token is printed")
         .to_string();
     assert!(token.len() >= 32, "{text}");
-    assert!(text.contains("org:    linegate") && text.contains("bucket: default"), "{text}");
-    assert_eq!(s.write(&token, "org=linegate&bucket=default", b"m f=1 1").status, 204);
+    assert!(
+        text.contains("org:    linegate") && text.contains("bucket: default"),
+        "{text}"
+    );
+    assert_eq!(
+        s.write(&token, "org=linegate&bucket=default", b"m f=1 1")
+            .status,
+        204
+    );
     // Bucket API.
     let auth = format!("Token {token}");
     let r = s.request(
@@ -267,14 +337,41 @@ fn setup_buckets_and_service_endpoints() {
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v["retentionRules"][0]["everySeconds"], 86400);
     assert_eq!(v["id"].as_str().unwrap().len(), 16);
-    let r = s.request("POST", "/api/v2/buckets", &[("Authorization", &auth)], br#"{"org":"linegate","name":"b2"}"#);
+    let r = s.request(
+        "POST",
+        "/api/v2/buckets",
+        &[("Authorization", &auth)],
+        br#"{"org":"linegate","name":"b2"}"#,
+    );
     assert_eq!(r.status, 422);
-    let r = s.request("GET", "/api/v2/buckets?org=linegate", &[("Authorization", &auth)], b"");
+    let r = s.request(
+        "GET",
+        "/api/v2/buckets?org=linegate",
+        &[("Authorization", &auth)],
+        b"",
+    );
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-    let names: Vec<&str> = v["buckets"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["b2", "default"]);
-    assert_eq!(s.request("GET", "/api/v2/buckets", &[("Authorization", "Token x")], b"").status, 401);
-    assert_eq!(s.write(&token, "org=linegate&bucket=b2", b"m f=1").status, 204);
+    assert_eq!(
+        s.request(
+            "GET",
+            "/api/v2/buckets",
+            &[("Authorization", "Token x")],
+            b""
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        s.write(&token, "org=linegate&bucket=b2", b"m f=1").status,
+        204
+    );
     // Service endpoints.
     let r = s.request("GET", "/ping", &[], b"");
     assert_eq!(r.status, 204);
@@ -287,7 +384,10 @@ fn setup_buckets_and_service_endpoints() {
     assert!(r.text().contains(r#""status":"ready""#));
     let r = s.request("GET", "/metrics", &[], b"");
     let m = r.text();
-    assert!(m.contains("linegate_http_requests_total{endpoint=\"write\",status=\"204\"} 2"), "{m}");
+    assert!(
+        m.contains("linegate_http_requests_total{endpoint=\"write\",status=\"204\"} 2"),
+        "{m}"
+    );
     assert!(m.contains("linegate_points_written_total 2"), "{m}");
     assert!(m.contains("linegate_write_duration_seconds_count"), "{m}");
     assert_eq!(s.request("GET", "/nope", &[], b"").status, 404);
@@ -295,9 +395,20 @@ fn setup_buckets_and_service_endpoints() {
     // A restart keeps everything; setup flags do nothing on an existing directory.
     let s = Server::start(&data, &["--setup-token", "ignored"]);
     assert!(s.banner.is_empty());
-    assert_eq!(s.write("ignored", "org=linegate&bucket=b2", b"m f=1").status, 401);
-    assert_eq!(s.write(&token, "org=linegate&bucket=default", b"m f=2 2").status, 204);
-    assert_eq!(support::export_cli(&data, "default", &[]), "m f=1.0 1\nm f=2.0 2\n");
+    assert_eq!(
+        s.write("ignored", "org=linegate&bucket=b2", b"m f=1")
+            .status,
+        401
+    );
+    assert_eq!(
+        s.write(&token, "org=linegate&bucket=default", b"m f=2 2")
+            .status,
+        204
+    );
+    assert_eq!(
+        support::export_cli(&data, "default", &[]),
+        "m f=1.0 1\nm f=2.0 2\n"
+    );
     drop(s);
     // Environment variables override the config file.
     let cfg = dir.join("c.toml");
@@ -305,8 +416,20 @@ fn setup_buckets_and_service_endpoints() {
     let mut cmd = std::process::Command::new(support::BIN);
     cmd.env("LINEGATE_MAX_BODY", "1000");
     let s = Server::start_with(cmd, &data, &["--config", cfg.to_str().unwrap()]);
-    assert_eq!(s.write(&token, "org=linegate&bucket=b2", b"m f=3 3 plus more than ten bytes").status, 400);
-    assert_eq!(s.write(&token, "org=linegate&bucket=b2", &vec![b'#'; 1000]).status, 413);
+    assert_eq!(
+        s.write(
+            &token,
+            "org=linegate&bucket=b2",
+            b"m f=3 3 plus more than ten bytes"
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        s.write(&token, "org=linegate&bucket=b2", &vec![b'#'; 1000])
+            .status,
+        413
+    );
     drop(s);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -288,7 +288,11 @@ fn corpus_over_http() {
         let points: Vec<Value> = if c.oracle_gzip {
             let p = c.precision.clone().or(Some("ns".into()));
             let none = plain_points.get(&(c.file.clone(), None));
-            plain_points.get(&(c.file.clone(), p)).or(none).cloned().unwrap_or_default()
+            plain_points
+                .get(&(c.file.clone(), p))
+                .or(none)
+                .cloned()
+                .unwrap_or_default()
         } else {
             c.row["points"].as_array().cloned().unwrap_or_default()
         };

@@ -17,7 +17,14 @@ const LINES: usize = 20;
 fn acknowledged_batches_survive_sigkill() {
     let dir = support::temp_dir("crash");
     let data = dir.join("data");
-    let setup = ["--setup-org", "o", "--setup-bucket", "b", "--setup-token", "t"];
+    let setup = [
+        "--setup-org",
+        "o",
+        "--setup-bucket",
+        "b",
+        "--setup-token",
+        "t",
+    ];
     let mut server = Server::start(&data, &setup);
     let addr = Arc::new(Mutex::new(server.addr.clone()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -33,7 +40,10 @@ fn acknowledged_batches_survive_sigkill() {
                     let id = th * 1_000_000 + i;
                     let mut body = String::new();
                     for j in 0..LINES as u64 {
-                        body.push_str(&format!("crash,batch={id},th={th} v={j}i {}\n", id * 100 + j));
+                        body.push_str(&format!(
+                            "crash,batch={id},th={th} v={j}i {}\n",
+                            id * 100 + j
+                        ));
                     }
                     let a = addr.lock().unwrap().clone();
                     tried += 1;
@@ -81,9 +91,16 @@ fn acknowledged_batches_survive_sigkill() {
         acked.len(),
         count.len()
     );
-    assert!(acked.len() >= 40, "too few batches were acknowledged to mean anything");
+    assert!(
+        acked.len() >= 40,
+        "too few batches were acknowledged to mean anything"
+    );
     for id in &acked {
-        assert_eq!(count.get(id).copied(), Some(LINES), "acknowledged batch {id} is not stored exactly once");
+        assert_eq!(
+            count.get(id).copied(),
+            Some(LINES),
+            "acknowledged batch {id} is not stored exactly once"
+        );
     }
     for (id, n) in &count {
         assert_eq!(*n, LINES, "batch {id} is stored in part or twice");

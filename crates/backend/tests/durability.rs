@@ -26,12 +26,23 @@ fn the_sync_completes_before_the_204() {
     let mut s = Server::start_with(
         cmd,
         &dir.join("data"),
-        &["--setup-org", "o", "--setup-bucket", "b", "--setup-token", "t"],
+        &[
+            "--setup-org",
+            "o",
+            "--setup-bucket",
+            "b",
+            "--setup-token",
+            "t",
+        ],
     );
     const N: usize = 8;
     for i in 0..N {
         let body = format!("dur,marker=m{i:04}x v={i}i {}\n", 1000 + i);
-        let r = s.write("t", &format!("org=o&bucket=b&precision=ns&marker=m{i:04}x"), body.as_bytes());
+        let r = s.write(
+            "t",
+            &format!("org=o&bucket=b&precision=ns&marker=m{i:04}x"),
+            body.as_bytes(),
+        );
         assert_eq!(r.status, 204, "{}", r.text());
     }
     // The tracee is strace's child: kill it, then strace ends.

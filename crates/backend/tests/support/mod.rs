@@ -90,6 +90,7 @@ impl Server {
                 }
                 Err(_) => {
                     let _ = child.kill();
+                    let _ = child.wait();
                     panic!("linegate-backend did not start; printed {banner:?}");
                 }
             }
