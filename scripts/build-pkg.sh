@@ -5,13 +5,14 @@
 #   3. wasm-opt from the npm `binaryen` package, when installed (Debian's is too old),
 #   4. the hand-written package sources from npm/, with the version stamped from Cargo.
 # Honours CARGO_TARGET_DIR. LINEGATE_WASM_OPT=0 skips step 3; LINEGATE_SIMD=0 builds
-# without simd128 (for engines that lack it).
+# without simd128 (for engines that lack it); LINEGATE_PKG_DIR writes elsewhere than pkg/
+# (benchmark variants).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
-out="$root/pkg"
+out="${LINEGATE_PKG_DIR:-$root/pkg}"
 stage="$root/pkg.build.$$"
 trap 'rm -rf "$stage"' EXIT
 

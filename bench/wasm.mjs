@@ -1,0 +1,252 @@
+#!/usr/bin/env node
+// Benchmark of the npm package (pkg/, imported as "linegate") against the native core and
+// the peers of ../shared/bench/README.md that run in Node, on the ../shared/bench datasets,
+// in one run. Not a test: it prints figures (MB/s of input; for gzip, of decompressed
+// output) and, with --write FILE, a Markdown report.
+//
+//   node bench/wasm.mjs [--data DIR] [--runs N] [--size-mb N] [--write FILE] [--no-native]
+//
+// Each figure is the best of N runs, as wall-clock time and as CPU time (process CPU for
+// Node, thread CPU for the native binary). The CPU figure is the steadier one on a shared
+// machine: another process taking the core stretches the wall clock, not the CPU time.
+// Compare within one run, as ratios.
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gunzipSync, gzipSync, constants as zc, brotliCompressSync } from "node:zlib";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const runs = Number(opt("--runs", 5));
+const dataDir = resolve(root, opt("--data", "bench-data"));
+const sizeMb = opt("--size-mb", "50");
+const writeTo = opt("--write", undefined);
+const withNative = !args.includes("--no-native");
+const datasets = (opt("--datasets", "cpu,cpuf,telegraf,escape")).split(",");
+
+const log = (...a) => console.error(...a);
+
+// --- data -------------------------------------------------------------------------------
+const shared = resolve(root, "../shared/bench/gen.py");
+if (!datasets.every((d) => existsSync(join(dataDir, d + ".lp")) && existsSync(join(dataDir, d + ".lp.gz")))) {
+  if (!existsSync(shared)) {
+    log(`SKIPPED: no data in ${dataDir} and ../shared/bench/gen.py is absent`);
+    process.exit(0);
+  }
+  log(`generating ${sizeMb} MB per dataset into ${dataDir}`);
+  execFileSync("python3", [shared, "--out", dataDir, "--size-mb", sizeMb], { stdio: "inherit" });
+}
+
+// --- package ----------------------------------------------------------------------------
+if (!existsSync(join(root, "pkg/package.json"))) {
+  log("pkg/ is absent: building it (npm run build)");
+  execFileSync("bash", [join(root, "scripts/build-pkg.sh")], { stdio: "inherit" });
+}
+const lg = await import("linegate");
+const { checkWrite, BodyBuffer } = lg;
+const pkgJson = JSON.parse(readFileSync(join(root, "pkg/package.json"), "utf8"));
+
+const NOW = 1700000000123456789n;
+const query = "org=o&bucket=b&precision=ns";
+const headers = { authorization: "Token t" };
+const gzHeaders = { authorization: "Token t", "content-encoding": "gzip" };
+
+// Best wall and CPU seconds of `runs` calls of f (after one warm-up call).
+function time(f, n = runs) {
+  f();
+  let wall = Infinity;
+  let cpu = Infinity;
+  for (let i = 0; i < n; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    f();
+    const t1 = performance.now();
+    const c = process.cpuUsage(c0);
+    wall = Math.min(wall, (t1 - t0) / 1e3);
+    cpu = Math.min(cpu, (c.user + c.system) / 1e6);
+  }
+  return { wall, cpu };
+}
+
+async function timeAsync(f, n = runs) {
+  await f();
+  let wall = Infinity;
+  let cpu = Infinity;
+  for (let i = 0; i < n; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await f();
+    const t1 = performance.now();
+    const c = process.cpuUsage(c0);
+    wall = Math.min(wall, (t1 - t0) / 1e3);
+    cpu = Math.min(cpu, (c.user + c.system) / 1e6);
+  }
+  return { wall, cpu };
+}
+
+const mbs = (bytes, s) => bytes / 1e6 / s;
+const fmt = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+const pair = (bytes, t) => `${fmt(mbs(bytes, t.cpu))} (${fmt(mbs(bytes, t.wall))})`;
+
+function mustForward(v, what) {
+  if (v.action !== "forward") throw new Error(`${what}: ${v.status} ${v.body.slice(0, 300)}`);
+  return v;
+}
+
+// --- native ----------------------------------------------------------------------------
+let native = new Map();
+if (withNative) {
+  const targetDir = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(root, "target");
+  log("building the native benchmark binary (cargo build --release --example check_throughput)");
+  execFileSync("cargo", ["build", "--release", "-p", "linegate", "--example", "check_throughput"], {
+    cwd: root,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const bin = join(targetDir, "release/examples/check_throughput");
+  const files = datasets.flatMap((d) => [join(dataDir, d + ".lp"), join(dataDir, d + ".lp.gz")]);
+  const out = spawnSync(bin, ["--iters", String(runs), ...files], { encoding: "utf8" });
+  if (out.status !== 0) throw new Error(`native benchmark failed: ${out.stderr}`);
+  for (const line of out.stdout.trim().split("\n")) {
+    const r = JSON.parse(line);
+    native.set(r.file, { wall: r.wall_s, cpu: r.cpu_s, points: r.points });
+  }
+}
+
+// --- peers (JS parsers on npm) --------------------------------------------------------------
+const require = createRequire(join(root, "package.json"));
+const peers = [];
+for (const [name, load] of [
+  ["@akayami/influxdb-line-protocol@1.0.0", () => {
+    const P = require("@akayami/influxdb-line-protocol").parse;
+    return (line) => new P(line);
+  }],
+  ["influx-line-protocol-parser@0.2.0", () => require("influx-line-protocol-parser")],
+]) {
+  try {
+    peers.push({ name, parseLine: load() });
+  } catch (e) {
+    log(`peer ${name} not installed (npm install): ${e.message}`);
+  }
+}
+
+// Peers take a string per line: split the (already decoded) text and parse every line,
+// counting the lines they throw on (they are split-based and reject valid lines).
+function runPeer(p, text) {
+  let failed = 0;
+  let start = 0;
+  for (;;) {
+    const end = text.indexOf("\n", start);
+    const line = end < 0 ? text.slice(start) : text.slice(start, end);
+    if (line.length > 0) {
+      try {
+        p.parseLine(line);
+      } catch {
+        failed++;
+      }
+    }
+    if (end < 0) break;
+    start = end + 1;
+  }
+  return failed;
+}
+
+// --- runs ------------------------------------------------------------------------------
+const rows = [];
+const gzRows = [];
+for (const d of datasets) {
+  const file = join(dataDir, d + ".lp");
+  const gzFile = file + ".gz";
+  const body = new Uint8Array(readFileSync(file));
+  const gz = new Uint8Array(readFileSync(gzFile));
+  const n = body.length;
+  log(`${d}: ${(n / 1e6).toFixed(1)} MB (${(gz.length / 1e6).toFixed(1)} MB gzipped)`);
+
+  const total = time(() => mustForward(checkWrite({ query, headers, body, now: NOW }), d));
+  const copy = time(() => BodyBuffer.fromBytes(body).free());
+  const pre = BodyBuffer.fromBytes(body);
+  const inWasm = time(() => mustForward(checkWrite({ query, headers, body: pre, now: NOW }), d));
+  pre.free();
+  const text = new TextDecoder().decode(body);
+  const fromString = time(() => mustForward(checkWrite({ query, headers, body: text, now: NOW }), d));
+  const peerFigures = peers.map((p) => {
+    let failed = 0;
+    const t = time(() => {
+      failed = runPeer(p, text);
+    }, Math.min(runs, 3));
+    return { name: p.name, t, failed };
+  });
+  const nat = native.get(file);
+  rows.push({ d, n, total, copy, inWasm, fromString, peerFigures, nat });
+
+  // gzip: wasm (miniz_oxide) vs what Node and a Worker have natively, each followed by the check.
+  const plainSize = n;
+  const wasmGz = time(() => mustForward(checkWrite({ query, headers: gzHeaders, body: gz, now: NOW }), d + ".gz"));
+  const zlibOnly = time(() => gunzipSync(gz));
+  const zlibCheck = time(() => mustForward(checkWrite({ query, headers, body: gunzipSync(gz), now: NOW }), d));
+  const dsDecode = async () => {
+    const stream = new Blob([gz]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  };
+  const dsOnly = await timeAsync(dsDecode);
+  const dsCheck = await timeAsync(async () =>
+    mustForward(checkWrite({ query, headers, body: await dsDecode(), now: NOW }), d),
+  );
+  gzRows.push({ d, plainSize, gzSize: gz.length, wasmGz, zlibOnly, zlibCheck, dsOnly, dsCheck, nat: native.get(gzFile) });
+}
+
+// --- size -----------------------------------------------------------------------------
+const wasmPath = join(root, "pkg/linegate.wasm");
+const wasmBytes = readFileSync(wasmPath);
+const size = {
+  raw: wasmBytes.length,
+  gzip: gzipSync(wasmBytes, { level: 9 }).length,
+  brotli: brotliCompressSync(wasmBytes, { params: { [zc.BROTLI_PARAM_QUALITY]: 11 } }).length,
+  js: ["api.js", "glue.js", "node.js", "web.js"].reduce((s, f) => s + statSync(join(root, "pkg", f)).size, 0),
+};
+
+// --- report ---------------------------------------------------------------------------
+const cpuinfo = (() => {
+  try {
+    return /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))[1];
+  } catch {
+    return "unknown CPU";
+  }
+})();
+const out = [];
+out.push(`Run: ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpuinfo}, linegate ${pkgJson.version}, ` +
+  `${runs} runs per figure (best), datasets of ${sizeMb} MB from ../shared/bench/gen.py.`);
+out.push("");
+out.push("MB/s of input by CPU time (by wall-clock time in brackets).");
+out.push("");
+const peerNames = peers.map((p) => p.name);
+out.push(`| dataset | checkWrite (wasm, Uint8Array) | check in wasm (body already in wasm) | checkWrite (string body) | native core | wasm / native | copy into wasm | ${peerNames.map((p) => p + " (Node, JS)").join(" | ")} |`);
+out.push(`|---|---:|---:|---:|---:|---:|---:|${peerNames.map(() => "---:").join("|")}${peerNames.length ? "|" : ""}`);
+for (const r of rows) {
+  const ratio = r.nat ? `${((100 * r.nat.cpu) / r.total.cpu).toFixed(0)}% (${((100 * r.nat.wall) / r.total.wall).toFixed(0)}%)` : "–";
+  const copyMs = `${(r.copy.cpu * 1e3).toFixed(1)} ms = ${((100 * r.copy.cpu) / r.total.cpu).toFixed(0)}% (${(r.copy.wall * 1e3).toFixed(1)} ms)`;
+  const peerCells = r.peerFigures.map((p) => `${pair(r.n, p.t)}${p.failed ? `, threw on ${p.failed} lines` : ""}`);
+  out.push(`| ${r.d} | ${pair(r.n, r.total)} | ${pair(r.n, r.inWasm)} | ${pair(r.n, r.fromString)} | ${r.nat ? pair(r.n, r.nat) : "–"} | ${ratio} | ${copyMs} | ${peerCells.join(" | ")} |`);
+}
+out.push("");
+out.push("Gzip bodies: MB/s of decompressed output, decoding and the whole check, by CPU time (wall-clock in brackets).");
+out.push("");
+out.push("| dataset | checkWrite, gzip in wasm (miniz_oxide) | `zlib.gunzipSync` + checkWrite | `DecompressionStream` + checkWrite | native core, gzip | decode only: `zlib.gunzipSync` | decode only: `DecompressionStream` |");
+out.push("|---|---:|---:|---:|---:|---:|---:|");
+for (const g of gzRows) {
+  out.push(`| ${g.d} (${(g.gzSize / 1e6).toFixed(1)} MB gz) | ${pair(g.plainSize, g.wasmGz)} | ${pair(g.plainSize, g.zlibCheck)} | ${pair(g.plainSize, g.dsCheck)} | ${g.nat ? pair(g.plainSize, g.nat) : "–"} | ${pair(g.plainSize, g.zlibOnly)} | ${pair(g.plainSize, g.dsOnly)} |`);
+}
+out.push("");
+out.push(`Package size: \`linegate.wasm\` ${size.raw} bytes raw, ${size.gzip} gzipped (level 9), ${size.brotli} with brotli; JS ${size.js} bytes.`);
+const report = out.join("\n");
+console.log(report);
+if (writeTo) {
+  writeFileSync(resolve(root, writeTo), report + "\n");
+  log(`wrote ${writeTo}`);
+}
