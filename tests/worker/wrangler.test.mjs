@@ -57,10 +57,11 @@ test("wrangler deploy --dry-run bundles the Worker with the wasm module", { skip
 test("wrangler dev serves the Worker on 127.0.0.1 in front of the backend", { skip, timeout: 120_000 }, async (t) => {
   const tap = await startTarget();
   const port = await freePort();
+  const inspector = await freePort();
   // Its own session and process group, so that wrangler and its workerd stop together.
   const dev = spawn(
     WRANGLER,
-    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--var", `BACKEND_URL:${tap.url}`],
+    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--var", `BACKEND_URL:${tap.url}`],
     { cwd: ROOT, env: ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
