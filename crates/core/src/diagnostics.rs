@@ -229,10 +229,13 @@ pub const MAX_STRING_LEN: usize = 1 << 20;
 pub struct Warnings {
     cap: usize,
     precision: Precision,
-    types: HashMap<(Vec<u8>, Vec<u8>), (FieldType, u64)>,
+    /// Type of each field seen, keyed by unescaped measurement, 0xFF, unescaped field key.
+    types: HashMap<Vec<u8>, (FieldType, u64)>,
     reported: HashSet<(WarningKind, Vec<u8>, Vec<u8>)>,
-    /// The last measurement and field-key layout seen, to skip the map on repeated shapes.
-    last_shape: Option<(Vec<u8>, Vec<(Vec<u8>, FieldType)>)>,
+    /// Hashes of the (raw measurement, field keys and types) shapes already checked: a
+    /// batch repeats a few shapes, and a known shape cannot add a conflict.
+    shapes: HashSet<u64>,
+    key: Vec<u8>,
     unit_checked: bool,
     pub list: Vec<Warning>,
     pub total: u64,
@@ -245,7 +248,8 @@ impl Warnings {
             precision,
             types: HashMap::new(),
             reported: HashSet::new(),
-            last_shape: None,
+            shapes: HashSet::new(),
+            key: Vec::new(),
             unit_checked: false,
             list: Vec::new(),
             total: 0,
@@ -266,18 +270,15 @@ impl Warnings {
         }
     }
 
-    fn same_shape(&self, m: &[u8], p: &Point<'_>) -> bool {
-        match &self.last_shape {
-            Some((lm, lf)) => {
-                lm.as_slice() == m
-                    && lf.len() == p.fields.len()
-                    && lf
-                        .iter()
-                        .zip(&p.fields)
-                        .all(|((k, t), f)| k.as_slice() == f.key && *t == f.value.field_type())
-            }
-            None => false,
+    fn shape(p: &Point<'_>) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        p.measurement.hash(&mut h);
+        for f in &p.fields {
+            f.key.hash(&mut h);
+            (f.value.field_type() as u8).hash(&mut h);
         }
+        h.finish()
     }
 
     /// Looks at one accepted point.
@@ -341,38 +342,37 @@ impl Warnings {
                 );
             }
         }
-        if self.same_shape(&m, p) {
+        if !self.shapes.insert(Self::shape(p)) {
             return;
         }
         for f in &p.fields {
             let ty = f.value.field_type();
-            let key = f.key().into_owned();
-            let entry = self
-                .types
-                .entry((m.to_vec(), key.clone()))
-                .or_insert((ty, p.line()));
-            if entry.0 != ty {
-                let (first, first_line) = *entry;
+            let fkey = f.key();
+            self.key.clear();
+            self.key.extend_from_slice(&m);
+            self.key.push(0xff);
+            self.key.extend_from_slice(&fkey);
+            let (first, first_line) = match self.types.get(self.key.as_slice()) {
+                Some(&seen) => seen,
+                None => {
+                    self.types.insert(self.key.clone(), (ty, p.line()));
+                    continue;
+                }
+            };
+            if first != ty {
                 self.push(
                     WarningKind::FieldTypeConflict,
                     &m,
-                    &key,
+                    &fkey,
                     p.line(),
                     format!(
                         "field type conflict: input field \"{}\" on measurement \"{}\" is type {ty}, already exists as type {first} (line {first_line}): storage answers 422",
-                        String::from_utf8_lossy(&key),
+                        String::from_utf8_lossy(&fkey),
                         String::from_utf8_lossy(&m)
                     ),
                 );
             }
         }
-        self.last_shape = Some((
-            m.to_vec(),
-            p.fields
-                .iter()
-                .map(|f| (f.key.to_vec(), f.value.field_type()))
-                .collect(),
-        ));
     }
 }
 
@@ -400,6 +400,12 @@ pub struct SummaryBuilder {
     summary: Summary,
     series: HashSet<u64>,
     times: Vec<i64>,
+    /// Points per raw measurement; unescaped and merged at the end.
+    raw_measurements: HashMap<Vec<u8>, u64>,
+    /// The last raw measurement and its pending count, so runs of one measurement cost no
+    /// map lookup.
+    last: Option<(Vec<u8>, u64)>,
+    field_types: [u64; 5],
 }
 
 const MAX_SERIES_TRACKED: usize = 1 << 20;
@@ -440,6 +446,25 @@ impl SummaryBuilder {
     /// The summary, with a histogram of `buckets` bars.
     pub fn finish(mut self, buckets: usize) -> Summary {
         self.summary.series = self.series.len() as u64;
+        if let Some((m, n)) = self.last.take() {
+            *self.raw_measurements.entry(m).or_default() += n;
+        }
+        for (raw, n) in self.raw_measurements.drain() {
+            let name = crate::point::unescape(&raw, b",\" =").into_owned();
+            *self.summary.measurements.entry(name).or_default() += n;
+        }
+        let types = [
+            FieldType::Float,
+            FieldType::Integer,
+            FieldType::Unsigned,
+            FieldType::String,
+            FieldType::Boolean,
+        ];
+        for (t, n) in types.into_iter().zip(self.field_types) {
+            if n > 0 {
+                self.summary.field_types.insert(t, n);
+            }
+        }
         if let (Some(lo), Some(hi), true) =
             (self.summary.min_time, self.summary.max_time, buckets > 0)
         {
