@@ -10,7 +10,7 @@ use linegate_core::{
     check_request, validate_with_progress, FieldType, FieldValue, Limits, Point, Request,
     ValidateOptions, Validation, Verdict, DEFAULT_LIMITS,
 };
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 use wasm_bindgen::prelude::*;
 
 pub use linegate_core as core;
@@ -71,14 +71,83 @@ impl BodyBuffer {
     }
 }
 
-/// Limits as JS gives them: numbers of bytes, absent = the library default. Non-finite or
-/// huge values mean "no limit" (wasm32 cannot hold more than 4 GiB anyway).
-#[derive(Deserialize, Default, Clone, Copy)]
-#[serde(rename_all = "camelCase")]
-struct JsLimits {
-    max_body: Option<f64>,
-    max_batch: Option<f64>,
-    max_message: Option<f64>,
+/// Reads the flat options object the JS wrapper builds. Read by hand rather than through
+/// serde's `Deserialize`: its error messages format floats, and that formatting code alone
+/// would add a tenth to the module.
+struct Opts(JsValue);
+
+impl Opts {
+    fn new(v: JsValue) -> Opts {
+        Opts(v)
+    }
+
+    fn get(&self, key: &str) -> Result<Option<JsValue>, JsError> {
+        if self.0.is_undefined() || self.0.is_null() {
+            return Ok(None);
+        }
+        if !self.0.is_object() {
+            return Err(JsError::new("linegate: options must be an object"));
+        }
+        let v = js_sys::Reflect::get(&self.0, &JsValue::from_str(key))
+            .map_err(|_| JsError::new("linegate: cannot read the options"))?;
+        Ok((!v.is_undefined() && !v.is_null()).then_some(v))
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, JsError> {
+        self.get(key)?
+            .map(|v| {
+                v.as_string()
+                    .ok_or_else(|| JsError::new(&format!("linegate: {key} must be a string")))
+            })
+            .transpose()
+    }
+
+    fn number(&self, key: &str) -> Result<Option<f64>, JsError> {
+        self.get(key)?
+            .map(|v| {
+                v.as_f64()
+                    .ok_or_else(|| JsError::new(&format!("linegate: {key} must be a number")))
+            })
+            .transpose()
+    }
+
+    fn bool(&self, key: &str) -> Result<Option<bool>, JsError> {
+        self.get(key)?
+            .map(|v| {
+                v.as_bool()
+                    .ok_or_else(|| JsError::new(&format!("linegate: {key} must be a boolean")))
+            })
+            .transpose()
+    }
+
+    /// "Now" in ns as a BigInt that fits in 64 bits.
+    fn now(&self) -> Result<Option<i64>, JsError> {
+        self.get("now")?
+            .map(|v| {
+                i64::try_from(v).map_err(|_| {
+                    JsError::new(
+                        "linegate: now must be a bigint (nanoseconds) that fits in 64 bits",
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// Limits in bytes; absent = the library default. Non-finite or huge values mean "no
+    /// limit" (wasm32 cannot hold more than 4 GiB anyway).
+    fn limits(&self) -> Result<Limits, JsError> {
+        let Some(l) = self.get("limits")? else {
+            return Ok(DEFAULT_LIMITS);
+        };
+        let l = Opts::new(l);
+        let pick =
+            |k: &str, d: usize| -> Result<usize, JsError> { Ok(l.number(k)?.map_or(d, to_usize)) };
+        Ok(Limits {
+            max_body: pick("maxBody", DEFAULT_LIMITS.max_body)?,
+            max_batch: pick("maxBatch", DEFAULT_LIMITS.max_batch)?,
+            max_message: pick("maxMessage", DEFAULT_LIMITS.max_message)?,
+        })
+    }
 }
 
 fn to_usize(v: f64) -> usize {
@@ -91,46 +160,30 @@ fn to_usize(v: f64) -> usize {
     }
 }
 
-impl JsLimits {
-    fn limits(&self) -> Limits {
-        let pick = |v: Option<f64>, d: usize| v.map_or(d, to_usize);
-        Limits {
-            max_body: pick(self.max_body, DEFAULT_LIMITS.max_body),
-            max_batch: pick(self.max_batch, DEFAULT_LIMITS.max_batch),
-            max_message: pick(self.max_message, DEFAULT_LIMITS.max_message),
-        }
-    }
-}
-
-/// Options of `checkWrite`, already normalised by the JS wrapper (headers picked out, the
-/// query taken from the URL when only a URL was given).
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct CheckOptions {
-    query: Option<String>,
-    authorization: Option<String>,
-    content_encoding: Option<String>,
-    now: Option<i64>,
-    limits: Option<JsLimits>,
-}
-
-/// Options of `validate` and `parse`.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+/// Options of `validate` and `parse`, as the JS wrapper normalises them.
 struct BatchOptions {
     precision: Option<String>,
     content_encoding: Option<String>,
     now: Option<i64>,
-    limits: Option<JsLimits>,
+    limits: Limits,
     warnings: Option<bool>,
     summary_buckets: Option<u32>,
 }
 
-fn options<T: for<'de> Deserialize<'de> + Default>(v: JsValue) -> Result<T, JsError> {
-    if v.is_undefined() || v.is_null() {
-        return Ok(T::default());
+impl BatchOptions {
+    fn read(v: JsValue) -> Result<BatchOptions, JsError> {
+        let o = Opts::new(v);
+        Ok(BatchOptions {
+            precision: o.string("precision")?,
+            content_encoding: o.string("contentEncoding")?,
+            now: o.now()?,
+            limits: o.limits()?,
+            warnings: o.bool("warnings")?,
+            summary_buckets: o
+                .number("summaryBuckets")?
+                .map(|n| n.clamp(0.0, 1e6) as u32),
+        })
     }
-    serde_wasm_bindgen::from_value(v).map_err(|e| JsError::new(&format!("linegate: {e}")))
 }
 
 /// The wall clock in ns when the caller gives no `now` (ms resolution is what JS has).
@@ -201,18 +254,19 @@ enum CheckAnswer {
 /// The whole request check (spec Part A) of a live write request.
 #[wasm_bindgen(js_name = checkWrite)]
 pub fn check_write(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsError> {
-    let o: CheckOptions = options(opts)?;
+    let o = Opts::new(opts);
+    let (query, authorization, content_encoding) = (
+        o.string("query")?,
+        o.string("authorization")?,
+        o.string("contentEncoding")?,
+    );
     let req = Request {
-        query: o.query.as_deref().unwrap_or_default().as_bytes(),
-        authorization: o.authorization.as_deref().map(str::as_bytes),
-        content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
+        query: query.as_deref().unwrap_or_default().as_bytes(),
+        authorization: authorization.as_deref().map(str::as_bytes),
+        content_encoding: content_encoding.as_deref().map(str::as_bytes),
         body: &body.bytes,
     };
-    let answer = match check_request(
-        &req,
-        &o.limits.unwrap_or_default().limits(),
-        now_or_clock(o.now),
-    ) {
+    let answer = match check_request(&req, &o.limits()?, now_or_clock(o.now()?)) {
         Verdict::Forward { points, lines } => CheckAnswer::Forward {
             points: points as f64,
             lines: lines as f64,
@@ -429,7 +483,7 @@ fn batch_options<'a>(o: &'a BatchOptions) -> ValidateOptions<'a> {
         precision: o.precision.as_deref().map(str::as_bytes),
         content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         now: now_or_clock(o.now),
-        limits: o.limits.unwrap_or_default().limits(),
+        limits: o.limits,
         warnings: o.warnings.unwrap_or(true),
         summary_buckets: o.summary_buckets.map(|n| n as usize),
     }
@@ -443,7 +497,7 @@ pub fn validate(
     opts: JsValue,
     on_progress: Option<js_sys::Function>,
 ) -> Result<JsValue, JsError> {
-    let o: BatchOptions = options(opts)?;
+    let o = BatchOptions::read(opts)?;
     let mut progress = Progress::new(on_progress);
     let v = validate_with_progress(
         &body.bytes,
@@ -543,7 +597,7 @@ pub fn parse(
     opts: JsValue,
     on_progress: Option<js_sys::Function>,
 ) -> Result<JsValue, JsError> {
-    let o: BatchOptions = options(opts)?;
+    let o = BatchOptions::read(opts)?;
     let mut progress = Progress::new(on_progress);
     let points = js_sys::Array::new();
     let mut failed: Option<JsError> = None;
