@@ -25,7 +25,7 @@ fn thread_cpu() -> Option<f64> {
     let mut ts = Timespec { sec: 0, nsec: 0 };
     // SAFETY: clock_gettime writes one timespec to the valid pointer it is given.
     let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    (rc == 0).then(|| ts.sec as f64 + ts.nsec as f64 * 1e-9)
+    (rc == 0).then_some(ts.sec as f64 + ts.nsec as f64 * 1e-9)
 }
 
 #[cfg(not(target_os = "linux"))]
