@@ -59,6 +59,22 @@ describe("what reaches the backend", { skip }, () => {
     assert.equal(h["x-custom"], undefined);
   });
 
+  test("a chunked body (no Content-Length) arrives whole and unchanged", async () => {
+    const lines = Array.from({ length: 20000 }, (_, i) => `chunked,host=h${i % 7} v=${i}i ${1700000000 + i}\n`);
+    const body = Buffer.from(lines.join(""));
+    const r = await send(w.url, {
+      path: "/api/v2/write?org=o&bucket=b&precision=s",
+      headers: { ...AUTH, "Transfer-Encoding": "chunked" },
+      body: (req) => {
+        for (let i = 0; i < body.length; i += 7777) req.write(body.subarray(i, i + 7777));
+        req.end();
+      },
+    });
+    assert.equal(r.status, 204, r.body.toString());
+    const got = rec.received.at(-1);
+    assert.ok(got.body.equals(body), `${got.body.length} of ${body.length} bytes`);
+  });
+
   test("gzip in, gzip out: the compressed bytes and Content-Encoding arrive unchanged", async () => {
     const plain = Buffer.from("cpu,host=a usage=0.5 1700000000\n".repeat(1000));
     // Two members, an unusual level: whatever the client sent is what the backend gets.
