@@ -17,6 +17,21 @@ function toModuleInput(m) {
   return m;
 }
 
+// The module is built with WebAssembly SIMD (simd128), which every current engine runs;
+// say so when an older one refuses it.
+function explainCompileError(e) {
+  if (e instanceof WebAssembly.CompileError) {
+    const err = new WebAssembly.CompileError(
+      `linegate: this engine cannot compile linegate.wasm (${e.message}); it needs WebAssembly ` +
+        "SIMD (Chrome/Edge 91+, Firefox 89+, Safari 16.4+, Node 16.4+); a build without it: " +
+        "LINEGATE_SIMD=0 npm run build",
+    );
+    err.cause = e;
+    return err;
+  }
+  return e;
+}
+
 /**
  * Instantiates the package synchronously from a compiled `WebAssembly.Module` (what a
  * Cloudflare Worker gets from `import wasm from "linegate/linegate.wasm"`) or from the
@@ -28,7 +43,11 @@ export function initSync(module) {
     if (m === undefined || m === null) {
       throw new TypeError("linegate: initSync needs the compiled WebAssembly.Module (or the .wasm bytes)");
     }
-    glue.initSync({ module: m });
+    try {
+      glue.initSync({ module: m });
+    } catch (e) {
+      throw explainCompileError(e);
+    }
     ready = true;
   }
 }
@@ -48,14 +67,27 @@ export async function init(input) {
     }
     m = await m;
     if (typeof Response === "function" && m instanceof Response) {
-      m = WebAssembly.compileStreaming
-        ? await WebAssembly.compileStreaming(m).catch(async () => WebAssembly.compile(await m.arrayBuffer()))
-        : await WebAssembly.compile(await m.arrayBuffer());
+      const res = m;
+      if (!res.ok) throw new Error(`linegate: fetching the module gave HTTP ${res.status} (${res.url})`);
+      try {
+        m = await WebAssembly.compileStreaming(res.clone());
+      } catch {
+        // No streaming compile here, or the server's Content-Type is not application/wasm.
+        m = await compileBytes(await res.arrayBuffer());
+      }
     } else if (!(m instanceof WebAssembly.Module)) {
-      m = await WebAssembly.compile(m);
+      m = await compileBytes(m);
     }
   }
   initSync(m);
+}
+
+async function compileBytes(bytes) {
+  try {
+    return await WebAssembly.compile(bytes);
+  } catch (e) {
+    throw explainCompileError(e);
+  }
 }
 
 /** Whether the wasm module is instantiated. */

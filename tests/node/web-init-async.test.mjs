@@ -10,6 +10,11 @@ const bytes = readFileSync(new URL("linegate.wasm", pkgDir));
 
 test("await init(Response) then check", async () => {
   assert.equal(web.isReady(), false);
+  // Failures say what went wrong and leave the package uninitialised.
+  await assert.rejects(web.init(new Response("nope", { status: 404 })), /HTTP 404/);
+  await assert.rejects(web.init(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0xff])), (e) =>
+    e instanceof WebAssembly.CompileError && /linegate: this engine cannot compile/.test(e.message));
+  assert.equal(web.isReady(), false);
   const res = new Response(bytes, { headers: { "content-type": "application/wasm" } });
   await web.init(Promise.resolve(res));
   assert.equal(web.isReady(), true);
