@@ -1,0 +1,82 @@
+// Compiled by types.test.mjs with tsc --strict: the shipped index.d.ts must type the uses
+// the README shows, and reject the misuses below (each marked with @ts-expect-error).
+import {
+  checkWrite,
+  validate,
+  parse,
+  init,
+  initSync,
+  BodyBuffer,
+  LinegateError,
+  type Verdict,
+  type Validation,
+  type Point,
+} from "linegate";
+
+declare const bytes: Uint8Array;
+declare const module: WebAssembly.Module;
+
+initSync(module);
+initSync({ module });
+await init();
+await init(new URL("https://example.com/linegate.wasm"));
+
+const v: Verdict = checkWrite({
+  query: "org=o&bucket=b&precision=ns",
+  headers: { authorization: "Token t", "content-encoding": "gzip" },
+  body: bytes,
+  now: 1700000000123456789n,
+});
+if (v.action === "forward") {
+  const n: number = v.points + v.lines;
+  void n;
+} else {
+  const s: number = v.status;
+  const b: string = v.body;
+  const code: string = v.headers["X-Platform-Error-Code"];
+  void [s, b, code];
+}
+checkWrite({ url: new URL("https://h/api/v2/write?org=o&bucket=b"), headers: new Headers(), body: "m f=1" });
+checkWrite({ query: "", body: new ArrayBuffer(0), limits: { maxBody: 1 << 20, maxBatch: 1 << 22 } });
+// @ts-expect-error: now is a bigint
+checkWrite({ query: "", body: "", now: 5 });
+// @ts-expect-error: the body is required
+checkWrite({ query: "" });
+
+const val: Validation = validate(bytes, {
+  precision: "s",
+  summary: 40,
+  onProgress: (done: number, total: number) => done < total,
+});
+const first = val.diagnostics[0];
+const where: string = `${first.line}:${first.column} ${first.reason} (${first.hint})`;
+const minTime: bigint | null = val.summary?.minTime ?? null;
+void [where, minTime];
+
+const pts: Point[] = parse("m f=1i", { now: 1n });
+for (const p of pts) {
+  for (const f of p.fields) {
+    if (f.type === "integer") {
+      const big: bigint = f.value;
+      void big;
+    } else if (f.type === "float") {
+      const x: number = f.value;
+      void x;
+    }
+  }
+  const t: bigint = p.time;
+  void t;
+}
+try {
+  parse("bad");
+} catch (e) {
+  if (e instanceof LinegateError) {
+    const s: number = e.status;
+    void s;
+  }
+}
+
+const buf = new BodyBuffer(1024);
+buf.push(bytes);
+validate(buf);
+buf.free();
