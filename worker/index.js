@@ -27,6 +27,9 @@ export default {
     const start = performance.now();
     const url = new URL(request.url);
     const log = { method: request.method, path: url.pathname };
+    // Cloudflare's request id, to find the line next to the platform's own logs.
+    const ray = request.headers.get("CF-Ray");
+    if (ray !== null) log.ray = ray.slice(0, 64);
     let response;
     let origin = null;
     try {

@@ -3,17 +3,12 @@
 
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, startTarget, send, hasPkg, SETUP } from "./helpers.mjs";
+import { startWorker, startTarget, send, hasPkg, SETUP, ray } from "./helpers.mjs";
 
 const skip = !hasPkg && "pkg/ is not built (npm run build)";
 const WRITE = "/api/v2/write?org=o&bucket=b&precision=s";
 const TOKEN = { Authorization: `Token ${SETUP.token}` };
 const JSON_TYPE = "application/json; charset=utf-8";
-
-function settle() {
-  // workerd's stdout reaches the test through a pipe; give the last line a moment.
-  return new Promise((r) => setTimeout(r, 150));
-}
 
 describe("default configuration", { skip }, () => {
   let rec, w;
@@ -103,16 +98,13 @@ describe("default configuration", { skip }, () => {
   });
 
   test("one structured log line per request: status, bytes, points, duration, first error line; never token, query or body", async () => {
-    await settle();
-    const before = w.entries().length;
     const secretBody = "secret_measurement,host=h1 field_marker=1 1\nsecret_bad_line\n";
-    await send(w.url, { path: WRITE + "&secretq=1", headers: TOKEN, body: secretBody });
-    await send(w.url, { path: WRITE, headers: TOKEN, body: "secret_measurement,host=h1 field_marker=1 1\n" });
-    await send(w.url, { method: "GET", path: "/nope" });
-    await settle();
-    const entries = w.entries().slice(before);
-    assert.equal(entries.length, 3, JSON.stringify(entries));
-    const [rej, fwd, nf] = entries;
+    const ids = [ray(), ray(), ray()];
+    await send(w.url, { path: WRITE + "&secretq=1", headers: { ...TOKEN, "CF-Ray": ids[0] }, body: secretBody });
+    await send(w.url, { path: WRITE, headers: { ...TOKEN, "CF-Ray": ids[1] }, body: "secret_measurement,host=h1 field_marker=1 1\n" });
+    await send(w.url, { method: "GET", path: "/nope", headers: { "CF-Ray": ids[2] } });
+    const [rej, fwd, nf] = [await w.entry(ids[0]), await w.entry(ids[1]), await w.entry(ids[2])];
+    for (const id of ids) assert.equal(w.entries().filter((e) => e.ray === id).length, 1, "exactly one line");
     assert.equal(rej.status, 400);
     assert.equal(rej.action, "reject");
     assert.equal(rej.code, "invalid");
@@ -123,7 +115,6 @@ describe("default configuration", { skip }, () => {
     assert.equal(fwd.action, "backend");
     assert.equal(fwd.points, 1);
     assert.equal(fwd.lines, 1);
-    assert.equal(typeof fwd.backend_ms, "number");
     assert.equal(nf.status, 404);
     const all = w.logs.join("\n");
     for (const secret of [SETUP.token, "secret_measurement", "secret_bad_line", "field_marker", "secretq"]) {
@@ -230,7 +221,9 @@ describe("EDGE_TOKENS", { skip }, () => {
       assert.equal(r.headers["x-platform-error-code"], "unauthorized");
     }
     assert.equal(rec.received.length, n);
-    await settle();
+    const id = ray();
+    await send(w.url, { path: WRITE, headers: { Authorization: `Token ${SETUP.token.slice(0, -1)}`, "CF-Ray": id }, body: "m f=1 1" });
+    assert.equal((await w.entry(id)).status, 401);
     assert.ok(!w.logs.join("\n").includes(SETUP.token.slice(0, -1)), "no token in the log");
   });
 

@@ -73,8 +73,32 @@ export async function startWorker(vars, { script = "worker/index.js" } = {}) {
         })
         .filter(Boolean);
     },
+    /** The log entry of the request sent with `CF-Ray: ray`, waiting for it to arrive. */
+    async entry(ray, timeout = 10_000) {
+      const deadline = Date.now() + timeout;
+      for (;;) {
+        const e = this.entries().find((x) => x.ray === ray);
+        if (e) return e;
+        if (Date.now() > deadline) throw new Error(`no log entry for ${ray}: ${logs.slice(-5).join("\n")}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    /** Waits until some log line satisfies `pred`. */
+    async logged(pred, timeout = 10_000) {
+      const deadline = Date.now() + timeout;
+      while (!logs.some(pred)) {
+        if (Date.now() > deadline) throw new Error(`not logged: ${logs.slice(-5).join("\n")}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     close: () => mf.dispose(),
   };
+}
+
+let rays = 0;
+/** A unique CF-Ray header value, to find a request's log entry. */
+export function ray() {
+  return `test-${process.pid}-${++rays}`;
 }
 
 /**
