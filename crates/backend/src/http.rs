@@ -38,6 +38,8 @@ pub struct App {
     pub now_override: Option<i64>,
     pub metrics: Arc<Metrics>,
     pub started: SystemTime,
+    /// Store bodies LZ4-compressed (else as received).
+    pub compress: bool,
     /// Whether batches are relayed upstream (for the queue-depth gauge).
     pub relay_cursor: Option<Arc<std::sync::atomic::AtomicI64>>,
 }
@@ -366,7 +368,8 @@ async fn write_inner(
         return out;
     }
     // 10. Storage; answered only once the commit holding the batch has returned.
-    let compressed = (!scan.slow).then(|| lz4_flex::compress_prepend_size(&decoded));
+    let compressed =
+        (app.compress && !scan.slow).then(|| lz4_flex::compress_prepend_size(&decoded));
     let points = scan.points;
     let (tx, rx) = oneshot::channel();
     let job = WriteJob {
@@ -376,6 +379,7 @@ async fn write_inner(
         now,
         scan,
         compressed,
+        compress: app.compress,
         reply: tx,
     };
     if let Err(e) = app.store.submit(job) {

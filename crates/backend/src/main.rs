@@ -76,6 +76,9 @@ struct Serve {
     /// Cap on the escaped parse-error message.
     #[arg(long)]
     max_message: Option<usize>,
+    /// How stored bodies are kept: `lz4` (default) or `none` (less CPU, more disk).
+    #[arg(long, default_value = "lz4", value_parser = ["lz4", "none"])]
+    compression: String,
     /// Fixed clock in ns for lines without a timestamp (tests only).
     #[arg(long, hide = true, env = "LINEGATE_NOW_NS")]
     now_ns: Option<i64>,
@@ -196,6 +199,7 @@ fn serve(s: Serve) -> Result<(), String> {
         setup_token: s.setup_token,
         upstream,
         now_override: s.now_ns,
+        compress: s.compression == "lz4",
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS token_buckets(token TEXT NOT NULL, bucket_id INTEGER 
   PRIMARY KEY(token, bucket_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS batches(seq INTEGER PRIMARY KEY, bucket_id INTEGER NOT NULL,
   precision TEXT NOT NULL, now INTEGER NOT NULL, points INTEGER NOT NULL,
-  min_time INTEGER NOT NULL, max_time INTEGER NOT NULL, body BLOB NOT NULL);
+  min_time INTEGER NOT NULL, max_time INTEGER NOT NULL, encoding INTEGER NOT NULL,
+  body BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS batches_by_bucket ON batches(bucket_id, seq);
 CREATE TABLE IF NOT EXISTS fields(bucket_id INTEGER NOT NULL, shard INTEGER NOT NULL,
   measurement BLOB NOT NULL, field BLOB NOT NULL, type INTEGER NOT NULL,
@@ -202,7 +203,8 @@ fn open_write(dir: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // FULL: the WAL is synced at every commit, so a committed batch survives power loss.
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "wal_autocheckpoint", 2000)?;
+    // Checkpoints run on their own thread (see `checkpointer`), not inside commits.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(SCHEMA)?;
     Ok(conn)
@@ -328,6 +330,8 @@ pub struct WriteJob {
     pub scan: Scan,
     /// The body LZ4-compressed, made by the request's thread when no rule applies.
     pub compressed: Option<Vec<u8>>,
+    /// Whether bodies are stored compressed (`--compression`).
+    pub compress: bool,
     /// `Ok(None)`: stored whole; `Ok(Some(message))`: storage's 422 (the kept points are
     /// stored); `Err`: nothing stored.
     pub reply: oneshot::Sender<Result<Option<Vec<u8>>, String>>,
@@ -393,6 +397,11 @@ impl Store {
             .name("linegate-writer".into())
             .spawn(move || w.run(rx))
             .map_err(|e| e.to_string())?;
+        let cp = open_read(dir).map_err(|e| e.to_string())?;
+        std::thread::Builder::new()
+            .name("linegate-checkpoint".into())
+            .spawn(move || checkpointer(cp))
+            .map_err(|e| e.to_string())?;
         Ok(Arc::new(Store {
             dir: dir.to_path_buf(),
             tx,
@@ -431,6 +440,27 @@ impl Store {
 
     pub fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
         self.registry.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Copies committed WAL frames into the database file in the background, so commits never
+/// wait for a checkpoint. When writes outpace it and the WAL passes ~1 GiB, a RESTART
+/// checkpoint makes the writer wait once so the WAL starts over.
+fn checkpointer(conn: Connection) {
+    const RESTART_FRAMES: i64 = (1 << 30) / 65536;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let frames: rusqlite::Result<(i64, i64)> =
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            });
+        match frames {
+            Ok((log, done)) if log > RESTART_FRAMES && done < log => {
+                let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "checkpoint"),
+        }
     }
 }
 
@@ -575,37 +605,53 @@ fn write_one(
         });
     let e = |e: rusqlite::Error| e.to_string();
     let mut new_fields: Vec<(SchemaKey, FieldType)> = Vec::new();
-    let (blob, precision, points, min_t, max_t, message) = if fast {
-        for (shard, m, f, ty) in &job.scan.fields {
-            let k = (b.id, *shard, m.clone(), f.clone());
-            if !schema.contains_key(&k) {
-                schema.insert(k.clone(), *ty);
-                new_fields.push((k, *ty));
+    let kept_blob: Vec<u8>;
+    // (blob, encoding, precision, points, min, max, 422 message)
+    let (blob, encoding, precision, points, min_t, max_t, message): (&[u8], i64, _, _, _, _, _) =
+        if fast {
+            for (shard, m, f, ty) in &job.scan.fields {
+                let k = (b.id, *shard, m.clone(), f.clone());
+                if !schema.contains_key(&k) {
+                    schema.insert(k.clone(), *ty);
+                    new_fields.push((k, *ty));
+                }
             }
-        }
-        (
-            job.compressed.clone().unwrap_or_default(),
-            job.precision,
-            job.scan.points,
-            job.scan.min_time,
-            job.scan.max_time,
-            None,
-        )
-    } else {
-        let mut t = Tracking {
-            schema,
-            created: &mut new_fields,
+            let (blob, enc) = match &job.compressed {
+                Some(c) => (c.as_slice(), ENC_LZ4),
+                None => (&job.body[..], ENC_RAW),
+            };
+            (
+                blob,
+                enc,
+                job.precision,
+                job.scan.points,
+                job.scan.min_time,
+                job.scan.max_time,
+                None,
+            )
+        } else {
+            let mut t = Tracking {
+                schema,
+                created: &mut new_fields,
+            };
+            let a = rules::apply(&job.body, job.precision, job.now, b, &mut t);
+            let enc = if job.compress {
+                kept_blob = lz4_flex::compress_prepend_size(&a.kept_lp);
+                ENC_LZ4
+            } else {
+                kept_blob = a.kept_lp;
+                ENC_RAW
+            };
+            (
+                kept_blob.as_slice(),
+                enc,
+                Precision::Ns,
+                a.kept,
+                a.min_time,
+                a.max_time,
+                a.error,
+            )
         };
-        let a = rules::apply(&job.body, job.precision, job.now, b, &mut t);
-        (
-            lz4_flex::compress_prepend_size(&a.kept_lp),
-            Precision::Ns,
-            a.kept,
-            a.min_time,
-            a.max_time,
-            a.error,
-        )
-    };
     for (k, ty) in &new_fields {
         tx.prepare_cached(
             "INSERT OR REPLACE INTO fields(bucket_id, shard, measurement, field, type) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -618,7 +664,7 @@ fn write_one(
         return Ok((message, None));
     }
     tx.prepare_cached(
-        "INSERT INTO batches(bucket_id, precision, now, points, min_time, max_time, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO batches(bucket_id, precision, now, points, min_time, max_time, encoding, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -628,11 +674,23 @@ fn write_one(
             points as i64,
             min_t,
             max_t,
+            encoding,
             blob
         ])
     })
     .map_err(e)?;
     Ok((message, Some(tx.last_insert_rowid())))
+}
+
+/// Stored bodies: as received, or LZ4 with the size in front.
+const ENC_RAW: i64 = 0;
+const ENC_LZ4: i64 = 1;
+
+fn decode_blob(encoding: i64, blob: Vec<u8>) -> Result<Vec<u8>, String> {
+    match encoding {
+        ENC_RAW => Ok(blob),
+        _ => lz4_flex::decompress_size_prepended(&blob).map_err(|e| e.to_string()),
+    }
 }
 
 /// One stored batch, decompressed.
@@ -657,7 +715,7 @@ pub fn batches_after(
 ) -> Result<Vec<StoredBatch>, String> {
     let mut st = conn
         .prepare_cached(
-            "SELECT seq, bucket_id, precision, now, points, body FROM batches WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            "SELECT seq, bucket_id, precision, now, points, body, encoding FROM batches WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )
         .map_err(|e| e.to_string())?;
     let rows = st
@@ -669,13 +727,14 @@ pub fn batches_after(
                 r.get::<_, i64>(3)?,
                 r.get::<_, i64>(4)?,
                 r.get::<_, Vec<u8>>(5)?,
+                r.get::<_, i64>(6)?,
             ))
         })
         .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for r in rows {
-        let (seq, bucket_id, p, now, points, blob) = r.map_err(|e| e.to_string())?;
-        let body = lz4_flex::decompress_size_prepended(&blob).map_err(|e| e.to_string())?;
+        let (seq, bucket_id, p, now, points, blob, enc) = r.map_err(|e| e.to_string())?;
+        let body = decode_blob(enc, blob)?;
         out.push(StoredBatch {
             seq,
             bucket_id,
@@ -709,7 +768,7 @@ pub fn export(
     let stop = f.stop.unwrap_or(i64::MAX);
     let mut st = conn
         .prepare(
-            "SELECT precision, now, body FROM batches WHERE bucket_id = ?1 AND max_time >= ?2 AND min_time < ?3 ORDER BY seq",
+            "SELECT precision, now, body, encoding FROM batches WHERE bucket_id = ?1 AND max_time >= ?2 AND min_time < ?3 ORDER BY seq",
         )
         .map_err(|e| e.to_string())?;
     let rows = st
@@ -718,14 +777,15 @@ pub fn export(
                 r.get::<_, String>(0)?,
                 r.get::<_, i64>(1)?,
                 r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, i64>(3)?,
             ))
         })
         .map_err(|e| e.to_string())?;
     let mut merged = Merged::default();
     let mut n = 0u64;
     for r in rows {
-        let (p, now, blob) = r.map_err(|e| e.to_string())?;
-        let body = lz4_flex::decompress_size_prepended(&blob).map_err(|e| e.to_string())?;
+        let (p, now, blob, enc) = r.map_err(|e| e.to_string())?;
+        let body = decode_blob(enc, blob)?;
         read_batch(
             &body,
             &ParseOptions::new(precision_of(&p), now),
