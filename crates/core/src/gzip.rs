@@ -113,10 +113,25 @@ pub fn decompress_members(
     let mut out: Vec<u8> = Vec::new();
     let mut inflater = Box::<DecompressorOxide>::default();
     let mut pos = data_start;
-    let initial = body
+    // The last member's trailer holds its size mod 2^32: for the usual single member that is
+    // the whole output, so one allocation fits it and nothing is copied while growing (the
+    // peak stays at the decoded size). A wrong hint only costs growth later.
+    let isize_hint = body
         .len()
-        .saturating_mul(4)
-        .clamp(64 * 1024, 64 * 1024 * 1024);
+        .checked_sub(4)
+        .filter(|&i| i >= data_start)
+        .map_or(0, |i| {
+            u32::from_le_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]) as usize
+        });
+    let initial = if isize_hint > 0 && isize_hint <= body.len().saturating_mul(1032) {
+        // + 1 so a stream that ends exactly at the hint needs no growth step to finish.
+        isize_hint.saturating_add(1).min(limit)
+    } else {
+        body.len()
+            .saturating_mul(4)
+            .clamp(64 * 1024, 64 * 1024 * 1024)
+    };
+    let mut first = true;
     loop {
         let member_start = out.len();
         inflater.init();
@@ -128,7 +143,12 @@ pub fn decompress_members(
                 if out.len() >= limit {
                     return Err(ReadError::TooLarge);
                 }
-                let grow = out.len().max(initial);
+                let grow = if first {
+                    initial
+                } else {
+                    out.len().max(64 * 1024)
+                };
+                first = false;
                 let new_len = out.len().saturating_add(grow).min(limit);
                 out.resize(new_len, 0);
             }

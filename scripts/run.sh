@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The main job, from a fresh machine: set up, build, then run linegate end to end on
+# 127.0.0.1 until Ctrl-C:
+#   - linegate-backend on its embedded storage (SQLite) at :8086, with an org, a bucket and a
+#     token made on first start;
+#   - the Worker under `wrangler dev` at :8787, checking writes at the edge and forwarding the
+#     valid ones to the backend;
+#   - the validation page at :8080;
+# and sends the sample batches through the CLI and the Worker to show each part working.
+# Ports and names: BACKEND_PORT, WORKER_PORT, PAGE_PORT, LINEGATE_DATA, LINEGATE_TOKEN.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/setup.sh
+bash scripts/build.sh
+
+BACKEND_PORT="${BACKEND_PORT:-8086}"
+WORKER_PORT="${WORKER_PORT:-8787}"
+PAGE_PORT="${PAGE_PORT:-8080}"
+DATA="${LINEGATE_DATA:-$root/.linegate/data}"
+TOKEN="${LINEGATE_TOKEN:-linegate-dev-token}"
+ORG=linegate
+BUCKET=metrics
+mkdir -p "$(dirname "$DATA")" "$root/.linegate/logs"
+logs="$root/.linegate/logs"
+say() { printf '\033[1mlinegate:\033[0m %s\n' "$*" >&2; }
+
+pids=()
+stop() {
+  for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+wait_for() { # url, what, log
+  for _ in $(seq 1 240); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.5
+  done
+  say "$2 did not come up; its log: $3"
+  tail -n 40 "$3" >&2
+  exit 1
+}
+
+say "backend: http://127.0.0.1:$BACKEND_PORT (data in $DATA; log $logs/backend.log)"
+setsid target/release/linegate-backend serve --data "$DATA" --bind "127.0.0.1:$BACKEND_PORT" \
+  --setup-org "$ORG" --setup-bucket "$BUCKET" --setup-token "$TOKEN" >"$logs/backend.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$BACKEND_PORT/health" backend "$logs/backend.log"
+
+say "Worker (wrangler dev): http://127.0.0.1:$WORKER_PORT (log $logs/worker.log)"
+setsid npx wrangler dev --ip 127.0.0.1 --port "$WORKER_PORT" \
+  --var "BACKEND_URL:http://127.0.0.1:$BACKEND_PORT" \
+  --var "CORS_ORIGINS:http://127.0.0.1:$PAGE_PORT" >"$logs/worker.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$WORKER_PORT/ping" Worker "$logs/worker.log"
+
+say "page: http://127.0.0.1:$PAGE_PORT (log $logs/page.log)"
+setsid node scripts/serve-www.mjs --port "$PAGE_PORT" >"$logs/page.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$PAGE_PORT/" page "$logs/page.log"
+
+say "the CLI on the sample batches:"
+target/release/linegate check --format human samples/good.lp samples/bad.lp || true
+
+write="http://127.0.0.1:$WORKER_PORT/api/v2/write?org=$ORG&bucket=$BUCKET&precision=ns"
+for f in samples/good.lp samples/bad.lp; do
+  say "POST $f through the Worker:"
+  curl -sS -w '  -> HTTP %{http_code}\n' -H "Authorization: Token $TOKEN" --data-binary "@$f" "$write"
+done
+say "stored in the backend (export):"
+target/release/linegate-backend export --data "$DATA" --bucket "$BUCKET" | head -n 5
+
+cat >&2 <<MSG
+
+  linegate is running:
+    page     http://127.0.0.1:$PAGE_PORT/
+    Worker   $write
+    backend  http://127.0.0.1:$BACKEND_PORT  (org $ORG, bucket $BUCKET, token $TOKEN)
+
+  Try:  curl -i -H 'Authorization: Token $TOKEN' --data-binary 'cpu,host=a usage=1' '$write'
+  Ctrl-C stops everything.
+MSG
+wait
