@@ -4,7 +4,7 @@
 // in one run. Not a test: it prints figures (MB/s of input; for gzip, of decompressed
 // output) and, with --write FILE, a Markdown report.
 //
-//   node bench/wasm.mjs [--data DIR] [--runs N] [--size-mb N] [--write FILE] [--no-native]
+//   node bench/wasm.mjs [--data DIR] [--runs N] [--size-mb N] [--write FILE] [--no-native] [--no-peers]
 //
 // Each figure is the best of N runs, as wall-clock time and as CPU time (process CPU for
 // Node, thread CPU for the native binary). The CPU figure is the steadier one on a shared
@@ -29,6 +29,7 @@ const dataDir = resolve(root, opt("--data", "bench-data"));
 const sizeMb = opt("--size-mb", "50");
 const writeTo = opt("--write", undefined);
 const withNative = !args.includes("--no-native");
+const withWasmPeers = !args.includes("--no-peers");
 const datasets = (opt("--datasets", "cpu,cpuf,telegraf,escape")).split(",");
 
 const log = (...a) => console.error(...a);
@@ -119,15 +120,36 @@ if (withNative) {
   }
 }
 
+// --- peers compiled to wasm (bench/peers-wasm: tremor-influx, influxdb-line-protocol) ---------
+let wasmPeers;
+if (withWasmPeers) {
+  const dir = join(root, "bench/peers-wasm");
+  const targetDir = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(dir, "target");
+  log("building the Rust peers for wasm32 (bench/peers-wasm)");
+  const b = spawnSync("cargo", ["build", "--release", "--target", "wasm32-unknown-unknown"], {
+    cwd: dir,
+    env: { ...process.env, RUSTFLAGS: "-C target-feature=+simd128", CARGO_TARGET_DIR: targetDir },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  if (b.status === 0) {
+    execFileSync("wasm-bindgen", ["--target", "web", "--out-dir", join(dir, "pkg"), "--out-name", "peers",
+      join(targetDir, "wasm32-unknown-unknown/release/linegate_bench_peers.wasm")]);
+    wasmPeers = await import(join(dir, "pkg/peers.js"));
+    wasmPeers.initSync({ module: readFileSync(join(dir, "pkg/peers_bg.wasm")) });
+  } else {
+    log("the wasm peers did not build; their columns are left out");
+  }
+}
+
 // --- peers (JS parsers on npm) --------------------------------------------------------------
 const require = createRequire(join(root, "package.json"));
 const peers = [];
 for (const [name, load] of [
-  ["@akayami/influxdb-line-protocol@1.0.0", () => {
+  ["@akayami/influxdb-line-protocol 1.0.0 (JS)", () => {
     const P = require("@akayami/influxdb-line-protocol").parse;
     return (line) => new P(line);
   }],
-  ["influx-line-protocol-parser@0.2.0", () => require("influx-line-protocol-parser")],
+  ["influx-line-protocol-parser 0.2.0 (JS)", () => require("influx-line-protocol-parser")],
 ]) {
   try {
     peers.push({ name, parseLine: load() });
@@ -182,6 +204,15 @@ for (const d of datasets) {
     }, Math.min(runs, 3));
     return { name: p.name, t, failed };
   });
+  if (wasmPeers) {
+    const data = new wasmPeers.Data(body);
+    let ok = 0;
+    const tremor = time(() => (ok = data.tremor()), Math.min(runs, 3));
+    peerFigures.unshift({ name: "tremor-influx 0.13.0-rc.33 (wasm)", t: tremor, failed: 0, note: `decoded ${ok} lines` });
+    const influxdb3 = time(() => (ok = data.influxdb3()), Math.min(runs, 3));
+    peerFigures.splice(1, 0, { name: "influxdb-line-protocol 2.0.0 (wasm)", t: influxdb3, failed: 0, note: `parsed ${ok} lines` });
+    data.free();
+  }
   const nat = native.get(file);
   rows.push({ d, n, total, copy, inWasm, fromString, peerFigures, nat });
 
@@ -225,14 +256,22 @@ out.push(`Run: ${new Date().toISOString().slice(0, 10)}, Node ${process.version}
 out.push("");
 out.push("MB/s of input by CPU time (by wall-clock time in brackets).");
 out.push("");
-const peerNames = peers.map((p) => p.name);
-out.push(`| dataset | checkWrite (wasm, Uint8Array) | check in wasm (body already in wasm) | checkWrite (string body) | native core | wasm / native | copy into wasm | ${peerNames.map((p) => p + " (Node, JS)").join(" | ")} |`);
-out.push(`|---|---:|---:|---:|---:|---:|---:|${peerNames.map(() => "---:").join("|")}${peerNames.length ? "|" : ""}`);
+out.push("| dataset | checkWrite (wasm, Uint8Array body) | check alone (body already in wasm) | checkWrite (string body) | native core | wasm / native | copy into wasm |");
+out.push("|---|---:|---:|---:|---:|---:|---:|");
 for (const r of rows) {
   const ratio = r.nat ? `${((100 * r.nat.cpu) / r.total.cpu).toFixed(0)}% (${((100 * r.nat.wall) / r.total.wall).toFixed(0)}%)` : "–";
   const copyMs = `${(r.copy.cpu * 1e3).toFixed(1)} ms = ${((100 * r.copy.cpu) / r.total.cpu).toFixed(0)}% (${(r.copy.wall * 1e3).toFixed(1)} ms)`;
-  const peerCells = r.peerFigures.map((p) => `${pair(r.n, p.t)}${p.failed ? `, threw on ${p.failed} lines` : ""}`);
-  out.push(`| ${r.d} | ${pair(r.n, r.total)} | ${pair(r.n, r.inWasm)} | ${pair(r.n, r.fromString)} | ${r.nat ? pair(r.n, r.nat) : "–"} | ${ratio} | ${copyMs} | ${peerCells.join(" | ")} |`);
+  out.push(`| ${r.d} | ${pair(r.n, r.total)} | ${pair(r.n, r.inWasm)} | ${pair(r.n, r.fromString)} | ${r.nat ? pair(r.n, r.nat) : "–"} | ${ratio} | ${copyMs} |`);
+}
+out.push("");
+out.push("Peers in the same Node process, on the same data (MB/s of input by CPU time, wall-clock in brackets); linegate's checkWrite again for reference.");
+out.push("");
+const peerNames = rows[0].peerFigures.map((p) => p.name);
+out.push(`| dataset | linegate checkWrite (wasm) | ${peerNames.join(" | ")} |`);
+out.push(`|---|---:|${peerNames.map(() => "---:").join("|")}|`);
+for (const r of rows) {
+  const cells = r.peerFigures.map((p) => `${pair(r.n, p.t)}${p.failed ? `; threw on ${p.failed} lines` : ""}${p.note ? `; ${p.note}` : ""}`);
+  out.push(`| ${r.d} | ${pair(r.n, r.total)} | ${cells.join(" | ")} |`);
 }
 out.push("");
 out.push("Gzip bodies: MB/s of decompressed output, decoding and the whole check, by CPU time (wall-clock in brackets).");
