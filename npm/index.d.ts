@@ -57,6 +57,10 @@ export type Diagnostic = {
   /** Byte range of the quoted line text in the (decoded) body. */
   textStart: number;
   textLength: number;
+  /** The physical line as written (at most about 400 bytes, around the spot), for display. */
+  excerpt: string;
+  /** Index of the failing spot in `excerpt` (a JS string index). */
+  excerptSpot: number;
 };
 
 export type Warning = {

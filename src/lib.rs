@@ -291,6 +291,10 @@ struct JsDiagnostic {
     spans: u32,
     text_start: f64,
     text_length: f64,
+    /// The physical line as written (cut to a window around the spot), for display.
+    excerpt: String,
+    /// Where the failing spot is in `excerpt`, in UTF-16 units (a JS string index).
+    excerpt_spot: f64,
 }
 
 impl From<Diagnostic> for JsDiagnostic {
@@ -304,6 +308,15 @@ impl From<Diagnostic> for JsDiagnostic {
             spans: d.spans,
             text_start: d.text_start as f64,
             text_length: d.text_len as f64,
+            excerpt_spot: {
+                let spot = (d.column - 1)
+                    .saturating_sub(d.excerpt_offset)
+                    .min(d.excerpt.len());
+                String::from_utf8_lossy(&d.excerpt[..spot])
+                    .encode_utf16()
+                    .count() as f64
+            },
+            excerpt: String::from_utf8_lossy(&d.excerpt).into_owned(),
         }
     }
 }

@@ -174,6 +174,12 @@ test("validate: verdict, diagnostics with hints, warnings, summary", () => {
     ],
   );
   assert.match(v.diagnostics[0].hint, /escaped/);
+  // The excerpt shows the line; the spot indexes the JS string (here: the space after "my").
+  assert.equal(v.diagnostics[0].excerpt, "m,host=my server f=1");
+  assert.equal(v.diagnostics[0].excerptSpot, 10);
+  const u = validate("m,h=é f=1\nm,h=\u{1F600}ü x f=1\n").diagnostics[0];
+  assert.equal(u.excerpt, "m,h=\u{1F600}ü x f=1");
+  assert.equal(u.excerpt.slice(u.excerptSpot), "x f=1");
   assert.deepStrictEqual(v.warnings.map((w) => w.kind).sort(), ["field-type-conflict", "time-field"]);
   assert.equal(v.warningsTotal, 2);
   assert.deepStrictEqual(v.summary, {
