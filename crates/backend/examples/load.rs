@@ -217,7 +217,10 @@ fn null_server(addr: &str) {
             )
             .layer(axum::extract::DefaultBodyLimit::disable());
         let l = tokio::net::TcpListener::bind(addr).await.unwrap();
-        println!("null server on {}", l.local_addr().unwrap());
+        println!(
+            "null server: listening on http://{}",
+            l.local_addr().unwrap()
+        );
         axum::serve(l, app).await.unwrap();
     });
 }

@@ -24,6 +24,19 @@ use crate::store::{self, Store, StoredBatch};
 
 const CURSOR_KEY: &str = "relay_cursor";
 
+/// Most bytes of stored batches joined into one upstream request.
+const COALESCE_BYTES: usize = 8 << 20;
+
+/// Whether another body may follow this one in a request: a last line ending in a
+/// backslash would swallow the line feed between them.
+fn joinable(b: &StoredBatch) -> bool {
+    let mut end = b.body.len();
+    while end > 0 && b.body[end - 1] == b'\n' {
+        end -= 1;
+    }
+    end > 0 && b.body[end - 1] != b'\\'
+}
+
 /// Where a local bucket goes upstream.
 #[derive(Clone, Debug, Default)]
 pub struct Target {
@@ -146,13 +159,33 @@ impl Relay {
                 .await;
                 continue;
             }
-            for b in batches {
-                self.deliver(&b).await;
-                self.cursor.store(b.seq, Ordering::SeqCst);
-                if last_save.elapsed() > Duration::from_secs(1) && self.save_cursor(b.seq).await {
-                    saved = b.seq;
+            let mut i = 0;
+            while i < batches.len() {
+                // Consecutive batches for one bucket and precision go as one request.
+                let mut j = i + 1;
+                let mut size = batches[i].body.len();
+                while j < batches.len()
+                    && joinable(&batches[j - 1])
+                    && batches[j].bucket_id == batches[i].bucket_id
+                    && batches[j].precision == batches[i].precision
+                    && size + batches[j].body.len() < COALESCE_BYTES
+                {
+                    size += batches[j].body.len() + 1;
+                    j += 1;
+                }
+                let group = &batches[i..j];
+                if group.len() == 1 || !self.deliver_joined(group).await {
+                    for b in group {
+                        self.deliver(b).await;
+                    }
+                }
+                let seq = group[group.len() - 1].seq;
+                self.cursor.store(seq, Ordering::SeqCst);
+                if last_save.elapsed() > Duration::from_secs(1) && self.save_cursor(seq).await {
+                    saved = seq;
                     last_save = Instant::now();
                 }
+                i = j;
             }
         }
     }
@@ -171,6 +204,40 @@ impl Relay {
         let t = self.cfg.buckets.get(&b.name).cloned().unwrap_or_default();
         let org = t.org.or_else(|| self.cfg.org.clone()).unwrap_or(local_org);
         Some((org, t.bucket.unwrap_or_else(|| b.name.clone())))
+    }
+
+    /// Sends consecutive batches as one request, retrying transient failures; `false` when
+    /// upstream refused it (413 or another 4xx): the caller then sends them one by one, so
+    /// only the batch at fault is split or parked.
+    async fn deliver_joined(&self, group: &[StoredBatch]) -> bool {
+        let Some((org, bucket)) = self.target(group[0].bucket_id) else {
+            return false;
+        };
+        let mut body = Vec::with_capacity(group.iter().map(|b| b.body.len() + 1).sum());
+        for b in group {
+            body.extend_from_slice(&b.body);
+            if body.last() != Some(&b'\n') {
+                body.push(b'\n');
+            }
+        }
+        let points: i64 = group.iter().map(|b| b.points).sum();
+        let mut backoff = self.cfg.min_backoff;
+        loop {
+            match self.send(&org, &bucket, group[0].precision, &body).await {
+                Sent::Ok => {
+                    self.metrics
+                        .upstream_points
+                        .fetch_add(points as u64, Ordering::Relaxed);
+                    return true;
+                }
+                Sent::Retry(after) => {
+                    let wait = after.unwrap_or(backoff).min(Duration::from_secs(300));
+                    backoff = (backoff * 2).min(self.cfg.max_backoff);
+                    tokio::time::sleep(wait).await;
+                }
+                Sent::TooLarge | Sent::Rejected(..) => return false,
+            }
+        }
     }
 
     /// Delivers one batch (in parts when upstream finds it too large); returns when every

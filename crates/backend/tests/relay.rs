@@ -358,15 +358,19 @@ fn relay_delivers_in_order_once_and_parks_rejects() {
             );
         }
     }
-    assert_eq!(
-        statuses.iter().filter(|&&s| s == 413).count(),
-        1,
-        "{statuses:?}"
-    );
+    // Batches waiting together go as one request; a refused request is retried batch by
+    // batch, so the large batch meets 413 at least once alone and is then split.
+    assert!(statuses.contains(&413), "{statuses:?}");
     assert_eq!(statuses.iter().filter(|&&s| s == 503).count(), 2);
-    assert_eq!(
-        statuses.iter().filter(|&&s| s == 204).count(),
-        want.len() + 1
+    assert!(statuses.iter().filter(|&&s| s == 400).count() >= 2);
+    let sizes_after_413: Vec<usize> = log
+        .windows(2)
+        .filter(|w| w[0].1 == 413)
+        .map(|w| w[1].2)
+        .collect();
+    assert!(
+        sizes_after_413.iter().all(|&n| n < 5000),
+        "{sizes_after_413:?}"
     );
     let m = relay.request("GET", "/metrics", &[], b"").text();
     assert!(

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Load benchmark of linegate-backend: pass-through server, embedded storage (LZ4 and raw),
+# relay mode; concurrency 1 and 16; 5,000-line batches of cpu.lp. See BENCHMARKS.md.
+#   bash crates/backend/examples/bench.sh [SECONDS]
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../../.." && pwd)"
+SHARED="${SHARED:-$ROOT/../shared}"
+SECS="${1:-15}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+WORK="$(mktemp -d)"
+DATA="${BENCH_DATA:-/tmp/linegate-bench-data}"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+cargo build --release -q -p linegate-backend --bin linegate-backend --example load
+BIN="$CARGO_TARGET_DIR/release/linegate-backend"
+LOAD="$CARGO_TARGET_DIR/release/examples/load"
+if [ ! -f "$DATA/cpu.lp" ]; then
+  mkdir -p "$DATA"
+  python3 "$SHARED/bench/gen.py" --out "$DATA" --size-mb 50 --datasets cpu >/dev/null
+fi
+
+# Starts a server in the background; prints its address.
+start() {
+  local log="$WORK/$1.log"; shift
+  LINEGATE_LOG=warn "$@" >"$log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    if grep -q "listening on http://" "$log"; then
+      sed -n 's/.*listening on http:\/\///p' "$log" | head -1; return
+    fi
+    sleep 0.1
+  done
+  echo "server did not start: $(cat "$log")" >&2; exit 1
+}
+
+run() {
+  local url="$1" label="$2"
+  for c in 1 16; do
+    printf '%-28s ' "$label"
+    "$LOAD" --url "http://$url" --token t --org o --bucket b --file "$DATA/cpu.lp" \
+      --batch-lines 5000 --concurrency "$c" --seconds "$SECS"
+  done
+}
+
+setup=(--setup-org o --setup-bucket b --setup-token t)
+nproc_line="$(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "linegate-backend load benchmark: $nproc_line, ${SECS}s per run"
+
+A=$(start null "$LOAD" --null-server 127.0.0.1:0)
+run "$A" "pass-through (stores nothing)"
+
+A=$(start lz4 "$BIN" serve --data "$WORK/lz4" --bind 127.0.0.1:0 "${setup[@]}")
+run "$A" "embedded, LZ4"
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+du -sh "$WORK/lz4" | sed 's/^/  on disk: /'
+rm -rf "$WORK/lz4"
+
+A=$(start raw "$BIN" serve --data "$WORK/raw" --bind 127.0.0.1:0 --compression none "${setup[@]}")
+run "$A" "embedded, uncompressed"
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+rm -rf "$WORK/raw"
+
+U=$(start up "$BIN" serve --data "$WORK/up" --bind 127.0.0.1:0 "${setup[@]}")
+R=$(start relay "$BIN" serve --data "$WORK/relay" --bind 127.0.0.1:0 "${setup[@]}" \
+  --upstream "http://$U" --upstream-token t)
+run "$R" "relay (+ upstream backend)"
+t0=$(date +%s.%N)
+for _ in $(seq 600); do
+  d=$(curl -s "http://$R/metrics" | sed -n 's/^linegate_relay_queue_depth //p')
+  [ "$d" = "0" ] && break
+  sleep 0.5
+done
+t1=$(date +%s.%N)
+printf '  relay queue drained %.1fs after the load stopped; upstream points: %s\n' \
+  "$(echo "$t1 - $t0" | bc)" \
+  "$(curl -s "http://$R/metrics" | sed -n 's/^linegate_upstream_points_total //p')"
