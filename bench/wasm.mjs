@@ -6,8 +6,8 @@
 //
 //   node bench/wasm.mjs [--data DIR] [--runs N] [--size-mb N] [--write FILE] [--no-native] [--no-peers]
 //
-// Each figure is the best of N runs, as wall-clock time and as CPU time (process CPU for
-// Node, thread CPU for the native binary). The CPU figure is the steadier one on a shared
+// Each figure is the best of N rounds, as wall-clock time and as CPU time (process CPU for
+// Node, thread CPU for the native binary); a round runs every probe once, native ones too. The CPU figure is the steadier one on a shared
 // machine: another process taking the core stretches the wall clock, not the CPU time.
 // Compare within one run, as ratios.
 
@@ -59,39 +59,6 @@ const query = "org=o&bucket=b&precision=ns";
 const headers = { authorization: "Token t" };
 const gzHeaders = { authorization: "Token t", "content-encoding": "gzip" };
 
-// Best wall and CPU seconds of `runs` calls of f (after one warm-up call).
-function time(f, n = runs) {
-  f();
-  let wall = Infinity;
-  let cpu = Infinity;
-  for (let i = 0; i < n; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    f();
-    const t1 = performance.now();
-    const c = process.cpuUsage(c0);
-    wall = Math.min(wall, (t1 - t0) / 1e3);
-    cpu = Math.min(cpu, (c.user + c.system) / 1e6);
-  }
-  return { wall, cpu };
-}
-
-async function timeAsync(f, n = runs) {
-  await f();
-  let wall = Infinity;
-  let cpu = Infinity;
-  for (let i = 0; i < n; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await f();
-    const t1 = performance.now();
-    const c = process.cpuUsage(c0);
-    wall = Math.min(wall, (t1 - t0) / 1e3);
-    cpu = Math.min(cpu, (c.user + c.system) / 1e6);
-  }
-  return { wall, cpu };
-}
-
 const mbs = (bytes, s) => bytes / 1e6 / s;
 const fmt = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const pair = (bytes, t) => `${fmt(mbs(bytes, t.cpu))} (${fmt(mbs(bytes, t.wall))})`;
@@ -102,7 +69,9 @@ function mustForward(v, what) {
 }
 
 // --- native ----------------------------------------------------------------------------
-let native = new Map();
+// The native binary runs once per round, between the rounds of wasm runs, so that both see
+// the same machine: on a shared machine, load comes and goes within minutes.
+let nativeRound;
 if (withNative) {
   const targetDir = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(root, "target");
   log("building the native benchmark binary (cargo build --release --example check_throughput)");
@@ -112,12 +81,14 @@ if (withNative) {
   });
   const bin = join(targetDir, "release/examples/check_throughput");
   const files = datasets.flatMap((d) => [join(dataDir, d + ".lp"), join(dataDir, d + ".lp.gz")]);
-  const out = spawnSync(bin, ["--iters", String(runs), ...files], { encoding: "utf8" });
-  if (out.status !== 0) throw new Error(`native benchmark failed: ${out.stderr}`);
-  for (const line of out.stdout.trim().split("\n")) {
-    const r = JSON.parse(line);
-    native.set(r.file, { wall: r.wall_s, cpu: r.cpu_s, points: r.points });
-  }
+  nativeRound = (note) => {
+    const out = spawnSync(bin, ["--iters", "2", ...files], { encoding: "utf8" });
+    if (out.status !== 0) throw new Error(`native benchmark failed: ${out.stderr}`);
+    for (const line of out.stdout.trim().split("\n")) {
+      const r = JSON.parse(line);
+      note(`native:${r.file}`, { wall: r.wall_s, cpu: r.cpu_s });
+    }
+  };
 }
 
 // --- peers compiled to wasm (bench/peers-wasm: tremor-influx, influxdb-line-protocol) ---------
@@ -180,57 +151,121 @@ function runPeer(p, text) {
 }
 
 // --- runs ------------------------------------------------------------------------------
-const rows = [];
-const gzRows = [];
-for (const d of datasets) {
-  const file = join(dataDir, d + ".lp");
-  const gzFile = file + ".gz";
-  const body = new Uint8Array(readFileSync(file));
-  const gz = new Uint8Array(readFileSync(gzFile));
-  const n = body.length;
-  log(`${d}: ${(n / 1e6).toFixed(1)} MB (${(gz.length / 1e6).toFixed(1)} MB gzipped)`);
-
-  const total = time(() => mustForward(checkWrite({ query, headers, body, now: NOW }), d));
-  const copy = time(() => BodyBuffer.fromBytes(body).free());
-  const pre = BodyBuffer.fromBytes(body);
-  const inWasm = time(() => mustForward(checkWrite({ query, headers, body: pre, now: NOW }), d));
-  pre.free();
-  const text = new TextDecoder().decode(body);
-  const fromString = time(() => mustForward(checkWrite({ query, headers, body: text, now: NOW }), d));
-  const peerFigures = peers.map((p) => {
-    let failed = 0;
-    const t = time(() => {
-      failed = runPeer(p, text);
-    }, Math.min(runs, 3));
-    return { name: p.name, t, failed };
-  });
-  if (wasmPeers) {
-    const data = new wasmPeers.Data(body);
-    let ok = 0;
-    const tremor = time(() => (ok = data.tremor()), Math.min(runs, 3));
-    peerFigures.unshift({ name: "tremor-influx 0.13.0-rc.33 (wasm)", t: tremor, failed: 0, note: `decoded ${ok} lines` });
-    const influxdb3 = time(() => (ok = data.influxdb3()), Math.min(runs, 3));
-    peerFigures.splice(1, 0, { name: "influxdb-line-protocol 2.0.0 (wasm)", t: influxdb3, failed: 0, note: `parsed ${ok} lines` });
-    data.free();
-  }
-  const nat = native.get(file);
-  rows.push({ d, n, total, copy, inWasm, fromString, peerFigures, nat });
-
-  // gzip: wasm (miniz_oxide) vs what Node and a Worker have natively, each followed by the check.
-  const plainSize = n;
-  const wasmGz = time(() => mustForward(checkWrite({ query, headers: gzHeaders, body: gz, now: NOW }), d + ".gz"));
-  const zlibOnly = time(() => gunzipSync(gz));
-  const zlibCheck = time(() => mustForward(checkWrite({ query, headers, body: gunzipSync(gz), now: NOW }), d));
-  const dsDecode = async () => {
-    const stream = new Blob([gz]).stream().pipeThrough(new DecompressionStream("gzip"));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
-  };
-  const dsOnly = await timeAsync(dsDecode);
-  const dsCheck = await timeAsync(async () =>
-    mustForward(checkWrite({ query, headers, body: await dsDecode(), now: NOW }), d),
-  );
-  gzRows.push({ d, plainSize, gzSize: gz.length, wasmGz, zlibOnly, zlibCheck, dsOnly, dsCheck, nat: native.get(gzFile) });
+// Every figure is the best of `runs` rounds; a round runs every probe once (after a first
+// warm-up round that is not kept). JS peers are slow, so they get at most 3 rounds.
+const best = new Map();
+const note = (key, t) => {
+  const b = best.get(key);
+  best.set(key, b ? { wall: Math.min(b.wall, t.wall), cpu: Math.min(b.cpu, t.cpu) } : t);
+};
+function once(f) {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  f();
+  const t1 = performance.now();
+  const c = process.cpuUsage(c0);
+  return { wall: (t1 - t0) / 1e3, cpu: (c.user + c.system) / 1e6 };
 }
+async function onceAsync(f) {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await f();
+  const t1 = performance.now();
+  const c = process.cpuUsage(c0);
+  return { wall: (t1 - t0) / 1e3, cpu: (c.user + c.system) / 1e6 };
+}
+
+const sets = datasets.map((d) => {
+  const file = join(dataDir, d + ".lp");
+  const body = new Uint8Array(readFileSync(file));
+  const gz = new Uint8Array(readFileSync(file + ".gz"));
+  log(`${d}: ${(body.length / 1e6).toFixed(1)} MB (${(gz.length / 1e6).toFixed(1)} MB gzipped)`);
+  return {
+    d,
+    file,
+    body,
+    gz,
+    text: new TextDecoder().decode(body),
+    pre: BodyBuffer.fromBytes(body),
+    peerData: wasmPeers ? new wasmPeers.Data(body) : undefined,
+    counts: {},
+  };
+});
+
+async function round(keep) {
+  const put = keep ? note : () => {};
+  if (nativeRound) nativeRound(put);
+  for (const x of sets) {
+    const { d, body, gz, text, pre } = x;
+    put(`${d}:total`, once(() => mustForward(checkWrite({ query, headers, body, now: NOW }), d)));
+    put(`${d}:copy`, once(() => BodyBuffer.fromBytes(body).free()));
+    put(`${d}:inWasm`, once(() => mustForward(checkWrite({ query, headers, body: pre, now: NOW }), d)));
+    put(`${d}:string`, once(() => mustForward(checkWrite({ query, headers, body: text, now: NOW }), d)));
+    // gzip: wasm (miniz_oxide) vs what Node and a Worker have natively, each followed by the check.
+    put(`${d}:wasmGz`, once(() => mustForward(checkWrite({ query, headers: gzHeaders, body: gz, now: NOW }), d)));
+    put(`${d}:zlibOnly`, once(() => gunzipSync(gz)));
+    put(`${d}:zlibCheck`, once(() => mustForward(checkWrite({ query, headers, body: gunzipSync(gz), now: NOW }), d)));
+    const dsDecode = async () => {
+      const stream = new Blob([gz]).stream().pipeThrough(new DecompressionStream("gzip"));
+      return new Uint8Array(await new Response(stream).arrayBuffer());
+    };
+    put(`${d}:dsOnly`, await onceAsync(dsDecode));
+    put(`${d}:dsCheck`, await onceAsync(async () => mustForward(checkWrite({ query, headers, body: await dsDecode(), now: NOW }), d)));
+  }
+}
+
+async function peerRound(keep) {
+  const put = keep ? note : () => {};
+  for (const x of sets) {
+    if (x.peerData) {
+      put(`${x.d}:tremor`, once(() => (x.counts.tremor = x.peerData.tremor())));
+      put(`${x.d}:influxdb3`, once(() => (x.counts.influxdb3 = x.peerData.influxdb3())));
+    }
+    for (const p of peers) put(`${x.d}:${p.name}`, once(() => (x.counts[p.name] = runPeer(p, x.text))));
+  }
+}
+
+await round(false);
+for (let r = 0; r < runs; r++) {
+  log(`round ${r + 1} of ${runs}`);
+  await round(true);
+}
+await peerRound(false);
+for (let r = 0; r < Math.min(runs, 3); r++) await peerRound(true);
+
+const rows = sets.map((x) => {
+  const g = (k) => best.get(`${x.d}:${k}`);
+  const peerFigures = [];
+  if (x.peerData) {
+    peerFigures.push({ name: "tremor-influx 0.13.0-rc.33 (wasm)", t: g("tremor"), note: `decoded ${x.counts.tremor} lines` });
+    peerFigures.push({ name: "influxdb-line-protocol 2.0.0 (wasm)", t: g("influxdb3"), note: `parsed ${x.counts.influxdb3} lines` });
+  }
+  for (const p of peers) peerFigures.push({ name: p.name, t: g(p.name), failed: x.counts[p.name] });
+  return {
+    d: x.d,
+    n: x.body.length,
+    total: g("total"),
+    copy: g("copy"),
+    inWasm: g("inWasm"),
+    fromString: g("string"),
+    peerFigures,
+    nat: best.get(`native:${x.file}`),
+  };
+});
+const gzRows = sets.map((x) => {
+  const g = (k) => best.get(`${x.d}:${k}`);
+  return {
+    d: x.d,
+    plainSize: x.body.length,
+    gzSize: x.gz.length,
+    wasmGz: g("wasmGz"),
+    zlibOnly: g("zlibOnly"),
+    zlibCheck: g("zlibCheck"),
+    dsOnly: g("dsOnly"),
+    dsCheck: g("dsCheck"),
+    nat: best.get(`native:${x.file}.gz`),
+  };
+});
 
 // --- size -----------------------------------------------------------------------------
 const wasmPath = join(root, "pkg/linegate.wasm");
@@ -252,7 +287,7 @@ const cpuinfo = (() => {
 })();
 const out = [];
 out.push(`Run: ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpuinfo}, linegate ${pkgJson.version}, ` +
-  `${runs} runs per figure (best), datasets of ${sizeMb} MB from ../shared/bench/gen.py.`);
+  `best of ${runs} interleaved rounds per figure (JS peers: ${Math.min(runs, 3)}), datasets of ${sizeMb} MB from ../shared/bench/gen.py.`);
 out.push("");
 out.push("MB/s of input by CPU time (by wall-clock time in brackets).");
 out.push("");
