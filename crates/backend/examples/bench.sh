@@ -9,8 +9,7 @@ SECS="${1:-15}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 WORK="$(mktemp -d)"
 DATA="${BENCH_DATA:-/tmp/linegate-bench-data}"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+cleanup() { for f in "$WORK"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 cargo build --release -q -p linegate-backend --bin linegate-backend --example load
@@ -21,11 +20,11 @@ if [ ! -f "$DATA/cpu.lp" ]; then
   python3 "$SHARED/bench/gen.py" --out "$DATA" --size-mb 50 --datasets cpu >/dev/null
 fi
 
-# Starts a server in the background; prints its address.
+# Starts a server in the background (its PID in $WORK/NAME.pid); prints its address.
 start() {
-  local log="$WORK/$1.log"; shift
+  local name="$1" log="$WORK/$1.log"; shift
   LINEGATE_LOG=warn "$@" >"$log" 2>&1 &
-  PIDS+=($!)
+  echo $! >"$WORK/$name.pid"
   for _ in $(seq 100); do
     if grep -q "listening on http://" "$log"; then
       sed -n 's/.*listening on http:\/\///p' "$log" | head -1; return
@@ -50,16 +49,18 @@ echo "linegate-backend load benchmark: $nproc_line, ${SECS}s per run"
 
 A=$(start null "$LOAD" --null-server 127.0.0.1:0)
 run "$A" "pass-through (stores nothing)"
+kill "$(cat "$WORK/null.pid")"; rm "$WORK/null.pid"
 
 A=$(start lz4 "$BIN" serve --data "$WORK/lz4" --bind 127.0.0.1:0 "${setup[@]}")
 run "$A" "embedded, LZ4"
-kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+stop() { kill "$(cat "$WORK/$1.pid")"; rm "$WORK/$1.pid"; sleep 0.5; }
+stop lz4
 du -sh "$WORK/lz4" | sed 's/^/  on disk: /'
 rm -rf "$WORK/lz4"
 
 A=$(start raw "$BIN" serve --data "$WORK/raw" --bind 127.0.0.1:0 --compression none "${setup[@]}")
 run "$A" "embedded, uncompressed"
-kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+stop raw
 rm -rf "$WORK/raw"
 
 U=$(start up "$BIN" serve --data "$WORK/up" --bind 127.0.0.1:0 "${setup[@]}")

@@ -433,3 +433,45 @@ fn setup_buckets_and_service_endpoints() {
     drop(s);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn bodies_stored_raw_or_compressed_read_back_alike() {
+    let dir = support::temp_dir("encoding");
+    let data = dir.join("data");
+    let setup = [
+        "--setup-org",
+        "o",
+        "--setup-bucket",
+        "b",
+        "--setup-token",
+        "t",
+    ];
+    let args: Vec<&str> = setup
+        .iter()
+        .copied()
+        .chain(["--compression", "none"])
+        .collect();
+    let s = Server::start(&data, &args);
+    assert_eq!(
+        s.write("t", "org=o&bucket=b&precision=s", b"m,k=a f=1i 1\n")
+            .status,
+        204
+    );
+    // Slow path (no timestamp: stored re-rendered) without compression too.
+    assert_eq!(s.write("t", "org=o&bucket=b", b"m,k=b f=2i\n").status, 204);
+    drop(s);
+    let s = Server::start(&data, &[]);
+    assert_eq!(
+        s.write("t", "org=o&bucket=b&precision=ms", b"m,k=c f=3i 3\n")
+            .status,
+        204
+    );
+    let out = support::export_cli(&data, "b", &["--raw"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0], "m,k=a f=1i 1000000000");
+    assert!(lines[1].starts_with("m,k=b f=2i "));
+    assert_eq!(lines[2], "m,k=c f=3i 3000000");
+    drop(s);
+    let _ = std::fs::remove_dir_all(dir);
+}

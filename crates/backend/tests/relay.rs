@@ -387,3 +387,101 @@ fn relay_delivers_in_order_once_and_parks_rejects() {
     drop(proxy);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn nothing_is_lost_when_the_relay_is_killed_during_an_outage() {
+    let dir = support::temp_dir("relay-kill");
+    let upstream = Server::start(
+        &dir.join("upstream"),
+        &[
+            "--setup-org",
+            "uo",
+            "--setup-bucket",
+            "ub",
+            "--setup-token",
+            "ut",
+        ],
+    );
+    let proxy = start_proxy(
+        upstream.addr.clone(),
+        ProxyState {
+            refuse: true,
+            max_body: usize::MAX,
+            poison: "never-sent".into(),
+            ..ProxyState::default()
+        },
+    );
+    let url = format!("http://{}", proxy.addr);
+    let args = [
+        "--setup-org",
+        "ro",
+        "--setup-bucket",
+        "ub",
+        "--setup-token",
+        "rt",
+        "--upstream",
+        &url,
+        "--upstream-token",
+        "ut",
+    ];
+    // Local org "ro" goes to upstream org "uo".
+    let relay_args: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--upstream-org", "uo"])
+        .collect();
+    let mut relay = Server::start(&dir.join("relay"), &relay_args);
+    for i in 0..10u64 {
+        let mut body = String::new();
+        for j in 0..10u64 {
+            body.push_str(&format!("k,batch={i:03} v={j}i {}\n", i * 100 + j));
+        }
+        assert_eq!(
+            relay
+                .write("rt", "org=ro&bucket=ub", body.as_bytes())
+                .status,
+            204
+        );
+        if i == 5 {
+            // Upstream down, half the batches accepted: kill -9, start again.
+            relay.kill();
+            relay = Server::start(&dir.join("relay"), &relay_args);
+        }
+    }
+    relay.kill();
+    let relay = Server::start(&dir.join("relay"), &relay_args);
+    proxy.state.lock().unwrap().refuse = false;
+    support::wait_for(60, "the relay queue to drain", || {
+        queue_depth(&relay) == Some(0)
+    });
+    let e = upstream.request(
+        "GET",
+        "/api/v2/export?org=uo&bucket=ub",
+        &[("Authorization", "Token ut")],
+        b"",
+    );
+    let lines: Vec<&str> = e
+        .body
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| std::str::from_utf8(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        100,
+        "every accepted point upstream after two SIGKILLs"
+    );
+    for i in 0..10u64 {
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.contains(&format!("batch={i:03} ")))
+                .count(),
+            10
+        );
+    }
+    drop(relay);
+    drop(upstream);
+    drop(proxy);
+    let _ = std::fs::remove_dir_all(dir);
+}
