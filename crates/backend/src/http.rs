@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use axum::routing::{any, get, post};
+use axum::routing::{get, post};
 use axum::Router;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
@@ -59,7 +59,7 @@ pub fn now_ns() -> i64 {
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/api/v2/write", post(write))
+        .route("/api/v2/write", post(write).fallback(method_not_allowed))
         .route("/ping", get(ping).head(ping))
         .route("/health", get(health))
         .route("/ready", get(ready))
@@ -68,9 +68,32 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v2/export", get(export))
         .route("/api/v2/dead-letters", get(dead_letters))
         .route("/metrics", get(metrics))
-        .route("/api/v2/write/", any(not_found))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(app)
+}
+
+/// One log line per request for every endpoint but writes (which log their own, with
+/// points and bytes). Never the query string or headers: they may carry tokens.
+async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
+    let t0 = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let res = next.run(req).await;
+    if path != "/api/v2/write" || method != Method::POST {
+        tracing::info!(
+            method = %method,
+            path = %path,
+            status = res.status().as_u16(),
+            ms = format_args!("{:.2}", t0.elapsed().as_secs_f64() * 1000.0),
+            "request"
+        );
+    }
+    res
+}
+
+async fn method_not_allowed() -> Response {
+    error(405, "method not allowed", b"method not allowed")
 }
 
 fn base(status: u16) -> axum::http::response::Builder {

@@ -391,6 +391,11 @@ fn setup_buckets_and_service_endpoints() {
     assert!(m.contains("linegate_points_written_total 2"), "{m}");
     assert!(m.contains("linegate_write_duration_seconds_count"), "{m}");
     assert_eq!(s.request("GET", "/nope", &[], b"").status, 404);
+    let r = s.request("GET", "/api/v2/write", &[], b"");
+    assert_eq!(
+        (r.status, r.header("x-platform-error-code")),
+        (405, Some("method not allowed"))
+    );
     drop(s);
     // A restart keeps everything; setup flags do nothing on an existing directory.
     let s = Server::start(&data, &["--setup-token", "ignored"]);
