@@ -8,6 +8,8 @@ import * as glue from "./glue.js";
 export const BodyBuffer = glue.BodyBuffer;
 
 let ready = false;
+// The instance's exports (its memory, for writing strings straight into a BodyBuffer).
+let wasm;
 
 function toModuleInput(m) {
   // Accept initSync(module), initSync({ module }) and raw bytes alike.
@@ -44,7 +46,7 @@ export function initSync(module) {
       throw new TypeError("linegate: initSync needs the compiled WebAssembly.Module (or the .wasm bytes)");
     }
     try {
-      glue.initSync({ module: m });
+      wasm = glue.initSync({ module: m });
     } catch (e) {
       throw explainCompileError(e);
     }
@@ -118,10 +120,30 @@ export class LinegateError extends Error {
   }
 }
 
+const encoder = new TextEncoder();
+
+// A string's UTF-8 bytes, encoded straight into wasm memory: first as if it were ASCII (one
+// byte per UTF-16 unit), then, if it was not, the rest with room for 3 bytes per unit.
+function stringBody(s) {
+  const buf = new glue.BodyBuffer(s.length);
+  let done = 0;
+  let room = s.length;
+  while (done < s.length) {
+    const start = buf.length;
+    const ptr = buf.__grow(room);
+    const dest = new Uint8Array(wasm.memory.buffer, ptr, room);
+    const { read, written } = encoder.encodeInto(done === 0 ? s : s.slice(done), dest);
+    buf.__truncate(start + written);
+    done += read;
+    room = (s.length - done) * 3;
+  }
+  return buf;
+}
+
 // Returns [BodyBuffer, owned]: the caller frees an owned buffer after the call.
 function toBody(body, what) {
   if (body instanceof glue.BodyBuffer) return [body, false];
-  if (typeof body === "string") return [glue.BodyBuffer.fromString(body), true];
+  if (typeof body === "string") return [stringBody(body), true];
   if (body instanceof Uint8Array) return [glue.BodyBuffer.fromBytes(body), true];
   if (ArrayBuffer.isView(body)) {
     return [glue.BodyBuffer.fromBytes(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)), true];

@@ -90,6 +90,25 @@ test("every body type gives the same answer", () => {
   assert.throws(() => checkWrite(null), TypeError);
 });
 
+test("string bodies are checked as their UTF-8 bytes, wherever the non-ASCII text is", () => {
+  const lines = ["m,t=a f=1i", "é f=\"ü\"", "m f=\"\u{1F600}\" 5", "m f=\"\uD800\"", "m\u2028 f=1"];
+  const cases = ["", "ü", "m f=1", ...lines, lines.join("\n"), "a".repeat(70000) + "=1 é f=1\nbad ü"];
+  for (let i = 0; i < lines.length; i++) cases.push(lines.slice(i).join("\n") + "\nbad " + "x".repeat(i));
+  for (const s of cases) {
+    const bytes = new TextEncoder().encode(s); // a lone surrogate becomes U+FFFD, as in the glue
+    const a = validate(s, { now: NOW });
+    const b = validate(bytes, { now: NOW });
+    assert.deepStrictEqual(a, b, JSON.stringify(s.slice(0, 40)));
+    if (a.status === 204) assert.deepStrictEqual(parse(s, { now: NOW }), parse(bytes, { now: NOW }));
+    assert.deepStrictEqual(
+      checkWrite({ query: "org=o&bucket=b", headers: auth, body: s, now: NOW }),
+      checkWrite({ query: "org=o&bucket=b", headers: auth, body: bytes, now: NOW }),
+    );
+  }
+  const pts = parse("m f=\"\u{1F600}ü\"", { now: NOW });
+  assert.equal(pts[0].fields[0].value, "\u{1F600}ü");
+});
+
 test("limits: 413 at a size equal to the limit, gzip bombs stop early", () => {
   const req = { query: "org=o&bucket=b", headers: auth, now: NOW };
   const too = { action: "reject", status: 413 };
