@@ -235,6 +235,12 @@ fn body_buffer_fills_by_chunks() {
     assert_eq!(b.bytes(), b"m f=1i 1\n");
     let v = check_write(&b, check_opts("org=o&bucket=b", None)).unwrap();
     assert_eq!(n(&v, "points"), 1.0);
+    // grow/truncate: the room the JS side encodes strings into, then cuts to what it wrote.
+    let at = b.grow(4);
+    assert_eq!(at, b.bytes()[9..].as_ptr() as usize);
+    assert_eq!(&b.bytes()[9..], [0, 0, 0, 0]);
+    b.truncate(11);
+    assert_eq!(b.bytes(), b"m f=1i 1\n\0\0");
     b.clear();
     assert_eq!(b.length(), 0);
     assert_eq!(linegate::version(), env!("CARGO_PKG_VERSION"));
