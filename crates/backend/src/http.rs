@@ -38,8 +38,10 @@ pub struct App {
     pub now_override: Option<i64>,
     pub metrics: Arc<Metrics>,
     pub started: SystemTime,
-    /// Store bodies LZ4-compressed (else as received).
-    pub compress: bool,
+    /// How bodies are stored.
+    pub compression: store::Compression,
+    /// Compressions running beside a parse.
+    pub compressing: Arc<std::sync::atomic::AtomicUsize>,
     /// Whether batches are relayed upstream (for the queue-depth gauge).
     pub relay_cursor: Option<Arc<std::sync::atomic::AtomicI64>>,
 }
@@ -49,6 +51,9 @@ impl App {
         self.now_override.unwrap_or_else(now_ns)
     }
 }
+
+/// Bodies at least this large are compressed while they are parsed.
+const EARLY_COMPRESS: usize = 256 << 10;
 
 pub fn now_ns() -> i64 {
     SystemTime::now()
@@ -252,6 +257,9 @@ struct Outcome {
     response: Response,
     points: u64,
     bucket: Option<String>,
+    /// Milliseconds spent parsing, and waiting for the commit.
+    parse_ms: f64,
+    store_ms: f64,
 }
 
 async fn write(State(app): State<Arc<App>>, req: Request) -> Response {
@@ -281,6 +289,8 @@ async fn write(State(app): State<Arc<App>>, req: Request) -> Response {
             ),
             points: 0,
             bucket: None,
+            parse_ms: 0.0,
+            store_ms: 0.0,
         },
     };
     let status = out.response.status().as_u16();
@@ -298,6 +308,8 @@ async fn write(State(app): State<Arc<App>>, req: Request) -> Response {
         points = out.points,
         bucket = out.bucket.as_deref().unwrap_or(""),
         ms = format_args!("{:.2}", secs * 1000.0),
+        parse_ms = format_args!("{:.2}", out.parse_ms),
+        store_ms = format_args!("{:.2}", out.store_ms),
         "request"
     );
     out.response
@@ -314,6 +326,8 @@ async fn write_inner(
         response,
         points: 0,
         bucket: None,
+        parse_ms: 0.0,
+        store_ms: 0.0,
     };
     // 1. A valid token.
     let token = match authorize(app, headers) {
@@ -355,6 +369,8 @@ async fn write_inner(
         response: Response::default(),
         points: 0,
         bucket: Some(bucket.name.clone()),
+        parse_ms: 0.0,
+        store_ms: 0.0,
     };
     // 8. The body.
     if too_large {
@@ -372,7 +388,28 @@ async fn write_inner(
     app.metrics
         .bytes_decoded
         .fetch_add(decoded.len() as u64, Ordering::Relaxed);
+    // Large bodies are compressed on another thread while this one parses: a lone client
+    // then waits for the longer of the two, not their sum. At most two at a time, so a
+    // busy server does not trade its cores for context switches.
+    let compress = app.compression != store::Compression::None;
+    let early = (compress
+        && decoded.len() >= EARLY_COMPRESS
+        && app.compressing.fetch_add(1, Ordering::AcqRel) < 2)
+        .then(|| {
+            let d = decoded.clone();
+            let gauge = app.compressing.clone();
+            let how = app.compression;
+            tokio::task::spawn_blocking(move || {
+                let c = how.encode(&d);
+                gauge.fetch_sub(1, Ordering::AcqRel);
+                c
+            })
+        });
+    if early.is_none() && compress && decoded.len() >= EARLY_COMPRESS {
+        app.compressing.fetch_sub(1, Ordering::AcqRel);
+    }
     // 9. Parse, noting what storage will need to look at.
+    let t_parse = Instant::now();
     let now = app.now();
     let mut scanner = Scanner::new(bucket.rules(), precision, now);
     let report = read_batch(
@@ -386,13 +423,16 @@ async fn write_inner(
         return out;
     }
     let scan = scanner.finish();
+    out.parse_ms = t_parse.elapsed().as_secs_f64() * 1000.0;
     if scan.points == 0 {
         out.response = base(204).body(Body::empty()).unwrap_or_default();
         return out;
     }
     // 10. Storage; answered only once the commit holding the batch has returned.
-    let compressed =
-        (app.compress && !scan.slow).then(|| lz4_flex::compress_prepend_size(&decoded));
+    let compressed = match early {
+        Some(task) if !scan.slow => task.await.ok(),
+        _ => (compress && !scan.slow).then(|| app.compression.encode(&decoded)),
+    };
     let points = scan.points;
     let (tx, rx) = oneshot::channel();
     let job = WriteJob {
@@ -402,14 +442,17 @@ async fn write_inner(
         now,
         scan,
         compressed,
-        compress: app.compress,
+        compression: app.compression,
         reply: tx,
     };
     if let Err(e) = app.store.submit(job) {
         out.response = internal_write_error(&e);
         return out;
     }
-    out.response = match rx.await {
+    let t_store = Instant::now();
+    let answer = rx.await;
+    out.store_ms = t_store.elapsed().as_secs_f64() * 1000.0;
+    out.response = match answer {
         Ok(Ok(None)) => {
             out.points = points;
             app.metrics

@@ -35,8 +35,8 @@ pub struct ServeOptions {
     pub setup_token: Option<String>,
     pub upstream: Option<relay::RelayConfig>,
     pub now_override: Option<i64>,
-    /// Store bodies LZ4-compressed (`--compression lz4`, the default) or as received.
-    pub compress: bool,
+    /// How bodies are stored (`--compression zstd|lz4|none`).
+    pub compression: store::Compression,
 }
 
 /// Creates what the config file names (orgs, buckets, tokens) and, on a new data directory
@@ -200,7 +200,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         store: store.clone(),
         limits: opts.limits,
         now_override: opts.now_override,
-        compress: opts.compress,
+        compression: opts.compression,
+        compressing: Default::default(),
         metrics,
         started: SystemTime::now(),
         relay_cursor,

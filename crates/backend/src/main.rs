@@ -76,8 +76,8 @@ struct Serve {
     /// Cap on the escaped parse-error message.
     #[arg(long)]
     max_message: Option<usize>,
-    /// How stored bodies are kept: `lz4` (default) or `none` (less CPU, more disk).
-    #[arg(long, default_value = "lz4", value_parser = ["lz4", "none"])]
+    /// How stored bodies are kept: `zstd` (default, level 1), `lz4`, or `none`.
+    #[arg(long, default_value = "zstd", value_parser = ["zstd", "lz4", "none"])]
     compression: String,
     /// Fixed clock in ns for lines without a timestamp (tests only).
     #[arg(long, hide = true, env = "LINEGATE_NOW_NS")]
@@ -199,7 +199,7 @@ fn serve(s: Serve) -> Result<(), String> {
         setup_token: s.setup_token,
         upstream,
         now_override: s.now_ns,
-        compress: s.compression == "lz4",
+        compression: store::Compression::parse(&s.compression).unwrap_or_default(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

