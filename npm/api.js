@@ -306,7 +306,59 @@ export function parse(body, opts) {
   const [o, onProgress] = batchOpts(opts);
   const r = withBody(body, "body", (buf) => glue.parse(buf, { ...o, warnings: false }, onProgress));
   if (r.points === null) throw new LinegateError(r.validation);
-  return r.points;
+  return pointsFromColumns(r.points);
+}
+
+const utf8 = new TextDecoder();
+
+// Field value types, as src/lib.rs writes them.
+const T_FLOAT = 0;
+const T_INTEGER = 1;
+const T_UNSIGNED = 2;
+const T_STRING = 3;
+const T_FALSE = 4;
+
+// Turns the flat arrays of the wasm side (see PointColumns in src/lib.rs) into plain
+// objects. Texts come numbered; each is made once, from one decoded string (or as bytes
+// when it is not UTF-8), and shared by every point that names it.
+function pointsFromColumns(c) {
+  const { shape, refs, lens, raw, floats, ints } = c;
+  const decoded = utf8.decode(c.text);
+  const texts = new Array(lens.length);
+  for (let i = 0, t = 0, r = 0; i < lens.length; i++) {
+    const n = lens[i] >>> 1;
+    texts[i] = lens[i] & 1 ? raw.slice(r, (r += n)) : decoded.slice(t, (t += n));
+  }
+  let s = 0;
+  let k = 0;
+  let fi = 0;
+  let ii = 0;
+  const nextText = () => {
+    const v = texts[refs[k++]];
+    // Bytes are copied per use: a Uint8Array is mutable, a shared one would not be plain data.
+    return typeof v === "string" ? v : v.slice();
+  };
+  const points = new Array(c.count);
+  for (let p = 0; p < c.count; p++) {
+    const ntags = shape[s++];
+    const nfields = shape[s++];
+    const line = shape[s++];
+    const measurement = nextText();
+    const tags = new Array(ntags);
+    for (let i = 0; i < ntags; i++) tags[i] = [nextText(), nextText()];
+    const fields = new Array(nfields);
+    for (let i = 0; i < nfields; i++) {
+      const key = nextText();
+      const code = shape[s++];
+      if (code === T_FLOAT) fields[i] = { key, type: "float", value: floats[fi++] };
+      else if (code === T_INTEGER) fields[i] = { key, type: "integer", value: ints[ii++] };
+      else if (code === T_UNSIGNED) fields[i] = { key, type: "unsigned", value: BigInt.asUintN(64, ints[ii++]) };
+      else if (code === T_STRING) fields[i] = { key, type: "string", value: nextText() };
+      else fields[i] = { key, type: "boolean", value: code !== T_FALSE };
+    }
+    points[p] = { measurement, tags, fields, time: ints[ii++], line };
+  }
+  return points;
 }
 
 /** The package (and crate) version. */

@@ -541,88 +541,144 @@ pub fn validate(
     to_js(&JsValidation::from(v))
 }
 
-/// A field value: float → number, integer and unsigned → BigInt, string, boolean.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum JsValue_<'a> {
-    Float(f64),
-    Integer(i64),
-    Unsigned(u64),
-    String(OwnedOrText<'a>),
-    Boolean(bool),
+/// Field value types in [`PointColumns::shape`] (booleans carry their value in the code).
+const T_FLOAT: u32 = 0;
+const T_INTEGER: u32 = 1;
+const T_UNSIGNED: u32 = 2;
+const T_STRING: u32 = 3;
+const T_FALSE: u32 = 4;
+const T_TRUE: u32 = 5;
+
+/// Points laid out in a few flat arrays, which `npm/api.js` turns into plain objects.
+/// Building each object through JS property calls from wasm costs about ten times more
+/// than one copy of these arrays and a loop in JS.
+///
+/// Texts (measurement, tag keys and values, field keys, string values, in that order) are
+/// numbered in order of first appearance: `refs` holds each text's number. A new text is
+/// appended to `text` and described in `lens` as `utf16_len << 1` (a slice of `text`,
+/// which is decoded once as UTF-8), or as `byte_len << 1 | 1` for bytes that are not UTF-8
+/// (a slice of `raw`). Names repeat on every line, so the JS side makes each string once
+/// (fewer allocations, much less garbage collection); string values are not looked up.
+/// Per point, `shape` holds `[tags, fields, line]`, then one type code per field; floats go
+/// to `floats`; integers, unsigned values (as their bits) and times to `ints`.
+#[derive(Default)]
+struct PointColumns {
+    shape: Vec<u32>,
+    refs: Vec<u32>,
+    lens: Vec<u32>,
+    text: Vec<u8>,
+    raw: Vec<u8>,
+    floats: Vec<f64>,
+    ints: Vec<i64>,
+    points: u32,
+    seen: std::collections::HashMap<Vec<u8>, u32>,
 }
 
-/// A field string is unescaped (so sometimes owned).
-enum OwnedOrText<'a> {
-    Borrowed(&'a [u8]),
-    Owned(Vec<u8>),
+/// Distinct names remembered for reuse; past it, new names are sent each time.
+const MAX_SEEN: usize = 1 << 16;
+
+/// UTF-16 code units of valid UTF-8: one per sequence, two for the 4-byte ones.
+fn utf16_len(s: &str) -> usize {
+    if s.is_ascii() {
+        return s.len();
+    }
+    s.bytes()
+        .map(|b| usize::from(b & 0xC0 != 0x80) + usize::from(b >= 0xF0))
+        .sum()
 }
 
-impl Serialize for OwnedOrText<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            OwnedOrText::Borrowed(b) => Text(b).serialize(s),
-            OwnedOrText::Owned(b) => Text(b).serialize(s),
+impl PointColumns {
+    /// A name: sent once, then referred to by number.
+    fn name(&mut self, t: &[u8]) {
+        if let Some(&n) = self.seen.get(t) {
+            self.refs.push(n);
+            return;
+        }
+        let n = self.lens.len() as u32;
+        if self.seen.len() < MAX_SEEN {
+            self.seen.insert(t.to_vec(), n);
+        }
+        self.text(t);
+    }
+
+    /// A text sent as it is.
+    fn text(&mut self, t: &[u8]) {
+        self.refs.push(self.lens.len() as u32);
+        match std::str::from_utf8(t) {
+            Ok(s) => {
+                self.text.extend_from_slice(t);
+                self.lens.push((utf16_len(s) as u32) << 1);
+            }
+            Err(_) => {
+                self.raw.extend_from_slice(t);
+                self.lens.push((t.len() as u32) << 1 | 1);
+            }
         }
     }
-}
 
-impl<'a> From<std::borrow::Cow<'a, [u8]>> for OwnedOrText<'a> {
-    fn from(c: std::borrow::Cow<'a, [u8]>) -> Self {
-        match c {
-            std::borrow::Cow::Borrowed(b) => OwnedOrText::Borrowed(b),
-            std::borrow::Cow::Owned(v) => OwnedOrText::Owned(v),
+    fn push(&mut self, p: &Point<'_>) {
+        self.points += 1;
+        self.shape.extend([
+            p.tags().len() as u32,
+            p.fields().len() as u32,
+            p.line() as u32,
+        ]);
+        self.name(&p.measurement());
+        for t in p.tags() {
+            self.name(&t.key());
+            self.name(&t.value());
         }
+        for f in p.fields() {
+            self.name(&f.key());
+            let code = match f.value() {
+                FieldValue::Float(v) => {
+                    self.floats.push(v);
+                    T_FLOAT
+                }
+                FieldValue::Integer(v) => {
+                    self.ints.push(v);
+                    T_INTEGER
+                }
+                FieldValue::Unsigned(v) => {
+                    self.ints.push(v as i64);
+                    T_UNSIGNED
+                }
+                FieldValue::String(v) => {
+                    self.text(&v.unescape());
+                    T_STRING
+                }
+                FieldValue::Boolean(false) => T_FALSE,
+                FieldValue::Boolean(true) => T_TRUE,
+            };
+            self.shape.push(code);
+        }
+        self.ints.push(p.time());
+    }
+
+    fn into_js(self) -> Result<JsValue, JsError> {
+        let o = js_sys::Object::new();
+        let set = |k: &str, v: JsValue| {
+            js_sys::Reflect::set(&o, &JsValue::from_str(k), &v)
+                .map(drop)
+                .map_err(|_| JsError::new("linegate: cannot build the result"))
+        };
+        set("count", JsValue::from_f64(self.points as f64))?;
+        set("shape", js_sys::Uint32Array::from(&self.shape[..]).into())?;
+        set("refs", js_sys::Uint32Array::from(&self.refs[..]).into())?;
+        set("lens", js_sys::Uint32Array::from(&self.lens[..]).into())?;
+        set("text", js_sys::Uint8Array::from(&self.text[..]).into())?;
+        set("raw", js_sys::Uint8Array::from(&self.raw[..]).into())?;
+        set(
+            "floats",
+            js_sys::Float64Array::from(&self.floats[..]).into(),
+        )?;
+        set("ints", js_sys::BigInt64Array::from(&self.ints[..]).into())?;
+        Ok(o.into())
     }
 }
 
-#[derive(Serialize)]
-struct JsField<'a> {
-    key: OwnedOrText<'a>,
-    #[serde(rename = "type")]
-    ty: &'static str,
-    value: JsValue_<'a>,
-}
-
-#[derive(Serialize)]
-struct JsPoint<'a> {
-    measurement: OwnedOrText<'a>,
-    tags: Vec<(OwnedOrText<'a>, OwnedOrText<'a>)>,
-    fields: Vec<JsField<'a>>,
-    time: i64,
-    line: f64,
-}
-
-fn js_point<'a>(p: &Point<'a>) -> JsPoint<'a> {
-    JsPoint {
-        measurement: p.measurement().into(),
-        tags: p
-            .tags()
-            .iter()
-            .map(|t| (t.key().into(), t.value().into()))
-            .collect(),
-        fields: p
-            .fields()
-            .iter()
-            .map(|f| JsField {
-                key: f.key().into(),
-                ty: f.value().field_type().as_str(),
-                value: match f.value() {
-                    FieldValue::Float(v) => JsValue_::Float(v),
-                    FieldValue::Integer(v) => JsValue_::Integer(v),
-                    FieldValue::Unsigned(v) => JsValue_::Unsigned(v),
-                    FieldValue::String(s) => JsValue_::String(s.unescape().into()),
-                    FieldValue::Boolean(v) => JsValue_::Boolean(v),
-                },
-            })
-            .collect(),
-        time: p.time(),
-        line: p.line() as f64,
-    }
-}
-
-/// The points of an accepted batch as plain objects (`points`), or, when InfluxDB would
-/// reject it, `points: null` and the validation explaining why (`validation`).
+/// The points of an accepted batch (`points`, as [`PointColumns`]), or, when InfluxDB
+/// would reject it, `points: null`; `validation` explains the answer either way.
 #[wasm_bindgen]
 pub fn parse(
     body: &BodyBuffer,
@@ -631,41 +687,27 @@ pub fn parse(
 ) -> Result<JsValue, JsError> {
     let o = BatchOptions::read(opts)?;
     let mut progress = Progress::new(on_progress);
-    let points = js_sys::Array::new();
-    let mut failed: Option<JsError> = None;
+    let mut columns = PointColumns::default();
     let v = validate_with_progress(
         &body.bytes,
         &batch_options(&o),
-        |p| {
-            if failed.is_none() {
-                match to_js(&js_point(p)) {
-                    Ok(js) => {
-                        points.push(&js);
-                    }
-                    Err(e) => failed = Some(e),
-                }
-            }
-        },
+        |p| columns.push(p),
         |done, total| progress.report(done, total),
     );
-    if let Some(e) = failed {
-        return Err(e);
-    }
     progress.check()?;
-    let accepted = v.accepted();
     let out = js_sys::Object::new();
-    let set = |k: &str, val: &JsValue| js_sys::Reflect::set(&out, &JsValue::from_str(k), val);
-    set(
-        "points",
-        &if accepted {
-            points.into()
-        } else {
-            JsValue::NULL
-        },
-    )
-    .map_err(|_| JsError::new("linegate: cannot build the result"))?;
-    set("validation", &to_js(&JsValidation::from(v))?)
-        .map_err(|_| JsError::new("linegate: cannot build the result"))?;
+    let points = if v.accepted() {
+        columns.into_js()?
+    } else {
+        JsValue::NULL
+    };
+    let set = |k: &str, val: &JsValue| {
+        js_sys::Reflect::set(&out, &JsValue::from_str(k), val)
+            .map(drop)
+            .map_err(|_| JsError::new("linegate: cannot build the result"))
+    };
+    set("points", &points)?;
+    set("validation", &to_js(&JsValidation::from(v))?)?;
     Ok(out.into())
 }
 

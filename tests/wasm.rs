@@ -149,30 +149,48 @@ fn gzip_bodies_are_decoded_in_wasm() {
 }
 
 #[wasm_bindgen_test]
-fn parse_gives_bigints_and_bytes() {
+fn parse_lays_points_out_in_columns() {
+    use js_sys::{BigInt64Array, Float64Array, Uint32Array};
     let buf = BodyBuffer::from_bytes(
-        b"m\xff,t=v i=-9223372036854775808i,u=18446744073709551615u,f=0.1,b=f,s=\"a\\\"b\" -1\n"
+        b"m\xff,t=v i=-9223372036854775808i,u=18446744073709551615u,f=0.1,b=f,s=\"a\\\"b\",c=T -1\nm\xff,t=v f=2 3\n"
             .to_vec(),
     );
     let r = parse(&buf, obj(&[("now", BigInt::from(NOW).into())]), None).unwrap();
-    let points: Array = get(&r, "points").dyn_into().unwrap();
-    assert_eq!(points.length(), 1);
-    let p = points.get(0);
-    let m: Uint8Array = get(&p, "measurement").dyn_into().unwrap();
-    assert_eq!(m.to_vec(), b"m\xff");
-    assert_eq!(get(&p, "time"), JsValue::from(BigInt::from(-1i64)));
-    assert_eq!(n(&p, "line"), 1.0);
-    let fields: Array = get(&p, "fields").dyn_into().unwrap();
-    let value = |i: u32| get(&fields.get(i), "value");
-    assert_eq!(value(0), JsValue::from(BigInt::from(i64::MIN)));
-    assert_eq!(value(1), JsValue::from(BigInt::from(u64::MAX)));
-    assert_eq!(value(2).as_f64(), Some(0.1));
-    assert_eq!(value(3).as_bool(), Some(false));
-    assert_eq!(value(4).as_string().as_deref(), Some("a\"b"));
-    assert_eq!(s(&fields.get(1), "type"), "unsigned");
-    let tags: Array = get(&p, "tags").dyn_into().unwrap();
-    let tag: Array = tags.get(0).dyn_into().unwrap();
-    assert_eq!(tag.get(1).as_string().as_deref(), Some("v"));
+    let c = get(&r, "points");
+    assert_eq!(n(&c, "count"), 2.0);
+    let shape = Uint32Array::from(get(&c, "shape")).to_vec();
+    // [tags, fields, line] then a type per field: integer, unsigned, float, false, string, true.
+    assert_eq!(shape, [1, 6, 1, 1, 2, 0, 4, 3, 5, 1, 1, 2, 0]);
+    // Names are sent once and then referred to: the second point reuses m\xff, t, v and f.
+    let refs = Uint32Array::from(get(&c, "refs")).to_vec();
+    assert_eq!(refs, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 5]);
+    let lens = Uint32Array::from(get(&c, "lens")).to_vec();
+    // m\xff is bytes (2 of them, odd code); the rest are UTF-16 lengths.
+    assert_eq!(
+        lens,
+        [
+            2 << 1 | 1,
+            1 << 1,
+            1 << 1,
+            1 << 1,
+            1 << 1,
+            1 << 1,
+            1 << 1,
+            1 << 1,
+            3 << 1,
+            1 << 1
+        ]
+    );
+    assert_eq!(Uint8Array::from(get(&c, "raw")).to_vec(), b"m\xff");
+    assert_eq!(Uint8Array::from(get(&c, "text")).to_vec(), b"tviufbsa\"bc");
+    assert_eq!(Float64Array::from(get(&c, "floats")).to_vec(), [0.1, 2.0]);
+    let ints = BigInt64Array::from(get(&c, "ints")).to_vec();
+    assert_eq!(ints, [i64::MIN, -1, -1, 3]);
+    assert_eq!(
+        ints[1] as u64,
+        u64::MAX,
+        "unsigned values travel as their bits"
+    );
     // A rejected batch: no points, the validation says why.
     let bad = BodyBuffer::from_string("m f=1\nm f=x\n".into());
     let r = parse(&bad, JsValue::UNDEFINED, None).unwrap();

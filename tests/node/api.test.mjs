@@ -163,6 +163,14 @@ test("parse: plain objects, BigInt integers and times, bytes for non-UTF-8 text"
   });
   assert.deepStrictEqual(pts[1].measurement, new Uint8Array([0x6d, 0xff]));
   assert.equal(pts[1].time, NOW);
+  // Repeated names are one string; repeated bytes are separate arrays (mutable, not shared).
+  const two = parse(Buffer.from("m\xff,t=a f=1 1\nm\xff,t=a f=2 2\n", "latin1"));
+  assert.deepStrictEqual(two[0].measurement, two[1].measurement);
+  assert.notEqual(two[0].measurement, two[1].measurement);
+  assert.deepStrictEqual(two.map((p) => [p.tags, p.fields[0].value, p.time]), [
+    [[["t", "a"]], 1, 1n],
+    [[["t", "a"]], 2, 2n],
+  ]);
 });
 
 test("parse throws a LinegateError carrying the validation", () => {
