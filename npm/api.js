@@ -140,6 +140,13 @@ function stringBody(s) {
   return buf;
 }
 
+// BodyBuffer.fromString too: the glue's version is the slow path stringBody avoids.
+glue.BodyBuffer.fromString = function fromString(s) {
+  need();
+  if (typeof s !== "string") throw new TypeError("linegate: BodyBuffer.fromString needs a string");
+  return stringBody(s);
+};
+
 // Returns [BodyBuffer, owned]: the caller frees an owned buffer after the call.
 function toBody(body, what) {
   if (body instanceof glue.BodyBuffer) return [body, false];

@@ -40,7 +40,8 @@ impl BodyBuffer {
         BodyBuffer { bytes }
     }
 
-    /// Takes a string as its UTF-8 bytes (encoded straight into wasm memory by the glue).
+    /// Takes a string as its UTF-8 bytes. (`npm/api.js` replaces this with a faster path
+    /// over `grow`; this is the glue's own, kept for direct callers of the raw exports.)
     #[wasm_bindgen(js_name = fromString)]
     pub fn from_string(text: String) -> BodyBuffer {
         BodyBuffer {

@@ -99,6 +99,10 @@ test("string bodies are checked as their UTF-8 bytes, wherever the non-ASCII tex
     const a = validate(s, { now: NOW });
     const b = validate(bytes, { now: NOW });
     assert.deepStrictEqual(a, b, JSON.stringify(s.slice(0, 40)));
+    const bb = BodyBuffer.fromString(s);
+    assert.equal(bb.length, bytes.length);
+    assert.deepStrictEqual(validate(bb, { now: NOW }), b);
+    bb.free();
     if (a.status === 204) assert.deepStrictEqual(parse(s, { now: NOW }), parse(bytes, { now: NOW }));
     assert.deepStrictEqual(
       checkWrite({ query: "org=o&bucket=b", headers: auth, body: s, now: NOW }),
