@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark of linegate-backend: pass-through server, embedded storage (LZ4 and raw),
+# Load benchmark of linegate-backend: pass-through server, embedded storage (zstd, LZ4, raw),
 # relay mode; concurrency 1 and 16; 5,000-line batches of cpu.lp. See BENCHMARKS.md.
 #   bash crates/backend/examples/bench.sh [SECONDS]
 set -euo pipefail
@@ -51,17 +51,14 @@ A=$(start null "$LOAD" --null-server 127.0.0.1:0)
 run "$A" "pass-through (stores nothing)"
 kill "$(cat "$WORK/null.pid")"; rm "$WORK/null.pid"
 
-A=$(start lz4 "$BIN" serve --data "$WORK/lz4" --bind 127.0.0.1:0 "${setup[@]}")
-run "$A" "embedded, LZ4"
 stop() { kill "$(cat "$WORK/$1.pid")"; rm "$WORK/$1.pid"; sleep 0.5; }
-stop lz4
-du -sh "$WORK/lz4" | sed 's/^/  on disk: /'
-rm -rf "$WORK/lz4"
-
-A=$(start raw "$BIN" serve --data "$WORK/raw" --bind 127.0.0.1:0 --compression none "${setup[@]}")
-run "$A" "embedded, uncompressed"
-stop raw
-rm -rf "$WORK/raw"
+for comp in zstd lz4 none; do
+  A=$(start "$comp" "$BIN" serve --data "$WORK/$comp" --bind 127.0.0.1:0 --compression "$comp" "${setup[@]}")
+  run "$A" "embedded, $comp"
+  stop "$comp"
+  du -sh "$WORK/$comp" | sed 's/^/  on disk: /'
+  rm -rf "$WORK/$comp"
+done
 
 U=$(start up "$BIN" serve --data "$WORK/up" --bind 127.0.0.1:0 "${setup[@]}")
 R=$(start relay "$BIN" serve --data "$WORK/relay" --bind 127.0.0.1:0 "${setup[@]}" \
