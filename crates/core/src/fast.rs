@@ -19,11 +19,11 @@
 //! parser's.
 
 use crate::error::ReservedTagKey;
-use crate::find::{find, FIELD_KEY, MEASUREMENT, TAG};
+use crate::find::Structurals;
 use crate::number::{self, Num};
 use crate::point::{EscapedStr, Field, FieldValue, Point, Tag};
 use crate::precision::Precision;
-use crate::reference::{is_ws, MAX_KEY_LENGTH};
+use crate::reference::MAX_KEY_LENGTH;
 
 /// State the fast parser keeps between lines of a batch. Lines of one batch usually share
 /// their tag keys, and when those are written unsorted (TSBS, Telegraf) sorting them for
@@ -37,6 +37,8 @@ pub(crate) struct Cache<'a> {
     /// Input indices in sorted order; empty when the input order is sorted.
     order: Vec<usize>,
     tmp: Vec<Tag<'a>>,
+    /// Where the structural bytes are, 64 bytes at a time.
+    pub(crate) structurals: Structurals,
 }
 
 /// Bytewise comparison of short slices, 8 bytes at a time (keys are a few bytes long, and a
@@ -67,6 +69,37 @@ fn cmp_bytes(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 #[inline(always)]
 fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && cmp_bytes(a, b).is_eq()
+}
+
+/// `LOW_BYTES[n]` has the low `n` bytes set.
+static LOW_BYTES: [u128; 17] = {
+    let mut t = [0u128; 17];
+    let mut i = 1;
+    while i < 17 {
+        t[i] = (t[i - 1] << 8) | 0xff;
+        i += 1;
+    }
+    t
+};
+
+/// `eq_bytes` for two slices of `body`: short keys are compared as one 16-byte word each
+/// when 16 bytes can be read from both.
+#[inline(always)]
+fn eq_in(body: &[u8], a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let base = body.as_ptr() as usize;
+    let (oa, ob) = (a.as_ptr() as usize - base, b.as_ptr() as usize - base);
+    if a.len() <= 16 && oa.max(ob) + 16 <= body.len() {
+        let mut x = [0u8; 16];
+        let mut y = [0u8; 16];
+        x.copy_from_slice(&body[oa..oa + 16]);
+        y.copy_from_slice(&body[ob..ob + 16]);
+        let diff = u128::from_le_bytes(x) ^ u128::from_le_bytes(y);
+        return diff & LOW_BYTES[a.len()] == 0;
+    }
+    cmp_bytes(a, b).is_eq()
 }
 
 /// Checks the tags of a line the cache did not know (reserved keys, duplicates), sorts them
@@ -115,6 +148,44 @@ fn escape_ok(body: &[u8], j: usize) -> bool {
     j + 2 < body.len() && body[j + 1] != b'\\' && body[j + 1] != b'\n'
 }
 
+/// Byte classes for the checks on a token's first byte (one table load instead of a chain of
+/// compares).
+const BAD_TAG_KEY_START: u8 = 1; // ' ' ',' '=' LF
+const BAD_TAG_VALUE_START: u8 = 2; // ',' ' ' LF
+const BAD_FIELD_KEY_START: u8 = 4; // '=' ',' ' ' LF '"'
+const NUMBER_START: u8 = 8; // digits '-' '.'
+const BOOL_START: u8 = 16; // t f T F
+const WHITESPACE: u8 = 32; // ' ' TAB NUL
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b' ' as usize] = BAD_TAG_KEY_START | BAD_TAG_VALUE_START | BAD_FIELD_KEY_START | WHITESPACE;
+    t[b',' as usize] = BAD_TAG_KEY_START | BAD_TAG_VALUE_START | BAD_FIELD_KEY_START;
+    t[b'=' as usize] = BAD_TAG_KEY_START | BAD_FIELD_KEY_START;
+    t[b'\n' as usize] = BAD_TAG_KEY_START | BAD_TAG_VALUE_START | BAD_FIELD_KEY_START;
+    t[b'"' as usize] = BAD_FIELD_KEY_START;
+    t[b'\t' as usize] = WHITESPACE;
+    t[0] = WHITESPACE;
+    let mut d = b'0';
+    while d <= b'9' {
+        t[d as usize] = NUMBER_START;
+        d += 1;
+    }
+    t[b'-' as usize] = NUMBER_START;
+    t[b'.' as usize] = NUMBER_START;
+    t[b't' as usize] = BOOL_START;
+    t[b'f' as usize] = BOOL_START;
+    t[b'T' as usize] = BOOL_START;
+    t[b'F' as usize] = BOOL_START;
+    t
+};
+
+/// Whether the byte at `i` exists and is not of class `bad`.
+#[inline(always)]
+fn starts_ok(body: &[u8], i: usize, bad: u8) -> bool {
+    body.get(i).is_some_and(|&b| CLASS[b as usize] & bad == 0)
+}
+
 /// Moves past the first byte of a token at `i` (which the caller has checked is not a
 /// delimiter), honouring a leading escape.
 #[inline(always)]
@@ -126,19 +197,22 @@ fn first_byte(body: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-/// Scans a key-like token from `i` to the first unescaped byte of `SET` (other than a
-/// backslash); returns its index. `None` on a bad escape.
+/// Scans a token from `i` to the first unescaped structural byte that is not in `skip`
+/// (bytes that are plain data in this position); returns its index, `body.len()` at the
+/// end. `None` on a bad escape.
 #[inline(always)]
-fn token_end<const SET: u8>(body: &[u8], mut i: usize) -> Option<usize> {
+fn token_end(st: &mut Structurals, body: &[u8], mut i: usize, skip: &[u8]) -> Option<usize> {
     loop {
-        let j = find::<SET>(body, i);
-        if j < body.len() && body[j] == b'\\' {
-            if !escape_ok(body, j) {
-                return None;
+        let j = st.next(body, i);
+        match body.get(j) {
+            Some(b'\\') => {
+                if !escape_ok(body, j) {
+                    return None;
+                }
+                i = j + 2;
             }
-            i = j + 2;
-        } else {
-            return Some(j);
+            Some(b) if skip.contains(b) => i = j + 1,
+            _ => return Some(j),
         }
     }
 }
@@ -155,12 +229,28 @@ pub(crate) fn parse<'a>(
     cache: &mut Cache<'a>,
 ) -> Option<usize> {
     out.clear();
+    let mut st = std::mem::take(&mut cache.structurals);
+    let res = parse_with(body, start, precision, default_time, out, cache, &mut st);
+    cache.structurals = st;
+    res
+}
+
+#[inline(always)]
+fn parse_with<'a>(
+    body: &'a [u8],
+    start: usize,
+    precision: Precision,
+    default_time: i64,
+    out: &mut Point<'a>,
+    cache: &mut Cache<'a>,
+    st: &mut Structurals,
+) -> Option<usize> {
     let n = body.len();
     // Measurement.
     if body[start] == b',' {
         return None;
     }
-    let mut j = token_end::<MEASUREMENT>(body, first_byte(body, start)?)?;
+    let mut j = token_end(st, body, first_byte(body, start)?, b"=\"")?;
     if j >= n || body[j] == b'\n' {
         return None;
     }
@@ -170,19 +260,19 @@ pub(crate) fn parse<'a>(
         let mut known = true;
         loop {
             let ks = j + 1;
-            if ks >= n || matches!(body[ks], b' ' | b',' | b'=' | b'\n') {
+            if !starts_ok(body, ks, BAD_TAG_KEY_START) {
                 return None;
             }
-            j = token_end::<TAG>(body, first_byte(body, ks)?)?;
+            j = token_end(st, body, first_byte(body, ks)?, b"\"")?;
             if j >= n || body[j] != b'=' {
                 return None;
             }
             let key = &body[ks..j];
             let vs = j + 1;
-            if vs >= n || matches!(body[vs], b',' | b' ' | b'\n') {
+            if !starts_ok(body, vs, BAD_TAG_VALUE_START) {
                 return None;
             }
-            j = token_end::<TAG>(body, first_byte(body, vs)?)?;
+            j = token_end(st, body, first_byte(body, vs)?, b"\"")?;
             if j >= n || !matches!(body[j], b',' | b' ') {
                 return None;
             }
@@ -190,7 +280,7 @@ pub(crate) fn parse<'a>(
                 && cache
                     .keys
                     .get(out.tags.len())
-                    .is_some_and(|k| eq_bytes(k, key));
+                    .is_some_and(|k| eq_in(body, k, key));
             out.tags.push(Tag {
                 key,
                 value: &body[vs..j],
@@ -211,15 +301,15 @@ pub(crate) fn parse<'a>(
     }
     // Fields.
     let mut i = j + 1;
-    while i < n && is_ws(body[i]) {
+    while i < n && CLASS[body[i] as usize] & WHITESPACE != 0 {
         i += 1;
     }
     loop {
-        if i >= n || matches!(body[i], b'=' | b',' | b' ' | b'\n' | b'"') {
+        if !starts_ok(body, i, BAD_FIELD_KEY_START) {
             return None;
         }
         let ks = i;
-        j = token_end::<FIELD_KEY>(body, first_byte(body, ks)?)?;
+        j = token_end(st, body, first_byte(body, ks)?, b"")?;
         if j >= n || body[j] != b'=' {
             return None;
         }
@@ -228,8 +318,18 @@ pub(crate) fn parse<'a>(
             return None;
         }
         let vs = j + 1;
-        let (value, end) = match *body.get(vs)? {
-            b'"' => {
+        let c = *body.get(vs)?;
+        let class = CLASS[c as usize];
+        let (value, end) = if class & NUMBER_START != 0 {
+            let (num, e) = number::scan_fast(body, vs)?;
+            let v = match num {
+                Num::Float(f) => FieldValue::Float(f),
+                Num::Integer(v) => FieldValue::Integer(v),
+                Num::Unsigned(v) => FieldValue::Unsigned(v),
+            };
+            (v, e)
+        } else if c == b'"' {
+            {
                 let mut k = vs + 1;
                 loop {
                     let p = k + memchr::memchr3(b'"', b'\\', b'\n', &body[k..])?;
@@ -244,7 +344,8 @@ pub(crate) fn parse<'a>(
                 }
                 (FieldValue::String(EscapedStr(&body[vs + 1..k])), k + 1)
             }
-            b't' | b'f' | b'T' | b'F' => {
+        } else if class & BOOL_START != 0 {
+            {
                 let mut e = vs + 1;
                 while e < n && !matches!(body[e], b',' | b' ' | b'\n') {
                     e += 1;
@@ -259,16 +360,8 @@ pub(crate) fn parse<'a>(
                 };
                 (FieldValue::Boolean(v), e)
             }
-            c if c.is_ascii_digit() || c == b'-' || c == b'.' => {
-                let (num, e) = number::scan_fast(body, vs)?;
-                let v = match num {
-                    Num::Float(f) => FieldValue::Float(f),
-                    Num::Integer(v) => FieldValue::Integer(v),
-                    Num::Unsigned(v) => FieldValue::Unsigned(v),
-                };
-                (v, e)
-            }
-            _ => return None,
+        } else {
+            return None;
         };
         out.fields.push(Field { key, value });
         match body.get(end) {
@@ -285,7 +378,7 @@ pub(crate) fn parse<'a>(
         }
     }
     // Timestamp.
-    while i < n && is_ws(body[i]) {
+    while i < n && CLASS[body[i] as usize] & WHITESPACE != 0 {
         i += 1;
     }
     if i >= n || body[i] == b'\n' {
