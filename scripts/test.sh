@@ -38,9 +38,9 @@ stage style bash -c 'cargo fmt --all -- --check && cargo clippy --workspace --al
 stage rust cargo test --workspace
 stage wasm bash -c '
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
-  cargo test --release --target wasm32-unknown-unknown -p linegate --test wasm
+  cargo test --target wasm32-unknown-unknown -p linegate --test wasm
   WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver \
-    cargo test --release --target wasm32-unknown-unknown -p linegate --test wasm'
+    cargo test --target wasm32-unknown-unknown -p linegate --test wasm'
 stage node node --test tests/node/
 stage worker node --test tests/worker/
 stage browser node --test tests/browser/

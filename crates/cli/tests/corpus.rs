@@ -118,7 +118,9 @@ fn corpus_through_the_cli() {
     let tmp = std::env::temp_dir().join(format!("linegate-cli-corpus-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     // One run of the binary per distinct set of options, with all its files.
-    let mut groups: Vec<(Vec<String>, Vec<(usize, std::path::PathBuf)>)> = Vec::new();
+    // (options, [(case index, path)])
+    type Group = (Vec<String>, Vec<(usize, std::path::PathBuf)>);
+    let mut groups: Vec<Group> = Vec::new();
     let mut skipped = 0;
     for (i, case) in cases.iter().enumerate() {
         if !case.bucket {

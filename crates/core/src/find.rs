@@ -94,20 +94,11 @@ fn block_mask_swar(buf: &[u8], base: usize) -> u64 {
 /// A cursor over the structural bytes of a body, 64 bytes at a time: finding the next
 /// delimiter is a shift and a count of trailing zeros while it stays within the current
 /// block. It is a pure function of the body, so it may jump anywhere forward or back.
+#[derive(Default)]
 pub(crate) struct Structurals {
     base: usize,
     end: usize,
     mask: u64,
-}
-
-impl Default for Structurals {
-    fn default() -> Self {
-        Structurals {
-            base: 0,
-            end: 0,
-            mask: 0,
-        }
-    }
 }
 
 impl Structurals {

@@ -150,49 +150,6 @@ pub fn error_body(code: &str, message: &[u8]) -> Vec<u8> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn esc(s: &[u8]) -> String {
-        let mut v = Vec::new();
-        escape_into(&mut v, s);
-        assert_eq!(v.len(), escaped_len(s));
-        String::from_utf8(v).unwrap()
-    }
-
-    #[test]
-    fn go_escapes() {
-        assert_eq!(esc(b"a\"b\\c"), r#"a\"b\\c"#);
-        assert_eq!(esc(b"\n\r\t\x08\x0c"), r"\n\r\t\b\f");
-        assert_eq!(esc(b"\x00\x1f\x7f"), "\\u0000\\u001f\x7f");
-        assert_eq!(esc(b"<>&'"), r"\u003c\u003e\u0026'");
-        assert_eq!(
-            esc("\u{2028}\u{2029}\u{2027}".as_bytes()),
-            "\\u2028\\u2029\u{2027}"
-        );
-        assert_eq!(esc("é\u{fffd}\u{85}".as_bytes()), "é\u{fffd}\u{85}");
-    }
-
-    #[test]
-    fn invalid_utf8_is_one_replacement_per_byte() {
-        assert_eq!(esc(b"\xe2\x82"), r"\ufffd\ufffd");
-        assert_eq!(esc(b"a\xffb"), r"a\ufffdb");
-        assert_eq!(esc(b"\xed\xa0\x80"), r"\ufffd\ufffd\ufffd");
-        assert_eq!(esc(b"\xf0\x9f\x98"), r"\ufffd\ufffd\ufffd");
-        assert_eq!(esc(b"\xc0\x80"), r"\ufffd\ufffd");
-        assert_eq!(esc("𝄞".as_bytes()), "𝄞");
-    }
-
-    #[test]
-    fn body_shape() {
-        assert_eq!(
-            error_body("invalid", b"x<y"),
-            br#"{"code":"invalid","message":"x\u003cy"}"#.to_vec()
-        );
-    }
-}
-
 /// Appends `s` as a JSON value in the corpus convention: a string when it is valid UTF-8,
 /// else `{"hex":"<lowercase hex>"}`.
 pub fn write_text(out: &mut Vec<u8>, s: &[u8]) {
@@ -270,4 +227,47 @@ pub fn write_point(out: &mut Vec<u8>, p: &crate::Point<'_>) {
     out.extend_from_slice(b",\"line\":");
     out.extend_from_slice(p.line().to_string().as_bytes());
     out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn esc(s: &[u8]) -> String {
+        let mut v = Vec::new();
+        escape_into(&mut v, s);
+        assert_eq!(v.len(), escaped_len(s));
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn go_escapes() {
+        assert_eq!(esc(b"a\"b\\c"), r#"a\"b\\c"#);
+        assert_eq!(esc(b"\n\r\t\x08\x0c"), r"\n\r\t\b\f");
+        assert_eq!(esc(b"\x00\x1f\x7f"), "\\u0000\\u001f\x7f");
+        assert_eq!(esc(b"<>&'"), r"\u003c\u003e\u0026'");
+        assert_eq!(
+            esc("\u{2028}\u{2029}\u{2027}".as_bytes()),
+            "\\u2028\\u2029\u{2027}"
+        );
+        assert_eq!(esc("é\u{fffd}\u{85}".as_bytes()), "é\u{fffd}\u{85}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_one_replacement_per_byte() {
+        assert_eq!(esc(b"\xe2\x82"), r"\ufffd\ufffd");
+        assert_eq!(esc(b"a\xffb"), r"a\ufffdb");
+        assert_eq!(esc(b"\xed\xa0\x80"), r"\ufffd\ufffd\ufffd");
+        assert_eq!(esc(b"\xf0\x9f\x98"), r"\ufffd\ufffd\ufffd");
+        assert_eq!(esc(b"\xc0\x80"), r"\ufffd\ufffd");
+        assert_eq!(esc("𝄞".as_bytes()), "𝄞");
+    }
+
+    #[test]
+    fn body_shape() {
+        assert_eq!(
+            error_body("invalid", b"x<y"),
+            br#"{"code":"invalid","message":"x\u003cy"}"#.to_vec()
+        );
+    }
 }

@@ -6,8 +6,11 @@ use std::borrow::Cow;
 /// A decoded query string: pairs in order, the first value of a key wins on lookup.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Query<'a> {
-    pairs: Vec<(Cow<'a, [u8]>, Cow<'a, [u8]>)>,
+    pairs: Vec<Pair<'a>>,
 }
+
+/// A decoded key and value.
+type Pair<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
 
 impl<'a> Query<'a> {
     /// Parses a raw query string (without the leading `?`). As in Go 1.17 and later, pairs

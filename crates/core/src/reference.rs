@@ -222,13 +222,13 @@ fn scan_key<'a>(
         }
     }
     let mut sorted = true;
-    for j in 1..n {
-        match out.tags[j - 1].key.cmp(out.tags[j].key) {
+    for (w, &at) in out.tags.windows(2).zip(&indices[1..]) {
+        match w[0].key.cmp(w[1].key) {
             std::cmp::Ordering::Greater => {
                 sorted = false;
                 break;
             }
-            std::cmp::Ordering::Equal => return Err((ErrorKind::DuplicateTags, indices[j])),
+            std::cmp::Ordering::Equal => return Err((ErrorKind::DuplicateTags, at)),
             std::cmp::Ordering::Less => {}
         }
     }

@@ -187,11 +187,7 @@ fn prepare_inner<'a>(
     req: &Request<'a>,
     limits: &Limits,
 ) -> Result<Prepared<'a>, Rejection> {
-    if scope.live
-        && req
-            .authorization
-            .map_or(true, |a| a.trim_ascii().is_empty())
-    {
+    if scope.live && req.authorization.is_none_or(|a| a.trim_ascii().is_empty()) {
         return Err(Rejection::unauthorized());
     }
     let precision = Precision::from_param(precision.unwrap_or_default())
