@@ -7,90 +7,11 @@ mod support;
 use std::collections::HashMap;
 
 use linegate_core::{json, read_batch, ParseOptions, Precision};
+use linegate_corpus::{encode, load, same_points, NOW};
 use serde_json::Value;
 use support::Server;
 
-const NOW: i64 = 1_700_000_000_123_456_789;
 const TOKEN: &str = "corpus-token";
-
-struct Case {
-    row: Value,
-    run: String,
-    file: String,
-    body: Vec<u8>,
-    oracle_gzip: bool,
-    precision: Option<String>,
-    content_encoding: Option<String>,
-    bucket: bool,
-    max_batch: Option<usize>,
-    status: u16,
-    body_expected: String,
-}
-
-fn load(corpus: &std::path::Path) -> Vec<Case> {
-    let text = std::fs::read(corpus.join("expected.jsonl")).expect("read expected.jsonl");
-    // Rows hold raw U+2028 and friends: split on LF only.
-    text.split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let row: Value = serde_json::from_slice(l).expect("corpus row is JSON");
-            let run = row["run"].as_str().unwrap().to_string();
-            let file = row["file"].as_str().unwrap().to_string();
-            let raw = std::fs::read(corpus.join("cases").join(&file)).expect("case file");
-            let oracle_gzip = row["gzipped_by_oracle"].as_bool().unwrap_or(false);
-            let body = if oracle_gzip {
-                linegate_core::gzip::compress(&raw)
-            } else {
-                raw
-            };
-            let max_batch = run.strip_prefix("max-batch-bytes=").map(|s| {
-                s.split(|c: char| !c.is_ascii_digit())
-                    .next()
-                    .unwrap()
-                    .parse()
-                    .unwrap()
-            });
-            Case {
-                precision: row["precision"].as_str().map(str::to_string),
-                content_encoding: row["content_encoding"].as_str().map(str::to_string),
-                bucket: !run.starts_with("no-bucket-param"),
-                status: row["status"].as_u64().unwrap() as u16,
-                body_expected: row["body"].as_str().unwrap().to_string(),
-                run,
-                file,
-                body,
-                oracle_gzip,
-                max_batch,
-                row,
-            }
-        })
-        .collect()
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// OSS's answer with linegate's `line` added to parse errors (spec Part A §1).
-fn expected_body(c: &Case) -> String {
-    let line = c.row["failures"]
-        .get(0)
-        .map(|f| f["line"].as_u64().unwrap());
-    match line {
-        Some(n) if c.status == 400 => {
-            let inner = c.body_expected.strip_suffix('}').unwrap();
-            format!("{inner},\"line\":{n}}}")
-        }
-        _ => c.body_expected.clone(),
-    }
-}
 
 fn field_len(v: &Value) -> usize {
     match v {
@@ -175,43 +96,6 @@ fn read_export(text: &[u8]) -> Vec<Value> {
     assert!(r.is_ok(), "export does not parse back: {:?}", r.first_error);
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out.into_iter().map(|(_, v)| v).collect()
-}
-
-fn same_points(got: &[Value], want: &[Value]) -> Result<(), String> {
-    if got.len() != want.len() {
-        return Err(format!(
-            "{} points read back, want {}",
-            got.len(),
-            want.len()
-        ));
-    }
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        for k in ["measurement", "tags", "time"] {
-            if g[k] != w[k] {
-                return Err(format!("point {i}: {k} {} want {}", g[k], w[k]));
-            }
-        }
-        let (gf, wf) = (
-            g["fields"].as_array().unwrap(),
-            w["fields"].as_array().unwrap(),
-        );
-        if gf.len() != wf.len() {
-            return Err(format!("point {i}: {} fields want {}", gf.len(), wf.len()));
-        }
-        for (a, b) in gf.iter().zip(wf) {
-            let same = a["key"] == b["key"]
-                && a["type"] == b["type"]
-                && if b["type"] == "float" {
-                    a["f64_bits"] == b["f64_bits"]
-                } else {
-                    a["value"] == b["value"]
-                };
-            if !same {
-                return Err(format!("point {i}: field {a} want {b}"));
-            }
-        }
-    }
-    Ok(())
 }
 
 fn start(dir: &std::path::Path, max_batch: Option<usize>) -> Server {
@@ -322,8 +206,8 @@ fn corpus_over_http() {
             } else {
                 Err(format!("body {body}"))
             }
-        } else if body != expected_body(c) {
-            Err(format!("body\n  got  {body}\n  want {}", expected_body(c)))
+        } else if body != c.expected_body() {
+            Err(format!("body\n  got  {body}\n  want {}", c.expected_body()))
         } else if r.status >= 400 && r.header("x-platform-error-code").is_none() {
             Err("no X-Platform-Error-Code header".into())
         } else if c.status == 204 && !c.oracle_gzip {
@@ -335,7 +219,7 @@ fn corpus_over_http() {
                 b"",
             );
             checked_points += points.len();
-            same_points(&read_export(&e.body), &merge(&points))
+            same_points(&read_export(&e.body), &merge(&points), false)
         } else {
             Ok(())
         };

@@ -1,11 +1,9 @@
 //! The parity corpus (`../shared/corpus`): every recorded request through the core and through
 //! the `linegate` binary gives InfluxDB's status, body and points.
 
-mod support;
-
 use linegate_core::{json, prepare, verdict, Limits, Request, Verdict};
+use linegate_corpus::{self as support, Case, NOW};
 use serde_json::Value;
-use support::{Case, NOW};
 
 fn limits(case: &Case) -> Limits {
     let mut l = Limits::default();

@@ -13,12 +13,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_linegate-backend");
 
 /// `<workspace>/../shared`, when present.
 pub fn shared_dir() -> Option<PathBuf> {
-    // Cargo sets CARGO_MANIFEST_DIR when it runs tests too; read it then, so a test binary
-    // built from another checkout still looks beside this one.
-    let manifest = std::env::var("CARGO_MANIFEST_DIR")
-        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
-    let dir = PathBuf::from(manifest).join("../../../shared");
-    dir.join("corpus/expected.jsonl").is_file().then_some(dir)
+    linegate_corpus::shared_dir()
 }
 
 /// A fresh, empty directory under the system temp dir.

@@ -1,15 +1,20 @@
-//! Reading `../shared/corpus` (InfluxDB's recorded answers) for the parity tests.
-#![allow(dead_code)]
+//! Reading `../shared/corpus` — InfluxDB OSS v2's recorded answers — for the parity tests
+//! of every part of linegate (core, CLI, backend). See `../shared/corpus/README.md`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 /// The server clock the corpus was recorded with.
 pub const NOW: i64 = 1_700_000_000_123_456_789;
 
+/// `../shared` beside the workspace root, when it holds the corpus. Cargo sets
+/// `CARGO_MANIFEST_DIR` (a `crates/<name>` directory) when it runs tests: reading it then
+/// lets a test binary built in a shared target directory look beside its own checkout.
 pub fn shared_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    let manifest = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let dir = PathBuf::from(manifest).join("../../../shared");
     dir.join("corpus/expected.jsonl").is_file().then_some(dir)
 }
 
@@ -41,7 +46,8 @@ pub struct Case {
     pub body_expected: String,
 }
 
-pub fn load(corpus: &std::path::Path) -> Vec<Case> {
+/// Every row of `expected.jsonl`, with its body as sent.
+pub fn load(corpus: &Path) -> Vec<Case> {
     let text = std::fs::read(corpus.join("expected.jsonl")).expect("read expected.jsonl");
     // Split on LF only: rows hold raw U+2028 and friends.
     text.split(|&b| b == b'\n')
@@ -112,6 +118,25 @@ impl Case {
             .contains("flate: corrupt input before offset")
     }
 
+    /// InfluxDB's body with linegate's `line` added to parse errors (spec Part A §1).
+    pub fn expected_body(&self) -> String {
+        let want_line = self.row["failures"]
+            .get(0)
+            .map(|f| f["line"].as_u64().unwrap());
+        match want_line {
+            Some(n) if self.status == 400 => {
+                let inner = self.body_expected.strip_suffix('}').unwrap();
+                format!("{inner},\"line\":{n}}}")
+            }
+            _ => self.body_expected.clone(),
+        }
+    }
+
+    /// The recorded points (corpus format), empty for rejected batches.
+    pub fn points(&self) -> Vec<Value> {
+        self.row["points"].as_array().cloned().unwrap_or_default()
+    }
+
     /// Checks our answer (status and exact body) against InfluxDB's.
     pub fn check_answer(&self, status: u16, body: &str) -> Result<(), String> {
         if status != self.status {
@@ -152,42 +177,41 @@ impl Case {
 
     /// Compares points rendered in the corpus format with the recorded ones.
     pub fn check_points(&self, got: &[Value]) -> Result<(), String> {
-        let Some(want) = self.row.get("points").and_then(Value::as_array) else {
-            return if got.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("{} points, want none", got.len()))
-            };
-        };
-        if got.len() != want.len() {
-            return Err(format!("{} points, want {}", got.len(), want.len()));
-        }
-        for (i, (g, w)) in got.iter().zip(want).enumerate() {
-            for k in ["measurement", "tags", "time", "line"] {
-                if g[k] != w[k] {
-                    return Err(format!("point {i}: {k} {} want {}", g[k], w[k]));
-                }
-            }
-            let (gf, wf) = (
-                g["fields"].as_array().unwrap(),
-                w["fields"].as_array().unwrap(),
-            );
-            if gf.len() != wf.len() {
-                return Err(format!("point {i}: {} fields want {}", gf.len(), wf.len()));
-            }
-            for (a, b) in gf.iter().zip(wf) {
-                let same = a["key"] == b["key"]
-                    && a["type"] == b["type"]
-                    && if b["type"] == "float" {
-                        a["f64_bits"] == b["f64_bits"]
-                    } else {
-                        a["value"] == b["value"]
-                    };
-                if !same {
-                    return Err(format!("point {i}: field {a} want {b}"));
-                }
-            }
-        }
-        Ok(())
+        same_points(got, &self.points(), true)
     }
+}
+
+/// Whether two lists of corpus-format points are equal: measurement, tags, time, fields in
+/// order (floats by their bits), and the physical `line` when `with_line`.
+pub fn same_points(got: &[Value], want: &[Value], with_line: bool) -> Result<(), String> {
+    if got.len() != want.len() {
+        return Err(format!("{} points, want {}", got.len(), want.len()));
+    }
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        for k in ["measurement", "tags", "time", "line"] {
+            if (k != "line" || with_line) && g[k] != w[k] {
+                return Err(format!("point {i}: {k} {} want {}", g[k], w[k]));
+            }
+        }
+        let (gf, wf) = (
+            g["fields"].as_array().unwrap(),
+            w["fields"].as_array().unwrap(),
+        );
+        if gf.len() != wf.len() {
+            return Err(format!("point {i}: {} fields want {}", gf.len(), wf.len()));
+        }
+        for (a, b) in gf.iter().zip(wf) {
+            let same = a["key"] == b["key"]
+                && a["type"] == b["type"]
+                && if b["type"] == "float" {
+                    a["f64_bits"] == b["f64_bits"]
+                } else {
+                    a["value"] == b["value"]
+                };
+            if !same {
+                return Err(format!("point {i}: field {a} want {b}"));
+            }
+        }
+    }
+    Ok(())
 }
