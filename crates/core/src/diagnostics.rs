@@ -2,6 +2,7 @@
 //! and a hint for the usual traps; warnings for what storage would reject with 422; and a
 //! summary of an accepted batch. None of this ever goes into an HTTP 400 body.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::error::{ErrorKind, LineError};
@@ -18,9 +19,9 @@ pub struct Diagnostic {
     /// Stable name of the error (`invalid-number`, …).
     pub code: &'static str,
     /// InfluxDB's reason, exactly (`invalid number`, …).
-    pub reason: String,
+    pub reason: Cow<'static, str>,
     /// What probably went wrong and how to fix it.
-    pub hint: String,
+    pub hint: Cow<'static, str>,
     /// Physical lines the logical line spans.
     pub spans: u32,
     /// Byte range of the quoted line text in the (decoded) body.
@@ -68,7 +69,7 @@ pub fn likely_unit(ts: i64) -> Option<Precision> {
     )
 }
 
-fn hint_for(err: &LineError, text: &[u8], precision: Precision) -> String {
+fn hint_for(err: &LineError, text: &[u8], precision: Precision) -> Cow<'static, str> {
     let before_spot = &text[..err.at.min(text.len())];
     if err.spans > 1 {
         let joined = err.spans - 1;
@@ -76,12 +77,14 @@ fn hint_for(err: &LineError, text: &[u8], precision: Precision) -> String {
             return format!(
                 "an unterminated string (a stray `\"`) swallowed the next {joined} line(s) into this one; \
                  close the quote or escape it as `\\\"`"
-            );
+            )
+            .into();
         }
         return format!(
             "a backslash at the end of a line joins it with the next ({joined} line(s) joined); \
              remove it or escape it as `\\\\`"
-        );
+        )
+        .into();
     }
     if text.last() == Some(&b'\r') || before_spot.last() == Some(&b'\r') {
         return "the line ends with a carriage return: the file has Windows (CRLF) line endings, \
@@ -93,7 +96,7 @@ fn hint_for(err: &LineError, text: &[u8], precision: Precision) -> String {
             let ts: &[u8] = &text[err.at..];
             let end = ts.iter().position(|&b| b == b' ').unwrap_or(ts.len());
             let digits = ts[..end].iter().filter(|b| b.is_ascii_digit()).count();
-            match digits_unit(digits) {
+            let text: String = match digits_unit(digits) {
                 Some(unit) if unit != precision => format!(
                     "the timestamp has {digits} digits, which looks like {}, but the precision is {}; \
                      send precision={} or convert the timestamps",
@@ -105,7 +108,8 @@ fn hint_for(err: &LineError, text: &[u8], precision: Precision) -> String {
                     "timestamps in {precision} times the unit must stay within ±9223372036854775806 ns \
                      (years 1677–2262)"
                 ),
-            }
+            };
+            text.into()
         }
         ErrorKind::BadTimestamp | ErrorKind::PointInvalid => {
             let tail = &text[err.at.min(text.len())..];
@@ -498,7 +502,7 @@ mod tests {
         let d = diags(b"m f=1i\r\nm f=2i\r\n", Precision::Ns);
         assert_eq!(d.len(), 2);
         assert!(d[0].hint.contains("CRLF"), "{}", d[0].hint);
-        assert_eq!((d[1].line, d[1].reason.as_str()), (2, "invalid number"));
+        assert_eq!((d[1].line, &*d[1].reason), (2, "invalid number"));
         let d = diags(b"m f=\"abc\nm f=1 1000\nbad\n", Precision::Ns);
         assert_eq!(d.len(), 1);
         assert!(d[0].hint.contains("stray"), "{}", d[0].hint);

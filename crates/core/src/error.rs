@@ -1,5 +1,6 @@
 //! Why a line was rejected: data with positions, rendered to InfluxDB's exact text on demand.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// A tag key InfluxDB reserves.
@@ -95,77 +96,98 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Appends InfluxDB's reason text for this error, quoting bytes from `text` (the line
-    /// text) where the reason includes them.
-    pub fn write_reason(&self, text: &[u8], out: &mut Vec<u8>) {
-        let slice = |s: usize, e: usize| text.get(s..e).unwrap_or_default();
-        let fixed: &str = match *self {
+    /// The reason when it quotes nothing from the line (most of them).
+    pub fn fixed_reason(&self) -> Option<&'static str> {
+        Some(match self {
             ErrorKind::MissingMeasurement => "missing measurement",
             ErrorKind::MissingFields => "missing fields",
             ErrorKind::MissingTagKey => "missing tag key",
             ErrorKind::MissingTagValue => "missing tag value",
             ErrorKind::InvalidTagFormat => "invalid tag format",
-            ErrorKind::ReservedTagKey(k) => {
-                out.extend_from_slice(b"cannot use reserved tag key ");
-                k.quoted()
-            }
             ErrorKind::DuplicateTags => "duplicate tags",
-            ErrorKind::MaxKeyLength(n) => {
-                out.extend_from_slice(format!("max key length exceeded: {n} > 65535").as_bytes());
-                return;
-            }
             ErrorKind::MissingFieldKey => "missing field key",
             ErrorKind::MissingFieldValue => "missing field value",
             ErrorKind::InvalidNumber => "invalid number",
             ErrorKind::InvalidBoolean => "invalid boolean",
             ErrorKind::InvalidFloat => "invalid float",
-            ErrorKind::IntegerOutOfRange { start, end } => {
-                let d = slice(start, end);
-                out.extend_from_slice(b"unable to parse integer ");
-                out.extend_from_slice(d);
-                out.extend_from_slice(b": strconv.ParseInt: parsing \"");
-                out.extend_from_slice(d);
-                "\": value out of range"
-            }
-            ErrorKind::UnsignedOutOfRange { start, end } => {
-                let d = slice(start, end);
-                out.extend_from_slice(b"unable to parse unsigned ");
-                out.extend_from_slice(d);
-                out.extend_from_slice(b": strconv.ParseUint: parsing \"");
-                out.extend_from_slice(d);
-                "\": value out of range"
-            }
             ErrorKind::UnbalancedQuotes => "unbalanced quotes",
             ErrorKind::InvalidFieldFormat => "invalid field format",
+            ErrorKind::BadTimestamp => "bad timestamp",
+            ErrorKind::TimeOutsideRange => {
+                "time outside range -9223372036854775806 - 9223372036854775806"
+            }
+            ErrorKind::PointInvalid => "point is invalid",
+            _ => return None,
+        })
+    }
+
+    /// Appends InfluxDB's reason text for this error, quoting bytes from `text` (the line
+    /// text) where the reason includes them.
+    pub fn write_reason(&self, text: &[u8], out: &mut Vec<u8>) {
+        if let Some(f) = self.fixed_reason() {
+            out.extend_from_slice(f.as_bytes());
+            return;
+        }
+        let slice = |s: usize, e: usize| text.get(s..e).unwrap_or_default();
+        let (prefix, quoted, go_func, tail): (&str, &[u8], &str, &str) = match *self {
+            ErrorKind::ReservedTagKey(k) => {
+                out.extend_from_slice(b"cannot use reserved tag key ");
+                out.extend_from_slice(k.quoted().as_bytes());
+                return;
+            }
+            ErrorKind::MaxKeyLength(n) => {
+                out.extend_from_slice(format!("max key length exceeded: {n} > 65535").as_bytes());
+                return;
+            }
             ErrorKind::InvalidFieldValue { start, end } => {
                 out.extend_from_slice(b"invalid value: field-key=");
                 out.extend_from_slice(slice(start, end));
                 return;
             }
-            ErrorKind::BadTimestamp => "bad timestamp",
+            ErrorKind::IntegerOutOfRange { start, end } => (
+                "unable to parse integer ",
+                slice(start, end),
+                "ParseInt",
+                "value out of range",
+            ),
+            ErrorKind::UnsignedOutOfRange { start, end } => (
+                "unable to parse unsigned ",
+                slice(start, end),
+                "ParseUint",
+                "value out of range",
+            ),
             ErrorKind::TimestampOutOfRange { start, end } => {
-                out.extend_from_slice(b"strconv.ParseInt: parsing \"");
-                out.extend_from_slice(slice(start, end));
-                "\": value out of range"
+                ("", slice(start, end), "ParseInt", "value out of range")
             }
             ErrorKind::TimestampSyntax { start, end } => {
-                out.extend_from_slice(b"strconv.ParseInt: parsing \"");
-                out.extend_from_slice(slice(start, end));
-                "\": invalid syntax"
+                ("", slice(start, end), "ParseInt", "invalid syntax")
             }
-            ErrorKind::TimeOutsideRange => {
-                "time outside range -9223372036854775806 - 9223372036854775806"
-            }
-            ErrorKind::PointInvalid => "point is invalid",
+            _ => return,
         };
-        out.extend_from_slice(fixed.as_bytes());
+        // Go's `strconv.NumError`, after "<prefix><digits>: " when there is a prefix.
+        if !prefix.is_empty() {
+            out.extend_from_slice(prefix.as_bytes());
+            out.extend_from_slice(quoted);
+            out.extend_from_slice(b": ");
+        }
+        out.extend_from_slice(b"strconv.");
+        out.extend_from_slice(go_func.as_bytes());
+        out.extend_from_slice(b": parsing \"");
+        out.extend_from_slice(quoted);
+        out.extend_from_slice(b"\": ");
+        out.extend_from_slice(tail.as_bytes());
     }
 
-    /// The reason text as a (lossy) string, for people.
-    pub fn reason(&self, text: &[u8]) -> String {
-        let mut v = Vec::new();
-        self.write_reason(text, &mut v);
-        String::from_utf8_lossy(&v).into_owned()
+    /// The reason as text for people: borrowed when it quotes nothing from the line.
+    pub fn reason(&self, text: &[u8]) -> Cow<'static, str> {
+        match self.fixed_reason() {
+            Some(f) => Cow::Borrowed(f),
+            None => {
+                let mut v = Vec::new();
+                self.write_reason(text, &mut v);
+                Cow::Owned(String::from_utf8_lossy(&v).into_owned())
+            }
+        }
     }
 
     /// A short stable name for programs (`missing-fields`, `invalid-number`, …).
