@@ -146,14 +146,43 @@ fn now_ns() -> i64 {
         .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
 }
 
-fn read_input(file: &OsString) -> io::Result<Vec<u8>> {
+/// A file's bytes: mapped when it is a regular file (no copy, no fresh pages to fault in:
+/// for a 50 MB file that is half the time of a check), read otherwise.
+enum Input {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for Input {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Input::Mapped(m) => m,
+            Input::Read(v) => v,
+        }
+    }
+}
+
+fn read_input(file: &OsString) -> io::Result<Input> {
     if file == "-" {
         let mut v = Vec::new();
         io::stdin().lock().read_to_end(&mut v)?;
-        Ok(v)
-    } else {
-        std::fs::read(file)
+        return Ok(Input::Read(v));
     }
+    let f = std::fs::File::open(file)?;
+    let meta = f.metadata()?;
+    if meta.is_file() && meta.len() > 0 {
+        // SAFETY: the map is read-only and private to this process; were another process to
+        // truncate the file meanwhile, reading the lost pages would fault (SIGBUS), which a
+        // checking tool run on a file being rewritten accepts, as grep and ripgrep do.
+        if let Ok(m) = unsafe { memmap2::MmapOptions::new().populate().map(&f) } {
+            return Ok(Input::Mapped(m));
+        }
+    }
+    let mut v = Vec::new();
+    let mut f = f;
+    f.read_to_end(&mut v)?;
+    Ok(Input::Read(v))
 }
 
 /// One file's machine-readable record.
