@@ -302,6 +302,17 @@ pub(crate) fn scan_fast(buf: &[u8], mut i: usize) -> Option<(Num, usize)> {
     let start = i;
     let neg = buf.get(i) == Some(&b'-');
     i += neg as usize;
+    // The usual integer — up to 7 digits, `i`, then a delimiter — from one 8-byte word.
+    if let Some(w) = buf.get(i..i + 8) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        let v = u64::from_le_bytes(b);
+        let n = leading_digits(v);
+        if (1..8).contains(&n) && b[n] == b'i' && is_end(buf.get(i + n + 1)) {
+            let m = swar_value(v, n) as i64;
+            return Some((Num::Integer(if neg { -m } else { m }), i + n + 1));
+        }
+    }
     let mut mant: u64 = 0;
     let mut int_digits = 0;
     let int_start = i;
