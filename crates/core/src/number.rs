@@ -297,26 +297,36 @@ fn exact_float(mant: u64, e10: i64) -> Option<f64> {
 /// space, a LF or the end of `buf`). `None` means "not a plain valid number": the caller
 /// hands the line to the reference parser, which gives InfluxDB's exact error (or, for the
 /// rare valid forms declined here, the value).
-#[inline]
+#[inline(always)]
 pub(crate) fn scan_fast(buf: &[u8], mut i: usize) -> Option<(Num, usize)> {
     let start = i;
     let neg = buf.get(i) == Some(&b'-');
     i += neg as usize;
-    // The usual integer — up to 7 digits, `i`, then a delimiter — from one 8-byte word.
+    let mut mant: u64 = 0;
+    let mut int_digits = 0;
+    let int_start = i;
     if let Some(w) = buf.get(i..i + 8) {
+        // The first 8 bytes in one word: the usual integer field (up to 7 digits, `i`, a
+        // delimiter) ends here; anything else goes on from the digits read.
         let mut b = [0u8; 8];
         b.copy_from_slice(w);
         let v = u64::from_le_bytes(b);
         let n = leading_digits(v);
-        if (1..8).contains(&n) && b[n] == b'i' && is_end(buf.get(i + n + 1)) {
-            let m = swar_value(v, n) as i64;
-            return Some((Num::Integer(if neg { -m } else { m }), i + n + 1));
+        if n > 0 {
+            mant = swar_value(v, n);
+            if n < 8 && b[n] == b'i' && is_end(buf.get(i + n + 1)) {
+                let m = mant as i64;
+                return Some((Num::Integer(if neg { -m } else { m }), i + n + 1));
+            }
         }
+        int_digits = n;
+        i += n;
+        if n == 8 {
+            i = read_digits(buf, i, &mut mant, &mut int_digits);
+        }
+    } else {
+        i = read_digits(buf, i, &mut mant, &mut int_digits);
     }
-    let mut mant: u64 = 0;
-    let mut int_digits = 0;
-    let int_start = i;
-    i = read_digits(buf, i, &mut mant, &mut int_digits);
     match buf.get(i) {
         Some(b'i') => {
             if int_digits == 0 || int_digits > 19 || !is_end(buf.get(i + 1)) {
