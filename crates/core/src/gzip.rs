@@ -101,15 +101,32 @@ pub fn read_header(buf: &[u8]) -> Result<usize, HeaderError> {
     Ok(p)
 }
 
+/// Go's flate window: its reader hands decoded bytes over when the window fills, and the
+/// rest of a member together with the member's end or error.
+const WINDOW: usize = 32 << 10;
+
 /// Decompresses every member of `body` (whose first header, of length `data_start`, was
-/// already read), stopping with `TooLarge` as soon as the output reaches `limit` bytes.
-/// Errors come in stream order: whatever InfluxDB would have read before an error counts
-/// toward the limit first.
+/// already read), stopping with `TooLarge` once the output reaches `limit` bytes.
+/// Errors come in stream order, as InfluxDB reads through Go's `io.LimitedReader`: output
+/// past the limit is cut off before any later error, but an error that arrives in the same
+/// read as the limit's last byte still wins (spec Part B §1 step 8 and §5).
 pub fn decompress_members(
     body: &[u8],
     data_start: usize,
     limit: usize,
 ) -> Result<Vec<u8>, ReadError> {
+    // One byte past the limit tells "more output follows" from "the stream ends here".
+    let cap = limit.saturating_add(1);
+    // An error met with exactly `limit` bytes out: Go has handed all of them over, and the
+    // error reaches InfluxDB only if it came with the member's last bytes, i.e. unless the
+    // window was flushed right before it (then the reader is never called again: 413).
+    let stop = |e: ReadError, total: usize, member_len: usize| {
+        if total >= limit && member_len % WINDOW == 0 {
+            ReadError::TooLarge
+        } else {
+            e
+        }
+    };
     let mut out: Vec<u8> = Vec::new();
     let mut inflater = Box::<DecompressorOxide>::default();
     let mut pos = data_start;
@@ -125,7 +142,7 @@ pub fn decompress_members(
         });
     let initial = if isize_hint > 0 && isize_hint <= body.len().saturating_mul(1032) {
         // + 1 so a stream that ends exactly at the hint needs no growth step to finish.
-        isize_hint.saturating_add(1).min(limit)
+        isize_hint.saturating_add(1).min(cap)
     } else {
         body.len()
             .saturating_mul(4)
@@ -140,7 +157,7 @@ pub fn decompress_members(
         loop {
             if out.len() - member_start == member_len {
                 // Output buffer full: grow it, or stop at the limit.
-                if out.len() >= limit {
+                if out.len() >= cap {
                     return Err(ReadError::TooLarge);
                 }
                 let grow = if first {
@@ -149,7 +166,7 @@ pub fn decompress_members(
                     out.len().max(64 * 1024)
                 };
                 first = false;
-                let new_len = out.len().saturating_add(grow).min(limit);
+                let new_len = out.len().saturating_add(grow).min(cap);
                 out.resize(new_len, 0);
             }
             let (status, consumed, produced) = decompress(
@@ -161,33 +178,44 @@ pub fn decompress_members(
             );
             pos += consumed;
             member_len += produced;
-            if member_start + member_len >= limit {
+            let total = member_start + member_len;
+            if total > limit {
                 return Err(ReadError::TooLarge);
             }
-            match status {
+            let err = match status {
                 TINFLStatus::Done => break,
                 TINFLStatus::HasMoreOutput => continue,
                 TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => {
-                    return Err(ReadError::UnexpectedEof)
+                    ReadError::UnexpectedEof
                 }
-                _ => return Err(ReadError::Corrupt((pos - deflate_start) as u64)),
-            }
+                _ => ReadError::Corrupt((pos - deflate_start) as u64),
+            };
+            return Err(stop(err, total, member_len));
         }
         out.truncate(member_start + member_len);
-        let trailer = body.get(pos..pos + 8).ok_or(ReadError::UnexpectedEof)?;
+        let total = out.len();
+        let Some(trailer) = body.get(pos..pos + 8) else {
+            return Err(stop(ReadError::UnexpectedEof, total, member_len));
+        };
         let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
         let size = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
         let data = &out[member_start..];
         if crc != crc32fast::hash(data) || size != data.len() as u32 {
-            return Err(ReadError::Checksum);
+            return Err(stop(ReadError::Checksum, total, member_len));
         }
         pos += 8;
-        match read_header(&body[pos..]) {
-            Ok(n) => pos += n,
+        let err = match read_header(&body[pos..]) {
+            // A good next header or the end of the body: no error, so the limit decides.
+            Ok(_) | Err(HeaderError::Empty) if total >= limit => return Err(ReadError::TooLarge),
+            Ok(n) => {
+                pos += n;
+                continue;
+            }
             Err(HeaderError::Empty) => return Ok(out),
-            Err(HeaderError::Truncated) => return Err(ReadError::UnexpectedEof),
-            Err(HeaderError::Invalid) => return Err(ReadError::InvalidHeader),
-        }
+            Err(HeaderError::Truncated) => ReadError::UnexpectedEof,
+            Err(HeaderError::Invalid) => ReadError::InvalidHeader,
+        };
+        return Err(stop(err, total, member_len));
     }
 }
 
@@ -248,5 +276,36 @@ mod tests {
         assert_eq!(gunzip(&a, 11).unwrap(), b"0123456789");
         let bomb = compress(&vec![b'a'; 10 << 20]);
         assert_eq!(gunzip(&bomb, 1 << 20), Err(ReadError::TooLarge));
+    }
+
+    #[test]
+    fn an_error_with_the_limits_last_byte_wins() {
+        // Spec Part B §1 step 8 and §5: InfluxDB reads through io.LimitedReader and reports
+        // the limit only when the read ended without error. The member's last bytes come in
+        // the same read as its trailer check, so at exactly `limit` bytes a bad trailer wins;
+        // past the limit the reader is cut off first.
+        let a = compress(b"0123456789");
+        let mut bad = a.clone();
+        let k = bad.len() - 8;
+        bad[k] ^= 1;
+        assert_eq!(gunzip(&bad, 10), Err(ReadError::Checksum));
+        assert_eq!(gunzip(&bad, 9), Err(ReadError::TooLarge));
+        assert_eq!(gunzip(&a[..a.len() - 3], 10), Err(ReadError::UnexpectedEof));
+        let mut junk = a.clone();
+        junk.extend_from_slice(&[0; 10]);
+        assert_eq!(gunzip(&junk, 10), Err(ReadError::InvalidHeader));
+        junk.truncate(a.len() + 5);
+        assert_eq!(gunzip(&junk, 10), Err(ReadError::UnexpectedEof));
+        // A good next member, or none: no error, so the limit decides.
+        let mut two = a.clone();
+        two.extend_from_slice(&compress(b""));
+        assert_eq!(gunzip(&two, 10), Err(ReadError::TooLarge));
+        // A member ending on a full 32 KiB window was handed over before its end was seen.
+        let w = compress(&[b'x'; WINDOW]);
+        let mut bad = w.clone();
+        let k = bad.len() - 8;
+        bad[k] ^= 1;
+        assert_eq!(gunzip(&bad, WINDOW), Err(ReadError::TooLarge));
+        assert_eq!(gunzip(&bad, WINDOW + 1), Err(ReadError::Checksum));
     }
 }
