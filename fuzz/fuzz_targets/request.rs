@@ -1,10 +1,13 @@
 //! The whole request check on arbitrary bytes: query string, headers and body (plain or
-//! gzip), with small limits so the size checks run too. It must never panic, and a
-//! rejection must be well-formed JSON of InfluxDB's shape.
+//! gzip), with small limits so the size checks run too. It must never panic, a rejection
+//! must be well-formed JSON of InfluxDB's shape, and reading a body in two halves must give
+//! the answer of one pass.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use linegate_core::{check_request, validate, Limits, Request, ValidateOptions, Verdict};
+use linegate_core::{
+    check_request, validate, validate_split, Limits, Request, ValidateOptions, Verdict,
+};
 
 fuzz_target!(|data: &[u8]| {
     let (ctl, rest) = match data.split_first() {
@@ -60,4 +63,18 @@ fuzz_target!(|data: &[u8]| {
         }
     });
     assert!(v.diagnostics.len() as u64 <= v.rejected);
+    // Read in two halves (as the CLI does on two threads), the answer is the same.
+    let plain = ValidateOptions {
+        warnings: false,
+        summary_buckets: None,
+        ..opts
+    };
+    let whole = validate(body, &plain, |_| {});
+    let halves = validate_split(body, &plain, &|a, b| {
+        b();
+        a();
+    });
+    assert_eq!((whole.status, &whole.body), (halves.status, &halves.body));
+    assert_eq!((whole.points, whole.lines), (halves.points, halves.lines));
+    assert_eq!(whole.diagnostics.len(), halves.diagnostics.len());
 });

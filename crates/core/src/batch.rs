@@ -70,6 +70,15 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A parser that starts at `pos`, the start of a line, counting physical lines from 1
+    /// there (for reading the second half of a split body).
+    fn starting_at(body: &'a [u8], opts: &ParseOptions, pos: usize) -> Self {
+        Parser {
+            pos,
+            ..Parser::new(body, opts)
+        }
+    }
+
     /// A parser that runs InfluxDB's multi-pass algorithm on every line, without the fast
     /// path. Same answers, slower; for differential tests and fuzzing.
     #[doc(hidden)]
@@ -223,6 +232,12 @@ impl Message {
         true
     }
 
+    /// Counts rejected lines that were left out without being offered (they came after one
+    /// that did not fit, so they could not have fitted either).
+    fn add_dropped(&mut self, n: u64) {
+        self.dropped += n;
+    }
+
     /// Entries kept in the message.
     pub fn kept(&self) -> u64 {
         self.kept
@@ -320,14 +335,59 @@ pub fn read_batch_until<'a>(
     mut keep_going: impl FnMut(usize) -> bool,
 ) -> BatchReport {
     let mut parser = Parser::new(body, opts);
-    let mut report = BatchReport {
-        points: 0,
-        lines: 0,
-        rejected: 0,
-        first_error: None,
-        errors: Vec::new(),
-        message: Message::new(max_message),
-    };
+    let mut report = BatchReport::empty(max_message);
+    read_into(&mut parser, &mut report, &mut on_point, &mut keep_going);
+    report.lines = parser.physical_lines();
+    report
+}
+
+impl BatchReport {
+    fn empty(max_message: usize) -> Self {
+        BatchReport {
+            points: 0,
+            lines: 0,
+            rejected: 0,
+            first_error: None,
+            errors: Vec::new(),
+            message: Message::new(max_message),
+        }
+    }
+
+    /// Appends the report of the rest of the body, read from a line start where this one
+    /// stopped after `line_offset` physical lines, as if one parser had read both.
+    fn append(&mut self, rest: BatchReport, line_offset: u64, body: &[u8]) {
+        self.points += rest.points;
+        self.rejected += rest.rejected;
+        self.lines = line_offset + rest.lines;
+        if self.first_error.is_none() {
+            self.first_error = rest.first_error.map(|e| LineError {
+                line: e.line + line_offset,
+                ..e
+            });
+        }
+        // The rest's message kept a prefix of its rejected lines; offered again here, with
+        // no more room than it had, they fit up to the same point or sooner.
+        let offered = rest.errors.len() as u64;
+        for e in rest.errors {
+            let e = LineError {
+                line: e.line + line_offset,
+                ..e
+            };
+            if self.message.push(&e, body) {
+                self.errors.push(e);
+            }
+        }
+        self.message.add_dropped(rest.rejected - offered);
+    }
+}
+
+fn read_into<'a>(
+    parser: &mut Parser<'a>,
+    report: &mut BatchReport,
+    on_point: &mut impl FnMut(&Point<'a>),
+    keep_going: &mut impl FnMut(usize) -> bool,
+) {
+    let body = parser.body;
     while let Some(item) = parser.next_item() {
         match item {
             Item::Point(p) => {
@@ -346,6 +406,55 @@ pub fn read_batch_until<'a>(
             break;
         }
     }
-    report.lines = parser.physical_lines();
+}
+
+/// Runs two tasks, possibly at the same time, and returns when both are done: what
+/// [`read_batch_split`] needs from its caller to use a second thread (the core has none).
+pub type Join<'j> = &'j (dyn Fn(&mut (dyn FnMut() + Send), &mut (dyn FnMut() + Send)) + Sync);
+
+/// [`read_batch`] without points, reading the two halves of the body through `join` (on
+/// two threads, if `join` runs its tasks on two). Same report as [`read_batch`]: the second
+/// half counts only if the first ends exactly where it starts; when a logical line runs
+/// across the split (an open quote, an escaped newline), the first half reads on alone.
+pub fn read_batch_split(
+    body: &[u8],
+    opts: &ParseOptions,
+    max_message: usize,
+    join: Join<'_>,
+) -> BatchReport {
+    let mid = body.len() / 2;
+    match memchr::memchr(b'\n', &body[mid..]) {
+        Some(i) => read_batch_split_at(body, opts, max_message, mid + i + 1, join),
+        None => read_batch(body, opts, max_message, |_| {}),
+    }
+}
+
+/// [`read_batch_split`] at a chosen split, which must follow a LF; for tests.
+#[doc(hidden)]
+pub fn read_batch_split_at(
+    body: &[u8],
+    opts: &ParseOptions,
+    max_message: usize,
+    split: usize,
+    join: Join<'_>,
+) -> BatchReport {
+    if split == 0 || split > body.len() || body[split - 1] != b'\n' {
+        return read_batch(body, opts, max_message, |_| {});
+    }
+    let mut first = Parser::new(body, opts);
+    let mut report = BatchReport::empty(max_message);
+    let mut rest_parser = Parser::starting_at(body, opts, split);
+    let mut rest = BatchReport::empty(max_message);
+    join(
+        &mut || read_into(&mut first, &mut report, &mut |_| {}, &mut |pos| pos < split),
+        &mut || read_into(&mut rest_parser, &mut rest, &mut |_| {}, &mut |_| true),
+    );
+    if first.position() == split {
+        rest.lines = rest_parser.physical_lines();
+        report.append(rest, first.physical_lines(), body);
+    } else {
+        read_into(&mut first, &mut report, &mut |_| {}, &mut |_| true);
+        report.lines = first.physical_lines();
+    }
     report
 }

@@ -60,7 +60,10 @@ mod reference;
 mod request;
 mod validate;
 
-pub use batch::{read_batch, read_batch_until, BatchReport, Item, Message, ParseOptions, Parser};
+pub use batch::{
+    read_batch, read_batch_split, read_batch_split_at, read_batch_until, BatchReport, Item, Join,
+    Message, ParseOptions, Parser,
+};
 pub use error::{ErrorKind, LineError, ReservedTagKey};
 pub use point::{EscapedStr, Field, FieldType, FieldValue, Point, Tag};
 pub use precision::{Precision, MAX_NANO_TIME, MIN_NANO_TIME};
@@ -69,7 +72,7 @@ pub use request::{
     check_gzip_header, check_request, is_gzip, prepare, prepare_batch, read_body, verdict, Limits,
     Prepared, Rejection, Request, Verdict, DEFAULT_LIMITS,
 };
-pub use validate::{validate, validate_with_progress, ValidateOptions, Validation};
+pub use validate::{validate, validate_split, validate_with_progress, ValidateOptions, Validation};
 
 /// Default cap on the escaped parse-error message: 16 MiB (spec Part A §1).
 pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;

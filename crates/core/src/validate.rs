@@ -1,7 +1,7 @@
 //! One call for tools that check a batch (the CLI, the npm package's `validate` and `parse`,
 //! the page): InfluxDB's answer plus everything linegate adds (spec Part A §3 and §6).
 
-use crate::batch::{read_batch_until, ParseOptions};
+use crate::batch::{read_batch_split, read_batch_until, BatchReport, Join, ParseOptions};
 use crate::diagnostics::{diagnose, Diagnostic, Summary, SummaryBuilder, Warning, Warnings};
 use crate::point::Point;
 use crate::request::{prepare_batch, verdict, Limits, Rejection, Verdict};
@@ -138,28 +138,75 @@ pub fn validate_with_progress(
         },
     );
     on_progress(total, total);
+    let (warnings, warnings_total) = warnings.map_or((Vec::new(), 0), |w| (w.list, w.total));
+    let summary = summary.map(|s| s.finish(opts.summary_buckets.unwrap_or(0)));
+    finish(
+        &prepared.body,
+        prepared.precision,
+        &report,
+        warnings,
+        warnings_total,
+        summary,
+    )
+}
+
+/// [`validate`] for callers that want only the verdict and the diagnostics: no points, no
+/// progress. The body is read in two halves through `join` (see
+/// [`read_batch_split`](crate::read_batch_split)), which the CLI runs on two threads. With
+/// warnings or a summary asked for, it reads the body in one pass like [`validate`].
+pub fn validate_split(body: &[u8], opts: &ValidateOptions<'_>, join: Join<'_>) -> Validation {
+    if opts.warnings || opts.summary_buckets.is_some() {
+        return validate(body, opts, |_| {});
+    }
+    let prepared = match prepare_batch(opts.precision, opts.content_encoding, body, &opts.limits) {
+        Ok(p) => p,
+        Err(r) => return Validation::rejected_early(r),
+    };
+    let report = read_batch_split(
+        &prepared.body,
+        &ParseOptions::new(prepared.precision, opts.now),
+        opts.limits.max_message,
+        join,
+    );
+    finish(
+        &prepared.body,
+        prepared.precision,
+        &report,
+        Vec::new(),
+        0,
+        None,
+    )
+}
+
+fn finish(
+    body: &[u8],
+    precision: Precision,
+    report: &BatchReport,
+    warnings: Vec<Warning>,
+    warnings_total: u64,
+    summary: Option<Summary>,
+) -> Validation {
     let diagnostics = report
         .errors
         .iter()
-        .map(|e| diagnose(e, &prepared.body, prepared.precision))
+        .map(|e| diagnose(e, body, precision))
         .collect();
-    let (status, body, code, line) = match verdict(&report) {
+    let (status, body, code, line) = match verdict(report) {
         Verdict::Forward { .. } => (204, Vec::new(), None, None),
         Verdict::Reject(r) => (r.status, r.body, Some(r.code), r.line),
     };
-    let (warnings, warnings_total) = warnings.map_or((Vec::new(), 0), |w| (w.list, w.total));
     Validation {
         status,
         body,
         code,
         line,
-        precision: Some(prepared.precision),
+        precision: Some(precision),
         points: report.points,
         lines: report.lines,
         rejected: report.rejected,
         diagnostics,
         warnings,
         warnings_total,
-        summary: summary.map(|s| s.finish(opts.summary_buckets.unwrap_or(0))),
+        summary,
     }
 }

@@ -3,8 +3,8 @@
 //! panic and always get a verdict.
 
 use linegate_core::{
-    check_request, read_batch, FieldValue, Item, Limits, ParseOptions, Parser, Precision, Request,
-    Verdict,
+    check_request, read_batch, read_batch_split_at, BatchReport, FieldValue, Item, Limits,
+    ParseOptions, Parser, Precision, Request, Verdict,
 };
 use proptest::prelude::*;
 
@@ -167,6 +167,79 @@ proptest! {
             }
         }
     }
+}
+
+// ---- a body read in two halves gives the report of one pass ----
+
+fn in_turn(a: &mut (dyn FnMut() + Send), b: &mut (dyn FnMut() + Send)) {
+    b();
+    a();
+}
+
+fn on_two_threads(a: &mut (dyn FnMut() + Send), b: &mut (dyn FnMut() + Send)) {
+    std::thread::scope(|s| {
+        s.spawn(b);
+        a();
+    });
+}
+
+fn same_report(x: &BatchReport, y: &BatchReport) -> bool {
+    x.points == y.points
+        && x.lines == y.lines
+        && x.rejected == y.rejected
+        && x.first_error == y.first_error
+        && x.errors == y.errors
+        && x.message.escaped() == y.message.escaped()
+        && x.error_body() == y.error_body()
+}
+
+/// Splits `body` after every LF in it and compares with one pass.
+fn split_agrees(body: &[u8], max_message: usize) {
+    let opts = ParseOptions::new(Precision::Ns, 1_700_000_000_123_456_789);
+    let whole = read_batch(body, &opts, max_message, |_| {});
+    for (i, _) in body.iter().enumerate().filter(|(_, &b)| b == b'\n') {
+        let halves = read_batch_split_at(body, &opts, max_message, i + 1, &in_turn);
+        assert!(
+            same_report(&whole, &halves),
+            "split at {} of {:?} (cap {max_message}):\n{whole:?}\n{halves:?}",
+            i + 1,
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn split_reading_agrees(body in prop::collection::vec(line(), 1..10).prop_map(|ls| ls.join(&b"\n"[..])),
+                            cap in prop_oneof![Just(1usize << 20), 0usize..200]) {
+        split_agrees(&body, cap);
+    }
+}
+
+#[test]
+fn split_reading_on_two_threads() {
+    let mut body = Vec::new();
+    for i in 0..20_000 {
+        body.extend_from_slice(format!("m,t=a f={i}i,s=\"x\" {i}\n").as_bytes());
+        if i % 997 == 0 {
+            body.extend_from_slice(b"bad line\n# comment\n\n");
+        }
+    }
+    let opts = ParseOptions::new(Precision::Ns, 0);
+    for cap in [1 << 20, 300] {
+        let whole = read_batch(&body, &opts, cap, |_| {});
+        let halves = linegate_core::read_batch_split(&body, &opts, cap, &on_two_threads);
+        assert!(whole.rejected > 0 && whole.points == 20_000);
+        assert!(same_report(&whole, &halves));
+    }
+    // An open quote across the middle: the first half reads on alone, same answer.
+    let mid = body.len() / 2;
+    body.insert(mid, b'"');
+    let whole = read_batch(&body, &opts, 1 << 20, |_| {});
+    let halves = linegate_core::read_batch_split(&body, &opts, 1 << 20, &on_two_threads);
+    assert!(same_report(&whole, &halves));
 }
 
 // ---- round trip: a test-side writer renders points, the parser reads them back ----
