@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use linegate_core::{read_batch, ParseOptions, Precision};
+use linegate_core::{encode_query_value, read_batch, ParseOptions, Precision};
 
 use crate::http::now_ns;
 use crate::metrics::Metrics;
@@ -71,18 +71,6 @@ impl RelayConfig {
             timeout: Duration::from_secs(30),
         }
     }
-}
-
-/// Percent-encodes a query value.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A batch or part of one: its precision, body and points.
@@ -344,8 +332,8 @@ impl Relay {
         let uri = format!(
             "{}/api/v2/write?org={}&bucket={}&precision={}",
             self.cfg.url,
-            enc(org),
-            enc(bucket),
+            encode_query_value(org.as_bytes()),
+            encode_query_value(bucket.as_bytes()),
             precision.as_str()
         );
         let req = match hyper::Request::post(&uri)

@@ -443,19 +443,11 @@ fn setup_buckets_and_service_endpoints() {
 fn bodies_stored_raw_lz4_or_zstd_read_back_alike() {
     let dir = support::temp_dir("encoding");
     let data = dir.join("data");
-    let setup = [
-        "--setup-org",
-        "o",
-        "--setup-bucket",
-        "b",
-        "--setup-token",
-        "t",
-    ];
-    let args: Vec<&str> = setup
-        .iter()
-        .copied()
-        .chain(["--compression", "none"])
-        .collect();
+    let args = [
+        &support::setup("o", "b", "t")[..],
+        &["--compression", "none"],
+    ]
+    .concat();
     let s = Server::start(&data, &args);
     assert_eq!(
         s.write("t", "org=o&bucket=b&precision=s", b"m,k=a f=1i 1\n")

@@ -6,8 +6,9 @@ mod support;
 
 use std::collections::HashMap;
 
+use linegate_core::encode_query_value;
 use linegate_core::{json, read_batch, ParseOptions, Precision};
-use linegate_corpus::{encode, load, same_points, NOW};
+use linegate_corpus::{load, same_points, NOW};
 use serde_json::Value;
 use support::Server;
 
@@ -101,16 +102,8 @@ fn read_export(text: &[u8]) -> Vec<Value> {
 fn start(dir: &std::path::Path, max_batch: Option<usize>) -> Server {
     let now = NOW.to_string();
     let mb = max_batch.map(|n| n.to_string());
-    let mut args = vec![
-        "--setup-org",
-        "o",
-        "--setup-bucket",
-        "b",
-        "--setup-token",
-        TOKEN,
-        "--now-ns",
-        &now,
-    ];
+    let mut args = support::setup("o", "b", TOKEN).to_vec();
+    args.extend_from_slice(&["--now-ns", &now]);
     if let Some(n) = &mb {
         args.extend_from_slice(&["--max-batch", n]);
     }
@@ -150,7 +143,7 @@ fn corpus_over_http() {
         }
         if let Some(p) = &c.precision {
             q.push_str("&precision=");
-            q.push_str(&encode(p));
+            q.push_str(&encode_query_value(p.as_bytes()));
         }
         let auth = format!("Token {TOKEN}");
         let mut headers = vec![("Authorization", auth.as_str())];

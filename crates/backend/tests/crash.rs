@@ -17,14 +17,7 @@ const LINES: usize = 20;
 fn acknowledged_batches_survive_sigkill() {
     let dir = support::temp_dir("crash");
     let data = dir.join("data");
-    let setup = [
-        "--setup-org",
-        "o",
-        "--setup-bucket",
-        "b",
-        "--setup-token",
-        "t",
-    ];
+    let setup = support::setup("o", "b", "t");
     let mut server = Server::start(&data, &setup);
     let addr = Arc::new(Mutex::new(server.addr.clone()));
     let stop = Arc::new(AtomicBool::new(false));

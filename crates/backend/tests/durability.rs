@@ -23,18 +23,7 @@ fn the_sync_completes_before_the_204() {
         "-e",
         "trace=read,recvfrom,write,writev,sendto,sendmsg,pwrite64,fsync,fdatasync",
     ]);
-    let mut s = Server::start_with(
-        cmd,
-        &dir.join("data"),
-        &[
-            "--setup-org",
-            "o",
-            "--setup-bucket",
-            "b",
-            "--setup-token",
-            "t",
-        ],
-    );
+    let mut s = Server::start_with(cmd, &dir.join("data"), &support::setup("o", "b", "t"));
     const N: usize = 8;
     for i in 0..N {
         let body = format!("dur,marker=m{i:04}x v={i}i {}\n", 1000 + i);

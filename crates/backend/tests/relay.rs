@@ -217,17 +217,7 @@ fn queue_depth(s: &Server) -> Option<i64> {
 #[test]
 fn relay_delivers_in_order_once_and_parks_rejects() {
     let dir = support::temp_dir("relay");
-    let upstream = Server::start(
-        &dir.join("upstream"),
-        &[
-            "--setup-org",
-            "uo",
-            "--setup-bucket",
-            "ub",
-            "--setup-token",
-            "ut",
-        ],
-    );
+    let upstream = Server::start(&dir.join("upstream"), &support::setup("uo", "ub", "ut"));
     let proxy = start_proxy(
         upstream.addr.clone(),
         ProxyState {
@@ -238,15 +228,9 @@ fn relay_delivers_in_order_once_and_parks_rejects() {
         },
     );
     let url = format!("http://{}", proxy.addr);
-    let relay = Server::start(
-        &dir.join("relay"),
+    let relay_args = [
+        &support::setup("ro", "rb", "rt")[..],
         &[
-            "--setup-org",
-            "ro",
-            "--setup-bucket",
-            "rb",
-            "--setup-token",
-            "rt",
             "--upstream",
             &url,
             "--upstream-token",
@@ -256,7 +240,9 @@ fn relay_delivers_in_order_once_and_parks_rejects() {
             "--upstream-bucket",
             "rb=ub",
         ],
-    );
+    ]
+    .concat();
+    let relay = Server::start(&dir.join("relay"), &relay_args);
     const BATCHES: u64 = 30;
     let poisoned = [7u64, 19];
     let large = 12u64;
@@ -394,17 +380,7 @@ fn relay_delivers_in_order_once_and_parks_rejects() {
 #[test]
 fn nothing_is_lost_when_the_relay_is_killed_during_an_outage() {
     let dir = support::temp_dir("relay-kill");
-    let upstream = Server::start(
-        &dir.join("upstream"),
-        &[
-            "--setup-org",
-            "uo",
-            "--setup-bucket",
-            "ub",
-            "--setup-token",
-            "ut",
-        ],
-    );
+    let upstream = Server::start(&dir.join("upstream"), &support::setup("uo", "ub", "ut"));
     let proxy = start_proxy(
         upstream.addr.clone(),
         ProxyState {
@@ -415,24 +391,19 @@ fn nothing_is_lost_when_the_relay_is_killed_during_an_outage() {
         },
     );
     let url = format!("http://{}", proxy.addr);
-    let args = [
-        "--setup-org",
-        "ro",
-        "--setup-bucket",
-        "ub",
-        "--setup-token",
-        "rt",
-        "--upstream",
-        &url,
-        "--upstream-token",
-        "ut",
-    ];
     // Local org "ro" goes to upstream org "uo".
-    let relay_args: Vec<&str> = args
-        .iter()
-        .copied()
-        .chain(["--upstream-org", "uo"])
-        .collect();
+    let relay_args = [
+        &support::setup("ro", "ub", "rt")[..],
+        &[
+            "--upstream",
+            &url,
+            "--upstream-token",
+            "ut",
+            "--upstream-org",
+            "uo",
+        ],
+    ]
+    .concat();
     let mut relay = Server::start(&dir.join("relay"), &relay_args);
     for i in 0..10u64 {
         let mut body = String::new();

@@ -67,7 +67,7 @@ pub use batch::{
 pub use error::{ErrorKind, LineError, ReservedTagKey};
 pub use point::{EscapedStr, Field, FieldType, FieldValue, Point, Tag};
 pub use precision::{Precision, MAX_NANO_TIME, MIN_NANO_TIME};
-pub use query::Query;
+pub use query::{encode_value as encode_query_value, Query};
 pub use request::{
     check_gzip_header, check_request, is_gzip, prepare, prepare_batch, read_body, verdict, Limits,
     Prepared, Rejection, Request, Verdict, DEFAULT_LIMITS,

@@ -84,9 +84,31 @@ fn unescape(s: &[u8]) -> Option<Cow<'_, [u8]>> {
     Some(Cow::Owned(out))
 }
 
+/// Percent-encodes a query value, every byte but `A-Z a-z 0-9 - _ . ~`, so that
+/// [`Query::parse`] (like Go's `url.ParseQuery`) decodes it back unchanged.
+pub fn encode_value(value: &[u8]) -> String {
+    let mut out = String::with_capacity(value.len());
+    for &b in value {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_values_decode_back() {
+        let v = b"my org/b&c=d+e %\xff";
+        let q = format!("bucket={}", encode_value(v));
+        assert_eq!(q, "bucket=my%20org%2Fb%26c%3Dd%2Be%20%25%FF");
+        assert_eq!(Query::parse(q.as_bytes()).get("bucket"), Some(&v[..]));
+    }
 
     #[test]
     fn like_go() {

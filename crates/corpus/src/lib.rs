@@ -87,18 +87,6 @@ pub fn load(corpus: &Path) -> Vec<Case> {
         .collect()
 }
 
-/// Percent-encodes a query value.
-pub fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 impl Case {
     pub fn query(&self) -> String {
         let mut q = String::from("org=o");
@@ -107,7 +95,7 @@ impl Case {
         }
         if let Some(p) = &self.precision {
             q.push_str("&precision=");
-            q.push_str(&encode(p));
+            q.push_str(&linegate_core::encode_query_value(p.as_bytes()));
         }
         q
     }

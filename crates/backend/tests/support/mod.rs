@@ -16,6 +16,18 @@ pub fn shared_dir() -> Option<PathBuf> {
     linegate_corpus::shared_dir()
 }
 
+/// The `serve` flags that make the org, bucket and all-access token of a new data dir.
+pub fn setup<'a>(org: &'a str, bucket: &'a str, token: &'a str) -> [&'a str; 6] {
+    [
+        "--setup-org",
+        org,
+        "--setup-bucket",
+        bucket,
+        "--setup-token",
+        token,
+    ]
+}
+
 /// A fresh, empty directory under the system temp dir.
 pub fn temp_dir(name: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
