@@ -126,6 +126,29 @@ fn forward(client: &mut TcpStream, upstream: &str, head: &[u8], body: &[u8]) -> 
     r.status
 }
 
+/// An upstream backend (org "uo", bucket "ub", token "ut") behind the fault proxy, and the
+/// proxy's URL.
+fn upstream_behind_proxy(dir: &std::path::Path, state: ProxyState) -> (Server, Proxy, String) {
+    let upstream = Server::start(&dir.join("upstream"), &support::setup("uo", "ub", "ut"));
+    let proxy = start_proxy(upstream.addr.clone(), state);
+    let url = format!("http://{}", proxy.addr);
+    (upstream, proxy, url)
+}
+
+/// The flags of a relay (org "ro", token "rt", the given bucket) delivering to `url` as
+/// the upstream's org "uo" with its token "ut".
+fn relay_flags<'a>(url: &'a str, bucket: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let to = [
+        "--upstream",
+        url,
+        "--upstream-token",
+        "ut",
+        "--upstream-org",
+        "uo",
+    ];
+    [&support::setup("ro", bucket, "rt")[..], &to, more].concat()
+}
+
 fn start_proxy(upstream: String, state: ProxyState) -> Proxy {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
@@ -217,9 +240,8 @@ fn queue_depth(s: &Server) -> Option<i64> {
 #[test]
 fn relay_delivers_in_order_once_and_parks_rejects() {
     let dir = support::temp_dir("relay");
-    let upstream = Server::start(&dir.join("upstream"), &support::setup("uo", "ub", "ut"));
-    let proxy = start_proxy(
-        upstream.addr.clone(),
+    let (upstream, proxy, url) = upstream_behind_proxy(
+        &dir,
         ProxyState {
             refuse: true,
             max_body: 5000,
@@ -227,21 +249,7 @@ fn relay_delivers_in_order_once_and_parks_rejects() {
             ..ProxyState::default()
         },
     );
-    let url = format!("http://{}", proxy.addr);
-    let relay_args = [
-        &support::setup("ro", "rb", "rt")[..],
-        &[
-            "--upstream",
-            &url,
-            "--upstream-token",
-            "ut",
-            "--upstream-org",
-            "uo",
-            "--upstream-bucket",
-            "rb=ub",
-        ],
-    ]
-    .concat();
+    let relay_args = relay_flags(&url, "rb", &["--upstream-bucket", "rb=ub"]);
     let relay = Server::start(&dir.join("relay"), &relay_args);
     const BATCHES: u64 = 30;
     let poisoned = [7u64, 19];
@@ -380,9 +388,8 @@ fn relay_delivers_in_order_once_and_parks_rejects() {
 #[test]
 fn nothing_is_lost_when_the_relay_is_killed_during_an_outage() {
     let dir = support::temp_dir("relay-kill");
-    let upstream = Server::start(&dir.join("upstream"), &support::setup("uo", "ub", "ut"));
-    let proxy = start_proxy(
-        upstream.addr.clone(),
+    let (upstream, proxy, url) = upstream_behind_proxy(
+        &dir,
         ProxyState {
             refuse: true,
             max_body: usize::MAX,
@@ -390,20 +397,7 @@ fn nothing_is_lost_when_the_relay_is_killed_during_an_outage() {
             ..ProxyState::default()
         },
     );
-    let url = format!("http://{}", proxy.addr);
-    // Local org "ro" goes to upstream org "uo".
-    let relay_args = [
-        &support::setup("ro", "ub", "rt")[..],
-        &[
-            "--upstream",
-            &url,
-            "--upstream-token",
-            "ut",
-            "--upstream-org",
-            "uo",
-        ],
-    ]
-    .concat();
+    let relay_args = relay_flags(&url, "ub", &[]);
     let mut relay = Server::start(&dir.join("relay"), &relay_args);
     for i in 0..10u64 {
         let mut body = String::new();
