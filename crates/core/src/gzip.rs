@@ -2,7 +2,7 @@
 //! exact errors, decoded by miniz_oxide and stopped as soon as the decompressed size reaches
 //! a limit (spec Part A §2 and §4, Part B §1 steps 4 and 8).
 
-use miniz_oxide::inflate::core::inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+use miniz_oxide::inflate::core::inflate_flags::TINFL_FLAG_HAS_MORE_INPUT;
 use miniz_oxide::inflate::core::{decompress, DecompressorOxide};
 use miniz_oxide::inflate::TINFLStatus;
 
@@ -105,118 +105,277 @@ pub fn read_header(buf: &[u8]) -> Result<usize, HeaderError> {
 /// rest of a member together with the member's end or error.
 const WINDOW: usize = 32 << 10;
 
+/// The decoder's wrapping output buffer (a power of two, at least the 32 KiB deflate window):
+/// decoded bytes are handed to the caller from it as they come.
+const OUT: usize = 64 << 10;
+
+/// The most bytes a member header can take before [`read_header`] decides: 10 fixed, 2 + 65535
+/// of extra field, 512 each of name and comment, 2 of header CRC.
+pub const MAX_HEADER: usize = 10 + 2 + 0xffff + 512 + 512 + 2;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Inside a member's deflate data.
+    Deflate,
+    /// Gathering the 8-byte trailer.
+    Trailer,
+    /// Gathering the next member's header (or the end of the body).
+    Header,
+}
+
+/// Go's `compress/gzip` reader in multistream mode, fed in pieces: push the body after its
+/// first member header (read it with [`read_header`]) in chunks of any size, then
+/// [`finish`](Decoder::finish). Decoded bytes reach `sink` as they are produced, and the
+/// outcome equals [`decompress_members`] on the whole body, whatever the chunks. Memory is
+/// fixed (the 64 KiB output window, the inflate state, at most one member header); nothing
+/// is sized from the body's own size fields.
+pub struct Decoder {
+    inflater: Box<DecompressorOxide>,
+    window: Box<[u8]>,
+    out_pos: usize,
+    limit: usize,
+    /// Decoded bytes of all members so far.
+    total: usize,
+    /// Decoded bytes of this member.
+    member_len: usize,
+    /// Deflate bytes of this member consumed so far.
+    deflate_in: u64,
+    crc: crc32fast::Hasher,
+    stage: Stage,
+    /// Trailer or header bytes gathered across pushes.
+    tail: Vec<u8>,
+    /// Set once decided: the stream ended or failed.
+    failed: Option<ReadError>,
+}
+
+impl Decoder {
+    /// A decoder positioned after the first member header, stopping with `TooLarge` once the
+    /// output reaches `limit` bytes.
+    pub fn new(limit: usize) -> Decoder {
+        Decoder {
+            inflater: Box::default(),
+            window: vec![0; OUT].into_boxed_slice(),
+            out_pos: 0,
+            limit,
+            total: 0,
+            member_len: 0,
+            deflate_in: 0,
+            crc: crc32fast::Hasher::new(),
+            stage: Stage::Deflate,
+            tail: Vec::new(),
+            failed: None,
+        }
+    }
+
+    /// Decoded bytes so far.
+    pub fn decoded(&self) -> usize {
+        self.total
+    }
+
+    /// An error met with exactly `limit` bytes out: Go has handed all of them over, and the
+    /// error reaches InfluxDB only if it came with the member's last bytes, i.e. unless the
+    /// window was flushed right before it (then the reader is never called again: 413).
+    fn stop(&self, e: ReadError) -> ReadError {
+        if self.total >= self.limit && self.member_len % WINDOW == 0 {
+            ReadError::TooLarge
+        } else {
+            e
+        }
+    }
+
+    fn fail(&mut self, e: ReadError) -> Result<(), ReadError> {
+        self.failed = Some(e);
+        self.tail = Vec::new();
+        Err(e)
+    }
+
+    /// Feeds the next bytes of the body. An error is final: later pushes return it again.
+    pub fn push(&mut self, input: &[u8], sink: &mut dyn FnMut(&[u8])) -> Result<(), ReadError> {
+        self.run(input, false, sink)
+    }
+
+    /// Ends the body: `Ok` when it ended cleanly after a whole member.
+    pub fn finish(&mut self, sink: &mut dyn FnMut(&[u8])) -> Result<(), ReadError> {
+        self.run(&[], true, sink)
+    }
+
+    fn run(
+        &mut self,
+        mut input: &[u8],
+        eof: bool,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), ReadError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        loop {
+            match self.stage {
+                Stage::Deflate => {
+                    input = self.inflate(input, eof, sink)?;
+                    if self.stage == Stage::Deflate {
+                        return Ok(());
+                    }
+                }
+                Stage::Trailer => {
+                    let take = (8 - self.tail.len()).min(input.len());
+                    self.tail.extend_from_slice(&input[..take]);
+                    input = &input[take..];
+                    if self.tail.len() < 8 {
+                        if eof {
+                            let e = self.stop(ReadError::UnexpectedEof);
+                            return self.fail(e);
+                        }
+                        return Ok(());
+                    }
+                    let t = &self.tail;
+                    let crc = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
+                    let size = u32::from_le_bytes([t[4], t[5], t[6], t[7]]);
+                    let want = std::mem::replace(&mut self.crc, crc32fast::Hasher::new());
+                    if crc != want.finalize() || size != self.member_len as u32 {
+                        let e = self.stop(ReadError::Checksum);
+                        return self.fail(e);
+                    }
+                    self.tail.clear();
+                    self.stage = Stage::Header;
+                }
+                Stage::Header => {
+                    // Gather no more than a header can take: past that it is decided.
+                    let take = (MAX_HEADER - self.tail.len()).min(input.len());
+                    self.tail.extend_from_slice(&input[..take]);
+                    input = &input[take..];
+                    let at_limit = self.total >= self.limit;
+                    let err = match read_header(&self.tail) {
+                        // A good next header or the end of the body: no error, so the
+                        // limit decides.
+                        Ok(_) if at_limit => return self.fail(ReadError::TooLarge),
+                        Err(HeaderError::Empty) if eof && at_limit => {
+                            return self.fail(ReadError::TooLarge)
+                        }
+                        Err(HeaderError::Empty) if eof => return Ok(()),
+                        Err(HeaderError::Empty | HeaderError::Truncated) if !eof => {
+                            return Ok(())
+                        }
+                        Ok(n) => {
+                            let tail = std::mem::take(&mut self.tail);
+                            self.inflater.init();
+                            self.member_len = 0;
+                            self.deflate_in = 0;
+                            self.stage = Stage::Deflate;
+                            let rest = self.inflate(&tail[n..], false, sink)?.to_vec();
+                            self.tail = tail;
+                            self.tail.clear();
+                            if !rest.is_empty() {
+                                // The member ended within its header's leftovers: rare
+                                // enough to copy them in front of the input.
+                                let mut joined = rest;
+                                joined.extend_from_slice(input);
+                                return self.run(&joined, eof, sink);
+                            }
+                            continue;
+                        }
+                        Err(HeaderError::Empty | HeaderError::Truncated) => {
+                            ReadError::UnexpectedEof
+                        }
+                        Err(HeaderError::Invalid) => ReadError::InvalidHeader,
+                    };
+                    let e = self.stop(err);
+                    return self.fail(e);
+                }
+            }
+        }
+    }
+
+    /// Inflates `input` into the window, handing decoded bytes to `sink`; returns the input
+    /// left when the member's deflate data ended (the stage is then `Trailer`).
+    fn inflate<'i>(
+        &mut self,
+        mut input: &'i [u8],
+        eof: bool,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<&'i [u8], ReadError> {
+        let flags = if eof { 0 } else { TINFL_FLAG_HAS_MORE_INPUT };
+        loop {
+            let (status, consumed, produced) = decompress(
+                &mut self.inflater,
+                input,
+                &mut self.window,
+                self.out_pos,
+                flags,
+            );
+            input = &input[consumed..];
+            self.deflate_in += consumed as u64;
+            if produced > 0 {
+                self.total += produced;
+                self.member_len += produced;
+                if self.total > self.limit {
+                    self.fail(ReadError::TooLarge)?;
+                }
+                let data = &self.window[self.out_pos..self.out_pos + produced];
+                self.crc.update(data);
+                sink(data);
+                self.out_pos = (self.out_pos + produced) & (OUT - 1);
+            }
+            let err = match status {
+                TINFLStatus::Done => {
+                    self.stage = Stage::Trailer;
+                    return Ok(input);
+                }
+                TINFLStatus::HasMoreOutput => continue,
+                TINFLStatus::NeedsMoreInput if !eof => {
+                    if input.is_empty() {
+                        return Ok(input);
+                    }
+                    continue;
+                }
+                TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => {
+                    ReadError::UnexpectedEof
+                }
+                _ => ReadError::Corrupt(self.deflate_in),
+            };
+            let e = self.stop(err);
+            self.fail(e)?;
+        }
+    }
+}
+
 /// Decompresses every member of `body` (whose first header, of length `data_start`, was
 /// already read), stopping with `TooLarge` once the output reaches `limit` bytes.
 /// Errors come in stream order, as InfluxDB reads through Go's `io.LimitedReader`: output
 /// past the limit is cut off before any later error, but an error that arrives in the same
 /// read as the limit's last byte still wins (spec Part B §1 step 8 and §5).
+///
+/// The output grows with what has been decoded, never ahead of it: the last trailer's size
+/// field only caps a growth step (so an honest body ends in one exact allocation), it never
+/// sizes one.
 pub fn decompress_members(
     body: &[u8],
     data_start: usize,
     limit: usize,
 ) -> Result<Vec<u8>, ReadError> {
-    // One byte past the limit tells "more output follows" from "the stream ends here".
-    let cap = limit.saturating_add(1);
-    // An error met with exactly `limit` bytes out: Go has handed all of them over, and the
-    // error reaches InfluxDB only if it came with the member's last bytes, i.e. unless the
-    // window was flushed right before it (then the reader is never called again: 413).
-    let stop = |e: ReadError, total: usize, member_len: usize| {
-        if total >= limit && member_len % WINDOW == 0 {
-            ReadError::TooLarge
-        } else {
-            e
-        }
-    };
-    let mut out: Vec<u8> = Vec::new();
-    let mut inflater = Box::<DecompressorOxide>::default();
-    let mut pos = data_start;
-    // The last member's trailer holds its size mod 2^32: for the usual single member that is
-    // the whole output, so one allocation fits it and nothing is copied while growing (the
-    // peak stays at the decoded size). A wrong hint only costs growth later.
-    let isize_hint = body
+    let claimed = body
         .len()
         .checked_sub(4)
         .filter(|&i| i >= data_start)
         .map_or(0, |i| {
             u32::from_le_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]) as usize
         });
-    let initial = if isize_hint > 0 && isize_hint <= body.len().saturating_mul(1032) {
-        // + 1 so a stream that ends exactly at the hint needs no growth step to finish.
-        isize_hint.saturating_add(1).min(cap)
-    } else {
-        body.len()
-            .saturating_mul(4)
-            .clamp(64 * 1024, 64 * 1024 * 1024)
+    let mut out: Vec<u8> = Vec::new();
+    let mut sink = |data: &[u8]| {
+        let need = out.len() + data.len();
+        if need > out.capacity() {
+            let mut cap = need.max(out.capacity() * 2).max(OUT);
+            // + 1 so a stream that ends exactly at the claim needs no last growth step.
+            if claimed >= need && claimed < cap {
+                cap = claimed + 1;
+            }
+            out.reserve_exact(cap - out.len());
+        }
+        out.extend_from_slice(data);
     };
-    let mut first = true;
-    loop {
-        let member_start = out.len();
-        inflater.init();
-        let mut member_len = 0usize;
-        let deflate_start = pos;
-        loop {
-            if out.len() - member_start == member_len {
-                // Output buffer full: grow it, or stop at the limit.
-                if out.len() >= cap {
-                    return Err(ReadError::TooLarge);
-                }
-                let grow = if first {
-                    initial
-                } else {
-                    out.len().max(64 * 1024)
-                };
-                first = false;
-                let new_len = out.len().saturating_add(grow).min(cap);
-                out.resize(new_len, 0);
-            }
-            let (status, consumed, produced) = decompress(
-                &mut inflater,
-                &body[pos..],
-                &mut out[member_start..],
-                member_len,
-                TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF,
-            );
-            pos += consumed;
-            member_len += produced;
-            let total = member_start + member_len;
-            if total > limit {
-                return Err(ReadError::TooLarge);
-            }
-            let err = match status {
-                TINFLStatus::Done => break,
-                TINFLStatus::HasMoreOutput => continue,
-                TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => {
-                    ReadError::UnexpectedEof
-                }
-                _ => ReadError::Corrupt((pos - deflate_start) as u64),
-            };
-            return Err(stop(err, total, member_len));
-        }
-        out.truncate(member_start + member_len);
-        let total = out.len();
-        let Some(trailer) = body.get(pos..pos + 8) else {
-            return Err(stop(ReadError::UnexpectedEof, total, member_len));
-        };
-        let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
-        let size = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
-        let data = &out[member_start..];
-        if crc != crc32fast::hash(data) || size != data.len() as u32 {
-            return Err(stop(ReadError::Checksum, total, member_len));
-        }
-        pos += 8;
-        let err = match read_header(&body[pos..]) {
-            // A good next header or the end of the body: no error, so the limit decides.
-            Ok(_) | Err(HeaderError::Empty) if total >= limit => return Err(ReadError::TooLarge),
-            Ok(n) => {
-                pos += n;
-                continue;
-            }
-            Err(HeaderError::Empty) => return Ok(out),
-            Err(HeaderError::Truncated) => ReadError::UnexpectedEof,
-            Err(HeaderError::Invalid) => ReadError::InvalidHeader,
-        };
-        return Err(stop(err, total, member_len));
-    }
+    let mut d = Decoder::new(limit);
+    d.push(body.get(data_start..).unwrap_or_default(), &mut sink)?;
+    d.finish(&mut sink)?;
+    Ok(out)
 }
 
 /// Gzip-compresses `data` as one member (level 6, mtime 0); for tests and tools.
