@@ -53,6 +53,9 @@ pub struct Parser<'a> {
     scratch: Scratch,
     fast: bool,
     cache: fast::Cache<'a>,
+    /// The body is a prefix of one still arriving: stop before a line that might not end
+    /// where it seems to (see [`Parser::prefix`]).
+    prefix: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -67,7 +70,26 @@ impl<'a> Parser<'a> {
             scratch: Scratch::default(),
             fast: true,
             cache: fast::Cache::default(),
+            prefix: false,
         }
+    }
+
+    /// A parser over bytes that are a prefix of the body, starting at a line start whose
+    /// physical line number is `first_line`. It stops (`next_item` gives `None`) before the
+    /// first logical line it cannot prove whole: one whose end is not followed by two more
+    /// bytes, since InfluxDB's scanners treat a backslash within two bytes of the body's end
+    /// differently. Every item it gives is the one a parser over the whole body gives.
+    pub(crate) fn prefix(body: &'a [u8], opts: &ParseOptions, first_line: u64, eof: bool) -> Self {
+        Parser {
+            line: first_line,
+            prefix: !eof,
+            ..Parser::new(body, opts)
+        }
+    }
+
+    /// Physical line number at the current position.
+    pub(crate) fn line(&self) -> u64 {
+        self.line
     }
 
     /// A parser that starts at `pos`, the start of a line, counting physical lines from 1
@@ -124,6 +146,9 @@ impl<'a> Parser<'a> {
                     &mut self.point,
                     &mut self.cache,
                 ) {
+                    if self.prefix && end + 2 >= n {
+                        return None;
+                    }
                     self.point.line = self.line;
                     self.pos = end + 1;
                     self.line += (end < n) as u64;
@@ -132,6 +157,9 @@ impl<'a> Parser<'a> {
             }
             let start = self.pos;
             let end = reference::scan_line(body, start);
+            if self.prefix && end + 2 >= n {
+                return None;
+            }
             let line = self.line;
             let block = &body[start..end];
             let inner_lfs = if memchr::memchr(b'\n', block).is_some() {

@@ -252,9 +252,7 @@ impl Decoder {
                             return self.fail(ReadError::TooLarge)
                         }
                         Err(HeaderError::Empty) if eof => return Ok(()),
-                        Err(HeaderError::Empty | HeaderError::Truncated) if !eof => {
-                            return Ok(())
-                        }
+                        Err(HeaderError::Empty | HeaderError::Truncated) if !eof => return Ok(()),
                         Ok(n) => {
                             let tail = std::mem::take(&mut self.tail);
                             self.inflater.init();
@@ -466,5 +464,37 @@ mod tests {
         bad[k] ^= 1;
         assert_eq!(gunzip(&bad, WINDOW), Err(ReadError::TooLarge));
         assert_eq!(gunzip(&bad, WINDOW + 1), Err(ReadError::Checksum));
+    }
+
+    #[test]
+    fn the_size_field_only_caps_a_growth_step() {
+        let data = b"m f=1 1\n".repeat(20_000);
+        // Honest: one exact buffer, nothing copied while growing past it.
+        let out = gunzip(&compress(&data), 1 << 30).unwrap();
+        assert_eq!(out, data);
+        assert_eq!(out.capacity(), data.len() + 1);
+        // A wrong claim changes nothing but the growth steps (issue 13 item 5: a claim of
+        // 512 MiB no longer sizes the first allocation; tests/alloc.rs measures the peak).
+        let mut lie = compress(&data);
+        let n = lie.len();
+        lie[n - 4..].copy_from_slice(&(512u32 << 20).to_le_bytes());
+        assert_eq!(gunzip(&lie, 1 << 30), Err(ReadError::Checksum));
+    }
+
+    #[test]
+    fn any_chunks_give_the_same_answer() {
+        let a = compress(&b"m,t=x f=1 1\n".repeat(5000));
+        let mut body = a.clone();
+        body.extend_from_slice(&compress(b"m f=2 2\n"));
+        let whole = gunzip(&body, 1 << 20).unwrap();
+        for size in [1, 7, 4096, 1 << 16] {
+            let mut d = Decoder::new(1 << 20);
+            let mut out = Vec::new();
+            for ch in body[10..].chunks(size) {
+                d.push(ch, &mut |b| out.extend_from_slice(b)).unwrap();
+            }
+            d.finish(&mut |b| out.extend_from_slice(b)).unwrap();
+            assert_eq!(out, whole, "chunks of {size}");
+        }
     }
 }

@@ -58,6 +58,7 @@ mod precision;
 mod query;
 mod reference;
 mod request;
+mod stream;
 mod validate;
 
 pub use batch::{
@@ -72,6 +73,7 @@ pub use request::{
     check_gzip_header, check_request, is_gzip, prepare, prepare_batch, read_body, verdict, Limits,
     Prepared, Rejection, Request, Verdict, DEFAULT_LIMITS,
 };
+pub use stream::Checker;
 pub use validate::{validate, validate_split, validate_with_progress, ValidateOptions, Validation};
 
 /// Default cap on the escaped parse-error message: 16 MiB (spec Part A §1).

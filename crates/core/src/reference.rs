@@ -33,41 +33,57 @@ pub(crate) fn skip_ws(buf: &[u8], mut i: usize) -> usize {
 /// line starting at `i`. A backslash with two more bytes after it skips the next byte (so
 /// `\` LF joins lines); after the first space, a `"` in value position toggles quoting, and
 /// a LF inside quotes does not end the line.
-pub(crate) fn scan_line(buf: &[u8], mut i: usize) -> usize {
-    let mut quoted = false;
-    let mut fields = false;
-    let mut equals = 0usize;
-    let mut commas = 0usize;
-    while i < buf.len() {
-        let b = buf[i];
-        if b == b'\\' && i + 2 < buf.len() {
-            i += 2;
-            continue;
-        }
-        if b == b' ' {
-            fields = true;
-        }
-        if fields {
-            if !quoted && b == b'=' {
-                i += 1;
-                equals += 1;
-                continue;
-            } else if !quoted && b == b',' {
-                i += 1;
-                commas += 1;
-                continue;
-            } else if b == b'"' && equals > commas {
-                i += 1;
-                quoted = !quoted;
+pub(crate) fn scan_line(buf: &[u8], i: usize) -> usize {
+    LineScan::default().run(buf, i, buf.len()).0
+}
+
+/// `scan_line`'s state, so a scan can pause where the bytes so far end and resume when more
+/// arrive (the incremental checker, on a logical line longer than a chunk).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LineScan {
+    quoted: bool,
+    fields: bool,
+    equals: usize,
+    commas: usize,
+}
+
+impl LineScan {
+    /// Scans from `i` while `i < stop`; returns where it stopped and whether that is the LF
+    /// ending the line. Backslashes skip as in a body of `buf.len()` bytes, so a caller that
+    /// has not seen the end of the body passes `stop <= buf.len() - 2`.
+    #[inline(always)]
+    pub(crate) fn run(&mut self, buf: &[u8], mut i: usize, stop: usize) -> (usize, bool) {
+        while i < stop {
+            let b = buf[i];
+            if b == b'\\' && i + 2 < buf.len() {
+                i += 2;
                 continue;
             }
+            if b == b' ' {
+                self.fields = true;
+            }
+            if self.fields {
+                if !self.quoted && b == b'=' {
+                    i += 1;
+                    self.equals += 1;
+                    continue;
+                } else if !self.quoted && b == b',' {
+                    i += 1;
+                    self.commas += 1;
+                    continue;
+                } else if b == b'"' && self.equals > self.commas {
+                    i += 1;
+                    self.quoted = !self.quoted;
+                    continue;
+                }
+            }
+            if b == b'\n' && !self.quoted {
+                return (i, true);
+            }
+            i += 1;
         }
-        if b == b'\n' && !quoted {
-            break;
-        }
-        i += 1;
+        (i, false)
     }
-    i
 }
 
 /// Byte at `i`, or a byte that matches nothing the scanners test, past the end.

@@ -112,7 +112,7 @@ impl Rejection {
             "unable to read data: points batch is too large",
         )
     }
-    fn read_error(e: ReadError) -> Rejection {
+    pub(crate) fn read_error(e: ReadError) -> Rejection {
         let (status, code) = match e {
             ReadError::TooLarge => return Rejection::too_large(),
             ReadError::Checksum | ReadError::InvalidHeader => (400, "invalid"),

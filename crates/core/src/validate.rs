@@ -68,7 +68,7 @@ impl Validation {
         self.status == 204
     }
 
-    fn rejected_early(r: Rejection) -> Validation {
+    pub(crate) fn rejected_early(r: Rejection) -> Validation {
         Validation {
             status: r.status,
             body: r.body,

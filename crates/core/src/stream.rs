@@ -1,0 +1,475 @@
+//! The incremental check: feed a body in chunks of any size as it arrives, then finish, and
+//! get exactly the answer of the one-shot check ([`validate`](crate::validate) for a batch,
+//! [`check_request`](crate::check_request) for a live request): status, body, `line`,
+//! counts, diagnostics, warnings, summary, and the same points in the same order.
+//!
+//! Memory is bounded by the longest logical line (plus the chunk being read), the 64 KiB
+//! inflate window, a gzip member header (at most 66,573 bytes) and the message cap; never by
+//! the body. Lines are parsed as soon as they are provably whole, and parsed straight from
+//! the caller's chunk when no partial line is pending, so a large chunk is not copied.
+
+use crate::batch::{Item, Message, ParseOptions, Parser};
+use crate::diagnostics::{diagnose, Diagnostic, SummaryBuilder, Warnings};
+use crate::error::LineError;
+use crate::gzip::{self, Decoder, HeaderError, ReadError, MAX_HEADER};
+use crate::point::Point;
+use crate::precision::Precision;
+use crate::query::Query;
+use crate::reference::LineScan;
+use crate::request::{is_gzip, Limits, Rejection, Verdict};
+use crate::validate::{ValidateOptions, Validation};
+
+/// What the parsed lines add up to, as [`BatchReport`](crate::BatchReport) and
+/// [`validate`](crate::validate) compute it, with positions in the whole decoded body.
+struct Tally {
+    opts: ParseOptions,
+    points: u64,
+    rejected: u64,
+    first_error: Option<LineError>,
+    message: Message,
+    diagnostics: Vec<Diagnostic>,
+    warnings: Option<Warnings>,
+    summary: Option<SummaryBuilder>,
+}
+
+impl Tally {
+    /// Parses the whole lines of `bytes` (decoded body from offset `base`, starting at a line
+    /// start on physical line `line`); returns the bytes consumed and the line reached.
+    fn parse(
+        &mut self,
+        bytes: &[u8],
+        base: usize,
+        line: u64,
+        eof: bool,
+        on_point: &mut dyn FnMut(&Point<'_>),
+    ) -> (usize, u64) {
+        let mut parser = Parser::prefix(bytes, &self.opts, line, eof);
+        while let Some(item) = parser.next_item() {
+            match item {
+                Item::Point(p) => {
+                    self.points += 1;
+                    if let Some(w) = self.warnings.as_mut() {
+                        w.observe(p);
+                    }
+                    if let Some(s) = self.summary.as_mut() {
+                        s.observe(p);
+                    }
+                    on_point(p);
+                }
+                Item::Error(e) => {
+                    self.rejected += 1;
+                    self.first_error.get_or_insert(LineError {
+                        line_start: e.line_start + base,
+                        text_start: e.text_start + base,
+                        ..e
+                    });
+                    if self.message.push(&e, bytes) {
+                        let mut d = diagnose(&e, bytes, self.opts.precision);
+                        d.text_start += base;
+                        self.diagnostics.push(d);
+                    }
+                }
+            }
+        }
+        let end = if eof {
+            parser.physical_lines() + 1
+        } else {
+            parser.line()
+        };
+        (parser.position(), end)
+    }
+}
+
+/// The decoded body, cut into logical lines as it arrives.
+struct Lines {
+    tally: Tally,
+    /// The pending partial line (bytes from `base` on), when a chunk ended inside one.
+    buf: Vec<u8>,
+    base: usize,
+    /// Physical line number at `base`.
+    line: u64,
+    /// `scan_line` over `buf` so far, paused where the bytes end, so a logical line longer
+    /// than a chunk (a stray quote swallows the rest of the body) is scanned once, not once
+    /// per chunk.
+    scan: LineScan,
+    scanned: usize,
+}
+
+impl Lines {
+    fn new(tally: Tally) -> Lines {
+        Lines {
+            tally,
+            buf: Vec::new(),
+            base: 0,
+            line: 1,
+            scan: LineScan::default(),
+            scanned: 0,
+        }
+    }
+
+    /// Parses the pending line(s) in `buf`, unless the paused scan shows the first cannot
+    /// have ended yet.
+    fn drain(&mut self, on_point: &mut dyn FnMut(&Point<'_>)) {
+        let stop = self.buf.len().saturating_sub(2);
+        let (at, ended) = self.scan.run(&self.buf, self.scanned, stop);
+        if !ended {
+            self.scanned = at;
+            return;
+        }
+        let (used, line) = self
+            .tally
+            .parse(&self.buf, self.base, self.line, false, on_point);
+        self.buf.drain(..used);
+        self.base += used;
+        self.line = line;
+        self.scan = LineScan::default();
+        self.scanned = 0;
+    }
+
+    fn push(&mut self, mut data: &[u8], on_point: &mut dyn FnMut(&Point<'_>)) {
+        if !self.buf.is_empty() {
+            // Finish the pending line with as few copied bytes as will do: up to the next LF
+            // and the two bytes that must follow it; all of the chunk if that was not enough.
+            let end = self.base + self.buf.len();
+            let k = memchr::memchr(b'\n', data).map_or(data.len(), |f| (f + 3).min(data.len()));
+            self.buf.extend_from_slice(&data[..k]);
+            self.drain(on_point);
+            if self.base < end && k < data.len() {
+                self.buf.extend_from_slice(&data[k..]);
+                self.drain(on_point);
+            }
+            if self.base < end || self.base >= end + data.len() {
+                return;
+            }
+            // The pending line is done and the parser stands inside `data`: go on from there
+            // without the copy.
+            data = &data[self.base - end..];
+            self.buf.clear();
+            self.scan = LineScan::default();
+            self.scanned = 0;
+        }
+        let (used, line) = self
+            .tally
+            .parse(data, self.base, self.line, false, on_point);
+        self.base += used;
+        self.line = line;
+        self.buf.extend_from_slice(&data[used..]);
+    }
+
+    fn finish(mut self, buckets: usize, on_point: &mut dyn FnMut(&Point<'_>)) -> Validation {
+        let (used, line) = self
+            .tally
+            .parse(&self.buf, self.base, self.line, true, on_point);
+        debug_assert_eq!(used, self.buf.len());
+        let t = self.tally;
+        let (status, body, code, first) = match &t.first_error {
+            None => (204, Vec::new(), None, None),
+            Some(e) => {
+                let report = crate::BatchReport {
+                    points: t.points,
+                    lines: line - 1,
+                    rejected: t.rejected,
+                    first_error: Some(*e),
+                    errors: Vec::new(),
+                    message: t.message.clone(),
+                };
+                let r = Rejection::parse_errors(&report).expect("a rejected line");
+                (r.status, r.body, Some(r.code), r.line)
+            }
+        };
+        let (warnings, warnings_total) = t.warnings.map_or((Vec::new(), 0), |w| (w.list, w.total));
+        Validation {
+            status,
+            body,
+            code,
+            line: first,
+            precision: Some(t.opts.precision),
+            points: t.points,
+            lines: line - 1,
+            rejected: t.rejected,
+            diagnostics: t.diagnostics,
+            warnings,
+            warnings_total,
+            summary: t.summary.map(|s| s.finish(buckets)),
+        }
+    }
+}
+
+enum Phase {
+    /// Gathering the first gzip member header (spec Part B §1 step 4).
+    Header,
+    /// Reading the body (step 8) and parsing it (step 9).
+    Body,
+    /// The answer is known, whatever bytes follow.
+    Done(Rejection),
+}
+
+/// The incremental checker. Create it with [`Checker::new`] (a batch, as
+/// [`validate`](crate::validate) checks it) or [`Checker::for_request`] (a live write, as
+/// [`check_request`](crate::check_request)); [`push`](Checker::push) the body as it arrives;
+/// [`finish`](Checker::finish).
+///
+/// ```
+/// use linegate_core::{validate, Checker, ValidateOptions};
+///
+/// let body = b"cpu,host=a usage=0.5 1\ncpu,host=b usage=oops 2\n";
+/// let opts = ValidateOptions::default();
+/// let mut c = Checker::new(&opts);
+/// for chunk in body.chunks(5) {
+///     c.push(chunk);
+/// }
+/// let v = c.finish();
+/// assert_eq!((v.status, v.line, v.points), (400, Some(2), 1));
+/// assert_eq!(v.body, validate(body, &opts, |_| {}).body);
+/// ```
+pub struct Checker {
+    phase: Phase,
+    limits: Limits,
+    /// Bytes of the body as received.
+    received: usize,
+    /// The gzip header as gathered so far, in the `Header` phase.
+    head: Vec<u8>,
+    /// Whether the body is gzip (`Content-Encoding` says so).
+    gz: bool,
+    gzip: Option<Box<Decoder>>,
+    gzip_error: Option<ReadError>,
+    /// The answer owed once the gzip header is good (a live request without org: step 5).
+    after_header: Option<Rejection>,
+    lines: Option<Lines>,
+    summary_buckets: usize,
+}
+
+impl Checker {
+    /// A batch checked as [`validate`](crate::validate) checks it: an authorized write
+    /// naming an existing org and bucket.
+    pub fn new(opts: &ValidateOptions<'_>) -> Checker {
+        let first = Precision::from_param(opts.precision.unwrap_or_default())
+            .ok_or_else(Rejection::invalid_precision);
+        Checker::start(
+            first,
+            is_gzip(opts.content_encoding),
+            None,
+            opts.limits,
+            opts.now,
+            opts.warnings,
+            opts.summary_buckets,
+        )
+    }
+
+    /// A live write request, judged from what it carries before the body (query string,
+    /// `Authorization`, `Content-Encoding`) and then from the body, as
+    /// [`check_request`](crate::check_request) judges it. A request refused before its body
+    /// is [`decided`](Checker::decided) at once.
+    pub fn for_request(
+        query: &[u8],
+        authorization: Option<&[u8]>,
+        content_encoding: Option<&[u8]>,
+        limits: &Limits,
+        now: i64,
+    ) -> Checker {
+        let q = Query::parse(query);
+        let gz = is_gzip(content_encoding);
+        let first = if authorization.is_none_or(|a| a.trim_ascii().is_empty()) {
+            Err(Rejection::unauthorized())
+        } else {
+            Precision::from_param(q.get("precision").unwrap_or_default())
+                .ok_or_else(Rejection::invalid_precision)
+                .and_then(|p| {
+                    if q.get_or_empty("bucket").is_empty() {
+                        Err(Rejection::bucket_not_found())
+                    } else {
+                        Ok(p)
+                    }
+                })
+        };
+        let no_org = q.get_or_empty("org").is_empty() && q.get_or_empty("orgID").is_empty();
+        let (first, after) = match first {
+            Ok(_) if no_org && !gz => (Err(Rejection::missing_org()), None),
+            Ok(p) if no_org => (Ok(p), Some(Rejection::missing_org())),
+            other => (other, None),
+        };
+        Checker::start(first, gz, after, *limits, now, false, None)
+    }
+
+    fn start(
+        first: Result<Precision, Rejection>,
+        gz: bool,
+        after_header: Option<Rejection>,
+        limits: Limits,
+        now: i64,
+        warnings: bool,
+        summary_buckets: Option<usize>,
+    ) -> Checker {
+        let (phase, lines) = match first {
+            Err(r) => (Phase::Done(r), None),
+            Ok(precision) => {
+                let tally = Tally {
+                    opts: ParseOptions::new(precision, now),
+                    points: 0,
+                    rejected: 0,
+                    first_error: None,
+                    message: Message::new(limits.max_message),
+                    diagnostics: Vec::new(),
+                    warnings: warnings.then(|| Warnings::new(precision, 1000)),
+                    summary: summary_buckets.map(|_| SummaryBuilder::new()),
+                };
+                let phase = if gz { Phase::Header } else { Phase::Body };
+                (phase, Some(Lines::new(tally)))
+            }
+        };
+        Checker {
+            phase,
+            limits,
+            received: 0,
+            head: Vec::new(),
+            gz,
+            gzip: None,
+            gzip_error: None,
+            after_header,
+            lines,
+            summary_buckets: summary_buckets.unwrap_or(0),
+        }
+    }
+
+    /// The answer, when it is already known whatever else arrives (a refusal before the
+    /// body, a bad gzip header, a body reaching a size limit): the caller may stop reading.
+    pub fn decided(&self) -> Option<&Rejection> {
+        match &self.phase {
+            Phase::Done(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Bytes of the body received so far.
+    pub fn received(&self) -> usize {
+        self.received
+    }
+
+    /// Feeds the next bytes of the body.
+    pub fn push(&mut self, chunk: &[u8]) {
+        self.push_with(chunk, &mut |_| {});
+    }
+
+    /// Feeds the next bytes of the body; `on_point` sees each point parsed from them, in
+    /// body order (as [`validate`](crate::validate)'s callback does). Points come as their
+    /// lines arrive, so a body that later fails as a whole (a gzip error, a size limit:
+    /// the answer then has no `precision`) has shown points the one-shot check never
+    /// parses: discard them then.
+    pub fn push_with(&mut self, chunk: &[u8], on_point: &mut dyn FnMut(&Point<'_>)) {
+        if matches!(self.phase, Phase::Done(_)) {
+            return;
+        }
+        self.received = self.received.saturating_add(chunk.len());
+        if let Phase::Header = self.phase {
+            let take = (MAX_HEADER - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+            match gzip::read_header(&self.head) {
+                Err(HeaderError::Empty | HeaderError::Truncated) => return,
+                Err(HeaderError::Invalid) => return self.decide(Rejection::internal()),
+                Ok(n) => {
+                    if let Some(r) = self.after_header.take() {
+                        return self.decide(r);
+                    }
+                    self.phase = Phase::Body;
+                    self.gzip = Some(Box::new(Decoder::new(self.limits.max_batch)));
+                    let head = std::mem::take(&mut self.head);
+                    if !self.too_large() {
+                        self.body(&head[n..], on_point);
+                        self.body(&chunk[take..], on_point);
+                    }
+                    return;
+                }
+            }
+        }
+        if !self.too_large() {
+            self.body(chunk, on_point);
+        }
+    }
+
+    /// Step 8's size limits on the body as received so far; a 413 is final.
+    fn too_large(&mut self) -> bool {
+        let over = self.received >= self.limits.max_body
+            || (!self.gz && self.received >= self.limits.max_batch);
+        if over {
+            self.decide(Rejection::too_large());
+        }
+        over
+    }
+
+    fn decide(&mut self, r: Rejection) {
+        self.phase = Phase::Done(r);
+        self.gzip_error = None;
+        self.lines = None;
+        self.gzip = None;
+        self.head = Vec::new();
+    }
+
+    fn body(&mut self, data: &[u8], on_point: &mut dyn FnMut(&Point<'_>)) {
+        if data.is_empty() || self.gzip_error.is_some() {
+            return;
+        }
+        let Some(lines) = self.lines.as_mut() else {
+            return;
+        };
+        let Some(dec) = self.gzip.as_mut() else {
+            return lines.push(data, on_point);
+        };
+        if let Err(e) = dec.push(data, &mut |d| lines.push(d, on_point)) {
+            self.gzip_failed(e);
+        }
+    }
+
+    fn gzip_failed(&mut self, e: ReadError) {
+        if e == ReadError::TooLarge {
+            return self.decide(Rejection::too_large());
+        }
+        // Not final: a body that goes on to reach `max_body` gets 413 instead.
+        self.gzip_error = Some(e);
+        self.lines = None;
+        self.gzip = None;
+    }
+
+    /// Ends the body and gives the answer, equal to the one-shot check's.
+    pub fn finish(self) -> Validation {
+        self.finish_with(&mut |_| {})
+    }
+
+    /// [`finish`](Checker::finish), with `on_point` seeing the points of the last lines.
+    pub fn finish_with(mut self, on_point: &mut dyn FnMut(&Point<'_>)) -> Validation {
+        if let Phase::Header = self.phase {
+            // The body ended inside the first header (or was empty).
+            self.decide(Rejection::internal());
+        }
+        if let (Some(dec), Some(lines)) = (self.gzip.as_mut(), self.lines.as_mut()) {
+            if let Err(e) = dec.finish(&mut |d| lines.push(d, on_point)) {
+                self.gzip_failed(e);
+            }
+        }
+        if let Some(e) = self.gzip_error {
+            self.decide(Rejection::read_error(e));
+        }
+        match (self.phase, self.lines) {
+            (Phase::Done(r), _) => Validation::rejected_early(r),
+            (_, Some(lines)) => lines.finish(self.summary_buckets, on_point),
+            (_, None) => Validation::rejected_early(Rejection::internal()),
+        }
+    }
+
+    /// [`finish`](Checker::finish) as a live request's verdict, equal to
+    /// [`check_request`](crate::check_request)'s.
+    pub fn finish_request(self) -> Verdict {
+        let v = self.finish();
+        match v.code {
+            None => Verdict::Forward {
+                points: v.points,
+                lines: v.lines,
+            },
+            Some(code) => Verdict::Reject(Rejection {
+                status: v.status,
+                code,
+                body: v.body,
+                line: v.line,
+            }),
+        }
+    }
+}
