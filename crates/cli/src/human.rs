@@ -132,7 +132,6 @@ impl Report {
         &mut self,
         out: &mut impl Write,
         name: &str,
-        _body: &[u8],
         content_encoding: Option<&[u8]>,
         opts: &ValidateOptions<'_>,
         v: &Validation,

@@ -15,7 +15,8 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use linegate_core::{
-    json, validate_split, validate_with_progress, Limits, ValidateOptions, Validation,
+    json, validate_split, validate_with_progress, Checker, Limits, Point, ValidateOptions,
+    Validation,
 };
 
 const USAGE: &str = "\
@@ -42,6 +43,9 @@ options:
 environment:
   LINEGATE_SPLIT_MIN=N   with json/jsonl and no --points, bodies of N bytes or more
                          (default 4 MiB) are read in two halves on two threads
+  LINEGATE_STREAM_MIN=N  files of N bytes or more (default 1 GiB), .gz files and standard
+                         input are checked as they are read, in memory bounded by the
+                         longest line (--points still keeps the points of each file)
 
 exit status: 0 every file accepted, 1 some file rejected, 2 usage error";
 
@@ -169,26 +173,72 @@ impl std::ops::Deref for Input {
     }
 }
 
-fn read_input(file: &OsString) -> io::Result<Input> {
+/// Where a file's bytes come from: all at once, or read and checked piece by piece.
+enum Source {
+    Whole(Input),
+    Stream(Box<dyn Read>, Option<u64>),
+}
+
+/// Files from this size on are checked as they are read (`LINEGATE_STREAM_MIN`): a map of
+/// a file larger than memory, or of a gzip body's decoded form, would not fit.
+fn stream_min() -> u64 {
+    std::env::var("LINEGATE_STREAM_MIN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1 << 30)
+}
+
+fn open_input(file: &OsString, gzip: bool, stream_min: u64) -> io::Result<Source> {
     if file == "-" {
-        let mut v = Vec::new();
-        io::stdin().lock().read_to_end(&mut v)?;
-        return Ok(Input::Read(v));
+        return Ok(Source::Stream(Box::new(io::stdin().lock()), None));
     }
     let f = std::fs::File::open(file)?;
     let meta = f.metadata()?;
+    // Gzip is decoded as it is read either way, so streaming it costs nothing and keeps
+    // the decoded body out of memory.
+    if meta.is_file() && (gzip || meta.len() >= stream_min) {
+        return Ok(Source::Stream(Box::new(f), Some(meta.len())));
+    }
     if meta.is_file() && meta.len() > 0 {
         // SAFETY: the map is read-only and private to this process; were another process to
         // truncate the file meanwhile, reading the lost pages would fault (SIGBUS), which a
         // checking tool run on a file being rewritten accepts, as grep and ripgrep do.
         if let Ok(m) = unsafe { memmap2::MmapOptions::new().populate().map(&f) } {
-            return Ok(Input::Mapped(m));
+            return Ok(Source::Whole(Input::Mapped(m)));
         }
+    }
+    if !meta.is_file() {
+        // A pipe or device: read as it comes, like standard input.
+        return Ok(Source::Stream(Box::new(f), None));
     }
     let mut v = Vec::new();
     let mut f = f;
     f.read_to_end(&mut v)?;
-    Ok(Input::Read(v))
+    Ok(Source::Whole(Input::Read(v)))
+}
+
+/// Checks a body as it is read, 1 MiB at a time; stops reading once the answer is known.
+fn check_stream(
+    mut reader: impl Read,
+    opts: &ValidateOptions<'_>,
+    on_point: &mut dyn FnMut(&Point<'_>),
+    mut on_progress: impl FnMut(usize),
+) -> io::Result<Validation> {
+    let mut checker = Checker::new(opts);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut done = 0usize;
+    while checker.decided().is_none() {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        checker.push_with(&buf[..n], on_point);
+        done += n;
+        on_progress(done);
+    }
+    Ok(checker.finish_with(on_point))
 }
 
 /// One file's machine-readable record.
@@ -270,21 +320,22 @@ fn main() -> ExitCode {
     let mut usage_failed = false;
     let mut records: Vec<Vec<u8>> = Vec::new();
     let split_min = split_min();
+    let stream_min = stream_min();
     for file in &args.files {
         let name = file.to_string_lossy().into_owned();
-        let body = match read_input(file) {
+        let gz_name = name.ends_with(".gz");
+        let content_encoding = match &args.content_encoding {
+            Some(ce) => Some(ce.as_slice()),
+            None if gz_name => Some(&b"gzip"[..]),
+            None => None,
+        };
+        let source = match open_input(file, linegate_core::is_gzip(content_encoding), stream_min) {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("linegate: cannot read {name}: {e}");
                 usage_failed = true;
                 continue;
             }
-        };
-        let gz_name = name.ends_with(".gz");
-        let content_encoding = match &args.content_encoding {
-            Some(ce) => Some(ce.as_slice()),
-            None if gz_name => Some(&b"gzip"[..]),
-            None => None,
         };
         let opts = ValidateOptions {
             precision: args.precision.as_deref(),
@@ -297,30 +348,53 @@ fn main() -> ExitCode {
         let want_points = args.points && format != Format::Human;
         let mut points_json: Vec<u8> = Vec::new();
         let mut npoints = 0u64;
-        let progress = report.progress_for(&name, body.len());
-        let split = !want_points && !opts.warnings && progress.is_none() && body.len() >= split_min;
-        let v = if split {
-            validate_split(&body, &opts, &on_two_threads)
-        } else {
-            validate_with_progress(
-                &body,
-                &opts,
-                |p| {
-                    if want_points {
-                        if npoints > 0 {
-                            points_json.push(b',');
-                        }
-                        json::write_point(&mut points_json, p);
-                        npoints += 1;
-                    }
-                },
-                |done, total| {
+        let mut on_point = |p: &Point<'_>| {
+            if want_points {
+                if npoints > 0 {
+                    points_json.push(b',');
+                }
+                json::write_point(&mut points_json, p);
+                npoints += 1;
+            }
+        };
+        let size = match &source {
+            Source::Whole(b) => b.len(),
+            Source::Stream(_, size) => size.map_or(0, |n| n as usize),
+        };
+        let progress = report.progress_for(&name, size);
+        let v = match source {
+            Source::Stream(reader, _) => {
+                let read = check_stream(reader, &opts, &mut on_point, |done| {
                     if let Some(pr) = &progress {
-                        pr.update(done, total);
+                        pr.update(done, size);
                     }
-                    true
-                },
-            )
+                });
+                match read {
+                    Ok(v) => v,
+                    Err(e) => {
+                        if let Some(pr) = progress {
+                            pr.finish();
+                        }
+                        eprintln!("linegate: cannot read {name}: {e}");
+                        usage_failed = true;
+                        continue;
+                    }
+                }
+            }
+            Source::Whole(body) => {
+                let split =
+                    !want_points && !opts.warnings && progress.is_none() && body.len() >= split_min;
+                if split {
+                    validate_split(&body, &opts, &on_two_threads)
+                } else {
+                    validate_with_progress(&body, &opts, on_point, |done, total| {
+                        if let Some(pr) = &progress {
+                            pr.update(done, total);
+                        }
+                        true
+                    })
+                }
+            }
         };
         if let Some(pr) = progress {
             pr.finish();
@@ -328,7 +402,7 @@ fn main() -> ExitCode {
         any_rejected |= !v.accepted();
         let points = (want_points && v.accepted()).then_some(points_json.as_slice());
         match format {
-            Format::Human => report.file(&mut out, &name, &body, content_encoding, &opts, &v),
+            Format::Human => report.file(&mut out, &name, content_encoding, &opts, &v),
             Format::Jsonl => {
                 let mut rec = Vec::new();
                 write_record(&mut rec, &name, &v, points);
