@@ -8,15 +8,17 @@ if [ ! -d "$shared/corpus/cases" ]; then
   echo "seed.sh: ../shared/corpus is absent; fuzzing starts from an empty corpus" >&2
   exit 0
 fi
-for t in request differential; do
+for t in request differential stream; do
   mkdir -p "$here/corpus/$t"
   for f in "$shared"/corpus/cases/*/*.lp "$shared"/corpus/cases/*/*.gz; do
     size=$(stat -c %s "$f")
     [ "$size" -le 200000 ] || continue
     name=$(basename "$f")
-    # request: first byte 0 = plain body, 1 = gzip
+    # request: first byte 0 = plain body, 1 = gzip; stream: the same, then a chunking seed
     case "$t:$name" in
       request:*.gz) { printf '\001'; cat "$f"; } > "$here/corpus/$t/$name" ;;
+      stream:*.gz) { printf '\001\007'; cat "$f"; } > "$here/corpus/$t/$name" ;;
+      stream:*) { printf '\000\007'; cat "$f"; } > "$here/corpus/$t/$name" ;;
       request:*) { printf '\000'; cat "$f"; } > "$here/corpus/$t/$name" ;;
       *) cp "$f" "$here/corpus/$t/$name" ;;
     esac
