@@ -1,10 +1,10 @@
 //! Gzip bodies as InfluxDB reads them: Go's `compress/gzip` in multistream mode, with its
-//! exact errors, decoded by miniz_oxide and stopped as soon as the decompressed size reaches
-//! a limit (spec Part A §2 and §4, Part B §1 steps 4 and 8).
+//! exact errors, inflated by zlib-rs (2.5× miniz_oxide natively, see BENCHMARKS.md) and
+//! stopped as soon as the decompressed size reaches a limit (spec Part A §2 and §4, Part B
+//! §1 steps 4 and 8). Member headers, trailers, CRC-32 and Go's error mapping are ours; the
+//! inflater only turns raw deflate data into bytes.
 
-use miniz_oxide::inflate::core::inflate_flags::TINFL_FLAG_HAS_MORE_INPUT;
-use miniz_oxide::inflate::core::{decompress, DecompressorOxide};
-use miniz_oxide::inflate::TINFLStatus;
+use zlib_rs::{Inflate, InflateFlush, Status};
 
 const FHCRC: u8 = 2;
 const FEXTRA: u8 = 4;
@@ -105,8 +105,8 @@ pub fn read_header(buf: &[u8]) -> Result<usize, HeaderError> {
 /// rest of a member together with the member's end or error.
 const WINDOW: usize = 32 << 10;
 
-/// The decoder's wrapping output buffer (a power of two, at least the 32 KiB deflate window):
-/// decoded bytes are handed to the caller from it as they come.
+/// The decoder's output buffer: decoded bytes are handed to the caller from it as they come
+/// (the inflater keeps its own 32 KiB window).
 const OUT: usize = 64 << 10;
 
 /// The most bytes a member header can take before [`read_header`] decides: 10 fixed, 2 + 65535
@@ -127,12 +127,11 @@ enum Stage {
 /// first member header (read it with [`read_header`]) in chunks of any size, then
 /// [`finish`](Decoder::finish). Decoded bytes reach `sink` as they are produced, and the
 /// outcome equals [`decompress_members`] on the whole body, whatever the chunks. Memory is
-/// fixed (the 64 KiB output window, the inflate state, at most one member header); nothing
-/// is sized from the body's own size fields.
+/// fixed (the 64 KiB output buffer, the inflate state and its window, at most one member
+/// header); nothing is sized from the body's own size fields.
 pub struct Decoder {
-    inflater: Box<DecompressorOxide>,
+    inflater: Box<Inflate>,
     window: Box<[u8]>,
-    out_pos: usize,
     limit: usize,
     /// Decoded bytes of all members so far.
     total: usize,
@@ -153,9 +152,9 @@ impl Decoder {
     /// output reaches `limit` bytes.
     pub fn new(limit: usize) -> Decoder {
         Decoder {
-            inflater: Box::default(),
+            // Raw deflate (no zlib header), Go's 32 KiB window.
+            inflater: Box::new(Inflate::new(false, 15)),
             window: vec![0; OUT].into_boxed_slice(),
-            out_pos: 0,
             limit,
             total: 0,
             member_len: 0,
@@ -255,7 +254,7 @@ impl Decoder {
                         Err(HeaderError::Empty | HeaderError::Truncated) if !eof => return Ok(()),
                         Ok(n) => {
                             let tail = std::mem::take(&mut self.tail);
-                            self.inflater.init();
+                            self.inflater.reset(false);
                             self.member_len = 0;
                             self.deflate_in = 0;
                             self.stage = Stage::Deflate;
@@ -291,15 +290,16 @@ impl Decoder {
         eof: bool,
         sink: &mut dyn FnMut(&[u8]),
     ) -> Result<&'i [u8], ReadError> {
-        let flags = if eof { 0 } else { TINFL_FLAG_HAS_MORE_INPUT };
+        let flush = if eof {
+            InflateFlush::Finish
+        } else {
+            InflateFlush::NoFlush
+        };
         loop {
-            let (status, consumed, produced) = decompress(
-                &mut self.inflater,
-                input,
-                &mut self.window,
-                self.out_pos,
-                flags,
-            );
+            let (in0, out0) = (self.inflater.total_in(), self.inflater.total_out());
+            let status = self.inflater.decompress(input, &mut self.window, flush);
+            let consumed = (self.inflater.total_in() - in0) as usize;
+            let produced = (self.inflater.total_out() - out0) as usize;
             input = &input[consumed..];
             self.deflate_in += consumed as u64;
             if produced > 0 {
@@ -308,27 +308,27 @@ impl Decoder {
                 if self.total > self.limit {
                     self.fail(ReadError::TooLarge)?;
                 }
-                let data = &self.window[self.out_pos..self.out_pos + produced];
+                let data = &self.window[..produced];
                 self.crc.update(data);
                 sink(data);
-                self.out_pos = (self.out_pos + produced) & (OUT - 1);
             }
             let err = match status {
-                TINFLStatus::Done => {
+                Ok(Status::StreamEnd) => {
                     self.stage = Stage::Trailer;
                     return Ok(input);
                 }
-                TINFLStatus::HasMoreOutput => continue,
-                TINFLStatus::NeedsMoreInput if !eof => {
-                    if input.is_empty() {
+                // A full buffer: more output may be waiting.
+                Ok(_) if produced == OUT => continue,
+                Ok(Status::Ok) if consumed > 0 || produced > 0 => {
+                    if input.is_empty() && !eof {
                         return Ok(input);
                     }
                     continue;
                 }
-                TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => {
-                    ReadError::UnexpectedEof
-                }
-                _ => ReadError::Corrupt(self.deflate_in),
+                // No progress: the data so far is used up.
+                Ok(_) if !eof && input.is_empty() => return Ok(input),
+                Ok(_) => ReadError::UnexpectedEof,
+                Err(_) => ReadError::Corrupt(self.deflate_in),
             };
             let e = self.stop(err);
             self.fail(e)?;
