@@ -157,6 +157,8 @@ export class Spool extends DurableObject {
     this.maxOrd = t.o;
     this.queued = this.sql.exec("SELECT count(*) AS n FROM batch WHERE state = 'queued'").one().n;
     this.delivering = false;
+    // Whether the alarm waits out a backoff (lost on restart: then one early attempt).
+    this.backingOff = false;
   }
 
   meta(k) {
@@ -182,7 +184,12 @@ export class Spool extends DurableObject {
     this.count++;
     this.bytes += body.length;
     this.queued++;
-    if (!this.delivering && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
+    // Deliver now, unless a delivery is running or waiting out a backoff (the alarm set to
+    // expire dead letters does not count).
+    if (!this.delivering && !this.backingOff) {
+      const at = await this.ctx.storage.getAlarm();
+      if (at === null || at > Date.now()) await this.ctx.storage.setAlarm(Date.now());
+    }
     await this.ctx.storage.sync();
     return { ok: true, seq };
   }
@@ -231,6 +238,7 @@ export class Spool extends DurableObject {
       this.delivering = false;
     }
     // hold() leaves the alarm to a running delivery: what it queued since goes now.
+    this.backingOff = next.retrying;
     let at = next.at;
     if (!next.retrying && this.queued > 0) at = Date.now();
     if (at !== null) await this.ctx.storage.setAlarm(at);
