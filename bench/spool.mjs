@@ -5,7 +5,7 @@
 // linegate-backend on 127.0.0.1; one request at a time, modes interleaved round by round so
 // that load drift hits each alike. Bounded in count.
 //
-//   nice -n 10 node bench/spool.mjs [--rounds 3] [--small 300] [--large 10]
+//   nice -n 10 node bench/spool.mjs [--rounds 6] [--small 300] [--large 10]
 //                                   [--outage-small 1000] [--outage-large 20] [--json FILE]
 //
 // small: ~1 KB of line protocol, plain; large: ~5 MB of line protocol sent gzipped.
@@ -19,7 +19,7 @@ import { startBackend, startWorker, freePort, send, SETUP, BACKEND_BIN } from ".
 
 const { values: opt } = parseArgs({
   options: {
-    rounds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "6" },
     small: { type: "string", default: "300" },
     large: { type: "string", default: "10" },
     "outage-small": { type: "string", default: "1000" },
@@ -45,11 +45,9 @@ function lines(bytes, seq) {
   return Buffer.from(out.join(""));
 }
 const small = (seq) => ({ body: lines(1000, seq), headers: AUTH });
-const largeLp = lines(5_000_000, 0);
-const largeGz = zlib.gzipSync(largeLp);
-// Distinct points per large batch would mean 5 MB of gzip per request; the backend stores
-// repeated points as overwrites, which costs it the same, so one body is reused.
-const large = () => ({ body: largeGz, headers: { ...AUTH, "Content-Encoding": "gzip" } });
+const LARGE = 5_000_000;
+// Every batch has points of its own (a reused body would be overwrites to the backend).
+const large = (seq) => ({ body: zlib.gzipSync(lines(LARGE, seq)), headers: { ...AUTH, "Content-Encoding": "gzip" } });
 
 function pct(xs, p) {
   const s = [...xs].sort((a, b) => a - b);
@@ -104,9 +102,11 @@ try {
   const write = `/api/v2/write?org=${SETUP.org}&bucket=${SETUP.bucket}&precision=ns`;
   for (const m of modes) await timed(ws[m], small(seq++), write); // warm-up
   for (let round = 0; round < Number(opt.rounds); round++) {
-    for (const m of modes) {
+    // Each round starts with another mode, so that what the previous one left the backend
+    // doing does not always fall on the same mode.
+    for (const m of [...modes.slice(round % 3), ...modes.slice(0, round % 3)]) {
       for (let i = 0; i < Number(opt.small); i++) ms.small[m].push(await timed(ws[m], small(seq++), write));
-      for (let i = 0; i < Number(opt.large); i++) ms.large[m].push(await timed(ws[m], large(), write));
+      for (let i = 0; i < Number(opt.large); i++) ms.large[m].push(await timed(ws[m], large(seq++), write));
       // `always` answers before delivery: let it drain so that it does not load the next mode.
       if (m === "always") await drain(ws[m]);
     }
@@ -144,7 +144,7 @@ try {
     for (let i = 0; i < n; i++) {
       const b = make(seq++);
       bytes += b.body.length;
-      lp += size === "small" ? b.body.length : largeLp.length;
+      lp += size === "small" ? b.body.length : zlib.gunzipSync(b.body).length;
       await timed(w, b, write);
     }
     const held = (performance.now() - t0) / 1000;
