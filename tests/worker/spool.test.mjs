@@ -374,6 +374,49 @@ describe("SPOOL=always: dead letters, replay, drop, 413 splits, capacity", { ski
   });
 });
 
+describe("SPOOL=fallback: a 5xx or 429 from the backend spools the batch; Retry-After is honoured", { skip }, () => {
+  test("503 → 204 from the spool; 429 with Retry-After: 2 → the next attempt waits 2 s", async () => {
+    // Scripted answers (the real backend answers these only under load), then the backend.
+    const backend = await startBackend();
+    const fwd = forwardTo(backend.url);
+    let n = 0;
+    const stamps = [];
+    const rec = await startRecorder((r) => {
+      stamps.push(performance.now());
+      n++;
+      if (n === 1) return { status: 503, headers: { "Content-Type": "application/json; charset=utf-8" }, body: '{"code":"unavailable","message":"busy"}' };
+      if (n === 2) return { status: 429, headers: { "Retry-After": "2" }, body: "" };
+      return fwd(r);
+    });
+    const dir = tmpdir("retry");
+    const w = await spoolWorker({ BACKEND_URL: rec.url, SPOOL: "fallback" }, dir);
+    try {
+      const id = ray();
+      const body = "retry f=1i 1700000000\n";
+      const r = await send(w.url, { path: "/api/v2/write?org=o&bucket=b&precision=s", headers: { ...AUTH, "CF-Ray": id }, body });
+      assert.equal(r.status, 204);
+      assert.equal(r.headers["x-linegate-spooled"], "1");
+      const e = await w.entry(id);
+      assert.equal(e.action, "spooled");
+      assert.equal(e.backend_status, 503);
+      await until("delivery", () => rec.received.length === 3 && rec.received[2].answer !== undefined, 15_000);
+      assert.ok(rec.received.every((x) => x.body.toString() === body));
+      assert.equal(rec.received[2].answer.status, 204);
+      const gap = stamps[2] - stamps[1];
+      assert.ok(gap >= 1900, `waited ${gap} ms after Retry-After: 2`);
+      const lines = w.logs.filter((l) => l.includes('{"linegate_spool":')).map((l) => JSON.parse(l.slice(l.indexOf("{"))).linegate_spool);
+      assert.deepEqual(lines.map((l) => [l.attempt, l.status, l.outcome]), [[1, 429, "retry"], [2, 204, "delivered"]]);
+      assert.ok(lines[0].retry_in_ms >= 2000);
+      assert.ok((await exported(backend, "b")).includes("retry f=1i"));
+    } finally {
+      await w.close();
+      await rec.close();
+      await backend.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("SPOOL=always, workerd killed with SIGKILL mid-delivery (wrangler dev)", { skip }, () => {
   const WRANGLER = path.join(ROOT, "node_modules/.bin/wrangler");
   const ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
