@@ -301,11 +301,10 @@ export class Spool extends DurableObject {
         this.ctx.storage.transactionSync(() => this.remove(row));
         line.outcome = "delivered";
       } else if (res.status === 413) {
-        await res.body?.cancel();
-        await this.split(row, headers, body, line);
+        // Kept in case the batch cannot be split: then it is a dead letter with this body.
+        await this.split(row, headers, body, line, await answerText(res, ANSWER_MAX));
       } else if (DEAD.has(res.status) || (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)) {
-        const answer = (await res.text()).slice(0, ANSWER_MAX);
-        this.dead(row, res.status, answer);
+        this.dead(row, res.status, await answerText(res, ANSWER_MAX));
         line.outcome = "dead";
       } else {
         await res.body?.cancel();
@@ -339,25 +338,33 @@ export class Spool extends DurableObject {
 
   // 413: the batch is cut in two on a line boundary and both halves go in its place (as
   // Telegraf does). A gzip body is decoded first and its halves are sent plain, without
-  // Content-Encoding: recompressing would cost CPU the edge does not need to spend.
-  async split(row, headers, body, line) {
+  // Content-Encoding: recompressing would cost CPU the edge does not need to spend. Whether
+  // the body is gzip was the edge check's decision; here the bytes tell: with a
+  // Content-Encoding, a body that decodes as gzip members was gzip, one that does not is the
+  // plain text the check accepted (its halves keep the header, meaning the same to the
+  // backend as it did for the whole).
+  async split(row, headers, body, line, answer) {
     let plain = body;
+    let h = headers;
     const enc = Object.keys(headers).find((k) => k.toLowerCase() === "content-encoding");
-    if (enc !== undefined && /^\s*gzip\s*$/i.test(headers[enc])) {
-      try {
-        plain = new Uint8Array(await new Response(new Blob([body]).stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer());
-      } catch {
-        plain = null;
+    if (enc !== undefined) {
+      const decoded = await gunzip(body);
+      if (decoded !== null) {
+        plain = decoded;
+        h = { ...headers };
+        delete h[enc];
+      } else if (body[0] === 0x1f && body[1] === 0x8b) {
+        plain = null; // gzip that this decoder cannot take apart: kept whole, not mangled
       }
     }
     const cut = plain === null ? -1 : lineCut(plain);
     if (cut < 0) {
-      this.dead(row, 413, "a single line (or undecodable gzip) the backend answered 413 to");
+      // The backend's own 413 body; the log line says why it could not be split.
+      this.dead(row, 413, answer);
+      line.unsplittable = plain === null ? "gzip not decodable" : "one line";
       line.outcome = "dead";
       return;
     }
-    const h = { ...headers };
-    if (enc !== undefined) delete h[enc];
     const next = this.sql.exec("SELECT min(ord) AS o FROM batch WHERE ord > ?", row.ord).one().o;
     const ord2 = next === null ? row.ord + 1 : (row.ord + next) / 2;
     this.ctx.storage.transactionSync(() => {
@@ -436,6 +443,66 @@ function lineCut(b) {
   if (i >= 0 && i + 1 < b.length) return i + 1;
   i = b.indexOf(0x0a, mid);
   return i >= 0 && i + 1 < b.length ? i + 1 : -1;
+}
+
+async function inflate(bytes) {
+  const out = new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip")));
+  return new Uint8Array(await out.arrayBuffer());
+}
+
+// Gzip members decoded and joined (Go's reader, hence InfluxDB, takes several members one
+// after the other; DecompressionStream takes one): null when the bytes are not that.
+const MEMBERS_MAX = 64;
+async function gunzip(b) {
+  const out = [];
+  let start = 0;
+  next: while (start < b.length) {
+    if (out.length === MEMBERS_MAX) return null;
+    try {
+      out.push(await inflate(b.subarray(start)));
+      break;
+    } catch {}
+    // Several members: the first one ends where a decodable prefix ends at a member header.
+    for (let i = b.indexOf(0x1f, start + 18); i >= 0 && i + 3 <= b.length; i = b.indexOf(0x1f, i + 1)) {
+      if (b[i + 1] !== 0x8b || b[i + 2] !== 8) continue;
+      try {
+        out.push(await inflate(b.subarray(start, i)));
+        start = i;
+        continue next;
+      } catch {}
+    }
+    return null;
+  }
+  const all = new Uint8Array(out.reduce((a, x) => a + x.length, 0));
+  let at = 0;
+  for (const x of out) {
+    all.set(x, at);
+    at += x.length;
+  }
+  return all;
+}
+
+// At most `max` bytes of an answer's body, as text; the rest is not read.
+async function answerText(res, max) {
+  if (res.body === null) return "";
+  const reader = res.body.getReader();
+  const chunks = [];
+  let n = 0;
+  while (n < max) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    n += value.length;
+  }
+  await reader.cancel().catch(() => {});
+  const all = new Uint8Array(Math.min(n, max));
+  let at = 0;
+  for (const c of chunks) {
+    const take = Math.min(c.length, all.length - at);
+    all.set(c.subarray(0, take), at);
+    at += take;
+  }
+  return new TextDecoder().decode(all);
 }
 
 // Retry-After: delay-seconds or an HTTP date.

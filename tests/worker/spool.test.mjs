@@ -339,21 +339,31 @@ describe("SPOOL=always: dead letters, replay, drop, 413 splits, capacity", { ski
     const n0 = tap.received.length;
     assert.equal((await write("b", plain)).status, 204);
     assert.equal((await write("b", zlib.gzipSync(plain.toString().replaceAll("split,", "splitgz,")), { "Content-Encoding": "gzip" })).status, 204);
+    // Several gzip members (Go's reader takes them one after the other), under x-gzip.
+    const mm = Buffer.from(plain.toString().replaceAll("split,", "splitmm,"));
+    const members = Buffer.concat([zlib.gzipSync(mm.subarray(0, 40_000)), zlib.gzipSync(mm.subarray(40_000, 90_000)), zlib.gzipSync(mm.subarray(90_000))]);
+    assert.equal((await write("b", members, { "Content-Encoding": "x-gzip" })).status, 204);
+    // A Content-Encoding that is not gzip: the body is plain text, and so are its halves.
+    const idn = Buffer.from(plain.toString().replaceAll("split,", "splitid,"));
+    assert.equal((await write("b", idn, { "Content-Encoding": "identity" })).status, 204);
     // One line too large for the backend can only be a dead letter.
     assert.equal((await write("b", `huge f="${"y".repeat(70_000)}" 1700000000\n`)).status, 204);
     await until("splits", async () => (await dest("b")).queued === 0, 30_000);
     const reqs = tap.received.slice(n0);
-    assert.ok(reqs.filter((r) => r.answer.status === 413).length === 3, reqs.map((r) => r.answer.status).join(" "));
-    for (const m of ["split", "splitgz"]) {
+    assert.ok(reqs.filter((r) => r.answer.status === 413).length === 5, reqs.map((r) => r.answer.status).join(" "));
+    for (const m of ["split", "splitgz", "splitmm", "splitid"]) {
       const ok = reqs.filter((r) => r.answer.status === 204 && r.body.toString().startsWith(m + ","));
+      assert.ok(ok.length >= 2, m);
       // The accepted pieces, in the order sent, are the original lines exactly.
       assert.equal(Buffer.concat(ok.map((r) => r.body)).toString(), plain.toString().replaceAll("split,", m + ","));
-      assert.ok(ok.every((r) => r.headers["content-encoding"] === undefined));
+      const ce = m === "splitid" ? "identity" : undefined;
+      assert.ok(ok.every((r) => r.headers["content-encoding"] === ce), m);
     }
     const exp = await exported(backend, "b");
     assert.equal(exp.split("\n").filter((l) => l.startsWith("split,")).length, 4000);
     const d = await dest("b");
     assert.deepEqual(d.dead.map((x) => x.status), [413]);
+    assert.equal(d.dead[0].body, reqs.findLast((r) => r.answer.status === 413).answer.body.toString(), "the backend's own 413 body");
     await admin(w, "POST", `/spool/drop?dest=${d.id}`);
   });
 
