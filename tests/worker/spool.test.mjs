@@ -480,7 +480,7 @@ describe("SPOOL=always, workerd killed with SIGKILL mid-delivery (wrangler dev)"
     const port = await freePort();
     let d = await dev(port, persist, tap.url);
     const N = 300;
-    const KILLS = 2;
+    const KILLS = 3;
     try {
       for (let i = 0; i < N; i++) {
         const b = batch("b", i, 200 + (i % 7) * 300, i % 4 === 0);
