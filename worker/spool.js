@@ -48,7 +48,15 @@ export async function spoolWrite(cfg, url, batch, log, forward) {
   if (cfg.spool.mode === "fallback") {
     // Batches already waiting go first: a write sent after one that got the spool's 204
     // must not overtake it.
-    const waiting = await stub.waiting();
+    let waiting;
+    try {
+      waiting = await stub.waiting();
+    } catch (e) {
+      // The object cannot be asked: forward anyway (the backend being up matters more
+      // than the order against batches this object may hold).
+      log.spool_error = String(e && e.message).slice(0, 200);
+      waiting = 0;
+    }
     if (waiting === 0) {
       const res = await forward();
       if (res !== null && res.status !== 429 && res.status < 500) return res;
@@ -61,7 +69,15 @@ export async function spoolWrite(cfg, url, batch, log, forward) {
     }
   }
   const t0 = performance.now();
-  const held = await stub.hold(name, batch.target, batch.headers, batch.body);
+  let held;
+  try {
+    held = await stub.hold(name, batch.target, batch.headers, batch.body);
+  } catch (e) {
+    // Not stored, so no 204: the client is asked to retry.
+    log.action = "spool_unavailable";
+    log.spool_error = String(e && e.message).slice(0, 200);
+    return influxError(503, "unavailable", "write spool unavailable", { "Retry-After": String(cfg.retryAfter) });
+  }
   log.spool_ms = Math.round((performance.now() - t0) * 100) / 100;
   if (!held.ok) {
     log.action = "spool_full";
@@ -118,9 +134,15 @@ export async function spoolAdmin(request, url, cfg) {
     if (!/^[0-9a-f]{64}$/.test(dest) || (id !== null && !/^\d+$/.test(id))) {
       return json(400, { error: "want dest=<destination id> and optionally id=<dead letter id>" });
     }
-    const stub = s.ns.get(s.ns.idFromString(dest));
-    const n = action === "/replay" ? await stub.replay(id === null ? null : Number(id)) : await stub.drop(id === null ? null : Number(id));
-    return json(200, { [action.slice(1) === "replay" ? "replayed" : "dropped"]: n });
+    let stub;
+    try {
+      stub = s.ns.get(s.ns.idFromString(dest));
+    } catch {
+      return json(400, { error: "not a destination id of this spool" });
+    }
+    const which = id === null ? null : Number(id);
+    if (action === "/replay") return json(200, { replayed: await stub.replay(which) });
+    return json(200, { dropped: await stub.drop(which) });
   }
   return json(404, { error: "GET /spool, POST /spool/replay?dest=ID[&id=N], POST /spool/drop?dest=ID[&id=N]" });
 }

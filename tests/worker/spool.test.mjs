@@ -331,6 +331,8 @@ describe("SPOOL=always: dead letters, replay, drop, 413 splits, capacity", { ski
     assert.deepEqual(JSON.parse((await admin(w, "POST", `/spool/drop?dest=${b.id}`)).body), { dropped: 1 });
     assert.equal((await dest("b")).dead_letters, 0);
     assert.equal((await admin(w, "POST", `/spool/drop?dest=nothex`)).status, 400);
+    assert.equal((await admin(w, "POST", `/spool/drop?dest=${"0".repeat(64)}`)).status, 400);
+    assert.equal((await admin(w, "GET", `/spool/drop?dest=${b.id}`)).status, 404, "replay and drop are POST");
   });
 
   test("413 from the backend: split on whole lines, halves resent in order (gzip sent plain)", async () => {
