@@ -369,6 +369,25 @@ describe("SPOOL=always: dead letters, replay, drop, 413 splits, capacity", { ski
     await admin(w, "POST", `/spool/drop?dest=${d.id}`);
   });
 
+  test("a chunked body (no Content-Length) is held and delivered byte for byte", async () => {
+    // Under the 64 KiB this backend takes; held from a part-filled read buffer.
+    const body = Buffer.from(Array.from({ length: 2_000 }, (_, i) => `chunked,k=v f=${i}i ${1700000000 + i}\n`).join(""));
+    const n0 = tap.received.length;
+    const r = await send(w.url, {
+      path: `/api/v2/write?org=${SETUP.org}&bucket=b&precision=s`,
+      headers: { ...AUTH, "Transfer-Encoding": "chunked" },
+      body: (req) => {
+        for (let i = 0; i < body.length; i += 7777) req.write(body.subarray(i, i + 7777));
+        req.end();
+      },
+    });
+    assert.equal(r.status, 204);
+    await until("delivery", () => tap.received.length > n0 && tap.received.at(-1).answer !== undefined, 15_000);
+    const got = tap.received.at(-1);
+    assert.ok(got.body.equals(body), `${got.body.length} of ${body.length} bytes`);
+    assert.equal(got.answer.status, 204);
+  });
+
   test("a full spool answers 503 with Retry-After, never a silent drop", async () => {
     // SPOOL_MAX_BATCHES=50 for this destination; the bucket does not exist yet, so they all
     // stay as dead letters, which count against the capacity too.
