@@ -448,6 +448,26 @@ describe("SPOOL=fallback: a 5xx or 429 from the backend spools the batch; Retry-
   });
 });
 
+describe("SPOOL_DEAD_LETTER_HOURS", { skip }, () => {
+  test("dead letters older than the retention are deleted (0: as soon as they are looked at)", async () => {
+    const backend = await startBackend();
+    const dir = tmpdir("retention");
+    const w = await spoolWorker({ BACKEND_URL: backend.url, SPOOL: "always", SPOOL_DEAD_LETTER_HOURS: "0" }, dir);
+    try {
+      const r = await send(w.url, { path: "/api/v2/write?org=o&bucket=nope&precision=s", headers: AUTH, body: "gone f=1i 1700000000\n" });
+      assert.equal(r.status, 204);
+      await w.logged((l) => l.includes('"outcome":"dead"'), 15_000);
+      await sleep(5);
+      const st = JSON.parse((await admin(w, "GET", "/spool")).body);
+      assert.deepEqual(st.destinations.map((d) => [d.bucket, d.queued, d.dead_letters]), [["nope", 0, 0]]);
+    } finally {
+      await w.close();
+      await backend.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("SPOOL=always, workerd killed with SIGKILL mid-delivery (wrangler dev)", { skip }, () => {
   const WRANGLER = path.join(ROOT, "node_modules/.bin/wrangler");
   const ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
