@@ -8,7 +8,7 @@ if [ ! -d "$shared/corpus/cases" ]; then
   echo "seed.sh: ../shared/corpus is absent; fuzzing starts from an empty corpus" >&2
   exit 0
 fi
-for t in request differential stream; do
+for t in request differential stream pipeline; do
   mkdir -p "$here/corpus/$t"
   for f in "$shared"/corpus/cases/*/*.lp "$shared"/corpus/cases/*/*.gz; do
     size=$(stat -c %s "$f")
@@ -20,6 +20,9 @@ for t in request differential stream; do
       stream:*.gz) { printf '\001\007'; cat "$f"; } > "$here/corpus/$t/$name" ;;
       stream:*) { printf '\000\007'; cat "$f"; } > "$here/corpus/$t/$name" ;;
       request:*) { printf '\000'; cat "$f"; } > "$here/corpus/$t/$name" ;;
+      # pipeline: control byte, query, 0xff, Authorization, 0xff, body
+      pipeline:*.gz) { printf '\004org=o&bucket=b\377Token w\377'; cat "$f"; } > "$here/corpus/$t/$name" ;;
+      pipeline:*) { printf '\001db=b&precision=h\377Token w\377'; cat "$f"; } > "$here/corpus/$t/$name" ;;
       *) cp "$f" "$here/corpus/$t/$name" ;;
     esac
   done

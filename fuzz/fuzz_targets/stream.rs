@@ -6,7 +6,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use linegate_core::{
-    check_request, json, validate, Checker, Limits, Point, Request, ValidateOptions, Validation,
+    check_request, json, validate, Checker, Endpoint, Limits, Point, Request, ValidateOptions,
+    Validation,
 };
 
 const NOW: i64 = 1_700_000_000_123_456_789;
@@ -34,6 +35,11 @@ fuzz_target!(|data: &[u8]| {
         max_message: if ctl & 16 != 0 { 120 } else { 1 << 16 },
     };
     let opts = ValidateOptions {
+        endpoint: if ctl & 128 != 0 {
+            Endpoint::V1
+        } else {
+            Endpoint::V2
+        },
         precision: (ctl & 32 != 0).then_some(&b"ms"[..]),
         content_encoding: ce,
         now: NOW,
@@ -77,7 +83,7 @@ fuzz_target!(|data: &[u8]| {
         body,
     };
     let want = check_request(&req, &limits, NOW);
-    let mut c = Checker::for_request(req.query, req.authorization, ce, &limits, NOW);
+    let mut c = Checker::for_request(&req.head(Endpoint::V2), &limits, NOW);
     for ch in body.chunks(sizes.first().copied().unwrap_or(1)) {
         c.push(ch);
     }

@@ -12,11 +12,10 @@ use crate::batch::{Item, Message, ParseOptions, Parser};
 use crate::diagnostics::{diagnose, Diagnostic, SummaryBuilder, Warnings};
 use crate::error::LineError;
 use crate::gzip::{self, Decoder, HeaderError, ReadError, MAX_HEADER};
+use crate::pipeline::{self, Batch, Edge, Head, Lookup, Resolved, TimeRule};
 use crate::point::Point;
-use crate::precision::Precision;
-use crate::query::Query;
 use crate::reference::LineScan;
-use crate::request::{is_gzip, Limits, Rejection, Verdict};
+use crate::request::{Limits, Rejection, Verdict};
 use crate::validate::{ValidateOptions, Validation};
 
 /// What the parsed lines add up to, as [`BatchReport`](crate::BatchReport) and
@@ -162,8 +161,8 @@ impl Lines {
             .parse(&self.buf, self.base, self.line, true, on_point);
         debug_assert_eq!(used, self.buf.len());
         let t = self.tally;
-        let (status, body, code, first) = match &t.first_error {
-            None => (204, Vec::new(), None, None),
+        let (status, body, code, first, reason) = match &t.first_error {
+            None => (204, Vec::new(), None, None, None),
             Some(e) => {
                 let report = crate::BatchReport {
                     points: t.points,
@@ -173,8 +172,8 @@ impl Lines {
                     errors: Vec::new(),
                     message: t.message.clone(),
                 };
-                let r = Rejection::parse_errors(&report).expect("a rejected line");
-                (r.status, r.body, Some(r.code), r.line)
+                let r = pipeline::parse_rejection(&report).expect("a rejected line");
+                (r.status, r.body, Some(r.code), r.line, Some(r.reason))
             }
         };
         let (warnings, warnings_total) = t.warnings.map_or((Vec::new(), 0), |w| (w.list, w.total));
@@ -182,6 +181,7 @@ impl Lines {
             status,
             body,
             code,
+            reason,
             line: first,
             precision: Some(t.opts.precision),
             points: t.points,
@@ -193,6 +193,15 @@ impl Lines {
             summary: t.summary.map(|s| s.finish(buckets)),
         }
     }
+}
+
+/// What a tool asks for beyond the verdict (see [`ValidateOptions`]).
+#[derive(Default)]
+struct Extras {
+    warnings: bool,
+    /// The raw `precision` parameter, for the v1 unit warning.
+    precision_param: Option<Vec<u8>>,
+    summary_buckets: Option<usize>,
 }
 
 enum Phase {
@@ -243,75 +252,92 @@ impl Checker {
     /// A batch checked as [`validate`](crate::validate) checks it: an authorized write
     /// naming an existing org and bucket.
     pub fn new(opts: &ValidateOptions<'_>) -> Checker {
-        let first = Precision::from_param(opts.precision.unwrap_or_default())
-            .ok_or_else(Rejection::invalid_precision);
-        Checker::start(
-            first,
-            is_gzip(opts.content_encoding),
-            None,
-            opts.limits,
-            opts.now,
-            opts.warnings,
-            opts.summary_buckets,
-        )
+        // The head `prepare_batch_at` builds: only the precision parameter and the encoding.
+        let mut query = Vec::new();
+        if let Some(p) = opts.precision {
+            query.extend_from_slice(b"precision=");
+            query.extend_from_slice(crate::query::encode_value(p).as_bytes());
+        }
+        let head = Head {
+            endpoint: opts.endpoint,
+            query: &query,
+            authorization: None,
+            content_encoding: opts.content_encoding,
+        };
+        let extras = Extras {
+            warnings: opts.warnings,
+            precision_param: opts.precision.map(<[u8]>::to_vec),
+            summary_buckets: opts.summary_buckets,
+        };
+        Checker::admit(&head, &mut Batch, opts.limits, opts.now, extras)
     }
 
-    /// A live write request, judged from what it carries before the body (query string,
-    /// `Authorization`, `Content-Encoding`) and then from the body, as
-    /// [`check_request`](crate::check_request) judges it. A request refused before its body
-    /// is [`decided`](Checker::decided) at once.
-    pub fn for_request(
-        query: &[u8],
-        authorization: Option<&[u8]>,
-        content_encoding: Option<&[u8]>,
-        limits: &Limits,
+    /// A live write request at an edge, judged from its head before the body (steps 1–3:
+    /// a refusal is [`decided`](Checker::decided) at once), then step 4 on the first bytes,
+    /// the org parameter, and the body, as [`check_request`](crate::check_request) judges it
+    /// (or [`prepare_at`](crate::prepare_at) for the v1 endpoint).
+    pub fn for_request(head: &Head<'_>, limits: &Limits, now: i64) -> Checker {
+        Checker::admit(head, &mut Edge, *limits, now, Extras::default())
+    }
+
+    /// The body of a request a server has taken through steps 1–7
+    /// ([`pipeline::admit`], [`Admitted::resolve_with`](pipeline::Admitted::resolve_with)):
+    /// push the body from its first byte (the gzip header again, already known good).
+    pub fn for_resolved<L: Lookup>(resolved: &Resolved<L>, limits: &Limits, now: i64) -> Checker {
+        let time = Ok(resolved.time);
+        let gz = resolved.gzip_start.is_some();
+        Checker::start(time, gz, None, *limits, now, Extras::default())
+    }
+
+    fn admit<L: Lookup>(
+        head: &Head<'_>,
+        lookup: &mut L,
+        limits: Limits,
         now: i64,
+        extras: Extras,
     ) -> Checker {
-        let q = Query::parse(query);
-        let gz = is_gzip(content_encoding);
-        let first = if authorization.is_none_or(|a| a.trim_ascii().is_empty()) {
-            Err(Rejection::unauthorized())
-        } else {
-            Precision::from_param(q.get("precision").unwrap_or_default())
-                .ok_or_else(Rejection::invalid_precision)
-                .and_then(|p| {
-                    if q.get_or_empty("bucket").is_empty() {
-                        Err(Rejection::bucket_not_found())
-                    } else {
-                        Ok(p)
-                    }
-                })
+        let admitted = match pipeline::admit(head, lookup) {
+            Ok(a) => a,
+            Err(r) => return Checker::start(Err(r), false, None, limits, now, extras),
         };
-        let no_org = q.get_or_empty("org").is_empty() && q.get_or_empty("orgID").is_empty();
-        let (first, after) = match first {
-            Ok(_) if no_org && !gz => (Err(Rejection::missing_org()), None),
-            Ok(p) if no_org => (Ok(p), Some(Rejection::missing_org())),
-            other => (other, None),
-        };
-        Checker::start(first, gz, after, *limits, now, false, None)
+        let (gz, time) = (admitted.gzip, admitted.time);
+        // Steps 5–7 read nothing of the body for an edge or a batch (only the org
+        // parameter), but their answer comes after step 4's, which needs the first bytes.
+        match admitted.resolve_with(None, lookup) {
+            Ok(_) => Checker::start(Ok(time), gz, None, limits, now, extras),
+            Err(r) if gz => Checker::start(Ok(time), gz, Some(r), limits, now, extras),
+            Err(r) => Checker::start(Err(r), gz, None, limits, now, extras),
+        }
     }
 
     fn start(
-        first: Result<Precision, Rejection>,
+        first: Result<TimeRule, Rejection>,
         gz: bool,
         after_header: Option<Rejection>,
         limits: Limits,
         now: i64,
-        warnings: bool,
-        summary_buckets: Option<usize>,
+        extras: Extras,
     ) -> Checker {
         let (phase, lines) = match first {
             Err(r) => (Phase::Done(r), None),
-            Ok(precision) => {
+            Ok(time) => {
+                let opts = time.options(now);
+                let warnings = extras.warnings.then(|| {
+                    let w = Warnings::new(time.precision, 1000);
+                    match (time.ignores_unit(), &extras.precision_param) {
+                        (true, Some(param)) => w.with_v1_unit(param, opts.now),
+                        _ => w,
+                    }
+                });
                 let tally = Tally {
-                    opts: ParseOptions::new(precision, now),
+                    opts,
                     points: 0,
                     rejected: 0,
                     first_error: None,
                     message: Message::new(limits.max_message),
                     diagnostics: Vec::new(),
-                    warnings: warnings.then(|| Warnings::new(precision, 1000)),
-                    summary: summary_buckets.map(|_| SummaryBuilder::new()),
+                    warnings,
+                    summary: extras.summary_buckets.map(|_| SummaryBuilder::new()),
                 };
                 let phase = if gz { Phase::Header } else { Phase::Body };
                 (phase, Some(Lines::new(tally)))
@@ -327,7 +353,7 @@ impl Checker {
             gzip_error: None,
             after_header,
             lines,
-            summary_buckets: summary_buckets.unwrap_or(0),
+            summary_buckets: extras.summary_buckets.unwrap_or(0),
         }
     }
 
@@ -365,7 +391,7 @@ impl Checker {
             self.head.extend_from_slice(&chunk[..take]);
             match gzip::read_header(&self.head) {
                 Err(HeaderError::Empty | HeaderError::Truncated) => return,
-                Err(HeaderError::Invalid) => return self.decide(Rejection::internal()),
+                Err(HeaderError::Invalid) => return self.decide(Rejection::gzip_header()),
                 Ok(n) => {
                     if let Some(r) = self.after_header.take() {
                         return self.decide(r);
@@ -438,7 +464,7 @@ impl Checker {
     pub fn finish_with(mut self, on_point: &mut dyn FnMut(&Point<'_>)) -> Validation {
         if let Phase::Header = self.phase {
             // The body ended inside the first header (or was empty).
-            self.decide(Rejection::internal());
+            self.decide(Rejection::gzip_header());
         }
         if let (Some(dec), Some(lines)) = (self.gzip.as_mut(), self.lines.as_mut()) {
             if let Err(e) = dec.finish(&mut |d| lines.push(d, on_point)) {
@@ -446,12 +472,12 @@ impl Checker {
             }
         }
         if let Some(e) = self.gzip_error {
-            self.decide(Rejection::read_error(e));
+            self.decide(pipeline::read_error(e));
         }
         match (self.phase, self.lines) {
             (Phase::Done(r), _) => Validation::rejected_early(r),
             (_, Some(lines)) => lines.finish(self.summary_buckets, on_point),
-            (_, None) => Validation::rejected_early(Rejection::internal()),
+            (_, None) => Validation::rejected_early(Rejection::gzip_header()),
         }
     }
 
@@ -465,6 +491,7 @@ impl Checker {
                 lines: v.lines,
             },
             Some(code) => Verdict::Reject(Rejection {
+                reason: v.reason.expect("a rejection has its reason"),
                 status: v.status,
                 code,
                 body: v.body,

@@ -4,7 +4,8 @@
 //! the same points in the same order.
 
 use linegate_core::{
-    check_request, gzip, json, validate, Checker, Limits, Point, Request, ValidateOptions,
+    gzip, json, prepare_at, validate, verdict, Checker, Endpoint, Limits, Point, Request,
+    ValidateOptions, Verdict,
 };
 use linegate_corpus::{self as corpus, NOW};
 use proptest::prelude::*;
@@ -35,15 +36,26 @@ fn incremental(chunks: &[&[u8]], opts: &ValidateOptions<'_>) -> String {
     render(&v, &points)
 }
 
-/// Chunk boundaries: every two-piece split of small bodies, a spread of them for large ones.
-fn splits(len: usize) -> Vec<usize> {
-    if len <= 1500 {
+/// Chunk boundaries: every two-piece split of small bodies, a spread of them for large ones
+/// (`dense` = false: a spread for every body, for the larger v1 corpus).
+fn splits(len: usize, dense: bool) -> Vec<usize> {
+    if dense && len <= 1500 {
         (0..=len).collect()
     } else {
-        (0..=64)
-            .map(|k| k * len / 64)
-            .chain([1, 2, len - 1])
+        let n = if dense { 64 } else { 12 };
+        (0..=n)
+            .map(|k| k * len / n)
+            .chain([1, 2, len.saturating_sub(1)])
+            .filter(|&k| k <= len)
             .collect()
+    }
+}
+
+/// The one-shot verdict of a live request at either endpoint (`check_request` for v2).
+fn live_one_shot(endpoint: Endpoint, req: &Request<'_>, limits: &Limits) -> Verdict {
+    match prepare_at(endpoint, req, limits) {
+        Ok(p) => verdict(&p.read(NOW, limits.max_message, |_| {})),
+        Err(r) => Verdict::Reject(r),
     }
 }
 
@@ -53,6 +65,7 @@ fn opts_for<'a>(case: &'a corpus::Case, full: bool) -> ValidateOptions<'a> {
         limits.max_batch = n;
     }
     ValidateOptions {
+        endpoint: case.endpoint,
         precision: case.precision.as_deref().map(str::as_bytes),
         content_encoding: case.content_encoding.as_deref().map(str::as_bytes),
         now: NOW,
@@ -67,82 +80,91 @@ fn every_split_of_every_corpus_body() {
     let Some(dir) = corpus::corpus_dir("every_split_of_every_corpus_body") else {
         return;
     };
-    let cases = corpus::load(&dir);
     let mut checked = 0usize;
-    for case in &cases {
-        let body = &case.body;
-        for full in [false, true] {
-            let opts = opts_for(case, full);
-            let want = one_shot(body, &opts);
-            for k in splits(body.len()) {
-                let got = incremental(&[&body[..k], &body[k..]], &opts);
-                assert_eq!(got, want, "[{}] {} split at {k}", case.run, case.file);
-                checked += 1;
-            }
-            if body.len() <= 600 {
-                let bytes: Vec<&[u8]> = body.chunks(1).collect();
-                let got = incremental(&bytes, &opts);
-                assert_eq!(got, want, "[{}] {} byte by byte", case.run, case.file);
-            }
-        }
-        // The live request: the same verdict as check_request, also byte by byte.
-        let query = case.query();
-        let req = Request {
-            query: query.as_bytes(),
-            authorization: Some(b"Token t"),
-            content_encoding: case.content_encoding.as_deref().map(str::as_bytes),
-            body,
-        };
-        let limits = opts_for(case, false).limits;
-        let want = check_request(&req, &limits, NOW);
-        for size in [1, 3, 64, 1 << 16] {
-            let mut c = Checker::for_request(
-                req.query,
-                req.authorization,
-                req.content_encoding,
-                &limits,
-                NOW,
-            );
-            for ch in body.chunks(size) {
-                c.push(ch);
-            }
-            assert_eq!(
-                c.finish_request(),
-                want,
-                "[{}] {} live",
-                case.run,
-                case.file
-            );
+    for (cases, dense) in [(corpus::load(&dir), true), (corpus::load_v1(&dir), false)] {
+        for case in &cases {
+            checked += check_case(case, dense);
         }
     }
-    assert!(checked > 10_000, "only {checked} splits checked");
+    assert!(checked > 20_000, "only {checked} splits checked");
+}
+
+fn check_case(case: &corpus::Case, dense: bool) -> usize {
+    let body = &case.body;
+    let mut checked = 0;
+    for full in [false, true] {
+        let opts = opts_for(case, full);
+        let want = one_shot(body, &opts);
+        for k in splits(body.len(), dense) {
+            let got = incremental(&[&body[..k], &body[k..]], &opts);
+            assert_eq!(got, want, "[{}] {} split at {k}", case.run, case.file);
+            checked += 1;
+        }
+        if dense && body.len() <= 600 {
+            let bytes: Vec<&[u8]> = body.chunks(1).collect();
+            let got = incremental(&bytes, &opts);
+            assert_eq!(got, want, "[{}] {} byte by byte", case.run, case.file);
+        }
+    }
+    // The live request: the same verdict as the one-shot request check.
+    let query = case.query();
+    let req = Request {
+        query: query.as_bytes(),
+        authorization: Some(b"Token t"),
+        content_encoding: case.content_encoding.as_deref().map(str::as_bytes),
+        body,
+    };
+    let limits = opts_for(case, false).limits;
+    let want = live_one_shot(case.endpoint, &req, &limits);
+    let sizes: &[usize] = if dense {
+        &[1, 3, 64, 1 << 16]
+    } else {
+        &[7, 1 << 16]
+    };
+    for &size in sizes {
+        let mut c = Checker::for_request(&req.head(case.endpoint), &limits, NOW);
+        for ch in body.chunks(size) {
+            c.push(ch);
+        }
+        assert_eq!(
+            c.finish_request(),
+            want,
+            "[{}] {} live",
+            case.run,
+            case.file
+        );
+    }
+    checked
+}
+
+fn live(query: &str, auth: bool, ce: Option<&str>) -> Checker {
+    let req = Request {
+        query: query.as_bytes(),
+        authorization: auth.then_some(&b"Token t"[..]),
+        content_encoding: ce.map(str::as_bytes),
+        body: b"",
+    };
+    Checker::for_request(&req.head(Endpoint::V2), &Limits::default(), 0)
 }
 
 #[test]
 fn live_requests_refused_before_the_body() {
-    let lim = Limits::default();
-    let c = Checker::for_request(b"org=o&bucket=b", None, None, &lim, 0);
-    assert_eq!(c.decided().map(|r| r.status), Some(401));
-    let c = Checker::for_request(
-        b"org=o&bucket=b&precision=h",
-        Some(b"Token t"),
-        None,
-        &lim,
-        0,
+    let status = |c: &Checker| c.decided().map(|r| r.status);
+    assert_eq!(status(&live("org=o&bucket=b", false, None)), Some(401));
+    assert_eq!(
+        status(&live("org=o&bucket=b&precision=h", true, None)),
+        Some(400)
     );
-    assert_eq!(c.decided().map(|r| r.status), Some(400));
-    let c = Checker::for_request(b"org=o", Some(b"Token t"), None, &lim, 0);
-    assert_eq!(c.decided().map(|r| r.status), Some(404));
-    let c = Checker::for_request(b"bucket=b", Some(b"Token t"), None, &lim, 0);
-    assert_eq!(c.decided().map(|r| r.status), Some(400));
+    assert_eq!(status(&live("org=o", true, None)), Some(404));
+    assert_eq!(status(&live("bucket=b", true, None)), Some(400));
     // With gzip, the header is read before the org is missed: a bad header is 500 first.
-    let mut c = Checker::for_request(b"bucket=b", Some(b"Token t"), Some(b"gzip"), &lim, 0);
-    assert!(c.decided().is_none());
+    let mut c = live("bucket=b", true, Some("gzip"));
+    assert_eq!(status(&c), None);
     c.push(b"not gzip at all");
-    assert_eq!(c.decided().map(|r| r.status), Some(500));
-    let mut c = Checker::for_request(b"bucket=b", Some(b"Token t"), Some(b"gzip"), &lim, 0);
+    assert_eq!(status(&c), Some(500));
+    let mut c = live("bucket=b", true, Some("gzip"));
     c.push(&gzip::compress(b"m f=1 1\n"));
-    assert_eq!(c.decided().map(|r| r.status), Some(400));
+    assert_eq!(status(&c), Some(400));
 }
 
 #[test]
@@ -229,9 +251,11 @@ proptest! {
         body in random_body(),
         raw in prop::collection::vec(any::<usize>(), 0..12),
         max_message in prop_oneof![Just(1usize << 20), 20usize..400],
-        precision in prop_oneof![Just(None), Just(Some(&b"s"[..])), Just(Some(&b"x"[..]))],
+        precision in prop_oneof![Just(None), Just(Some(&b"s"[..])), Just(Some(&b"x"[..])), Just(Some(&b"h"[..]))],
+        v1 in any::<bool>(),
     ) {
         let opts = ValidateOptions {
+            endpoint: if v1 { Endpoint::V1 } else { Endpoint::V2 },
             precision,
             now: NOW,
             limits: Limits { max_message, ..Limits::default() },
