@@ -142,6 +142,23 @@ fn corpus_through_the_cli_split_in_two() {
     corpus_run(&dir, false, Some("0"));
 }
 
+/// Files are checked as they are read (like standard input) from `LINEGATE_STREAM_MIN`
+/// bytes on; at 0 every corpus body, both corpora, goes through the incremental checker.
+#[test]
+fn corpus_through_the_cli_streamed() {
+    let Some(dir) = support::corpus_dir("corpus_through_the_cli_streamed") else {
+        return;
+    };
+    STREAM_ALL.with(|s| s.set(true));
+    corpus_run(&dir, true, None);
+    corpus_run_cases(&dir, &support::load_v1(&dir), true, None);
+}
+
+thread_local! {
+    /// Set by the streamed run: the binary gets `LINEGATE_STREAM_MIN=0`.
+    static STREAM_ALL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// v1's `/write` (`--v1`): every row of `v1-expected.jsonl` through the binary.
 #[test]
 fn v1_corpus_through_the_cli() {
@@ -157,10 +174,11 @@ fn corpus_run(dir: &std::path::Path, points: bool, split_min: Option<&str>) {
 
 fn corpus_run_cases(dir: &std::path::Path, cases: &[Case], points: bool, split_min: Option<&str>) {
     let tmp = std::env::temp_dir().join(format!(
-        "linegate-cli-corpus-{}-{}-{:?}",
+        "linegate-cli-corpus-{}-{}-{:?}-{}",
         std::process::id(),
         points,
-        cases.first().map(|c| c.endpoint)
+        cases.first().map(|c| c.endpoint),
+        STREAM_ALL.with(|s| s.get())
     ));
     std::fs::create_dir_all(&tmp).unwrap();
     // One run of the binary per distinct set of options, with all its files.
@@ -192,6 +210,10 @@ fn corpus_run_cases(dir: &std::path::Path, cases: &[Case], points: bool, split_m
         match split_min {
             Some(n) => cmd.env("LINEGATE_SPLIT_MIN", n),
             None => cmd.env_remove("LINEGATE_SPLIT_MIN"),
+        };
+        match STREAM_ALL.with(|s| s.get()) {
+            true => cmd.env("LINEGATE_STREAM_MIN", "0"),
+            false => cmd.env_remove("LINEGATE_STREAM_MIN"),
         };
         let out = cmd
             .args(files.iter().map(|f| &f.1))

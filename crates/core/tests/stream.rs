@@ -316,3 +316,73 @@ fn a_stray_quote_across_many_chunks() {
     // Quadratic rescanning would take minutes here (13,000 chunks of a 1.3 MB line).
     assert!(t.elapsed().as_secs() < 20, "{:?}", t.elapsed());
 }
+
+/// A server with one token "w" that may write bucket "b" of org "o".
+struct Server;
+
+impl linegate_core::pipeline::Lookup for Server {
+    type Auth = ();
+    type Org = ();
+    type Bucket = ();
+    fn token(&mut self, secret: &[u8]) -> Option<()> {
+        (secret == b"w").then_some(())
+    }
+    fn org_by_name(&mut self, name: &[u8]) -> Option<()> {
+        (name == b"o").then_some(())
+    }
+    fn bucket_by_name(&mut self, _org: &(), name: &[u8]) -> Option<()> {
+        (name == b"b").then_some(())
+    }
+    fn can_write(&mut self, _auth: &(), _bucket: &()) -> bool {
+        true
+    }
+}
+
+/// A server runs steps 1–7 itself (with its lookups), then streams the body through
+/// `Checker::for_resolved`: the answer of the server's one-shot read, for any chunks.
+#[test]
+fn a_server_streams_the_body_after_its_lookups() {
+    use linegate_core::pipeline::{admit, Prefix};
+    let limits = Limits::default();
+    let bodies: Vec<(Option<&[u8]>, Vec<u8>)> = vec![
+        (None, b"m f=1 1\nm f=oops 2\nm f=3 3\n".to_vec()),
+        (Some(b"gzip"), gzip::compress(b"m,t=a f=1i 1\nm f=2 2\n")),
+        (Some(b"gzip"), {
+            let mut g = gzip::compress(b"m f=1 1\n");
+            g.truncate(g.len() - 3);
+            g
+        }),
+    ];
+    for (ce, body) in bodies {
+        let req = Request {
+            query: b"org=o&bucket=b&precision=s",
+            authorization: Some(b"Token w"),
+            content_encoding: ce,
+            body: &body,
+        };
+        let head = req.head(Endpoint::V2);
+        let admitted = admit(&head, &mut Server).unwrap();
+        let start = match admitted
+            .gzip_header(&body[..body.len().min(20)], false)
+            .unwrap()
+        {
+            Prefix::Ready(n) => n,
+            Prefix::NeedMore => panic!("a 10-byte header"),
+        };
+        let resolved = admitted.resolve_with(start, &mut Server).unwrap();
+        let want = match resolved.read(&body, &limits, NOW, |_| {}) {
+            Ok(r) => Verdict::Forward {
+                points: r.report.points,
+                lines: r.report.lines,
+            },
+            Err(r) => Verdict::Reject(r),
+        };
+        for size in [1, 5, 1 << 16] {
+            let mut c = Checker::for_resolved(&resolved, &limits, NOW);
+            for ch in body.chunks(size) {
+                c.push(ch);
+            }
+            assert_eq!(c.finish_request(), want, "chunks of {size}");
+        }
+    }
+}
