@@ -26,6 +26,8 @@ test("a rejected batch: exact status, headers and body with the line", () => {
   assert.deepStrictEqual(v, {
     action: "reject",
     status: 400,
+    code: "invalid",
+    line: 3,
     headers: { "Content-Type": "application/json; charset=utf-8", "X-Platform-Error-Code": "invalid" },
     body: `{"code":"invalid","message":"unable to parse 'm f=oops': invalid boolean","line":3}`,
   });
