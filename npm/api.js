@@ -88,16 +88,17 @@ export function initSync(module) {
 
 // The linegate.wasm beside this file, when the code runs from a URL (not every bundle
 // keeps one: an esbuild IIFE has no import.meta.url).
+// The `new URL("./linegate.wasm", import.meta.url)` stays literal: webpack and Vite find it
+// and ship the file.
 function defaultModuleUrl() {
-  const base = import.meta.url;
-  if (typeof base !== "string" || base === "") {
+  if (typeof import.meta.url !== "string" || import.meta.url === "") {
     throw new Error(
       "linegate: init() cannot find linegate.wasm: this bundle has no import.meta.url (an IIFE or " +
         "CommonJS bundle). Pass init() the module's URL or bytes; with esbuild: " +
         '`--loader:.wasm=file` and `import wasmUrl from "linegate/linegate.wasm"; await init(wasmUrl)`',
     );
   }
-  return new URL("./linegate.wasm", base);
+  return new URL("./linegate.wasm", import.meta.url);
 }
 
 /**
