@@ -118,6 +118,7 @@ fn reject(r: Rejection) -> Response {
 
 fn error(status: u16, code: &'static str, message: &[u8]) -> Response {
     reject(Rejection {
+        reason: linegate_core::answers::Reason::Invalid(message.to_vec()),
         status,
         code,
         body: json::error_body(code, message),
@@ -418,7 +419,7 @@ async fn write_inner(
         app.limits.max_message,
         |p| scanner.observe(p),
     );
-    if let Some(r) = Rejection::parse_errors(&report) {
+    if let Some(r) = linegate_core::pipeline::parse_rejection(&report) {
         out.response = reject(r);
         return out;
     }
