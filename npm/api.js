@@ -372,6 +372,16 @@ function pointsFromColumns(c) {
   return points;
 }
 
+/**
+ * InfluxDB's own answer of a kind a server makes itself (`unauthorized`, `not-found`,
+ * `internal`, `method-not-allowed`, `unavailable`, `ping`, `health`), as
+ * `{ status, headers, body }` for `new Response(body, { status, headers })`.
+ */
+export function answer(kind, args) {
+  need("answer()");
+  return glue.answer(kind, args);
+}
+
 /** The package (and crate) version. */
 export function version() {
   need("version()");

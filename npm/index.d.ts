@@ -249,5 +249,22 @@ export function initSync(module: ModuleInput | { module: ModuleInput }): void;
 export function init(
   input?: ModuleInput | Response | PromiseLike<Response> | Request | URL | string | { module: ModuleInput },
 ): Promise<void>;
+/** A complete answer: `new Response(a.body, { status: a.status, headers: a.headers })`. */
+export type Answer = { status: number; headers: Record<string, string>; body: string | null };
+export type AnswerKind = "unauthorized" | "not-found" | "internal" | "method-not-allowed" | "unavailable" | "ping" | "health";
+
+/**
+ * InfluxDB OSS v2's own answer of a kind a server makes itself, exactly (status, headers,
+ * body): for an InfluxDB-compatible endpoint. `body` is null when the answer has none.
+ */
+export function answer(kind: "unauthorized" | "not-found" | "internal"): Answer;
+/** 405, with `Allow`. */
+export function answer(kind: "method-not-allowed", args: { allow: string }): Answer;
+/** 503, with `Retry-After` (seconds). */
+export function answer(kind: "unavailable", args: { retryAfter: number }): Answer;
+/** `/ping`: 204 with InfluxDB's build headers. */
+export function answer(kind: "ping", args: { version: string }): Answer;
+/** `/health`: 200, InfluxDB's text. */
+export function answer(kind: "health", args: { version: string; commit: string }): Answer;
 export function isReady(): boolean;
 export function version(): string;

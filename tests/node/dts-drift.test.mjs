@@ -11,7 +11,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { checkWrite, validate, parse, LinegateError } from "linegate";
+import { checkWrite, validate, parse, answer, LinegateError } from "linegate";
 
 const require = createRequire(import.meta.url);
 let tsc;
@@ -79,6 +79,10 @@ function samples() {
     const { name, status, code, line, body, diagnostics, validation: val } = e;
     out.push([{ name, status, code, line, body, diagnostics, validation: val },
       'Pick<LinegateError, "name" | "status" | "code" | "line" | "body" | "diagnostics" | "validation">']);
+  }
+  for (const [kind, args] of [["unauthorized"], ["not-found"], ["internal"], ["method-not-allowed", { allow: "POST" }],
+    ["unavailable", { retryAfter: 5 }], ["ping", { version: "v2.7.11" }], ["health", { version: "v2.7.11", commit: "c" }]]) {
+    out.push([answer(kind, args), "Answer"]);
   }
   return out;
 }

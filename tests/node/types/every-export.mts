@@ -12,6 +12,9 @@ import {
   version,
   BodyBuffer,
   LinegateError,
+  answer,
+  type Answer,
+  type AnswerKind,
   type Body,
   type Limits,
   type ErrorCode,
@@ -146,3 +149,14 @@ other.free();
 BodyBuffer.fromBytes(bytes).free();
 const input: ModuleInput = bytes;
 void [ready, ver, len, input];
+const kind: AnswerKind = "ping";
+const answers: Answer[] = [
+  answer("unauthorized"),
+  answer("method-not-allowed", { allow: "POST" }),
+  answer("unavailable", { retryAfter: 30 }),
+  answer(kind, { version: "v2.7.11" }),
+  answer("health", { version: "v2.7.11", commit: "abc" }),
+];
+const status: number = answers[0]!.status;
+const ab: string | null = answers[0]!.body;
+void [status, ab];
