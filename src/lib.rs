@@ -22,6 +22,7 @@ pub mod results;
 use linegate_core::{check_request, validate_with_progress, Request};
 use wasm_bindgen::prelude::*;
 
+pub use answers::answer;
 pub use body::BodyBuffer;
 pub use columns::FieldCode;
 pub use linegate_core as core;
