@@ -190,6 +190,7 @@ impl BatchOptions {
 
     pub fn core(&self) -> ValidateOptions<'_> {
         ValidateOptions {
+            endpoint: Default::default(),
             precision: self.precision.as_deref().map(str::as_bytes),
             content_encoding: self.content_encoding.as_deref().map(str::as_bytes),
             now: self.now,

@@ -240,6 +240,9 @@ pub enum WarningKind {
     StringTooLong,
     /// Timestamps whose size suggests another unit than the precision.
     TimestampUnit,
+    /// A v1 write at precision `u`, `m` or `h` with timestamps: OSS reads them as
+    /// nanoseconds (spec Part C §C.2).
+    V1Precision,
 }
 
 impl WarningKind {
@@ -249,6 +252,7 @@ impl WarningKind {
             WarningKind::TimeField => "time-field",
             WarningKind::StringTooLong => "string-too-long",
             WarningKind::TimestampUnit => "timestamp-unit",
+            WarningKind::V1Precision => "v1-precision",
         }
     }
 }
@@ -277,6 +281,9 @@ pub struct Warnings {
     shapes: HashSet<u64, BuildFast>,
     key: Vec<u8>,
     unit_checked: bool,
+    /// On `/write` at `u`, `m` or `h`: the parameter and the time given to lines without a
+    /// timestamp (any other time was given, and read as nanoseconds).
+    v1_unit: Option<(Vec<u8>, i64)>,
     pub list: Vec<Warning>,
     pub total: u64,
 }
@@ -291,9 +298,45 @@ impl Warnings {
             shapes: HashSet::default(),
             key: Vec::new(),
             unit_checked: false,
+            v1_unit: None,
             list: Vec::new(),
             total: 0,
         }
+    }
+
+    /// Warns, once, about the first line with a timestamp of a v1 write whose precision
+    /// parameter is a 1.x spelling OSS does not scale by.
+    pub fn with_v1_unit(mut self, param: &[u8], default_time: i64) -> Self {
+        self.v1_unit = Some((param.to_vec(), default_time));
+        self
+    }
+
+    fn check_v1_unit(&mut self, p: &Point<'_>) {
+        let Some((param, default_time)) = &self.v1_unit else {
+            return;
+        };
+        if p.time() == *default_time {
+            return;
+        }
+        let (unit, fix) = match param.as_slice() {
+            b"u" => ("microseconds", "send precision=us"),
+            b"m" => (
+                "minutes",
+                "multiply the timestamps by 60 and send precision=s",
+            ),
+            _ => (
+                "hours",
+                "multiply the timestamps by 3600 and send precision=s",
+            ),
+        };
+        let message = format!(
+            "precision={} on /write: InfluxDB reads timestamp {} as nanoseconds ({}), not {unit}; {fix}",
+            String::from_utf8_lossy(param),
+            p.time(),
+            crate::time::format_rfc3339_nano(p.time()),
+        );
+        self.v1_unit = None;
+        self.push(WarningKind::V1Precision, b"", b"", p.line(), message);
     }
 
     fn push(&mut self, kind: WarningKind, m: &[u8], f: &[u8], line: u64, message: String) {
@@ -324,6 +367,9 @@ impl Warnings {
 
     /// Looks at one accepted point.
     pub fn observe(&mut self, p: &Point<'_>) {
+        if self.v1_unit.is_some() {
+            self.check_v1_unit(p);
+        }
         let m = p.measurement();
         if !self.unit_checked && p.time() != 0 {
             self.unit_checked = true;
