@@ -90,10 +90,16 @@ export type Diagnostic = {
   /** Byte range of the quoted line text in the (decoded) body. */
   textStart: number;
   textLength: number;
-  /** The physical line as written (at most about 400 bytes, around the spot), for display. */
+  /**
+   * The physical line as written (at most 400 bytes of it, around the spot), for display:
+   * the same window the CLI shows.
+   */
   excerpt: string;
   /** Index of the failing spot in `excerpt` (a JS string index). */
   excerptSpot: number;
+  /** Whether `excerpt` is cut from a longer line before and after it. */
+  excerptCutBefore: boolean;
+  excerptCutAfter: boolean;
 };
 
 export type Warning = {

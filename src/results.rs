@@ -3,7 +3,7 @@
 //! is meant to be read back out of a body or a message. `npm/index.d.ts` declares these
 //! shapes; `tests/node/dts-drift.test.mjs` fails when the two disagree.
 
-use linegate_core::diagnostics::{Diagnostic, Summary, Warning};
+use linegate_core::diagnostics::{Diagnostic, Summary, Warning, EXCERPT_MAX};
 use linegate_core::{FieldType, Validation, Verdict};
 use serde::{Serialize, Serializer};
 use wasm_bindgen::JsValue;
@@ -105,10 +105,14 @@ struct JsDiagnostic {
     spans: u32,
     text_start: f64,
     text_length: f64,
-    /// The physical line as written (cut to a window around the spot), for display.
+    /// The physical line as written, cut to core's one excerpt window around the spot
+    /// (`linegate_core::diagnostics::excerpt`, what the CLI shows too), for display.
     excerpt: String,
     /// Where the failing spot is in `excerpt`, in UTF-16 units (a JS string index).
     excerpt_spot: f64,
+    /// Whether the window cut the line before and after it (show an ellipsis there).
+    excerpt_cut_before: bool,
+    excerpt_cut_after: bool,
 }
 
 impl From<Diagnostic> for JsDiagnostic {
@@ -130,6 +134,11 @@ impl From<Diagnostic> for JsDiagnostic {
                     .encode_utf16()
                     .count() as f64
             },
+            excerpt_cut_before: d.excerpt_offset > 0,
+            // The window is the first physical line of the text, which is all of it for a
+            // one-line text; when lines were joined, a full window is taken as cut.
+            excerpt_cut_after: d.excerpt_offset + d.excerpt.len() < d.text_len
+                && (d.spans == 1 || d.excerpt.len() >= EXCERPT_MAX),
             excerpt: String::from_utf8_lossy(&d.excerpt).into_owned(),
         }
     }
