@@ -372,6 +372,20 @@ test("the README's Worker runs as written under wrangler dev", { skip, timeout: 
   }
 });
 
+test("the README's Worker bundles with wrangler deploy --dry-run", { skip, timeout: 120_000 }, () => {
+  const files = readmeFiles();
+  const dir = project("worker-dry-run", { "wrangler.toml": files["wrangler.toml"], "src/worker.js": files["src/worker.js"] });
+  const r = spawnSync(WRANGLER, ["deploy", "--dry-run", "--outdir", "out"], {
+    cwd: dir,
+    encoding: "utf8",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
+    timeout: 100_000,
+  });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.ok(readdirSync(join(dir, "out")).some((f) => f.endsWith(".wasm")), "the module is uploaded beside the script");
+  assert.doesNotMatch(r.stdout + r.stderr, /glue_bg\.wasm|import\.meta/);
+});
+
 test("tsc --strict --exactOptionalPropertyTypes: every export, three resolutions, with and without the DOM lib", { skip }, () => {
   const fixtures = fileURLToPath(new URL("./types/", import.meta.url));
   const dir = project("tsc", {
