@@ -57,7 +57,9 @@ fn whole(a: &Answer) -> Result<JsValue, JsValue> {
 
 /// One answer by kind: `unauthorized`, `not-found`, `internal`, `method-not-allowed`
 /// (`args.allow`, also sent as `Allow`), `unavailable` (`args.retryAfter` seconds, sent as
-/// `Retry-After`), `ping` (`args.version`), `health` (`args.version`, `args.commit`).
+/// `Retry-After`), `ping` (`args.version`), `health` (`args.version`, `args.commit`), and
+/// `error`: an InfluxDB-shaped error of linegate's own (`args.status`, `args.code`,
+/// `args.message`; the body JSON-escaped as InfluxDB escapes it).
 #[wasm_bindgen]
 pub fn answer(kind: &str, args: JsValue) -> Result<JsValue, JsValue> {
     match kind {
@@ -80,6 +82,19 @@ pub fn answer(kind: &str, args: JsValue) -> Result<JsValue, JsValue> {
                 })?;
             let secs = (secs as u64).to_string();
             rejection(&Rejection::unavailable(), Some(("Retry-After", &secs)))
+        }
+        "error" => {
+            let status = arg(&args, "status")?
+                .as_f64()
+                .filter(|s| (400.0..600.0).contains(s) && s.fract() == 0.0)
+                .ok_or_else(|| type_error("linegate: args.status must be an HTTP error status"))?;
+            let code = text(&args, "code")?;
+            let body = linegate_core::json::error_body(&code, text(&args, "message")?.as_bytes());
+            let headers = [
+                ("Content-Type", answers::JSON_TYPE),
+                ("X-Platform-Error-Code", &code),
+            ];
+            js(status as u16, &headers, &body)
         }
         "ping" => whole(&answers::ping(&text(&args, "version")?)),
         "health" => whole(&answers::health(

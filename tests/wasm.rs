@@ -330,6 +330,22 @@ fn field_codes_and_answers_cross_as_data() {
     .unwrap();
     let want = linegate::core::answers::health("v2", "c");
     assert_eq!(s(&a, "body").into_bytes(), want.body);
+    let a = answer(
+        "error",
+        obj(&[
+            ("status", 503.0.into()),
+            ("code", "unavailable".into()),
+            ("message", "a \"b\"".into()),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        (n(&a, "status"), s(&a, "body")),
+        (
+            503.0,
+            r#"{"code":"unavailable","message":"a \"b\""}"#.into()
+        )
+    );
     assert!(answer("nope", JsValue::UNDEFINED).is_err());
     assert!(
         answer("ping", JsValue::UNDEFINED).is_err(),

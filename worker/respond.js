@@ -7,6 +7,12 @@ function send({ status, headers, body }, head = false) {
   return new Response(head ? null : body, { status, headers });
 }
 
+// An InfluxDB-shaped error with linegate's own text (the spool's 503s), `extra` headers added.
+export function influxError(status, code, message, extra = {}) {
+  const a = answer("error", { status, code, message });
+  return send({ ...a, headers: { ...a.headers, ...extra } });
+}
+
 export const unauthorized = () => send(answer("unauthorized"));
 
 export const unavailable = (retryAfter) => send(answer("unavailable", { retryAfter }));

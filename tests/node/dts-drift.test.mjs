@@ -81,7 +81,8 @@ function samples() {
       'Pick<LinegateError, "name" | "status" | "code" | "line" | "body" | "diagnostics" | "validation">']);
   }
   for (const [kind, args] of [["unauthorized"], ["not-found"], ["internal"], ["method-not-allowed", { allow: "POST" }],
-    ["unavailable", { retryAfter: 5 }], ["ping", { version: "v2.7.11" }], ["health", { version: "v2.7.11", commit: "c" }]]) {
+    ["unavailable", { retryAfter: 5 }], ["ping", { version: "v2.7.11" }], ["health", { version: "v2.7.11", commit: "c" }],
+    ["error", { status: 503, code: "unavailable", message: "spool \"full\"" }]]) {
     out.push([answer(kind, args), "Answer"]);
   }
   return out;

@@ -155,6 +155,7 @@ const answers: Answer[] = [
   answer("method-not-allowed", { allow: "POST" }),
   answer("unavailable", { retryAfter: 30 }),
   answer(kind, { version: "v2.7.11" }),
+  answer("error", { status: 503, code: "unavailable", message: "spool full" }),
   answer("health", { version: "v2.7.11", commit: "abc" }),
 ];
 const status: number = answers[0]!.status;
