@@ -4,8 +4,8 @@
 //! counts, diagnostics, warnings, summary, and the same points in the same order.
 //!
 //! Memory is bounded by the longest logical line (plus the chunk being read), the 64 KiB
-//! inflate window, a gzip member header (at most 66,573 bytes) and the message cap; never by
-//! the body. Lines are parsed as soon as they are provably whole, and parsed straight from
+//! inflate window, a gzip member header (at most 66,573 bytes) and the message cap (warnings
+//! and a summary, when asked for, keep their own bounded samples); never by the body. Lines are parsed as soon as they are provably whole, and parsed straight from
 //! the caller's chunk when no partial line is pending, so a large chunk is not copied.
 
 use crate::batch::{Item, Message, ParseOptions, Parser};
