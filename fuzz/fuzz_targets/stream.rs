@@ -59,7 +59,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut got_points = Vec::new();
     let mut see = |p: &Point<'_>| json::write_point(&mut got_points, p);
-    let mut c = Checker::new(&opts);
+    // Eager: every chunk boundary is one the parser sees (the live run below gathers).
+    let mut c = Checker::new(&opts).eager();
     let mut rest = body;
     let mut sizes = Vec::new();
     while !rest.is_empty() {

@@ -25,9 +25,24 @@ fn render(v: &linegate_core::Validation, points: &[u8]) -> String {
     format!("{v:?}\npoints {}", String::from_utf8_lossy(points))
 }
 
+/// Pushes `chunks` into a `Checker` that parses each as it comes (`eager`: every boundary
+/// is a boundary the parser sees) and, for the same answer, into one that gathers 32 KiB.
 fn incremental(chunks: &[&[u8]], opts: &ValidateOptions<'_>) -> String {
+    let eager = incremental_with(chunks, opts, true);
+    assert_eq!(
+        eager,
+        incremental_with(chunks, opts, false),
+        "gathering changed the answer"
+    );
+    eager
+}
+
+fn incremental_with(chunks: &[&[u8]], opts: &ValidateOptions<'_>, eager: bool) -> String {
     let mut points = Vec::new();
     let mut c = Checker::new(opts);
+    if eager {
+        c = c.eager();
+    }
     let mut see = |p: &Point<'_>| json::write_point(&mut points, p);
     for ch in chunks {
         c.push_with(ch, &mut see);
@@ -122,7 +137,7 @@ fn check_case(case: &corpus::Case, dense: bool) -> usize {
         &[7, 1 << 16]
     };
     for &size in sizes {
-        let mut c = Checker::for_request(&req.head(case.endpoint), &limits, NOW);
+        let mut c = Checker::for_request(&req.head(case.endpoint), &limits, NOW).eager();
         for ch in body.chunks(size) {
             c.push(ch);
         }
@@ -378,7 +393,7 @@ fn a_server_streams_the_body_after_its_lookups() {
             Err(r) => Verdict::Reject(r),
         };
         for size in [1, 5, 1 << 16] {
-            let mut c = Checker::for_resolved(&resolved, &limits, NOW);
+            let mut c = Checker::for_resolved(&resolved, &limits, NOW).eager();
             for ch in body.chunks(size) {
                 c.push(ch);
             }
