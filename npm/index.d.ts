@@ -257,7 +257,7 @@ export function init(
 ): Promise<void>;
 /** A complete answer: `new Response(a.body, { status: a.status, headers: a.headers })`. */
 export type Answer = { status: number; headers: Record<string, string>; body: string | null };
-export type AnswerKind = "unauthorized" | "not-found" | "internal" | "method-not-allowed" | "unavailable" | "ping" | "health" | "error";
+export type AnswerKind = "unauthorized" | "not-found" | "internal" | "method-not-allowed" | "unavailable" | "spool-full" | "spool-unavailable" | "ping" | "health";
 
 /**
  * InfluxDB OSS v2's own answer of a kind a server makes itself, exactly (status, headers,
@@ -266,12 +266,10 @@ export type AnswerKind = "unauthorized" | "not-found" | "internal" | "method-not
 export function answer(kind: "unauthorized" | "not-found" | "internal"): Answer;
 /** 405, with `Allow`. */
 export function answer(kind: "method-not-allowed", args: { allow: string }): Answer;
-/** 503, with `Retry-After` (seconds). */
-export function answer(kind: "unavailable", args: { retryAfter: number }): Answer;
+/** 503, with `Retry-After` (seconds): the write backend is unreachable, or linegate's edge spool is full or failed. */
+export function answer(kind: "unavailable" | "spool-full" | "spool-unavailable", args: { retryAfter: number }): Answer;
 /** `/ping`: 204 with InfluxDB's build headers. */
 export function answer(kind: "ping", args: { version: string }): Answer;
-/** An InfluxDB-shaped error (`{"code","message"}`, escaped as InfluxDB escapes) with your own text. */
-export function answer(kind: "error", args: { status: number; code: string; message: string }): Answer;
 /** `/health`: 200, InfluxDB's text. */
 export function answer(kind: "health", args: { version: string; commit: string }): Answer;
 export function isReady(): boolean;

@@ -44,9 +44,11 @@ fn js(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Result<JsValue, JsV
     Ok(o.into())
 }
 
-fn rejection(r: &Rejection, extra: Option<(&str, &str)>) -> Result<JsValue, JsValue> {
-    let mut headers = r.headers().to_vec();
-    headers.extend(extra);
+fn rejection(r: &Rejection, extra: Option<(&str, String)>) -> Result<JsValue, JsValue> {
+    let mut headers: Vec<(&str, &str)> = r.headers().to_vec();
+    if let Some((k, v)) = &extra {
+        headers.push((k, v.as_str()));
+    }
     js(r.status, &headers, &r.body)
 }
 
@@ -55,11 +57,19 @@ fn whole(a: &Answer) -> Result<JsValue, JsValue> {
     js(a.status, &headers, &a.body)
 }
 
+/// `args.retryAfter` (seconds) as a `Retry-After` header.
+fn retry_after(args: &JsValue) -> Result<(&'static str, String), JsValue> {
+    let secs = arg(args, "retryAfter")?
+        .as_f64()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| type_error("linegate: args.retryAfter must be a number of seconds"))?;
+    Ok(("Retry-After", (secs as u64).to_string()))
+}
+
 /// One answer by kind: `unauthorized`, `not-found`, `internal`, `method-not-allowed`
 /// (`args.allow`, also sent as `Allow`), `unavailable` (`args.retryAfter` seconds, sent as
-/// `Retry-After`), `ping` (`args.version`), `health` (`args.version`, `args.commit`), and
-/// `error`: an InfluxDB-shaped error of linegate's own (`args.status`, `args.code`,
-/// `args.message`; the body JSON-escaped as InfluxDB escapes it).
+/// `Retry-After`), `spool-full` and `spool-unavailable` (the spool's 503s, `args.retryAfter`
+/// too), `ping` (`args.version`) and `health` (`args.version`, `args.commit`).
 #[wasm_bindgen]
 pub fn answer(kind: &str, args: JsValue) -> Result<JsValue, JsValue> {
     match kind {
@@ -70,31 +80,13 @@ pub fn answer(kind: &str, args: JsValue) -> Result<JsValue, JsValue> {
             let allow = text(&args, "allow")?;
             rejection(
                 &Rejection::method_not_allowed(&allow),
-                Some(("Allow", &allow)),
+                Some(("Allow", allow.clone())),
             )
         }
-        "unavailable" => {
-            let secs = arg(&args, "retryAfter")?
-                .as_f64()
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .ok_or_else(|| {
-                    type_error("linegate: args.retryAfter must be a number of seconds")
-                })?;
-            let secs = (secs as u64).to_string();
-            rejection(&Rejection::unavailable(), Some(("Retry-After", &secs)))
-        }
-        "error" => {
-            let status = arg(&args, "status")?
-                .as_f64()
-                .filter(|s| (400.0..600.0).contains(s) && s.fract() == 0.0)
-                .ok_or_else(|| type_error("linegate: args.status must be an HTTP error status"))?;
-            let code = text(&args, "code")?;
-            let body = linegate_core::json::error_body(&code, text(&args, "message")?.as_bytes());
-            let headers = [
-                ("Content-Type", answers::JSON_TYPE),
-                ("X-Platform-Error-Code", &code),
-            ];
-            js(status as u16, &headers, &body)
+        "unavailable" => rejection(&Rejection::unavailable(), Some(retry_after(&args)?)),
+        "spool-full" => rejection(&Rejection::spool_full(), Some(retry_after(&args)?)),
+        "spool-unavailable" => {
+            rejection(&Rejection::spool_unavailable(), Some(retry_after(&args)?))
         }
         "ping" => whole(&answers::ping(&text(&args, "version")?)),
         "health" => whole(&answers::health(

@@ -330,21 +330,16 @@ fn field_codes_and_answers_cross_as_data() {
     .unwrap();
     let want = linegate::core::answers::health("v2", "c");
     assert_eq!(s(&a, "body").into_bytes(), want.body);
-    let a = answer(
-        "error",
-        obj(&[
-            ("status", 503.0.into()),
-            ("code", "unavailable".into()),
-            ("message", "a \"b\"".into()),
-        ]),
-    )
-    .unwrap();
+    let a = answer("spool-full", obj(&[("retryAfter", 3.0.into())])).unwrap();
     assert_eq!(
-        (n(&a, "status"), s(&a, "body")),
-        (
-            503.0,
-            r#"{"code":"unavailable","message":"a \"b\""}"#.into()
-        )
+        (n(&a, "status"), s(&a, "body").into_bytes()),
+        (503.0, linegate::core::answers::Rejection::spool_full().body)
+    );
+    assert_eq!(s(&get(&a, "headers"), "Retry-After"), "3");
+    let a = answer("spool-unavailable", obj(&[("retryAfter", 1.0.into())])).unwrap();
+    assert_eq!(
+        s(&a, "body").into_bytes(),
+        linegate::core::answers::Rejection::spool_unavailable().body
     );
     assert!(answer("nope", JsValue::UNDEFINED).is_err());
     assert!(

@@ -7,15 +7,14 @@ function send({ status, headers, body }, head = false) {
   return new Response(head ? null : body, { status, headers });
 }
 
-// An InfluxDB-shaped error with linegate's own text (the spool's 503s), `extra` headers added.
-export function influxError(status, code, message, extra = {}) {
-  const a = answer("error", { status, code, message });
-  return send({ ...a, headers: { ...a.headers, ...extra } });
-}
-
 export const unauthorized = () => send(answer("unauthorized"));
 
 export const unavailable = (retryAfter) => send(answer("unavailable", { retryAfter }));
+
+// The spool's 503s: its queue for a destination is full, or its durable store failed.
+export const spoolFull = (retryAfter) => send(answer("spool-full", { retryAfter }));
+
+export const spoolUnavailable = (retryAfter) => send(answer("spool-unavailable", { retryAfter }));
 
 export const internal = () => send(answer("internal"));
 
@@ -34,7 +33,7 @@ export const health = (cfg, head) =>
 const PREFLIGHT_HEADERS =
   "Authorization, Content-Type, Content-Encoding, Zap-Trace-Span, Accept, Accept-Encoding, User-Agent";
 const EXPOSED_HEADERS =
-  "Retry-After, X-Platform-Error-Code, X-Influxdb-Build, X-Influxdb-Version";
+  "Retry-After, X-Platform-Error-Code, X-Influxdb-Build, X-Influxdb-Version, X-Linegate-Spooled";
 
 export function corsOrigin(request, cfg) {
   if (cfg.corsOrigins.length === 0) return null;

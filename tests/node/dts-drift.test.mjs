@@ -82,7 +82,7 @@ function samples() {
   }
   for (const [kind, args] of [["unauthorized"], ["not-found"], ["internal"], ["method-not-allowed", { allow: "POST" }],
     ["unavailable", { retryAfter: 5 }], ["ping", { version: "v2.7.11" }], ["health", { version: "v2.7.11", commit: "c" }],
-    ["error", { status: 503, code: "unavailable", message: "spool \"full\"" }]]) {
+    ["spool-full", { retryAfter: 5 }], ["spool-unavailable", { retryAfter: 5 }]]) {
     out.push([answer(kind, args), "Answer"]);
   }
   return out;
