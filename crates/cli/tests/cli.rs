@@ -11,7 +11,12 @@ fn linegate(args: &[&str], stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    // The CLI stops reading once the answer is known (an invalid precision needs no body):
+    // a closed pipe is then expected.
+    match child.stdin.take().unwrap().write_all(stdin) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        r => r.unwrap(),
+    }
     child.wait_with_output().unwrap()
 }
 
@@ -128,4 +133,34 @@ fn human_report_points_at_the_spot() {
     assert!(s.contains("CRLF"), "{s}");
     assert!(s.contains("1 of 2 lines rejected"), "{s}");
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// Standard input is read only until the answer is known: an invalid precision is answered
+/// without reading a byte, and a body past `--max-body` stops the reading there.
+#[test]
+fn stdin_is_read_only_until_the_answer_is_known() {
+    for (args, status) in [
+        (&["check", "--precision", "n", "-"][..], "400"),
+        (&["check", "--max-body", "1000000", "-"][..], "413"),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_linegate"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // Far more than the CLI needs: it must answer and exit without reading it all.
+        let block = b"m f=1 1\n".repeat(1 << 13);
+        let mut written = 0usize;
+        while written < 1 << 30 {
+            if stdin.write_all(&block).is_err() {
+                break;
+            }
+            written += block.len();
+        }
+        assert!(written < 1 << 30, "{args:?}: the CLI read all of stdin");
+        let out = child.wait_with_output().unwrap();
+        assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("\"status\":{status}")));
+    }
 }
