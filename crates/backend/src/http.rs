@@ -13,20 +13,24 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::{Bytes, BytesMut};
-use http_body_util::BodyExt;
 use linegate_core::{
     check_gzip_header, json, read_batch, read_body, Limits, ParseOptions, Precision, Query,
     Rejection,
 };
 use tokio::sync::oneshot;
 
+use crate::auth::{self, Throttle};
+use crate::body::{self, Budget, Cut};
+use crate::config::Guards;
 use crate::metrics::Metrics;
 use crate::rules::Scanner;
+use crate::server::{ConnStats, Peer};
 use crate::store::{self, Bucket, ExportFilter, Org, Registry, Store, Token, WriteJob};
 
 pub const VERSION_HEADER: &str = concat!("v2.9.1-linegate-", env!("CARGO_PKG_VERSION"));
@@ -44,6 +48,12 @@ pub struct App {
     pub compressing: Arc<std::sync::atomic::AtomicUsize>,
     /// Whether batches are relayed upstream (for the queue-depth gauge).
     pub relay_cursor: Option<Arc<std::sync::atomic::AtomicI64>>,
+    pub guards: Guards,
+    /// Request-body bytes all requests may hold together.
+    pub budget: Budget,
+    /// Delays for addresses that keep failing authentication.
+    pub throttle: Throttle,
+    pub conns: Arc<ConnStats>,
 }
 
 impl App {
@@ -164,37 +174,43 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
     )
 }
 
-/// The token of an `Authorization: Token <t>` (or `Bearer <t>`) header.
-fn token_of(headers: &HeaderMap) -> Option<&[u8]> {
-    let v = headers.get("authorization")?.as_bytes();
-    let t = v
-        .strip_prefix(b"Token ")
-        .or_else(|| v.strip_prefix(b"Bearer "))?;
-    (!t.is_empty()).then_some(t)
-}
-
-fn authorize(app: &App, headers: &HeaderMap) -> Result<Token, Response> {
-    let reg = app.store.registry();
-    token_of(headers)
-        .and_then(|t| std::str::from_utf8(t).ok())
-        .and_then(|t| reg.tokens.get(t).cloned())
-        .ok_or_else(|| reject(Rejection::unauthorized()))
-}
-
-/// Reads the whole body, stopping once it reaches `max` bytes (`true` = too large).
-async fn collect(body: Body, hint: usize, max: usize) -> Result<(Bytes, bool), ()> {
-    let mut body = body;
-    let mut buf = BytesMut::with_capacity(hint.min(max).min(64 << 20));
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| ())?;
-        if let Ok(data) = frame.into_data() {
-            buf.extend_from_slice(&data);
-            if buf.len() >= max {
-                return Ok((buf.freeze(), true));
-            }
+/// The request's token, judged from its head alone. A bad or missing one gets its 401
+/// (late, for an address that keeps failing) without a byte of the body being read:
+/// hyper then closes the connection rather than drain what the client still sends.
+async fn authorize(app: &App, parts: &Parts) -> Result<Token, Response> {
+    let found = {
+        let reg = app.store.registry();
+        auth::token_of(&parts.headers).and_then(|t| reg.token(t).cloned())
+    };
+    if let Some(t) = found {
+        return Ok(t);
+    }
+    if let Some(Peer(addr)) = parts.extensions.get::<Peer>() {
+        let wait = app.throttle.failed(addr.ip());
+        if !wait.is_zero() {
+            app.metrics.auth_delayed.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(wait).await;
         }
     }
-    Ok((buf.freeze(), false))
+    Err(reject(Rejection::unauthorized()))
+}
+
+fn body_error(cut: Cut) -> Response {
+    match cut {
+        Cut::Busy => base(503)
+            .header("Retry-After", "1")
+            .header("Content-Type", "application/json; charset=utf-8")
+            .body(Body::from(json::error_body(
+                "unavailable",
+                b"too many request bodies in flight: retry later",
+            )))
+            .unwrap_or_default(),
+        Cut::Broken | Cut::TooSlow => error(
+            400,
+            "invalid",
+            b"unable to read data: request body could not be read",
+        ),
+    }
 }
 
 /// Go's `platform.IDFromString`: 16 hex digits, not zero.
@@ -262,37 +278,24 @@ struct Outcome {
     store_ms: f64,
 }
 
-async fn write(State(app): State<Arc<App>>, req: Request) -> Response {
-    let t0 = Instant::now();
-    let (parts, body) = req.into_parts();
-    let hint = parts
-        .headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-        .unwrap_or(0);
-    let (raw, bytes_in) = match collect(body, hint, app.limits.max_body).await {
-        Ok((raw, too_large)) => {
-            let n = raw.len();
-            (Ok((raw, too_large)), n)
-        }
-        Err(()) => (Err(()), 0),
-    };
-    let out = match raw {
-        Ok((raw, too_large)) => {
-            write_inner(&app, &parts.headers, parts.uri.query(), raw, too_large).await
-        }
-        Err(()) => Outcome {
-            response: error(
-                400,
-                "invalid",
-                b"unable to read data: request body could not be read",
-            ),
+impl Outcome {
+    fn of(response: Response) -> Outcome {
+        Outcome {
+            response,
             points: 0,
             bucket: None,
             parse_ms: 0.0,
             store_ms: 0.0,
-        },
-    };
+        }
+    }
+}
+
+async fn write(State(app): State<Arc<App>>, req: Request) -> Response {
+    let t0 = Instant::now();
+    let (parts, body) = req.into_parts();
+    let mut reader = body::Reader::new(body, &app.guards, &app.budget);
+    let out = write_inner(&app, &parts, &mut reader).await;
+    let bytes_in = reader.received();
     let status = out.response.status().as_u16();
     let m = &app.metrics;
     m.request("write", status);
@@ -315,68 +318,86 @@ async fn write(State(app): State<Arc<App>>, req: Request) -> Response {
     out.response
 }
 
-async fn write_inner(
-    app: &App,
-    headers: &HeaderMap,
-    query: Option<&str>,
-    raw: Bytes,
-    too_large: bool,
-) -> Outcome {
-    let done = |response: Response| Outcome {
-        response,
-        points: 0,
-        bucket: None,
-        parse_ms: 0.0,
-        store_ms: 0.0,
-    };
+/// A gzip member header is at most 10 + 2 + 65,535 (extra) + 2 × 512 (name, comment, as
+/// Go's reader caps them) + 2 bytes: no more of a body is read before the org and bucket
+/// are judged.
+const GZIP_HEADER_MAX: usize = 10 + 2 + 65_535 + 2 * 512 + 2;
+
+/// OSS's steps in order (spec Part B §1), each judged from as little of the request as it
+/// needs: steps 1–3 from the head, step 4 from the gzip header's bytes only, 5–7 from the
+/// registry, and only then the body.
+async fn write_inner(app: &App, parts: &Parts, reader: &mut body::Reader) -> Outcome {
     // 1. A valid token.
-    let token = match authorize(app, headers) {
+    let token = match authorize(app, parts).await {
         Ok(t) => t,
-        Err(r) => return done(r),
+        Err(r) => return Outcome::of(r),
     };
-    let q = Query::parse(query.unwrap_or("").as_bytes());
-    // 2. precision, 3. the bucket parameter, 4. the gzip header, 5. the org parameters.
+    let q = Query::parse(parts.uri.query().unwrap_or("").as_bytes());
+    // 2. precision, 3. the bucket parameter.
     let Some(precision) = Precision::from_param(q.get_or_empty("precision")) else {
-        return done(reject(Rejection::invalid_precision()));
+        return Outcome::of(reject(Rejection::invalid_precision()));
     };
     if q.get_or_empty("bucket").is_empty() {
-        return done(reject(Rejection::bucket_not_found()));
+        return Outcome::of(reject(Rejection::bucket_not_found()));
     }
-    let ce = headers.get("content-encoding").map(HeaderValue::as_bytes);
-    let header = match check_gzip_header(ce, &raw) {
-        Ok(h) => h,
-        Err(r) => return done(reject(r)),
+    let declared = parts
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let max_body = app.limits.max_body;
+    let mut raw = BytesMut::new();
+    // 4. The gzip header: only its bytes are read now.
+    let ce = first_value(&parts.headers, "content-encoding");
+    let header = if linegate_core::is_gzip(ce) {
+        let want = GZIP_HEADER_MAX.min(max_body);
+        loop {
+            let upto = raw.len() + 1;
+            let full = match reader.collect_into(&mut raw, upto, declared).await {
+                Ok(_) => raw.len() >= want || reader.ended(),
+                Err(c) => return Outcome::of(body_error(c)),
+            };
+            match check_gzip_header(ce, &raw) {
+                Ok(h) => break h,
+                Err(r) if full => return Outcome::of(reject(r)),
+                Err(_) => {}
+            }
+        }
+    } else {
+        None
     };
+    // 5. The org parameters, 5–6. org and bucket lookups, 7. permission.
     if q.get_or_empty("org").is_empty() && q.get_or_empty("orgID").is_empty() {
-        return done(reject(Rejection::missing_org()));
+        return Outcome::of(reject(Rejection::missing_org()));
     }
-    // 5–6. org and bucket lookups, 7. permission.
     let (_org, bucket) = {
         let reg = app.store.registry();
         match find_org_bucket(&reg, &q) {
             Ok(x) => x,
-            Err(r) => return done(r),
+            Err(r) => return Outcome::of(r),
         }
     };
     if !token.can_write(&bucket) {
-        return done(error(
+        return Outcome::of(error(
             403,
             "forbidden",
             b"insufficient permissions for write",
         ));
     }
-    let mut out = Outcome {
-        response: Response::default(),
-        points: 0,
-        bucket: Some(bucket.name.clone()),
-        parse_ms: 0.0,
-        store_ms: 0.0,
+    let mut out = Outcome::of(Response::default());
+    out.bucket = Some(bucket.name.clone());
+    // 8. The body, up to the size limit.
+    let too_large = match reader.collect_into(&mut raw, max_body, declared).await {
+        Ok(t) => t,
+        Err(c) => {
+            out.response = body_error(c);
+            return out;
+        }
     };
-    // 8. The body.
     if too_large {
         out.response = reject(Rejection::too_large());
         return out;
     }
+    let raw = raw.freeze();
     let decoded = match read_body(&raw, header, &app.limits) {
         Ok(Cow::Borrowed(_)) => raw.clone(),
         Ok(Cow::Owned(v)) => Bytes::from(v),
@@ -385,6 +406,23 @@ async fn write_inner(
             return out;
         }
     };
+    drop(raw);
+    store_batch(app, out, bucket, precision, decoded).await
+}
+
+/// The first value of a header, as Go's `Header.Get` gives it.
+fn first_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h [u8]> {
+    headers.get(name).map(HeaderValue::as_bytes)
+}
+
+/// Steps 9 and 10: parse, then store; answered once the commit holding the batch returned.
+async fn store_batch(
+    app: &App,
+    mut out: Outcome,
+    bucket: Bucket,
+    precision: Precision,
+    decoded: Bytes,
+) -> Outcome {
     app.metrics
         .bytes_decoded
         .fetch_add(decoded.len() as u64, Ordering::Relaxed);
@@ -492,11 +530,12 @@ fn bucket_json(b: &Bucket, reg: &Registry) -> serde_json::Value {
 }
 
 async fn list_buckets(State(app): State<Arc<App>>, req: Request) -> Response {
-    let token = match authorize(&app, req.headers()) {
+    let (parts, _) = req.into_parts();
+    let token = match authorize(&app, &parts).await {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let q = Query::parse(req.uri().query().unwrap_or("").as_bytes());
+    let q = Query::parse(parts.uri.query().unwrap_or("").as_bytes());
     let reg = app.store.registry();
     let org_filter: Option<u64> = if let Some(id) = q.get("orgID").filter(|v| !v.is_empty()) {
         match parse_id(id) {
@@ -522,7 +561,7 @@ async fn list_buckets(State(app): State<Arc<App>>, req: Request) -> Response {
         .values()
         .filter(|b| org_filter.is_none_or(|o| o == b.org_id))
         .filter(|b| name.is_none_or(|n| n == b.name.as_bytes()))
-        .filter(|b| token.can_admin(b.org_id) || token.buckets.contains(&b.id))
+        .filter(|b| token.sees(b))
         .collect();
     list.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
     let buckets: Vec<_> = list.iter().map(|b| bucket_json(b, &reg)).collect();
@@ -534,7 +573,8 @@ async fn list_buckets(State(app): State<Arc<App>>, req: Request) -> Response {
 }
 
 async fn list_orgs(State(app): State<Arc<App>>, req: Request) -> Response {
-    let token = match authorize(&app, req.headers()) {
+    let (parts, _) = req.into_parts();
+    let token = match authorize(&app, &parts).await {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -569,13 +609,16 @@ struct NewBucket {
 }
 
 async fn create_bucket(State(app): State<Arc<App>>, req: Request) -> Response {
-    let token = match authorize(&app, req.headers()) {
+    let (parts, body) = req.into_parts();
+    let token = match authorize(&app, &parts).await {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let Ok((raw, _)) = collect(req.into_body(), 0, 1 << 20).await else {
-        return error(400, "invalid", b"unable to read the request body");
-    };
+    let mut reader = body::Reader::new(body, &app.guards, &app.budget);
+    let mut raw = BytesMut::new();
+    if let Err(c) = reader.collect_into(&mut raw, 1 << 20, None).await {
+        return body_error(c);
+    }
     let nb: NewBucket = match serde_json::from_slice(&raw) {
         Ok(b) => b,
         Err(e) => return error(400, "invalid", format!("invalid json: {e}").as_bytes()),
@@ -659,11 +702,12 @@ pub fn parse_time(s: &str) -> Option<i64> {
 }
 
 async fn export(State(app): State<Arc<App>>, req: Request) -> Response {
-    let token = match authorize(&app, req.headers()) {
+    let (parts, _) = req.into_parts();
+    let token = match authorize(&app, &parts).await {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let q = Query::parse(req.uri().query().unwrap_or("").as_bytes());
+    let q = Query::parse(parts.uri.query().unwrap_or("").as_bytes());
     let bucket = {
         let reg = app.store.registry();
         if q.get_or_empty("bucket").is_empty() {
@@ -674,7 +718,9 @@ async fn export(State(app): State<Arc<App>>, req: Request) -> Response {
             Err(r) => return r,
         }
     };
-    if !token.can_write(&bucket) {
+    // Reading needs a read permission (or all access): a write-only token cannot read
+    // back what others wrote.
+    if !token.can_read(&bucket) {
         return error(403, "forbidden", b"insufficient permissions for read");
     }
     let time = |k: &str| -> Result<Option<i64>, Response> {
@@ -699,34 +745,77 @@ async fn export(State(app): State<Arc<App>>, req: Request) -> Response {
         measurement: q.get("measurement").map(<[u8]>::to_vec),
         raw: q.get("raw").is_some_and(|v| v == b"true" || v == b"1"),
     };
+    // The answer streams: the export writes pieces into a short queue that the response
+    // body drains, so memory stays a few pieces whatever the bucket holds. Errors before
+    // the first piece still get their 500; later ones cut the stream short.
     let dir = app.store.dir.clone();
-    let res = tokio::task::spawn_blocking(move || {
-        let conn = store::open_read(&dir).map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
-        store::export(&conn, bucket.id, &filter, &mut out)?;
-        Ok::<_, String>(out)
-    })
-    .await;
-    match res {
-        Ok(Ok(out)) => {
-            app.metrics.request("export", 200);
-            base(200)
-                .header("Content-Type", "text/plain; charset=utf-8")
-                .body(Body::from(out))
-                .unwrap_or_default()
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(4);
+    let (first_tx, first_rx) = oneshot::channel::<Result<(), String>>();
+    tokio::task::spawn_blocking(move || {
+        let mut sink = store::ChunkSink::new(tx.clone(), first_tx);
+        let res = store::open_read(&dir)
+            .map_err(|e| e.to_string())
+            .and_then(|conn| store::export(&conn, bucket.id, &filter, &mut sink));
+        match res {
+            Ok(_) => sink.finish(),
+            Err(e) => sink.fail(e),
         }
-        Ok(Err(e)) => error(500, "internal error", e.as_bytes()),
-        Err(e) => error(500, "internal error", e.to_string().as_bytes()),
+    });
+    match first_rx.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return error(500, "internal error", e.as_bytes()),
+        Err(_) => return error(500, "internal error", b"the export stopped"),
+    }
+    app.metrics.request("export", 200);
+    let stream = ChannelBody {
+        rx: std::mem::replace(&mut rx, tokio::sync::mpsc::channel(1).1),
+    };
+    base(200)
+        .header("Content-Type", "text/plain; charset=utf-8")
+        .body(Body::new(stream))
+        .unwrap_or_default()
+}
+
+/// A response body fed by a channel of pieces.
+struct ChannelBody {
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
+}
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|m| m.map(|r| r.map(http_body::Frame::data).map_err(std::io::Error::other)))
     }
 }
 
 async fn dead_letters(State(app): State<Arc<App>>, req: Request) -> Response {
-    let token = match authorize(&app, req.headers()) {
+    let (parts, _) = req.into_parts();
+    let token = match authorize(&app, &parts).await {
         Ok(t) => t,
         Err(r) => return r,
     };
-    if !token.all_access {
-        return error(403, "forbidden", b"an all-access token is needed");
+    // Dead letters hold points: a token sees those of the buckets it may read.
+    let readable: Option<std::collections::HashSet<u64>> =
+        if token.all_access && token.org_id.is_none() {
+            None
+        } else {
+            let reg = app.store.registry();
+            Some(
+                reg.buckets
+                    .values()
+                    .filter(|b| token.can_read(b))
+                    .map(|b| b.id)
+                    .collect(),
+            )
+        };
+    if readable.as_ref().is_some_and(|r| r.is_empty()) {
+        return error(403, "forbidden", b"insufficient permissions for read");
     }
     let dir = app.store.dir.clone();
     let res = tokio::task::spawn_blocking(move || {
@@ -735,7 +824,14 @@ async fn dead_letters(State(app): State<Arc<App>>, req: Request) -> Response {
     })
     .await;
     match res {
-        Ok(Ok(list)) => json_response(200, &serde_json::json!({"deadLetters": list})),
+        Ok(Ok(mut list)) => {
+            if let Some(r) = &readable {
+                list.retain(|d| {
+                    u64::from_str_radix(&d.bucket_id, 16).is_ok_and(|id| r.contains(&id))
+                });
+            }
+            json_response(200, &serde_json::json!({"deadLetters": list}))
+        }
         Ok(Err(e)) => error(500, "internal error", e.as_bytes()),
         Err(e) => error(500, "internal error", e.to_string().as_bytes()),
     }
@@ -746,7 +842,16 @@ async fn metrics(State(app): State<Arc<App>>, method: Method) -> Response {
         .relay_cursor
         .as_ref()
         .map(|c| (app.store.last_seq.load(Ordering::SeqCst) - c.load(Ordering::SeqCst)).max(0));
-    let text = app.metrics.render(depth);
+    let mut text = app.metrics.render(depth);
+    let c = &app.conns;
+    let _ = std::fmt::Write::write_fmt(
+        &mut text,
+        format_args!(
+            "# HELP linegate_connections_open Open client connections.\n# TYPE linegate_connections_open gauge\nlinegate_connections_open {}\n# HELP linegate_connections_refused_total Connections closed on arrival at the connection cap.\n# TYPE linegate_connections_refused_total counter\nlinegate_connections_refused_total {}\n",
+            c.open.load(Ordering::Relaxed),
+            c.refused.load(Ordering::Relaxed)
+        ),
+    );
     let _ = method;
     base(200)
         .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

@@ -53,12 +53,12 @@ impl BucketRules {
 pub type SchemaKey = (u64, i64, Vec<u8>, Vec<u8>);
 
 pub trait Schema {
-    fn get(&self, key: &SchemaKey) -> Option<FieldType>;
+    fn get(&mut self, key: &SchemaKey) -> Option<FieldType>;
     fn create(&mut self, key: SchemaKey, ty: FieldType);
 }
 
 impl Schema for HashMap<SchemaKey, FieldType> {
-    fn get(&self, key: &SchemaKey) -> Option<FieldType> {
+    fn get(&mut self, key: &SchemaKey) -> Option<FieldType> {
         HashMap::get(self, key).copied()
     }
     fn create(&mut self, key: SchemaKey, ty: FieldType) {

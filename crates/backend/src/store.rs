@@ -26,10 +26,10 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS orgs(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS buckets(id INTEGER PRIMARY KEY, org_id INTEGER NOT NULL,
   name TEXT NOT NULL, retention_secs INTEGER NOT NULL DEFAULT 0, UNIQUE(org_id, name));
-CREATE TABLE IF NOT EXISTS tokens(token TEXT PRIMARY KEY, org_id INTEGER,
-  all_access INTEGER NOT NULL, description TEXT NOT NULL DEFAULT '');
-CREATE TABLE IF NOT EXISTS token_buckets(token TEXT NOT NULL, bucket_id INTEGER NOT NULL,
-  PRIMARY KEY(token, bucket_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS auth(id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE,
+  org_id INTEGER, all_access INTEGER NOT NULL, description TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS auth_buckets(auth_id INTEGER NOT NULL, bucket_id INTEGER NOT NULL,
+  action INTEGER NOT NULL, PRIMARY KEY(auth_id, bucket_id, action)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS batches(seq INTEGER PRIMARY KEY, bucket_id INTEGER NOT NULL,
   precision TEXT NOT NULL, now INTEGER NOT NULL, points INTEGER NOT NULL,
   min_time INTEGER NOT NULL, max_time INTEGER NOT NULL, encoding INTEGER NOT NULL,
@@ -66,24 +66,40 @@ impl Bucket {
     }
 }
 
+/// What a token may do. Tokens themselves are never stored: only a salted SHA-256 of each
+/// (see [`Registry::hash_token`]), so the data directory gives no token away.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Token {
-    pub token: String,
+    /// The salted hash of the token.
+    pub hash: Vec<u8>,
     /// The org an all-access token is for; `None` for an operator token (every org).
     pub org_id: Option<u64>,
+    /// Read and write in every bucket of `org_id` (every org when `None`), and admin.
     pub all_access: bool,
     /// Buckets this token may write to besides what `all_access` gives.
-    pub buckets: HashSet<u64>,
+    pub write: HashSet<u64>,
+    /// Buckets this token may read (export) besides what `all_access` gives.
+    pub read: HashSet<u64>,
     pub description: String,
 }
 
+/// `auth_buckets.action`.
+const ACTION_READ: i64 = 1;
+const ACTION_WRITE: i64 = 2;
+
 impl Token {
     pub fn can_write(&self, b: &Bucket) -> bool {
-        (self.all_access && self.org_id.is_none_or(|o| o == b.org_id))
-            || self.buckets.contains(&b.id)
+        self.can_admin(b.org_id) || self.write.contains(&b.id)
+    }
+    pub fn can_read(&self, b: &Bucket) -> bool {
+        self.can_admin(b.org_id) || self.read.contains(&b.id)
     }
     pub fn can_admin(&self, org_id: u64) -> bool {
         self.all_access && self.org_id.is_none_or(|o| o == org_id)
+    }
+    /// Whether the token names the bucket at all (to list it).
+    pub fn sees(&self, b: &Bucket) -> bool {
+        self.can_write(b) || self.can_read(b)
     }
 }
 
@@ -92,10 +108,23 @@ impl Token {
 pub struct Registry {
     pub orgs: HashMap<u64, Org>,
     pub buckets: HashMap<u64, Bucket>,
-    pub tokens: HashMap<String, Token>,
+    /// Tokens by salted hash.
+    pub tokens: HashMap<Vec<u8>, Token>,
+    /// This database's salt for token hashes (random, made with the database).
+    pub salt: Vec<u8>,
 }
 
 impl Registry {
+    /// SHA-256 over the database's salt and the token. Tokens this server makes are 64
+    /// random characters, so one round suffices; the salt makes a stolen database useless
+    /// against precomputed tables and lets the lookup stay one hash and one map probe.
+    pub fn hash_token(&self, token: &[u8]) -> Vec<u8> {
+        hash_token(&self.salt, token)
+    }
+    /// The token presented, if it is known.
+    pub fn token(&self, presented: &[u8]) -> Option<&Token> {
+        self.tokens.get(&self.hash_token(presented))
+    }
     pub fn org_by_name(&self, name: &[u8]) -> Option<&Org> {
         self.orgs.values().find(|o| o.name.as_bytes() == name)
     }
@@ -192,6 +221,59 @@ pub fn new_token() -> String {
         .collect()
 }
 
+pub fn hash_token(salt: &[u8], token: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(token);
+    h.finalize().to_vec()
+}
+
+const SALT_KEY: &str = "token_salt";
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Field types held in memory by default.
+pub const DEFAULT_FIELD_CACHE: usize = 100_000;
+
+/// The data directory, created 0700 (and made 0700 if it exists): only the server's user
+/// reads the database. The database file is created 0600 before SQLite opens it, so its
+/// `-wal` and `-shm` files, which SQLite creates with the database's mode, are 0600 too.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(db_path(dir))?;
+    Ok(())
+}
+
+/// Existing files of a data directory made before it was private.
+fn private_files(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_file() {
+            std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
 pub fn db_path(dir: &Path) -> PathBuf {
     dir.join(DB_FILE)
 }
@@ -205,9 +287,63 @@ fn open_write(dir: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     // Checkpoints run on their own thread (see `checkpointer`), not inside commits.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // Deleted rows are overwritten: a dropped plain-text token table leaves nothing behind.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(SCHEMA)?;
+    migrate_tokens(&conn)?;
+    if get_meta(&conn, SALT_KEY)?.is_none() {
+        let mut salt = [0u8; 32];
+        random_bytes(&mut salt);
+        set_meta(&conn, SALT_KEY, &hex(&salt))?;
+    }
     Ok(conn)
+}
+
+/// Databases made before tokens were hashed kept them in `tokens` in plain text: each is
+/// hashed into `auth` (its buckets become write permissions, as they were), the old
+/// tables are dropped, and the WAL that saw them is truncated.
+fn migrate_tokens(conn: &Connection) -> rusqlite::Result<()> {
+    let old: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'tokens'",
+        [],
+        |r| r.get(0),
+    )?;
+    if old == 0 {
+        return Ok(());
+    }
+    let salt = match get_meta(conn, SALT_KEY)? {
+        Some(s) => unhex(&s),
+        None => {
+            let mut salt = [0u8; 32];
+            random_bytes(&mut salt);
+            set_meta(conn, SALT_KEY, &hex(&salt))?;
+            salt.to_vec()
+        }
+    };
+    let tx = conn.unchecked_transaction()?;
+    let rows: Vec<(String, Option<i64>, i64, String)> = tx
+        .prepare("SELECT token, org_id, all_access, description FROM tokens")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (token, org_id, all, desc) in rows {
+        let mut t = Token {
+            hash: hash_token(&salt, token.as_bytes()),
+            org_id: org_id.map(to_u),
+            all_access: all != 0,
+            description: desc,
+            ..Token::default()
+        };
+        let mut st = tx.prepare("SELECT bucket_id FROM token_buckets WHERE token = ?1")?;
+        for b in st.query_map([&token], |r| r.get::<_, i64>(0))? {
+            t.write.insert(to_u(b?));
+        }
+        upsert_token(&tx, &t)?;
+    }
+    tx.execute_batch("DROP TABLE IF EXISTS token_buckets; DROP TABLE tokens;")?;
+    tx.commit()?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(())
 }
 
 /// A read-only connection that works while a server writes (WAL readers never block).
@@ -244,26 +380,40 @@ pub fn load_registry(conn: &Connection) -> rusqlite::Result<Registry> {
         let b = r?;
         reg.buckets.insert(b.id, b);
     }
-    let mut st = conn.prepare("SELECT token, org_id, all_access, description FROM tokens")?;
+    let mut ids: HashMap<i64, Vec<u8>> = HashMap::new();
+    let mut st = conn.prepare("SELECT id, hash, org_id, all_access, description FROM auth")?;
     for r in st.query_map([], |r| {
-        Ok(Token {
-            token: r.get(0)?,
-            org_id: r.get::<_, Option<i64>>(1)?.map(to_u),
-            all_access: r.get::<_, i64>(2)? != 0,
-            buckets: HashSet::new(),
-            description: r.get(3)?,
-        })
+        Ok((
+            r.get::<_, i64>(0)?,
+            Token {
+                hash: r.get(1)?,
+                org_id: r.get::<_, Option<i64>>(2)?.map(to_u),
+                all_access: r.get::<_, i64>(3)? != 0,
+                description: r.get(4)?,
+                ..Token::default()
+            },
+        ))
     })? {
-        let t = r?;
-        reg.tokens.insert(t.token.clone(), t);
+        let (id, t) = r?;
+        ids.insert(id, t.hash.clone());
+        reg.tokens.insert(t.hash.clone(), t);
     }
-    let mut st = conn.prepare("SELECT token, bucket_id FROM token_buckets")?;
-    for r in st.query_map([], |r| Ok((r.get::<_, String>(0)?, to_u(r.get(1)?))))? {
-        let (t, b) = r?;
-        if let Some(t) = reg.tokens.get_mut(&t) {
-            t.buckets.insert(b);
+    let mut st = conn.prepare("SELECT auth_id, bucket_id, action FROM auth_buckets")?;
+    for r in st.query_map([], |r| {
+        Ok((r.get::<_, i64>(0)?, to_u(r.get(1)?), r.get::<_, i64>(2)?))
+    })? {
+        let (id, b, action) = r?;
+        if let Some(t) = ids.get(&id).and_then(|h| reg.tokens.get_mut(h)) {
+            if action == ACTION_READ {
+                t.read.insert(b);
+            } else {
+                t.write.insert(b);
+            }
         }
     }
+    reg.salt = get_meta(conn, SALT_KEY)?
+        .map(|s| unhex(&s))
+        .unwrap_or_default();
     Ok(reg)
 }
 
@@ -283,26 +433,29 @@ pub fn insert_bucket(tx: &Connection, b: &Bucket) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Stores a token's hash and permissions (replacing those of the same hash).
 pub fn upsert_token(tx: &Connection, t: &Token) -> rusqlite::Result<()> {
     tx.execute(
-        "INSERT INTO tokens(token, org_id, all_access, description) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(token) DO UPDATE SET org_id = ?2, all_access = ?3, description = ?4",
+        "INSERT INTO auth(hash, org_id, all_access, description) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(hash) DO UPDATE SET org_id = ?2, all_access = ?3, description = ?4",
         params![
-            t.token,
+            t.hash,
             t.org_id.map(to_i),
             t.all_access as i64,
             t.description
         ],
     )?;
-    tx.execute(
-        "DELETE FROM token_buckets WHERE token = ?1",
-        params![t.token],
-    )?;
-    for b in &t.buckets {
-        tx.execute(
-            "INSERT INTO token_buckets(token, bucket_id) VALUES (?1, ?2)",
-            params![t.token, to_i(*b)],
-        )?;
+    let id: i64 = tx.query_row("SELECT id FROM auth WHERE hash = ?1", [&t.hash], |r| {
+        r.get(0)
+    })?;
+    tx.execute("DELETE FROM auth_buckets WHERE auth_id = ?1", [id])?;
+    for (set, action) in [(&t.write, ACTION_WRITE), (&t.read, ACTION_READ)] {
+        for b in set {
+            tx.execute(
+                "INSERT INTO auth_buckets(auth_id, bucket_id, action) VALUES (?1, ?2, ?3)",
+                params![id, to_i(*b), action],
+            )?;
+        }
     }
     Ok(())
 }
@@ -358,27 +511,17 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database in `dir` and starts the writer thread.
     pub fn open(dir: &Path) -> Result<Arc<Store>, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        Self::open_with(dir, DEFAULT_FIELD_CACHE)
+    }
+
+    /// Same, holding at most `field_cache` field types in memory (the rest are read from
+    /// the `fields` table when a write needs them).
+    pub fn open_with(dir: &Path, field_cache: usize) -> Result<Arc<Store>, String> {
+        private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let conn = open_write(dir).map_err(|e| format!("opening the database: {e}"))?;
+        private_files(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let registry = load_registry(&conn).map_err(|e| e.to_string())?;
-        let mut schema: HashMap<SchemaKey, FieldType> = HashMap::new();
-        {
-            let mut st = conn
-                .prepare("SELECT bucket_id, shard, measurement, field, type FROM fields")
-                .map_err(|e| e.to_string())?;
-            let rows = st
-                .query_map([], |r| {
-                    Ok((
-                        (to_u(r.get(0)?), r.get(1)?, r.get(2)?, r.get(3)?),
-                        type_from(r.get(4)?),
-                    ))
-                })
-                .map_err(|e| e.to_string())?;
-            for r in rows {
-                let (k, t) = r.map_err(|e| e.to_string())?;
-                schema.insert(k, t);
-            }
-        }
+        let schema = FieldCache::new(field_cache);
         let last: i64 = conn
             .query_row("SELECT COALESCE(MAX(seq), 0) FROM batches", [], |r| {
                 r.get(0)
@@ -465,24 +608,95 @@ fn checkpointer(conn: Connection) {
 }
 
 /// Records the fields a slow-path write creates, so a failed commit can take them back.
-struct Tracking<'a> {
-    schema: &'a mut HashMap<SchemaKey, FieldType>,
+struct Tracking<'a, 'c> {
+    schema: &'a mut FieldCache,
+    conn: &'c Connection,
     created: &'a mut Vec<(SchemaKey, FieldType)>,
+    /// A failed lookup: the batch fails rather than risk a type conflict going unseen.
+    failed: Option<rusqlite::Error>,
 }
 
-impl Schema for Tracking<'_> {
-    fn get(&self, key: &SchemaKey) -> Option<FieldType> {
-        self.schema.get(key).copied()
+impl Schema for Tracking<'_, '_> {
+    fn get(&mut self, key: &SchemaKey) -> Option<FieldType> {
+        match self.schema.get(self.conn, key) {
+            Ok(t) => t,
+            Err(e) => {
+                self.failed = Some(e);
+                None
+            }
+        }
     }
     fn create(&mut self, key: SchemaKey, ty: FieldType) {
-        self.schema.insert(key.clone(), ty);
+        self.schema.put(key.clone(), ty);
         self.created.push((key, ty));
+    }
+}
+
+/// Field types by (bucket, shard, measurement, field), at most `cap` of them in memory:
+/// two generations, the older dropped whole when the newer fills half the cap, so the
+/// entries in use stay and memory does not grow with the number of distinct fields ever
+/// written. A miss reads the `fields` table (inside the writer's transaction, so fields
+/// created by batches of the same commit are seen).
+pub struct FieldCache {
+    cap: usize,
+    cur: HashMap<SchemaKey, FieldType>,
+    old: HashMap<SchemaKey, FieldType>,
+}
+
+impl FieldCache {
+    pub fn new(cap: usize) -> FieldCache {
+        FieldCache {
+            cap: cap.max(2),
+            cur: HashMap::new(),
+            old: HashMap::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.cur.len() + self.old.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn put(&mut self, k: SchemaKey, t: FieldType) {
+        if self.cur.len() >= self.cap / 2 {
+            self.old = std::mem::take(&mut self.cur);
+        }
+        self.cur.insert(k, t);
+    }
+
+    fn get(&mut self, conn: &Connection, k: &SchemaKey) -> rusqlite::Result<Option<FieldType>> {
+        if let Some(t) = self.cur.get(k) {
+            return Ok(Some(*t));
+        }
+        if let Some(t) = self.old.remove(k) {
+            self.put(k.clone(), t);
+            return Ok(Some(t));
+        }
+        let t = conn
+            .prepare_cached(
+                "SELECT type FROM fields WHERE bucket_id = ?1 AND shard = ?2 AND measurement = ?3 AND field = ?4",
+            )?
+            .query_row(params![to_i(k.0), k.1, k.2, k.3], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(type_from);
+        if let Some(t) = t {
+            self.put(k.clone(), t);
+        }
+        Ok(t)
+    }
+
+    fn remove(&mut self, k: &SchemaKey) {
+        self.cur.remove(k);
+        self.old.remove(k);
     }
 }
 
 struct Writer {
     conn: Connection,
-    schema: HashMap<SchemaKey, FieldType>,
+    schema: FieldCache,
     committed: Arc<Notify>,
     last_seq: Arc<AtomicI64>,
 }
@@ -591,30 +805,36 @@ impl Writer {
 /// batch's sequence number when something was stored.
 fn write_one(
     tx: &Transaction<'_>,
-    schema: &mut HashMap<SchemaKey, FieldType>,
+    schema: &mut FieldCache,
     created: &mut Vec<(SchemaKey, FieldType)>,
     job: &WriteJob,
 ) -> Result<(Option<Vec<u8>>, Option<i64>), String> {
     let b = job.bucket;
-    let fast = !job.scan.slow
-        && job.compressed.is_some()
-        && job.scan.fields.iter().all(|(shard, m, f, ty)| {
-            schema
-                .get(&(b.id, *shard, m.clone(), f.clone()))
-                .is_none_or(|t| t == ty)
-        });
     let e = |e: rusqlite::Error| e.to_string();
+    // The fast path: no rule applies and every field is new or of the type stored.
+    let mut unseen: Vec<(SchemaKey, FieldType)> = Vec::new();
+    let mut fast = !job.scan.slow && job.compressed.is_some();
+    if fast {
+        for (shard, m, f, ty) in &job.scan.fields {
+            let k = (b.id, *shard, m.clone(), f.clone());
+            match schema.get(tx, &k).map_err(e)? {
+                Some(t) if t != *ty => {
+                    fast = false;
+                    break;
+                }
+                Some(_) => {}
+                None => unseen.push((k, *ty)),
+            }
+        }
+    }
     let mut new_fields: Vec<(SchemaKey, FieldType)> = Vec::new();
     let kept_blob: Vec<u8>;
     // (blob, encoding, precision, points, min, max, 422 message)
     let (blob, encoding, precision, points, min_t, max_t, message): (&[u8], i64, _, _, _, _, _) =
         if fast {
-            for (shard, m, f, ty) in &job.scan.fields {
-                let k = (b.id, *shard, m.clone(), f.clone());
-                if !schema.contains_key(&k) {
-                    schema.insert(k.clone(), *ty);
-                    new_fields.push((k, *ty));
-                }
+            for (k, ty) in unseen {
+                schema.put(k.clone(), ty);
+                new_fields.push((k, ty));
             }
             let (blob, enc) = match &job.compressed {
                 Some((c, enc)) => (c.as_slice(), *enc),
@@ -632,9 +852,18 @@ fn write_one(
         } else {
             let mut t = Tracking {
                 schema,
+                conn: tx,
                 created: &mut new_fields,
+                failed: None,
             };
             let a = rules::apply(&job.body, job.precision, job.now, b, &mut t);
+            if let Some(err) = t.failed {
+                // Nothing of this batch is kept: the cache must not keep its fields either.
+                for (k, _) in &new_fields {
+                    schema.remove(k);
+                }
+                return Err(err.to_string());
+            }
             let enc = match job.compression {
                 Compression::None => {
                     kept_blob = a.kept_lp;
@@ -810,13 +1039,77 @@ pub struct ExportFilter {
     pub raw: bool,
 }
 
-/// The bucket's points as line protocol (one point per series and time unless `raw`).
+/// Exports of more stored points than this merge through a temporary table on disk
+/// instead of memory.
+pub const MERGE_IN_MEMORY: i64 = 20_000;
+
+/// The bucket's points as line protocol (one point per series and time unless `raw`),
+/// written to `out` as they come: memory stays bounded whatever the bucket holds.
 pub fn export(
     conn: &Connection,
     bucket_id: u64,
     f: &ExportFilter,
-    out: &mut Vec<u8>,
+    out: &mut dyn std::io::Write,
 ) -> Result<u64, String> {
+    export_with(conn, bucket_id, f, out, MERGE_IN_MEMORY)
+}
+
+/// [`export`], merging in memory only up to `in_memory` stored points.
+pub fn export_with(
+    conn: &Connection,
+    bucket_id: u64,
+    f: &ExportFilter,
+    out: &mut dyn std::io::Write,
+    in_memory: i64,
+) -> Result<u64, String> {
+    let e = |e: rusqlite::Error| e.to_string();
+    let io = |e: std::io::Error| e.to_string();
+    let start = f.start.unwrap_or(i64::MIN);
+    let stop = f.stop.unwrap_or(i64::MAX);
+    let stored: i64 = conn
+        .query_row(
+            "SELECT COALESCE(SUM(points), 0) FROM batches WHERE bucket_id = ?1 AND max_time >= ?2 AND min_time < ?3",
+            params![to_i(bucket_id), start, stop],
+            |r| r.get(0),
+        )
+        .map_err(e)?;
+    let mut out = std::io::BufWriter::with_capacity(256 << 10, out);
+    let mut n = 0u64;
+    let mut line = Vec::new();
+    if f.raw {
+        for_each_point(conn, bucket_id, f, |pt| {
+            line.clear();
+            lp::write_line(&mut line, pt, |_| true);
+            n += 1;
+            out.write_all(&line).map_err(io)
+        })?;
+    } else if stored <= in_memory {
+        let mut merged = Merged::default();
+        for_each_point(conn, bucket_id, f, |pt| {
+            merged.add(pt);
+            Ok(())
+        })?;
+        n = merged.len() as u64;
+        for p in merged.into_sorted() {
+            line.clear();
+            p.write(&mut line);
+            out.write_all(&line).map_err(io)?;
+        }
+    } else {
+        n = merge_on_disk(conn, bucket_id, f, &mut out)?;
+    }
+    use std::io::Write;
+    out.flush().map_err(io)?;
+    Ok(n)
+}
+
+/// Every stored point of the bucket the filter keeps, in write order.
+fn for_each_point(
+    conn: &Connection,
+    bucket_id: u64,
+    f: &ExportFilter,
+    mut each: impl FnMut(&linegate_core::Point<'_>) -> Result<(), String>,
+) -> Result<(), String> {
     let start = f.start.unwrap_or(i64::MIN);
     let stop = f.stop.unwrap_or(i64::MAX);
     let mut st = conn
@@ -824,27 +1117,22 @@ pub fn export(
             "SELECT precision, now, body, encoding FROM batches WHERE bucket_id = ?1 AND max_time >= ?2 AND min_time < ?3 ORDER BY seq",
         )
         .map_err(|e| e.to_string())?;
-    let rows = st
-        .query_map(params![to_i(bucket_id), start, stop], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })
+    let mut rows = st
+        .query(params![to_i(bucket_id), start, stop])
         .map_err(|e| e.to_string())?;
-    let mut merged = Merged::default();
-    let mut n = 0u64;
-    for r in rows {
-        let (p, now, blob, enc) = r.map_err(|e| e.to_string())?;
+    let mut failed = None;
+    while let Some(r) = rows.next().map_err(|e| e.to_string())? {
+        let p: String = r.get(0).map_err(|e| e.to_string())?;
+        let now: i64 = r.get(1).map_err(|e| e.to_string())?;
+        let blob: Vec<u8> = r.get(2).map_err(|e| e.to_string())?;
+        let enc: i64 = r.get(3).map_err(|e| e.to_string())?;
         let body = decode_blob(enc, blob)?;
         read_batch(
             &body,
             &ParseOptions::new(precision_of(&p), now),
             1 << 10,
             |pt| {
-                if pt.time() < start || pt.time() >= stop {
+                if failed.is_some() || pt.time() < start || pt.time() >= stop {
                     return;
                 }
                 if let Some(m) = &f.measurement {
@@ -852,22 +1140,138 @@ pub fn export(
                         return;
                     }
                 }
-                if f.raw {
-                    lp::write_line(out, pt, |_| true);
-                    n += 1;
-                } else {
-                    merged.add(pt);
+                if let Err(e) = each(pt) {
+                    failed = Some(e);
                 }
             },
         );
-    }
-    if !f.raw {
-        n = merged.len() as u64;
-        for p in merged.into_sorted() {
-            p.write(out);
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
-    Ok(n)
+    Ok(())
+}
+
+/// The merge of a large export: every point goes into a temporary table keyed by series
+/// identity and time, SQLite sorts it on disk, and each run of one series and time is
+/// merged on its own, exactly as [`Merged`] merges them in memory.
+fn merge_on_disk(
+    conn: &Connection,
+    bucket_id: u64,
+    f: &ExportFilter,
+    out: &mut dyn std::io::Write,
+) -> Result<u64, String> {
+    let e = |e: rusqlite::Error| e.to_string();
+    conn.execute_batch(
+        "PRAGMA temp_store = FILE; PRAGMA temp.cache_size = -4096;
+         DROP TABLE IF EXISTS temp.export_points;
+         CREATE TEMP TABLE export_points(ord INTEGER PRIMARY KEY, id BLOB NOT NULL,
+           time INTEGER NOT NULL, line BLOB NOT NULL);",
+    )
+    .map_err(e)?;
+    let res = (|| {
+        conn.execute_batch("BEGIN").map_err(e)?;
+        {
+            let mut ins = conn
+                .prepare("INSERT INTO temp.export_points(id, time, line) VALUES (?1, ?2, ?3)")
+                .map_err(e)?;
+            let mut line = Vec::new();
+            for_each_point(conn, bucket_id, f, |pt| {
+                line.clear();
+                lp::write_line(&mut line, pt, |_| true);
+                ins.execute(params![lp::series_identity(pt), pt.time(), line])
+                    .map(|_| ())
+                    .map_err(e)
+            })?;
+        }
+        let mut st = conn
+            .prepare("SELECT id, time, line FROM temp.export_points ORDER BY id, time, ord")
+            .map_err(e)?;
+        let mut rows = st.query([]).map_err(e)?;
+        let mut n = 0u64;
+        let mut run: Vec<u8> = Vec::new();
+        let mut key: Option<(Vec<u8>, i64)> = None;
+        let mut text = Vec::new();
+        let mut flush = |run: &mut Vec<u8>, n: &mut u64| -> Result<(), String> {
+            if run.is_empty() {
+                return Ok(());
+            }
+            let mut m = Merged::default();
+            read_batch(run, &ParseOptions::new(Precision::Ns, 0), 1 << 10, |p| {
+                m.add(p)
+            });
+            for p in m.into_sorted() {
+                text.clear();
+                p.write(&mut text);
+                out.write_all(&text).map_err(|e| e.to_string())?;
+                *n += 1;
+            }
+            run.clear();
+            Ok(())
+        };
+        while let Some(r) = rows.next().map_err(e)? {
+            let id: Vec<u8> = r.get(0).map_err(e)?;
+            let time: i64 = r.get(1).map_err(e)?;
+            let same = key.as_ref().is_some_and(|(k, t)| *k == id && *t == time);
+            if !same {
+                flush(&mut run, &mut n)?;
+                key = Some((id, time));
+            }
+            let l = r.get_ref(2).map_err(e)?;
+            run.extend_from_slice(l.as_blob().map_err(|x| x.to_string())?);
+        }
+        flush(&mut run, &mut n)?;
+        Ok(n)
+    })();
+    let _ = conn.execute_batch("ROLLBACK; DROP TABLE IF EXISTS temp.export_points;");
+    res
+}
+
+/// Export output as pieces on a channel (for a streamed HTTP answer). `first` says once
+/// whether the export started (its first piece, or its end) or failed before any output.
+pub struct ChunkSink {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, String>>,
+    first: Option<oneshot::Sender<Result<(), String>>>,
+}
+
+impl ChunkSink {
+    pub fn new(
+        tx: tokio::sync::mpsc::Sender<Result<Bytes, String>>,
+        first: oneshot::Sender<Result<(), String>>,
+    ) -> ChunkSink {
+        ChunkSink {
+            tx,
+            first: Some(first),
+        }
+    }
+
+    pub fn finish(mut self) {
+        if let Some(f) = self.first.take() {
+            let _ = f.send(Ok(()));
+        }
+    }
+
+    pub fn fail(mut self, e: String) {
+        match self.first.take() {
+            Some(f) => drop(f.send(Err(e))),
+            None => drop(self.tx.blocking_send(Err(e))),
+        }
+    }
+}
+
+impl std::io::Write for ChunkSink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if let Some(f) = self.first.take() {
+            let _ = f.send(Ok(()));
+        }
+        self.tx
+            .blocking_send(Ok(Bytes::copy_from_slice(b)))
+            .map_err(|_| std::io::Error::other("the client went away"))?;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A batch upstream refused.
