@@ -1,20 +1,9 @@
-//! Who is asking: the token of a request, and a delay for addresses that keep guessing.
+//! A delay for addresses that keep guessing tokens.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-use axum::http::HeaderMap;
-
-/// The token of an `Authorization: Token <t>` (or `Bearer <t>`) header.
-pub fn token_of(headers: &HeaderMap) -> Option<&[u8]> {
-    let v = headers.get("authorization")?.as_bytes();
-    let t = v
-        .strip_prefix(b"Token ")
-        .or_else(|| v.strip_prefix(b"Bearer "))?;
-    (!t.is_empty()).then_some(t)
-}
 
 /// Failed authentications per client address over a minute: past `burst`, each further
 /// 401 waits `delay` (times the excess, up to 8×) before it is sent, so guessing tokens on

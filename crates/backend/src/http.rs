@@ -19,15 +19,15 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::{Bytes, BytesMut};
-use linegate_core::{
-    check_gzip_header, json, read_batch, read_body, Limits, ParseOptions, Precision, Query,
-    Rejection,
-};
+use linegate_core::answers::{self, Reason};
+use linegate_core::pipeline::{self, Credentials, Endpoint, Head, Prefix};
+use linegate_core::{json, read_batch, Limits, Query, Rejection};
 use tokio::sync::oneshot;
 
-use crate::auth::{self, Throttle};
+use crate::auth::Throttle;
 use crate::body::{self, Budget, Cut};
 use crate::config::Guards;
+use crate::lookup::StoreLookup;
 use crate::metrics::Metrics;
 use crate::rules::Scanner;
 use crate::server::{ConnStats, Peer};
@@ -108,14 +108,19 @@ async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
 }
 
 async fn method_not_allowed() -> Response {
-    error(405, "method not allowed", b"method not allowed")
+    let r = Rejection::method_not_allowed("POST");
+    let mut res = reject(r);
+    res.headers_mut()
+        .insert("Allow", HeaderValue::from_static("POST"));
+    res
 }
 
 fn base(status: u16) -> axum::http::response::Builder {
-    Response::builder()
-        .status(status)
-        .header("X-Influxdb-Build", "OSS")
-        .header("X-Influxdb-Version", VERSION_HEADER)
+    let mut b = Response::builder().status(status);
+    for (k, v) in answers::build_headers(VERSION_HEADER) {
+        b = b.header(k, v);
+    }
+    b
 }
 
 fn reject(r: Rejection) -> Response {
@@ -126,8 +131,19 @@ fn reject(r: Rejection) -> Response {
     b.body(Body::from(r.body)).unwrap_or_default()
 }
 
+fn answer(a: answers::Answer) -> Response {
+    let mut b = Response::builder().status(a.status);
+    for (k, v) in a.headers {
+        b = b.header(k, v);
+    }
+    b.body(Body::from(a.body)).unwrap_or_default()
+}
+
+/// An answer of linegate's bucket API in InfluxDB's error shape, with its own text (the
+/// write path's answers all come from `linegate_core::answers`).
 fn error(status: u16, code: &'static str, message: &[u8]) -> Response {
     reject(Rejection {
+        reason: Reason::Invalid(message.to_vec()),
         status,
         code,
         body: json::error_body(code, message),
@@ -135,56 +151,68 @@ fn error(status: u16, code: &'static str, message: &[u8]) -> Response {
     })
 }
 
+/// A 400 with linegate's own text (its bucket and export APIs).
+fn invalid(message: &[u8]) -> Response {
+    reject(Rejection::invalid(message))
+}
+
 fn json_response(status: u16, v: &serde_json::Value) -> Response {
     base(status)
-        .header("Content-Type", "application/json; charset=utf-8")
+        .header("Content-Type", answers::JSON_TYPE)
         .body(Body::from(serde_json::to_vec(v).unwrap_or_default()))
         .unwrap_or_default()
 }
 
 async fn not_found() -> Response {
-    error(404, "not found", b"path not found")
+    reject(Rejection::not_found())
 }
 
 async fn ping() -> Response {
-    base(204).body(Body::empty()).unwrap_or_default()
+    answer(answers::ping(VERSION_HEADER))
 }
 
 async fn health() -> Response {
-    json_response(
-        200,
-        &serde_json::json!({
-            "name": "influxdb", "message": "ready for queries and writes", "status": "pass",
-            "checks": [], "version": VERSION_HEADER, "commit": "linegate"
-        }),
-    )
+    answer(answers::health(VERSION_HEADER, "linegate"))
 }
 
 async fn ready(State(app): State<Arc<App>>) -> Response {
     let up = app.started.elapsed().unwrap_or_default();
-    let started = crate::rules::rfc3339_nano(
-        app.started
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0),
-    );
-    json_response(
-        200,
-        &serde_json::json!({"status": "ready", "started": started, "up": format!("{:.3}s", up.as_secs_f64())}),
-    )
+    let started = app
+        .started
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    answer(answers::ready(
+        VERSION_HEADER,
+        started,
+        up.as_nanos() as i64,
+    ))
 }
 
-/// The request's token, judged from its head alone. A bad or missing one gets its 401
-/// (late, for an address that keeps failing) without a byte of the body being read:
-/// hyper then closes the connection rather than drain what the client still sends.
+/// The request's token, judged from its head alone (as the write pipeline's step 1). A
+/// bad or missing one gets its 401 (late, for an address that keeps failing) without a
+/// byte of the body being read: hyper then closes the connection rather than drain what
+/// the client still sends.
 async fn authorize(app: &App, parts: &Parts) -> Result<Token, Response> {
-    let found = {
-        let reg = app.store.registry();
-        auth::token_of(&parts.headers).and_then(|t| reg.token(t).cloned())
+    let head = Head {
+        endpoint: Endpoint::V2,
+        query: b"",
+        authorization: first_value(&parts.headers, "authorization"),
+        content_encoding: None,
+    };
+    let found = match pipeline::credentials(&head, &Query::parse(b"")) {
+        Some(Credentials::Token(t)) => app.store.registry().token(t).cloned(),
+        _ => None,
     };
     if let Some(t) = found {
         return Ok(t);
     }
+    throttle(app, parts).await;
+    Err(reject(Rejection::unauthorized()))
+}
+
+/// Holds back the 401 of an address that keeps failing authentication.
+async fn throttle(app: &App, parts: &Parts) {
     if let Some(Peer(addr)) = parts.extensions.get::<Peer>() {
         let wait = app.throttle.failed(addr.ip());
         if !wait.is_zero() {
@@ -192,81 +220,32 @@ async fn authorize(app: &App, parts: &Parts) -> Result<Token, Response> {
             tokio::time::sleep(wait).await;
         }
     }
-    Err(reject(Rejection::unauthorized()))
 }
 
+/// A body that could not be read: step 8's read error (the client's stream broke, or it
+/// was too slow), or 503 with `Retry-After` when the in-flight budget stayed full.
 fn body_error(cut: Cut) -> Response {
     match cut {
-        Cut::Busy => base(503)
-            .header("Retry-After", "1")
-            .header("Content-Type", "application/json; charset=utf-8")
-            .body(Body::from(json::error_body(
-                "unavailable",
-                b"too many request bodies in flight: retry later",
-            )))
-            .unwrap_or_default(),
-        Cut::Broken | Cut::TooSlow => error(
-            400,
-            "invalid",
-            b"unable to read data: request body could not be read",
-        ),
-    }
-}
-
-/// Go's `platform.IDFromString`: 16 hex digits, not zero.
-pub fn parse_id(s: &[u8]) -> Result<u64, &'static str> {
-    if s.len() != 16 {
-        return Err("id must have a length of 16 bytes");
-    }
-    let text = std::str::from_utf8(s).map_err(|_| "invalid ID")?;
-    match u64::from_str_radix(text, 16) {
-        Ok(0) | Err(_) => Err("invalid ID"),
-        Ok(id) if text.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(id),
-        Ok(_) => Err("invalid ID"),
-    }
-}
-
-/// Steps 5 and 6 of OSS's pipeline: the org from `org` (16 hex digits: an ID, else a name)
-/// or `orgID`, then the bucket in it (16 hex digits: tried as an ID, then as a name).
-pub fn find_org_bucket(reg: &Registry, q: &Query<'_>) -> Result<(Org, Bucket), Response> {
-    let org_param = q.get_or_empty("org");
-    let org_id_param = q.get_or_empty("orgID");
-    let mut by_id = None;
-    let mut by_name = None;
-    if !org_param.is_empty() {
-        match parse_id(org_param) {
-            Ok(id) => by_id = Some(id),
-            Err(_) => by_name = Some(org_param),
+        Cut::Busy => {
+            let mut r = reject(Rejection::unavailable());
+            r.headers_mut()
+                .insert("Retry-After", HeaderValue::from_static("1"));
+            r
         }
+        Cut::Broken | Cut::TooSlow => reject(Rejection::read_data(
+            400,
+            "request body could not be read".into(),
+        )),
     }
-    if !org_id_param.is_empty() {
-        by_id = Some(parse_id(org_id_param).map_err(|m| error(400, "invalid", m.as_bytes()))?);
-    }
-    let org = match (by_id, by_name) {
-        (Some(id), _) => reg
-            .orgs
-            .get(&id)
-            .ok_or_else(|| error(404, "not found", b"organization not found"))?,
-        (None, Some(name)) => reg.org_by_name(name).ok_or_else(|| {
-            let mut m = b"organization name \"".to_vec();
-            m.extend_from_slice(name);
-            m.extend_from_slice(b"\" not found");
-            error(404, "not found", &m)
-        })?,
-        (None, None) => return Err(reject(Rejection::missing_org())),
+}
+
+/// Steps 5 and 6 (org, then bucket) as the pipeline takes them, for the other endpoints
+/// that name a bucket the same way (export).
+pub fn find_org_bucket(app: &App, q: &Query<'_>) -> Result<Bucket, Response> {
+    let mut lookup = StoreLookup {
+        store: app.store.clone(),
     };
-    let b = q.get_or_empty("bucket");
-    let bucket = parse_id(b)
-        .ok()
-        .and_then(|id| reg.buckets.get(&id).filter(|x| x.org_id == org.id))
-        .or_else(|| reg.bucket_by_name(org.id, b))
-        .ok_or_else(|| {
-            let mut m = b"bucket \"".to_vec();
-            m.extend_from_slice(b);
-            m.extend_from_slice(b"\" not found");
-            error(404, "not found", &m)
-        })?;
-    Ok((org.clone(), bucket.clone()))
+    pipeline::find_bucket_v2(&mut lookup, q).map_err(reject)
 }
 
 struct Outcome {
@@ -318,28 +297,29 @@ async fn write(State(app): State<Arc<App>>, req: Request) -> Response {
     out.response
 }
 
-/// A gzip member header is at most 10 + 2 + 65,535 (extra) + 2 × 512 (name, comment, as
-/// Go's reader caps them) + 2 bytes: no more of a body is read before the org and bucket
-/// are judged.
-const GZIP_HEADER_MAX: usize = 10 + 2 + 65_535 + 2 * 512 + 2;
-
-/// OSS's steps in order (spec Part B §1), each judged from as little of the request as it
-/// needs: steps 1–3 from the head, step 4 from the gzip header's bytes only, 5–7 from the
-/// registry, and only then the body.
+/// OSS's steps in order (spec Part B §1), through the core pipeline, each judged from as
+/// little of the request as it needs: steps 1–3 from the head, step 4 from the gzip
+/// header's bytes only, 5–7 from the registry, and only then the body is read.
 async fn write_inner(app: &App, parts: &Parts, reader: &mut body::Reader) -> Outcome {
-    // 1. A valid token.
-    let token = match authorize(app, parts).await {
-        Ok(t) => t,
-        Err(r) => return Outcome::of(r),
+    let head = Head {
+        endpoint: Endpoint::V2,
+        query: parts.uri.query().unwrap_or("").as_bytes(),
+        authorization: first_value(&parts.headers, "authorization"),
+        content_encoding: first_value(&parts.headers, "content-encoding"),
     };
-    let q = Query::parse(parts.uri.query().unwrap_or("").as_bytes());
-    // 2. precision, 3. the bucket parameter.
-    let Some(precision) = Precision::from_param(q.get_or_empty("precision")) else {
-        return Outcome::of(reject(Rejection::invalid_precision()));
+    let mut lookup = StoreLookup {
+        store: app.store.clone(),
     };
-    if q.get_or_empty("bucket").is_empty() {
-        return Outcome::of(reject(Rejection::bucket_not_found()));
-    }
+    // 1–3. The head.
+    let admitted = match pipeline::admit(&head, &mut lookup) {
+        Ok(a) => a,
+        Err(r) => {
+            if r.reason == Reason::Unauthorized {
+                throttle(app, parts).await;
+            }
+            return Outcome::of(reject(r));
+        }
+    };
     let declared = parts
         .headers
         .get("content-length")
@@ -347,58 +327,35 @@ async fn write_inner(app: &App, parts: &Parts, reader: &mut body::Reader) -> Out
     let max_body = app.limits.max_body;
     let mut raw = BytesMut::new();
     // 4. The gzip header: only its bytes are read now.
-    let ce = first_value(&parts.headers, "content-encoding");
-    let header = if linegate_core::is_gzip(ce) {
-        let want = GZIP_HEADER_MAX.min(max_body);
-        loop {
-            let upto = raw.len() + 1;
-            let full = match reader.collect_into(&mut raw, upto, declared).await {
-                Ok(_) => raw.len() >= want || reader.ended(),
-                Err(c) => return Outcome::of(body_error(c)),
-            };
-            match check_gzip_header(ce, &raw) {
-                Ok(h) => break h,
-                Err(r) if full => return Outcome::of(reject(r)),
-                Err(_) => {}
+    let gzip_start = loop {
+        match admitted.gzip_header(&raw, reader.ended()) {
+            Ok(Prefix::Ready(n)) => break n,
+            Ok(Prefix::NeedMore) => {
+                let upto = raw.len() + 1;
+                if let Err(c) = reader.collect_into(&mut raw, upto, declared).await {
+                    return Outcome::of(body_error(c));
+                }
             }
-        }
-    } else {
-        None
-    };
-    // 5. The org parameters, 5–6. org and bucket lookups, 7. permission.
-    if q.get_or_empty("org").is_empty() && q.get_or_empty("orgID").is_empty() {
-        return Outcome::of(reject(Rejection::missing_org()));
-    }
-    let (_org, bucket) = {
-        let reg = app.store.registry();
-        match find_org_bucket(&reg, &q) {
-            Ok(x) => x,
-            Err(r) => return Outcome::of(r),
+            Err(r) => return Outcome::of(reject(r)),
         }
     };
-    if !token.can_write(&bucket) {
-        return Outcome::of(error(
-            403,
-            "forbidden",
-            b"insufficient permissions for write",
-        ));
-    }
+    // 5–7. Org, bucket, permission.
+    let resolved = match admitted.resolve_with(gzip_start, &mut lookup) {
+        Ok(r) => r,
+        Err(r) => return Outcome::of(reject(r)),
+    };
+    let Some(bucket) = resolved.bucket.clone() else {
+        return Outcome::of(reject(Rejection::internal()));
+    };
     let mut out = Outcome::of(Response::default());
     out.bucket = Some(bucket.name.clone());
-    // 8. The body, up to the size limit.
-    let too_large = match reader.collect_into(&mut raw, max_body, declared).await {
-        Ok(t) => t,
-        Err(c) => {
-            out.response = body_error(c);
-            return out;
-        }
-    };
-    if too_large {
-        out.response = reject(Rejection::too_large());
+    // 8. The body, up to the size limit (one byte past it is enough to know).
+    if let Err(c) = reader.collect_into(&mut raw, max_body, declared).await {
+        out.response = body_error(c);
         return out;
     }
     let raw = raw.freeze();
-    let decoded = match read_body(&raw, header, &app.limits) {
+    let decoded = match resolved.decode(&raw, &app.limits) {
         Ok(Cow::Borrowed(_)) => raw.clone(),
         Ok(Cow::Owned(v)) => Bytes::from(v),
         Err(r) => {
@@ -407,7 +364,7 @@ async fn write_inner(app: &App, parts: &Parts, reader: &mut body::Reader) -> Out
         }
     };
     drop(raw);
-    store_batch(app, out, bucket, precision, decoded).await
+    store_batch(app, out, bucket, resolved.time, decoded).await
 }
 
 /// The first value of a header, as Go's `Header.Get` gives it.
@@ -420,9 +377,10 @@ async fn store_batch(
     app: &App,
     mut out: Outcome,
     bucket: Bucket,
-    precision: Precision,
+    time: pipeline::TimeRule,
     decoded: Bytes,
 ) -> Outcome {
+    let precision = time.precision;
     app.metrics
         .bytes_decoded
         .fetch_add(decoded.len() as u64, Ordering::Relaxed);
@@ -450,13 +408,10 @@ async fn store_batch(
     let t_parse = Instant::now();
     let now = app.now();
     let mut scanner = Scanner::new(bucket.rules(), precision, now);
-    let report = read_batch(
-        &decoded,
-        &ParseOptions::new(precision, now),
-        app.limits.max_message,
-        |p| scanner.observe(p),
-    );
-    if let Some(r) = Rejection::parse_errors(&report) {
+    let report = read_batch(&decoded, &time.options(now), app.limits.max_message, |p| {
+        scanner.observe(p)
+    });
+    if let Some(r) = pipeline::parse_rejection(&report) {
         out.response = reject(r);
         return out;
     }
@@ -499,7 +454,7 @@ async fn store_batch(
             app.metrics.batches_written.fetch_add(1, Ordering::Relaxed);
             base(204).body(Body::empty()).unwrap_or_default()
         }
-        Ok(Ok(Some(msg))) => error(422, "unprocessable entity", &msg),
+        Ok(Ok(Some(msg))) => reject(partial_write(&msg)),
         Ok(Err(e)) => internal_write_error(&e),
         Err(_) => internal_write_error("the writer stopped"),
     };
@@ -507,9 +462,15 @@ async fn store_batch(
 }
 
 fn internal_write_error(e: &str) -> Response {
-    let mut m = b"unexpected error writing points to database: ".to_vec();
-    m.extend_from_slice(e.as_bytes());
-    error(500, "internal error", &m)
+    reject(Rejection::write_failed(e.as_bytes()))
+}
+
+/// Storage's 422 from the full message `storage::apply` gives (it starts with the prefix
+/// `Rejection::partial_write` adds, which is taken from core rather than spelled here).
+fn partial_write(full: &[u8]) -> Rejection {
+    let empty = Rejection::partial_write(b"");
+    let prefix = empty.message_escaped();
+    Rejection::partial_write(full.strip_prefix(prefix).unwrap_or(full))
 }
 
 fn bucket_json(b: &Bucket, reg: &Registry) -> serde_json::Value {
@@ -538,19 +499,14 @@ async fn list_buckets(State(app): State<Arc<App>>, req: Request) -> Response {
     let q = Query::parse(parts.uri.query().unwrap_or("").as_bytes());
     let reg = app.store.registry();
     let org_filter: Option<u64> = if let Some(id) = q.get("orgID").filter(|v| !v.is_empty()) {
-        match parse_id(id) {
+        match pipeline::parse_id(id) {
             Ok(id) => Some(id),
-            Err(m) => return error(400, "invalid", m.as_bytes()),
+            Err(m) => return reject(Rejection::invalid_id(m)),
         }
     } else if let Some(name) = q.get("org").filter(|v| !v.is_empty()) {
         match reg.org_by_name(name) {
             Some(o) => Some(o.id),
-            None => {
-                let mut m = b"organization name \"".to_vec();
-                m.extend_from_slice(name);
-                m.extend_from_slice(b"\" not found");
-                return error(404, "not found", &m);
-            }
+            None => return reject(Rejection::org_name_not_found(name)),
         }
     } else {
         None
@@ -645,15 +601,15 @@ async fn create_bucket(State(app): State<Arc<App>>, req: Request) -> Response {
     let org = {
         let reg = app.store.registry();
         let org = match (&nb.org_id, &nb.org) {
-            (Some(id), _) => match parse_id(id.as_bytes()) {
+            (Some(id), _) => match pipeline::parse_id(id.as_bytes()) {
                 Ok(id) => reg.orgs.get(&id).cloned(),
-                Err(m) => return error(400, "invalid", m.as_bytes()),
+                Err(m) => return reject(Rejection::invalid_id(m)),
             },
             (None, Some(n)) => reg.org_by_name(n.as_bytes()).cloned(),
             (None, None) => return error(400, "invalid", b"orgID is required"),
         };
         let Some(org) = org else {
-            return error(404, "not found", b"organization not found");
+            return reject(Rejection::org_id_not_found());
         };
         if !token.can_admin(org.id) {
             return error(
@@ -708,20 +664,17 @@ async fn export(State(app): State<Arc<App>>, req: Request) -> Response {
         Err(r) => return r,
     };
     let q = Query::parse(parts.uri.query().unwrap_or("").as_bytes());
-    let bucket = {
-        let reg = app.store.registry();
-        if q.get_or_empty("bucket").is_empty() {
-            return reject(Rejection::bucket_not_found());
-        }
-        match find_org_bucket(&reg, &q) {
-            Ok((_, b)) => b,
-            Err(r) => return r,
-        }
+    if q.get_or_empty("bucket").is_empty() {
+        return reject(Rejection::bucket_not_found());
+    }
+    let bucket = match find_org_bucket(&app, &q) {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     // Reading needs a read permission (or all access): a write-only token cannot read
     // back what others wrote.
     if !token.can_read(&bucket) {
-        return error(403, "forbidden", b"insufficient permissions for read");
+        return reject(Rejection::forbidden_read());
     }
     let time = |k: &str| -> Result<Option<i64>, Response> {
         match q.get(k).filter(|v| !v.is_empty()) {
@@ -730,7 +683,7 @@ async fn export(State(app): State<Arc<App>>, req: Request) -> Response {
                 .ok()
                 .and_then(parse_time)
                 .map(Some)
-                .ok_or_else(|| error(400, "invalid", format!("invalid {k}").as_bytes())),
+                .ok_or_else(|| invalid(format!("invalid {k}").as_bytes())),
         }
     };
     let filter = ExportFilter {
@@ -815,7 +768,7 @@ async fn dead_letters(State(app): State<Arc<App>>, req: Request) -> Response {
             )
         };
     if readable.as_ref().is_some_and(|r| r.is_empty()) {
-        return error(403, "forbidden", b"insufficient permissions for read");
+        return reject(Rejection::forbidden_read());
     }
     let dir = app.store.dir.clone();
     let res = tokio::task::spawn_blocking(move || {

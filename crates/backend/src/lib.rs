@@ -8,6 +8,7 @@ pub mod auth;
 pub mod body;
 pub mod config;
 pub mod http;
+pub mod lookup;
 pub mod lp;
 pub mod metrics;
 pub mod relay;

@@ -609,25 +609,26 @@ fn checkpointer(conn: Connection) {
 
 /// Records the fields a slow-path write creates, so a failed commit can take them back.
 struct Tracking<'a, 'c> {
-    schema: &'a mut FieldCache,
+    /// In a cell: a lookup may fill the cache, and `Schema::get` takes `&self`.
+    schema: std::cell::RefCell<&'a mut FieldCache>,
     conn: &'c Connection,
     created: &'a mut Vec<(SchemaKey, FieldType)>,
     /// A failed lookup: the batch fails rather than risk a type conflict going unseen.
-    failed: Option<rusqlite::Error>,
+    failed: std::cell::RefCell<Option<rusqlite::Error>>,
 }
 
 impl Schema for Tracking<'_, '_> {
-    fn get(&mut self, key: &SchemaKey) -> Option<FieldType> {
-        match self.schema.get(self.conn, key) {
+    fn get(&self, key: &SchemaKey) -> Option<FieldType> {
+        match self.schema.borrow_mut().get(self.conn, key) {
             Ok(t) => t,
             Err(e) => {
-                self.failed = Some(e);
+                *self.failed.borrow_mut() = Some(e);
                 None
             }
         }
     }
     fn create(&mut self, key: SchemaKey, ty: FieldType) {
-        self.schema.put(key.clone(), ty);
+        self.schema.get_mut().put(key.clone(), ty);
         self.created.push((key, ty));
     }
 }
@@ -851,13 +852,13 @@ fn write_one(
             )
         } else {
             let mut t = Tracking {
-                schema,
+                schema: std::cell::RefCell::new(&mut *schema),
                 conn: tx,
                 created: &mut new_fields,
-                failed: None,
+                failed: std::cell::RefCell::new(None),
             };
             let a = rules::apply(&job.body, job.precision, job.now, b, &mut t);
-            if let Some(err) = t.failed {
+            if let Some(err) = t.failed.into_inner() {
                 // Nothing of this batch is kept: the cache must not keep its fields either.
                 for (k, _) in &new_fields {
                     schema.remove(k);

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::error::{ErrorKind, LineError};
 use crate::point::{FieldType, FieldValue, Point};
 use crate::precision::Precision;
+use crate::storage::{self, BucketRules};
 
 /// A quick 64-bit hash (multiply-rotate over 8-byte words) for counting series and field
 /// shapes: SipHash's resistance to chosen collisions buys nothing for a count, and costs a
@@ -260,8 +261,7 @@ pub struct Warning {
     pub message: String,
 }
 
-/// Largest string InfluxDB stores (`tsdb` `MaxFieldValueLength`).
-pub const MAX_STRING_LEN: usize = 1 << 20;
+pub use crate::storage::MAX_STRING_LEN;
 
 /// Collects warnings over the points of a batch. Keeps at most `cap` warnings (and counts
 /// the rest); each kind of warning about the same measurement and field is reported once.
@@ -310,9 +310,10 @@ impl Warnings {
         }
     }
 
-    fn shape(p: &Point<'_>) -> u64 {
+    fn shape(p: &Point<'_>, shard: i64) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = FastHasher::default();
+        shard.hash(&mut h);
         p.measurement.hash(&mut h);
         for f in &p.fields {
             f.key.hash(&mut h);
@@ -350,16 +351,13 @@ impl Warnings {
                     let n = s.unescape().len();
                     if n > MAX_STRING_LEN {
                         let key = f.key();
+                        let reason = storage::too_long(&key, &m, n);
                         self.push(
                             WarningKind::StringTooLong,
                             &m,
                             &key,
                             p.line(),
-                            format!(
-                                "input field \"{}\" on measurement \"{}\" is too long, {n} > {MAX_STRING_LEN}: storage answers 422",
-                                String::from_utf8_lossy(&key),
-                                String::from_utf8_lossy(&m)
-                            ),
+                            format!("{}: storage answers 422", String::from_utf8_lossy(&reason)),
                         );
                     }
                 }
@@ -382,13 +380,17 @@ impl Warnings {
                 );
             }
         }
-        if !self.shapes.insert(Self::shape(p)) {
+        let shard = BucketRules::BATCH_ALONE.shard_of(p.time());
+        if !self.shapes.insert(Self::shape(p, shard)) {
             return;
         }
         for f in &p.fields {
             let ty = f.value.field_type();
             let fkey = f.key();
+            // Types are per shard group, as storage keeps them; a batch alone meets an
+            // empty bucket with the default rules.
             self.key.clear();
+            self.key.extend_from_slice(&shard.to_le_bytes());
             self.key.extend_from_slice(&m);
             self.key.push(0xff);
             self.key.extend_from_slice(&fkey);
@@ -406,9 +408,8 @@ impl Warnings {
                     &fkey,
                     p.line(),
                     format!(
-                        "field type conflict: input field \"{}\" on measurement \"{}\" is type {ty}, already exists as type {first} (line {first_line}): storage answers 422",
-                        String::from_utf8_lossy(&fkey),
-                        String::from_utf8_lossy(&m)
+                        "{} (line {first_line}): storage answers 422",
+                        String::from_utf8_lossy(&storage::type_conflict(&fkey, &m, ty, first))
                     ),
                 );
             }

@@ -45,6 +45,7 @@
 //!
 //! No I/O, no threads, no panics on input: errors are data ([`LineError`], [`Rejection`]).
 
+pub mod answers;
 mod batch;
 pub mod diagnostics;
 mod error;
@@ -52,12 +53,16 @@ mod fast;
 mod find;
 pub mod gzip;
 pub mod json;
+pub mod lp;
 mod number;
+pub mod pipeline;
 mod point;
 mod precision;
 mod query;
 mod reference;
 mod request;
+pub mod storage;
+pub mod time;
 mod validate;
 
 pub use batch::{
@@ -65,12 +70,14 @@ pub use batch::{
     Message, ParseOptions, Parser,
 };
 pub use error::{ErrorKind, LineError, ReservedTagKey};
+pub use pipeline::Endpoint;
 pub use point::{EscapedStr, Field, FieldType, FieldValue, Point, Tag};
 pub use precision::{Precision, MAX_NANO_TIME, MIN_NANO_TIME};
 pub use query::{encode_value as encode_query_value, Query};
 pub use request::{
-    check_gzip_header, check_request, is_gzip, prepare, prepare_batch, read_body, verdict, Limits,
-    Prepared, Rejection, Request, Verdict, DEFAULT_LIMITS,
+    check_gzip_header, check_request, is_gzip, prepare, prepare_at, prepare_batch,
+    prepare_batch_at, read_body, verdict, Limits, Prepared, Rejection, Request, Verdict,
+    DEFAULT_LIMITS,
 };
 pub use validate::{validate, validate_split, validate_with_progress, ValidateOptions, Validation};
 

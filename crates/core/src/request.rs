@@ -8,12 +8,13 @@
 
 use std::borrow::Cow;
 
-use crate::batch::{read_batch, BatchReport, ParseOptions};
-use crate::gzip::{self, ReadError};
-use crate::json;
+pub use crate::answers::Rejection;
+use crate::batch::{read_batch, BatchReport};
+use crate::gzip;
+pub use crate::pipeline::is_gzip;
+use crate::pipeline::{self, Batch, Edge, Endpoint, Head, Lookup, TimeRule};
 use crate::point::Point;
 use crate::precision::Precision;
-use crate::query::Query;
 use crate::DEFAULT_MAX_MESSAGE;
 
 /// Size limits (spec Part A §4). A size equal to or above a limit is rejected with 413.
@@ -52,86 +53,15 @@ pub struct Request<'a> {
     pub body: &'a [u8],
 }
 
-/// A rejection: what to answer instead of forwarding.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rejection {
-    pub status: u16,
-    /// InfluxDB's error code (`invalid`, `not found`, …); also the `X-Platform-Error-Code`.
-    pub code: &'static str,
-    /// The exact response body.
-    pub body: Vec<u8>,
-    /// The first rejected line, for parse errors.
-    pub line: Option<u64>,
-}
-
-impl Rejection {
-    fn new(status: u16, code: &'static str, message: &str) -> Rejection {
-        Rejection {
-            status,
-            code,
-            body: json::error_body(code, message.as_bytes()),
-            line: None,
+impl<'a> Request<'a> {
+    /// The head of this request at `endpoint`.
+    pub fn head(&self, endpoint: Endpoint) -> Head<'a> {
+        Head {
+            endpoint,
+            query: self.query,
+            authorization: self.authorization,
+            content_encoding: self.content_encoding,
         }
-    }
-
-    /// The response headers InfluxDB sends with every error.
-    pub fn headers(&self) -> [(&'static str, &'static str); 2] {
-        [
-            ("Content-Type", "application/json; charset=utf-8"),
-            ("X-Platform-Error-Code", self.code),
-        ]
-    }
-
-    pub fn unauthorized() -> Rejection {
-        Rejection::new(401, "unauthorized", "unauthorized access")
-    }
-    pub fn invalid_precision() -> Rejection {
-        Rejection::new(
-            400,
-            "invalid",
-            "invalid precision; valid precision units are ns, us, ms, and s",
-        )
-    }
-    pub fn bucket_not_found() -> Rejection {
-        Rejection::new(404, "not found", "bucket not found")
-    }
-    pub fn internal() -> Rejection {
-        Rejection::new(
-            500,
-            "internal error",
-            "An internal error has occurred - check server logs",
-        )
-    }
-    pub fn missing_org() -> Rejection {
-        Rejection::new(400, "invalid", "Please provide either orgID or org")
-    }
-    pub fn too_large() -> Rejection {
-        Rejection::new(
-            413,
-            "request too large",
-            "unable to read data: points batch is too large",
-        )
-    }
-    fn read_error(e: ReadError) -> Rejection {
-        let (status, code) = match e {
-            ReadError::TooLarge => return Rejection::too_large(),
-            ReadError::Checksum | ReadError::InvalidHeader => (400, "invalid"),
-            ReadError::UnexpectedEof | ReadError::Corrupt(_) => (500, "internal error"),
-        };
-        Rejection::new(
-            status,
-            code,
-            &format!("unable to read data: {}", e.go_text()),
-        )
-    }
-    /// The 400 of a batch with rejected lines.
-    pub fn parse_errors(report: &BatchReport) -> Option<Rejection> {
-        Some(Rejection {
-            status: 400,
-            code: "invalid",
-            body: report.error_body()?,
-            line: report.first_error_line(),
-        })
     }
 }
 
@@ -151,7 +81,10 @@ pub enum Verdict {
 /// A request that passed every check before parsing: its precision and its body, decoded.
 #[derive(Clone, Debug)]
 pub struct Prepared<'a> {
+    /// The multiplier of given timestamps.
     pub precision: Precision,
+    /// The whole time rule (v1 truncates "now" by its own spellings).
+    pub time: TimeRule,
     /// The body after gzip decoding (borrowed when it was not compressed).
     pub body: Cow<'a, [u8]>,
 }
@@ -164,55 +97,13 @@ impl Prepared<'_> {
         max_message: usize,
         on_point: impl FnMut(&Point<'s>),
     ) -> BatchReport {
-        read_batch(
-            &self.body,
-            &ParseOptions::new(self.precision, now),
-            max_message,
-            on_point,
-        )
+        read_batch(&self.body, &self.time.options(now), max_message, on_point)
     }
-}
-
-/// Which request-level checks apply. Tools that check a batch rather than a live request
-/// answer as the server would for an authorized request naming an existing org and bucket.
-#[derive(Clone, Copy, Debug)]
-struct Scope {
-    live: bool,
-}
-
-fn prepare_inner<'a>(
-    scope: Scope,
-    query: &Query<'_>,
-    precision: Option<&[u8]>,
-    req: &Request<'a>,
-    limits: &Limits,
-) -> Result<Prepared<'a>, Rejection> {
-    if scope.live && req.authorization.is_none_or(|a| a.trim_ascii().is_empty()) {
-        return Err(Rejection::unauthorized());
-    }
-    let precision = Precision::from_param(precision.unwrap_or_default())
-        .ok_or_else(Rejection::invalid_precision)?;
-    if scope.live && query.get_or_empty("bucket").is_empty() {
-        return Err(Rejection::bucket_not_found());
-    }
-    let header = check_gzip_header(req.content_encoding, req.body)?;
-    if scope.live && query.get_or_empty("org").is_empty() && query.get_or_empty("orgID").is_empty()
-    {
-        return Err(Rejection::missing_org());
-    }
-    let body = read_body(req.body, header, limits)?;
-    Ok(Prepared { precision, body })
-}
-
-/// Whether a `Content-Encoding` value means gzip: exactly `gzip` or `x-gzip`, as OSS compares
-/// it (`GZIP`, `identity`, `deflate` … mean the body is read as it is).
-pub fn is_gzip(content_encoding: Option<&[u8]>) -> bool {
-    matches!(content_encoding, Some(b"gzip" | b"x-gzip"))
 }
 
 /// OSS's step 4 on its own (spec Part B §1): when the content encoding is gzip, reads the
 /// first member header and gives its length; `Ok(None)` for a body read as it is; the
-/// generic 500 for a bad header. Servers that look up orgs and buckets run it before them.
+/// generic 500 for a bad header.
 pub fn check_gzip_header(
     content_encoding: Option<&[u8]>,
     body: &[u8],
@@ -220,7 +111,7 @@ pub fn check_gzip_header(
     if is_gzip(content_encoding) {
         gzip::read_header(body)
             .map(Some)
-            .map_err(|_| Rejection::internal())
+            .map_err(|_| Rejection::gzip_header())
     } else {
         Ok(None)
     }
@@ -233,29 +124,36 @@ pub fn read_body<'a>(
     gzip_header: Option<usize>,
     limits: &Limits,
 ) -> Result<Cow<'a, [u8]>, Rejection> {
-    if body.len() >= limits.max_body {
-        return Err(Rejection::too_large());
-    }
-    match gzip_header {
-        Some(start) => Ok(Cow::Owned(
-            gzip::decompress_members(body, start, limits.max_batch)
-                .map_err(Rejection::read_error)?,
-        )),
-        None if body.len() >= limits.max_batch => Err(Rejection::too_large()),
-        None => Ok(Cow::Borrowed(body)),
-    }
+    pipeline::decode_body(body, gzip_header, limits)
 }
 
-/// Runs every check up to parsing on a live request (spec Part A §3).
+fn prepare_with<'a, L: Lookup>(
+    head: &Head<'_>,
+    lookup: &mut L,
+    body: &'a [u8],
+    limits: &Limits,
+) -> Result<Prepared<'a>, Rejection> {
+    let resolved = pipeline::admit(head, lookup)?.resolve(body, lookup)?;
+    Ok(Prepared {
+        precision: resolved.time.precision,
+        time: resolved.time,
+        body: resolved.decode(body, limits)?,
+    })
+}
+
+/// Runs every check up to parsing on a live `/api/v2/write` request, as an edge does
+/// (spec Part A §3).
 pub fn prepare<'a>(req: &Request<'a>, limits: &Limits) -> Result<Prepared<'a>, Rejection> {
-    let query = Query::parse(req.query);
-    prepare_inner(
-        Scope { live: true },
-        &query,
-        query.get("precision"),
-        req,
-        limits,
-    )
+    prepare_with(&req.head(Endpoint::V2), &mut Edge, req.body, limits)
+}
+
+/// [`prepare`] for either endpoint.
+pub fn prepare_at<'a>(
+    endpoint: Endpoint,
+    req: &Request<'a>,
+    limits: &Limits,
+) -> Result<Prepared<'a>, Rejection> {
+    prepare_with(&req.head(endpoint), &mut Edge, req.body, limits)
 }
 
 /// Runs the checks up to parsing for a batch checked outside a live request (CLI,
@@ -266,24 +164,34 @@ pub fn prepare_batch<'a>(
     body: &'a [u8],
     limits: &Limits,
 ) -> Result<Prepared<'a>, Rejection> {
-    let req = Request {
-        query: b"",
+    prepare_batch_at(Endpoint::V2, precision, content_encoding, body, limits)
+}
+
+/// [`prepare_batch`] for either endpoint.
+pub fn prepare_batch_at<'a>(
+    endpoint: Endpoint,
+    precision: Option<&[u8]>,
+    content_encoding: Option<&'a [u8]>,
+    body: &'a [u8],
+    limits: &Limits,
+) -> Result<Prepared<'a>, Rejection> {
+    let mut query = Vec::new();
+    if let Some(p) = precision {
+        query.extend_from_slice(b"precision=");
+        query.extend_from_slice(crate::query::encode_value(p).as_bytes());
+    }
+    let head = Head {
+        endpoint,
+        query: &query,
         authorization: None,
         content_encoding,
-        body,
     };
-    prepare_inner(
-        Scope { live: false },
-        &Query::default(),
-        precision,
-        &req,
-        limits,
-    )
+    prepare_with(&head, &mut Batch, body, limits)
 }
 
 /// The verdict for a parsed batch.
 pub fn verdict(report: &BatchReport) -> Verdict {
-    match Rejection::parse_errors(report) {
+    match pipeline::parse_rejection(report) {
         Some(r) => Verdict::Reject(r),
         None => Verdict::Forward {
             points: report.points,

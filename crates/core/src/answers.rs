@@ -1,0 +1,378 @@
+//! Every answer InfluxDB OSS v2 gives on the paths linegate serves, as data: the rejections
+//! of a write (spec Part B §1, Part C §C.1), the storage outcomes (§6), `/ping`, `/health`,
+//! `/ready`, and unknown paths and methods. The doors (backend, Worker, CLI, package) send
+//! these unchanged; no answer text is written anywhere else.
+
+use crate::json;
+
+/// Why a request was rejected: one variant per decision InfluxDB makes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// Step 1: no credentials, or credentials that match nothing.
+    Unauthorized,
+    /// v2 step 2: `precision` not exactly `ns`, `us`, `ms` or `s`.
+    InvalidPrecision,
+    /// v2 step 3: an empty `bucket` parameter.
+    BucketParamMissing,
+    /// Step 4: a bad first gzip header (the generic 500).
+    GzipHeader,
+    /// v2 step 5: neither `org` nor `orgID`.
+    MissingOrg,
+    /// v2 step 5: an `orgID` that is not an ID (Go's `platform.IDFromString` text).
+    InvalidId(&'static str),
+    /// v2 step 5: no org with that name.
+    OrgNameNotFound(Vec<u8>),
+    /// v2 step 5: no org with that ID.
+    OrgIdNotFound,
+    /// v2 step 6: no bucket with that ID or name in the org.
+    BucketNotFound(Vec<u8>),
+    /// v1 step 3: an empty `db` parameter.
+    MissingDb,
+    /// v1 step 5: no DBRP mapping for `db` (and `rp`).
+    NoDbrp,
+    /// Write permission missing on the bucket.
+    ForbiddenWrite,
+    /// Read permission missing (export, dead letters).
+    ForbiddenRead,
+    /// Step 8: a size limit reached.
+    TooLarge,
+    /// Step 8: reading the (gzip) body failed; Go's error text.
+    ReadData { status: u16, go_text: String },
+    /// Step 9: rejected lines.
+    ParseErrors,
+    /// Step 10: storage dropped or changed points (422).
+    PartialWrite(Vec<u8>),
+    /// Step 10: storage failed (500).
+    WriteFailed(Vec<u8>),
+    /// linegate's edge: the write backend cannot be reached (503).
+    Unavailable,
+    /// Any other failure of the server itself (500, generic text).
+    Internal,
+    /// A method the path does not serve (405).
+    MethodNotAllowed,
+    /// A path nothing serves (404).
+    NotFound,
+    /// A request to a linegate API that InfluxDB would answer with `invalid` (400).
+    Invalid(Vec<u8>),
+}
+
+/// A rejection: what to answer instead of forwarding or storing. Data first (`reason`,
+/// `status`, `code`, `line`); `body` is the exact bytes to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub reason: Reason,
+    pub status: u16,
+    /// InfluxDB's error code (`invalid`, `not found`, …); also the `X-Platform-Error-Code`.
+    pub code: &'static str,
+    /// The exact response body.
+    pub body: Vec<u8>,
+    /// The first rejected line, for parse errors.
+    pub line: Option<u64>,
+}
+
+/// Content type of every JSON answer.
+pub const JSON_TYPE: &str = "application/json; charset=utf-8";
+
+impl Rejection {
+    fn new(reason: Reason, status: u16, code: &'static str, message: &[u8]) -> Rejection {
+        Rejection {
+            reason,
+            status,
+            code,
+            body: json::error_body(code, message),
+            line: None,
+        }
+    }
+
+    /// The response headers InfluxDB sends with every error.
+    pub fn headers(&self) -> [(&'static str, &'static str); 2] {
+        [
+            ("Content-Type", JSON_TYPE),
+            ("X-Platform-Error-Code", self.code),
+        ]
+    }
+
+    /// The message, as sent (JSON-escaped), for logs and people.
+    pub fn message_escaped(&self) -> &[u8] {
+        let b = &self.body;
+        let start = b"{\"code\":\"".len() + json::escaped_len(self.code.as_bytes());
+        let start = start + b"\",\"message\":\"".len();
+        let end = b.iter().rposition(|&c| c == b'"').unwrap_or(b.len());
+        b.get(start..end.max(start)).unwrap_or_default()
+    }
+
+    pub fn unauthorized() -> Rejection {
+        Rejection::new(
+            Reason::Unauthorized,
+            401,
+            "unauthorized",
+            b"unauthorized access",
+        )
+    }
+    pub fn invalid_precision() -> Rejection {
+        Rejection::new(
+            Reason::InvalidPrecision,
+            400,
+            "invalid",
+            b"invalid precision; valid precision units are ns, us, ms, and s",
+        )
+    }
+    pub fn bucket_not_found() -> Rejection {
+        Rejection::new(
+            Reason::BucketParamMissing,
+            404,
+            "not found",
+            b"bucket not found",
+        )
+    }
+    pub fn internal() -> Rejection {
+        Rejection::new(
+            Reason::Internal,
+            500,
+            "internal error",
+            b"An internal error has occurred - check server logs",
+        )
+    }
+    pub fn gzip_header() -> Rejection {
+        Rejection {
+            reason: Reason::GzipHeader,
+            ..Rejection::internal()
+        }
+    }
+    pub fn missing_org() -> Rejection {
+        Rejection::new(
+            Reason::MissingOrg,
+            400,
+            "invalid",
+            b"Please provide either orgID or org",
+        )
+    }
+    pub fn invalid_id(text: &'static str) -> Rejection {
+        Rejection::new(Reason::InvalidId(text), 400, "invalid", text.as_bytes())
+    }
+    pub fn org_name_not_found(name: &[u8]) -> Rejection {
+        let mut m = b"organization name \"".to_vec();
+        m.extend_from_slice(name);
+        m.extend_from_slice(b"\" not found");
+        Rejection::new(Reason::OrgNameNotFound(name.to_vec()), 404, "not found", &m)
+    }
+    pub fn org_id_not_found() -> Rejection {
+        Rejection::new(
+            Reason::OrgIdNotFound,
+            404,
+            "not found",
+            b"organization not found",
+        )
+    }
+    pub fn bucket_named_not_found(value: &[u8]) -> Rejection {
+        let mut m = b"bucket \"".to_vec();
+        m.extend_from_slice(value);
+        m.extend_from_slice(b"\" not found");
+        Rejection::new(Reason::BucketNotFound(value.to_vec()), 404, "not found", &m)
+    }
+    pub fn missing_db() -> Rejection {
+        Rejection::new(Reason::MissingDb, 400, "invalid", b"missing db")
+    }
+    pub fn no_dbrp() -> Rejection {
+        Rejection::new(Reason::NoDbrp, 404, "not found", b"no dbrp mapping found")
+    }
+    pub fn forbidden_write() -> Rejection {
+        Rejection::new(
+            Reason::ForbiddenWrite,
+            403,
+            "forbidden",
+            b"insufficient permissions for write",
+        )
+    }
+    pub fn forbidden_read() -> Rejection {
+        Rejection::new(
+            Reason::ForbiddenRead,
+            403,
+            "forbidden",
+            b"insufficient permissions for read",
+        )
+    }
+    pub fn too_large() -> Rejection {
+        Rejection::new(
+            Reason::TooLarge,
+            413,
+            "request too large",
+            b"unable to read data: points batch is too large",
+        )
+    }
+    /// Step 8's read errors: 400 for Go's data errors (bad checksum, bad second header),
+    /// 500 for the rest, `unable to read data: <go error>`.
+    pub fn read_data(status: u16, go_text: String) -> Rejection {
+        let code = if status == 400 {
+            "invalid"
+        } else {
+            "internal error"
+        };
+        let message = format!("unable to read data: {go_text}");
+        Rejection::new(
+            Reason::ReadData { status, go_text },
+            status,
+            code,
+            message.as_bytes(),
+        )
+    }
+    /// The 400 of a batch with rejected lines, from its escaped joined message.
+    pub fn parse_errors(body: Vec<u8>, line: Option<u64>) -> Rejection {
+        Rejection {
+            reason: Reason::ParseErrors,
+            status: 400,
+            code: "invalid",
+            body,
+            line,
+        }
+    }
+    /// Storage's 422 (spec Part B §6): `reason` is what follows `partial write: `.
+    pub fn partial_write(reason: &[u8]) -> Rejection {
+        let mut m = b"failure writing points to database: partial write: ".to_vec();
+        m.extend_from_slice(reason);
+        Rejection::new(
+            Reason::PartialWrite(reason.to_vec()),
+            422,
+            "unprocessable entity",
+            &m,
+        )
+    }
+    /// Storage's 500 (spec Part B §6).
+    pub fn write_failed(error: &[u8]) -> Rejection {
+        let mut m = b"unexpected error writing points to database: ".to_vec();
+        m.extend_from_slice(error);
+        Rejection::new(
+            Reason::WriteFailed(error.to_vec()),
+            500,
+            "internal error",
+            &m,
+        )
+    }
+    /// The edge's 503 when the write backend cannot be reached; send `Retry-After` with it.
+    pub fn unavailable() -> Rejection {
+        Rejection::new(
+            Reason::Unavailable,
+            503,
+            "unavailable",
+            b"write backend unavailable",
+        )
+    }
+    /// A 400 `invalid` with linegate's own text (its APIs' bad parameters).
+    pub fn invalid(message: &[u8]) -> Rejection {
+        Rejection::new(Reason::Invalid(message.to_vec()), 400, "invalid", message)
+    }
+    /// 405 on a path served with other methods; send `Allow: <allow>` with it.
+    pub fn method_not_allowed(allow: &str) -> Rejection {
+        let m = format!("allow: {allow}");
+        Rejection::new(
+            Reason::MethodNotAllowed,
+            405,
+            "method not allowed",
+            m.as_bytes(),
+        )
+    }
+    /// 404 of a path nothing serves. InfluxDB's API router writes it through its indenting
+    /// JSON encoder, so it is the one error body with tabs and newlines.
+    pub fn not_found() -> Rejection {
+        Rejection {
+            reason: Reason::NotFound,
+            status: 404,
+            code: "not found",
+            body: b"{\n\t\"code\": \"not found\",\n\t\"message\": \"path not found\"\n}".to_vec(),
+            line: None,
+        }
+    }
+}
+
+/// A complete answer that is not a rejection: status, headers, body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+/// The headers InfluxDB's root handler adds to every response.
+pub fn build_headers(version: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("X-Influxdb-Build", "OSS".into()),
+        ("X-Influxdb-Version", version.into()),
+    ]
+}
+
+/// `GET|HEAD /ping`: 204 with the build headers.
+pub fn ping(version: &str) -> Answer {
+    Answer {
+        status: 204,
+        headers: build_headers(version),
+        body: Vec::new(),
+    }
+}
+
+/// `GET /health`: InfluxDB's fixed text, with its spacing and trailing newline.
+pub fn health(version: &str, commit: &str) -> Answer {
+    let mut body = b"{\"name\":\"influxdb\", \"message\":\"ready for queries and writes\", \
+\"status\":\"pass\", \"checks\":[], \"version\": "
+        .to_vec();
+    body.extend_from_slice(&json::quote(version.as_bytes()));
+    body.extend_from_slice(b", \"commit\": ");
+    body.extend_from_slice(&json::quote(commit.as_bytes()));
+    body.extend_from_slice(b"}\n");
+    let mut headers = build_headers(version);
+    headers.push(("Content-Type", JSON_TYPE.into()));
+    Answer {
+        status: 200,
+        headers,
+        body,
+    }
+}
+
+/// `GET /ready`: when the server started (ns since the epoch) and how long it has been up.
+/// InfluxDB encodes it with a four-space indent and writes the status before any header,
+/// so Go sniffs the type as plain text.
+pub fn ready(version: &str, started_ns: i64, up_ns: i64) -> Answer {
+    let body = format!(
+        "{{\n    \"status\": \"ready\",\n    \"started\": \"{}\",\n    \"up\": \"{}\"\n}}\n",
+        crate::time::format_rfc3339_nano(started_ns),
+        crate::time::go_duration(up_ns),
+    );
+    let mut headers = build_headers(version);
+    headers.push(("Content-Type", "text/plain; charset=utf-8".into()));
+    Answer {
+        status: 200,
+        headers,
+        body: body.into_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_and_messages() {
+        let r = Rejection::org_name_not_found(b"a\"b");
+        assert_eq!(
+            r.body,
+            br#"{"code":"not found","message":"organization name \"a\"b\" not found"}"#
+        );
+        assert_eq!(
+            r.message_escaped(),
+            br#"organization name \"a\"b\" not found"#
+        );
+        assert_eq!(
+            Rejection::read_data(400, "gzip: invalid checksum".into()).body,
+            br#"{"code":"invalid","message":"unable to read data: gzip: invalid checksum"}"#
+        );
+        assert_eq!(
+            Rejection::method_not_allowed("POST").body,
+            br#"{"code":"method not allowed","message":"allow: POST"}"#
+        );
+        let h = health("v2.9.1", "x");
+        assert!(h.body.ends_with(b"\"commit\": \"x\"}\n"));
+        let r = ready("v", 0, 1_500_000_000);
+        assert!(String::from_utf8(r.body)
+            .unwrap()
+            .contains("\"up\": \"1.5s\""));
+    }
+}
