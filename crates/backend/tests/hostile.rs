@@ -685,3 +685,147 @@ fn export_merges_alike_in_memory_and_on_disk() {
     );
     let _ = BIN;
 }
+
+#[test]
+fn an_address_that_keeps_failing_authentication_is_slowed() {
+    let dir = support::temp_dir("hostile-guess");
+    let s = Server::start(
+        &dir.join("data"),
+        &[
+            &support::setup("o", "b", "tok")[..],
+            &["--auth-fail-burst", "3", "--auth-fail-delay-ms", "300"],
+        ]
+        .concat(),
+    );
+    let mut took = Vec::new();
+    for i in 0..5 {
+        let t = Instant::now();
+        let r = s.write(&format!("guess-{i}"), "org=o&bucket=b", b"m f=1 1");
+        took.push(t.elapsed());
+        assert_eq!(r.status, 401);
+    }
+    eprintln!("401 times: {took:?}");
+    assert!(
+        took[..3].iter().all(|t| *t < Duration::from_millis(200)),
+        "{took:?}"
+    );
+    assert!(took[3] >= Duration::from_millis(300), "{took:?}");
+    assert!(took[4] >= Duration::from_millis(600), "{took:?}");
+    // The right token is not held back.
+    let t = Instant::now();
+    assert_eq!(s.write("tok", "org=o&bucket=b", b"m f=1 1").status, 204);
+    assert!(t.elapsed() < Duration::from_millis(200));
+    let m = s.request("GET", "/metrics", &[], b"").text();
+    assert!(m.contains("linegate_auth_delayed_total 2"), "{m}");
+}
+
+#[test]
+fn connections_past_the_cap_are_closed_at_once() {
+    let dir = support::temp_dir("hostile-cap");
+    let s = Server::start(
+        &dir.join("data"),
+        &[
+            &support::setup("o", "b", "tok")[..],
+            &["--max-connections", "8"],
+        ]
+        .concat(),
+    );
+    // Eight idle connections hold every slot (the header timeout is 10 s by default).
+    let idle: Vec<TcpStream> = (0..8)
+        .map(|_| TcpStream::connect(&s.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let r = support::request(&s.addr, "GET", "/ping", &[], b"");
+    assert!(
+        r.is_err() || r.as_ref().is_ok_and(|r| r.status == 0),
+        "a ninth connection was served: {r:?}"
+    );
+    drop(idle);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(s.request("GET", "/ping", &[], b"").status, 204);
+    let m = s.request("GET", "/metrics", &[], b"").text();
+    assert!(!m.contains("linegate_connections_refused_total 0\n"), "{m}");
+}
+
+#[test]
+fn bodies_past_the_in_flight_budget_wait_then_get_503() {
+    let dir = support::temp_dir("hostile-budget");
+    let s = Server::start(
+        &dir.join("data"),
+        &[
+            &support::setup("o", "b", "tok")[..],
+            &[
+                "--max-inflight-bytes",
+                "100000",
+                "--body-idle-timeout-ms",
+                "500",
+                "--min-body-rate",
+                "0",
+            ],
+        ]
+        .concat(),
+    );
+    // One upload holds 90 kB of the budget and stalls (under its idle timeout, renewed).
+    let mut hog = TcpStream::connect(&s.addr).unwrap();
+    hog.write_all(b"POST /api/v2/write?org=o&bucket=b HTTP/1.1\r\nHost: x\r\nAuthorization: Token tok\r\nContent-Length: 1000000\r\n\r\n")
+        .unwrap();
+    hog.write_all(&vec![b'#'; 90_000]).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trickle = {
+        let stop = stop.clone();
+        let mut hog = hog.try_clone().unwrap();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if hog.write_all(b"#").is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    // Another needs 20 kB: the budget stays full past its idle timeout.
+    let mut body = b"m f=1 1\n".to_vec();
+    body.resize(20_000, b'\n');
+    let r = s.write("tok", "org=o&bucket=b", &body);
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("1"));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    trickle.join().unwrap();
+    drop(hog);
+    std::thread::sleep(Duration::from_millis(700));
+    // Released with the stalled upload: the same write now fits.
+    assert_eq!(s.write("tok", "org=o&bucket=b", &body).status, 204);
+}
+
+#[test]
+fn field_types_past_the_cache_are_still_checked() {
+    let dir = support::temp_dir("hostile-fields");
+    let s = Server::start(
+        &dir.join("data"),
+        &[
+            &support::setup("o", "b", "tok")[..],
+            &["--field-cache", "100"],
+        ]
+        .concat(),
+    );
+    // 5,000 distinct fields: most are evicted from a cache of 100.
+    for batch in 0..5 {
+        let mut body = Vec::new();
+        for i in 0..1000 {
+            body.extend_from_slice(format!("m f{}=1 1\n", batch * 1000 + i).as_bytes());
+        }
+        assert_eq!(s.write("tok", "org=o&bucket=b", &body).status, 204);
+    }
+    // The first field, long evicted, still conflicts; a type kept in the cache too.
+    let r = s.write("tok", "org=o&bucket=b", b"m f0=1i 1");
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.text().contains("already exists as type float"),
+        "{}",
+        r.text()
+    );
+    let r = s.write("tok", "org=o&bucket=b", b"m f4999=\"s\" 1");
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(s.write("tok", "org=o&bucket=b", b"m f0=2 2").status, 204);
+}
