@@ -513,6 +513,7 @@ impl Progress {
 
 fn batch_options<'a>(o: &'a BatchOptions) -> ValidateOptions<'a> {
     ValidateOptions {
+        endpoint: Default::default(),
         precision: o.precision.as_deref().map(str::as_bytes),
         content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         now: now_or_clock(o.now),

@@ -4,6 +4,7 @@
 use std::io::{self, IsTerminal, Write};
 use std::time::Instant;
 
+use linegate_core::answers::Reason;
 use linegate_core::{ValidateOptions, Validation};
 
 /// Diagnostics shown per file before "… and N more".
@@ -161,13 +162,13 @@ impl Report {
                 self.paint("1;31", &format!("error: {}", v.status)),
                 body
             )?;
-            let why = match (v.status, v.code) {
-                (400, Some("invalid")) if body.contains("precision") => format!(
-                    "--precision was {:?}; InfluxDB v2 takes exactly ns, us, ms or s",
+            let why = match &v.reason {
+                Some(Reason::InvalidPrecision) => format!(
+                    "--precision was {:?}; InfluxDB v2 takes exactly ns, us, ms or s (v1's /write, --v1, takes any)",
                     String::from_utf8_lossy(opts.precision.unwrap_or_default())
                 ),
-                (413, _) => "the body reaches --max-body or --max-batch".into(),
-                (_, _) if content_encoding.is_some() => format!(
+                Some(Reason::TooLarge) => "the body reaches --max-body or --max-batch".into(),
+                _ if content_encoding.is_some() => format!(
                     "the body was read as Content-Encoding {:?}",
                     String::from_utf8_lossy(content_encoding.unwrap_or_default())
                 ),

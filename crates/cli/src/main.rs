@@ -1,11 +1,11 @@
 //! `linegate`: check InfluxDB v2 line-protocol files before uploading them.
 //!
 //! ```text
-//! linegate check [--precision P] [--now NS] [--content-encoding E] [--max-body N]
+//! linegate check [--v1] [--precision P] [--now NS] [--content-encoding E] [--max-body N]
 //!                [--max-batch N] [--max-message N] [--format human|json|jsonl] [--points] FILE…|-
 //! ```
 //! Each file is answered as InfluxDB OSS v2 would answer a write of it (an authorized request
-//! naming an existing org and bucket). Exit status: 0 when every file would be accepted, 1
+//! naming an existing org and bucket; with `--v1`, a `POST /write?db=…` to v1's endpoint). Exit status: 0 when every file would be accepted, 1
 //! when any is rejected, 2 on usage errors.
 
 mod human;
@@ -15,7 +15,7 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use linegate_core::{
-    json, validate_split, validate_with_progress, Limits, ValidateOptions, Validation,
+    json, validate_split, validate_with_progress, Endpoint, Limits, ValidateOptions, Validation,
 };
 
 const USAGE: &str = "\
@@ -25,8 +25,10 @@ Checks line-protocol files as InfluxDB OSS v2 would answer a write of each
 (an authorized request naming an existing org and bucket).
 
 options:
+  --v1                   answer as v1's `POST /write?db=…` (precision never rejected;
+                         given timestamps scaled only for us, ms and s)
   --precision P          the `precision` query parameter, verbatim (absent: not sent;
-                         empty: ns; anything but ns, us, ms, s is InfluxDB's 400)
+                         empty: ns; on /api/v2/write anything but ns, us, ms, s is 400)
   --now NS               the server clock in ns, for lines without a timestamp
                          (default: the current time)
   --content-encoding E   the Content-Encoding header, verbatim (default: gzip for
@@ -53,6 +55,7 @@ enum Format {
 }
 
 struct Args {
+    endpoint: Endpoint,
     precision: Option<Vec<u8>>,
     now: Option<i64>,
     content_encoding: Option<Vec<u8>>,
@@ -80,6 +83,7 @@ fn os_bytes(s: OsString) -> Vec<u8> {
 
 fn parse_args(mut it: impl Iterator<Item = OsString>) -> Result<Args, String> {
     let mut a = Args {
+        endpoint: Endpoint::V2,
         precision: None,
         now: None,
         content_encoding: None,
@@ -137,6 +141,7 @@ fn parse_args(mut it: impl Iterator<Item = OsString>) -> Result<Args, String> {
                 })
             }
             "--points" if inline.is_none() => a.points = true,
+            "--v1" if inline.is_none() => a.endpoint = Endpoint::V1,
             _ => return Err(format!("unknown option {s}")),
         }
     }
@@ -287,6 +292,7 @@ fn main() -> ExitCode {
             None => None,
         };
         let opts = ValidateOptions {
+            endpoint: args.endpoint,
             precision: args.precision.as_deref(),
             content_encoding,
             now,

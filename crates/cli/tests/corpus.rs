@@ -1,7 +1,7 @@
 //! The parity corpus (`../shared/corpus`): every recorded request through the core and through
 //! the `linegate` binary gives InfluxDB's status, body and points.
 
-use linegate_core::{json, prepare, verdict, Limits, Request, Verdict};
+use linegate_core::{json, prepare_at, verdict, Limits, Request, Verdict};
 use linegate_corpus::{self as support, Case, NOW};
 use serde_json::Value;
 
@@ -23,7 +23,7 @@ fn run_core(case: &Case) -> (u16, String, Vec<Value>) {
         body: &case.body,
     };
     let lim = limits(case);
-    let prepared = match prepare(&req, &lim) {
+    let prepared = match prepare_at(case.endpoint, &req, &lim) {
         Ok(p) => p,
         Err(r) => return (r.status, String::from_utf8(r.body).unwrap(), vec![]),
     };
@@ -44,9 +44,20 @@ fn corpus_through_the_core() {
     let Some(dir) = support::corpus_dir("corpus_through_the_core") else {
         return;
     };
-    let cases = support::load(&dir);
+    core_run(&support::load(&dir), "corpus", 2000);
+}
+
+#[test]
+fn v1_corpus_through_the_core() {
+    let Some(dir) = support::corpus_dir("v1_corpus_through_the_core") else {
+        return;
+    };
+    core_run(&support::load_v1(&dir), "v1 corpus", 5000);
+}
+
+fn core_run(cases: &[Case], name: &str, at_least: usize) {
     let mut failures = Vec::new();
-    for case in &cases {
+    for case in cases {
         let (status, body, points) = run_core(case);
         let res = case.check_answer(status, &body).and_then(|()| {
             if status == 204 && !case.oracle_gzip {
@@ -60,7 +71,7 @@ fn corpus_through_the_core() {
         }
     }
     println!(
-        "corpus through the core: {} cases checked, {} failed",
+        "{name} through the core: {} cases checked, {} failed",
         cases.len(),
         failures.len()
     );
@@ -71,7 +82,10 @@ fn corpus_through_the_core() {
         cases.len(),
         failures.join("\n")
     );
-    assert!(cases.len() > 2000, "the corpus should hold over 2000 cases");
+    assert!(
+        cases.len() > at_least,
+        "the {name} should hold over {at_least} cases"
+    );
 }
 
 /// The command-line options that reproduce a case's request, and the path to pass.
@@ -81,6 +95,9 @@ fn cli_args(
     dir: &std::path::Path,
 ) -> (Vec<String>, std::path::PathBuf) {
     let mut args = Vec::new();
+    if case.endpoint == linegate_core::Endpoint::V1 {
+        args.push("--v1".to_string());
+    }
     if let Some(p) = &case.precision {
         args.push(format!("--precision={p}"));
     }
@@ -125,12 +142,25 @@ fn corpus_through_the_cli_split_in_two() {
     corpus_run(&dir, false, Some("0"));
 }
 
+/// v1's `/write` (`--v1`): every row of `v1-expected.jsonl` through the binary.
+#[test]
+fn v1_corpus_through_the_cli() {
+    let Some(dir) = support::corpus_dir("v1_corpus_through_the_cli") else {
+        return;
+    };
+    corpus_run_cases(&dir, &support::load_v1(&dir), true, None);
+}
+
 fn corpus_run(dir: &std::path::Path, points: bool, split_min: Option<&str>) {
-    let cases = support::load(dir);
+    corpus_run_cases(dir, &support::load(dir), points, split_min);
+}
+
+fn corpus_run_cases(dir: &std::path::Path, cases: &[Case], points: bool, split_min: Option<&str>) {
     let tmp = std::env::temp_dir().join(format!(
-        "linegate-cli-corpus-{}-{}",
+        "linegate-cli-corpus-{}-{}-{:?}",
         std::process::id(),
-        points
+        points,
+        cases.first().map(|c| c.endpoint)
     ));
     std::fs::create_dir_all(&tmp).unwrap();
     // One run of the binary per distinct set of options, with all its files.

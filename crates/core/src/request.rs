@@ -160,7 +160,7 @@ pub fn prepare_at<'a>(
 /// `validate`): only the precision, the content encoding and the limits apply.
 pub fn prepare_batch<'a>(
     precision: Option<&[u8]>,
-    content_encoding: Option<&'a [u8]>,
+    content_encoding: Option<&[u8]>,
     body: &'a [u8],
     limits: &Limits,
 ) -> Result<Prepared<'a>, Rejection> {
@@ -171,7 +171,7 @@ pub fn prepare_batch<'a>(
 pub fn prepare_batch_at<'a>(
     endpoint: Endpoint,
     precision: Option<&[u8]>,
-    content_encoding: Option<&'a [u8]>,
+    content_encoding: Option<&[u8]>,
     body: &'a [u8],
     limits: &Limits,
 ) -> Result<Prepared<'a>, Rejection> {

@@ -1,10 +1,12 @@
 //! One call for tools that check a batch (the CLI, the npm package's `validate` and `parse`,
 //! the page): InfluxDB's answer plus everything linegate adds (spec Part A §3 and §6).
 
-use crate::batch::{read_batch_split, read_batch_until, BatchReport, Join, ParseOptions};
+use crate::answers::Reason;
+use crate::batch::{read_batch_split, read_batch_until, BatchReport, Join};
 use crate::diagnostics::{diagnose, Diagnostic, Summary, SummaryBuilder, Warning, Warnings};
+use crate::pipeline::Endpoint;
 use crate::point::Point;
-use crate::request::{prepare_batch, verdict, Limits, Rejection, Verdict};
+use crate::request::{prepare_batch_at, verdict, Limits, Prepared, Rejection, Verdict};
 use crate::{Precision, DEFAULT_LIMITS};
 
 const PROGRESS_STEP: usize = 1 << 20;
@@ -14,6 +16,8 @@ const PROGRESS_STEP: usize = 1 << 20;
 /// to compute.
 #[derive(Clone, Copy, Debug)]
 pub struct ValidateOptions<'a> {
+    /// The endpoint the batch is checked for (`/api/v2/write` or v1's `/write`).
+    pub endpoint: Endpoint,
     pub precision: Option<&'a [u8]>,
     pub content_encoding: Option<&'a [u8]>,
     /// "Now" in ns; lines without a timestamp get it, truncated to the precision.
@@ -28,6 +32,7 @@ pub struct ValidateOptions<'a> {
 impl Default for ValidateOptions<'_> {
     fn default() -> Self {
         ValidateOptions {
+            endpoint: Endpoint::V2,
             precision: None,
             content_encoding: None,
             now: 0,
@@ -47,6 +52,8 @@ pub struct Validation {
     pub body: Vec<u8>,
     /// InfluxDB's error code, for errors.
     pub code: Option<&'static str>,
+    /// Which decision rejected the batch, for errors.
+    pub reason: Option<Reason>,
     /// First rejected line, for parse errors.
     pub line: Option<u64>,
     pub precision: Option<Precision>,
@@ -74,6 +81,7 @@ impl Validation {
             body: r.body,
             code: Some(r.code),
             line: r.line,
+            reason: Some(r.reason),
             precision: None,
             points: 0,
             lines: 0,
@@ -106,19 +114,24 @@ pub fn validate_with_progress(
     mut on_point: impl FnMut(&Point<'_>),
     mut on_progress: impl FnMut(usize, usize) -> bool,
 ) -> Validation {
-    let prepared = match prepare_batch(opts.precision, opts.content_encoding, body, &opts.limits) {
+    let prepared = match prepare(body, opts) {
         Ok(p) => p,
         Err(r) => return Validation::rejected_early(r),
     };
-    let mut warnings = opts
-        .warnings
-        .then(|| Warnings::new(prepared.precision, 1000));
+    let options = prepared.time.options(opts.now);
+    let mut warnings = opts.warnings.then(|| {
+        let w = Warnings::new(prepared.precision, 1000);
+        match (prepared.time.ignores_unit(), opts.precision) {
+            (true, Some(param)) => w.with_v1_unit(param, options.now),
+            _ => w,
+        }
+    });
     let mut summary = opts.summary_buckets.map(|_| SummaryBuilder::new());
     let total = prepared.body.len();
     let mut next_report = PROGRESS_STEP;
     let report = read_batch_until(
         &prepared.body,
-        &ParseOptions::new(prepared.precision, opts.now),
+        &options,
         opts.limits.max_message,
         |p| {
             if let Some(w) = warnings.as_mut() {
@@ -158,13 +171,13 @@ pub fn validate_split(body: &[u8], opts: &ValidateOptions<'_>, join: Join<'_>) -
     if opts.warnings || opts.summary_buckets.is_some() {
         return validate(body, opts, |_| {});
     }
-    let prepared = match prepare_batch(opts.precision, opts.content_encoding, body, &opts.limits) {
+    let prepared = match prepare(body, opts) {
         Ok(p) => p,
         Err(r) => return Validation::rejected_early(r),
     };
     let report = read_batch_split(
         &prepared.body,
-        &ParseOptions::new(prepared.precision, opts.now),
+        &prepared.time.options(opts.now),
         opts.limits.max_message,
         join,
     );
@@ -175,6 +188,16 @@ pub fn validate_split(body: &[u8], opts: &ValidateOptions<'_>, join: Join<'_>) -
         Vec::new(),
         0,
         None,
+    )
+}
+
+fn prepare<'a>(body: &'a [u8], opts: &ValidateOptions<'_>) -> Result<Prepared<'a>, Rejection> {
+    prepare_batch_at(
+        opts.endpoint,
+        opts.precision,
+        opts.content_encoding,
+        body,
+        &opts.limits,
     )
 }
 
@@ -191,15 +214,16 @@ fn finish(
         .iter()
         .map(|e| diagnose(e, body, precision))
         .collect();
-    let (status, body, code, line) = match verdict(report) {
-        Verdict::Forward { .. } => (204, Vec::new(), None, None),
-        Verdict::Reject(r) => (r.status, r.body, Some(r.code), r.line),
+    let (status, body, code, line, reason) = match verdict(report) {
+        Verdict::Forward { .. } => (204, Vec::new(), None, None, None),
+        Verdict::Reject(r) => (r.status, r.body, Some(r.code), r.line, Some(r.reason)),
     };
     Validation {
         status,
         body,
         code,
         line,
+        reason,
         precision: Some(precision),
         points: report.points,
         lines: report.lines,
@@ -208,5 +232,47 @@ fn finish(
         warnings,
         warnings_total,
         summary,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_precision_trap_is_warned_about() {
+        let body = b"m f=1\ncpu v=1 1700000000\n";
+        let opts = |p: &'static [u8]| ValidateOptions {
+            endpoint: Endpoint::V1,
+            precision: Some(p),
+            warnings: true,
+            now: 1_700_000_000_123_456_789,
+            ..ValidateOptions::default()
+        };
+        let v = validate(body, &opts(b"h"), |_| {});
+        assert!(v.accepted());
+        let w = v
+            .warnings
+            .iter()
+            .find(|w| w.kind == crate::diagnostics::WarningKind::V1Precision)
+            .expect("a v1-precision warning");
+        assert_eq!(w.line, 2);
+        assert!(w.message.contains("as nanoseconds") && w.message.contains("precision=s"));
+        for ok in [&b"s"[..], b"us", b"ns", b"n"] {
+            let v = validate(body, &opts(ok), |_| {});
+            assert!(v
+                .warnings
+                .iter()
+                .all(|w| w.kind != crate::diagnostics::WarningKind::V1Precision));
+        }
+        // v2 rejects what v1 takes.
+        let v2 = ValidateOptions {
+            endpoint: Endpoint::V2,
+            ..opts(b"h")
+        };
+        assert_eq!(
+            validate(body, &v2, |_| {}).reason,
+            Some(Reason::InvalidPrecision)
+        );
     }
 }

@@ -31,6 +31,8 @@ pub fn corpus_dir(test: &str) -> Option<PathBuf> {
 
 /// One recorded request and InfluxDB's answer.
 pub struct Case {
+    /// `/api/v2/write` (`expected.jsonl`) or v1's `/write` (`v1-expected.jsonl`).
+    pub endpoint: linegate_core::Endpoint,
     pub row: Value,
     pub run: String,
     pub file: String,
@@ -46,9 +48,18 @@ pub struct Case {
     pub body_expected: String,
 }
 
-/// Every row of `expected.jsonl`, with its body as sent.
+/// Every row of `expected.jsonl` (requests to `/api/v2/write`), with its body as sent.
 pub fn load(corpus: &Path) -> Vec<Case> {
-    let text = std::fs::read(corpus.join("expected.jsonl")).expect("read expected.jsonl");
+    load_file(corpus, "expected.jsonl", linegate_core::Endpoint::V2)
+}
+
+/// Every row of `v1-expected.jsonl` (requests to v1's `/write?db=b`), with its body as sent.
+pub fn load_v1(corpus: &Path) -> Vec<Case> {
+    load_file(corpus, "v1-expected.jsonl", linegate_core::Endpoint::V1)
+}
+
+fn load_file(corpus: &Path, name: &str, endpoint: linegate_core::Endpoint) -> Vec<Case> {
+    let text = std::fs::read(corpus.join(name)).expect("read the corpus rows");
     // Split on LF only: rows hold raw U+2028 and friends.
     text.split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
@@ -71,6 +82,7 @@ pub fn load(corpus: &Path) -> Vec<Case> {
                     .unwrap()
             });
             Case {
+                endpoint,
                 precision: row["precision"].as_str().map(str::to_string),
                 content_encoding: row["content_encoding"].as_str().map(str::to_string),
                 bucket: !run.starts_with("no-bucket-param"),
@@ -89,8 +101,11 @@ pub fn load(corpus: &Path) -> Vec<Case> {
 
 impl Case {
     pub fn query(&self) -> String {
-        let mut q = String::from("org=o");
-        if self.bucket {
+        let mut q = match self.endpoint {
+            linegate_core::Endpoint::V2 => String::from("org=o"),
+            linegate_core::Endpoint::V1 => String::from("db=b"),
+        };
+        if self.bucket && self.endpoint == linegate_core::Endpoint::V2 {
             q.push_str("&bucket=b");
         }
         if let Some(p) = &self.precision {
@@ -123,6 +138,11 @@ impl Case {
     /// The recorded points (corpus format), empty for rejected batches.
     pub fn points(&self) -> Vec<Value> {
         self.row["points"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The request path.
+    pub fn path(&self) -> &'static str {
+        self.endpoint.path()
     }
 
     /// Checks our answer (status and exact body) against InfluxDB's.
