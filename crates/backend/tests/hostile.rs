@@ -604,7 +604,14 @@ fn crc32(data: &[u8]) -> u32 {
 #[test]
 fn an_export_of_a_million_points_streams_in_bounded_memory() {
     let dir = support::temp_dir("hostile-export");
-    let s = Server::start(&dir.join("data"), &support::setup("o", "b", "tok"));
+    let s = Server::start(
+        &dir.join("data"),
+        &[
+            &support::setup("o", "b", "tok")[..],
+            &["--body-idle-timeout-ms", "1500"],
+        ]
+        .concat(),
+    );
     let pid = s.child.id();
     // 1,000 series × 1,000 times, in ten batches; every tenth point is written twice
     // (another field, same series and time) so the merge has work to do.
@@ -652,6 +659,26 @@ fn an_export_of_a_million_points_streams_in_bounded_memory() {
     assert!(text.contains("\ncpu,host=h7 v=11.5 11\n"));
     assert_eq!(lines[999_999], "cpu,host=h999 v=999.5 999");
     assert!(grew < 64 << 10, "RSS grew by {grew} KiB");
+    // A client that stops reading holds the export only for the idle timeout: then the
+    // answer is cut off (no final chunk), not left hanging with a thread and a snapshot.
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    c.write_all(b"GET /api/v2/export?org=o&bucket=b&raw=true HTTP/1.1\r\nHost: x\r\nAuthorization: Token tok\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let mut stalled = Vec::new();
+    let _ = c.read_to_end(&mut stalled);
+    eprintln!(
+        "a stalled export gave {} of {} bytes",
+        stalled.len(),
+        all.len()
+    );
+    assert!(stalled.len() < all.len() / 2, "{} bytes", stalled.len());
+    assert!(
+        !stalled.ends_with(b"0\r\n\r\n"),
+        "a cut-off export looked complete"
+    );
+    assert_eq!(s.request("GET", "/ping", &[], b"").status, 204);
 }
 
 #[test]

@@ -55,10 +55,13 @@ pub(super) async fn export(State(app): State<Arc<App>>, req: Request) -> Respons
     // body drains, so memory stays a few pieces whatever the bucket holds. Errors before
     // the first piece still get their 500; later ones cut the stream short.
     let dir = app.store.dir.clone();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(4);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(4);
     let (first_tx, first_rx) = oneshot::channel::<Result<(), String>>();
+    let stall = app.guards.body_idle_timeout;
+    let sink = store::ChunkSink::new(tx, first_tx, stall, tokio::runtime::Handle::current());
+    let done = sink.done.clone();
     tokio::task::spawn_blocking(move || {
-        let mut sink = store::ChunkSink::new(tx.clone(), first_tx);
+        let mut sink = sink;
         let res = store::open_read(&dir)
             .map_err(|e| e.to_string())
             .and_then(|conn| store::export(&conn, bucket.id, &filter, &mut sink));
@@ -73,9 +76,7 @@ pub(super) async fn export(State(app): State<Arc<App>>, req: Request) -> Respons
         Err(_) => return error(500, "internal error", b"the export stopped"),
     }
     app.metrics.request("export", 200);
-    let stream = ChannelBody {
-        rx: std::mem::replace(&mut rx, tokio::sync::mpsc::channel(1).1),
-    };
+    let stream = ChannelBody { rx, done };
     base(200)
         .header("Content-Type", "text/plain; charset=utf-8")
         .body(Body::new(stream))
@@ -85,6 +86,7 @@ pub(super) async fn export(State(app): State<Arc<App>>, req: Request) -> Respons
 /// A response body fed by a channel of pieces.
 pub(super) struct ChannelBody {
     rx: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
+    done: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl http_body::Body for ChannelBody {
@@ -94,9 +96,13 @@ impl http_body::Body for ChannelBody {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        self.rx
-            .poll_recv(cx)
-            .map(|m| m.map(|r| r.map(http_body::Frame::data).map_err(std::io::Error::other)))
+        let done = self.done.load(Ordering::SeqCst);
+        self.rx.poll_recv(cx).map(|m| match m {
+            Some(r) => Some(r.map(http_body::Frame::data).map_err(std::io::Error::other)),
+            // The queue closed: the end, if the export said so; else it was cut short.
+            None if done || self.done.load(Ordering::SeqCst) => None,
+            None => Some(Err(std::io::Error::other("the export was cut short"))),
+        })
     }
 }
 

@@ -257,23 +257,37 @@ fn merge_on_disk(
 
 /// Export output as pieces on a channel (for a streamed HTTP answer). `first` says once
 /// whether the export started (its first piece, or its end) or failed before any output.
+/// A client that stops reading stalls the export only for `stall`: then the export ends
+/// (and with it its thread and its read snapshot, which would otherwise hold the WAL).
 pub struct ChunkSink {
     tx: tokio::sync::mpsc::Sender<Result<Bytes, String>>,
     first: Option<oneshot::Sender<Result<(), String>>>,
+    stall: std::time::Duration,
+    rt: tokio::runtime::Handle,
+    /// Set once the export ended well: a stream that stops without it was cut short, and
+    /// must end in an error, never look complete.
+    pub done: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ChunkSink {
+    /// Made on a runtime thread; written from a blocking one.
     pub fn new(
         tx: tokio::sync::mpsc::Sender<Result<Bytes, String>>,
         first: oneshot::Sender<Result<(), String>>,
+        stall: std::time::Duration,
+        rt: tokio::runtime::Handle,
     ) -> ChunkSink {
         ChunkSink {
             tx,
             first: Some(first),
+            stall,
+            rt,
+            done: Arc::default(),
         }
     }
 
     pub fn finish(mut self) {
+        self.done.store(true, Ordering::SeqCst);
         if let Some(f) = self.first.take() {
             let _ = f.send(Ok(()));
         }
@@ -282,7 +296,8 @@ impl ChunkSink {
     pub fn fail(mut self, e: String) {
         match self.first.take() {
             Some(f) => drop(f.send(Err(e))),
-            None => drop(self.tx.blocking_send(Err(e))),
+            // Never wait here: the client may be the one not reading.
+            None => drop(self.tx.try_send(Err(e))),
         }
     }
 }
@@ -292,10 +307,15 @@ impl std::io::Write for ChunkSink {
         if let Some(f) = self.first.take() {
             let _ = f.send(Ok(()));
         }
-        self.tx
-            .blocking_send(Ok(Bytes::copy_from_slice(b)))
-            .map_err(|_| std::io::Error::other("the client went away"))?;
-        Ok(b.len())
+        let piece = Ok(Bytes::copy_from_slice(b));
+        match self
+            .rt
+            .block_on(tokio::time::timeout(self.stall, self.tx.send(piece)))
+        {
+            Ok(Ok(())) => Ok(b.len()),
+            Ok(Err(_)) => Err(std::io::Error::other("the client went away")),
+            Err(_) => Err(std::io::Error::other("the client stopped reading")),
+        }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
