@@ -21,9 +21,46 @@ fn rss_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("{field} not in /proc/{pid}/status"))
 }
 
-/// Resets the peak (`VmHWM`) to the current RSS, so a later peak is this test's own.
-fn reset_peak(pid: u32) {
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("clear_refs");
+/// The peak RSS of a process from now on, in KiB: `VmHWM` after resetting it through
+/// `clear_refs` where the kernel allows that, and in any case the highest `VmRSS` seen by a
+/// thread sampling it every millisecond.
+struct Peak {
+    pid: u32,
+    reset: bool,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sampler: std::thread::JoinHandle<u64>,
+}
+
+impl Peak {
+    fn start(pid: u32) -> Peak {
+        let reset = std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = stop.clone();
+        let sampler = std::thread::spawn(move || {
+            let mut max = 0;
+            while !s2.load(std::sync::atomic::Ordering::Relaxed) {
+                max = max.max(rss_kib(pid, "VmRSS:"));
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            max
+        });
+        Peak {
+            pid,
+            reset,
+            stop,
+            sampler,
+        }
+    }
+
+    fn finish(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let sampled = self.sampler.join().unwrap();
+        if self.reset {
+            sampled.max(rss_kib(self.pid, "VmHWM:"))
+        } else {
+            sampled
+        }
+    }
 }
 
 fn wait_exit(child: &mut std::process::Child, secs: f64) -> Option<std::process::ExitStatus> {
@@ -105,7 +142,7 @@ fn a_wrong_token_gets_401_without_the_body_being_read() {
         204
     );
     let base = rss_kib(pid, "VmRSS:");
-    reset_peak(pid);
+    let peak = Peak::start(pid);
     let (status, took, sent) = huge_unauthorized_write(&s.addr, DECLARED);
     assert_eq!(status, 401);
     assert!(took < Duration::from_secs(1), "401 after {took:?}");
@@ -124,7 +161,7 @@ fn a_wrong_token_gets_401_without_the_body_being_read() {
         assert!(took < Duration::from_secs(1), "401 after {took:?}");
         assert!(sent < DECLARED);
     }
-    let grew = rss_kib(pid, "VmHWM:").saturating_sub(base);
+    let grew = peak.finish().saturating_sub(base);
     eprintln!("peak RSS growth over five unauthorized 200 MiB writes: {grew} KiB");
     assert!(grew < 16 << 10, "RSS grew by {grew} KiB");
     // The server still answers.
@@ -553,7 +590,7 @@ fn a_lying_gzip_size_field_sets_no_allocation() {
     gz[n - 4..].copy_from_slice(&(512u32 << 20).to_le_bytes());
     assert_eq!(s.write("tok", "org=o&bucket=b", b"m f=0 0").status, 204);
     let base = rss_kib(pid, "VmRSS:");
-    reset_peak(pid);
+    let peak = Peak::start(pid);
     let auth = "Token tok";
     let r = s.request(
         "POST",
@@ -561,13 +598,18 @@ fn a_lying_gzip_size_field_sets_no_allocation() {
         &[("Authorization", auth), ("Content-Encoding", "gzip")],
         &gz,
     );
-    let grew = rss_kib(pid, "VmHWM:").saturating_sub(base);
+    let grew = peak.finish().saturating_sub(base);
     eprintln!(
         "gzip body of {} bytes claiming 512 MiB: status {}, peak RSS growth {grew} KiB",
         gz.len(),
         r.status
     );
-    assert!(grew < 32 << 10, "RSS grew by {grew} KiB");
+    // Fails until crates/core/src/gzip.rs stops sizing its first allocation from the
+    // trailer's size field (issue 13, item 5: fixed in core's streaming gzip rewrite).
+    assert!(
+        grew < 32 << 10,
+        "RSS grew by {grew} KiB: the gzip trailer's size field set an allocation"
+    );
 }
 
 /// A gzip member of stored (uncompressed) deflate blocks, with a correct CRC and size.
@@ -633,7 +675,7 @@ fn an_export_of_a_million_points_streams_in_bounded_memory() {
     assert_eq!(s.write("tok", "org=o&bucket=b", &again).status, 204);
     eprintln!("wrote 1M points in {:?}", t0.elapsed());
     let base = rss_kib(pid, "VmRSS:");
-    reset_peak(pid);
+    let peak = Peak::start(pid);
     let t1 = Instant::now();
     let mut c = TcpStream::connect(&s.addr).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
@@ -642,7 +684,7 @@ fn an_export_of_a_million_points_streams_in_bounded_memory() {
     let mut all = Vec::new();
     c.read_to_end(&mut all).unwrap();
     let r = support::parse_response(&all).unwrap();
-    let grew = rss_kib(pid, "VmHWM:").saturating_sub(base);
+    let grew = peak.finish().saturating_sub(base);
     assert_eq!(r.status, 200);
     let text = r.text();
     let lines: Vec<&str> = text.lines().collect();
