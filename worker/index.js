@@ -5,6 +5,7 @@
 import { config } from "./config.js";
 import { handleWrite } from "./write.js";
 import { drain } from "./body.js";
+import { isSpoolAdmin, spoolAdmin } from "./spool.js";
 import {
   corsOrigin,
   health,
@@ -15,6 +16,9 @@ import {
   preflight,
   withCors,
 } from "./respond.js";
+
+// The spool's Durable Object class (SPOOL=fallback|always), bound as SPOOL_DO.
+export { Spool } from "./spool.js";
 
 const ROUTES = {
   "/api/v2/write": ["POST"],
@@ -51,6 +55,7 @@ export default {
 };
 
 async function route(request, url, cfg, origin, log) {
+  if (isSpoolAdmin(url.pathname)) return spoolAdmin(request, url, cfg);
   const methods = ROUTES[url.pathname];
   if (methods === undefined) return notFound();
   if (request.method === "OPTIONS" && origin !== null) {

@@ -23,7 +23,7 @@ export const COMPAT_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(
  * Starts the Worker in workerd. `vars` are its bindings (BACKEND_URL, limits, …); every
  * line the Worker logs is collected in `logs` (parsed when it is JSON).
  */
-export async function startWorker(vars, { script = "worker/index.js" } = {}) {
+export async function startWorker(vars, { script = "worker/index.js", miniflare = {} } = {}) {
   const logs = [];
   const collect = (stream) => {
     let rest = "";
@@ -49,6 +49,8 @@ export async function startWorker(vars, { script = "worker/index.js" } = {}) {
     bindings: vars,
     host: "127.0.0.1",
     port: 0,
+    // More Miniflare options (the spool tests: Durable Objects and their persistence).
+    ...miniflare,
     handleRuntimeStdio: (stdout, stderr) => {
       collect(stdout);
       collect(stderr);
