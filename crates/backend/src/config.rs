@@ -25,7 +25,7 @@
 //! read = []                     # buckets of `org` this token may export
 //!
 //! # Guards against hostile or broken clients (defaults shown; LINEGATE_<NAME> overrides).
-//! header_timeout_ms = 10000     # the request line and headers must arrive within this
+//! header_timeout_ms = 30000     # request line and headers; also ends idle keep-alives
 //! body_idle_timeout_ms = 10000  # a body that sends nothing for this long is cut off
 //! min_body_rate = 4096          # bytes/s a body must average once past its first idle timeout
 //! max_connections = 1024        # connections past this are closed at once
@@ -238,7 +238,10 @@ pub struct Guards {
 impl Default for Guards {
     fn default() -> Self {
         Guards {
-            header_timeout: Duration::from_secs(10),
+            // Also the keep-alive idle limit (hyper has one timer for both): above the usual
+            // 10 s flush interval of agents, so an idle connection is not closed just as a
+            // client reuses it.
+            header_timeout: Duration::from_secs(30),
             body_idle_timeout: Duration::from_secs(10),
             min_body_rate: 4096,
             max_connections: 1024,

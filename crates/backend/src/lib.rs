@@ -209,6 +209,14 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         relay_cursor = Some(r.cursor.clone());
         tokio::spawn(r.run());
     }
+    if opts.guards.max_inflight_bytes < opts.limits.max_body {
+        // A body that may legally reach max_body could then never be read whole.
+        tracing::warn!(
+            max_inflight_bytes = opts.guards.max_inflight_bytes,
+            max_body = opts.limits.max_body,
+            "max_inflight_bytes is below max_body: the largest bodies will get 503"
+        );
+    }
     let conns = Arc::new(server::ConnStats::default());
     let app = Arc::new(http::App {
         store: store.clone(),

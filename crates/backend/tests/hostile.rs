@@ -799,7 +799,7 @@ fn connections_past_the_cap_are_closed_at_once() {
         ]
         .concat(),
     );
-    // Eight idle connections hold every slot (the header timeout is 10 s by default).
+    // Eight idle connections hold every slot (the header timeout is 30 s by default).
     let idle: Vec<TcpStream> = (0..8)
         .map(|_| TcpStream::connect(&s.addr).unwrap())
         .collect();
