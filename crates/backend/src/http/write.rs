@@ -104,7 +104,8 @@ pub(super) async fn write_inner(app: &App, parts: &Parts, reader: &mut body::Rea
     };
     let mut out = Outcome::of(Response::default());
     out.bucket = Some(bucket.name.clone());
-    // 8. The body, up to the size limit (one byte past it is enough to know).
+    // 8. The body, up to the size limit (a body that reaches it is too large: no need to
+    // read further).
     if let Err(c) = reader.collect_into(&mut raw, max_body, declared).await {
         out.response = body_error(c);
         return out;
