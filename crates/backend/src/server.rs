@@ -48,6 +48,9 @@ pub async fn run(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(guards.header_timeout)
+        // A client that shuts its side down after the request still gets the answer (as
+        // from Go's server); the handler's own bounds still apply.
+        .half_close(true)
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use support::Server;
 
 const TOKEN: &str = "hostile-good-token";
+const MAX_BODY: usize = 1_000_000;
 
 /// xorshift64*: small, seedable, reproducible.
 struct Rng(u64);
@@ -47,6 +48,9 @@ struct Case {
     cut: Option<usize>,
     /// After the bytes: close the write side (else leave the connection open and quiet).
     half_close: bool,
+    /// A well-framed authorized write to the existing bucket: (query, first
+    /// Content-Encoding, body), whose answer must be the one linegate-core gives.
+    clean: Option<(String, Option<&'static str>, Vec<u8>)>,
 }
 
 fn line_protocol(r: &mut Rng) -> Vec<u8> {
@@ -130,12 +134,23 @@ fn chunked(r: &mut Rng, body: &[u8]) -> Vec<u8> {
 }
 
 fn generate(r: &mut Rng) -> Case {
-    let method = if r.chance(70) {
+    // A third of the cases are well-framed authorized writes (their bodies still hostile),
+    // so that enough of them reach the pipeline's later steps and are compared with core.
+    let tame = r.chance(33);
+    let method = if tame || r.chance(70) {
         "POST"
     } else {
         *r.pick(&["GET", "PUT", "HEAD", "DELETE", "P\0ST", "OPTIONS", "BREW"])
     };
-    let path: String = match r.below(10) {
+    let path: String = match if tame {
+        if r.chance(10) {
+            3
+        } else {
+            7
+        }
+    } else {
+        r.below(10)
+    } {
         0 => "/ping".into(),
         1 => "/api/v2/export?org=o&bucket=b&start=%zz".into(),
         2 => format!("/api/v2/write?{}", "a=b&".repeat(r.below(5000))),
@@ -145,13 +160,13 @@ fn generate(r: &mut Rng) -> Case {
         6 => "/api/v2/write?orgID=00000000000000000&bucket=b".into(),
         _ => "/api/v2/write?org=o&bucket=b".into(),
     };
-    let version = if r.chance(90) {
+    let version = if tame || r.chance(90) {
         "HTTP/1.1"
     } else {
         *r.pick(&["HTTP/1.0", "HTTP/2.0", "HTTP/1.1 junk"])
     };
     let mut head = format!("{method} {path} {version}\r\nHost: x\r\n").into_bytes();
-    let authorized = r.chance(50);
+    let authorized = tame || r.chance(50);
     if authorized {
         head.extend_from_slice(format!("Authorization: Token {TOKEN}\r\n").as_bytes());
     } else {
@@ -166,16 +181,24 @@ fn generate(r: &mut Rng) -> Case {
         head.extend_from_slice(bad);
     }
     let mut body = line_protocol(r);
+    let mut ce = None;
     if r.chance(30) {
         body = gzip(r, &body);
-        head.extend_from_slice(r.pick::<&[u8]>(&[
-            b"Content-Encoding: gzip\r\n".as_slice(),
-            b"Content-Encoding: gzip\r\nContent-Encoding: gzip\r\n",
-            b"Content-Encoding: x-gzip\r\n",
-            b"Content-Encoding: GZIP\r\n",
-        ]));
+        let (header, first) = *r.pick::<(&[u8], &'static str)>(&[
+            (b"Content-Encoding: gzip\r\n".as_slice(), "gzip"),
+            (
+                b"Content-Encoding: gzip\r\nContent-Encoding: gzip\r\n",
+                "gzip",
+            ),
+            (b"Content-Encoding: x-gzip\r\n", "x-gzip"),
+            (b"Content-Encoding: GZIP\r\n", "GZIP"),
+        ]);
+        head.extend_from_slice(header);
+        ce = Some(first);
     }
-    let is_chunked = r.chance(25);
+    let plain_body = body.clone();
+    let mut framed = false;
+    let is_chunked = !tame && r.chance(25);
     if is_chunked {
         head.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
         body = chunked(r, &body);
@@ -184,7 +207,7 @@ fn generate(r: &mut Rng) -> Case {
         }
     } else {
         let len = body.len();
-        let cl = match r.below(10) {
+        let cl = match if tame { 9 } else { r.below(10) } {
             0 => format!("Content-Length: {}\r\n", len + 1 + r.below(100_000_000)),
             1 => format!("Content-Length: {}\r\n", len.saturating_sub(1 + r.below(5))),
             2 => "Content-Length: -1\r\n".into(),
@@ -192,12 +215,16 @@ fn generate(r: &mut Rng) -> Case {
             4 => format!("Content-Length: {len}\r\nContent-Length: {}\r\n", len + 3),
             5 => format!("Content-Length: {len}, {len}\r\n"),
             6 => String::new(),
-            _ => format!("Content-Length: {len}\r\n"),
+            _ => {
+                framed = true;
+                format!("Content-Length: {len}\r\n")
+            }
         };
         head.extend_from_slice(cl.as_bytes());
     }
     // Junk that hyper itself refuses, now and then (most cases should reach the handlers).
-    for _ in 0..usize::from(r.chance(25)) * (1 + r.below(2)) {
+    let junk_headers = usize::from(!tame && r.chance(25)) * (1 + r.below(2));
+    for _ in 0..junk_headers {
         let junk: Vec<u8> = match r.below(5) {
             0 => b"X-Junk\r\n".to_vec(),
             1 => [
@@ -214,12 +241,21 @@ fn generate(r: &mut Rng) -> Case {
     }
     head.extend_from_slice(b"\r\n");
     head.extend_from_slice(&body);
-    let cut = r.chance(15).then(|| r.below(head.len() + 1));
+    let cut = (!tame && r.chance(15)).then(|| r.below(head.len() + 1));
+    let clean = (method == "POST"
+        && version == "HTTP/1.1"
+        && path.starts_with("/api/v2/write?org=o&bucket=b")
+        && authorized
+        && framed
+        && junk_headers == 0
+        && cut.is_none())
+    .then(|| (path["/api/v2/write?".len()..].to_string(), ce, plain_body));
     Case {
         bytes: head,
         authorized,
         cut,
         half_close: r.chance(60),
+        clean,
     }
 }
 
@@ -245,11 +281,30 @@ fn send(addr: &str, c: &Case) -> Vec<u8> {
             Err(_) => break,
         }
         // Keep-alive answers leave the connection open: one answer is all we read.
-        if out.windows(4).any(|w| w == b"\r\n\r\n") && t0.elapsed() > Duration::from_millis(50) {
+        if answer_complete(&out) || t0.elapsed() > Duration::from_secs(5) {
             break;
         }
     }
     out
+}
+
+/// Whether `out` holds a whole answer: its head and as many body bytes as it declares (or
+/// a chunked body's last chunk).
+fn answer_complete(out: &[u8]) -> bool {
+    let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
+    let body = &out[end + 4..];
+    if head.contains("transfer-encoding: chunked") {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    let cl = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    // (A HEAD answer declares a length it does not send: those wait for the close.)
+    cl.is_none_or(|n| body.len() >= n)
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -265,7 +320,7 @@ fn hostile_requests_get_well_formed_answers_and_the_server_keeps_serving() {
     let cases: usize = std::env::var("LINEGATE_HOSTILE_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(600);
+        .unwrap_or(2000);
     let seed: u64 = std::env::var("LINEGATE_HOSTILE_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -283,7 +338,7 @@ fn hostile_requests_get_well_formed_answers_and_the_server_keeps_serving() {
                 "--auth-fail-delay-ms",
                 "0",
                 "--max-body",
-                "1000000",
+                &MAX_BODY.to_string(),
             ],
         ]
         .concat(),
@@ -298,6 +353,7 @@ fn hostile_requests_get_well_formed_answers_and_the_server_keeps_serving() {
             std::thread::spawn(move || {
                 let mut r = Rng(seed ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
                 let mut statuses = Vec::new();
+                let mut clean_checked = 0;
                 for i in 0..per {
                     let c = generate(&mut r);
                     let out = send(&addr, &c);
@@ -309,6 +365,7 @@ fn hostile_requests_get_well_formed_answers_and_the_server_keeps_serving() {
                         )
                     };
                     if out.is_empty() {
+                        assert!(c.clean.is_none(), "no answer: {}", what());
                         statuses.push(0);
                         continue;
                     }
@@ -340,16 +397,49 @@ fn hostile_requests_get_well_formed_answers_and_the_server_keeps_serving() {
                             what()
                         );
                     }
+                    if let Some((query, ce, body)) = &c.clean {
+                        let auth = format!("Token {TOKEN}");
+                        let req = linegate_core::Request {
+                            query: query.as_bytes(),
+                            authorization: Some(auth.as_bytes()),
+                            content_encoding: ce.map(str::as_bytes),
+                            body,
+                        };
+                        let limits = linegate_core::Limits {
+                            max_body: MAX_BODY,
+                            ..Default::default()
+                        };
+                        match linegate_core::check_request(&req, &limits, 0) {
+                            linegate_core::Verdict::Reject(want) => {
+                                assert_eq!(resp.status, want.status, "{}", what());
+                                assert_eq!(
+                                    resp.text(),
+                                    String::from_utf8_lossy(&want.body),
+                                    "{}",
+                                    what()
+                                );
+                            }
+                            linegate_core::Verdict::Forward { .. } => {
+                                assert!(matches!(resp.status, 204 | 422), "{}", what());
+                            }
+                        }
+                        clean_checked += 1;
+                    }
                     statuses.push(resp.status);
                 }
-                statuses
+                (statuses, clean_checked)
             })
         })
         .collect();
     let mut all = Vec::new();
+    let mut clean = 0;
     for w in workers {
-        all.extend(w.join().unwrap());
+        let (st, n) = w.join().unwrap();
+        all.extend(st);
+        clean += n;
     }
+    eprintln!("{clean} well-framed writes answered exactly as linegate-core decides");
+    assert!(clean >= 20, "only {clean} cases checked against core");
     assert!(s.child.try_wait().unwrap().is_none(), "the server exited");
     let mut tally = std::collections::BTreeMap::new();
     for st in &all {
