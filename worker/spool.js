@@ -8,7 +8,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { config } from "./config.js";
-import { influxError, notFound, unauthorized } from "./respond.js";
+import { notFound, spoolFull, spoolUnavailable, unauthorized } from "./respond.js";
 
 // Bytes per storage row: Durable Object SQLite values are limited to 2 MB.
 const PART = 1 << 20;
@@ -34,8 +34,7 @@ function spooled() {
   return new Response(null, { status: 204, headers: { "X-Linegate-Spooled": "1" } });
 }
 
-const full = (retryAfter) =>
-  influxError(503, "unavailable", "write spool full", { "Retry-After": String(retryAfter) });
+const full = (retryAfter) => spoolFull(retryAfter);
 
 /**
  * The write path for SPOOL=fallback|always, once the edge check has passed. `batch` is
@@ -76,7 +75,7 @@ export async function spoolWrite(cfg, url, batch, log, forward) {
     // Not stored, so no 204: the client is asked to retry.
     log.action = "spool_unavailable";
     log.spool_error = String(e && e.message).slice(0, 200);
-    return influxError(503, "unavailable", "write spool unavailable", { "Retry-After": String(cfg.retryAfter) });
+    return spoolUnavailable(cfg.retryAfter);
   }
   log.spool_ms = Math.round((performance.now() - t0) * 100) / 100;
   if (!held.ok) {

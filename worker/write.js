@@ -46,9 +46,8 @@ export async function handleWrite(request, cfg, log) {
 
   if (verdict.action === "reject") {
     log.action = "reject";
-    log.code = verdict.headers["X-Platform-Error-Code"];
-    const line = /,"line":(\d+)\}$/.exec(verdict.body);
-    if (line) log.line = Number(line[1]);
+    log.code = verdict.code;
+    if (verdict.line !== null) log.line = verdict.line;
     return new Response(verdict.body, { status: verdict.status, headers: verdict.headers });
   }
 
