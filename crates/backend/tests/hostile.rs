@@ -144,6 +144,7 @@ fn a_wrong_token_gets_401_without_the_body_being_read() {
     let base = rss_kib(pid, "VmRSS:");
     let peak = Peak::start(pid);
     let (status, took, sent) = huge_unauthorized_write(&s.addr, DECLARED);
+    eprintln!("401 after {took:?}, {sent} of {DECLARED} body bytes sent before the close");
     assert_eq!(status, 401);
     assert!(took < Duration::from_secs(1), "401 after {took:?}");
     assert!(sent < DECLARED, "the server read the whole 200 MiB body");
