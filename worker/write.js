@@ -1,18 +1,21 @@
 // POST /api/v2/write: check at the edge, forward what passes, unchanged.
 
 import { checkWrite } from "./linegate.js";
-import { readBody } from "./body.js";
+import { firstValue, readBody } from "./body.js";
 import { edgeAuthorized } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
 import { spoolWrite } from "./spool.js";
 
 // The request headers that matter to an InfluxDB write (spec Part A §5).
 const FORWARDED = ["Authorization", "Content-Encoding", "Content-Type", "Zap-Trace-Span"];
+// Read as Go's Header.Get does (the first value), here and when forwarded: repeated, they
+// would otherwise reach the check and the backend joined ("gzip, gzip").
+const FIRST_VALUE = new Set(["Authorization", "Content-Encoding"]);
 
 // `log` collects the fields of the request's one log line.
 export async function handleWrite(request, cfg, log) {
   // No credentials at all is InfluxDB's first check (401), so the body need not be read.
-  const auth = request.headers.get("Authorization");
+  const auth = firstValue(request.headers, "Authorization");
   if (auth === null || /^[\t ]*$/.test(auth) || !(await edgeAuthorized(request, cfg))) {
     log.action = "reject";
     log.code = "unauthorized";
@@ -26,7 +29,10 @@ export async function handleWrite(request, cfg, log) {
   const t0 = performance.now();
   const verdict = checkWrite({
     query: url.search.slice(1),
-    headers: request.headers,
+    headers: {
+      authorization: auth,
+      "content-encoding": firstValue(request.headers, "Content-Encoding") ?? undefined,
+    },
     body: bytes,
     // A prefix of an oversized body checks as exactly too large, after the checks that
     // come first in InfluxDB's order.
@@ -55,7 +61,7 @@ export async function handleWrite(request, cfg, log) {
   }
   const headers = {};
   for (const name of FORWARDED) {
-    const v = request.headers.get(name);
+    const v = FIRST_VALUE.has(name) ? firstValue(request.headers, name) : request.headers.get(name);
     if (v !== null) headers[name] = v;
   }
   const send = () => forward(cfg, url.pathname + url.search, headers, bytes, log);
