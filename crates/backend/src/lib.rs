@@ -5,12 +5,14 @@
 //! storage in SQLite, and store-and-forward to a real InfluxDB.
 
 pub mod config;
+pub mod dbrp;
 pub mod http;
 pub mod lp;
 pub mod metrics;
 pub mod relay;
 pub mod rules;
 pub mod store;
+pub mod v1;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

@@ -93,6 +93,8 @@ pub struct Registry {
     pub orgs: HashMap<u64, Org>,
     pub buckets: HashMap<u64, Bucket>,
     pub tokens: HashMap<String, Token>,
+    /// DBRP mappings and v1 authorizations.
+    pub v1: crate::v1::V1Registry,
 }
 
 impl Registry {
@@ -207,6 +209,7 @@ fn open_write(dir: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(crate::v1::SCHEMA)?;
     Ok(conn)
 }
 
@@ -264,6 +267,7 @@ pub fn load_registry(conn: &Connection) -> rusqlite::Result<Registry> {
             t.buckets.insert(b);
         }
     }
+    reg.v1 = crate::v1::load(conn)?;
     Ok(reg)
 }
 
