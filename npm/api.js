@@ -237,6 +237,21 @@ function pickHeaders(headers) {
   return out;
 }
 
+const ENDPOINTS = ["/api/v2/write", "/write"];
+
+// The write endpoint: the `endpoint` option, else the path of `url` when it names one.
+function endpointOf(req) {
+  if (req.endpoint !== undefined && req.endpoint !== null) {
+    if (!ENDPOINTS.includes(req.endpoint)) {
+      throw new TypeError('linegate: endpoint must be "/api/v2/write" or "/write"');
+    }
+    return req.endpoint;
+  }
+  if (req.url === undefined || req.url === null) return undefined;
+  const path = typeof req.url === "string" ? new URL(req.url, "http://x").pathname : req.url.pathname;
+  return ENDPOINTS.includes(path) ? path : undefined;
+}
+
 // The raw query string of a URL: what follows the first "?", up to any "#".
 function queryOfUrl(url) {
   if (typeof URL === "function" && url instanceof URL) return url.search.slice(1);
@@ -247,12 +262,8 @@ function queryOfUrl(url) {
   return url.slice(q + 1, h < 0 ? undefined : h);
 }
 
-/**
- * Checks a write request as InfluxDB OSS v2 would answer it (spec Part A): forward it, or
- * reject it with the exact status, headers and JSON body.
- */
-export function checkWrite(req) {
-  if (req === null || typeof req !== "object") throw new TypeError("linegate: checkWrite needs a request object");
+// The parts of a request the checks read before the body.
+function requestHead(req) {
   let query = req.query;
   if (query === undefined || query === null) {
     query = req.url === undefined || req.url === null ? "" : queryOfUrl(req.url);
@@ -261,10 +272,33 @@ export function checkWrite(req) {
     if (query.startsWith("?")) query = query.slice(1);
   }
   const h = pickHeaders(req.headers);
-  const opts = {
+  return {
+    endpoint: endpointOf(req),
     query,
     authorization: h.authorization,
     contentEncoding: h.contentEncoding,
+  };
+}
+
+/**
+ * The credentials of a write request as its endpoint reads them: `{ user, secret }` (`user`
+ * null for a token), or null when it has none. On `/write` they come from `u`/`p`,
+ * `Authorization: Token [user:]secret` or Basic, in InfluxDB's order.
+ */
+export function credentials(req) {
+  need();
+  if (req === null || typeof req !== "object") throw new TypeError("linegate: credentials needs a request object");
+  return glue.writeCredentials(requestHead(req));
+}
+
+/**
+ * Checks a write request as InfluxDB OSS v2 would answer it (spec Part A): forward it, or
+ * reject it with the exact status, headers and JSON body.
+ */
+export function checkWrite(req) {
+  if (req === null || typeof req !== "object") throw new TypeError("linegate: checkWrite needs a request object");
+  const opts = {
+    ...requestHead(req),
     now: nowOpt(req.now),
     limits: limitsOpt(req.limits),
   };
@@ -285,6 +319,7 @@ function batchOpts(opts) {
   }
   return [
     {
+      endpoint: endpointOf({ endpoint: opts.endpoint }),
       precision: strOpt(opts.precision, "precision"),
       contentEncoding: strOpt(opts.contentEncoding, "contentEncoding"),
       now: nowOpt(opts.now),

@@ -22,7 +22,12 @@ export type Forward = { action: "forward"; points: number; lines: number };
 export type Reject = { action: "reject"; status: number; headers: ErrorHeaders & Record<string, string>; body: string };
 export type Verdict = Forward | Reject;
 
+/** The write endpoint: InfluxDB v2's, or the v1-compatibility `/write` (`db`, `rp`, `u`/`p`). */
+export type Endpoint = "/api/v2/write" | "/write";
+
 export type CheckWriteRequest = {
+  /** Which endpoint the request goes to. Default: the path of `url` when it is `/write`, else `/api/v2/write`. */
+  endpoint?: Endpoint;
   /** The raw query string (`org=o&bucket=b&precision=s`; a leading `?` is ignored). */
   query?: string;
   /** The request URL; its query string is used when `query` is absent. */
@@ -37,6 +42,12 @@ export type CheckWriteRequest = {
 
 /** Checks a write request as InfluxDB OSS v2 would answer it: forward, or reject with the exact answer. */
 export function checkWrite(req: CheckWriteRequest): Verdict;
+
+/** A request's credentials: a token (`user` null), or a v1 user name and password. */
+export type Credentials = { user: Text | null; secret: Text };
+
+/** The credentials of a write request as its endpoint reads them; null when it has none. */
+export function credentials(req: Omit<CheckWriteRequest, "body" | "now" | "limits">): Credentials | null;
 
 /** Text from the body: a string when it is valid UTF-8, else its raw bytes. */
 export type Text = string | Uint8Array;
@@ -108,6 +119,8 @@ export type Validation = {
 };
 
 export type BatchOptions = {
+  /** Check as a write to this endpoint (default `/api/v2/write`); `/write` reads `precision` as InfluxDB's v1 endpoint does. */
+  endpoint?: Endpoint;
   /** The `precision` query parameter, verbatim (absent or "" = ns). */
   precision?: string;
   /** The Content-Encoding header, verbatim (`gzip` and `x-gzip` decode). */

@@ -7,8 +7,8 @@
 
 use linegate_core::diagnostics::{Diagnostic, Summary, Warning};
 use linegate_core::{
-    check_request, validate_with_progress, FieldType, FieldValue, Limits, Point, Request,
-    ValidateOptions, Validation, Verdict, DEFAULT_LIMITS,
+    prepare_at, validate_with_progress, verdict, Endpoint, FieldType, FieldValue, Limits, Point,
+    Request, ValidateOptions, Validation, Verdict, DEFAULT_LIMITS,
 };
 use serde::{Serialize, Serializer};
 use wasm_bindgen::prelude::*;
@@ -140,6 +140,16 @@ impl Opts {
             .transpose()
     }
 
+    /// The write endpoint a request goes to (its path); absent = `/api/v2/write`.
+    fn endpoint(&self) -> Result<Endpoint, JsError> {
+        match self.string("endpoint")? {
+            None => Ok(Endpoint::V2),
+            Some(p) => Endpoint::from_path(&p).ok_or_else(|| {
+                JsError::new("linegate: endpoint must be \"/api/v2/write\" or \"/write\"")
+            }),
+        }
+    }
+
     /// "Now" in ns as a BigInt that fits in 64 bits.
     fn now(&self) -> Result<Option<i64>, JsError> {
         self.get("now")?
@@ -182,6 +192,7 @@ fn to_usize(v: f64) -> usize {
 
 /// Options of `validate` and `parse`, as the JS wrapper normalises them.
 struct BatchOptions {
+    endpoint: Endpoint,
     precision: Option<String>,
     content_encoding: Option<String>,
     now: Option<i64>,
@@ -194,6 +205,7 @@ impl BatchOptions {
     fn read(v: JsValue) -> Result<BatchOptions, JsError> {
         let o = Opts::new(v);
         Ok(BatchOptions {
+            endpoint: o.endpoint()?,
             precision: o.string("precision")?,
             content_encoding: o.string("contentEncoding")?,
             now: o.now()?,
@@ -286,7 +298,13 @@ pub fn check_write(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsError>
         content_encoding: content_encoding.as_deref().map(str::as_bytes),
         body: &body.bytes,
     };
-    let answer = match check_request(&req, &o.limits()?, now_or_clock(o.now()?)) {
+    let (limits, now) = (o.limits()?, now_or_clock(o.now()?));
+    // Either endpoint (`/write` is spec Part C), judged as an edge judges it.
+    let verdict = match prepare_at(o.endpoint()?, &req, &limits) {
+        Ok(p) => verdict(&p.read(now, limits.max_message, |_| {})),
+        Err(r) => Verdict::Reject(r),
+    };
+    let answer = match verdict {
         Verdict::Forward { points, lines } => CheckAnswer::Forward {
             points: points as f64,
             lines: lines as f64,
@@ -298,6 +316,42 @@ pub fn check_write(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsError>
         },
     };
     to_js(&answer)
+}
+
+#[derive(Serialize)]
+struct JsCredentials {
+    /// The v1 user name; null for a token.
+    user: Option<OwnedText>,
+    /// The token, or the v1 password.
+    secret: OwnedText,
+}
+
+/// The credentials of a write request as its endpoint reads them (for `/write`, spec Part C
+/// step 1: `u`/`p`, `Token [user:]secret`, Basic), or null when it has none: what an edge
+/// compares with the tokens it lets through.
+#[wasm_bindgen(js_name = writeCredentials)]
+pub fn write_credentials(opts: JsValue) -> Result<JsValue, JsError> {
+    use linegate_core::pipeline::{credentials, Credentials, Head};
+    let o = Opts::new(opts);
+    let (query, authorization) = (o.string("query")?, o.string("authorization")?);
+    let head = Head {
+        endpoint: o.endpoint()?,
+        query: query.as_deref().unwrap_or_default().as_bytes(),
+        authorization: authorization.as_deref().map(str::as_bytes),
+        content_encoding: None,
+    };
+    let found = match credentials(&head, &linegate_core::Query::parse(head.query)) {
+        None => return Ok(JsValue::NULL),
+        Some(Credentials::Token(t)) => JsCredentials {
+            user: None,
+            secret: OwnedText(t.to_vec()),
+        },
+        Some(Credentials::Password { user, password }) => JsCredentials {
+            user: Some(OwnedText(user)),
+            secret: OwnedText(password),
+        },
+    };
+    to_js(&found)
 }
 
 #[derive(Serialize)]
@@ -513,7 +567,7 @@ impl Progress {
 
 fn batch_options<'a>(o: &'a BatchOptions) -> ValidateOptions<'a> {
     ValidateOptions {
-        endpoint: Default::default(),
+        endpoint: o.endpoint,
         precision: o.precision.as_deref().map(str::as_bytes),
         content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         now: now_or_clock(o.now),

@@ -37,6 +37,8 @@ function parse(env) {
     corsOrigins: list(env.CORS_ORIGINS),
     edgeTokens: list(env.EDGE_TOKENS),
     influxVersion: str(env.INFLUX_VERSION) || "v2.9.1",
+    // Requests the Worker does not check go to the backend unchanged (worker/forward.js).
+    passThrough: str(env.PASS_THROUGH).toLowerCase() !== "off",
   });
 }
 
