@@ -24,9 +24,12 @@ function encode(s) {
     .join("");
 }
 
-/** Every recorded request, with the body as sent and InfluxDB's answer. */
-export function loadCases() {
-  const text = readFileSync(corpusDir + "expected.jsonl", "utf8");
+/**
+ * Every recorded request, with the body as sent and InfluxDB's answer: of
+ * `/api/v2/write` (`expected.jsonl`), or with `v1` of v1's `/write?db=b` (`v1-expected.jsonl`).
+ */
+export function loadCases({ v1 = false } = {}) {
+  const text = readFileSync(corpusDir + (v1 ? "v1-expected.jsonl" : "expected.jsonl"), "utf8");
   // Split on LF only: rows hold raw U+2028 and friends.
   return text
     .split("\n")
@@ -38,7 +41,7 @@ export function loadCases() {
       const body = oracleGzip ? gzipSync(raw) : new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
       const m = /^max-batch-bytes=(\d+)/.exec(row.run);
       const bucket = !row.run.startsWith("no-bucket-param");
-      let query = "org=o" + (bucket ? "&bucket=b" : "");
+      let query = v1 ? "db=b" : "org=o" + (bucket ? "&bucket=b" : "");
       if (row.precision !== null && row.precision !== undefined) query += "&precision=" + encode(row.precision);
       const firstLine = row.failures && row.failures.length > 0 ? row.failures[0].line : undefined;
       let want = row.body;
