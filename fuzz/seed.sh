@@ -8,7 +8,7 @@ if [ ! -d "$shared/corpus/cases" ]; then
   echo "seed.sh: ../shared/corpus is absent; fuzzing starts from an empty corpus" >&2
   exit 0
 fi
-for t in request differential; do
+for t in request differential pipeline; do
   mkdir -p "$here/corpus/$t"
   for f in "$shared"/corpus/cases/*/*.lp "$shared"/corpus/cases/*/*.gz; do
     size=$(stat -c %s "$f")
@@ -18,6 +18,9 @@ for t in request differential; do
     case "$t:$name" in
       request:*.gz) { printf '\001'; cat "$f"; } > "$here/corpus/$t/$name" ;;
       request:*) { printf '\000'; cat "$f"; } > "$here/corpus/$t/$name" ;;
+      # pipeline: control byte, query, 0xff, Authorization, 0xff, body
+      pipeline:*.gz) { printf '\004org=o&bucket=b\377Token w\377'; cat "$f"; } > "$here/corpus/$t/$name" ;;
+      pipeline:*) { printf '\001db=b&precision=h\377Token w\377'; cat "$f"; } > "$here/corpus/$t/$name" ;;
       *) cp "$f" "$here/corpus/$t/$name" ;;
     esac
   done

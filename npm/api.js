@@ -1,11 +1,10 @@
 // The public API of the linegate package, shared by every entry module (node.js, web.js).
-// It normalises what users pass (body types, headers, URL, options) and calls the wasm
-// exports of glue.js, which wasm-bindgen generates from the root crate. No line-protocol
-// logic lives here: every answer comes from linegate-core compiled to wasm.
+// It turns what users pass as a body, a URL and headers into bytes and strings, and calls
+// the wasm exports of glue.js, which wasm-bindgen generates from the root crate (src/).
+// Options are validated there, answers come from there as typed data: no line-protocol
+// logic and no InfluxDB text lives here.
 
 import * as glue from "./glue.js";
-
-export const BodyBuffer = glue.BodyBuffer;
 
 let ready = false;
 // The instance's exports (its memory, for writing strings straight into a BodyBuffer).
@@ -19,19 +18,63 @@ function toModuleInput(m) {
   return m;
 }
 
+// A module with one SIMD instruction: whether this engine has WebAssembly SIMD (simd128).
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11,
+]);
+
+function bytesOf(b) {
+  if (b instanceof ArrayBuffer) return new Uint8Array(b);
+  if (ArrayBuffer.isView(b)) return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  return null;
+}
+
+// What was handed over is not a wasm module at all (say, a server's HTML page for a
+// missing file): say what it starts with instead of letting the compiler guess.
+function notWasm(bytes, from) {
+  if (bytes === null) return null;
+  if (bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d) {
+    return null;
+  }
+  const head = new TextDecoder().decode(bytes.subarray(0, 40)).replace(/\s+/g, " ").trim();
+  return new Error(
+    `linegate: ${from ? from : "what was given"} is not a WebAssembly module (${bytes.length} bytes, ` +
+      `starting ${JSON.stringify(head)}); a server may be answering a missing file with a page. ` +
+      "Serve linegate.wasm from the package (node_modules/linegate/linegate.wasm), or pass init() its URL or bytes.",
+  );
+}
+
 // The module is built with WebAssembly SIMD (simd128), which every current engine runs;
-// say so when an older one refuses it.
+// say so when this one lacks it, and otherwise pass the compiler's own error on.
 function explainCompileError(e) {
-  if (e instanceof WebAssembly.CompileError) {
+  if (e instanceof WebAssembly.CompileError && !WebAssembly.validate(SIMD_PROBE)) {
     const err = new WebAssembly.CompileError(
-      `linegate: this engine cannot compile linegate.wasm (${e.message}); it needs WebAssembly ` +
-        "SIMD (Chrome/Edge 91+, Firefox 89+, Safari 16.4+, Node 16.4+); a build without it: " +
-        "LINEGATE_SIMD=0 npm run build",
+      "linegate: this JavaScript engine lacks WebAssembly SIMD, which linegate.wasm needs " +
+        "(Chrome/Edge 91+, Firefox 89+, Safari 16.4+, Node 16.4+, current Deno, Bun and Workers): " +
+        `update the browser or runtime (${e.message})`,
     );
     err.cause = e;
     return err;
   }
   return e;
+}
+
+function instantiate(module, from) {
+  const m = toModuleInput(module);
+  if (m === undefined || m === null) {
+    throw new TypeError("linegate: initSync needs the compiled WebAssembly.Module (or the .wasm bytes)");
+  }
+  if (!(m instanceof WebAssembly.Module)) {
+    const bad = notWasm(bytesOf(m), from);
+    if (bad) throw bad;
+  }
+  try {
+    wasm = glue.initSync({ module: m });
+  } catch (e) {
+    throw explainCompileError(e);
+  }
+  ready = true;
 }
 
 /**
@@ -40,18 +83,22 @@ function explainCompileError(e) {
  * `.wasm` bytes. Calling it again is harmless.
  */
 export function initSync(module) {
-  if (!ready) {
-    const m = toModuleInput(module);
-    if (m === undefined || m === null) {
-      throw new TypeError("linegate: initSync needs the compiled WebAssembly.Module (or the .wasm bytes)");
-    }
-    try {
-      wasm = glue.initSync({ module: m });
-    } catch (e) {
-      throw explainCompileError(e);
-    }
-    ready = true;
+  if (!ready) instantiate(module, undefined);
+}
+
+// The linegate.wasm beside this file, when the code runs from a URL (not every bundle
+// keeps one: an esbuild IIFE has no import.meta.url).
+// The `new URL("./linegate.wasm", import.meta.url)` stays literal: webpack and Vite find it
+// and ship the file.
+function defaultModuleUrl() {
+  if (typeof import.meta.url !== "string" || import.meta.url === "") {
+    throw new Error(
+      "linegate: init() cannot find linegate.wasm: this bundle has no import.meta.url (an IIFE or " +
+        "CommonJS bundle). Pass init() the module's URL or bytes; with esbuild: " +
+        '`--loader:.wasm=file` and `import wasmUrl from "linegate/linegate.wasm"; await init(wasmUrl)`',
+    );
   }
+  return new URL("./linegate.wasm", import.meta.url);
 }
 
 /**
@@ -62,34 +109,33 @@ export function initSync(module) {
 export async function init(input) {
   if (ready) return;
   let m = toModuleInput(input);
-  if (m === undefined) m = new URL("./linegate.wasm", import.meta.url);
+  if (m === undefined) m = defaultModuleUrl();
+  let from;
   if (!(m instanceof WebAssembly.Module)) {
     if (typeof m === "string" || m instanceof URL || (typeof Request === "function" && m instanceof Request)) {
+      from = typeof m === "string" ? m : m instanceof URL ? m.href : m.url;
       m = fetch(m);
     }
     m = await m;
     if (typeof Response === "function" && m instanceof Response) {
       const res = m;
-      if (!res.ok) throw new Error(`linegate: fetching the module gave HTTP ${res.status} (${res.url})`);
+      from = res.url || from;
+      if (!res.ok) throw new Error(`linegate: fetching the module gave HTTP ${res.status} (${from})`);
+      // The bytes rather than a streaming compile: they can be looked at when they are not
+      // wasm, and a server's missing application/wasm Content-Type does not matter.
+      m = new Uint8Array(await res.arrayBuffer());
+    }
+    if (!(m instanceof WebAssembly.Module)) {
+      const bad = notWasm(bytesOf(m), from);
+      if (bad) throw bad;
       try {
-        m = await WebAssembly.compileStreaming(res.clone());
-      } catch {
-        // No streaming compile here, or the server's Content-Type is not application/wasm.
-        m = await compileBytes(await res.arrayBuffer());
+        m = await WebAssembly.compile(m);
+      } catch (e) {
+        throw explainCompileError(e);
       }
-    } else if (!(m instanceof WebAssembly.Module)) {
-      m = await compileBytes(m);
     }
   }
-  initSync(m);
-}
-
-async function compileBytes(bytes) {
-  try {
-    return await WebAssembly.compile(bytes);
-  } catch (e) {
-    throw explainCompileError(e);
-  }
+  if (!ready) instantiate(m, from);
 }
 
 /** Whether the wasm module is instantiated. */
@@ -97,23 +143,42 @@ export function isReady() {
   return ready;
 }
 
-function need() {
+function need(what) {
   if (!ready) {
     throw new Error(
-      "linegate: the wasm module is not initialised; call initSync(module) or await init() first " +
+      `linegate: ${what} before the wasm module is initialised; call initSync(module) or await init() first ` +
         "(only the Node entry initialises itself)",
     );
   }
 }
 
+/**
+ * A body held in wasm memory: glue.js's class, behind a guard that says what is wrong when
+ * it is used before init (the glue would fail on a missing wasm export).
+ */
+export const BodyBuffer = new Proxy(glue.BodyBuffer, {
+  construct(target, args, newTarget) {
+    need("new BodyBuffer()");
+    return Reflect.construct(target, args, newTarget);
+  },
+});
+
+const glueFromBytes = glue.BodyBuffer.fromBytes;
+glue.BodyBuffer.fromBytes = function fromBytes(bytes) {
+  need("BodyBuffer.fromBytes()");
+  return glueFromBytes.call(glue.BodyBuffer, bytes);
+};
+
 /** An error thrown by `parse` when InfluxDB would reject the batch. */
 export class LinegateError extends Error {
   constructor(validation) {
-    const first = validation.diagnostics && validation.diagnostics[0];
+    const first = validation.diagnostics[0];
     const what = first ? `line ${first.line}: ${first.reason}` : validation.body;
     super(`linegate: InfluxDB would answer ${validation.status}: ${what}`);
     this.name = "LinegateError";
     this.status = validation.status;
+    this.code = validation.code;
+    this.line = validation.line;
     this.body = validation.body;
     this.diagnostics = validation.diagnostics;
     this.validation = validation;
@@ -142,7 +207,7 @@ function stringBody(s) {
 
 // BodyBuffer.fromString too: the glue's version is the slow path stringBody avoids.
 glue.BodyBuffer.fromString = function fromString(s) {
-  need();
+  need("BodyBuffer.fromString()");
   if (typeof s !== "string") throw new TypeError("linegate: BodyBuffer.fromString needs a string");
   return stringBody(s);
 };
@@ -151,55 +216,24 @@ glue.BodyBuffer.fromString = function fromString(s) {
 function toBody(body, what) {
   if (body instanceof glue.BodyBuffer) return [body, false];
   if (typeof body === "string") return [stringBody(body), true];
-  if (body instanceof Uint8Array) return [glue.BodyBuffer.fromBytes(body), true];
+  if (body instanceof Uint8Array) return [glueFromBytes(body), true];
   if (ArrayBuffer.isView(body)) {
-    return [glue.BodyBuffer.fromBytes(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)), true];
+    return [glueFromBytes(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)), true];
   }
   if (body instanceof ArrayBuffer || (typeof SharedArrayBuffer === "function" && body instanceof SharedArrayBuffer)) {
-    return [glue.BodyBuffer.fromBytes(new Uint8Array(body)), true];
+    return [glueFromBytes(new Uint8Array(body)), true];
   }
   throw new TypeError(`linegate: ${what} must be a Uint8Array, an ArrayBuffer, a string or a BodyBuffer`);
 }
 
-function withBody(body, what, f) {
-  need();
-  const [buf, owned] = toBody(body, what);
+function withBody(fn, body, f) {
+  need(fn + "()");
+  const [buf, owned] = toBody(body, "body");
   try {
     return f(buf);
-  } catch (e) {
-    // onProgress returned false: surface it the way fetch and streams report a cancel.
-    if (e instanceof Error && e.message === "linegate: cancelled by onProgress") e.name = "AbortError";
-    throw e;
   } finally {
     if (owned) buf.free();
   }
-}
-
-const I64_MIN = -(2n ** 63n);
-const I64_MAX = 2n ** 63n - 1n;
-
-function nowOpt(now) {
-  if (now === undefined || now === null) return undefined;
-  if (typeof now === "number" && Number.isSafeInteger(now)) now = BigInt(now);
-  if (typeof now !== "bigint") throw new TypeError("linegate: now must be a bigint (nanoseconds since the epoch)");
-  if (now < I64_MIN || now > I64_MAX) throw new RangeError("linegate: now must fit in 64 bits");
-  return now;
-}
-
-function limitsOpt(limits) {
-  if (limits === undefined || limits === null) return undefined;
-  if (typeof limits !== "object") throw new TypeError("linegate: limits must be an object");
-  const out = {};
-  for (const k of ["maxBody", "maxBatch", "maxMessage"]) {
-    const v = limits[k];
-    if (v === undefined || v === null) continue;
-    const n = typeof v === "bigint" ? Number(v) : v;
-    if (typeof n !== "number" || Number.isNaN(n) || n < 0) {
-      throw new TypeError(`linegate: limits.${k} must be a non-negative number of bytes`);
-    }
-    out[k] = n;
-  }
-  return out;
 }
 
 function strOpt(v, name) {
@@ -237,21 +271,6 @@ function pickHeaders(headers) {
   return out;
 }
 
-const ENDPOINTS = ["/api/v2/write", "/write"];
-
-// The write endpoint: the `endpoint` option, else the path of `url` when it names one.
-function endpointOf(req) {
-  if (req.endpoint !== undefined && req.endpoint !== null) {
-    if (!ENDPOINTS.includes(req.endpoint)) {
-      throw new TypeError('linegate: endpoint must be "/api/v2/write" or "/write"');
-    }
-    return req.endpoint;
-  }
-  if (req.url === undefined || req.url === null) return undefined;
-  const path = typeof req.url === "string" ? new URL(req.url, "http://x").pathname : req.url.pathname;
-  return ENDPOINTS.includes(path) ? path : undefined;
-}
-
 // The raw query string of a URL: what follows the first "?", up to any "#".
 function queryOfUrl(url) {
   if (typeof URL === "function" && url instanceof URL) return url.search.slice(1);
@@ -262,7 +281,14 @@ function queryOfUrl(url) {
   return url.slice(q + 1, h < 0 ? undefined : h);
 }
 
-// The parts of a request the checks read before the body.
+// The path of a request URL, when it names v1's write endpoint (else the default applies).
+function endpointOfUrl(url) {
+  if (url === undefined || url === null) return undefined;
+  const path = typeof URL === "function" && url instanceof URL ? url.pathname : new URL(String(url), "http://x").pathname;
+  return path === "/write" ? path : undefined;
+}
+
+// The parts of a request the checks read before the body; the wasm side validates them.
 function requestHead(req) {
   let query = req.query;
   if (query === undefined || query === null) {
@@ -273,11 +299,22 @@ function requestHead(req) {
   }
   const h = pickHeaders(req.headers);
   return {
-    endpoint: endpointOf(req),
+    endpoint: req.endpoint ?? endpointOfUrl(req.url),
     query,
     authorization: h.authorization,
     contentEncoding: h.contentEncoding,
   };
+}
+
+/**
+ * Checks a write request as InfluxDB OSS v2 would answer it (spec Part A; v1's `/write`:
+ * Part C): forward it, or reject it with the exact status, headers and JSON body.
+ */
+export function checkWrite(req) {
+  if (req === null || typeof req !== "object") throw new TypeError("linegate: checkWrite needs a request object");
+  // `now` and `limits` go as given: the wasm side validates them.
+  const opts = { ...requestHead(req), now: req.now, limits: req.limits };
+  return withBody("checkWrite", req.body, (buf) => glue.checkWrite(buf, opts));
 }
 
 /**
@@ -286,49 +323,9 @@ function requestHead(req) {
  * `Authorization: Token [user:]secret` or Basic, in InfluxDB's order.
  */
 export function credentials(req) {
-  need();
+  need("credentials");
   if (req === null || typeof req !== "object") throw new TypeError("linegate: credentials needs a request object");
   return glue.writeCredentials(requestHead(req));
-}
-
-/**
- * Checks a write request as InfluxDB OSS v2 would answer it (spec Part A): forward it, or
- * reject it with the exact status, headers and JSON body.
- */
-export function checkWrite(req) {
-  if (req === null || typeof req !== "object") throw new TypeError("linegate: checkWrite needs a request object");
-  const opts = {
-    ...requestHead(req),
-    now: nowOpt(req.now),
-    limits: limitsOpt(req.limits),
-  };
-  return withBody(req.body, "body", (buf) => glue.checkWrite(buf, opts));
-}
-
-function batchOpts(opts) {
-  if (opts === undefined || opts === null) opts = {};
-  if (typeof opts !== "object") throw new TypeError("linegate: options must be an object");
-  let summaryBuckets;
-  if (opts.summary === true) summaryBuckets = 50;
-  else if (typeof opts.summary === "number") summaryBuckets = Math.max(0, Math.floor(opts.summary));
-  else if (opts.summary !== undefined && opts.summary !== false && opts.summary !== null) {
-    throw new TypeError("linegate: summary must be a boolean or a number of histogram bars");
-  }
-  if (opts.onProgress !== undefined && opts.onProgress !== null && typeof opts.onProgress !== "function") {
-    throw new TypeError("linegate: onProgress must be a function");
-  }
-  return [
-    {
-      endpoint: endpointOf({ endpoint: opts.endpoint }),
-      precision: strOpt(opts.precision, "precision"),
-      contentEncoding: strOpt(opts.contentEncoding, "contentEncoding"),
-      now: nowOpt(opts.now),
-      limits: limitsOpt(opts.limits),
-      warnings: opts.warnings === undefined ? undefined : Boolean(opts.warnings),
-      summaryBuckets,
-    },
-    opts.onProgress ?? undefined,
-  ];
 }
 
 /**
@@ -336,8 +333,7 @@ function batchOpts(opts) {
  * explains the answer: the verdict plus diagnostics, warnings and (optionally) a summary.
  */
 export function validate(body, opts) {
-  const [o, onProgress] = batchOpts(opts);
-  return withBody(body, "body", (buf) => glue.validate(buf, o, onProgress));
+  return withBody("validate", body, (buf) => glue.validate(buf, opts));
 }
 
 /**
@@ -345,22 +341,17 @@ export function validate(body, opts) {
  * times). Throws a LinegateError (with the validation) when InfluxDB would reject the batch.
  */
 export function parse(body, opts) {
-  const [o, onProgress] = batchOpts(opts);
-  const r = withBody(body, "body", (buf) => glue.parse(buf, { ...o, warnings: false }, onProgress));
+  const r = withBody("parse", body, (buf) => glue.parse(buf, opts));
   if (r.points === null) throw new LinegateError(r.validation);
   return pointsFromColumns(r.points);
 }
 
 const utf8 = new TextDecoder();
 
-// Field value types, as src/lib.rs writes them.
-const T_FLOAT = 0;
-const T_INTEGER = 1;
-const T_UNSIGNED = 2;
-const T_STRING = 3;
-const T_FALSE = 4;
+// Field value types, from the Rust enum (src/columns.rs) through the glue.
+const { Float: T_FLOAT, Integer: T_INTEGER, Unsigned: T_UNSIGNED, String: T_STRING, False: T_FALSE } = glue.FieldCode;
 
-// Turns the flat arrays of the wasm side (see PointColumns in src/lib.rs) into plain
+// Turns the flat arrays of the wasm side (see PointColumns in src/columns.rs) into plain
 // objects. Texts come numbered; each is made once, from one decoded string (or as bytes
 // when it is not UTF-8), and shared by every point that names it.
 function pointsFromColumns(c) {
@@ -403,8 +394,18 @@ function pointsFromColumns(c) {
   return points;
 }
 
+/**
+ * InfluxDB's own answer of a kind a server makes itself (`unauthorized`, `not-found`,
+ * `internal`, `method-not-allowed`, `unavailable`, `ping`, `health`), as
+ * `{ status, headers, body }` for `new Response(body, { status, headers })`.
+ */
+export function answer(kind, args) {
+  need("answer()");
+  return glue.answer(kind, args);
+}
+
 /** The package (and crate) version. */
 export function version() {
-  need();
+  need("version()");
   return glue.version();
 }

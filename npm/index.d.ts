@@ -1,43 +1,76 @@
-// Types of the linegate package (every entry: node.js, web.js).
+// Types of the linegate package (every entry: node.js, web.js). They need no DOM lib and no
+// @types/node: the few platform types used are declared below as empty interfaces that
+// merge with the real ones when a lib declares them. The result types match what the wasm
+// side (src/results.rs) serializes; tests/node/dts-drift.test.mjs fails when they drift.
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace WebAssembly {
+    interface Module {}
+  }
+  interface Response {}
+  interface Request {}
+  interface URL {}
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+  }
+}
 
 /** A request body: bytes, or a string (sent as its UTF-8 bytes), or a body already in wasm memory. */
 export type Body = Uint8Array | ArrayBuffer | ArrayBufferView | string | BodyBuffer;
 
-/** Size limits in bytes (spec Part A §4). A size equal to or above a limit gets 413. */
+/** Size limits in bytes (spec Part A §4). A size equal to or above a limit gets 413; `Infinity` is none. */
 export type Limits = {
   /** Body as received (compressed, if it is). Default 512 MiB. */
-  maxBody?: number;
+  maxBody?: number | bigint | undefined;
   /** Body after gzip decoding (InfluxDB's MaxBatchSizeBytes). Default 512 MiB. */
-  maxBatch?: number;
+  maxBatch?: number | bigint | undefined;
   /** Escaped bytes of the 400 message before it is cut short. Default 16 MiB. */
-  maxMessage?: number;
+  maxMessage?: number | bigint | undefined;
 };
 
-export type ErrorHeaders = {
+/** InfluxDB's error codes, as in the body's `code` and the `X-Platform-Error-Code` header. */
+export type ErrorCode = "invalid" | "unauthorized" | "not found" | "request too large" | "internal error";
+
+export type ErrorHeaders<C extends ErrorCode = ErrorCode> = {
   "Content-Type": "application/json; charset=utf-8";
-  "X-Platform-Error-Code": string;
+  "X-Platform-Error-Code": C;
 };
 
 export type Forward = { action: "forward"; points: number; lines: number };
-export type Reject = { action: "reject"; status: number; headers: ErrorHeaders & Record<string, string>; body: string };
+export type Reject = {
+  action: "reject";
+  status: 400 | 401 | 404 | 413 | 500;
+  /** InfluxDB's error code (also the X-Platform-Error-Code header). */
+  code: ErrorCode;
+  /** The first rejected line, for parse errors (it is also in the body); null otherwise. */
+  line: number | null;
+  /** The response headers, ready for `new Response(body, { status, headers })`. */
+  headers: ErrorHeaders;
+  /** The exact response body. */
+  body: string;
+};
 export type Verdict = Forward | Reject;
+
+/** What `checkWrite` reads of a fetch `Headers` (a Request's headers, for instance). */
+export type HeadersLike = { get(name: string): string | null; has(name: string): boolean };
 
 /** The write endpoint: InfluxDB v2's, or the v1-compatibility `/write` (`db`, `rp`, `u`/`p`). */
 export type Endpoint = "/api/v2/write" | "/write";
 
 export type CheckWriteRequest = {
-  /** Which endpoint the request goes to. Default: the path of `url` when it is `/write`, else `/api/v2/write`. */
-  endpoint?: Endpoint;
+  /** Which endpoint the request goes to. Default: `/write` when that is the path of `url`, else `/api/v2/write`. */
+  endpoint?: Endpoint | undefined;
   /** The raw query string (`org=o&bucket=b&precision=s`; a leading `?` is ignored). */
-  query?: string;
+  query?: string | undefined;
   /** The request URL; its query string is used when `query` is absent. */
-  url?: string | URL;
+  url?: string | URL | undefined;
   /** Request headers; names are case-insensitive. Only Authorization and Content-Encoding matter. */
-  headers?: Record<string, string | string[] | undefined> | Headers;
+  headers?: Record<string, string | readonly string[] | undefined> | HeadersLike | undefined;
   body: Body;
   /** The server's clock in ns (lines without a timestamp get it). Default: the wall clock. */
-  now?: bigint;
-  limits?: Limits;
+  now?: bigint | undefined;
+  limits?: Limits | undefined;
 };
 
 /** Checks a write request as InfluxDB OSS v2 would answer it: forward, or reject with the exact answer. */
@@ -68,10 +101,16 @@ export type Diagnostic = {
   /** Byte range of the quoted line text in the (decoded) body. */
   textStart: number;
   textLength: number;
-  /** The physical line as written (at most about 400 bytes, around the spot), for display. */
+  /**
+   * The physical line as written (at most 400 bytes of it, around the spot), for display:
+   * the same window the CLI shows.
+   */
   excerpt: string;
   /** Index of the failing spot in `excerpt` (a JS string index). */
   excerptSpot: number;
+  /** Whether `excerpt` is cut from a longer line before and after it. */
+  excerptCutBefore: boolean;
+  excerptCutAfter: boolean;
 };
 
 export type Warning = {
@@ -94,20 +133,10 @@ export type Summary = {
   histogram: number[];
 };
 
-export type Validation = {
-  action: "forward" | "reject";
-  /** 204 when InfluxDB would accept the batch. */
-  status: number;
-  /** The error response headers; null when accepted. */
-  headers: ErrorHeaders | null;
-  /** The exact response body ("" when accepted). */
-  body: string;
-  /** InfluxDB's error code (`invalid`, `request too large`, …); null when accepted. */
-  code: string | null;
-  /** First rejected line, for parse errors. */
-  line: number | null;
-  /** The precision used; null when the request failed before (bad precision, gzip, size). */
-  precision: "ns" | "us" | "ms" | "s" | null;
+export type Precision = "ns" | "us" | "ms" | "s";
+
+type Explained = {
+  /** Points in the batch (of the accepted lines, when some are rejected). */
   points: number;
   lines: number;
   /** Lines rejected (the diagnostics list is capped like the message; this is the total). */
@@ -118,27 +147,66 @@ export type Validation = {
   summary: Summary | null;
 };
 
+/** A batch InfluxDB would accept (204). */
+export type AcceptedValidation = Explained & {
+  action: "forward";
+  status: 204;
+  headers: null;
+  body: "";
+  code: null;
+  line: null;
+  /** The precision used. */
+  precision: Precision;
+};
+
+/** A batch InfluxDB would reject, with its exact answer. */
+export type RejectedValidation = Explained & {
+  action: "reject";
+  status: 400 | 413 | 500;
+  /** The error response headers. */
+  headers: ErrorHeaders<"invalid" | "request too large" | "internal error">;
+  /** The exact response body. */
+  body: string;
+  /** InfluxDB's error code. */
+  code: "invalid" | "request too large" | "internal error";
+  /** First rejected line, for parse errors; null otherwise. */
+  line: number | null;
+  /** The precision used; null when the request failed before (bad precision, gzip, size). */
+  precision: Precision | null;
+};
+
+/** Narrow on `action` (or `status`): an accepted batch has no headers, code or line. */
+export type Validation = AcceptedValidation | RejectedValidation;
+
+/** What the check reads of an `AbortSignal`. */
+export type AbortSignalLike = { readonly aborted: boolean; readonly reason?: unknown };
+
 export type BatchOptions = {
   /** Check as a write to this endpoint (default `/api/v2/write`); `/write` reads `precision` as InfluxDB's v1 endpoint does. */
-  endpoint?: Endpoint;
+  endpoint?: Endpoint | undefined;
   /** The `precision` query parameter, verbatim (absent or "" = ns). */
-  precision?: string;
+  precision?: string | undefined;
   /** The Content-Encoding header, verbatim (`gzip` and `x-gzip` decode). */
-  contentEncoding?: string;
-  now?: bigint;
-  limits?: Limits;
+  contentEncoding?: string | undefined;
+  now?: bigint | undefined;
+  limits?: Limits | undefined;
   /**
    * Called about every MiB and at the end with the bytes of the (decoded) body read so far
    * and its size. Returning `false` cancels: the call then throws an Error named "AbortError".
    */
-  onProgress?: (bytesRead: number, bytesTotal: number) => boolean | void;
+  onProgress?: ((bytesRead: number, bytesTotal: number) => boolean | void) | undefined;
+  /**
+   * Cancels the check once aborted (checked before it starts and at each progress step):
+   * the call throws `signal.reason`.
+   */
+  signal?: AbortSignalLike | undefined;
 };
 
 export type ValidateOptions = BatchOptions & {
   /** Look for what storage would reject with 422 (default true). */
-  warnings?: boolean;
+  warnings?: boolean | undefined;
   /** Build a summary; a number sets the histogram's bars (true = 50). */
-  summary?: boolean | number;
+  summary?: boolean | number | undefined;
 };
 
 /** Checks a batch as the server would answer an authorized write to an existing bucket, and explains it. */
@@ -168,10 +236,13 @@ export type Point = {
 export function parse(body: Body, opts?: BatchOptions): Point[];
 
 export class LinegateError extends Error {
-  status: number;
+  name: "LinegateError";
+  status: RejectedValidation["status"];
+  code: RejectedValidation["code"];
+  line: number | null;
   body: string;
   diagnostics: Diagnostic[];
-  validation: Validation;
+  validation: RejectedValidation;
 }
 
 /** A body held in wasm memory, filled chunk by chunk (a large file read with progress, never held twice). */
@@ -182,12 +253,37 @@ export class BodyBuffer {
   push(chunk: Uint8Array): void;
   clear(): void;
   readonly length: number;
+  /** Frees the wasm memory now (else the garbage collector does, eventually). */
   free(): void;
+  /** `using buf = new BodyBuffer()` frees it at the end of the block. */
+  [Symbol.dispose](): void;
 }
 
+/** A compiled module or its bytes. */
+export type ModuleInput = WebAssembly.Module | ArrayBuffer | ArrayBufferView;
+
 /** Instantiates the module synchronously (browsers' Web Workers, Cloudflare Workers). No-op once done. */
-export function initSync(module: WebAssembly.Module | BufferSource | { module: WebAssembly.Module | BufferSource }): void;
-/** Instantiates the module asynchronously; fetches the bundled linegate.wasm by default. */
-export function init(input?: WebAssembly.Module | BufferSource | Response | Promise<Response> | URL | string): Promise<void>;
+export function initSync(module: ModuleInput | { module: ModuleInput }): void;
+/** Instantiates the module asynchronously; fetches the linegate.wasm beside the package's code by default. */
+export function init(
+  input?: ModuleInput | Response | PromiseLike<Response> | Request | URL | string | { module: ModuleInput },
+): Promise<void>;
+/** A complete answer: `new Response(a.body, { status: a.status, headers: a.headers })`. */
+export type Answer = { status: number; headers: Record<string, string>; body: string | null };
+export type AnswerKind = "unauthorized" | "not-found" | "internal" | "too-large" | "method-not-allowed" | "unavailable" | "spool-full" | "spool-unavailable" | "ping" | "health";
+
+/**
+ * InfluxDB OSS v2's own answer of a kind a server makes itself, exactly (status, headers,
+ * body): for an InfluxDB-compatible endpoint. `body` is null when the answer has none.
+ */
+export function answer(kind: "unauthorized" | "not-found" | "internal" | "too-large"): Answer;
+/** 405, with `Allow`. */
+export function answer(kind: "method-not-allowed", args: { allow: string }): Answer;
+/** 503, with `Retry-After` (seconds): the write backend is unreachable, or linegate's edge spool is full or failed. */
+export function answer(kind: "unavailable" | "spool-full" | "spool-unavailable", args: { retryAfter: number }): Answer;
+/** `/ping`: 204 with InfluxDB's build headers. */
+export function answer(kind: "ping", args: { version: string }): Answer;
+/** `/health`: 200, InfluxDB's text. */
+export function answer(kind: "health", args: { version: string; commit: string }): Answer;
 export function isReady(): boolean;
 export function version(): string;

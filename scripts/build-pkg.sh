@@ -43,9 +43,28 @@ wasm="$target_dir/wasm32-unknown-unknown/release/linegate.wasm"
 
 mkdir -p "$stage"
 say "wasm-bindgen $have"
-wasm-bindgen --target web --out-dir "$stage" --out-name glue "$wasm"
+wasm-bindgen --target web --no-typescript --out-dir "$stage" --out-name glue "$wasm"
 mv "$stage/glue_bg.wasm" "$stage/linegate.wasm"
-rm -f "$stage/glue_bg.wasm.d.ts"
+# Ship only reachable code: npm/api.js instantiates through the glue's initSync and fetches
+# nothing itself, so the glue's async default init goes, and with it its
+# `new URL('glue_bg.wasm', import.meta.url)` for a file that is not shipped (webpack fails
+# to resolve it; Vite warns). Checked, so a wasm-bindgen that writes it otherwise fails here.
+node - "$stage/glue.js" <<'JS'
+const fs = require("fs"), f = process.argv[2];
+let s = fs.readFileSync(f, "utf8");
+const cut = (from, to) => {
+  const a = s.indexOf(from), b = s.indexOf(to, a);
+  if (a < 0 || b < 0) throw new Error(`build-pkg: glue.js no longer has ${JSON.stringify(from)}`);
+  s = s.slice(0, a) + s.slice(b);
+};
+cut("async function __wbg_load(", "function initSync(");
+cut("let __wbg_init_promise;", "export { initSync, __wbg_init as default };");
+s = s.replace("export { initSync, __wbg_init as default };", "export { initSync };");
+if (s.includes("import.meta") || s.includes("glue_bg.wasm") || s.includes("__wbg_init(")) {
+  throw new Error("build-pkg: glue.js still refers to its default init");
+}
+fs.writeFileSync(f, s);
+JS
 
 wasm_opt="$root/node_modules/binaryen/bin/wasm-opt"
 if [ "${LINEGATE_WASM_OPT:-1}" = 0 ]; then
@@ -58,7 +77,7 @@ else
   say "wasm-opt not found (npm install brings the binaryen package); the module is left unoptimised"
 fi
 
-cp npm/*.js npm/*.d.ts npm/README.md npm/package.json "$stage/"
+cp npm/*.js npm/*.d.ts npm/README.md npm/package.json npm/LICENSE-MIT npm/LICENSE-APACHE "$stage/"
 version="$(cargo metadata --no-deps --format-version 1 |
   node -e 'const m=JSON.parse(require("fs").readFileSync(0,"utf8"));process.stdout.write(m.packages.find(p=>p.name==="linegate").version)')"
 node -e '

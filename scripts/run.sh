@@ -4,10 +4,15 @@
 #   - linegate-backend on its embedded storage (SQLite) at :8086, with an org, a bucket and a
 #     token made on first start;
 #   - the Worker under `wrangler dev` at :8787, checking writes at the edge and forwarding the
-#     valid ones to the backend;
+#     valid ones to the backend, with SPOOL=fallback: while the backend is down, accepted
+#     batches are kept in a Durable Object (persisted under .linegate/wrangler) and delivered
+#     when it is back;
 #   - the validation page at :8080;
-# and sends the sample batches through the CLI and the Worker to show each part working.
-# Ports and names: BACKEND_PORT, WORKER_PORT, PAGE_PORT, LINEGATE_DATA, LINEGATE_TOKEN.
+# and sends the sample batches through the CLI and the Worker to show each part working,
+# then stops the backend, writes through the Worker, restarts the backend and shows that
+# write arriving.
+# Ports and names: BACKEND_PORT, WORKER_PORT, PAGE_PORT, LINEGATE_DATA, LINEGATE_TOKEN,
+# LINEGATE_SPOOL_ADMIN (the spool admin endpoint's dev token).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -19,6 +24,7 @@ WORKER_PORT="${WORKER_PORT:-8787}"
 PAGE_PORT="${PAGE_PORT:-8080}"
 DATA="${LINEGATE_DATA:-$root/.linegate/data}"
 TOKEN="${LINEGATE_TOKEN:-linegate-dev-token}"
+SPOOL_ADMIN="${LINEGATE_SPOOL_ADMIN:-linegate-dev-spool-admin}"
 ORG=linegate
 BUCKET=metrics
 mkdir -p "$(dirname "$DATA")" "$root/.linegate/logs"
@@ -43,15 +49,20 @@ wait_for() { # url, what, log
   exit 1
 }
 
+start_backend() {
+  setsid target/release/linegate-backend serve --data "$DATA" --bind "127.0.0.1:$BACKEND_PORT" \
+    --setup-org "$ORG" --setup-bucket "$BUCKET" --setup-token "$TOKEN" >>"$logs/backend.log" 2>&1 &
+  backend_pid=$!
+  pids+=("$backend_pid")
+  wait_for "http://127.0.0.1:$BACKEND_PORT/health" backend "$logs/backend.log"
+}
 say "backend: http://127.0.0.1:$BACKEND_PORT (data in $DATA; log $logs/backend.log)"
-setsid target/release/linegate-backend serve --data "$DATA" --bind "127.0.0.1:$BACKEND_PORT" \
-  --setup-org "$ORG" --setup-bucket "$BUCKET" --setup-token "$TOKEN" >"$logs/backend.log" 2>&1 &
-pids+=($!)
-wait_for "http://127.0.0.1:$BACKEND_PORT/health" backend "$logs/backend.log"
+start_backend
 
 say "Worker (wrangler dev): http://127.0.0.1:$WORKER_PORT (log $logs/worker.log)"
-setsid npx wrangler dev --ip 127.0.0.1 --port "$WORKER_PORT" \
+setsid npx wrangler dev --ip 127.0.0.1 --port "$WORKER_PORT" --persist-to "$root/.linegate/wrangler" \
   --var "BACKEND_URL:http://127.0.0.1:$BACKEND_PORT" \
+  --var SPOOL:fallback --var "SPOOL_ADMIN_TOKEN:$SPOOL_ADMIN" \
   --var "CORS_ORIGINS:http://127.0.0.1:$PAGE_PORT" >"$logs/worker.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$WORKER_PORT/ping" Worker "$logs/worker.log"
@@ -72,12 +83,29 @@ done
 say "stored in the backend (export):"
 target/release/linegate-backend export --data "$DATA" --bucket "$BUCKET" | head -n 5
 
+# The spool: a write accepted while the backend is down arrives once it is back.
+spool() { curl -sS -H "Authorization: Bearer $SPOOL_ADMIN" "http://127.0.0.1:$WORKER_PORT/spool"; }
+queued() { spool | sed -n 's/^ *"queued": \([0-9]*\),$/\1/p' | awk '{s+=$1} END {print s+0}'; }
+say "stopping the backend, then writing through the Worker (SPOOL=fallback):"
+kill -TERM -- "-$backend_pid"
+wait "$backend_pid" 2>/dev/null || true
+mark="spool_demo,host=run survived=1i $(date +%s)000000000"
+curl -sS -D - -o /dev/null -H "Authorization: Token $TOKEN" --data-binary "$mark" "$write" |
+  grep -iE '^(HTTP|x-linegate-spooled)' | sed 's/^/  /' >&2
+say "held in the spool (GET /spool): $(queued) batch(es) queued"
+say "starting the backend again"
+start_backend
+for _ in $(seq 1 120); do [ "$(queued)" = 0 ] && break; sleep 0.5; done
+say "after the restart: $(queued) queued; the backend has:"
+target/release/linegate-backend export --data "$DATA" --bucket "$BUCKET" | grep '^spool_demo' | tail -n 1
+
 cat >&2 <<MSG
 
   linegate is running:
     page     http://127.0.0.1:$PAGE_PORT/
     Worker   $write
     backend  http://127.0.0.1:$BACKEND_PORT  (org $ORG, bucket $BUCKET, token $TOKEN)
+    spool    curl -H 'Authorization: Bearer $SPOOL_ADMIN' http://127.0.0.1:$WORKER_PORT/spool
 
   Try:  curl -i -H 'Authorization: Token $TOKEN' --data-binary 'cpu,host=a usage=1' '$write'
   Ctrl-C stops everything.

@@ -56,6 +56,14 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   say "npm ci"
   npm ci --no-audit --no-fund
 fi
+# The bundlers and compilers the package's toolchain test builds a user's project with
+# (webpack, esbuild, Vite, Rollup, TypeScript): their own folder and lockfile, so the root's
+# stays small. Reinstalled only when that lockfile changed.
+tc=tests/toolchains
+if [ ! -f $tc/node_modules/.package-lock.json ] || [ $tc/package-lock.json -nt $tc/node_modules/.package-lock.json ]; then
+  say "npm ci (tests/toolchains)"
+  (cd $tc && npm ci --no-audit --no-fund)
+fi
 # The official Python InfluxDB clients the `clients` test stage drives (the Node ones are
 # devDependencies above), in a venv of their own; reinstalled only when the pins change.
 CLIENTS_PY="influxdb-client==1.50.* influxdb==5.3.*"

@@ -5,7 +5,7 @@
 
 use js_sys::{Array, BigInt, Function, Object, Reflect, Uint8Array};
 use linegate::core::{check_request, Limits, Request, Verdict};
-use linegate::{check_write, parse, validate, BodyBuffer};
+use linegate::{answer, check_write, parse, validate, BodyBuffer, FieldCode};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
@@ -89,8 +89,16 @@ fn check_write_answers_what_the_core_answers() {
                     assert_eq!(n(&got, "lines"), lines as f64);
                 }
                 Verdict::Reject(r) => {
-                    assert_eq!(keys(&got), ["action", "status", "headers", "body"]);
+                    assert_eq!(
+                        keys(&got),
+                        ["action", "status", "code", "line", "headers", "body"]
+                    );
                     assert_eq!(s(&got, "action"), "reject");
+                    assert_eq!(s(&got, "code"), r.code, "case {i} {query}");
+                    match r.line {
+                        Some(l) => assert_eq!(n(&got, "line"), l as f64),
+                        None => assert!(get(&got, "line").is_null()),
+                    }
                     assert_eq!(n(&got, "status"), r.status as f64, "case {i} {query}");
                     assert_eq!(s(&got, "body").into_bytes(), r.body, "case {i} {query}");
                     let h = get(&got, "headers");
@@ -125,11 +133,22 @@ fn options_are_read_from_js_values() {
     assert_eq!(s(&v, "action"), "forward");
     let v = with_limits(JsValue::UNDEFINED);
     assert_eq!(s(&v, "action"), "forward");
-    // Wrong types are errors, not guesses.
+    // Wrong types are TypeErrors naming the option, not guesses.
+    let type_error = |e: JsValue| {
+        assert!(e.is_instance_of::<js_sys::TypeError>(), "{e:?}");
+        e.unchecked_into::<js_sys::Error>()
+            .message()
+            .as_string()
+            .unwrap()
+    };
     let bad = obj(&[("query", 5.0.into())]);
-    assert!(check_write(&body, bad).is_err());
+    assert!(type_error(check_write(&body, bad).unwrap_err()).contains("query"));
     let bad = obj(&[("now", JsValue::from_str("soon"))]);
-    assert!(check_write(&body, bad).is_err());
+    assert!(type_error(check_write(&body, bad).unwrap_err()).contains("now"));
+    let bad = obj(&[("limits", obj(&[("maxBody", (-1.0).into())]))]);
+    assert!(type_error(check_write(&body, bad).unwrap_err()).contains("limits.maxBody"));
+    let bad = obj(&[("summary", "yes".into())]);
+    assert!(type_error(validate(&body, bad).unwrap_err()).contains("summary"));
 }
 
 #[wasm_bindgen_test]
@@ -155,7 +174,7 @@ fn parse_lays_points_out_in_columns() {
         b"m\xff,t=v i=-9223372036854775808i,u=18446744073709551615u,f=0.1,b=f,s=\"a\\\"b\",c=T -1\nm\xff,t=v f=2 3\n"
             .to_vec(),
     );
-    let r = parse(&buf, obj(&[("now", BigInt::from(NOW).into())]), None).unwrap();
+    let r = parse(&buf, obj(&[("now", BigInt::from(NOW).into())])).unwrap();
     let c = get(&r, "points");
     assert_eq!(n(&c, "count"), 2.0);
     let shape = Uint32Array::from(get(&c, "shape")).to_vec();
@@ -193,7 +212,7 @@ fn parse_lays_points_out_in_columns() {
     );
     // A rejected batch: no points, the validation says why.
     let bad = BodyBuffer::from_string("m f=1\nm f=x\n".into());
-    let r = parse(&bad, JsValue::UNDEFINED, None).unwrap();
+    let r = parse(&bad, JsValue::UNDEFINED).unwrap();
     assert!(get(&r, "points").is_null());
     assert_eq!(n(&get(&r, "validation"), "line"), 2.0);
 }
@@ -201,8 +220,8 @@ fn parse_lays_points_out_in_columns() {
 #[wasm_bindgen_test]
 fn validate_explains_and_summarises() {
     let buf = BodyBuffer::from_string("m f=1,time=1 10\nm f=2i 20\nm\tf=1\n".into());
-    let opts = obj(&[("summaryBuckets", 2.0.into()), ("precision", "ns".into())]);
-    let v = validate(&buf, opts, None).unwrap();
+    let opts = obj(&[("summary", 2.0.into()), ("precision", "ns".into())]);
+    let v = validate(&buf, opts).unwrap();
     assert_eq!(s(&v, "action"), "reject");
     assert_eq!(s(&v, "code"), "invalid");
     assert_eq!(n(&v, "rejected"), 1.0);
@@ -217,12 +236,7 @@ fn validate_explains_and_summarises() {
     assert_eq!(get(&sum, "minTime"), JsValue::from(BigInt::from(10)));
     assert_eq!(get(&sum, "maxTime"), JsValue::from(BigInt::from(20)));
     assert_eq!(n(&get(&sum, "fieldTypes"), "integer"), 1.0);
-    let ok = validate(
-        &BodyBuffer::from_string("m f=1".into()),
-        JsValue::UNDEFINED,
-        None,
-    )
-    .unwrap();
+    let ok = validate(&BodyBuffer::from_string("m f=1".into()), JsValue::UNDEFINED).unwrap();
     assert!(get(&ok, "headers").is_null() && get(&ok, "summary").is_null());
     assert_eq!(n(&ok, "status"), 204.0);
 }
@@ -233,15 +247,28 @@ fn progress_reaches_js_and_false_cancels() {
     let buf = BodyBuffer::from_bytes(body.clone());
     let seen = Array::new();
     let log = Function::new_with_args("done, total", "this.push([done, total]);").bind0(&seen);
-    let v = validate(&buf, JsValue::UNDEFINED, Some(log)).unwrap();
+    let v = validate(&buf, obj(&[("onProgress", log.into())])).unwrap();
     assert_eq!(n(&v, "points"), 200_000.0);
     assert!(seen.length() >= 4, "{} calls", seen.length());
     let last = Array::from(&seen.get(seen.length() - 1));
     assert_eq!(last.get(0).as_f64(), Some(body.len() as f64));
     assert_eq!(last.get(1).as_f64(), Some(body.len() as f64));
-    let stop = Function::new_with_args("done", "return done < 1000000;");
-    assert!(validate(&buf, JsValue::UNDEFINED, Some(stop.clone())).is_err());
-    assert!(parse(&buf, JsValue::UNDEFINED, Some(stop)).is_err());
+    // Cancelling is its own signal: an AbortError (onProgress → false), or the reason of an
+    // aborted AbortSignal-like object, thrown as it is.
+    let stop = obj(&[(
+        "onProgress",
+        Function::new_with_args("done", "return done < 1000000;").into(),
+    )]);
+    let name = |e: JsValue| s(&e, "name");
+    assert_eq!(
+        name(validate(&buf, stop.clone()).unwrap_err()),
+        "AbortError"
+    );
+    assert_eq!(name(parse(&buf, stop).unwrap_err()), "AbortError");
+    let reason = JsValue::from_str("stop");
+    let signal = obj(&[("aborted", true.into()), ("reason", reason.clone())]);
+    let e = validate(&buf, obj(&[("signal", signal)])).unwrap_err();
+    assert_eq!(e, reason);
 }
 
 #[wasm_bindgen_test]
@@ -262,4 +289,61 @@ fn body_buffer_fills_by_chunks() {
     b.clear();
     assert_eq!(b.length(), 0);
     assert_eq!(linegate::version(), env!("CARGO_PKG_VERSION"));
+}
+
+#[wasm_bindgen_test]
+fn field_codes_and_answers_cross_as_data() {
+    // The codes parse()'s columns use, as the glue exports them to npm/api.js.
+    assert_eq!(
+        [
+            FieldCode::Float,
+            FieldCode::Integer,
+            FieldCode::Unsigned,
+            FieldCode::String
+        ]
+        .map(|c| c as u32),
+        [0, 1, 2, 3]
+    );
+    assert_eq!((FieldCode::False as u32, FieldCode::True as u32), (4, 5));
+    let core = linegate::core::answers::Rejection::unauthorized();
+    let a = answer("unauthorized", JsValue::UNDEFINED).unwrap();
+    assert_eq!(n(&a, "status"), 401.0);
+    assert_eq!(s(&a, "body").into_bytes(), core.body);
+    assert_eq!(
+        s(&get(&a, "headers"), "X-Platform-Error-Code"),
+        "unauthorized"
+    );
+    let a = answer("unavailable", obj(&[("retryAfter", 7.0.into())])).unwrap();
+    assert_eq!(
+        (n(&a, "status"), s(&get(&a, "headers"), "Retry-After")),
+        (503.0, "7".into())
+    );
+    let a = answer("method-not-allowed", obj(&[("allow", "POST".into())])).unwrap();
+    assert_eq!(s(&get(&a, "headers"), "Allow"), "POST");
+    let a = answer("ping", obj(&[("version", "v2".into())])).unwrap();
+    assert!(get(&a, "body").is_null());
+    assert_eq!(s(&get(&a, "headers"), "X-Influxdb-Version"), "v2");
+    let a = answer(
+        "health",
+        obj(&[("version", "v2".into()), ("commit", "c".into())]),
+    )
+    .unwrap();
+    let want = linegate::core::answers::health("v2", "c");
+    assert_eq!(s(&a, "body").into_bytes(), want.body);
+    let a = answer("spool-full", obj(&[("retryAfter", 3.0.into())])).unwrap();
+    assert_eq!(
+        (n(&a, "status"), s(&a, "body").into_bytes()),
+        (503.0, linegate::core::answers::Rejection::spool_full().body)
+    );
+    assert_eq!(s(&get(&a, "headers"), "Retry-After"), "3");
+    let a = answer("spool-unavailable", obj(&[("retryAfter", 1.0.into())])).unwrap();
+    assert_eq!(
+        s(&a, "body").into_bytes(),
+        linegate::core::answers::Rejection::spool_unavailable().body
+    );
+    assert!(answer("nope", JsValue::UNDEFINED).is_err());
+    assert!(
+        answer("ping", JsValue::UNDEFINED).is_err(),
+        "a missing version"
+    );
 }

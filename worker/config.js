@@ -37,8 +37,40 @@ function parse(env) {
     corsOrigins: list(env.CORS_ORIGINS),
     edgeTokens: list(env.EDGE_TOKENS),
     influxVersion: str(env.INFLUX_VERSION) || "v2.9.1",
+    spool: spoolSettings(env),
     // Requests the Worker does not check go to the backend unchanged (worker/forward.js).
     passThrough: str(env.PASS_THROUGH).toLowerCase() !== "off",
+  });
+}
+
+// SPOOL=off|fallback|always and its bounds (worker/README.md, "Spool").
+export const SPOOL_DEFAULTS = Object.freeze({
+  maxBytes: 1024 * MiB,
+  maxBatches: 100_000,
+  backoffBaseMs: 1_000,
+  backoffCapMs: 300_000,
+  deadLetterHours: 168,
+});
+
+function spoolSettings(env) {
+  const mode = str(env.SPOOL) || "off";
+  if (!["off", "fallback", "always"].includes(mode)) {
+    throw new ConfigError(`SPOOL must be off, fallback or always, got ${JSON.stringify(mode)}`);
+  }
+  const ns = env.SPOOL_DO ?? null;
+  if (mode !== "off" && ns === null) {
+    throw new ConfigError("SPOOL needs the SPOOL_DO Durable Object binding (wrangler.toml)");
+  }
+  const d = SPOOL_DEFAULTS;
+  return Object.freeze({
+    mode,
+    ns,
+    maxBytes: count(env, "SPOOL_MAX_BYTES", d.maxBytes),
+    maxBatches: count(env, "SPOOL_MAX_BATCHES", d.maxBatches),
+    backoffBaseMs: count(env, "SPOOL_BACKOFF_BASE_MS", d.backoffBaseMs),
+    backoffCapMs: count(env, "SPOOL_BACKOFF_CAP_MS", d.backoffCapMs),
+    deadLetterMs: count(env, "SPOOL_DEAD_LETTER_HOURS", d.deadLetterHours) * 3_600_000,
+    adminToken: str(env.SPOOL_ADMIN_TOKEN) || null,
   });
 }
 

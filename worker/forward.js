@@ -4,24 +4,12 @@
 // authentication, the body size limit and the backend-down 503 apply as for writes.
 // PASS_THROUGH = "off" turns this off (unknown paths 404, other methods 405, as before).
 
-import { checkWrite, credentials } from "./linegate.js";
+import { credentials } from "./linegate.js";
 import { edgeAuthorized, edgeSecretAllowed } from "./auth.js";
-import { unauthorized, unavailable } from "./respond.js";
+import { tooLarge, unauthorized, unavailable } from "./respond.js";
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the request.
 const HOP = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "host"];
-
-// InfluxDB's 413, from the core (the same answer a write over the limit gets).
-let tooLargeAnswer = null;
-function tooLarge() {
-  tooLargeAnswer ??= checkWrite({
-    query: "org=o&bucket=b",
-    headers: { Authorization: "Token t" },
-    body: "",
-    limits: { maxBody: 0 },
-  });
-  return new Response(tooLargeAnswer.body, { status: tooLargeAnswer.status, headers: tooLargeAnswer.headers });
-}
 
 // Whether the request may pass the edge: with EDGE_TOKENS set, its token (Token/Bearer), or
 // the secret a v1 client sends (u/p, Token user:secret, Basic), must be one of them.

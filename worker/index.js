@@ -6,6 +6,7 @@ import { config } from "./config.js";
 import { handleWrite } from "./write.js";
 import { drain } from "./body.js";
 import { passThrough } from "./forward.js";
+import { isSpoolAdmin, spoolAdmin } from "./spool.js";
 import {
   corsOrigin,
   health,
@@ -16,6 +17,9 @@ import {
   preflight,
   withCors,
 } from "./respond.js";
+
+// The spool's Durable Object class (SPOOL=fallback|always), bound as SPOOL_DO.
+export { Spool } from "./spool.js";
 
 const ROUTES = {
   "/api/v2/write": ["POST"],
@@ -56,6 +60,7 @@ export default {
 };
 
 async function route(request, url, cfg, origin, log) {
+  if (isSpoolAdmin(url.pathname)) return spoolAdmin(request, url, cfg);
   const methods = ROUTES[url.pathname];
   const checked = methods !== undefined && (methods.includes(request.method) || request.method === "OPTIONS");
   if (!checked && cfg.passThrough && !(request.method === "OPTIONS" && origin !== null)) {

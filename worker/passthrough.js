@@ -26,10 +26,8 @@ export default {
       });
       return new Response(res.body, res);
     } catch {
-      return new Response('{"code":"unavailable","message":"write backend unavailable"}', {
-        status: 503,
-        headers: { "Content-Type": "application/json; charset=utf-8", "Retry-After": "5" },
-      });
+      // A benchmark baseline only: a bare 503 (the real Worker answers InfluxDB's shape).
+      return new Response(null, { status: 503, headers: { "Retry-After": "5" } });
     }
   },
 };

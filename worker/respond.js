@@ -1,63 +1,41 @@
-// Answers the edge makes itself, shaped like InfluxDB OSS v2's.
+// Answers the edge makes itself: built by linegate-core (through the package's `answer`),
+// sent unchanged. No InfluxDB text is written here.
 
-const JSON_TYPE = "application/json; charset=utf-8";
+import { answer } from "./linegate.js";
 
-// InfluxDB's two-field error (`WriteErrorResponse`): compact, no trailing newline.
-export function influxError(status, code, message, extra = {}) {
-  return new Response(JSON.stringify({ code, message }), {
-    status,
-    headers: { "Content-Type": JSON_TYPE, "X-Platform-Error-Code": code, ...extra },
-  });
+function send({ status, headers, body }, head = false) {
+  return new Response(head ? null : body, { status, headers });
 }
 
-export const unauthorized = () => influxError(401, "unauthorized", "unauthorized access");
+export const unauthorized = () => send(answer("unauthorized"));
 
-export const unavailable = (retryAfter) =>
-  influxError(503, "unavailable", "write backend unavailable", {
-    "Retry-After": String(retryAfter),
-  });
+export const unavailable = (retryAfter) => send(answer("unavailable", { retryAfter }));
 
-export const internal = () =>
-  influxError(500, "internal error", "An internal error has occurred - check server logs");
+// The spool's 503s: its queue for a destination is full, or its durable store failed.
+export const spoolFull = (retryAfter) => send(answer("spool-full", { retryAfter }));
 
-// InfluxDB's API router answers unknown paths through its pretty-printing JSON encoder.
-export function notFound() {
-  const body = '{\n\t"code": "not found",\n\t"message": "path not found"\n}';
-  return new Response(body, {
-    status: 404,
-    headers: { "Content-Type": JSON_TYPE, "X-Platform-Error-Code": "not found" },
-  });
-}
+export const spoolUnavailable = (retryAfter) => send(answer("spool-unavailable", { retryAfter }));
 
-export function methodNotAllowed(allow) {
-  return influxError(405, "method not allowed", `allow: ${allow}`, { Allow: allow });
-}
+export const internal = () => send(answer("internal"));
 
-function buildHeaders(cfg) {
-  return { "X-Influxdb-Build": "OSS", "X-Influxdb-Version": cfg.influxVersion };
-}
+export const tooLarge = () => send(answer("too-large"));
+
+export const notFound = () => send(answer("not-found"));
+
+export const methodNotAllowed = (allow) => send(answer("method-not-allowed", { allow }));
 
 // GET|HEAD /ping: 204 with the build headers, as InfluxDB does.
-export function ping(cfg) {
-  return new Response(null, { status: 204, headers: buildHeaders(cfg) });
-}
+export const ping = (cfg) => send(answer("ping", { version: cfg.influxVersion }));
 
-// GET|HEAD /health: InfluxDB's fixed text (with its spacing and trailing newline). It says
-// the edge is up; whether the backend is reachable shows on writes (503 + Retry-After).
-export function health(cfg, head) {
-  const body =
-    `{"name":"influxdb", "message":"ready for queries and writes", "status":"pass", ` +
-    `"checks":[], "version": ${JSON.stringify(cfg.influxVersion)}, "commit": "linegate-worker"}\n`;
-  return new Response(head ? null : body, {
-    status: 200,
-    headers: { "Content-Type": JSON_TYPE, ...buildHeaders(cfg) },
-  });
-}
+// GET|HEAD /health: InfluxDB's fixed text. It says the edge is up; whether the backend is
+// reachable shows on writes (503 + Retry-After).
+export const health = (cfg, head) =>
+  send(answer("health", { version: cfg.influxVersion, commit: "linegate-worker" }), head);
 
 const PREFLIGHT_HEADERS =
   "Authorization, Content-Type, Content-Encoding, Zap-Trace-Span, Accept, Accept-Encoding, User-Agent";
 const EXPOSED_HEADERS =
-  "Retry-After, X-Platform-Error-Code, X-Influxdb-Build, X-Influxdb-Version";
+  "Retry-After, X-Platform-Error-Code, X-Influxdb-Build, X-Influxdb-Version, X-Linegate-Spooled";
 
 export function corsOrigin(request, cfg) {
   if (cfg.corsOrigins.length === 0) return null;

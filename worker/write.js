@@ -4,6 +4,7 @@ import { checkWrite, credentials } from "./linegate.js";
 import { readBody } from "./body.js";
 import { edgeAuthorized, edgeSecretAllowed } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
+import { spoolWrite } from "./spool.js";
 
 // The request headers that matter to an InfluxDB write (spec Part A §5).
 const FORWARDED = ["Authorization", "Content-Encoding", "Content-Type", "Zap-Trace-Span"];
@@ -39,9 +40,8 @@ export async function handleWrite(request, cfg, log) {
 
   if (verdict.action === "reject") {
     log.action = "reject";
-    log.code = verdict.headers["X-Platform-Error-Code"];
-    const line = /,"line":(\d+)\}$/.exec(verdict.body);
-    if (line) log.line = Number(line[1]);
+    log.code = verdict.code;
+    if (verdict.line !== null) log.line = verdict.line;
     return new Response(verdict.body, { status: verdict.status, headers: verdict.headers });
   }
 
@@ -53,17 +53,27 @@ export async function handleWrite(request, cfg, log) {
     log.error = "BACKEND_URL is not set";
     return unavailable(cfg.retryAfter);
   }
-  const headers = new Headers();
+  const headers = {};
   for (const name of FORWARDED) {
     const v = request.headers.get(name);
-    if (v !== null) headers.set(name, v);
+    if (v !== null) headers[name] = v;
   }
+  const send = () => forward(cfg, url.pathname + url.search, headers, bytes, log);
+  if (cfg.spool.mode !== "off") {
+    return spoolWrite(cfg, url, { target: url.pathname + url.search, headers, body: bytes }, log, send);
+  }
+  return (await send()) ?? unavailable(cfg.retryAfter);
+}
+
+// Sends the batch to the backend now: its Response, or null when it was unreachable or did
+// not answer in time (`log` says why).
+async function forward(cfg, target, headers, bytes, log) {
   const t1 = performance.now();
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), cfg.timeoutMs);
   let res;
   try {
-    res = await fetch(cfg.backend + url.pathname + url.search, {
+    res = await fetch(cfg.backend + target, {
       method: "POST",
       headers,
       body: bytes,
@@ -74,7 +84,7 @@ export async function handleWrite(request, cfg, log) {
     // Unreachable, refused, reset or timed out: nothing can be claimed written.
     log.action = "unavailable";
     log.error = abort.signal.aborted ? "backend timeout" : String(e && e.message).slice(0, 200);
-    return unavailable(cfg.retryAfter);
+    return null;
   } finally {
     // Only the wait for the answer is bounded; its body streams through untouched.
     clearTimeout(timer);

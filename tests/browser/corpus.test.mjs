@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { open, shot, verdict, chooseFile, shared } from './harness.mjs';
+import { open, shot, verdict, chooseFile } from './harness.mjs';
+import { CORPUS as corpus, corpusRows, expectedBody } from '../support/corpus.mjs';
 
-const corpus = path.join(shared, 'corpus');
 const STRIDE = Math.max(1, Number(process.env.LINEGATE_CORPUS_STRIDE || 10));
 // The corpus's one deflate case whose Go message carries a byte offset that may differ.
 const OFFSET_EXEMPT = new Set(['gzip/g0011-gz-corrupt-deflate.gz']);
@@ -46,12 +46,8 @@ function plan(row) {
 }
 
 function rows() {
-  const text = fs.readFileSync(path.join(corpus, 'expected.jsonl'), 'utf8');
   const all = [];
-  // Rows are split on LF only (bodies hold U+2028 and friends).
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    const row = JSON.parse(line); // status and body only: no 64-bit numbers are read
+  for (const row of corpusRows()) {
     const p = plan(row);
     if (p) all.push({ row, p });
   }
@@ -62,15 +58,6 @@ function rows() {
   return all
     .filter(({ row }, i) => !sampled.test(row.run) || i % STRIDE === 0)
     .sort((a, b) => key(a).localeCompare(key(b)));
-}
-
-// linegate's 400 parse-error body is OSS's with `,"line":N` (the first rejected line) added
-// before the closing brace (spec Part A §1); every other body is OSS's exactly.
-function expectedBody(row) {
-  if (row.status === 400 && row.failures && row.failures.length) {
-    return `${row.body.slice(0, -1)},"line":${row.failures[0].line}}`;
-  }
-  return row.body;
 }
 
 let s;

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { open, shot, verdict, chooseFile } from './harness.mjs';
+import { validate } from 'linegate';
 
 let s;
 let page;
@@ -122,6 +123,20 @@ test('a pasted CRLF batch keeps its CRs and gets the CRLF hint; fixing it gives 
   assert.equal(ok.body, '');
   assert.equal(await page.$eval('#verdict', (e) => e.dataset.state), 'ok');
   assert.equal(await page.$$eval('#rejected .diag', (l) => l.length), 0);
+});
+
+test('a long line: the page shows the package\'s excerpt window (the CLI\'s too), cut on both sides', async () => {
+  await reset();
+  const line = `m,host=${'a'.repeat(600)} f=1,g=oops,h="${'b'.repeat(600)}" 1`;
+  await paste(`m f=1 1\n${line}\n`);
+  await page.waitForSelector('#rejected .diag .excerpt');
+  const shown = await page.$eval('#rejected .diag .excerpt', (e) => e.textContent);
+  const mark = await page.$eval('#rejected .diag .excerpt mark', (e) => e.textContent);
+  const [d] = validate(line).diagnostics;
+  assert.ok(d.excerptCutBefore && d.excerptCutAfter, 'the window cuts this line on both sides');
+  assert.equal(shown, `…${d.excerpt}…`);
+  assert.equal(mark, d.excerpt[d.excerptSpot]);
+  await shot(page, 'long-line-excerpt');
 });
 
 test('a stray quote: the diagnostic spans the swallowed lines and all of them are marked', async () => {

@@ -26,6 +26,8 @@ test("a rejected batch: exact status, headers and body with the line", () => {
   assert.deepStrictEqual(v, {
     action: "reject",
     status: 400,
+    code: "invalid",
+    line: 3,
     headers: { "Content-Type": "application/json; charset=utf-8", "X-Platform-Error-Code": "invalid" },
     body: `{"code":"invalid","message":"unable to parse 'm f=oops': invalid boolean","line":3}`,
   });
@@ -211,6 +213,18 @@ test("validate: verdict, diagnostics with hints, warnings, summary", () => {
   const u = validate("m,h=é f=1\nm,h=\u{1F600}ü x f=1\n").diagnostics[0];
   assert.equal(u.excerpt, "m,h=\u{1F600}ü x f=1");
   assert.equal(u.excerpt.slice(u.excerptSpot), "x f=1");
+  assert.deepStrictEqual([u.excerptCutBefore, u.excerptCutAfter], [false, false]);
+  // A long line: core's one 400-byte window around the spot, cut where it cuts.
+  for (const [line, cut] of [
+    [`m f=oops,g="${"x".repeat(600)}"`, [false, true]],
+    [`m,t=${"a".repeat(600)} f=oops`, [true, false]],
+    [`m,t=${"a".repeat(600)} f=oops,g="${"x".repeat(600)}"`, [true, true]],
+  ]) {
+    const d = validate(line).diagnostics[0];
+    assert.ok(d.excerpt.length === 400, `${d.excerpt.length}`);
+    assert.equal(d.excerpt.slice(d.excerptSpot, d.excerptSpot + 4), "oops");
+    assert.deepStrictEqual([d.excerptCutBefore, d.excerptCutAfter], cut);
+  }
   assert.deepStrictEqual(v.warnings.map((w) => w.kind).sort(), ["field-type-conflict", "time-field"]);
   assert.equal(v.warningsTotal, 2);
   assert.deepStrictEqual(v.summary, {

@@ -74,11 +74,14 @@ test("corpus through checkWrite", { skip }, () => {
         if (want) assert.equal(v.points, want.length, "points");
       } else {
         assert.equal(v.action, "reject");
-        assert.deepEqual(Object.keys(v), ["action", "status", "headers", "body"]);
+        assert.deepEqual(Object.keys(v), ["action", "status", "code", "line", "headers", "body"]);
         assert.deepEqual(v.headers, {
           "Content-Type": "application/json; charset=utf-8",
           "X-Platform-Error-Code": JSON.parse(v.body).code,
         });
+        // The code and the first rejected line as data: what the body says, never parsed.
+        assert.equal(v.code, JSON.parse(v.body).code);
+        assert.equal(v.line, JSON.parse(v.body).line ?? null);
         checkAnswer(c, v.status, v.body);
       }
     } catch (e) {

@@ -2,6 +2,7 @@
 // backend it fronts started here on 127.0.0.1 and stopped after.
 
 import http from "node:http";
+import { sentBody, corpusQuery } from "../support/corpus.mjs";
 import fs from "node:fs";
 import path from "node:path";
 import { spawn } from "node:child_process";
@@ -9,9 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const SHARED = process.env.LINEGATE_SHARED ?? path.resolve(ROOT, "../shared");
-export const CORPUS = path.join(SHARED, "corpus");
-export const hasCorpus = fs.existsSync(path.join(CORPUS, "expected.jsonl"));
+export { SHARED, CORPUS, hasCorpus } from "../support/corpus.mjs";
 export const hasPkg = fs.existsSync(path.join(ROOT, "pkg/package.json"));
 
 // The compatibility date of wrangler.toml, so tests run what `wrangler dev` runs.
@@ -23,7 +22,7 @@ export const COMPAT_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(
  * Starts the Worker in workerd. `vars` are its bindings (BACKEND_URL, limits, …); every
  * line the Worker logs is collected in `logs` (parsed when it is JSON).
  */
-export async function startWorker(vars, { script = "worker/index.js" } = {}) {
+export async function startWorker(vars, { script = "worker/index.js", miniflare = {} } = {}) {
   const logs = [];
   const collect = (stream) => {
     let rest = "";
@@ -49,6 +48,8 @@ export async function startWorker(vars, { script = "worker/index.js" } = {}) {
     bindings: vars,
     host: "127.0.0.1",
     port: 0,
+    // More Miniflare options (the spool tests: Durable Objects and their persistence).
+    ...miniflare,
     handleRuntimeStdio: (stdout, stderr) => {
       collect(stdout);
       collect(stderr);
@@ -207,51 +208,16 @@ export async function freePort() {
   return port;
 }
 
-/**
- * Rows of corpus/expected.jsonl. Rows are split on LF only (bodies hold raw U+2028 etc.).
- * Only strings and the small `status` are used here: the 64-bit numbers of `points` are
- * never read, so JSON.parse's loss of precision on them cannot matter.
- */
-export function corpusRows() {
-  const text = fs.readFileSync(path.join(CORPUS, "expected.jsonl"), "utf8");
-  return text
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => {
-      const r = JSON.parse(l);
-      delete r.points;
-      return r;
-    });
-}
+// The corpus through the one reader the JS suites share (tests/support/corpus.mjs).
+export { corpusRows, expectedBody, rowMaxBatch } from "../support/corpus.mjs";
 
 /** The request the corpus row describes: `{ path, headers, body }` (body a Buffer). */
-export function corpusRequest(row, zlib) {
-  let body = fs.readFileSync(path.join(CORPUS, "cases", row.file));
-  const q = [];
-  q.push("org=o");
-  if (!row.run.startsWith("no-bucket-param")) q.push("bucket=b");
-  if (row.precision !== null && row.precision !== undefined) {
-    q.push("precision=" + encodeURIComponent(row.precision));
-  }
+export function corpusRequest(row) {
+  const body = Buffer.from(sentBody(row));
   const headers = { Authorization: `Token ${SETUP.token}`, "Content-Type": "text/plain; charset=utf-8" };
   if (row.content_encoding) headers["Content-Encoding"] = row.content_encoding;
-  if (row.gzipped_by_oracle) body = zlib.gzipSync(body);
   headers["Content-Length"] = String(body.length);
-  return { path: "/api/v2/write?" + q.join("&"), headers, body };
-}
-
-/** What linegate answers for a corpus row: OSS's body plus `,"line":N` on parse errors. */
-export function expectedBody(row) {
-  if (row.status === 400 && row.failures && row.failures.length > 0) {
-    return row.body.slice(0, -1) + `,"line":${row.failures[0].line}}`;
-  }
-  return row.body;
-}
-
-/** `max-batch-bytes=N…` runs ran with that batch limit. */
-export function rowMaxBatch(row) {
-  const m = /^max-batch-bytes=(\d+)/.exec(row.run);
-  return m ? Number(m[1]) : null;
+  return { path: "/api/v2/write?" + corpusQuery(row), headers, body };
 }
 
 // ---- the real backend (crates/backend) --------------------------------------------------

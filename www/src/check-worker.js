@@ -6,8 +6,6 @@ import * as linegate from './engine.js';
 import { ByteSource, gunzipToBlob } from './bytes.js';
 
 const MAX_DIAGNOSTICS_SENT = 2000; // the page lists these; the total is always given
-const EXCERPT_BEFORE = 160; // bytes shown before the failing spot
-const EXCERPT_AFTER = 160;
 const READ_CHUNK = 4 << 20;
 
 let ready = false;
@@ -126,14 +124,18 @@ async function decodedSource() {
   return view.source;
 }
 
-// Adds to each diagnostic what the page shows: an excerpt of the line with the failing spot,
-// and where that spot is as (physical line, UTF-16 column) for the editor.
+// Adds to each diagnostic what the page shows: the package's excerpt of the line (core's one
+// window, the CLI's too) split around the failing spot, and where that spot is as
+// (physical line, UTF-16 column) for the editor.
 async function explain(diags, gzip) {
   if (diags.length === 0) return [];
   const src = await decodedSource();
   const dec = new TextDecoder('utf-8');
   const out = [];
   for (const d of diags) {
+    const at = Math.min(d.excerptSpot, d.excerpt.length);
+    const cp = d.excerpt.codePointAt(at);
+    const spotLen = cp === undefined ? 0 : cp > 0xffff ? 2 : 1;
     const x = {
       line: d.line,
       column: d.column,
@@ -143,46 +145,27 @@ async function explain(diags, gzip) {
       spans: d.spans,
       spotLine: d.line,
       spotCol: null,
-      before: '',
-      spot: '',
-      after: '',
-      cutBefore: false,
-      cutAfter: false,
+      before: visible(d.excerpt.slice(0, at)),
+      spot: visible(d.excerpt.slice(at, at + spotLen)),
+      after: visible(d.excerpt.slice(at + spotLen)),
+      cutBefore: d.excerptCutBefore,
+      cutAfter: d.excerptCutAfter,
     };
-    if (src) {
-      const spot = d.textStart + d.column - 1; // byte offset of the failing spot in the body
-      const end = d.textStart + d.textLength;
-      const from = Math.max(d.textStart, spot - EXCERPT_BEFORE);
-      const bytes = await src.read(from, Math.min(end, spot + 1 + EXCERPT_AFTER));
-      const k = spot - from;
-      x.cutBefore = from > d.textStart;
-      x.cutAfter = spot + 1 + EXCERPT_AFTER < end;
-      x.before = visible(dec.decode(bytes.subarray(0, Math.max(0, k))));
-      x.spot = k < bytes.length ? visible(dec.decode(bytes.subarray(k, k + utf8Len(bytes[k])))) : '';
-      x.after = visible(dec.decode(bytes.subarray(Math.min(bytes.length, k + utf8Len(bytes[k] ?? 0)))));
-      // Where the spot sits in the editor: lines joined by a stray quote move it down.
-      if (spot - d.textStart <= 8 << 20) {
-        const head = await src.read(d.textStart, spot);
-        let lf = -1;
-        let n = 0;
-        for (let i = head.indexOf(10); i !== -1; i = head.indexOf(10, i + 1)) {
-          n++;
-          lf = i;
-        }
-        x.spotLine = d.line + n;
-        x.spotCol = dec.decode(head.subarray(lf + 1)).length;
+    // Where the spot sits in the editor: lines joined by a stray quote move it down.
+    if (src && d.column - 1 <= 8 << 20) {
+      const head = await src.read(d.textStart, d.textStart + d.column - 1);
+      let lf = -1;
+      let n = 0;
+      for (let i = head.indexOf(10); i !== -1; i = head.indexOf(10, i + 1)) {
+        n++;
+        lf = i;
       }
+      x.spotLine = d.line + n;
+      x.spotCol = dec.decode(head.subarray(lf + 1)).length;
     }
     out.push(x);
   }
   return out;
-}
-
-function utf8Len(b) {
-  if (b >= 0xf0) return 4;
-  if (b >= 0xe0) return 3;
-  if (b >= 0xc0) return 2;
-  return 1;
 }
 
 // Control characters that matter in line protocol made visible.

@@ -46,6 +46,10 @@ pub enum Reason {
     WriteFailed(Vec<u8>),
     /// linegate's edge: the write backend cannot be reached (503).
     Unavailable,
+    /// linegate's edge spool: the destination's queue is at its capacity (503).
+    SpoolFull,
+    /// linegate's edge spool: the durable queue could not take the batch (503).
+    SpoolUnavailable,
     /// Any other failure of the server itself (500, generic text).
     Internal,
     /// A method the path does not serve (405).
@@ -255,6 +259,19 @@ impl Rejection {
             503,
             "unavailable",
             b"write backend unavailable",
+        )
+    }
+    /// The edge spool's 503 when a destination's queue is full; send `Retry-After` with it.
+    pub fn spool_full() -> Rejection {
+        Rejection::new(Reason::SpoolFull, 503, "unavailable", b"write spool full")
+    }
+    /// The edge spool's 503 when its durable store failed; send `Retry-After` with it.
+    pub fn spool_unavailable() -> Rejection {
+        Rejection::new(
+            Reason::SpoolUnavailable,
+            503,
+            "unavailable",
+            b"write spool unavailable",
         )
     }
     /// A 400 `invalid` with linegate's own text (its APIs' bad parameters).

@@ -1,0 +1,102 @@
+//! InfluxDB's answers to what a door answers itself (`/ping`, `/health`, unknown paths and
+//! methods, 401, the edge's 503 and 500), built by `linegate_core::answers` and handed to
+//! JS whole: `{ status, headers, body }`, ready for `new Response(body, { status, headers })`.
+//! The Worker (worker/respond.js) sends these; no answer text is written in JS.
+
+use linegate_core::answers::{self, Answer, Rejection};
+use wasm_bindgen::prelude::*;
+
+use crate::options::type_error;
+use crate::results::set;
+
+fn arg(args: &JsValue, key: &str) -> Result<JsValue, JsValue> {
+    let v = if args.is_object() {
+        js_sys::Reflect::get(args, &JsValue::from_str(key))?
+    } else {
+        JsValue::UNDEFINED
+    };
+    if v.is_undefined() || v.is_null() {
+        return Err(type_error(&format!("linegate: answer needs args.{key}")));
+    }
+    Ok(v)
+}
+
+fn text(args: &JsValue, key: &str) -> Result<String, JsValue> {
+    arg(args, key)?
+        .as_string()
+        .ok_or_else(|| type_error(&format!("linegate: args.{key} must be a string")))
+}
+
+fn js(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Result<JsValue, JsValue> {
+    let o = js_sys::Object::new();
+    let h = js_sys::Object::new();
+    for (k, v) in headers {
+        set(&h, k, &JsValue::from_str(v))?;
+    }
+    set(&o, "status", &JsValue::from(status))?;
+    set(&o, "headers", &h)?;
+    let body = if body.is_empty() {
+        JsValue::NULL
+    } else {
+        JsValue::from_str(&String::from_utf8_lossy(body))
+    };
+    set(&o, "body", &body)?;
+    Ok(o.into())
+}
+
+fn rejection(r: &Rejection, extra: Option<(&str, String)>) -> Result<JsValue, JsValue> {
+    let mut headers: Vec<(&str, &str)> = r.headers().to_vec();
+    if let Some((k, v)) = &extra {
+        headers.push((k, v.as_str()));
+    }
+    js(r.status, &headers, &r.body)
+}
+
+fn whole(a: &Answer) -> Result<JsValue, JsValue> {
+    let headers: Vec<(&str, &str)> = a.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    js(a.status, &headers, &a.body)
+}
+
+/// `args.retryAfter` (seconds) as a `Retry-After` header.
+fn retry_after(args: &JsValue) -> Result<(&'static str, String), JsValue> {
+    let secs = arg(args, "retryAfter")?
+        .as_f64()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| type_error("linegate: args.retryAfter must be a number of seconds"))?;
+    Ok(("Retry-After", (secs as u64).to_string()))
+}
+
+/// One answer by kind: `unauthorized`, `not-found`, `internal`, `too-large`, `method-not-allowed`
+/// (`args.allow`, also sent as `Allow`), `unavailable` (`args.retryAfter` seconds, sent as
+/// `Retry-After`), `spool-full` and `spool-unavailable` (the spool's 503s, `args.retryAfter`
+/// too), `ping` (`args.version`) and `health` (`args.version`, `args.commit`).
+#[wasm_bindgen]
+pub fn answer(kind: &str, args: JsValue) -> Result<JsValue, JsValue> {
+    match kind {
+        "unauthorized" => rejection(&Rejection::unauthorized(), None),
+        "not-found" => rejection(&Rejection::not_found(), None),
+        "internal" => rejection(&Rejection::internal(), None),
+        // The body size limit, on a request the edge passes through unchecked.
+        "too-large" => rejection(&Rejection::too_large(), None),
+        "method-not-allowed" => {
+            let allow = text(&args, "allow")?;
+            rejection(
+                &Rejection::method_not_allowed(&allow),
+                Some(("Allow", allow.clone())),
+            )
+        }
+        "unavailable" => rejection(&Rejection::unavailable(), Some(retry_after(&args)?)),
+        "spool-full" => rejection(&Rejection::spool_full(), Some(retry_after(&args)?)),
+        "spool-unavailable" => {
+            rejection(&Rejection::spool_unavailable(), Some(retry_after(&args)?))
+        }
+        "ping" => whole(&answers::ping(&text(&args, "version")?)),
+        "health" => whole(&answers::health(
+            &text(&args, "version")?,
+            &text(&args, "commit")?,
+        )),
+        _ => Err(type_error(&format!(
+            "linegate: no answer of kind \"{kind}\""
+        ))),
+    }
+}

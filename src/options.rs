@@ -1,0 +1,216 @@
+//! The options objects of `checkWrite`, `validate` and `parse`, read and validated here,
+//! once: `npm/api.js` hands over what the user passed (it only turns a URL and headers into
+//! the query and header strings). Read by hand rather than through serde's `Deserialize`:
+//! its error messages format floats, and that formatting code alone would add a tenth to
+//! the module. Wrong types are `TypeError`s, out-of-range values `RangeError`s, each naming
+//! the option.
+
+use linegate_core::{Endpoint, Limits, ValidateOptions, DEFAULT_LIMITS};
+use wasm_bindgen::{JsCast, JsValue};
+
+pub(crate) fn type_error(msg: &str) -> JsValue {
+    js_sys::TypeError::new(msg).into()
+}
+
+fn range_error(msg: &str) -> JsValue {
+    js_sys::RangeError::new(msg).into()
+}
+
+/// One options object (`undefined` and `null` read as empty).
+struct Opts(JsValue);
+
+impl Opts {
+    fn new(v: JsValue, what: &str) -> Result<Opts, JsValue> {
+        if !(v.is_undefined() || v.is_null() || v.is_object()) {
+            return Err(type_error(&format!("linegate: {what} must be an object")));
+        }
+        Ok(Opts(v))
+    }
+
+    fn get(&self, key: &str) -> Result<Option<JsValue>, JsValue> {
+        if self.0.is_undefined() || self.0.is_null() {
+            return Ok(None);
+        }
+        let v = js_sys::Reflect::get(&self.0, &JsValue::from_str(key))?;
+        Ok((!v.is_undefined() && !v.is_null()).then_some(v))
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, JsValue> {
+        self.get(key)?
+            .map(|v| {
+                v.as_string()
+                    .ok_or_else(|| type_error(&format!("linegate: {key} must be a string")))
+            })
+            .transpose()
+    }
+
+    /// "Now" in ns: a BigInt, or a safe integer number, that fits in 64 bits.
+    /// The write endpoint (its path): `/api/v2/write` (absent) or v1's `/write`.
+    fn endpoint(&self) -> Result<Endpoint, JsValue> {
+        match self.string("endpoint")? {
+            None => Ok(Endpoint::V2),
+            Some(p) => Endpoint::from_path(&p).ok_or_else(|| {
+                type_error("linegate: endpoint must be \"/api/v2/write\" or \"/write\"")
+            }),
+        }
+    }
+
+    fn now(&self) -> Result<Option<i64>, JsValue> {
+        let Some(v) = self.get("now")? else {
+            return Ok(None);
+        };
+        const MSG: &str = "linegate: now must be a bigint (nanoseconds since the epoch)";
+        if let Some(n) = v.as_f64() {
+            return if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 {
+                Ok(Some(n as i64))
+            } else {
+                Err(type_error(MSG))
+            };
+        }
+        if !v.is_bigint() {
+            return Err(type_error(MSG));
+        }
+        i64::try_from(v)
+            .map(Some)
+            .map_err(|_| range_error("linegate: now must fit in 64 bits"))
+    }
+
+    /// Limits in bytes; absent = the library default. Infinity or values past what wasm32
+    /// can address mean "no limit" (it cannot hold more than 4 GiB anyway).
+    fn limits(&self) -> Result<Limits, JsValue> {
+        let Some(l) = self.get("limits")? else {
+            return Ok(DEFAULT_LIMITS);
+        };
+        let l = Opts::new(l, "limits")?;
+        let pick = |k: &str, d: usize| -> Result<usize, JsValue> {
+            let Some(v) = l.get(k)? else { return Ok(d) };
+            let bad = || {
+                type_error(&format!(
+                    "linegate: limits.{k} must be a non-negative number of bytes"
+                ))
+            };
+            if let Some(n) = v.as_f64() {
+                if n.is_nan() || n < 0.0 {
+                    return Err(bad());
+                }
+                return Ok(if n >= usize::MAX as f64 {
+                    usize::MAX
+                } else {
+                    n as usize
+                });
+            }
+            if v.is_bigint() {
+                let n = u64::try_from(v).map_err(|_| bad())?;
+                return Ok(usize::try_from(n).unwrap_or(usize::MAX));
+            }
+            Err(bad())
+        };
+        Ok(Limits {
+            max_body: pick("maxBody", DEFAULT_LIMITS.max_body)?,
+            max_batch: pick("maxBatch", DEFAULT_LIMITS.max_batch)?,
+            max_message: pick("maxMessage", DEFAULT_LIMITS.max_message)?,
+        })
+    }
+}
+
+/// The wall clock in ns when the caller gives no `now` (ms resolution is what JS has).
+fn now_or_clock(now: Option<i64>) -> i64 {
+    now.unwrap_or_else(|| (js_sys::Date::now() as i64).saturating_mul(1_000_000))
+}
+
+/// `checkWrite`'s request, as `npm/api.js` passes it: the raw query and header values.
+pub(crate) struct CheckOptions {
+    pub endpoint: Endpoint,
+    pub query: Option<String>,
+    pub authorization: Option<String>,
+    pub content_encoding: Option<String>,
+    pub now: i64,
+    pub limits: Limits,
+}
+
+impl CheckOptions {
+    pub fn read(v: JsValue) -> Result<CheckOptions, JsValue> {
+        let o = Opts::new(v, "the request")?;
+        Ok(CheckOptions {
+            endpoint: o.endpoint()?,
+            query: o.string("query")?,
+            authorization: o.string("authorization")?,
+            content_encoding: o.string("contentEncoding")?,
+            now: now_or_clock(o.now()?),
+            limits: o.limits()?,
+        })
+    }
+}
+
+/// Histogram bars of `summary: true`.
+const DEFAULT_SUMMARY_BUCKETS: usize = 50;
+
+/// Options of `validate` and `parse`, as the user wrote them.
+pub(crate) struct BatchOptions {
+    endpoint: Endpoint,
+    precision: Option<String>,
+    content_encoding: Option<String>,
+    now: i64,
+    limits: Limits,
+    warnings: bool,
+    summary_buckets: Option<usize>,
+    pub on_progress: Option<js_sys::Function>,
+    pub signal: Option<JsValue>,
+}
+
+impl BatchOptions {
+    /// `explain`: whether warnings and the summary are asked for here (`validate`), or
+    /// never looked for (`parse`).
+    pub fn read(v: JsValue, explain: bool) -> Result<BatchOptions, JsValue> {
+        let o = Opts::new(v, "options")?;
+        let summary_buckets = match o.get("summary")? {
+            None => None,
+            Some(v) if v.as_bool() == Some(false) => None,
+            Some(v) if v.as_bool() == Some(true) => Some(DEFAULT_SUMMARY_BUCKETS),
+            Some(v) => match v.as_f64() {
+                Some(n) if !n.is_nan() => Some(n.floor().clamp(0.0, 1e6) as usize),
+                _ => {
+                    return Err(type_error(
+                        "linegate: summary must be a boolean or a number of histogram bars",
+                    ))
+                }
+            },
+        };
+        let on_progress = match o.get("onProgress")? {
+            None => None,
+            Some(f) => Some(
+                f.dyn_into::<js_sys::Function>()
+                    .map_err(|_| type_error("linegate: onProgress must be a function"))?,
+            ),
+        };
+        let signal = match o.get("signal")? {
+            Some(s) if !s.is_object() => {
+                return Err(type_error("linegate: signal must be an AbortSignal"))
+            }
+            s => s,
+        };
+        Ok(BatchOptions {
+            endpoint: o.endpoint()?,
+            precision: o.string("precision")?,
+            content_encoding: o.string("contentEncoding")?,
+            now: now_or_clock(o.now()?),
+            limits: o.limits()?,
+            warnings: explain && o.get("warnings")?.is_none_or(|w| w.is_truthy()),
+            summary_buckets: summary_buckets.filter(|_| explain),
+            on_progress,
+            signal,
+        })
+    }
+
+    pub fn core(&self) -> ValidateOptions<'_> {
+        ValidateOptions {
+            endpoint: self.endpoint,
+            precision: self.precision.as_deref().map(str::as_bytes),
+            content_encoding: self.content_encoding.as_deref().map(str::as_bytes),
+            now: self.now,
+            limits: self.limits,
+            warnings: self.warnings,
+            summary_buckets: self.summary_buckets,
+        }
+    }
+}

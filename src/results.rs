@@ -1,0 +1,282 @@
+//! What crosses back to JS: verdicts, validations, diagnostics, warnings and summaries, as
+//! typed data. Every field a JS caller needs is its own field (`line`, `code`, …): nothing
+//! is meant to be read back out of a body or a message. `npm/index.d.ts` declares these
+//! shapes; `tests/node/dts-drift.test.mjs` fails when the two disagree.
+
+use linegate_core::diagnostics::{Diagnostic, Summary, Warning, EXCERPT_MAX};
+use linegate_core::{FieldType, Validation, Verdict};
+use serde::{Serialize, Serializer};
+use wasm_bindgen::JsValue;
+
+/// i64/u64 become BigInt (exact), `None` becomes `null`; counts are sent as f64 on purpose
+/// so they stay plain numbers.
+pub(crate) fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
+    let s = serde_wasm_bindgen::Serializer::new()
+        .serialize_large_number_types_as_bigints(true)
+        .serialize_missing_as_null(true);
+    v.serialize(&s)
+        .map_err(|e| js_sys::Error::new(&format!("linegate: {e}")).into())
+}
+
+/// Sets `o[k] = v`.
+pub(crate) fn set(o: &js_sys::Object, k: &str, v: &JsValue) -> Result<(), JsValue> {
+    js_sys::Reflect::set(o, &JsValue::from_str(k), v).map(drop)
+}
+
+/// Text from the body: a string when it is valid UTF-8, else the raw bytes (`Uint8Array`),
+/// so nothing is lost to replacement characters.
+struct Text<'a>(&'a [u8]);
+
+impl Serialize for Text<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(self.0) {
+            Ok(t) => s.serialize_str(t),
+            Err(_) => s.serialize_bytes(self.0),
+        }
+    }
+}
+
+fn utf8(bytes: Vec<u8>) -> String {
+    // Bodies are Go-escaped JSON, always valid UTF-8; lossy only as a guard.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+#[derive(Serialize)]
+pub(crate) struct ErrorHeaders {
+    #[serde(rename = "Content-Type")]
+    content_type: &'static str,
+    #[serde(rename = "X-Platform-Error-Code")]
+    code: &'static str,
+}
+
+impl ErrorHeaders {
+    fn new(code: &'static str) -> Self {
+        ErrorHeaders {
+            content_type: "application/json; charset=utf-8",
+            code,
+        }
+    }
+}
+
+/// `checkWrite`'s answer: `forward`, or `reject` with the exact answer and, as data, the
+/// error code and the first rejected line (parse errors; else null).
+#[derive(Serialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub(crate) enum CheckAnswer {
+    Forward {
+        points: f64,
+        lines: f64,
+    },
+    Reject {
+        status: u16,
+        code: &'static str,
+        line: Option<f64>,
+        headers: ErrorHeaders,
+        body: String,
+    },
+}
+
+impl From<Verdict> for CheckAnswer {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Forward { points, lines } => CheckAnswer::Forward {
+                points: points as f64,
+                lines: lines as f64,
+            },
+            Verdict::Reject(r) => CheckAnswer::Reject {
+                status: r.status,
+                code: r.code,
+                line: r.line.map(|l| l as f64),
+                headers: ErrorHeaders::new(r.code),
+                body: utf8(r.body),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsDiagnostic {
+    line: f64,
+    column: f64,
+    code: &'static str,
+    reason: std::borrow::Cow<'static, str>,
+    hint: std::borrow::Cow<'static, str>,
+    spans: u32,
+    text_start: f64,
+    text_length: f64,
+    /// The physical line as written, cut to core's one excerpt window around the spot
+    /// (`linegate_core::diagnostics::excerpt`, what the CLI shows too), for display.
+    excerpt: String,
+    /// Where the failing spot is in `excerpt`, in UTF-16 units (a JS string index).
+    excerpt_spot: f64,
+    /// Whether the window cut the line before and after it (show an ellipsis there).
+    excerpt_cut_before: bool,
+    excerpt_cut_after: bool,
+}
+
+impl From<Diagnostic> for JsDiagnostic {
+    fn from(d: Diagnostic) -> Self {
+        JsDiagnostic {
+            line: d.line as f64,
+            column: d.column as f64,
+            code: d.code,
+            reason: d.reason,
+            hint: d.hint,
+            spans: d.spans,
+            text_start: d.text_start as f64,
+            text_length: d.text_len as f64,
+            excerpt_spot: {
+                let spot = (d.column - 1)
+                    .saturating_sub(d.excerpt_offset)
+                    .min(d.excerpt.len());
+                String::from_utf8_lossy(&d.excerpt[..spot])
+                    .encode_utf16()
+                    .count() as f64
+            },
+            excerpt_cut_before: d.excerpt_offset > 0,
+            // The window is the first physical line of the text, which is all of it for a
+            // one-line text; when lines were joined, a full window is taken as cut.
+            excerpt_cut_after: d.excerpt_offset + d.excerpt.len() < d.text_len
+                && (d.spans == 1 || d.excerpt.len() >= EXCERPT_MAX),
+            excerpt: String::from_utf8_lossy(&d.excerpt).into_owned(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JsWarning {
+    line: f64,
+    kind: &'static str,
+    message: String,
+}
+
+impl From<Warning> for JsWarning {
+    fn from(w: Warning) -> Self {
+        JsWarning {
+            line: w.line as f64,
+            kind: w.kind.name(),
+            message: w.message,
+        }
+    }
+}
+
+/// Owned text for the summary (measurement names outlive the body there).
+pub(crate) struct OwnedText(pub Vec<u8>);
+
+impl Serialize for OwnedText {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Text(&self.0).serialize(s)
+    }
+}
+
+#[derive(Serialize, Default)]
+struct FieldTypeCounts {
+    float: f64,
+    integer: f64,
+    unsigned: f64,
+    string: f64,
+    boolean: f64,
+}
+
+#[derive(Serialize)]
+struct NamedCount {
+    name: OwnedText,
+    points: f64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsSummary {
+    points: f64,
+    fields: f64,
+    series: f64,
+    measurements: Vec<NamedCount>,
+    field_types: FieldTypeCounts,
+    min_time: Option<i64>,
+    max_time: Option<i64>,
+    histogram: Vec<f64>,
+}
+
+impl From<Summary> for JsSummary {
+    fn from(s: Summary) -> Self {
+        let mut types = FieldTypeCounts::default();
+        for (t, n) in &s.field_types {
+            let n = *n as f64;
+            match t {
+                FieldType::Float => types.float = n,
+                FieldType::Integer => types.integer = n,
+                FieldType::Unsigned => types.unsigned = n,
+                FieldType::String => types.string = n,
+                FieldType::Boolean => types.boolean = n,
+            }
+        }
+        JsSummary {
+            points: s.points as f64,
+            fields: s.fields as f64,
+            series: s.series as f64,
+            measurements: s
+                .measurements
+                .into_iter()
+                .map(|(name, n)| NamedCount {
+                    name: OwnedText(name),
+                    points: n as f64,
+                })
+                .collect(),
+            field_types: types,
+            min_time: s.min_time,
+            max_time: s.max_time,
+            histogram: s.histogram.into_iter().map(|n| n as f64).collect(),
+        }
+    }
+}
+
+/// `validate`'s answer: the verdict as `checkWrite` shapes it (with `status` 204, no headers
+/// and an empty body when accepted) plus what linegate explains beyond InfluxDB.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct JsValidation {
+    action: &'static str,
+    status: u16,
+    headers: Option<ErrorHeaders>,
+    body: String,
+    code: Option<&'static str>,
+    line: Option<f64>,
+    precision: Option<&'static str>,
+    points: f64,
+    lines: f64,
+    rejected: f64,
+    diagnostics: Vec<JsDiagnostic>,
+    warnings: Vec<JsWarning>,
+    warnings_total: f64,
+    summary: Option<JsSummary>,
+}
+
+impl From<Validation> for JsValidation {
+    fn from(v: Validation) -> Self {
+        let accepted = v.accepted();
+        JsValidation {
+            action: if accepted { "forward" } else { "reject" },
+            status: v.status,
+            headers: v.code.map(ErrorHeaders::new),
+            body: utf8(v.body),
+            code: v.code,
+            line: v.line.map(|l| l as f64),
+            precision: v.precision.map(|p| p.as_str()),
+            points: v.points as f64,
+            lines: v.lines as f64,
+            rejected: v.rejected as f64,
+            diagnostics: v.diagnostics.into_iter().map(Into::into).collect(),
+            warnings: v.warnings.into_iter().map(Into::into).collect(),
+            warnings_total: v.warnings_total as f64,
+            summary: v.summary.map(Into::into),
+        }
+    }
+}
+
+/// `credentials`' answer: a token (`user` null), or a v1 user name and password.
+#[derive(Serialize)]
+pub(crate) struct JsCredentials {
+    pub user: Option<OwnedText>,
+    pub secret: OwnedText,
+}
