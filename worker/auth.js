@@ -1,5 +1,7 @@
 // Optional edge authentication: EDGE_TOKENS lists the tokens the edge lets through.
-// The Authorization header is still forwarded unchanged; the backend checks it again.
+// The Authorization header is still forwarded (its first value); the backend checks it again.
+
+import { firstValue } from "./body.js";
 
 const enc = new TextEncoder();
 const digests = new WeakMap();
@@ -25,7 +27,7 @@ function tokenDigests(cfg) {
 // InfluxDB v2 accepts `Token <t>` and `Bearer <t>`.
 export async function edgeAuthorized(request, cfg) {
   if (cfg.edgeTokens.length === 0) return true;
-  const header = request.headers.get("Authorization");
+  const header = firstValue(request.headers, "Authorization");
   if (header === null) return false;
   const m = /^(?:Token|Bearer) +(\S+) *$/.exec(header);
   if (!m) return false;

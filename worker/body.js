@@ -42,8 +42,10 @@ export async function readBody(request, maxBody) {
   const declared = contentLength(request);
   const tooLarge = declared !== null && declared >= maxBody;
   const cap = tooLarge ? Math.min(maxBody, HEADER_PREFIX) : maxBody;
-  // Known length: one buffer of exactly that size, filled in place.
-  let buf = new Uint8Array(declared !== null && !tooLarge ? declared : Math.min(cap, 64 * 1024));
+  // The buffer grows with what arrives (doubling), never ahead of it on the client's word:
+  // a declared length only caps the growth so a known-length body ends in one exact buffer.
+  const limit = declared !== null && !tooLarge ? Math.min(declared, cap) : cap;
+  let buf = new Uint8Array(Math.min(limit, 64 * 1024));
   let n = 0;
   let full = false;
   const reader = request.body.getReader();
@@ -51,7 +53,10 @@ export async function readBody(request, maxBody) {
     const { value, done } = await reader.read();
     if (done) break;
     const take = Math.min(value.length, cap - n);
-    if (n + take > buf.length) buf = grow(buf, n, Math.min(cap, Math.max(n + take, buf.length * 2)));
+    if (n + take > buf.length) {
+      const want = Math.max(n + take, buf.length * 2);
+      buf = grow(buf, n, n + take <= limit ? Math.min(limit, want) : Math.min(cap, want));
+    }
     buf.set(take === value.length ? value : value.subarray(0, take), n);
     n += take;
     if (n >= cap) {
@@ -71,6 +76,18 @@ function grow(buf, used, size) {
   const b = new Uint8Array(size);
   b.set(buf.subarray(0, used));
   return b;
+}
+
+/**
+ * A header's first value, as Go's `Header.Get` reads it. workerd joins repeated headers with
+ * ", ", so the part before the first ", " is the first one sent (`Content-Encoding: gzip`
+ * twice reads as `gzip`, as InfluxDB reads it). Only for headers whose values hold no ", ".
+ */
+export function firstValue(headers, name) {
+  const v = headers.get(name);
+  if (v === null) return null;
+  const i = v.indexOf(", ");
+  return i < 0 ? v : v.slice(0, i);
 }
 
 /** Drops a body the Worker answered without needing (404, 405, 401), as above. */

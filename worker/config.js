@@ -35,7 +35,7 @@ function parse(env) {
     timeoutMs: count(env, "BACKEND_TIMEOUT_MS", DEFAULTS.timeoutMs),
     retryAfter: count(env, "RETRY_AFTER_SECONDS", DEFAULTS.retryAfter),
     corsOrigins: list(env.CORS_ORIGINS),
-    edgeTokens: list(env.EDGE_TOKENS),
+    edgeTokens: edgeTokens(env.EDGE_TOKENS),
     influxVersion: str(env.INFLUX_VERSION) || "v2.9.1",
     spool: spoolSettings(env),
     // Requests the Worker does not check go to the backend unchanged (worker/forward.js).
@@ -94,6 +94,18 @@ function list(v) {
   return str(v)
     .split(/[\s,]+/)
     .filter((x) => x !== "");
+}
+
+// Unset or empty: edge authentication is off. Set to anything that names no token (" , "):
+// a mistake that must not silently turn it off, so every request fails (500, logged) until
+// it is fixed.
+function edgeTokens(v) {
+  if (v === undefined || v === null || v === "") return [];
+  const tokens = list(v);
+  if (tokens.length === 0) {
+    throw new ConfigError("EDGE_TOKENS is set but names no token: unset it or list tokens");
+  }
+  return tokens;
 }
 
 function backendUrl(v) {

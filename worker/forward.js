@@ -7,6 +7,7 @@
 import { credentials } from "./linegate.js";
 import { edgeAuthorized, edgeSecretAllowed } from "./auth.js";
 import { tooLarge, unauthorized, unavailable } from "./respond.js";
+import { firstValue } from "./body.js";
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the request.
 const HOP = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "host"];
@@ -16,7 +17,8 @@ const HOP = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "u
 async function allowed(request, url, cfg) {
   if (cfg.edgeTokens.length === 0) return true;
   if (await edgeAuthorized(request, cfg)) return true;
-  const c = credentials({ endpoint: "/write", query: url.search.slice(1), headers: request.headers });
+  const auth = firstValue(request.headers, "Authorization") ?? undefined;
+  const c = credentials({ endpoint: "/write", query: url.search.slice(1), headers: { authorization: auth } });
   return c !== null && (await edgeSecretAllowed(c.secret, cfg));
 }
 

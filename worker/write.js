@@ -1,19 +1,23 @@
 // POST /api/v2/write and v1's POST /write: check at the edge, forward what passes, unchanged.
 
 import { checkWrite, credentials } from "./linegate.js";
-import { readBody } from "./body.js";
+import { firstValue, readBody } from "./body.js";
 import { edgeAuthorized, edgeSecretAllowed } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
 import { spoolWrite } from "./spool.js";
 
 // The request headers that matter to an InfluxDB write (spec Part A §5).
 const FORWARDED = ["Authorization", "Content-Encoding", "Content-Type", "Zap-Trace-Span"];
+// Read as Go's Header.Get does (the first value), here and when forwarded: repeated, they
+// would otherwise reach the check and the backend joined ("gzip, gzip").
+const FIRST_VALUE = new Set(["Authorization", "Content-Encoding"]);
 
 // `log` collects the fields of the request's one log line.
 export async function handleWrite(request, cfg, log) {
   // No credentials at all is InfluxDB's first check (401), so the body need not be read.
   const url = new URL(request.url);
-  if (!(await admitted(request, url, cfg))) {
+  const auth = firstValue(request.headers, "Authorization");
+  if (!(await admitted(request, url, auth, cfg))) {
     log.action = "reject";
     log.code = "unauthorized";
     return unauthorized();
@@ -26,7 +30,10 @@ export async function handleWrite(request, cfg, log) {
   const verdict = checkWrite({
     endpoint: url.pathname,
     query: url.search.slice(1),
-    headers: request.headers,
+    headers: {
+      authorization: auth,
+      "content-encoding": firstValue(request.headers, "Content-Encoding") ?? undefined,
+    },
     body: bytes,
     // A prefix of an oversized body checks as exactly too large, after the checks that
     // come first in InfluxDB's order.
@@ -55,7 +62,7 @@ export async function handleWrite(request, cfg, log) {
   }
   const headers = {};
   for (const name of FORWARDED) {
-    const v = request.headers.get(name);
+    const v = FIRST_VALUE.has(name) ? firstValue(request.headers, name) : request.headers.get(name);
     if (v !== null) headers[name] = v;
   }
   const send = () => forward(cfg, url.pathname + url.search, headers, bytes, log);
@@ -97,12 +104,11 @@ async function forward(cfg, target, headers, bytes, log) {
 
 // v1's /write reads credentials from u/p, `Token [user:]secret` or Basic (the core says
 // which); with EDGE_TOKENS, the secret must be one of them.
-async function admitted(request, url, cfg) {
+async function admitted(request, url, auth, cfg) {
   if (url.pathname === "/write") {
-    const c = credentials({ endpoint: "/write", query: url.search.slice(1), headers: request.headers });
+    const c = credentials({ endpoint: "/write", query: url.search.slice(1), headers: { authorization: auth ?? undefined } });
     return c !== null && (await edgeSecretAllowed(c.secret, cfg));
   }
-  const auth = request.headers.get("Authorization");
   return auth !== null && !/^[\t ]*$/.test(auth) && (await edgeAuthorized(request, cfg));
 }
 

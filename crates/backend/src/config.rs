@@ -22,6 +22,18 @@
 //! token = "s3cret-writer"
 //! org = "acme"
 //! write = ["metrics"]           # buckets of `org` this token may write to
+//! read = []                     # buckets of `org` this token may export
+//!
+//! # Guards against hostile or broken clients (defaults shown; LINEGATE_<NAME> overrides).
+//! header_timeout_ms = 30000     # request line and headers; also ends idle keep-alives
+//! body_idle_timeout_ms = 10000  # a body that sends nothing for this long is cut off
+//! min_body_rate = 4096          # bytes/s a body must average once past its first idle timeout
+//! max_connections = 1024        # connections past this are closed at once
+//! max_inflight_bytes = 1073741824  # request-body bytes held by all requests together
+//! shutdown_timeout_ms = 10000   # SIGTERM: how long running requests may take to finish
+//! field_cache = 100000          # field types held in memory (the rest read from disk)
+//! auth_fail_burst = 10          # failed authentications per client address before delays
+//! auth_fail_delay_ms = 1000     # added to each 401 past the burst (per minute and address)
 //!
 //! [upstream]
 //! url = "https://influx.example:8086"
@@ -34,6 +46,7 @@
 //! ```
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -45,6 +58,15 @@ pub struct FileConfig {
     pub max_body: Option<usize>,
     pub max_batch: Option<usize>,
     pub max_message: Option<usize>,
+    pub header_timeout_ms: Option<u64>,
+    pub body_idle_timeout_ms: Option<u64>,
+    pub min_body_rate: Option<u64>,
+    pub max_connections: Option<u64>,
+    pub max_inflight_bytes: Option<u64>,
+    pub shutdown_timeout_ms: Option<u64>,
+    pub field_cache: Option<u64>,
+    pub auth_fail_burst: Option<u64>,
+    pub auth_fail_delay_ms: Option<u64>,
     #[serde(default)]
     pub orgs: Vec<OrgConf>,
     #[serde(default)]
@@ -77,6 +99,8 @@ pub struct TokenConf {
     pub all_access: bool,
     #[serde(default)]
     pub write: Vec<String>,
+    #[serde(default)]
+    pub read: Vec<String>,
     #[serde(default)]
     pub description: String,
 }
@@ -128,6 +152,12 @@ impl FileConfig {
         if let Some(v) = num("LINEGATE_MAX_MESSAGE")? {
             self.max_message = Some(v);
         }
+        for (k, slot) in self.guard_slots() {
+            let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            if let Some(v) = var(k) {
+                *slot = Some(v.parse().map_err(|_| format!("{k}: not a number: {v}"))?);
+            }
+        }
         for (k, set) in [
             ("LINEGATE_UPSTREAM_URL", 0),
             ("LINEGATE_UPSTREAM_TOKEN", 1),
@@ -143,6 +173,84 @@ impl FileConfig {
             }
         }
         Ok(())
+    }
+}
+
+impl FileConfig {
+    /// The guard settings with their environment variable names.
+    pub fn guard_slots(&mut self) -> [(&'static str, &mut Option<u64>); 9] {
+        [
+            ("LINEGATE_HEADER_TIMEOUT_MS", &mut self.header_timeout_ms),
+            (
+                "LINEGATE_BODY_IDLE_TIMEOUT_MS",
+                &mut self.body_idle_timeout_ms,
+            ),
+            ("LINEGATE_MIN_BODY_RATE", &mut self.min_body_rate),
+            ("LINEGATE_MAX_CONNECTIONS", &mut self.max_connections),
+            ("LINEGATE_MAX_INFLIGHT_BYTES", &mut self.max_inflight_bytes),
+            (
+                "LINEGATE_SHUTDOWN_TIMEOUT_MS",
+                &mut self.shutdown_timeout_ms,
+            ),
+            ("LINEGATE_FIELD_CACHE", &mut self.field_cache),
+            ("LINEGATE_AUTH_FAIL_BURST", &mut self.auth_fail_burst),
+            ("LINEGATE_AUTH_FAIL_DELAY_MS", &mut self.auth_fail_delay_ms),
+        ]
+    }
+
+    /// The guards, defaults filled in.
+    pub fn guards(&self) -> Guards {
+        let d = Guards::default();
+        let ms = |v: Option<u64>, d: Duration| v.map_or(d, Duration::from_millis);
+        Guards {
+            header_timeout: ms(self.header_timeout_ms, d.header_timeout),
+            body_idle_timeout: ms(self.body_idle_timeout_ms, d.body_idle_timeout),
+            min_body_rate: self.min_body_rate.unwrap_or(d.min_body_rate),
+            max_connections: self
+                .max_connections
+                .map_or(d.max_connections, |v| v as usize),
+            max_inflight_bytes: self
+                .max_inflight_bytes
+                .map_or(d.max_inflight_bytes, |v| v as usize),
+            shutdown_timeout: ms(self.shutdown_timeout_ms, d.shutdown_timeout),
+            field_cache: self.field_cache.map_or(d.field_cache, |v| v as usize),
+            auth_fail_burst: self.auth_fail_burst.map_or(d.auth_fail_burst, |v| v as u32),
+            auth_fail_delay: ms(self.auth_fail_delay_ms, d.auth_fail_delay),
+        }
+    }
+}
+
+/// What bounds a client's hold on the server (see the file format above).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Guards {
+    pub header_timeout: Duration,
+    pub body_idle_timeout: Duration,
+    /// Bytes per second; 0 turns the check off.
+    pub min_body_rate: u64,
+    pub max_connections: usize,
+    pub max_inflight_bytes: usize,
+    pub shutdown_timeout: Duration,
+    pub field_cache: usize,
+    pub auth_fail_burst: u32,
+    pub auth_fail_delay: Duration,
+}
+
+impl Default for Guards {
+    fn default() -> Self {
+        Guards {
+            // Also the keep-alive idle limit (hyper has one timer for both): above the usual
+            // 10 s flush interval of agents, so an idle connection is not closed just as a
+            // client reuses it.
+            header_timeout: Duration::from_secs(30),
+            body_idle_timeout: Duration::from_secs(10),
+            min_body_rate: 4096,
+            max_connections: 1024,
+            max_inflight_bytes: 1 << 30,
+            shutdown_timeout: Duration::from_secs(10),
+            field_cache: crate::store::DEFAULT_FIELD_CACHE,
+            auth_fail_burst: 10,
+            auth_fail_delay: Duration::from_secs(1),
+        }
     }
 }
 

@@ -48,10 +48,9 @@ fn authorize(app: &App, req: &Request) -> Result<Token, Response> {
         .unwrap_or_default();
     let t = v
         .strip_prefix(b"Token ")
-        .or_else(|| v.strip_prefix(b"Bearer "))
-        .and_then(|t| std::str::from_utf8(t).ok());
+        .or_else(|| v.strip_prefix(b"Bearer "));
     let reg = app.store.registry();
-    t.and_then(|t| reg.tokens.get(t).cloned())
+    t.and_then(|t| reg.token(t).cloned())
         .ok_or_else(|| reject(Rejection::unauthorized()))
 }
 
@@ -94,17 +93,13 @@ fn org_of(reg: &Registry, org_id: Option<&[u8]>, org: Option<&[u8]>) -> Result<u
             reg.orgs
                 .contains_key(&id)
                 .then_some(id)
-                .ok_or_else(|| error(404, "not found", "organization not found"))
+                .ok_or_else(|| reject(Rejection::org_id_not_found()))
         }
         (None, Some(name)) => reg
             .org_by_name(name)
             .map(|o| o.id)
-            .ok_or_else(|| error(404, "not found", "organization not found")),
-        (None, None) => Err(error(
-            400,
-            "invalid",
-            "either 'org' or 'orgID' must be provided",
-        )),
+            .ok_or_else(|| reject(Rejection::org_name_not_found(name))),
+        (None, None) => Err(error(400, "invalid", "the org is required: orgID or org")),
     }
 }
 
@@ -311,7 +306,7 @@ pub async fn delete(State(app): State<Arc<App>>, Path(id): Path<String>, req: Re
             .find(|m| m.id == id && m.org_id == org)
             .cloned()
         else {
-            return error(404, "not found", "unable to find DBRP");
+            return error(404, "not found", "no DBRP mapping with this id in the org");
         };
         let allowed = reg
             .buckets

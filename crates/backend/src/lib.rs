@@ -4,13 +4,17 @@
 //! from `linegate-core`, so the edge and the backend never disagree), durable embedded
 //! storage in SQLite, and store-and-forward to a real InfluxDB.
 
+pub mod auth;
+pub mod body;
 pub mod config;
 pub mod dbrp;
 pub mod http;
+pub mod lookup;
 pub mod lp;
 pub mod metrics;
 pub mod relay;
 pub mod rules;
+pub mod server;
 pub mod store;
 pub mod v1;
 
@@ -39,6 +43,8 @@ pub struct ServeOptions {
     pub now_override: Option<i64>,
     /// How bodies are stored (`--compression zstd|lz4|none`).
     pub compression: store::Compression,
+    /// Timeouts, caps and the failed-authentication delay.
+    pub guards: config::Guards,
 }
 
 /// Creates what the config file names (orgs, buckets, tokens) and, on a new data directory
@@ -93,19 +99,25 @@ async fn provision(store: &Arc<Store>, opts: &ServeOptions, is_new: bool) -> Res
             Some(o) => Some(org_id(o).ok_or_else(|| format!("token: unknown org {o:?}"))?),
             None => None,
         };
-        let mut set = HashSet::new();
-        for name in &t.write {
-            let b = buckets
+        let find = |name: &String| {
+            buckets
                 .iter()
                 .find(|b| b.name == *name && oid.is_none_or(|o| o == b.org_id))
-                .ok_or_else(|| format!("token: unknown bucket {name:?}"))?;
-            set.insert(b.id);
-        }
+                .map(|b| b.id)
+                .ok_or_else(|| format!("token: unknown bucket {name:?}"))
+        };
+        // Config-file tokens are hashed here, at every start: the file stays the operator's
+        // copy, the database holds only hashes.
         tokens.push(Token {
-            token: t.token.clone(),
+            hash: reg.hash_token(t.token.as_bytes()),
             org_id: oid,
             all_access: t.all_access,
-            buckets: set,
+            write: t
+                .write
+                .iter()
+                .map(find)
+                .collect::<Result<HashSet<_>, _>>()?,
+            read: t.read.iter().map(find).collect::<Result<HashSet<_>, _>>()?,
             description: t.description.clone(),
         });
     }
@@ -147,11 +159,11 @@ async fn provision(store: &Arc<Store>, opts: &ServeOptions, is_new: bool) -> Res
         };
         let token = opts.setup_token.clone().unwrap_or_else(store::new_token);
         tokens.push(Token {
-            token: token.clone(),
+            hash: reg.hash_token(token.as_bytes()),
             org_id: None,
             all_access: true,
-            buckets: HashSet::new(),
             description: "setup: all access".into(),
+            ..Token::default()
         });
         announce = Some((org_name, oid, bucket_name, bid, token));
     }
@@ -181,7 +193,8 @@ async fn provision(store: &Arc<Store>, opts: &ServeOptions, is_new: bool) -> Res
         println!("linegate-backend: set up a new data directory");
         println!("  org:    {org} ({oid:016x})");
         println!("  bucket: {bucket} ({bid:016x})");
-        println!("  token:  {token}  (all access)");
+        // Shown this once: only its hash is kept.
+        println!("  token:  {token}  (all access; shown once, only its hash is stored)");
     }
     Ok(())
 }
@@ -189,7 +202,7 @@ async fn provision(store: &Arc<Store>, opts: &ServeOptions, is_new: bool) -> Res
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let is_new = !store::db_path(&opts.data).exists();
-    let store = Store::open(&opts.data)?;
+    let store = Store::open_with(&opts.data, opts.guards.field_cache)?;
     provision(&store, &opts, is_new).await?;
     let metrics = Arc::new(metrics::Metrics::default());
     let mut relay_cursor = None;
@@ -198,6 +211,15 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         relay_cursor = Some(r.cursor.clone());
         tokio::spawn(r.run());
     }
+    if opts.guards.max_inflight_bytes < opts.limits.max_body {
+        // A body that may legally reach max_body could then never be read whole.
+        tracing::warn!(
+            max_inflight_bytes = opts.guards.max_inflight_bytes,
+            max_body = opts.limits.max_body,
+            "max_inflight_bytes is below max_body: the largest bodies will get 503"
+        );
+    }
+    let conns = Arc::new(server::ConnStats::default());
     let app = Arc::new(http::App {
         store: store.clone(),
         limits: opts.limits,
@@ -207,6 +229,10 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         metrics,
         started: SystemTime::now(),
         relay_cursor,
+        guards: opts.guards,
+        budget: body::Budget::new(opts.guards.max_inflight_bytes),
+        throttle: auth::Throttle::new(opts.guards.auth_fail_burst, opts.guards.auth_fail_delay),
+        conns: conns.clone(),
     });
     let listener = tokio::net::TcpListener::bind(&opts.bind)
         .await
@@ -214,10 +240,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("linegate-backend: listening on http://{addr}");
     tracing::info!(%addr, data = %opts.data.display(), "listening");
-    axum::serve(listener, http::router(app))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| e.to_string())
+    server::run(listener, http::router(app), opts.guards, conns, shutdown()).await;
+    Ok(())
 }
 
 async fn shutdown() {

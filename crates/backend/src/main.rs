@@ -26,10 +26,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Serve the InfluxDB v2 write API.
-    Serve(Serve),
+    Serve(Box<Serve>),
     /// Print a bucket's stored points as line protocol (works while a server runs).
+    ///
+    /// No token is asked: reading the data directory (0700, owned by the server's user)
+    /// already gives every point, so the filesystem is the permission here.
     Export(Export),
-    /// List batches the upstream refused, one JSON object per line.
+    /// List batches the upstream refused, one JSON object per line (no token, as `export`).
     DeadLetters {
         #[arg(long, env = "LINEGATE_DATA")]
         data: PathBuf,
@@ -82,6 +85,33 @@ struct Serve {
     /// How stored bodies are kept: `zstd` (default, level 1), `lz4`, or `none`.
     #[arg(long, default_value = "zstd", value_parser = ["zstd", "lz4", "none"])]
     compression: String,
+    /// Milliseconds a client has to send the request line and headers.
+    #[arg(long)]
+    header_timeout_ms: Option<u64>,
+    /// Milliseconds a request body may send nothing before it is cut off.
+    #[arg(long)]
+    body_idle_timeout_ms: Option<u64>,
+    /// Bytes per second a body must average once past its first idle timeout (0: off).
+    #[arg(long)]
+    min_body_rate: Option<u64>,
+    /// Open connections past this are closed as they arrive.
+    #[arg(long)]
+    max_connections: Option<u64>,
+    /// Request-body bytes all requests together may hold.
+    #[arg(long)]
+    max_inflight_bytes: Option<u64>,
+    /// On SIGTERM/SIGINT: milliseconds running requests may take before the server exits.
+    #[arg(long)]
+    shutdown_timeout_ms: Option<u64>,
+    /// Field types held in memory.
+    #[arg(long)]
+    field_cache: Option<u64>,
+    /// Failed authentications per client address and minute before each 401 is delayed.
+    #[arg(long)]
+    auth_fail_burst: Option<u64>,
+    /// The delay, in milliseconds.
+    #[arg(long)]
+    auth_fail_delay_ms: Option<u64>,
     /// Fixed clock in ns for lines without a timestamp (tests only).
     #[arg(long, hide = true, env = "LINEGATE_NOW_NS")]
     now_ns: Option<i64>,
@@ -113,7 +143,7 @@ struct Export {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.cmd {
-        Cmd::Serve(s) => serve(s),
+        Cmd::Serve(s) => serve(*s),
         Cmd::Export(e) => export(e),
         Cmd::DeadLetters { data } => dead_letters(data),
         Cmd::V1Auth(c) => linegate_backend::v1::cli::run(c),
@@ -140,6 +170,26 @@ fn serve(s: Serve) -> Result<(), String> {
         None => FileConfig::default(),
     };
     cfg.apply_env()?;
+    for (flag, slot) in [
+        s.header_timeout_ms,
+        s.body_idle_timeout_ms,
+        s.min_body_rate,
+        s.max_connections,
+        s.max_inflight_bytes,
+        s.shutdown_timeout_ms,
+        s.field_cache,
+        s.auth_fail_burst,
+        s.auth_fail_delay_ms,
+    ]
+    .into_iter()
+    .zip(cfg.guard_slots())
+    .map(|(f, (_, slot))| (f, slot))
+    {
+        if flag.is_some() {
+            *slot = flag;
+        }
+    }
+    let guards = cfg.guards();
     let mut limits = Limits::default();
     limits.max_body = s.max_body.or(cfg.max_body).unwrap_or(limits.max_body);
     limits.max_batch = s.max_batch.or(cfg.max_batch).unwrap_or(limits.max_batch);
@@ -204,6 +254,7 @@ fn serve(s: Serve) -> Result<(), String> {
         upstream,
         now_override: s.now_ns,
         compression: store::Compression::parse(&s.compression).unwrap_or_default(),
+        guards,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -230,12 +281,9 @@ fn export(e: Export) -> Result<(), String> {
         measurement: e.measurement.map(String::into_bytes),
         raw: e.raw,
     };
-    let mut out = Vec::new();
-    store::export(&conn, bucket.id, &filter, &mut out)?;
-    std::io::stdout()
-        .lock()
-        .write_all(&out)
-        .map_err(|x| x.to_string())
+    // Streamed: memory stays bounded whatever the bucket holds.
+    store::export(&conn, bucket.id, &filter, &mut std::io::stdout().lock())?;
+    Ok(())
 }
 
 fn dead_letters(data: PathBuf) -> Result<(), String> {

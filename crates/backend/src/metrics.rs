@@ -58,6 +58,8 @@ pub struct Metrics {
     upstream: Mutex<BTreeMap<u16, u64>>,
     pub upstream_points: AtomicU64,
     pub dead_letters: AtomicU64,
+    /// 401s held back because their address kept failing authentication.
+    pub auth_delayed: AtomicU64,
 }
 
 impl Metrics {
@@ -124,6 +126,11 @@ impl Metrics {
                 "linegate_dead_letters_total",
                 "Batches or parts parked in the dead-letter table.",
                 &self.dead_letters,
+            ),
+            (
+                "linegate_auth_delayed_total",
+                "401 answers delayed after repeated failures from one address.",
+                &self.auth_delayed,
             ),
         ];
         for (name, help, v) in counters {

@@ -1,15 +1,14 @@
-//! InfluxDB OSS v2's v1-compatibility write endpoint, `POST /write` (spec Part C), and what
-//! it needs: v1 authorizations (a user name and a salted, hashed password) and explicit DBRP
-//! mappings (their API is in `crate::dbrp`). Every decision is the core pipeline's
-//! (`linegate_core::pipeline`); this module supplies its [`Lookup`] over the store and moves
-//! bytes.
+//! What InfluxDB OSS v2's v1-compatibility write endpoint, `POST /write` (spec Part C),
+//! needs beyond the write door (`crate::http`, which serves both endpoints over the core
+//! pipeline and `crate::lookup::StoreLookup`): v1 authorizations (a user name and a salted,
+//! hashed password) and explicit DBRP mappings (their API is `crate::dbrp`), the 405 of
+//! other methods, and the `v1-auth` command.
 
 // A ready answer is the natural error of each step of a handler.
 #![allow(clippy::result_large_err)]
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -22,11 +21,11 @@ use linegate_core::pipeline::{self, Endpoint, Head, Lookup};
 use linegate_core::Rejection;
 use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
-use tokio::sync::oneshot;
+use std::sync::Arc;
 
 use crate::http::App;
-use crate::rules::Scanner;
-use crate::store::{self, Bucket, Store, Token, WriteJob};
+use crate::lookup::StoreLookup;
+use crate::store::{self, Bucket, Registry, Store, Token};
 
 /// The v1 tables: explicit DBRP mappings, v1 authorizations (passwords as salted PBKDF2).
 pub const SCHEMA: &str = "
@@ -57,11 +56,13 @@ pub struct V1Auth {
 impl V1Auth {
     /// The permissions as the token type every endpoint checks.
     fn as_token(&self) -> Token {
+        // A v1 authorization writes (and reads what it writes), like OSS's.
         Token {
-            token: String::new(),
+            hash: Vec::new(),
             org_id: Some(self.org_id),
             all_access: self.all_access,
-            buckets: self.buckets.clone(),
+            write: self.buckets.clone(),
+            read: self.buckets.clone(),
             description: self.description.clone(),
         }
     }
@@ -194,72 +195,34 @@ fn check_password(a: &V1Auth, password: &[u8]) -> bool {
     true
 }
 
-/// The pipeline's lookup over the store's registry, for both write endpoints. It holds no
-/// lock between calls, so what the pipeline returns can live across the body's reading.
-pub struct StoreLookup {
-    pub store: Arc<Store>,
+/// The lookup's `v1_user`: `None` when no v1 authorization has that name (the password is
+/// then tried as a token), `Some(None)` when the password does not match. The hash runs
+/// off the async scheduler's way (`block_in_place`). The registry is first reloaded (at
+/// most once a second), so a `v1-auth create` or `delete` made while the server runs takes
+/// effect.
+pub fn v1_user(store: &Arc<Store>, user: &[u8], password: &[u8]) -> Option<Option<Token>> {
+    let user = std::str::from_utf8(user).ok()?;
+    refresh_users(store);
+    let a = store.registry().v1.users.get(user).cloned()?;
+    Some(tokio::task::block_in_place(|| check_password(&a, password)).then(|| a.as_token()))
 }
 
-impl Lookup for StoreLookup {
-    type Auth = Token;
-    type Org = u64;
-    type Bucket = Bucket;
-
-    fn token(&mut self, secret: &[u8]) -> Option<Token> {
-        let t = std::str::from_utf8(secret).ok()?;
-        self.store.registry().tokens.get(t).cloned()
-    }
-    fn v1_user(&mut self, user: &[u8], password: &[u8]) -> Option<Option<Token>> {
-        let user = std::str::from_utf8(user).ok()?;
-        let a = self.store.registry().v1.users.get(user).cloned()?;
-        Some(check_password(&a, password).then(|| a.as_token()))
-    }
-    fn org_by_id(&mut self, id: u64) -> Option<u64> {
-        self.store.registry().orgs.contains_key(&id).then_some(id)
-    }
-    fn org_by_name(&mut self, name: &[u8]) -> Option<u64> {
-        self.store.registry().org_by_name(name).map(|o| o.id)
-    }
-    fn org_of(&mut self, auth: &Token) -> Option<u64> {
-        match auth.org_id {
-            Some(o) => Some(o),
-            // An operator token belongs to no org: it finds buckets when there is one org.
-            None => {
-                let reg = self.store.registry();
-                let mut orgs = reg.orgs.keys();
-                match (orgs.next(), orgs.next()) {
-                    (Some(&o), None) => Some(o),
-                    _ => None,
-                }
+/// The lookup's `dbrp`: an explicit mapping in the org, for (`db`, `rp`), or the default one
+/// of `db` when `rp` is absent.
+pub fn dbrp(reg: &Registry, org: u64, db: &[u8], rp: Option<&[u8]>) -> Option<Bucket> {
+    let m = reg.v1.dbrps.iter().find(|m| {
+        m.org_id == org
+            && m.db.as_bytes() == db
+            && match rp {
+                Some(rp) => m.rp.as_bytes() == rp,
+                None => m.default,
             }
-        }
-    }
-    fn bucket_by_id(&mut self, org: &u64, id: u64) -> Option<Bucket> {
-        let reg = self.store.registry();
-        reg.buckets.get(&id).filter(|b| b.org_id == *org).cloned()
-    }
-    fn bucket_by_name(&mut self, org: &u64, name: &[u8]) -> Option<Bucket> {
-        self.store.registry().bucket_by_name(*org, name).cloned()
-    }
-    fn dbrp(&mut self, org: &u64, db: &[u8], rp: Option<&[u8]>) -> Option<Bucket> {
-        let reg = self.store.registry();
-        let m = reg.v1.dbrps.iter().find(|m| {
-            m.org_id == *org
-                && m.db.as_bytes() == db
-                && match rp {
-                    Some(rp) => m.rp.as_bytes() == rp,
-                    None => m.default,
-                }
-        })?;
-        reg.buckets.get(&m.bucket_id).cloned()
-    }
-    fn can_write(&mut self, auth: &Token, bucket: &Bucket) -> bool {
-        auth.can_write(bucket)
-    }
+    })?;
+    reg.buckets.get(&m.bucket_id).cloned()
 }
 
 /// The v1 authorizations a command-line change may have added while the server runs are
-/// picked up at most this often, when a request brings a user name and password.
+/// picked up at most this often, when requests bring a user name and password.
 const REFRESH: Duration = Duration::from_secs(1);
 static LAST_REFRESH: Mutex<Option<Instant>> = Mutex::new(None);
 
@@ -270,7 +233,7 @@ fn refresh_users(store: &Store) {
     }
     *last = Some(Instant::now());
     drop(last);
-    if let Err(e) = store.reload_registry() {
+    if let Err(e) = tokio::task::block_in_place(|| store.reload_registry()) {
         tracing::warn!(error = %e, "reloading v1 authorizations");
     }
 }
@@ -288,16 +251,6 @@ pub(crate) fn reject(r: Rejection) -> Response {
         b = b.header(k, v);
     }
     b.body(Body::from(r.body)).unwrap_or_default()
-}
-
-fn error(status: u16, code: &'static str, message: &[u8]) -> Response {
-    reject(Rejection {
-        reason: linegate_core::answers::Reason::Invalid(message.to_vec()),
-        status,
-        code,
-        body: linegate_core::json::error_body(code, message),
-        line: None,
-    })
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h [u8]> {
@@ -320,214 +273,29 @@ pub(crate) async fn collect(body: Body, hint: usize, max: usize) -> Result<(Byte
     Ok((buf.freeze(), false))
 }
 
-/// Whether the request brings a v1 user name and password (so a new v1 authorization may
-/// be what it needs).
-fn brings_password(query: &[u8], headers: &HeaderMap) -> bool {
-    let q = linegate_core::Query::parse(query);
-    (!q.get_or_empty("u").is_empty() && !q.get_or_empty("p").is_empty())
-        || header(headers, "authorization")
-            .and_then(|a| a.get(..6))
-            .is_some_and(|p| p.eq_ignore_ascii_case(b"basic "))
-}
-
-/// `POST /write`.
-pub async fn write(State(app): State<Arc<App>>, req: Request) -> Response {
-    let t0 = Instant::now();
-    let (parts, body) = req.into_parts();
-    let query = parts.uri.query().unwrap_or("").as_bytes();
-    if brings_password(query, &parts.headers) {
-        let store = app.store.clone();
-        let _ = tokio::task::spawn_blocking(move || refresh_users(&store)).await;
-    }
-    let head = Head {
-        endpoint: Endpoint::V1,
-        query,
-        authorization: header(&parts.headers, "authorization"),
-        content_encoding: header(&parts.headers, "content-encoding"),
-    };
-    let mut lookup = StoreLookup {
-        store: app.store.clone(),
-    };
-    let (response, points, bytes_in) = match write_inner(&app, &head, &mut lookup, body).await {
-        Ok(x) => x,
-        Err((r, n)) => (r, 0, n),
-    };
-    let status = response.status().as_u16();
-    let m = &app.metrics;
-    m.request("write", status);
-    m.bytes_received
-        .fetch_add(bytes_in as u64, Ordering::Relaxed);
-    let secs = t0.elapsed().as_secs_f64();
-    m.write_latency.observe(secs);
-    tracing::info!(
-        method = "POST",
-        path = "/write",
-        status,
-        bytes = bytes_in,
-        points,
-        ms = format_args!("{:.2}", secs * 1000.0),
-        "request"
-    );
-    response
-}
-
-type Failed = (Response, usize);
-
-async fn write_inner(
-    app: &App,
-    head: &Head<'_>,
-    lookup: &mut StoreLookup,
-    body: Body,
-) -> Result<(Response, u64, usize), Failed> {
-    // Credentials, precision and db: before a byte of the body is read. Passwords are
-    // hashed off the async threads.
-    let admitted = {
-        let (query, auth, ce) = (
-            head.query.to_vec(),
-            head.authorization.map(<[u8]>::to_vec),
-            head.content_encoding.map(<[u8]>::to_vec),
-        );
-        let store = lookup.store.clone();
-        let r = tokio::task::spawn_blocking(move || {
-            let head = Head {
-                endpoint: Endpoint::V1,
-                query: &query,
-                authorization: auth.as_deref(),
-                content_encoding: ce.as_deref(),
-            };
-            let mut l = StoreLookup { store };
-            pipeline::admit(&head, &mut l).map(|a| (a.auth, a.time, a.gzip))
-        })
-        .await;
-        match r {
-            Ok(Ok(x)) => x,
-            Ok(Err(rej)) => return Err((reject(rej), 0)),
-            Err(_) => return Err((reject(Rejection::internal()), 0)),
-        }
-    };
-    let (auth, time, gzip) = admitted;
-    let max_body = app.limits.max_body;
-    let (raw, too_large) = match collect(body, 0, max_body).await {
-        Ok(x) => x,
-        Err(()) => {
-            return Err((
-                reject(Rejection::read_data(
-                    400,
-                    "request body could not be read".into(),
-                )),
-                0,
-            ))
-        }
-    };
-    let n = raw.len();
-    // Steps 4–6: the gzip header, the DBRP mapping, the permission.
-    let resolved = {
-        let q = linegate_core::Query::parse(head.query);
-        let a = pipeline::Admitted::<StoreLookup> {
-            endpoint: Endpoint::V1,
-            gzip,
-            query: q,
-            auth,
-            time,
-            scope: pipeline::Scope::Server,
-        };
-        match a.resolve(&raw, lookup) {
-            Ok(r) => r,
-            Err(rej) => return Err((reject(rej), n)),
-        }
-    };
-    let Some(bucket) = resolved.bucket.clone() else {
-        return Err((reject(Rejection::internal()), n));
-    };
-    // Step 7: the body; 8: the parse.
-    if too_large {
-        return Err((reject(Rejection::too_large()), n));
-    }
-    let now = resolved.time.options(app.now()).now;
-    let precision = resolved.time.precision;
-    let mut scanner = Scanner::new(bucket.rules(), linegate_core::Precision::Ns, now);
-    let read = match resolved.read(&raw, &app.limits, app.now(), |p| scanner.observe(p)) {
-        Ok(r) => r,
-        Err(rej) => return Err((reject(rej), n)),
-    };
-    let decoded = match read.body {
-        std::borrow::Cow::Borrowed(_) => raw.clone(),
-        std::borrow::Cow::Owned(v) => Bytes::from(v),
-    };
-    app.metrics
-        .bytes_decoded
-        .fetch_add(decoded.len() as u64, Ordering::Relaxed);
-    let scan = scanner.finish();
-    if scan.points == 0 {
-        return Ok((base(204).body(Body::empty()).unwrap_or_default(), 0, n));
-    }
-    // Step 9: storage; answered only once the commit holding the batch has returned.
-    let compressed = (app.compression != store::Compression::None && !scan.slow)
-        .then(|| app.compression.encode(&decoded));
-    let points = scan.points;
-    let (tx, rx) = oneshot::channel();
-    let job = WriteJob {
-        bucket: bucket.rules(),
-        body: decoded,
-        precision,
-        now,
-        scan,
-        compressed,
-        compression: app.compression,
-        reply: tx,
-    };
-    let failed = |e: &str| reject(Rejection::write_failed(e.as_bytes()));
-    if let Err(e) = app.store.submit(job) {
-        return Err((failed(&e), n));
-    }
-    match rx.await {
-        Ok(Ok(None)) => {
-            app.metrics
-                .points_written
-                .fetch_add(points, Ordering::Relaxed);
-            app.metrics.batches_written.fetch_add(1, Ordering::Relaxed);
-            Ok((base(204).body(Body::empty()).unwrap_or_default(), points, n))
-        }
-        // The store gives storage's whole 422 message.
-        Ok(Ok(Some(msg))) => Err((error(422, "unprocessable entity", &msg), n)),
-        Ok(Err(e)) => Err((failed(&e), n)),
-        Err(_) => Err((failed("the writer stopped"), n)),
-    }
-}
-
 /// Any other method on `/write`: the credentials are judged first (step 1), then 405.
 pub async fn method_not_allowed(State(app): State<Arc<App>>, req: Request) -> Response {
-    let query = req.uri().query().unwrap_or("").as_bytes().to_vec();
-    let auth = header(req.headers(), "authorization").map(<[u8]>::to_vec);
-    let store = app.store.clone();
-    let ok = tokio::task::spawn_blocking(move || {
-        let head = Head {
-            endpoint: Endpoint::V1,
-            query: &query,
-            authorization: auth.as_deref(),
-            content_encoding: None,
-        };
-        let q = linegate_core::Query::parse(&query);
-        pipeline::credentials(&head, &q).is_some_and(|c| {
-            let mut l = StoreLookup { store };
-            match c {
-                pipeline::Credentials::Token(t) => l.token(t).is_some(),
-                pipeline::Credentials::Password { user, password } => {
-                    match l.v1_user(&user, &password) {
-                        Some(found) => found.is_some(),
-                        None => l.token(&password).is_some(),
-                    }
-                }
-            }
-        })
-    })
-    .await
-    .unwrap_or(false);
-    if !ok {
+    let head = Head {
+        endpoint: Endpoint::V1,
+        query: req.uri().query().unwrap_or("").as_bytes(),
+        authorization: header(req.headers(), "authorization"),
+        content_encoding: None,
+    };
+    let q = linegate_core::Query::parse(head.query);
+    let mut l = StoreLookup {
+        store: app.store.clone(),
+    };
+    let known = pipeline::credentials(&head, &q).is_some_and(|c| match c {
+        pipeline::Credentials::Token(t) => l.token(t).is_some(),
+        pipeline::Credentials::Password { user, password } => match l.v1_user(&user, &password) {
+            Some(found) => found.is_some(),
+            None => l.token(&password).is_some(),
+        },
+    });
+    if !known {
         return reject(Rejection::unauthorized());
     }
-    let r = Rejection::method_not_allowed("POST");
-    let mut res = reject(r);
+    let mut res = reject(Rejection::method_not_allowed("POST"));
     res.headers_mut()
         .insert("Allow", axum::http::HeaderValue::from_static("POST"));
     res

@@ -381,7 +381,8 @@ fn setup_buckets_and_service_endpoints() {
     assert_eq!(r.status, 200);
     assert!(r.text().contains(r#""status":"pass""#));
     let r = s.request("GET", "/ready", &[], b"");
-    assert!(r.text().contains(r#""status":"ready""#));
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["status"], "ready", "{}", r.text());
     let r = s.request("GET", "/metrics", &[], b"");
     let m = r.text();
     assert!(

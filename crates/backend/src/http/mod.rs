@@ -1,0 +1,293 @@
+//! The HTTP API: the routes, the answers every handler shares, authentication, `/ping`,
+//! `/health`, `/ready` and `/metrics`. The write endpoint (`write`), the bucket and org API
+//! (`buckets`) and linegate's export and dead letters (`export`) have their own files.
+
+// A ready answer is the natural error of each step of a handler; these are built once per
+// request, so boxing them would buy nothing.
+#![allow(clippy::result_large_err)]
+
+use std::borrow::Cow;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use bytes::{Bytes, BytesMut};
+use linegate_core::answers::{self, Reason};
+use linegate_core::pipeline::{self, Credentials, Endpoint, Head, Prefix};
+use linegate_core::{json, read_batch, Limits, Query, Rejection};
+use tokio::sync::oneshot;
+
+use crate::auth::Throttle;
+use crate::body::{self, Budget, Cut};
+use crate::config::Guards;
+use crate::lookup::StoreLookup;
+use crate::metrics::Metrics;
+use crate::rules::Scanner;
+use crate::server::{ConnStats, Peer};
+use crate::store::{self, Bucket, ExportFilter, Org, Registry, Store, Token, WriteJob};
+
+mod buckets;
+mod export;
+mod write;
+
+use buckets::*;
+pub use export::parse_time;
+use export::*;
+use write::*;
+
+pub const VERSION_HEADER: &str = concat!("v2.9.1-linegate-", env!("CARGO_PKG_VERSION"));
+
+pub struct App {
+    pub store: Arc<Store>,
+    pub limits: Limits,
+    /// A fixed clock for tests (lines without a timestamp get it).
+    pub now_override: Option<i64>,
+    pub metrics: Arc<Metrics>,
+    pub started: SystemTime,
+    /// How bodies are stored.
+    pub compression: store::Compression,
+    /// Compressions running beside a parse.
+    pub compressing: Arc<std::sync::atomic::AtomicUsize>,
+    /// Whether batches are relayed upstream (for the queue-depth gauge).
+    pub relay_cursor: Option<Arc<std::sync::atomic::AtomicI64>>,
+    pub guards: Guards,
+    /// Request-body bytes all requests may hold together.
+    pub budget: Budget,
+    /// Delays for addresses that keep failing authentication.
+    pub throttle: Throttle,
+    pub conns: Arc<ConnStats>,
+}
+
+impl App {
+    pub fn now(&self) -> i64 {
+        self.now_override.unwrap_or_else(now_ns)
+    }
+}
+
+/// Bodies at least this large are compressed while they are parsed.
+const EARLY_COMPRESS: usize = 256 << 10;
+
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/api/v2/write", post(write).fallback(method_not_allowed))
+        // v1 compatibility: the same write door (its endpoint from the path); crate::dbrp.
+        .route(
+            "/write",
+            post(write).fallback(crate::v1::method_not_allowed),
+        )
+        .route(
+            "/api/v2/dbrps",
+            get(crate::dbrp::list).post(crate::dbrp::create),
+        )
+        .route(
+            "/api/v2/dbrps/{id}",
+            axum::routing::delete(crate::dbrp::delete),
+        )
+        .route("/ping", get(ping).head(ping))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/api/v2/buckets", get(list_buckets).post(create_bucket))
+        .route("/api/v2/orgs", get(list_orgs))
+        .route("/api/v2/export", get(export))
+        .route("/api/v2/dead-letters", get(dead_letters))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(log_request))
+        .with_state(app)
+}
+
+/// One log line per request for every endpoint but writes (which log their own, with
+/// points and bytes). Never the query string or headers: they may carry tokens.
+async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
+    let t0 = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let res = next.run(req).await;
+    if !matches!(path.as_str(), "/api/v2/write" | "/write") || method != Method::POST {
+        tracing::info!(
+            method = %method,
+            path = %path,
+            status = res.status().as_u16(),
+            ms = format_args!("{:.2}", t0.elapsed().as_secs_f64() * 1000.0),
+            "request"
+        );
+    }
+    res
+}
+
+async fn method_not_allowed() -> Response {
+    let r = Rejection::method_not_allowed("POST");
+    let mut res = reject(r);
+    res.headers_mut()
+        .insert("Allow", HeaderValue::from_static("POST"));
+    res
+}
+
+fn base(status: u16) -> axum::http::response::Builder {
+    let mut b = Response::builder().status(status);
+    for (k, v) in answers::build_headers(VERSION_HEADER) {
+        b = b.header(k, v);
+    }
+    b
+}
+
+fn reject(r: Rejection) -> Response {
+    let mut b = base(r.status);
+    for (k, v) in r.headers() {
+        b = b.header(k, v);
+    }
+    b.body(Body::from(r.body)).unwrap_or_default()
+}
+
+fn answer(a: answers::Answer) -> Response {
+    let mut b = Response::builder().status(a.status);
+    for (k, v) in a.headers {
+        b = b.header(k, v);
+    }
+    b.body(Body::from(a.body)).unwrap_or_default()
+}
+
+/// An answer of linegate's bucket API in InfluxDB's error shape, with its own text (the
+/// write path's answers all come from `linegate_core::answers`).
+fn error(status: u16, code: &'static str, message: &[u8]) -> Response {
+    reject(Rejection {
+        reason: Reason::Invalid(message.to_vec()),
+        status,
+        code,
+        body: json::error_body(code, message),
+        line: None,
+    })
+}
+
+/// A 400 with linegate's own text (its bucket and export APIs).
+fn invalid(message: &[u8]) -> Response {
+    reject(Rejection::invalid(message))
+}
+
+fn json_response(status: u16, v: &serde_json::Value) -> Response {
+    base(status)
+        .header("Content-Type", answers::JSON_TYPE)
+        .body(Body::from(serde_json::to_vec(v).unwrap_or_default()))
+        .unwrap_or_default()
+}
+
+async fn not_found() -> Response {
+    reject(Rejection::not_found())
+}
+
+async fn ping() -> Response {
+    answer(answers::ping(VERSION_HEADER))
+}
+
+async fn health() -> Response {
+    answer(answers::health(VERSION_HEADER, "linegate"))
+}
+
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    let up = app.started.elapsed().unwrap_or_default();
+    let started = app
+        .started
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    answer(answers::ready(
+        VERSION_HEADER,
+        started,
+        up.as_nanos() as i64,
+    ))
+}
+
+/// The request's token, judged from its head alone (as the write pipeline's step 1). A
+/// bad or missing one gets its 401 (late, for an address that keeps failing) without a
+/// byte of the body being read: hyper then closes the connection rather than drain what
+/// the client still sends.
+async fn authorize(app: &App, parts: &Parts) -> Result<Token, Response> {
+    let head = Head {
+        endpoint: Endpoint::V2,
+        query: b"",
+        authorization: first_value(&parts.headers, "authorization"),
+        content_encoding: None,
+    };
+    let found = match pipeline::credentials(&head, &Query::parse(b"")) {
+        Some(Credentials::Token(t)) => app.store.registry().token(t).cloned(),
+        _ => None,
+    };
+    if let Some(t) = found {
+        return Ok(t);
+    }
+    throttle(app, parts).await;
+    Err(reject(Rejection::unauthorized()))
+}
+
+/// Holds back the 401 of an address that keeps failing authentication.
+async fn throttle(app: &App, parts: &Parts) {
+    if let Some(Peer(addr)) = parts.extensions.get::<Peer>() {
+        let wait = app.throttle.failed(addr.ip());
+        if !wait.is_zero() {
+            app.metrics.auth_delayed.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// A body that could not be read: step 8's read error (the client's stream broke, or it
+/// was too slow), or 503 with `Retry-After` when the in-flight budget stayed full.
+fn body_error(cut: Cut) -> Response {
+    match cut {
+        Cut::Busy => {
+            let mut r = reject(Rejection::unavailable());
+            r.headers_mut()
+                .insert("Retry-After", HeaderValue::from_static("1"));
+            r
+        }
+        Cut::Broken | Cut::TooSlow => reject(Rejection::read_data(
+            400,
+            "request body could not be read".into(),
+        )),
+    }
+}
+
+/// Steps 5 and 6 (org, then bucket) as the pipeline takes them, for the other endpoints
+/// that name a bucket the same way (export).
+pub fn find_org_bucket(app: &App, q: &Query<'_>) -> Result<Bucket, Response> {
+    let mut lookup = StoreLookup {
+        store: app.store.clone(),
+    };
+    pipeline::find_bucket_v2(&mut lookup, q).map_err(reject)
+}
+
+async fn metrics(State(app): State<Arc<App>>, method: Method) -> Response {
+    let depth = app
+        .relay_cursor
+        .as_ref()
+        .map(|c| (app.store.last_seq.load(Ordering::SeqCst) - c.load(Ordering::SeqCst)).max(0));
+    let mut text = app.metrics.render(depth);
+    let c = &app.conns;
+    let _ = std::fmt::Write::write_fmt(
+        &mut text,
+        format_args!(
+            "# HELP linegate_connections_open Open client connections.\n# TYPE linegate_connections_open gauge\nlinegate_connections_open {}\n# HELP linegate_connections_refused_total Connections closed on arrival at the connection cap.\n# TYPE linegate_connections_refused_total counter\nlinegate_connections_refused_total {}\n",
+            c.open.load(Ordering::Relaxed),
+            c.refused.load(Ordering::Relaxed)
+        ),
+    );
+    let _ = method;
+    base(200)
+        .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        .body(Body::from(text))
+        .unwrap_or_default()
+}

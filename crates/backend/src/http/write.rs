@@ -1,0 +1,238 @@
+//! `POST /api/v2/write` and v1's `POST /write`: a door over the core pipeline, reading the body only once the
+//! head, the gzip header and the registry have judged the request.
+
+use super::*;
+
+pub(super) struct Outcome {
+    response: Response,
+    points: u64,
+    bucket: Option<String>,
+    /// Milliseconds spent parsing, and waiting for the commit.
+    parse_ms: f64,
+    store_ms: f64,
+}
+
+impl Outcome {
+    fn of(response: Response) -> Outcome {
+        Outcome {
+            response,
+            points: 0,
+            bucket: None,
+            parse_ms: 0.0,
+            store_ms: 0.0,
+        }
+    }
+}
+
+pub(super) async fn write(State(app): State<Arc<App>>, req: Request) -> Response {
+    let t0 = Instant::now();
+    let (parts, body) = req.into_parts();
+    let mut reader = body::Reader::new(body, &app.guards, &app.budget);
+    let out = write_inner(&app, &parts, &mut reader).await;
+    let bytes_in = reader.received();
+    let status = out.response.status().as_u16();
+    let m = &app.metrics;
+    m.request("write", status);
+    m.bytes_received
+        .fetch_add(bytes_in as u64, Ordering::Relaxed);
+    let secs = t0.elapsed().as_secs_f64();
+    m.write_latency.observe(secs);
+    tracing::info!(
+        method = "POST",
+        path = parts.uri.path(),
+        status,
+        bytes = bytes_in,
+        points = out.points,
+        bucket = out.bucket.as_deref().unwrap_or(""),
+        ms = format_args!("{:.2}", secs * 1000.0),
+        parse_ms = format_args!("{:.2}", out.parse_ms),
+        store_ms = format_args!("{:.2}", out.store_ms),
+        "request"
+    );
+    out.response
+}
+
+/// OSS's steps in order (spec Part B §1), through the core pipeline, each judged from as
+/// little of the request as it needs: steps 1–3 from the head, step 4 from the gzip
+/// header's bytes only, 5–7 from the registry, and only then the body is read.
+pub(super) async fn write_inner(app: &App, parts: &Parts, reader: &mut body::Reader) -> Outcome {
+    let head = Head {
+        // `/api/v2/write` or v1's `/write` (spec Part C): the router sends only these here.
+        endpoint: Endpoint::from_path(parts.uri.path()).unwrap_or_default(),
+        query: parts.uri.query().unwrap_or("").as_bytes(),
+        authorization: first_value(&parts.headers, "authorization"),
+        content_encoding: first_value(&parts.headers, "content-encoding"),
+    };
+    let mut lookup = StoreLookup {
+        store: app.store.clone(),
+    };
+    // 1–3. The head.
+    let admitted = match pipeline::admit(&head, &mut lookup) {
+        Ok(a) => a,
+        Err(r) => {
+            if r.reason == Reason::Unauthorized {
+                throttle(app, parts).await;
+            }
+            return Outcome::of(reject(r));
+        }
+    };
+    let declared = parts
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let max_body = app.limits.max_body;
+    let mut raw = BytesMut::new();
+    // 4. The gzip header: only its bytes are read now.
+    let gzip_start = loop {
+        match admitted.gzip_header(&raw, reader.ended()) {
+            Ok(Prefix::Ready(n)) => break n,
+            Ok(Prefix::NeedMore) => {
+                let upto = raw.len() + 1;
+                if let Err(c) = reader.collect_into(&mut raw, upto, declared).await {
+                    return Outcome::of(body_error(c));
+                }
+            }
+            Err(r) => return Outcome::of(reject(r)),
+        }
+    };
+    // 5–7. Org, bucket, permission.
+    let resolved = match admitted.resolve_with(gzip_start, &mut lookup) {
+        Ok(r) => r,
+        Err(r) => return Outcome::of(reject(r)),
+    };
+    let Some(bucket) = resolved.bucket.clone() else {
+        return Outcome::of(reject(Rejection::internal()));
+    };
+    let mut out = Outcome::of(Response::default());
+    out.bucket = Some(bucket.name.clone());
+    // 8. The body, up to the size limit (a body that reaches it is too large: no need to
+    // read further).
+    if let Err(c) = reader.collect_into(&mut raw, max_body, declared).await {
+        out.response = body_error(c);
+        return out;
+    }
+    let raw = raw.freeze();
+    let decoded = match resolved.decode(&raw, &app.limits) {
+        Ok(Cow::Borrowed(_)) => raw.clone(),
+        Ok(Cow::Owned(v)) => Bytes::from(v),
+        Err(r) => {
+            out.response = reject(r);
+            return out;
+        }
+    };
+    drop(raw);
+    store_batch(app, out, bucket, resolved.time, decoded).await
+}
+
+/// The first value of a header, as Go's `Header.Get` gives it.
+pub(super) fn first_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h [u8]> {
+    headers.get(name).map(HeaderValue::as_bytes)
+}
+
+/// Steps 9 and 10: parse, then store; answered once the commit holding the batch returned.
+pub(super) async fn store_batch(
+    app: &App,
+    mut out: Outcome,
+    bucket: Bucket,
+    time: pipeline::TimeRule,
+    decoded: Bytes,
+) -> Outcome {
+    let precision = time.precision;
+    app.metrics
+        .bytes_decoded
+        .fetch_add(decoded.len() as u64, Ordering::Relaxed);
+    // Large bodies are compressed on another thread while this one parses: a lone client
+    // then waits for the longer of the two, not their sum. At most two at a time, so a
+    // busy server does not trade its cores for context switches.
+    let compress = app.compression != store::Compression::None;
+    let early = (compress
+        && decoded.len() >= EARLY_COMPRESS
+        && app.compressing.fetch_add(1, Ordering::AcqRel) < 2)
+        .then(|| {
+            let d = decoded.clone();
+            let gauge = app.compressing.clone();
+            let how = app.compression;
+            tokio::task::spawn_blocking(move || {
+                let c = how.encode(&d);
+                gauge.fetch_sub(1, Ordering::AcqRel);
+                c
+            })
+        });
+    if early.is_none() && compress && decoded.len() >= EARLY_COMPRESS {
+        app.compressing.fetch_sub(1, Ordering::AcqRel);
+    }
+    // 9. Parse, noting what storage will need to look at.
+    let t_parse = Instant::now();
+    let now = app.now();
+    // v1's `u`, `m` and `h` read given timestamps as ns but truncate "now" to the unit
+    // (spec Part C step 8): then "now" is the truncated one, for the scan and the store.
+    let now = if time.truncate_ns == precision.multiplier() {
+        now
+    } else {
+        time.options(now).now
+    };
+    let mut scanner = Scanner::new(bucket.rules(), precision, now);
+    let report = read_batch(&decoded, &time.options(now), app.limits.max_message, |p| {
+        scanner.observe(p)
+    });
+    if let Some(r) = pipeline::parse_rejection(&report) {
+        out.response = reject(r);
+        return out;
+    }
+    let scan = scanner.finish();
+    out.parse_ms = t_parse.elapsed().as_secs_f64() * 1000.0;
+    if scan.points == 0 {
+        out.response = base(204).body(Body::empty()).unwrap_or_default();
+        return out;
+    }
+    // 10. Storage; answered only once the commit holding the batch has returned.
+    let compressed = match early {
+        Some(task) if !scan.slow => task.await.ok(),
+        _ => (compress && !scan.slow).then(|| app.compression.encode(&decoded)),
+    };
+    let points = scan.points;
+    let (tx, rx) = oneshot::channel();
+    let job = WriteJob {
+        bucket: bucket.rules(),
+        body: decoded,
+        precision,
+        now,
+        scan,
+        compressed,
+        compression: app.compression,
+        reply: tx,
+    };
+    if let Err(e) = app.store.submit(job) {
+        out.response = internal_write_error(&e);
+        return out;
+    }
+    let t_store = Instant::now();
+    let answer = rx.await;
+    out.store_ms = t_store.elapsed().as_secs_f64() * 1000.0;
+    out.response = match answer {
+        Ok(Ok(None)) => {
+            out.points = points;
+            app.metrics
+                .points_written
+                .fetch_add(points, Ordering::Relaxed);
+            app.metrics.batches_written.fetch_add(1, Ordering::Relaxed);
+            base(204).body(Body::empty()).unwrap_or_default()
+        }
+        Ok(Ok(Some(msg))) => reject(partial_write(&msg)),
+        Ok(Err(e)) => internal_write_error(&e),
+        Err(_) => internal_write_error("the writer stopped"),
+    };
+    out
+}
+
+pub(super) fn internal_write_error(e: &str) -> Response {
+    reject(Rejection::write_failed(e.as_bytes()))
+}
+
+/// Storage's 422 from the full message `storage::apply` gives (it starts with the prefix
+/// `Rejection::partial_write` adds, which is taken from core rather than spelled here).
+pub(super) fn partial_write(full: &[u8]) -> Rejection {
+    let empty = Rejection::partial_write(b"");
+    let prefix = empty.message_escaped();
+    Rejection::partial_write(full.strip_prefix(prefix).unwrap_or(full))
+}

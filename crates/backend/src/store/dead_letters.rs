@@ -1,0 +1,68 @@
+//! Batches (or parts) the upstream refused.
+
+use super::*;
+
+/// A batch upstream refused.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub seq: i64,
+    pub bucket_id: String,
+    pub status: u16,
+    pub reason: String,
+    pub precision: String,
+    pub points_text: String,
+    pub at_ns: i64,
+}
+
+pub fn dead_letters(conn: &Connection) -> Result<Vec<DeadLetter>, String> {
+    let mut st = conn
+        .prepare("SELECT id, seq, bucket_id, status, reason, precision, body, at_ns FROM dead_letters ORDER BY id")
+        .map_err(|e| e.to_string())?;
+    let rows = st
+        .query_map([], |r| {
+            Ok(DeadLetter {
+                id: r.get(0)?,
+                seq: r.get(1)?,
+                bucket_id: format!("{:016x}", to_u(r.get(2)?)),
+                status: r.get::<_, i64>(3)? as u16,
+                reason: r.get(4)?,
+                precision: r.get(5)?,
+                points_text: String::from_utf8_lossy(
+                    &lz4_flex::decompress_size_prepended(&r.get::<_, Vec<u8>>(6)?)
+                        .unwrap_or_default(),
+                )
+                .into_owned(),
+                at_ns: r.get(7)?,
+            })
+        })
+        .map_err(|e| e.to_string())?;
+    rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+}
+
+/// A batch (or part) upstream refused, on its way into the dead-letter table.
+pub struct NewDeadLetter<'a> {
+    pub seq: i64,
+    pub bucket_id: u64,
+    pub status: u16,
+    pub reason: &'a str,
+    pub precision: Precision,
+    pub body: &'a [u8],
+    pub at_ns: i64,
+}
+
+pub fn insert_dead_letter(tx: &Connection, d: &NewDeadLetter<'_>) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO dead_letters(seq, bucket_id, status, reason, precision, body, at_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            d.seq,
+            to_i(d.bucket_id),
+            d.status as i64,
+            d.reason,
+            d.precision.as_str(),
+            lz4_flex::compress_prepend_size(d.body),
+            d.at_ns
+        ],
+    )?;
+    Ok(())
+}

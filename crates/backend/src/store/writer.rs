@@ -1,0 +1,337 @@
+//! The one writer thread: group commits, the bounded field-type cache, the fast path and
+//! storage's rules for each batch.
+
+use super::*;
+
+/// A batch accepted by the HTTP layer, on its way to the writer.
+pub struct WriteJob {
+    pub bucket: BucketRules,
+    /// The decoded body.
+    pub body: Bytes,
+    pub precision: Precision,
+    pub now: i64,
+    pub scan: Scan,
+    /// The body compressed (blob, encoding), made beside the parse when no rule applies.
+    pub compressed: Option<(Vec<u8>, i64)>,
+    /// How bodies are stored (`--compression`).
+    pub compression: Compression,
+    /// `Ok(None)`: stored whole; `Ok(Some(message))`: storage's 422 (the kept points are
+    /// stored); `Err`: nothing stored.
+    pub reply: oneshot::Sender<Result<Option<Vec<u8>>, String>>,
+}
+
+pub(crate) type ExecFn = Box<dyn FnOnce(&Transaction<'_>) -> rusqlite::Result<()> + Send>;
+
+pub(crate) enum Msg {
+    Write(WriteJob),
+    Exec(ExecFn, oneshot::Sender<Result<(), String>>),
+}
+
+/// Records the fields a slow-path write creates, so a failed commit can take them back.
+struct Tracking<'a, 'c> {
+    /// In a cell: a lookup may fill the cache, and `Schema::get` takes `&self`.
+    schema: std::cell::RefCell<&'a mut FieldCache>,
+    conn: &'c Connection,
+    created: &'a mut Vec<(SchemaKey, FieldType)>,
+    /// A failed lookup: the batch fails rather than risk a type conflict going unseen.
+    failed: std::cell::RefCell<Option<rusqlite::Error>>,
+}
+
+impl Schema for Tracking<'_, '_> {
+    fn get(&self, key: &SchemaKey) -> Option<FieldType> {
+        match self.schema.borrow_mut().get(self.conn, key) {
+            Ok(t) => t,
+            Err(e) => {
+                *self.failed.borrow_mut() = Some(e);
+                None
+            }
+        }
+    }
+    fn create(&mut self, key: SchemaKey, ty: FieldType) {
+        self.schema.get_mut().put(key.clone(), ty);
+        self.created.push((key, ty));
+    }
+}
+
+/// Field types by (bucket, shard, measurement, field), at most `cap` of them in memory:
+/// two generations, the older dropped whole when the newer fills half the cap, so the
+/// entries in use stay and memory does not grow with the number of distinct fields ever
+/// written. A miss reads the `fields` table (inside the writer's transaction, so fields
+/// created by batches of the same commit are seen).
+pub struct FieldCache {
+    cap: usize,
+    cur: HashMap<SchemaKey, FieldType>,
+    old: HashMap<SchemaKey, FieldType>,
+}
+
+impl FieldCache {
+    pub fn new(cap: usize) -> FieldCache {
+        FieldCache {
+            cap: cap.max(2),
+            cur: HashMap::new(),
+            old: HashMap::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.cur.len() + self.old.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn put(&mut self, k: SchemaKey, t: FieldType) {
+        if self.cur.len() >= self.cap / 2 {
+            self.old = std::mem::take(&mut self.cur);
+        }
+        self.cur.insert(k, t);
+    }
+
+    fn get(&mut self, conn: &Connection, k: &SchemaKey) -> rusqlite::Result<Option<FieldType>> {
+        if let Some(t) = self.cur.get(k) {
+            return Ok(Some(*t));
+        }
+        if let Some(t) = self.old.remove(k) {
+            self.put(k.clone(), t);
+            return Ok(Some(t));
+        }
+        let t = conn
+            .prepare_cached(
+                "SELECT type FROM fields WHERE bucket_id = ?1 AND shard = ?2 AND measurement = ?3 AND field = ?4",
+            )?
+            .query_row(params![to_i(k.0), k.1, k.2, k.3], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(type_from);
+        if let Some(t) = t {
+            self.put(k.clone(), t);
+        }
+        Ok(t)
+    }
+
+    fn remove(&mut self, k: &SchemaKey) {
+        self.cur.remove(k);
+        self.old.remove(k);
+    }
+}
+
+pub(crate) struct Writer {
+    pub(crate) conn: Connection,
+    pub(crate) schema: FieldCache,
+    pub(crate) committed: Arc<Notify>,
+    pub(crate) last_seq: Arc<AtomicI64>,
+}
+
+/// Most batches one commit takes, and most bytes.
+const GROUP_MAX: usize = 512;
+const GROUP_BYTES: usize = 256 << 20;
+
+enum Reply {
+    Write(
+        oneshot::Sender<Result<Option<Vec<u8>>, String>>,
+        Result<Option<Vec<u8>>, String>,
+    ),
+    Exec(oneshot::Sender<Result<(), String>>, Result<(), String>),
+}
+
+impl Writer {
+    pub(crate) fn run(&mut self, rx: mpsc::Receiver<Msg>) {
+        while let Ok(first) = rx.recv() {
+            let mut group = vec![first];
+            let mut bytes = 0;
+            while group.len() < GROUP_MAX && bytes < GROUP_BYTES {
+                match rx.try_recv() {
+                    Ok(m) => {
+                        if let Msg::Write(j) = &m {
+                            bytes += j.body.len();
+                        }
+                        group.push(m);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group);
+        }
+    }
+
+    fn commit_group(&mut self, group: Vec<Msg>) {
+        let mut created: Vec<(SchemaKey, FieldType)> = Vec::new();
+        let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
+        let mut wrote = false;
+        let tx = match self.conn.transaction() {
+            Ok(tx) => tx,
+            Err(e) => {
+                let e = e.to_string();
+                for m in group {
+                    match m {
+                        Msg::Write(j) => drop(j.reply.send(Err(e.clone()))),
+                        Msg::Exec(_, r) => drop(r.send(Err(e.clone()))),
+                    }
+                }
+                return;
+            }
+        };
+        let mut max_seq = None;
+        for m in group {
+            match m {
+                Msg::Write(job) => {
+                    let res = write_one(&tx, &mut self.schema, &mut created, &job);
+                    if let Ok((_, Some(seq))) = &res {
+                        wrote = true;
+                        max_seq = Some(*seq);
+                    }
+                    replies.push(Reply::Write(job.reply, res.map(|(e, _)| e)));
+                }
+                Msg::Exec(f, reply) => {
+                    let res = tx
+                        .execute_batch("SAVEPOINT exec")
+                        .and_then(|()| f(&tx))
+                        .and_then(|()| tx.execute_batch("RELEASE exec"));
+                    let res = match res {
+                        Ok(()) => Ok(()),
+                        Err(e) => {
+                            let _ = tx.execute_batch("ROLLBACK TO exec; RELEASE exec");
+                            Err(e.to_string())
+                        }
+                    };
+                    replies.push(Reply::Exec(reply, res));
+                }
+            }
+        }
+        // The commit returns after SQLite has synced the WAL: only then is anyone answered.
+        let commit = tx.commit().map_err(|e| format!("commit: {e}"));
+        if let Err(e) = &commit {
+            for (k, _) in created {
+                self.schema.remove(&k);
+            }
+            tracing::error!(error = %e, "commit failed");
+        } else if let Some(s) = max_seq {
+            self.last_seq.store(s, Ordering::SeqCst);
+        }
+        for r in replies {
+            match (r, &commit) {
+                (Reply::Write(tx, res), Ok(())) => drop(tx.send(res)),
+                (Reply::Exec(tx, res), Ok(())) => drop(tx.send(res)),
+                (Reply::Write(tx, _), Err(e)) => drop(tx.send(Err(e.clone()))),
+                (Reply::Exec(tx, _), Err(e)) => drop(tx.send(Err(e.clone()))),
+            }
+        }
+        if wrote && commit.is_ok() {
+            self.committed.notify_one();
+        }
+    }
+}
+
+/// Stores one batch inside the group's transaction; gives the 422 message, if any, and the
+/// batch's sequence number when something was stored.
+fn write_one(
+    tx: &Transaction<'_>,
+    schema: &mut FieldCache,
+    created: &mut Vec<(SchemaKey, FieldType)>,
+    job: &WriteJob,
+) -> Result<(Option<Vec<u8>>, Option<i64>), String> {
+    let b = job.bucket;
+    let e = |e: rusqlite::Error| e.to_string();
+    // The fast path: no rule applies and every field is new or of the type stored.
+    let mut unseen: Vec<(SchemaKey, FieldType)> = Vec::new();
+    let mut fast = !job.scan.slow && job.compressed.is_some();
+    if fast {
+        for (shard, m, f, ty) in &job.scan.fields {
+            let k = (b.id, *shard, m.clone(), f.clone());
+            match schema.get(tx, &k).map_err(e)? {
+                Some(t) if t != *ty => {
+                    fast = false;
+                    break;
+                }
+                Some(_) => {}
+                None => unseen.push((k, *ty)),
+            }
+        }
+    }
+    let mut new_fields: Vec<(SchemaKey, FieldType)> = Vec::new();
+    let kept_blob: Vec<u8>;
+    // (blob, encoding, precision, points, min, max, 422 message)
+    let (blob, encoding, precision, points, min_t, max_t, message): (&[u8], i64, _, _, _, _, _) =
+        if fast {
+            for (k, ty) in unseen {
+                schema.put(k.clone(), ty);
+                new_fields.push((k, ty));
+            }
+            let (blob, enc) = match &job.compressed {
+                Some((c, enc)) => (c.as_slice(), *enc),
+                None => (&job.body[..], ENC_RAW),
+            };
+            (
+                blob,
+                enc,
+                job.precision,
+                job.scan.points,
+                job.scan.min_time,
+                job.scan.max_time,
+                None,
+            )
+        } else {
+            let mut t = Tracking {
+                schema: std::cell::RefCell::new(&mut *schema),
+                conn: tx,
+                created: &mut new_fields,
+                failed: std::cell::RefCell::new(None),
+            };
+            let a = rules::apply(&job.body, job.precision, job.now, b, &mut t);
+            if let Some(err) = t.failed.into_inner() {
+                // Nothing of this batch is kept: the cache must not keep its fields either.
+                for (k, _) in &new_fields {
+                    schema.remove(k);
+                }
+                return Err(err.to_string());
+            }
+            let enc = match job.compression {
+                Compression::None => {
+                    kept_blob = a.kept_lp;
+                    ENC_RAW
+                }
+                c => {
+                    let (b, enc) = c.encode(&a.kept_lp);
+                    kept_blob = b;
+                    enc
+                }
+            };
+            (
+                kept_blob.as_slice(),
+                enc,
+                Precision::Ns,
+                a.kept,
+                a.min_time,
+                a.max_time,
+                a.error,
+            )
+        };
+    for (k, ty) in &new_fields {
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO fields(bucket_id, shard, measurement, field, type) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut st| st.execute(params![to_i(k.0), k.1, k.2, k.3, type_code(*ty)]))
+        .map_err(e)?;
+    }
+    created.extend(new_fields);
+    if points == 0 {
+        return Ok((message, None));
+    }
+    tx.prepare_cached(
+        "INSERT INTO batches(bucket_id, precision, now, points, min_time, max_time, encoding, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            to_i(b.id),
+            precision.as_str(),
+            job.now,
+            points as i64,
+            min_t,
+            max_t,
+            encoding,
+            blob
+        ])
+    })
+    .map_err(e)?;
+    Ok((message, Some(tx.last_insert_rowid())))
+}
