@@ -291,82 +291,16 @@ pub fn parse_retention(s: &str) -> Result<i64, String> {
     Ok(total)
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.fffffffff](Z|±HH:MM)` to nanoseconds.
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b't') {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, se) = (
-        n(0..4)?,
-        n(5..7)?,
-        n(8..10)?,
-        n(11..13)?,
-        n(14..16)?,
-        n(17..19)?,
-    );
-    let mut i = 19;
-    let mut frac: i64 = 0;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let mut digits = 0;
-        while i < b.len() && b[i].is_ascii_digit() {
-            if digits < 9 {
-                frac = frac * 10 + (b[i] - b'0') as i64;
-                digits += 1;
-            }
-            i += 1;
-        }
-        for _ in digits..9 {
-            frac *= 10;
-        }
-    }
-    let offset = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        c @ (b'+' | b'-') if i + 6 == b.len() => {
-            let oh = n(i + 1..i + 3)?;
-            let om = n(i + 4..i + 6)?;
-            let o = oh * 3600 + om * 60;
-            if *c == b'+' {
-                o
-            } else {
-                -o
-            }
-        }
-        _ => return None,
-    };
-    // Days from civil (proleptic Gregorian).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + mi * 60 + se - offset;
-    secs.checked_mul(1_000_000_000)?.checked_add(frac)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn retention_and_times() {
+    fn retention() {
         assert_eq!(parse_retention("0"), Ok(0));
         assert_eq!(parse_retention("30d"), Ok(30 * 86_400));
         assert_eq!(parse_retention("1d12h"), Ok(129_600));
         assert!(parse_retention("1y").is_err());
-        assert_eq!(
-            parse_rfc3339("2023-11-14T22:13:20Z"),
-            Some(1_700_000_000_000_000_000)
-        );
-        assert_eq!(
-            parse_rfc3339("2023-11-14T23:13:20.5+01:00"),
-            Some(1_700_000_000_500_000_000)
-        );
-        assert_eq!(parse_rfc3339("nope"), None);
     }
 
     #[test]

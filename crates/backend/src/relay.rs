@@ -388,7 +388,7 @@ fn split(body: &[u8], precision: Precision, now: i64) -> Option<(Part, Part)> {
     let mut lines: Vec<Vec<u8>> = Vec::new();
     read_batch(body, &ParseOptions::new(precision, now), 1 << 10, |p| {
         let mut l = Vec::new();
-        crate::lp::write_line(&mut l, p, |_| true);
+        linegate_core::lp::write_line(&mut l, p, |_| true);
         lines.push(l);
     });
     if lines.len() < 2 {

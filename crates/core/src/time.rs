@@ -186,6 +186,11 @@ mod tests {
             Some(1_704_067_200 * NS)
         );
         assert_eq!(parse_rfc3339("2024-01-01T00:00:00.Z"), None);
+        assert_eq!(
+            parse_rfc3339("2023-11-14T23:13:20.5+01:00"),
+            Some(1_700_000_000_500_000_000)
+        );
+        assert_eq!(parse_rfc3339("nope"), None);
         assert_eq!(parse_rfc3339("2024-13-01T00:00:00Z"), None);
         assert_eq!(parse_time_param("17"), Some(17));
     }

@@ -2,13 +2,8 @@
 
 use super::*;
 
-/// Parses a time bound: integer nanoseconds or RFC 3339 (`2024-01-01T00:00:00Z`).
-pub fn parse_time(s: &str) -> Option<i64> {
-    if let Ok(n) = s.parse::<i64>() {
-        return Some(n);
-    }
-    crate::config::parse_rfc3339(s)
-}
+/// A time bound: integer nanoseconds or RFC 3339 (`2024-01-01T00:00:00Z`), read by core.
+pub use linegate_core::time::parse_time_param as parse_time;
 
 pub(super) async fn export(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, _) = req.into_parts();

@@ -29,9 +29,9 @@ use crate::body::{self, Budget, Cut};
 use crate::config::Guards;
 use crate::lookup::StoreLookup;
 use crate::metrics::Metrics;
-use crate::rules::Scanner;
 use crate::server::{ConnStats, Peer};
 use crate::store::{self, Bucket, ExportFilter, Org, Registry, Store, Token, WriteJob};
+use linegate_core::storage::Scanner;
 
 mod buckets;
 mod export;

@@ -30,8 +30,9 @@ use linegate_core::{read_batch, FieldType, ParseOptions, Precision};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use tokio::sync::{oneshot, Notify};
 
-use crate::lp::{self, Merged};
-use crate::rules::{self, BucketRules, Scan, Schema, SchemaKey};
+use linegate_core::lp;
+use linegate_core::storage::Merged;
+use linegate_core::storage::{self, BucketRules, Scan, Schema, SchemaKey};
 
 pub const DB_FILE: &str = "linegate.db";
 

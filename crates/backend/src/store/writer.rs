@@ -277,7 +277,7 @@ fn write_one(
                 created: &mut new_fields,
                 failed: std::cell::RefCell::new(None),
             };
-            let a = rules::apply(&job.body, job.precision, job.now, b, &mut t);
+            let a = storage::apply(&job.body, job.precision, job.now, b, &mut t);
             if let Some(err) = t.failed.into_inner() {
                 // Nothing of this batch is kept: the cache must not keep its fields either.
                 for (k, _) in &new_fields {
