@@ -281,12 +281,15 @@ function queryOfUrl(url) {
   return url.slice(q + 1, h < 0 ? undefined : h);
 }
 
-/**
- * Checks a write request as InfluxDB OSS v2 would answer it (spec Part A): forward it, or
- * reject it with the exact status, headers and JSON body.
- */
-export function checkWrite(req) {
-  if (req === null || typeof req !== "object") throw new TypeError("linegate: checkWrite needs a request object");
+// The path of a request URL, when it names v1's write endpoint (else the default applies).
+function endpointOfUrl(url) {
+  if (url === undefined || url === null) return undefined;
+  const path = typeof URL === "function" && url instanceof URL ? url.pathname : new URL(String(url), "http://x").pathname;
+  return path === "/write" ? path : undefined;
+}
+
+// The parts of a request the checks read before the body; the wasm side validates them.
+function requestHead(req) {
   let query = req.query;
   if (query === undefined || query === null) {
     query = req.url === undefined || req.url === null ? "" : queryOfUrl(req.url);
@@ -295,15 +298,34 @@ export function checkWrite(req) {
     if (query.startsWith("?")) query = query.slice(1);
   }
   const h = pickHeaders(req.headers);
-  // `now` and `limits` go as given: the wasm side validates them.
-  const opts = {
+  return {
+    endpoint: req.endpoint ?? endpointOfUrl(req.url),
     query,
     authorization: h.authorization,
     contentEncoding: h.contentEncoding,
-    now: req.now,
-    limits: req.limits,
   };
+}
+
+/**
+ * Checks a write request as InfluxDB OSS v2 would answer it (spec Part A; v1's `/write`:
+ * Part C): forward it, or reject it with the exact status, headers and JSON body.
+ */
+export function checkWrite(req) {
+  if (req === null || typeof req !== "object") throw new TypeError("linegate: checkWrite needs a request object");
+  // `now` and `limits` go as given: the wasm side validates them.
+  const opts = { ...requestHead(req), now: req.now, limits: req.limits };
   return withBody("checkWrite", req.body, (buf) => glue.checkWrite(buf, opts));
+}
+
+/**
+ * The credentials of a write request as its endpoint reads them: `{ user, secret }` (`user`
+ * null for a token), or null when it has none. On `/write` they come from `u`/`p`,
+ * `Authorization: Token [user:]secret` or Basic, in InfluxDB's order.
+ */
+export function credentials(req) {
+  need("credentials");
+  if (req === null || typeof req !== "object") throw new TypeError("linegate: credentials needs a request object");
+  return glue.writeCredentials(requestHead(req));
 }
 
 /**

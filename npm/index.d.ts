@@ -55,7 +55,12 @@ export type Verdict = Forward | Reject;
 /** What `checkWrite` reads of a fetch `Headers` (a Request's headers, for instance). */
 export type HeadersLike = { get(name: string): string | null; has(name: string): boolean };
 
+/** The write endpoint: InfluxDB v2's, or the v1-compatibility `/write` (`db`, `rp`, `u`/`p`). */
+export type Endpoint = "/api/v2/write" | "/write";
+
 export type CheckWriteRequest = {
+  /** Which endpoint the request goes to. Default: `/write` when that is the path of `url`, else `/api/v2/write`. */
+  endpoint?: Endpoint | undefined;
   /** The raw query string (`org=o&bucket=b&precision=s`; a leading `?` is ignored). */
   query?: string | undefined;
   /** The request URL; its query string is used when `query` is absent. */
@@ -70,6 +75,12 @@ export type CheckWriteRequest = {
 
 /** Checks a write request as InfluxDB OSS v2 would answer it: forward, or reject with the exact answer. */
 export function checkWrite(req: CheckWriteRequest): Verdict;
+
+/** A request's credentials: a token (`user` null), or a v1 user name and password. */
+export type Credentials = { user: Text | null; secret: Text };
+
+/** The credentials of a write request as its endpoint reads them; null when it has none. */
+export function credentials(req: Omit<CheckWriteRequest, "body" | "now" | "limits">): Credentials | null;
 
 /** Text from the body: a string when it is valid UTF-8, else its raw bytes. */
 export type Text = string | Uint8Array;
@@ -171,6 +182,8 @@ export type Validation = AcceptedValidation | RejectedValidation;
 export type AbortSignalLike = { readonly aborted: boolean; readonly reason?: unknown };
 
 export type BatchOptions = {
+  /** Check as a write to this endpoint (default `/api/v2/write`); `/write` reads `precision` as InfluxDB's v1 endpoint does. */
+  endpoint?: Endpoint | undefined;
   /** The `precision` query parameter, verbatim (absent or "" = ns). */
   precision?: string | undefined;
   /** The Content-Encoding header, verbatim (`gzip` and `x-gzip` decode). */
@@ -257,13 +270,13 @@ export function init(
 ): Promise<void>;
 /** A complete answer: `new Response(a.body, { status: a.status, headers: a.headers })`. */
 export type Answer = { status: number; headers: Record<string, string>; body: string | null };
-export type AnswerKind = "unauthorized" | "not-found" | "internal" | "method-not-allowed" | "unavailable" | "spool-full" | "spool-unavailable" | "ping" | "health";
+export type AnswerKind = "unauthorized" | "not-found" | "internal" | "too-large" | "method-not-allowed" | "unavailable" | "spool-full" | "spool-unavailable" | "ping" | "health";
 
 /**
  * InfluxDB OSS v2's own answer of a kind a server makes itself, exactly (status, headers,
  * body): for an InfluxDB-compatible endpoint. `body` is null when the answer has none.
  */
-export function answer(kind: "unauthorized" | "not-found" | "internal"): Answer;
+export function answer(kind: "unauthorized" | "not-found" | "internal" | "too-large"): Answer;
 /** 405, with `Allow`. */
 export function answer(kind: "method-not-allowed", args: { allow: string }): Answer;
 /** 503, with `Retry-After` (seconds): the write backend is unreachable, or linegate's edge spool is full or failed. */

@@ -16,6 +16,8 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v strace >/dev/null || missing+=(strace)
 command -v python3 >/dev/null || missing+=(python3)
+# python3 -m venv needs ensurepip (Debian's python3-venv) for the clients' venv below.
+python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v node >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
@@ -61,5 +63,16 @@ tc=tests/toolchains
 if [ ! -f $tc/node_modules/.package-lock.json ] || [ $tc/package-lock.json -nt $tc/node_modules/.package-lock.json ]; then
   say "npm ci (tests/toolchains)"
   (cd $tc && npm ci --no-audit --no-fund)
+fi
+# The official Python InfluxDB clients the `clients` test stage drives (the Node ones are
+# devDependencies above), in a venv of their own; reinstalled only when the pins change.
+CLIENTS_PY="influxdb-client==1.50.* influxdb==5.3.*"
+if [ "$(cat .venv-clients/.pins 2>/dev/null)" != "$CLIENTS_PY" ]; then
+  say "python3 -m venv .venv-clients && pip install $CLIENTS_PY"
+  rm -rf .venv-clients
+  python3 -m venv .venv-clients
+  # shellcheck disable=SC2086 # the pins are separate words on purpose
+  .venv-clients/bin/pip install --quiet --disable-pip-version-check $CLIENTS_PY
+  echo "$CLIENTS_PY" > .venv-clients/.pins
 fi
 say "ready"

@@ -8,6 +8,8 @@
 #   node       the built npm package in Node: the whole corpus through checkWrite/parse
 #   worker     the Worker in workerd (miniflare) before the real backend; wrangler dry-run
 #   browser    the page in headless Chromium (playwright-core)
+#   clients    the official InfluxDB clients (Python influxdb-client and influxdb, Node
+#              @influxdata/influxdb-client and influx) against the backend and the Worker
 #   fuzz       a short run of each fuzz target (cargo +nightly fuzz)
 # Tests that need ../shared say so and skip when it is absent.
 # LINEGATE_TEST_ONLY="rust node" runs only the named stages.
@@ -44,6 +46,7 @@ stage wasm bash -c '
 stage node node --test tests/node/
 stage worker node --test tests/worker/
 stage browser node --test tests/browser/
+stage clients node --test tests/clients/
 stage fuzz bash -c '
   fuzz/seed.sh
   cd fuzz

@@ -66,7 +66,7 @@ fn retry_after(args: &JsValue) -> Result<(&'static str, String), JsValue> {
     Ok(("Retry-After", (secs as u64).to_string()))
 }
 
-/// One answer by kind: `unauthorized`, `not-found`, `internal`, `method-not-allowed`
+/// One answer by kind: `unauthorized`, `not-found`, `internal`, `too-large`, `method-not-allowed`
 /// (`args.allow`, also sent as `Allow`), `unavailable` (`args.retryAfter` seconds, sent as
 /// `Retry-After`), `spool-full` and `spool-unavailable` (the spool's 503s, `args.retryAfter`
 /// too), `ping` (`args.version`) and `health` (`args.version`, `args.commit`).
@@ -76,6 +76,8 @@ pub fn answer(kind: &str, args: JsValue) -> Result<JsValue, JsValue> {
         "unauthorized" => rejection(&Rejection::unauthorized(), None),
         "not-found" => rejection(&Rejection::not_found(), None),
         "internal" => rejection(&Rejection::internal(), None),
+        // The body size limit, on a request the edge passes through unchecked.
+        "too-large" => rejection(&Rejection::too_large(), None),
         "method-not-allowed" => {
             let allow = text(&args, "allow")?;
             rejection(

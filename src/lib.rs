@@ -19,7 +19,7 @@ pub mod options;
 pub mod progress;
 pub mod results;
 
-use linegate_core::{check_request, validate_with_progress, Request};
+use linegate_core::{prepare_at, validate_with_progress, verdict, Request, Verdict};
 use wasm_bindgen::prelude::*;
 
 pub use answers::answer;
@@ -30,9 +30,10 @@ pub use linegate_core as core;
 use columns::PointColumns;
 use options::{BatchOptions, CheckOptions};
 use progress::Progress;
-use results::{to_js, CheckAnswer, JsValidation};
+use results::{to_js, CheckAnswer, JsCredentials, JsValidation, OwnedText};
 
-/// The whole request check (spec Part A) of a live write request.
+/// The whole request check of a live write request, at either endpoint (spec Part A for
+/// `/api/v2/write`, Part C for v1's `/write`), as an edge judges it.
 #[wasm_bindgen(js_name = checkWrite)]
 pub fn check_write(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue> {
     let o = CheckOptions::read(opts)?;
@@ -42,7 +43,38 @@ pub fn check_write(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue>
         content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         body: body.bytes(),
     };
-    to_js(&CheckAnswer::from(check_request(&req, &o.limits, o.now)))
+    let v = match prepare_at(o.endpoint, &req, &o.limits) {
+        Ok(p) => verdict(&p.read(o.now, o.limits.max_message, |_| {})),
+        Err(r) => Verdict::Reject(r),
+    };
+    to_js(&CheckAnswer::from(v))
+}
+
+/// The credentials of a write request as its endpoint reads them (for `/write`, spec Part C
+/// step 1: `u`/`p`, `Token [user:]secret`, Basic), or null when it has none: what an edge
+/// compares with the tokens it lets through.
+#[wasm_bindgen(js_name = writeCredentials)]
+pub fn write_credentials(opts: JsValue) -> Result<JsValue, JsValue> {
+    use linegate_core::pipeline::{credentials, Credentials, Head};
+    let o = CheckOptions::read(opts)?;
+    let head = Head {
+        endpoint: o.endpoint,
+        query: o.query.as_deref().unwrap_or_default().as_bytes(),
+        authorization: o.authorization.as_deref().map(str::as_bytes),
+        content_encoding: None,
+    };
+    let found = match credentials(&head, &linegate_core::Query::parse(head.query)) {
+        None => return Ok(JsValue::NULL),
+        Some(Credentials::Token(t)) => JsCredentials {
+            user: None,
+            secret: OwnedText(t.to_vec()),
+        },
+        Some(Credentials::Password { user, password }) => JsCredentials {
+            user: Some(OwnedText(user)),
+            secret: OwnedText(password),
+        },
+    };
+    to_js(&found)
 }
 
 /// A batch checked as the server would answer an authorized write to an existing bucket,

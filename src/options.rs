@@ -5,7 +5,7 @@
 //! the module. Wrong types are `TypeError`s, out-of-range values `RangeError`s, each naming
 //! the option.
 
-use linegate_core::{Limits, ValidateOptions, DEFAULT_LIMITS};
+use linegate_core::{Endpoint, Limits, ValidateOptions, DEFAULT_LIMITS};
 use wasm_bindgen::{JsCast, JsValue};
 
 pub(crate) fn type_error(msg: &str) -> JsValue {
@@ -45,6 +45,16 @@ impl Opts {
     }
 
     /// "Now" in ns: a BigInt, or a safe integer number, that fits in 64 bits.
+    /// The write endpoint (its path): `/api/v2/write` (absent) or v1's `/write`.
+    fn endpoint(&self) -> Result<Endpoint, JsValue> {
+        match self.string("endpoint")? {
+            None => Ok(Endpoint::V2),
+            Some(p) => Endpoint::from_path(&p).ok_or_else(|| {
+                type_error("linegate: endpoint must be \"/api/v2/write\" or \"/write\"")
+            }),
+        }
+    }
+
     fn now(&self) -> Result<Option<i64>, JsValue> {
         let Some(v) = self.get("now")? else {
             return Ok(None);
@@ -110,6 +120,7 @@ fn now_or_clock(now: Option<i64>) -> i64 {
 
 /// `checkWrite`'s request, as `npm/api.js` passes it: the raw query and header values.
 pub(crate) struct CheckOptions {
+    pub endpoint: Endpoint,
     pub query: Option<String>,
     pub authorization: Option<String>,
     pub content_encoding: Option<String>,
@@ -121,6 +132,7 @@ impl CheckOptions {
     pub fn read(v: JsValue) -> Result<CheckOptions, JsValue> {
         let o = Opts::new(v, "the request")?;
         Ok(CheckOptions {
+            endpoint: o.endpoint()?,
             query: o.string("query")?,
             authorization: o.string("authorization")?,
             content_encoding: o.string("contentEncoding")?,
@@ -135,6 +147,7 @@ const DEFAULT_SUMMARY_BUCKETS: usize = 50;
 
 /// Options of `validate` and `parse`, as the user wrote them.
 pub(crate) struct BatchOptions {
+    endpoint: Endpoint,
     precision: Option<String>,
     content_encoding: Option<String>,
     now: i64,
@@ -177,6 +190,7 @@ impl BatchOptions {
             s => s,
         };
         Ok(BatchOptions {
+            endpoint: o.endpoint()?,
             precision: o.string("precision")?,
             content_encoding: o.string("contentEncoding")?,
             now: now_or_clock(o.now()?),
@@ -190,7 +204,7 @@ impl BatchOptions {
 
     pub fn core(&self) -> ValidateOptions<'_> {
         ValidateOptions {
-            endpoint: Default::default(),
+            endpoint: self.endpoint,
             precision: self.precision.as_deref().map(str::as_bytes),
             content_encoding: self.content_encoding.as_deref().map(str::as_bytes),
             now: self.now,

@@ -162,7 +162,7 @@ impl From<Warning> for JsWarning {
 }
 
 /// Owned text for the summary (measurement names outlive the body there).
-struct OwnedText(Vec<u8>);
+pub(crate) struct OwnedText(pub Vec<u8>);
 
 impl Serialize for OwnedText {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -272,4 +272,11 @@ impl From<Validation> for JsValidation {
             summary: v.summary.map(Into::into),
         }
     }
+}
+
+/// `credentials`' answer: a token (`user` null), or a v1 user name and password.
+#[derive(Serialize)]
+pub(crate) struct JsCredentials {
+    pub user: Option<OwnedText>,
+    pub secret: OwnedText,
 }

@@ -31,7 +31,14 @@ export async function edgeAuthorized(request, cfg) {
   if (header === null) return false;
   const m = /^(?:Token|Bearer) +(\S+) *$/.exec(header);
   if (!m) return false;
-  const given = await sha256(m[1]);
+  return edgeSecretAllowed(m[1], cfg);
+}
+
+// Whether a secret (a string, or bytes that are not UTF-8) is one of EDGE_TOKENS.
+export async function edgeSecretAllowed(secret, cfg) {
+  if (cfg.edgeTokens.length === 0) return true;
+  const given =
+    typeof secret === "string" ? await sha256(secret) : new Uint8Array(await crypto.subtle.digest("SHA-256", secret));
   let ok = false;
   for (const d of await tokenDigests(cfg)) {
     // No early exit: every configured token is compared.

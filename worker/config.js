@@ -38,6 +38,8 @@ function parse(env) {
     edgeTokens: edgeTokens(env.EDGE_TOKENS),
     influxVersion: str(env.INFLUX_VERSION) || "v2.9.1",
     spool: spoolSettings(env),
+    // Requests the Worker does not check go to the backend unchanged (worker/forward.js).
+    passThrough: str(env.PASS_THROUGH).toLowerCase() !== "off",
   });
 }
 

@@ -5,6 +5,7 @@
 import { config } from "./config.js";
 import { handleWrite } from "./write.js";
 import { drain } from "./body.js";
+import { passThrough } from "./forward.js";
 import { isSpoolAdmin, spoolAdmin } from "./spool.js";
 import {
   corsOrigin,
@@ -22,9 +23,12 @@ export { Spool } from "./spool.js";
 
 const ROUTES = {
   "/api/v2/write": ["POST"],
+  "/write": ["POST"],
   "/ping": ["GET", "HEAD"],
   "/health": ["GET", "HEAD"],
 };
+
+const PASS_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 
 export default {
   async fetch(request, env) {
@@ -44,7 +48,8 @@ export default {
       log.error = String(e && e.message).slice(0, 200);
       response = internal();
     }
-    await drain(request);
+    // A passed-through body went to the backend as a stream; nothing is left to drain.
+    if (!(request.body && request.body.locked)) await drain(request);
     response = withCors(response, origin);
     log.status = response.status;
     log.ms = Math.round((performance.now() - start) * 100) / 100;
@@ -57,7 +62,15 @@ export default {
 async function route(request, url, cfg, origin, log) {
   if (isSpoolAdmin(url.pathname)) return spoolAdmin(request, url, cfg);
   const methods = ROUTES[url.pathname];
-  if (methods === undefined) return notFound();
+  const checked = methods !== undefined && (methods.includes(request.method) || request.method === "OPTIONS");
+  if (!checked && cfg.passThrough && !(request.method === "OPTIONS" && origin !== null)) {
+    return passThrough(request, url, cfg, log);
+  }
+  if (methods === undefined) {
+    // A browser's preflight for a passed-through path is the edge's to answer.
+    if (cfg.passThrough && origin !== null) return preflight(origin, PASS_METHODS);
+    return notFound();
+  }
   if (request.method === "OPTIONS" && origin !== null) {
     return preflight(origin, [...methods, "OPTIONS"].join(", "));
   }
@@ -67,6 +80,7 @@ async function route(request, url, cfg, origin, log) {
   }
   switch (url.pathname) {
     case "/api/v2/write":
+    case "/write":
       return handleWrite(request, cfg, log);
     case "/ping":
       return ping(cfg);

@@ -18,6 +18,8 @@ export const spoolUnavailable = (retryAfter) => send(answer("spool-unavailable",
 
 export const internal = () => send(answer("internal"));
 
+export const tooLarge = () => send(answer("too-large"));
+
 export const notFound = () => send(answer("not-found"));
 
 export const methodNotAllowed = (allow) => send(answer("method-not-allowed", { allow }));

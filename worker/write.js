@@ -1,8 +1,8 @@
-// POST /api/v2/write: check at the edge, forward what passes, unchanged.
+// POST /api/v2/write and v1's POST /write: check at the edge, forward what passes, unchanged.
 
-import { checkWrite } from "./linegate.js";
+import { checkWrite, credentials } from "./linegate.js";
 import { firstValue, readBody } from "./body.js";
-import { edgeAuthorized } from "./auth.js";
+import { edgeAuthorized, edgeSecretAllowed } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
 import { spoolWrite } from "./spool.js";
 
@@ -15,19 +15,20 @@ const FIRST_VALUE = new Set(["Authorization", "Content-Encoding"]);
 // `log` collects the fields of the request's one log line.
 export async function handleWrite(request, cfg, log) {
   // No credentials at all is InfluxDB's first check (401), so the body need not be read.
+  const url = new URL(request.url);
   const auth = firstValue(request.headers, "Authorization");
-  if (auth === null || /^[\t ]*$/.test(auth) || !(await edgeAuthorized(request, cfg))) {
+  if (!(await admitted(request, url, auth, cfg))) {
     log.action = "reject";
     log.code = "unauthorized";
     return unauthorized();
   }
-  const url = new URL(request.url);
   const { bytes, over } = await readBody(request, cfg.maxBody);
   log.bytes = bytes.length;
   if (over) log.over = true;
 
   const t0 = performance.now();
   const verdict = checkWrite({
+    endpoint: url.pathname,
     query: url.search.slice(1),
     headers: {
       authorization: auth,
@@ -99,6 +100,16 @@ async function forward(cfg, target, headers, bytes, log) {
   log.action = "backend";
   // Status, headers (Retry-After among them) and body exactly as the backend sent them.
   return new Response(res.body, res);
+}
+
+// v1's /write reads credentials from u/p, `Token [user:]secret` or Basic (the core says
+// which); with EDGE_TOKENS, the secret must be one of them.
+async function admitted(request, url, auth, cfg) {
+  if (url.pathname === "/write") {
+    const c = credentials({ endpoint: "/write", query: url.search.slice(1), headers: { authorization: auth ?? undefined } });
+    return c !== null && (await edgeSecretAllowed(c.secret, cfg));
+  }
+  return auth !== null && !/^[\t ]*$/.test(auth) && (await edgeAuthorized(request, cfg));
 }
 
 function round(ms) {

@@ -11,13 +11,17 @@ const TOKEN = { Authorization: `Token ${SETUP.token}` };
 const JSON_TYPE = "application/json; charset=utf-8";
 
 describe("default configuration", { skip }, () => {
-  let rec, w;
+  // wOff: with pass-through off (by default, what the edge does not check goes to the
+  // backend: tests/worker/passthrough.test.mjs).
+  let rec, w, wOff;
   before(async () => {
     rec = await startTarget();
     w = await startWorker({ BACKEND_URL: rec.url });
+    wOff = await startWorker({ BACKEND_URL: rec.url, PASS_THROUGH: "off" });
   });
   after(async () => {
     await w?.close();
+    await wOff?.close();
     await rec?.close();
   });
 
@@ -48,16 +52,15 @@ describe("default configuration", { skip }, () => {
     assert.equal(head.body.length, 0);
   });
 
-  test("other paths get InfluxDB's 404, and nothing is forwarded", async () => {
+  test("PASS_THROUGH off: other paths get InfluxDB's 404, and nothing is forwarded", async () => {
     const n = rec.received.length;
     for (const [method, p] of [
       ["GET", "/"],
       ["POST", "/api/v2/query?org=o"],
       ["POST", "/api/v2/write/"],
-      ["POST", "/write?db=x"],
       ["GET", "/api/v2/writes"],
     ]) {
-      const r = await send(w.url, { method, path: p, headers: TOKEN, body: method === "POST" ? "m f=1" : undefined });
+      const r = await send(wOff.url, { method, path: p, headers: TOKEN, body: method === "POST" ? "m f=1" : undefined });
       assert.equal(r.status, 404, `${method} ${p}`);
       assert.equal(r.headers["x-platform-error-code"], "not found");
       assert.equal(r.headers["content-type"], JSON_TYPE);
@@ -66,16 +69,16 @@ describe("default configuration", { skip }, () => {
     assert.equal(rec.received.length, n);
   });
 
-  test("other methods on the write path get 405 with Allow: POST", async () => {
+  test("PASS_THROUGH off: other methods on the write path get 405 with Allow: POST", async () => {
     for (const method of ["GET", "PUT", "DELETE", "PATCH", "OPTIONS"]) {
-      const r = await send(w.url, { method, path: WRITE, headers: { ...TOKEN, Origin: "https://app.example" } });
+      const r = await send(wOff.url, { method, path: WRITE, headers: { ...TOKEN, Origin: "https://app.example" } });
       assert.equal(r.status, 405, method);
       assert.equal(r.headers.allow, "POST");
       assert.equal(r.headers["x-platform-error-code"], "method not allowed");
       assert.equal(r.body.toString(), '{"code":"method not allowed","message":"allow: POST"}');
       assert.equal(r.headers["access-control-allow-origin"], undefined, "CORS is off by default");
     }
-    assert.equal((await send(w.url, { method: "POST", path: "/ping" })).status, 405);
+    assert.equal((await send(wOff.url, { method: "POST", path: "/ping" })).status, 405);
   });
 
   test("a write without Authorization is 401 before anything else, not forwarded", async () => {

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod body;
 pub mod config;
+pub mod dbrp;
 pub mod http;
 pub mod lookup;
 pub mod lp;
@@ -15,6 +16,7 @@ pub mod relay;
 pub mod rules;
 pub mod server;
 pub mod store;
+pub mod v1;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

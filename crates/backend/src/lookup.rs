@@ -1,5 +1,6 @@
-//! The core pipeline's lookup over the store: tokens by salted hash, orgs and buckets from
-//! the in-memory registry, and the write permission.
+//! The core pipeline's lookup over the store, for both write endpoints: tokens by salted
+//! hash, v1 authorizations (user name and salted PBKDF2 password, `crate::v1`), orgs,
+//! buckets and explicit DBRP mappings from the in-memory registry, and the write permission.
 
 use std::sync::Arc;
 
@@ -21,6 +22,12 @@ impl Lookup for StoreLookup {
     fn token(&mut self, secret: &[u8]) -> Option<Token> {
         self.store.registry().token(secret).cloned()
     }
+    fn v1_user(&mut self, user: &[u8], password: &[u8]) -> Option<Option<Token>> {
+        crate::v1::v1_user(&self.store, user, password)
+    }
+    fn dbrp(&mut self, org: &Org, db: &[u8], rp: Option<&[u8]>) -> Option<Bucket> {
+        crate::v1::dbrp(&self.store.registry(), org.id, db, rp)
+    }
     fn org_by_id(&mut self, id: u64) -> Option<Org> {
         self.store.registry().orgs.get(&id).cloned()
     }
@@ -29,7 +36,17 @@ impl Lookup for StoreLookup {
     }
     fn org_of(&mut self, auth: &Token) -> Option<Org> {
         let reg = self.store.registry();
-        auth.org_id.and_then(|id| reg.orgs.get(&id).cloned())
+        match auth.org_id {
+            Some(id) => reg.orgs.get(&id).cloned(),
+            // An operator token belongs to no org: v1 finds buckets when there is only one.
+            None => {
+                let mut orgs = reg.orgs.values();
+                match (orgs.next(), orgs.next()) {
+                    (Some(o), None) => Some(o.clone()),
+                    _ => None,
+                }
+            }
+        }
     }
     fn bucket_by_id(&mut self, org: &Org, id: u64) -> Option<Bucket> {
         let reg = self.store.registry();

@@ -37,6 +37,9 @@ enum Cmd {
         #[arg(long, env = "LINEGATE_DATA")]
         data: PathBuf,
     },
+    /// Manage v1 authorizations (user name and password, for `/write`).
+    #[command(name = "v1-auth", subcommand)]
+    V1Auth(linegate_backend::v1::cli::V1AuthCmd),
 }
 
 #[derive(clap::Args)]
@@ -143,6 +146,7 @@ fn main() -> ExitCode {
         Cmd::Serve(s) => serve(*s),
         Cmd::Export(e) => export(e),
         Cmd::DeadLetters { data } => dead_letters(data),
+        Cmd::V1Auth(c) => linegate_backend::v1::cli::run(c),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

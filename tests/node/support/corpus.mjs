@@ -11,25 +11,34 @@ import {
   rowMaxBatch,
   expectedBody,
   offsetExempt,
+  encodeQueryValue,
 } from "../../support/corpus.mjs";
 
 export { NOW };
 export const sharedDir = SHARED + "/";
 export const corpusDir = CORPUS + "/";
 
+function v1Query(row) {
+  const p = row.precision;
+  return "db=b" + (p === null || p === undefined ? "" : "&precision=" + encodeQueryValue(p));
+}
+
 export function haveCorpus() {
   return hasCorpus;
 }
 
-/** Every recorded request, with the body as sent and InfluxDB's answer. */
-export function loadCases() {
-  return corpusRows().map((row) => ({
+/**
+ * Every recorded request, with the body as sent and InfluxDB's answer: to `/api/v2/write`
+ * (`expected.jsonl`), or with `v1` to v1's `/write?db=b` (`v1-expected.jsonl`).
+ */
+export function loadCases({ v1 = false } = {}) {
+  return corpusRows(v1 ? "v1-expected.jsonl" : "expected.jsonl").map((row) => ({
     row,
     run: row.run,
     file: row.file,
     body: sentBody(row),
     oracleGzip: row.gzipped_by_oracle === true,
-    query: corpusQuery(row),
+    query: v1 ? v1Query(row) : corpusQuery(row),
     bucket: rowHasBucket(row),
     precision: row.precision ?? undefined,
     contentEncoding: row.content_encoding ?? undefined,

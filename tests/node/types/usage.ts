@@ -2,6 +2,7 @@
 // the README shows, and reject the misuses below (each marked with @ts-expect-error).
 import {
   checkWrite,
+  credentials,
   validate,
   parse,
   init,
@@ -38,6 +39,16 @@ if (v.action === "forward") {
 }
 checkWrite({ url: new URL("https://h/api/v2/write?org=o&bucket=b"), headers: new Headers(), body: "m f=1" });
 checkWrite({ query: "", body: new ArrayBuffer(0), limits: { maxBody: 1 << 20, maxBatch: 1 << 22 } });
+checkWrite({ endpoint: "/write", query: "db=d&u=a&p=b&precision=h", body: "m f=1" });
+validate("m f=1 1", { endpoint: "/write", precision: "h" });
+// @ts-expect-error only the two write paths are endpoints
+checkWrite({ endpoint: "/query", body: "" });
+const creds = credentials({ endpoint: "/write", url: "https://h/write?db=d&u=a&p=b" });
+if (creds !== null) {
+  const secret: string | Uint8Array = creds.secret;
+  const user: string | Uint8Array | null = creds.user;
+  void [secret, user];
+}
 // @ts-expect-error: now is a bigint
 checkWrite({ query: "", body: "", now: 5 });
 // @ts-expect-error: the body is required

@@ -84,6 +84,19 @@ pub fn now_ns() -> i64 {
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/api/v2/write", post(write).fallback(method_not_allowed))
+        // v1 compatibility: the same write door (its endpoint from the path); crate::dbrp.
+        .route(
+            "/write",
+            post(write).fallback(crate::v1::method_not_allowed),
+        )
+        .route(
+            "/api/v2/dbrps",
+            get(crate::dbrp::list).post(crate::dbrp::create),
+        )
+        .route(
+            "/api/v2/dbrps/{id}",
+            axum::routing::delete(crate::dbrp::delete),
+        )
         .route("/ping", get(ping).head(ping))
         .route("/health", get(health))
         .route("/ready", get(ready))
@@ -104,7 +117,7 @@ async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let res = next.run(req).await;
-    if path != "/api/v2/write" || method != Method::POST {
+    if !matches!(path.as_str(), "/api/v2/write" | "/write") || method != Method::POST {
         tracing::info!(
             method = %method,
             path = %path,

@@ -1,4 +1,4 @@
-//! `POST /api/v2/write`: a door over the core pipeline, reading the body only once the
+//! `POST /api/v2/write` and v1's `POST /write`: a door over the core pipeline, reading the body only once the
 //! head, the gzip header and the registry have judged the request.
 
 use super::*;
@@ -39,7 +39,7 @@ pub(super) async fn write(State(app): State<Arc<App>>, req: Request) -> Response
     m.write_latency.observe(secs);
     tracing::info!(
         method = "POST",
-        path = "/api/v2/write",
+        path = parts.uri.path(),
         status,
         bytes = bytes_in,
         points = out.points,
@@ -57,7 +57,8 @@ pub(super) async fn write(State(app): State<Arc<App>>, req: Request) -> Response
 /// header's bytes only, 5–7 from the registry, and only then the body is read.
 pub(super) async fn write_inner(app: &App, parts: &Parts, reader: &mut body::Reader) -> Outcome {
     let head = Head {
-        endpoint: Endpoint::V2,
+        // `/api/v2/write` or v1's `/write` (spec Part C): the router sends only these here.
+        endpoint: Endpoint::from_path(parts.uri.path()).unwrap_or_default(),
         query: parts.uri.query().unwrap_or("").as_bytes(),
         authorization: first_value(&parts.headers, "authorization"),
         content_encoding: first_value(&parts.headers, "content-encoding"),
@@ -163,6 +164,13 @@ pub(super) async fn store_batch(
     // 9. Parse, noting what storage will need to look at.
     let t_parse = Instant::now();
     let now = app.now();
+    // v1's `u`, `m` and `h` read given timestamps as ns but truncate "now" to the unit
+    // (spec Part C step 8): then "now" is the truncated one, for the scan and the store.
+    let now = if time.truncate_ns == precision.multiplier() {
+        now
+    } else {
+        time.options(now).now
+    };
     let mut scanner = Scanner::new(bucket.rules(), precision, now);
     let report = read_batch(&decoded, &time.options(now), app.limits.max_message, |p| {
         scanner.observe(p)

@@ -1,0 +1,343 @@
+//! `/api/v2/dbrps`: explicit DBRP mappings (database and retention policy → bucket) as InfluxDB
+//! OSS v2's API shapes them — create (POST), list (GET, with the virtual mapping of every
+//! bucket), delete (DELETE `/api/v2/dbrps/{id}?orgID=…`). `/write` reads them through the
+//! pipeline's lookup (`crate::v1::StoreLookup::dbrp`).
+
+// A ready answer is the natural error of each step of a handler.
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::response::Response;
+use linegate_core::pipeline::parse_id;
+use linegate_core::{Query, Rejection};
+use rusqlite::params;
+use serde_json::{json, Value};
+
+use crate::http::App;
+use crate::store::{Bucket, Registry, Token};
+use crate::v1::{collect, reject, Dbrp};
+
+fn error(status: u16, code: &'static str, message: &str) -> Response {
+    reject(Rejection {
+        reason: linegate_core::answers::Reason::Invalid(message.as_bytes().to_vec()),
+        status,
+        code,
+        body: linegate_core::json::error_body(code, message.as_bytes()),
+        line: None,
+    })
+}
+
+fn json_response(status: u16, v: &Value) -> Response {
+    Response::builder()
+        .status(status)
+        .header("X-Influxdb-Build", "OSS")
+        .header("X-Influxdb-Version", crate::http::VERSION_HEADER)
+        .header("Content-Type", linegate_core::answers::JSON_TYPE)
+        .body(Body::from(serde_json::to_vec(v).unwrap_or_default()))
+        .unwrap_or_default()
+}
+
+fn authorize(app: &App, req: &Request) -> Result<Token, Response> {
+    let v = req
+        .headers()
+        .get("authorization")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    let t = v
+        .strip_prefix(b"Token ")
+        .or_else(|| v.strip_prefix(b"Bearer "));
+    let reg = app.store.registry();
+    t.and_then(|t| reg.token(t).cloned())
+        .ok_or_else(|| reject(Rejection::unauthorized()))
+}
+
+fn hex(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+fn mapping_json(m: &Dbrp) -> Value {
+    json!({
+        "id": hex(m.id), "database": m.db, "retention_policy": m.rp, "default": m.default,
+        "orgID": hex(m.org_id), "bucketID": hex(m.bucket_id), "virtual": false,
+    })
+}
+
+/// A bucket's virtual mapping: `db/rp` → (`db`, `rp`); a name without `/` → (name,
+/// `autogen`), the default. Its ID is the bucket's.
+fn virtual_mapping(b: &Bucket) -> Dbrp {
+    let (db, rp) = match b.name.split_once('/') {
+        Some((db, rp)) => (db.to_string(), rp.to_string()),
+        None => (b.name.clone(), "autogen".to_string()),
+    };
+    Dbrp {
+        id: b.id,
+        org_id: b.org_id,
+        bucket_id: b.id,
+        default: !b.name.contains('/'),
+        db,
+        rp,
+    }
+}
+
+/// The org of `orgID` or `org` (query or body), required.
+fn org_of(reg: &Registry, org_id: Option<&[u8]>, org: Option<&[u8]>) -> Result<u64, Response> {
+    match (
+        org_id.filter(|v| !v.is_empty()),
+        org.filter(|v| !v.is_empty()),
+    ) {
+        (Some(id), _) => {
+            let id = parse_id(id).map_err(|m| error(400, "invalid", m))?;
+            reg.orgs
+                .contains_key(&id)
+                .then_some(id)
+                .ok_or_else(|| reject(Rejection::org_id_not_found()))
+        }
+        (None, Some(name)) => reg
+            .org_by_name(name)
+            .map(|o| o.id)
+            .ok_or_else(|| reject(Rejection::org_name_not_found(name))),
+        (None, None) => Err(error(400, "invalid", "the org is required: orgID or org")),
+    }
+}
+
+/// `GET /api/v2/dbrps`: explicit mappings first (by ID), then virtual ones, filtered by
+/// `db`, `rp`, `bucketID`, `default` and `id`; only buckets the token may write are shown.
+pub async fn list(State(app): State<Arc<App>>, req: Request) -> Response {
+    let token = match authorize(&app, &req) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let q = Query::parse(req.uri().query().unwrap_or("").as_bytes());
+    let reg = app.store.registry();
+    let org = match org_of(&reg, q.get("orgID"), q.get("org")) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let id_filter = |k: &str| -> Result<Option<u64>, Response> {
+        match q.get(k).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => parse_id(v).map(Some).map_err(|m| error(400, "invalid", m)),
+        }
+    };
+    let (id, bucket_id) = match (id_filter("id"), id_filter("bucketID")) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let default = match q.get("default").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(b"true") => Some(true),
+        Some(b"false") => Some(false),
+        Some(_) => return error(400, "invalid", "invalid default parameter"),
+    };
+    let db = q.get("db").filter(|v| !v.is_empty());
+    let rp = q.get("rp").filter(|v| !v.is_empty());
+    let mut buckets: Vec<&Bucket> = reg.buckets.values().filter(|b| b.org_id == org).collect();
+    buckets.sort_by_key(|b| b.id);
+    let explicit = reg.v1.dbrps.iter().filter(|m| m.org_id == org).cloned();
+    // A virtual mapping is hidden where an explicit one claims the same (db, rp).
+    let claimed = |v: &Dbrp| {
+        reg.v1
+            .dbrps
+            .iter()
+            .any(|m| m.org_id == org && m.db == v.db && m.rp == v.rp)
+    };
+    let virtuals: Vec<Dbrp> = buckets
+        .iter()
+        .map(|b| virtual_mapping(b))
+        .filter(|v| !claimed(v))
+        .collect();
+    let content: Vec<Value> = explicit
+        .map(|m| (m, false))
+        .chain(virtuals.into_iter().map(|m| (m, true)))
+        .filter(|(m, _)| {
+            reg.buckets
+                .get(&m.bucket_id)
+                .is_some_and(|b| token.can_write(b))
+        })
+        .filter(|(m, _)| id.is_none_or(|i| i == m.id))
+        .filter(|(m, _)| bucket_id.is_none_or(|i| i == m.bucket_id))
+        .filter(|(m, _)| default.is_none_or(|d| d == m.default))
+        .filter(|(m, _)| db.is_none_or(|d| d == m.db.as_bytes()))
+        .filter(|(m, _)| rp.is_none_or(|r| r == m.rp.as_bytes()))
+        .map(|(m, is_virtual)| {
+            let mut v = mapping_json(&m);
+            v["virtual"] = Value::Bool(is_virtual);
+            v
+        })
+        .collect();
+    json_response(200, &json!({ "content": content }))
+}
+
+#[derive(serde::Deserialize)]
+struct NewDbrp {
+    #[serde(rename = "orgID")]
+    org_id: Option<String>,
+    org: Option<String>,
+    #[serde(rename = "bucketID")]
+    bucket_id: Option<String>,
+    database: Option<String>,
+    retention_policy: Option<String>,
+    #[serde(default)]
+    default: bool,
+}
+
+/// `POST /api/v2/dbrps`: 201 with the mapping. The first mapping of a database is its
+/// default; a new default takes the mark from the old one.
+pub async fn create(State(app): State<Arc<App>>, req: Request) -> Response {
+    let token = match authorize(&app, &req) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Ok((raw, over)) = collect(req.into_body(), 0, 1 << 20).await else {
+        return error(400, "invalid", "the request body could not be read");
+    };
+    if over {
+        return error(413, "request too large", "the request body is too large");
+    }
+    let nd: NewDbrp = match serde_json::from_slice(&raw) {
+        Ok(d) => d,
+        Err(e) => return error(400, "invalid", &format!("invalid json: {e}")),
+    };
+    let mapping = {
+        let reg = app.store.registry();
+        let org = match org_of(
+            &reg,
+            nd.org_id.as_deref().map(str::as_bytes),
+            nd.org.as_deref().map(str::as_bytes),
+        ) {
+            Ok(o) => o,
+            Err(r) => return r,
+        };
+        let db = nd.database.unwrap_or_default();
+        let rp = nd.retention_policy.unwrap_or_default();
+        if db.is_empty() {
+            return error(400, "invalid", "database must not be empty");
+        }
+        if rp.is_empty() {
+            return error(400, "invalid", "retention_policy must not be empty");
+        }
+        let Some(bid) = nd.bucket_id.filter(|b| !b.is_empty()) else {
+            return error(400, "invalid", "bucketID is required");
+        };
+        let bid = match parse_id(bid.as_bytes()) {
+            Ok(b) => b,
+            Err(m) => return error(400, "invalid", m),
+        };
+        let Some(bucket) = reg.buckets.get(&bid).filter(|b| b.org_id == org) else {
+            return error(404, "not found", "bucket not found");
+        };
+        if !token.can_write(bucket) {
+            return reject(Rejection::forbidden_write());
+        }
+        let same_db = |m: &&Dbrp| m.org_id == org && m.db == db;
+        if reg.v1.dbrps.iter().filter(same_db).any(|m| m.rp == rp) {
+            return error(
+                409,
+                "conflict",
+                "a DBRP mapping with this orgID, database and retention_policy exists",
+            );
+        }
+        let first = !reg.v1.dbrps.iter().any(|m| same_db(&m));
+        Dbrp {
+            id: crate::store::new_id(),
+            org_id: org,
+            bucket_id: bid,
+            default: nd.default || first,
+            db,
+            rp,
+        }
+    };
+    let m = mapping.clone();
+    let res = app
+        .store
+        .exec(move |tx| {
+            if m.default {
+                tx.execute(
+                    "UPDATE dbrps SET is_default = 0 WHERE org_id = ?1 AND db = ?2",
+                    params![m.org_id as i64, m.db],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO dbrps(id, org_id, bucket_id, db, rp, is_default)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    m.id as i64,
+                    m.org_id as i64,
+                    m.bucket_id as i64,
+                    m.db,
+                    m.rp,
+                    m.default as i64
+                ],
+            )?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = res.and_then(|()| app.store.reload_registry()) {
+        return error(500, "internal error", &e);
+    }
+    json_response(201, &mapping_json(&mapping))
+}
+
+/// `DELETE /api/v2/dbrps/{id}?orgID=…`: 204. When the default goes, another mapping left for
+/// the database (if any) becomes the default.
+pub async fn delete(State(app): State<Arc<App>>, Path(id): Path<String>, req: Request) -> Response {
+    let token = match authorize(&app, &req) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let q = Query::parse(req.uri().query().unwrap_or("").as_bytes());
+    let m = {
+        let reg = app.store.registry();
+        let org = match org_of(&reg, q.get("orgID"), q.get("org")) {
+            Ok(o) => o,
+            Err(r) => return r,
+        };
+        let id = match parse_id(id.as_bytes()) {
+            Ok(i) => i,
+            Err(m) => return error(400, "invalid", m),
+        };
+        let Some(m) = reg
+            .v1
+            .dbrps
+            .iter()
+            .find(|m| m.id == id && m.org_id == org)
+            .cloned()
+        else {
+            return error(404, "not found", "no DBRP mapping with this id in the org");
+        };
+        let allowed = reg
+            .buckets
+            .get(&m.bucket_id)
+            .is_none_or(|b| token.can_write(b));
+        if !allowed {
+            return reject(Rejection::forbidden_write());
+        }
+        m
+    };
+    let res = app
+        .store
+        .exec(move |tx| {
+            tx.execute("DELETE FROM dbrps WHERE id = ?1", [m.id as i64])?;
+            if m.default {
+                tx.execute(
+                    "UPDATE dbrps SET is_default = 1 WHERE id = (SELECT MIN(id) FROM dbrps
+                     WHERE org_id = ?1 AND db = ?2)",
+                    params![m.org_id as i64, m.db],
+                )?;
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(e) = res.and_then(|()| app.store.reload_registry()) {
+        return error(500, "internal error", &e);
+    }
+    Response::builder()
+        .status(204)
+        .header("X-Influxdb-Build", "OSS")
+        .header("X-Influxdb-Version", crate::http::VERSION_HEADER)
+        .body(Body::empty())
+        .unwrap_or_default()
+}

@@ -1,0 +1,460 @@
+//! What InfluxDB OSS v2's v1-compatibility write endpoint, `POST /write` (spec Part C),
+//! needs beyond the write door (`crate::http`, which serves both endpoints over the core
+//! pipeline and `crate::lookup::StoreLookup`): v1 authorizations (a user name and a salted,
+//! hashed password) and explicit DBRP mappings (their API is `crate::dbrp`), the 405 of
+//! other methods, and the `v1-auth` command.
+
+// A ready answer is the natural error of each step of a handler.
+#![allow(clippy::result_large_err)]
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use linegate_core::pipeline::{self, Endpoint, Head, Lookup};
+use linegate_core::Rejection;
+use rusqlite::{params, Connection};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+use crate::http::App;
+use crate::lookup::StoreLookup;
+use crate::store::{self, Bucket, Registry, Store, Token};
+
+/// The v1 tables: explicit DBRP mappings, v1 authorizations (passwords as salted PBKDF2).
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS dbrps(id INTEGER PRIMARY KEY, org_id INTEGER NOT NULL,
+  bucket_id INTEGER NOT NULL, db TEXT NOT NULL, rp TEXT NOT NULL, is_default INTEGER NOT NULL,
+  UNIQUE(org_id, db, rp));
+CREATE TABLE IF NOT EXISTS v1_auths(id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE,
+  org_id INTEGER NOT NULL, all_access INTEGER NOT NULL, buckets TEXT NOT NULL,
+  salt BLOB NOT NULL, iterations INTEGER NOT NULL, hash BLOB NOT NULL,
+  description TEXT NOT NULL DEFAULT '');
+";
+
+/// A v1 authorization: what a user name and password may write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct V1Auth {
+    pub id: u64,
+    pub username: String,
+    pub org_id: u64,
+    /// Write on every bucket of the org.
+    pub all_access: bool,
+    pub buckets: HashSet<u64>,
+    pub salt: Vec<u8>,
+    pub iterations: u32,
+    pub hash: Vec<u8>,
+    pub description: String,
+}
+
+impl V1Auth {
+    /// The permissions as the token type every endpoint checks.
+    fn as_token(&self) -> Token {
+        // A v1 authorization writes (and reads what it writes), like OSS's.
+        Token {
+            hash: Vec::new(),
+            org_id: Some(self.org_id),
+            all_access: self.all_access,
+            write: self.buckets.clone(),
+            read: self.buckets.clone(),
+            description: self.description.clone(),
+        }
+    }
+}
+
+/// An explicit DBRP mapping (`/api/v2/dbrps`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dbrp {
+    pub id: u64,
+    pub org_id: u64,
+    pub bucket_id: u64,
+    pub db: String,
+    pub rp: String,
+    pub default: bool,
+}
+
+/// The v1 part of the registry, loaded with it.
+#[derive(Clone, Debug, Default)]
+pub struct V1Registry {
+    pub users: HashMap<String, V1Auth>,
+    pub dbrps: Vec<Dbrp>,
+}
+
+fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+/// Reads the v1 tables (absent in a database no server of this version has opened yet).
+pub fn load(conn: &Connection) -> rusqlite::Result<V1Registry> {
+    let mut v1 = V1Registry::default();
+    if has_table(conn, "v1_auths")? {
+        let mut st = conn.prepare(
+            "SELECT id, username, org_id, all_access, buckets, salt, iterations, hash, description
+             FROM v1_auths",
+        )?;
+        for r in st.query_map([], |r| {
+            let buckets: String = r.get(4)?;
+            Ok(V1Auth {
+                id: r.get::<_, i64>(0)? as u64,
+                username: r.get(1)?,
+                org_id: r.get::<_, i64>(2)? as u64,
+                all_access: r.get::<_, i64>(3)? != 0,
+                buckets: buckets
+                    .split(',')
+                    .filter_map(|b| u64::from_str_radix(b, 16).ok())
+                    .collect(),
+                salt: r.get(5)?,
+                iterations: r.get::<_, i64>(6)? as u32,
+                hash: r.get(7)?,
+                description: r.get(8)?,
+            })
+        })? {
+            let a = r?;
+            v1.users.insert(a.username.clone(), a);
+        }
+    }
+    if has_table(conn, "dbrps")? {
+        let mut st = conn
+            .prepare("SELECT id, org_id, bucket_id, db, rp, is_default FROM dbrps ORDER BY id")?;
+        for r in st.query_map([], |r| {
+            Ok(Dbrp {
+                id: r.get::<_, i64>(0)? as u64,
+                org_id: r.get::<_, i64>(1)? as u64,
+                bucket_id: r.get::<_, i64>(2)? as u64,
+                db: r.get(3)?,
+                rp: r.get(4)?,
+                default: r.get::<_, i64>(5)? != 0,
+            })
+        })? {
+            v1.dbrps.push(r?);
+        }
+    }
+    Ok(v1)
+}
+
+/// PBKDF2-HMAC-SHA256 rounds for new passwords (OWASP's 2023 figure). Verified passwords are
+/// remembered (as a digest) so a client writing every second does not pay this each time.
+pub const PBKDF2_ROUNDS: u32 = 600_000;
+
+pub fn hash_password(salt: &[u8], password: &[u8], rounds: u32) -> Vec<u8> {
+    let mut out = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, rounds, &mut out);
+    out.to_vec()
+}
+
+fn same(a: &[u8], b: &[u8]) -> bool {
+    // Constant time in the contents: a mismatch does not say where.
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+/// Passwords that verified, by user: a digest of (auth id, salt, hash, password). A changed
+/// password changes the salt and hash, so a stale entry never matches.
+static VERIFIED: Mutex<Option<HashMap<String, [u8; 32]>>> = Mutex::new(None);
+
+fn verified_key(a: &V1Auth, password: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(a.id.to_le_bytes());
+    h.update(&a.salt);
+    h.update(&a.hash);
+    h.update(password);
+    h.finalize().into()
+}
+
+fn check_password(a: &V1Auth, password: &[u8]) -> bool {
+    let key = verified_key(a, password);
+    let mut cache = VERIFIED.lock().unwrap_or_else(|e| e.into_inner());
+    if cache
+        .as_ref()
+        .and_then(|c| c.get(&a.username))
+        .is_some_and(|k| same(k, &key))
+    {
+        return true;
+    }
+    drop(cache);
+    if !same(&hash_password(&a.salt, password, a.iterations), &a.hash) {
+        return false;
+    }
+    cache = VERIFIED.lock().unwrap_or_else(|e| e.into_inner());
+    let c = cache.get_or_insert_with(HashMap::new);
+    // Bounded: one entry per v1 user at most, and never more than this many.
+    if c.len() >= 10_000 {
+        c.clear();
+    }
+    c.insert(a.username.clone(), key);
+    true
+}
+
+/// The lookup's `v1_user`: `None` when no v1 authorization has that name (the password is
+/// then tried as a token), `Some(None)` when the password does not match. The hash runs
+/// off the async scheduler's way (`block_in_place`). The registry is first reloaded (at
+/// most once a second), so a `v1-auth create` or `delete` made while the server runs takes
+/// effect.
+pub fn v1_user(store: &Arc<Store>, user: &[u8], password: &[u8]) -> Option<Option<Token>> {
+    let user = std::str::from_utf8(user).ok()?;
+    refresh_users(store);
+    let a = store.registry().v1.users.get(user).cloned()?;
+    Some(tokio::task::block_in_place(|| check_password(&a, password)).then(|| a.as_token()))
+}
+
+/// The lookup's `dbrp`: an explicit mapping in the org, for (`db`, `rp`), or the default one
+/// of `db` when `rp` is absent.
+pub fn dbrp(reg: &Registry, org: u64, db: &[u8], rp: Option<&[u8]>) -> Option<Bucket> {
+    let m = reg.v1.dbrps.iter().find(|m| {
+        m.org_id == org
+            && m.db.as_bytes() == db
+            && match rp {
+                Some(rp) => m.rp.as_bytes() == rp,
+                None => m.default,
+            }
+    })?;
+    reg.buckets.get(&m.bucket_id).cloned()
+}
+
+/// The v1 authorizations a command-line change may have added while the server runs are
+/// picked up at most this often, when requests bring a user name and password.
+const REFRESH: Duration = Duration::from_secs(1);
+static LAST_REFRESH: Mutex<Option<Instant>> = Mutex::new(None);
+
+fn refresh_users(store: &Store) {
+    let mut last = LAST_REFRESH.lock().unwrap_or_else(|e| e.into_inner());
+    if last.is_some_and(|t| t.elapsed() < REFRESH) {
+        return;
+    }
+    *last = Some(Instant::now());
+    drop(last);
+    if let Err(e) = tokio::task::block_in_place(|| store.reload_registry()) {
+        tracing::warn!(error = %e, "reloading v1 authorizations");
+    }
+}
+
+fn base(status: u16) -> axum::http::response::Builder {
+    Response::builder()
+        .status(status)
+        .header("X-Influxdb-Build", "OSS")
+        .header("X-Influxdb-Version", crate::http::VERSION_HEADER)
+}
+
+pub(crate) fn reject(r: Rejection) -> Response {
+    let mut b = base(r.status);
+    for (k, v) in r.headers() {
+        b = b.header(k, v);
+    }
+    b.body(Body::from(r.body)).unwrap_or_default()
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h [u8]> {
+    headers.get(name).map(|v| v.as_bytes())
+}
+
+/// Reads the body, stopping once it reaches `max` bytes (`true` = too large).
+pub(crate) async fn collect(body: Body, hint: usize, max: usize) -> Result<(Bytes, bool), ()> {
+    let mut body = body;
+    let mut buf = BytesMut::with_capacity(hint.min(max).min(1 << 20));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ())?;
+        if let Ok(data) = frame.into_data() {
+            buf.extend_from_slice(&data);
+            if buf.len() >= max {
+                return Ok((buf.freeze(), true));
+            }
+        }
+    }
+    Ok((buf.freeze(), false))
+}
+
+/// Any other method on `/write`: the credentials are judged first (step 1), then 405.
+pub async fn method_not_allowed(State(app): State<Arc<App>>, req: Request) -> Response {
+    let head = Head {
+        endpoint: Endpoint::V1,
+        query: req.uri().query().unwrap_or("").as_bytes(),
+        authorization: header(req.headers(), "authorization"),
+        content_encoding: None,
+    };
+    let q = linegate_core::Query::parse(head.query);
+    let mut l = StoreLookup {
+        store: app.store.clone(),
+    };
+    let known = pipeline::credentials(&head, &q).is_some_and(|c| match c {
+        pipeline::Credentials::Token(t) => l.token(t).is_some(),
+        pipeline::Credentials::Password { user, password } => match l.v1_user(&user, &password) {
+            Some(found) => found.is_some(),
+            None => l.token(&password).is_some(),
+        },
+    });
+    if !known {
+        return reject(Rejection::unauthorized());
+    }
+    let mut res = reject(Rejection::method_not_allowed("POST"));
+    res.headers_mut()
+        .insert("Allow", axum::http::HeaderValue::from_static("POST"));
+    res
+}
+
+/// Creates (or replaces) a v1 authorization: `linegate-backend v1-auth create`.
+pub fn create_auth(
+    conn: &Connection,
+    username: &str,
+    password: &[u8],
+    org: &str,
+    buckets: &[String],
+    description: &str,
+) -> Result<u64, String> {
+    let reg = store::load_registry(conn).map_err(|e| e.to_string())?;
+    let org = reg
+        .org_by_name(org.as_bytes())
+        .ok_or_else(|| format!("organization {org:?} not found"))?
+        .clone();
+    let mut ids = Vec::new();
+    for b in buckets {
+        let bucket = reg
+            .bucket_by_name(org.id, b.as_bytes())
+            .ok_or_else(|| format!("bucket {b:?} not found in {:?}", org.name))?;
+        ids.push(format!("{:016x}", bucket.id));
+    }
+    if username.is_empty() || password.is_empty() {
+        return Err("a v1 authorization needs a user name and a password".into());
+    }
+    let mut salt = [0u8; 16];
+    store::random_bytes(&mut salt);
+    let hash = hash_password(&salt, password, PBKDF2_ROUNDS);
+    let id = store::new_id();
+    conn.execute(
+        "INSERT INTO v1_auths(id, username, org_id, all_access, buckets, salt, iterations, hash,
+           description) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT(username) DO UPDATE SET org_id = ?3, all_access = ?4, buckets = ?5,
+           salt = ?6, iterations = ?7, hash = ?8, description = ?9",
+        params![
+            id as i64,
+            username,
+            org.id as i64,
+            buckets.is_empty() as i64,
+            ids.join(","),
+            &salt[..],
+            PBKDF2_ROUNDS as i64,
+            hash,
+            description
+        ],
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(id)
+}
+
+/// Deletes a v1 authorization by user name; whether there was one.
+pub fn delete_auth(conn: &Connection, username: &str) -> Result<bool, String> {
+    conn.execute("DELETE FROM v1_auths WHERE username = ?1", [username])
+        .map(|n| n > 0)
+        .map_err(|e| e.to_string())
+}
+
+/// `linegate-backend v1-auth …`: changes the data directory directly (a running server picks
+/// the change up within a second of the next request with a user name and password).
+pub mod cli {
+    use std::path::PathBuf;
+
+    #[derive(clap::Subcommand)]
+    pub enum V1AuthCmd {
+        /// Create (or replace) a v1 authorization; prints its ID.
+        Create {
+            #[arg(long, env = "LINEGATE_DATA")]
+            data: PathBuf,
+            #[arg(long)]
+            username: String,
+            /// The password (else read from the environment variable LINEGATE_V1_PASSWORD).
+            #[arg(long, env = "LINEGATE_V1_PASSWORD", hide_env_values = true)]
+            password: String,
+            #[arg(long)]
+            org: String,
+            /// A bucket it may write (repeatable); none: every bucket of the org.
+            #[arg(long = "write-bucket")]
+            write_bucket: Vec<String>,
+            #[arg(long, default_value = "")]
+            description: String,
+        },
+        /// Delete a v1 authorization.
+        Delete {
+            #[arg(long, env = "LINEGATE_DATA")]
+            data: PathBuf,
+            #[arg(long)]
+            username: String,
+        },
+        /// List v1 authorizations (never their passwords), one JSON object per line.
+        List {
+            #[arg(long, env = "LINEGATE_DATA")]
+            data: PathBuf,
+        },
+    }
+
+    fn open(data: &std::path::Path) -> Result<rusqlite::Connection, String> {
+        if !crate::store::db_path(data).exists() {
+            return Err(format!("{}: no linegate database here", data.display()));
+        }
+        let conn = crate::store::open_read(data).map_err(|e| e.to_string())?;
+        // The tables exist once a server of this version has opened the directory; make
+        // them here too so the order does not matter.
+        conn.execute_batch(super::SCHEMA)
+            .map_err(|e| e.to_string())?;
+        Ok(conn)
+    }
+
+    pub fn run(c: V1AuthCmd) -> Result<(), String> {
+        match c {
+            V1AuthCmd::Create {
+                data,
+                username,
+                password,
+                org,
+                write_bucket,
+                description,
+            } => {
+                let conn = open(&data)?;
+                let id = super::create_auth(
+                    &conn,
+                    &username,
+                    password.as_bytes(),
+                    &org,
+                    &write_bucket,
+                    &description,
+                )?;
+                println!("{id:016x}");
+                Ok(())
+            }
+            V1AuthCmd::Delete { data, username } => {
+                let conn = open(&data)?;
+                if super::delete_auth(&conn, &username)? {
+                    Ok(())
+                } else {
+                    Err(format!("no v1 authorization named {username:?}"))
+                }
+            }
+            V1AuthCmd::List { data } => {
+                let conn = open(&data)?;
+                let v1 = super::load(&conn).map_err(|e| e.to_string())?;
+                let mut users: Vec<_> = v1.users.values().collect();
+                users.sort_by(|a, b| a.username.cmp(&b.username));
+                for a in users {
+                    let mut buckets: Vec<String> =
+                        a.buckets.iter().map(|b| format!("{b:016x}")).collect();
+                    buckets.sort();
+                    let v = serde_json::json!({
+                        "id": format!("{:016x}", a.id), "username": a.username,
+                        "orgID": format!("{:016x}", a.org_id), "allBuckets": a.all_access,
+                        "writeBuckets": buckets, "description": a.description,
+                    });
+                    println!("{v}");
+                }
+                Ok(())
+            }
+        }
+    }
+}

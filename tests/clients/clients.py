@@ -1,0 +1,81 @@
+"""The official Python clients against linegate (the backend, or the Worker in front of it),
+driven by tests/clients/clients.test.mjs: each mode writes known points and prints, as one
+JSON object, what the client saw (results, and the error a malformed write raised), for the
+Node side to compare with the backend's export.
+
+  python clients.py v2 URL TOKEN ORG BUCKET GZIP    influxdb-client (InfluxDB 2.x API)
+  python clients.py v1 HOST PORT USER PASS DB RP    influxdb (1.x API, /write)
+"""
+
+import json
+import sys
+
+
+def v2(url, token, org, bucket, gzip):
+    from influxdb_client import InfluxDBClient, Point, WriteOptions, WritePrecision
+    from influxdb_client.client.write_api import SYNCHRONOUS
+    from influxdb_client.rest import ApiException
+
+    out = {}
+    with InfluxDBClient(url=url, token=token, org=org, enable_gzip=gzip == "1", timeout=20_000) as c:
+        out["ready"] = c.ready().status
+        out["health"] = c.health().status
+        out["ping"] = c.ping()
+        b = c.buckets_api().find_bucket_by_name(bucket)
+        out["bucket"] = {"id": b.id, "name": b.name} if b else None
+        w = c.write_api(write_options=SYNCHRONOUS)
+        w.write(
+            bucket=bucket,
+            record=[
+                Point("sync").tag("host", "a b").field("f", 1.5).field("i", 7).time(1700000000000000001, WritePrecision.NS),
+                "sync,host=c s=\"x y\",t=true 1700000000000000002",
+            ],
+        )
+        done = []
+        batch = c.write_api(
+            write_options=WriteOptions(batch_size=3, flush_interval=10_000, max_retries=0),
+            success_callback=lambda conf, data: done.append(len(data)),
+        )
+        batch.write(
+            bucket=bucket,
+            write_precision=WritePrecision.S,
+            record=[f"batch,n={i} v={i}i {1700000000 + i}" for i in range(7)],
+        )
+        batch.close()
+        out["batches"] = len(done)
+        try:
+            w.write(bucket=bucket, record="m f=")
+            out["error"] = None
+        except ApiException as e:
+            body = e.body.decode() if isinstance(e.body, bytes) else e.body
+            out["error"] = {"status": e.status, "body": json.loads(body), "message": getattr(e, "message", None)}
+    print(json.dumps(out))
+
+
+def v1(host, port, user, password, db, rp):
+    from influxdb import InfluxDBClient
+    from influxdb.exceptions import InfluxDBClientError
+
+    out = {}
+    c = InfluxDBClient(host=host, port=int(port), username=user, password=password, database=db, timeout=20)
+    rp = rp or None
+    points = [
+        {"measurement": "py1", "tags": {"host": "a"}, "fields": {"v": 1.25, "n": 3}, "time": 1700000000},
+        {"measurement": "py1", "tags": {"host": "b"}, "fields": {"v": 2.5, "s": "q"}, "time": 1700000001},
+    ]
+    out["s"] = c.write_points(points, time_precision="s", retention_policy=rp)
+    out["ms"] = c.write_points(
+        [{"measurement": "py1ms", "fields": {"v": 1}, "time": 1700000000123}], time_precision="ms", retention_policy=rp
+    )
+    try:
+        c.write_points(["m f="], protocol="line", retention_policy=rp)
+        out["error"] = None
+    except InfluxDBClientError as e:
+        content = e.content.decode() if isinstance(e.content, bytes) else e.content
+        out["error"] = {"status": e.code, "body": json.loads(content)}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    mode, args = sys.argv[1], sys.argv[2:]
+    {"v2": v2, "v1": v1}[mode](*args)
