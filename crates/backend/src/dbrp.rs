@@ -130,7 +130,7 @@ pub async fn list(State(app): State<Arc<App>>, req: Request) -> Response {
         None => None,
         Some(b"true") => Some(true),
         Some(b"false") => Some(false),
-        Some(_) => return error(400, "invalid", "invalid default parameter"),
+        Some(_) => return error(400, "invalid", "default must be true or false"),
     };
     let db = q.get("db").filter(|v| !v.is_empty());
     let rp = q.get("rp").filter(|v| !v.is_empty());
@@ -227,7 +227,7 @@ pub async fn create(State(app): State<Arc<App>>, req: Request) -> Response {
             Err(m) => return error(400, "invalid", m),
         };
         let Some(bucket) = reg.buckets.get(&bid).filter(|b| b.org_id == org) else {
-            return error(404, "not found", "bucket not found");
+            return error(404, "not found", "no bucket with this bucketID in the org");
         };
         if !token.can_write(bucket) {
             return reject(Rejection::forbidden_write());
