@@ -27,8 +27,8 @@ use wasm_bindgen::prelude::*;
 pub use answers::answer;
 pub use body::BodyBuffer;
 pub use columns::FieldCode;
-pub use stream::StreamChecker;
 pub use linegate_core as core;
+pub use stream::StreamChecker;
 
 use columns::PointColumns;
 use options::{BatchOptions, CheckOptions};
