@@ -409,3 +409,186 @@ export function version() {
   need("version()");
   return glue.version();
 }
+
+// Chunk bytes for Checker.push: a string goes as its UTF-8 bytes.
+function chunkBytes(chunk) {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (typeof chunk === "string") return encoder.encode(chunk);
+  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (chunk instanceof ArrayBuffer || (typeof SharedArrayBuffer === "function" && chunk instanceof SharedArrayBuffer)) {
+    return new Uint8Array(chunk);
+  }
+  throw new TypeError("linegate: a chunk must be a Uint8Array, an ArrayBuffer or a string");
+}
+
+// Checker.forRequest hands its raw checker to the constructor through this.
+const RAW = Symbol("raw");
+
+/**
+ * The check fed chunk by chunk as a body arrives: `push(chunk)` each piece, then
+ * `finish()` gives `validate`'s Validation (`new Checker(opts)`, a batch) or `checkWrite`'s
+ * verdict (`Checker.forRequest(req)`, a live request), equal to the one-shot answer for any
+ * chunking. Only a pending partial line and the inflate window are held, never the body.
+ * `decided()` says the answer is known already (reading can stop). Free it with `free()`
+ * or `using` when it is dropped unfinished; `finish()` frees it.
+ */
+export class Checker {
+  #raw;
+
+  constructor(opts, raw) {
+    need("new Checker()");
+    this.#raw = opts === RAW ? raw : glue.StreamChecker.forBatch(opts);
+  }
+
+  /** A live write request: `checkWrite`'s request without the body. */
+  static forRequest(req) {
+    need("Checker.forRequest()");
+    if (req === null || typeof req !== "object") throw new TypeError("linegate: Checker.forRequest needs a request object");
+    const opts = { ...requestHead(req), now: req.now, limits: req.limits };
+    return new Checker(RAW, glue.StreamChecker.forRequest(opts));
+  }
+
+  #live() {
+    if (this.#raw === null) throw new Error("linegate: this Checker has finished or was freed");
+    return this.#raw;
+  }
+
+  /** Feeds the next bytes of the body. */
+  push(chunk) {
+    this.#live().push(chunkBytes(chunk));
+  }
+
+  /** Whether the answer is already known whatever else arrives. */
+  decided() {
+    return this.#raw !== null && this.#raw.decided();
+  }
+
+  /** Bytes pushed so far. */
+  get received() {
+    return this.#live().received;
+  }
+
+  /** Ends the body and gives the answer; frees the checker. */
+  finish() {
+    const raw = this.#live();
+    try {
+      return raw.finish();
+    } finally {
+      this.free();
+    }
+  }
+
+  /** Frees the wasm memory now (an unfinished check is dropped). */
+  free() {
+    if (this.#raw !== null) {
+      this.#raw.free();
+      this.#raw = null;
+    }
+  }
+}
+if (typeof Symbol.dispose === "symbol") Checker.prototype[Symbol.dispose] = Checker.prototype.free;
+
+// The value a cancelled call throws: the signal's reason, as fetch throws it, else an
+// Error named AbortError (the wasm side's progress.rs makes the same).
+function abortReason(signal) {
+  if (signal.reason !== undefined) return signal.reason;
+  const e = new Error("linegate: the check was aborted");
+  e.name = "AbortError";
+  return e;
+}
+
+// One reading loop over a ReadableStream, or an async iterable (a Node Readable): next()
+// gives the next chunk or undefined at the end; stop() cancels the source.
+function chunkSource(source) {
+  if (source !== null && typeof source === "object" && typeof source.getReader === "function") {
+    const reader = source.getReader();
+    return {
+      next: async () => {
+        const r = await reader.read();
+        return r.done ? undefined : r.value;
+      },
+      stop: (why) => reader.cancel(why).catch(() => {}),
+      done: () => reader.releaseLock(),
+    };
+  }
+  if (source !== null && typeof source === "object" && typeof source[Symbol.asyncIterator] === "function") {
+    const it = source[Symbol.asyncIterator]();
+    return {
+      next: async () => {
+        const r = await it.next();
+        return r.done ? undefined : r.value;
+      },
+      // A Node Readable's iterator destroys the stream on return().
+      stop: async () => {
+        try {
+          await it.return?.();
+        } catch {
+          // The source failed while being stopped: the answer is known already.
+        }
+      },
+      done: () => {},
+    };
+  }
+  throw new TypeError("linegate: checkStream needs a ReadableStream or an async iterable of chunks");
+}
+
+/**
+ * Checks a body as it is read from `source` (a ReadableStream, a Node Readable or any async
+ * iterable of chunks), never holding it whole. With `opts.request` (`checkWrite`'s request
+ * without the body) the answer is the verdict; else `validate`'s Validation for `opts`.
+ * Reading stops as soon as the answer is known (the source is cancelled). `opts.signal`
+ * cancels (the source too): the promise rejects with `signal.reason`. `opts.onProgress`
+ * gets the bytes read so far (and `opts.size`, or 0); returning `false` cancels with an
+ * AbortError.
+ */
+export async function checkStream(source, opts) {
+  need("checkStream()");
+  const { request, signal, onProgress, size, ...rest } = opts ?? {};
+  if (signal !== undefined && signal !== null && (typeof signal !== "object" || !("aborted" in signal))) {
+    throw new TypeError("linegate: signal must be an AbortSignal");
+  }
+  if (onProgress !== undefined && onProgress !== null && typeof onProgress !== "function") {
+    throw new TypeError("linegate: onProgress must be a function");
+  }
+  if (signal?.aborted) throw abortReason(signal);
+  const checker = request !== undefined && request !== null ? Checker.forRequest(request) : new Checker(rest);
+  let src;
+  let onAbort;
+  try {
+    src = chunkSource(source);
+    // A pending read ends at once on abort: the source is cancelled and the reason thrown.
+    const aborted = signal
+      ? new Promise((_, reject) => {
+          onAbort = () => reject(abortReason(signal));
+          signal.addEventListener?.("abort", onAbort, { once: true });
+        })
+      : null;
+    aborted?.catch(() => {});
+    const total = typeof size === "number" ? size : 0;
+    for (;;) {
+      const chunk = aborted ? await Promise.race([src.next(), aborted]) : await src.next();
+      if (signal?.aborted) throw abortReason(signal);
+      if (chunk === undefined) {
+        src.done();
+        break;
+      }
+      checker.push(chunk);
+      if (onProgress && onProgress(checker.received, total) === false) {
+        const e = new Error("linegate: cancelled by onProgress");
+        e.name = "AbortError";
+        throw e;
+      }
+      if (checker.decided()) {
+        await src.stop();
+        break;
+      }
+    }
+    return checker.finish();
+  } catch (e) {
+    if (src) await src.stop(e);
+    throw e;
+  } finally {
+    if (onAbort) signal.removeEventListener?.("abort", onAbort);
+    checker.free();
+  }
+}

@@ -259,6 +259,65 @@ export class BodyBuffer {
   [Symbol.dispose](): void;
 }
 
+/** A chunk of a body as it arrives: bytes, or a string (its UTF-8 bytes). */
+export type Chunk = Uint8Array | ArrayBuffer | ArrayBufferView | string;
+
+/**
+ * The check fed chunk by chunk as a body arrives, never holding it whole: `push` each
+ * piece, then `finish()`. The answer equals the one-shot call's for any chunking.
+ * `R` is what `finish()` gives: a Validation (`new Checker(opts)`, as `validate`) or a
+ * Verdict (`Checker.forRequest(req)`, as `checkWrite`).
+ */
+export class Checker<R extends Validation | Verdict = Validation> {
+  /** A batch, as `validate` checks it (`onProgress` and `signal` are `checkStream`'s). */
+  constructor(opts?: Omit<ValidateOptions, "onProgress" | "signal">);
+  /** A live write request: `checkWrite`'s request without the body. */
+  static forRequest(req: Omit<CheckWriteRequest, "body">): Checker<Verdict>;
+  /** Feeds the next bytes of the body. */
+  push(chunk: Chunk): void;
+  /** Whether the answer is already known whatever else arrives (reading can stop). */
+  decided(): boolean;
+  /** Bytes pushed so far. */
+  readonly received: number;
+  /** Ends the body and gives the answer; frees the checker. */
+  finish(): R;
+  /** Frees the wasm memory now (an unfinished check is dropped). */
+  free(): void;
+  /** `using c = new Checker()` frees it at the end of the block. */
+  [Symbol.dispose](): void;
+}
+
+/** What `checkStream` reads: a ReadableStream (its `getReader()`), a Node Readable or any async iterable of chunks. */
+export type ChunkSource =
+  | { getReader(): { read(): PromiseLike<{ done: boolean; value?: Chunk | undefined }>; cancel(reason?: unknown): PromiseLike<void>; releaseLock(): void } }
+  | AsyncIterable<Chunk>;
+
+export type StreamOptions = {
+  /**
+   * Called after each chunk with the bytes read so far and `size` (0 when not given).
+   * Returning `false` cancels: the promise rejects with an Error named "AbortError".
+   */
+  onProgress?: ((bytesRead: number, bytesTotal: number) => boolean | void) | undefined;
+  /** The body's size when known (a file's), passed on to `onProgress`. */
+  size?: number | undefined;
+  /** Cancels the reading (the source is cancelled) once aborted: the promise rejects with `signal.reason`. */
+  signal?: (AbortSignalLike & { addEventListener?(type: "abort", f: () => void, o?: { once?: boolean }): void; removeEventListener?(type: "abort", f: () => void): void }) | undefined;
+};
+
+/**
+ * Checks a body as it is read, for a batch (`validate`'s options and answer) or, with
+ * `request`, a live write request (`checkWrite`'s verdict). Reading stops, and the source is
+ * cancelled, as soon as the answer is known.
+ */
+export function checkStream(
+  source: ChunkSource,
+  opts: StreamOptions & { request: Omit<CheckWriteRequest, "body"> },
+): Promise<Verdict>;
+export function checkStream(
+  source: ChunkSource,
+  opts?: StreamOptions & Omit<ValidateOptions, "onProgress" | "signal"> & { request?: undefined },
+): Promise<Validation>;
+
 /** A compiled module or its bytes. */
 export type ModuleInput = WebAssembly.Module | ArrayBuffer | ArrayBufferView;
 

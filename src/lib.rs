@@ -10,7 +10,8 @@
 //!   `npm/index.d.ts` declares; `tests/node/dts-drift.test.mjs` checks the two agree);
 //! - [`columns`]: the parsed points as flat arrays, and their field-type codes;
 //! - [`progress`]: progress callbacks and cancellation (`AbortSignal`, `onProgress` → false);
-//! - [`answers`]: InfluxDB's answers to requests the doors answer themselves.
+//! - [`answers`]: InfluxDB's answers to requests the doors answer themselves;
+//! - [`stream`]: [`StreamChecker`], the check fed chunk by chunk as the body arrives.
 
 pub mod answers;
 pub mod body;
@@ -18,6 +19,7 @@ pub mod columns;
 pub mod options;
 pub mod progress;
 pub mod results;
+pub mod stream;
 
 use linegate_core::{prepare_at, validate_with_progress, verdict, Request, Verdict};
 use wasm_bindgen::prelude::*;
@@ -26,6 +28,7 @@ pub use answers::answer;
 pub use body::BodyBuffer;
 pub use columns::FieldCode;
 pub use linegate_core as core;
+pub use stream::StreamChecker;
 
 use columns::PointColumns;
 use options::{BatchOptions, CheckOptions};

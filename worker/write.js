@@ -1,6 +1,6 @@
 // POST /api/v2/write and v1's POST /write: check at the edge, forward what passes, unchanged.
 
-import { checkWrite, credentials } from "./linegate.js";
+import { Checker, credentials } from "./linegate.js";
 import { firstValue, readBody } from "./body.js";
 import { edgeAuthorized, edgeSecretAllowed } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
@@ -12,6 +12,9 @@ const FORWARDED = ["Authorization", "Content-Encoding", "Content-Type", "Zap-Tra
 // would otherwise reach the check and the backend joined ("gzip, gzip").
 const FIRST_VALUE = new Set(["Authorization", "Content-Encoding"]);
 
+// See handleWrite's staging.
+const STAGE = 64 * 1024;
+
 // `log` collects the fields of the request's one log line.
 export async function handleWrite(request, cfg, log) {
   // No credentials at all is InfluxDB's first check (401), so the body need not be read.
@@ -22,28 +25,71 @@ export async function handleWrite(request, cfg, log) {
     log.code = "unauthorized";
     return unauthorized();
   }
-  const { bytes, over } = await readBody(request, cfg.maxBody);
-  log.bytes = bytes.length;
-  if (over) log.over = true;
-
-  const t0 = performance.now();
-  const verdict = checkWrite({
-    endpoint: url.pathname,
-    query: url.search.slice(1),
-    headers: {
-      authorization: auth,
-      "content-encoding": firstValue(request.headers, "Content-Encoding") ?? undefined,
-    },
-    body: bytes,
-    // A prefix of an oversized body checks as exactly too large, after the checks that
-    // come first in InfluxDB's order.
-    limits: {
-      maxBody: over ? bytes.length : cfg.maxBody,
-      maxBatch: cfg.maxBatch,
-      maxMessage: cfg.maxMessage,
-    },
-  });
-  log.check_ms = round(performance.now() - t0);
+  // The check runs as the body arrives (a Checker fed each chunk as read); its body limit
+  // is readBody's cap, so a prefix of an oversized body checks as exactly too large, after
+  // the checks that come first in InfluxDB's order.
+  let checker = null;
+  let checkMs = 0;
+  const start = (cap) => {
+    checker = Checker.forRequest({
+      endpoint: url.pathname,
+      query: url.search.slice(1),
+      headers: {
+        authorization: auth,
+        "content-encoding": firstValue(request.headers, "Content-Encoding") ?? undefined,
+      },
+      limits: { maxBody: cap, maxBatch: cfg.maxBatch, maxMessage: cfg.maxMessage },
+    });
+    return {
+      push(chunk) {
+        // workerd hands over ~4 KB chunks: each crossing into wasm has a cost, so they
+        // are pushed 64 KiB at a time.
+        staged.push(chunk);
+        stagedBytes += chunk.length;
+        if (stagedBytes >= STAGE) flush();
+      },
+      decided: () => checker.decided(),
+    };
+  };
+  const staged = [];
+  let stagedBytes = 0;
+  const stage = new Uint8Array(STAGE * 2);
+  const flush = () => {
+    if (stagedBytes === 0) return;
+    const t = performance.now();
+    let at = 0;
+    for (const c of staged) {
+      if (at + c.length > stage.length) {
+        checker.push(stage.subarray(0, at));
+        at = 0;
+      }
+      if (c.length > stage.length) checker.push(c);
+      else {
+        stage.set(c, at);
+        at += c.length;
+      }
+    }
+    if (at > 0) checker.push(stage.subarray(0, at));
+    staged.length = 0;
+    stagedBytes = 0;
+    checkMs += performance.now() - t;
+  };
+  let verdict;
+  let body;
+  try {
+    const read = await readBody(request, cfg.maxBody, start);
+    body = read;
+    log.bytes = read.length;
+    if (read.over) log.over = true;
+    if (read.decided) log.early = true;
+    if (checker === null) start(cfg.maxBody);
+    flush();
+    const t = performance.now();
+    verdict = checker.finish();
+    log.check_ms = round(checkMs + performance.now() - t);
+  } finally {
+    if (checker !== null) checker.free();
+  }
 
   if (verdict.action === "reject") {
     log.action = "reject";
@@ -65,16 +111,16 @@ export async function handleWrite(request, cfg, log) {
     const v = FIRST_VALUE.has(name) ? firstValue(request.headers, name) : request.headers.get(name);
     if (v !== null) headers[name] = v;
   }
-  const send = () => forward(cfg, url.pathname + url.search, headers, bytes, log);
+  const send = () => forward(cfg, url.pathname + url.search, headers, body.stream(), log);
   if (cfg.spool.mode !== "off") {
-    return spoolWrite(cfg, url, { target: url.pathname + url.search, headers, body: bytes }, log, send);
+    return spoolWrite(cfg, url, { target: url.pathname + url.search, headers, body: body.bytes }, log, send);
   }
   return (await send()) ?? unavailable(cfg.retryAfter);
 }
 
 // Sends the batch to the backend now: its Response, or null when it was unreachable or did
 // not answer in time (`log` says why).
-async function forward(cfg, target, headers, bytes, log) {
+async function forward(cfg, target, headers, body, log) {
   const t1 = performance.now();
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), cfg.timeoutMs);
@@ -83,7 +129,7 @@ async function forward(cfg, target, headers, bytes, log) {
     res = await fetch(cfg.backend + target, {
       method: "POST",
       headers,
-      body: bytes,
+      body,
       redirect: "manual",
       signal: abort.signal,
     });

@@ -328,7 +328,7 @@ function showProgress(p) {
   } else if (p.phase === 'parse' && p.total > 0) {
     bar.max = 1;
     bar.value = Math.min(1, p.done / p.total);
-    label.textContent = `Checking… ${bytes(p.done)} of ${bytes(p.total)}${p.gzip ? ' decompressed' : ''}`;
+    label.textContent = `Checking… ${bytes(p.done)} of ${bytes(p.total)}${p.gzip ? ' (compressed)' : ''}`;
   } else {
     // gzip: the package decodes the whole body first and reports nothing meanwhile.
     bar.removeAttribute('value');

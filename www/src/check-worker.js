@@ -1,5 +1,5 @@
 // The Web Worker that checks: it reads the file (so a 100 MB read never blocks the page),
-// hands the bytes to the wasm package chunk by chunk, runs validate(), and answers questions
+// checks it as it reads (checkStream: the package's Checker fed chunk by chunk), and answers questions
 // about the checked bytes afterwards (excerpts, lines for the viewer). Cancel = terminate.
 
 import * as linegate from './engine.js';
@@ -9,8 +9,6 @@ const MAX_DIAGNOSTICS_SENT = 2000; // the page lists these; the total is always 
 const READ_CHUNK = 4 << 20;
 
 let ready = false;
-let buffer = null; // linegate.BodyBuffer kept between checks (its memory is reused)
-let cached = null; // { key, size } of the body now in `buffer`
 let view = null; // { key, gzip, source: ByteSource | null, blob }
 
 const post = (m, transfer) => self.postMessage(m, transfer || []);
@@ -38,44 +36,29 @@ async function check({ id, source, options }) {
   const blob = source.blob; // a File, a Blob of pasted text, or the editor's bytes
   const gzip = decideGzip(options.encoding, source.name, await blob.slice(0, 2).arrayBuffer());
 
-  // Phase 1: bytes into wasm memory, with progress by bytes.
-  if (!cached || cached.key !== source.key) {
-    cached = null;
-    if (buffer) buffer.clear();
-    else buffer = new linegate.BodyBuffer(blob.size);
-    const reader = blob.stream().getReader();
-    let done = 0;
-    let last = 0;
-    for (;;) {
-      const r = await reader.read();
-      if (r.done) break;
-      buffer.push(r.value);
-      done += r.value.length;
-      if (done - last >= READ_CHUNK) {
-        last = done;
-        post({ type: 'progress', id, phase: 'read', done, total: blob.size });
-      }
-    }
-    cached = { key: source.key, size: done };
-  }
-  const tRead = performance.now();
-  // A gzip body is decoded inside the package before its first progress call.
-  post({ type: 'progress', id, phase: gzip ? 'decompress' : 'parse', done: 0, total: gzip ? 0 : cached.size });
-
-  // Phase 2: the check, with progress by bytes of the decoded body (about every MiB).
+  // The check runs as the file is read (its stream into the package's Checker): the file
+  // is never held in wasm memory, a gzip file is inflated as it comes, and progress is by
+  // bytes of the file read so far.
+  post({ type: 'progress', id, phase: 'parse', done: 0, total: blob.size, gzip });
+  let last = 0;
   const opts = {
     precision: options.precision,
     now: options.now,
     limits: options.limits,
     warnings: true,
     summary: 48, // histogram bars
+    size: blob.size,
     onProgress: (done, total) => {
-      post({ type: 'progress', id, phase: 'parse', done, total, gzip });
+      if (done - last >= READ_CHUNK || done === total) {
+        last = done;
+        post({ type: 'progress', id, phase: 'parse', done, total, gzip });
+      }
     },
   };
   if (gzip) opts.contentEncoding = 'gzip';
-  const v = linegate.validate(buffer, opts);
+  const v = await linegate.checkStream(blob.stream(), opts);
   const tParse = performance.now();
+  const tRead = t0;
 
   // Random access to the decoded bytes, for excerpts and the viewer.
   if (!view || view.key !== source.key || view.gzip !== gzip) {
@@ -91,7 +74,7 @@ async function check({ id, source, options }) {
     line: v.line,
     precision: v.precision,
     gzip,
-    size: cached.size,
+    size: blob.size,
     points: v.points,
     lines: v.lines,
     rejected: v.rejected,

@@ -13,6 +13,11 @@ import {
   BodyBuffer,
   LinegateError,
   answer,
+  Checker,
+  checkStream,
+  type Chunk,
+  type ChunkSource,
+  type StreamOptions,
   type Answer,
   type AnswerKind,
   type Body,
@@ -161,3 +166,23 @@ const answers: Answer[] = [
 const status: number = answers[0]!.status;
 const ab: string | null = answers[0]!.body;
 void [status, ab];
+
+// The streaming check: a batch's Validation, a live request's Verdict.
+const ck = new Checker({ contentEncoding: "gzip", now: 1n, summary: 8 });
+const chunk: Chunk = bytes;
+ck.push(chunk);
+ck.push("m f=1\n");
+const early: boolean = ck.decided();
+const got: number = ck.received;
+const batchAnswer: Validation = ck.finish();
+const live = Checker.forRequest({ url, headers, now: 1n, limits });
+live[Symbol.dispose]();
+const liveAnswer: Verdict = Checker.forRequest({ query: "org=o&bucket=b" }).finish();
+async function* pieces(): AsyncGenerator<Uint8Array> {
+  yield bytes;
+}
+const src: ChunkSource = pieces();
+const sopts: StreamOptions = { signal, size: 10, onProgress: (done: number, total: number) => done < total };
+const streamed: Validation = await checkStream(src, { ...sopts, precision: "s", summary: true });
+const streamedLive: Verdict = await checkStream(pieces(), { request: { url: "/write?db=b", headers }, signal });
+void [early, got, batchAnswer, liveAnswer, streamed, streamedLive];

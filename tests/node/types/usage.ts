@@ -8,6 +8,8 @@ import {
   init,
   initSync,
   BodyBuffer,
+  Checker,
+  checkStream,
   LinegateError,
   type Verdict,
   type Validation,
@@ -91,3 +93,16 @@ const buf = new BodyBuffer(1024);
 buf.push(bytes);
 validate(buf);
 buf.free();
+
+const ck = new Checker({ now: 1n });
+ck.push(bytes);
+const streamedBatch: Validation = ck.finish();
+// @ts-expect-error a live request's verdict is not a Validation
+const wrong: Validation = Checker.forRequest({ query: "org=o&bucket=b" }).finish();
+// @ts-expect-error the body is what is pushed, not an option
+Checker.forRequest({ query: "org=o", body: bytes });
+declare const stream: ReadableStream<Uint8Array>;
+void checkStream(stream, { request: { query: "org=o&bucket=b" } }).then((v: Verdict) => v.action);
+// @ts-expect-error onProgress takes bytes, not a string
+void checkStream(stream, { onProgress: (s: string) => s });
+void [streamedBatch, wrong];
