@@ -160,7 +160,8 @@ const answers: Answer[] = [
   answer("method-not-allowed", { allow: "POST" }),
   answer("unavailable", { retryAfter: 30 }),
   answer(kind, { version: "v2.7.11" }),
-  answer("error", { status: 503, code: "unavailable", message: "spool full" }),
+  answer("spool-full", { retryAfter: 5 }),
+  answer("spool-unavailable", { retryAfter: 5 }),
   answer("health", { version: "v2.7.11", commit: "abc" }),
 ];
 const status: number = answers[0]!.status;
