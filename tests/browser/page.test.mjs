@@ -144,12 +144,15 @@ test('a stray quote: the diagnostic spans the swallowed lines and all of them ar
   await page.fill('#text', 'm f="abc\nm f=1 1000\nbad\nm f=2 2000\n');
   const v = await verdict(page);
   assert.equal(v.status, 400);
+  // The marks are painted after the verdict arrives: wait for them, then compare them exactly.
+  await page.waitForFunction(() => document.querySelectorAll('.gutter .ln.bad').length >= 4 && document.querySelector('#rejected .hint'));
   assert.equal(await page.$eval('#rejected .reason', (e) => e.textContent), 'unbalanced quotes');
   // Nothing closes the quote: it swallows every later line.
   assert.match(await page.$eval('#rejected .hint', (e) => e.textContent), /stray .*next 3 line/);
   assert.equal(await page.$eval('#rejected .where', (e) => e.textContent), 'Line 1, column 5');
   assert.deepEqual(await page.$$eval('.gutter .ln.bad', (l) => l.map((e) => e.textContent)), ['1', '2', '3', '4']);
   await page.click('#rejected .diag');
+  await page.waitForFunction(() => document.querySelectorAll('.mark-line.active').length >= 4);
   assert.deepEqual(await page.$$eval('.mark-line.active', (l) => l.map((e) => e.dataset.line)), ['1', '2', '3', '4']);
   await shot(page, 'stray-quote');
 });
