@@ -4,11 +4,10 @@
 
 mod support;
 
-use std::collections::HashMap;
-
-use linegate_core::{encode_query_value, json, read_batch, ParseOptions, Precision};
+use linegate_core::encode_query_value;
 use linegate_corpus::{load_v1, same_points, NOW};
 use serde_json::Value;
+use support::points::{merge, read_export, storage_rejects};
 use support::{Resp, Server};
 
 const TOKEN: &str = "v1-token";
@@ -48,73 +47,6 @@ fn assert_answer(r: &Resp, status: u16, body: &str) {
             Some("application/json; charset=utf-8")
         );
     }
-}
-
-/// Whether storage rejects part of an accepted batch (spec Part B §6), as in corpus.rs.
-fn storage_rejects(points: &[Value]) -> bool {
-    const WEEK: i128 = 7 * 86_400 * 1_000_000_000;
-    const MONDAY_SHIFT: i128 = 3 * 86_400 * 1_000_000_000;
-    let mut types: HashMap<(String, String, i128), String> = HashMap::new();
-    for p in points {
-        let t: i128 = p["time"].to_string().parse().unwrap();
-        let shard = (t + MONDAY_SHIFT).div_euclid(WEEK);
-        for f in p["fields"].as_array().unwrap() {
-            let long = f["type"] == "string"
-                && match &f["value"] {
-                    Value::String(s) => s.len() > 1 << 20,
-                    Value::Object(o) => o["hex"].as_str().map_or(0, |h| h.len() / 2) > 1 << 20,
-                    _ => false,
-                };
-            if f["key"] == "time" || long {
-                return true;
-            }
-            let k = (p["measurement"].to_string(), f["key"].to_string(), shard);
-            let ty = f["type"].as_str().unwrap().to_string();
-            if types.insert(k, ty.clone()).is_some_and(|old| old != ty) {
-                return true;
-            }
-        }
-    }
-    false
-}
-
-/// Points as storage keeps them: one per series and time, later fields replacing earlier;
-/// sorted by series and time.
-fn merge(points: &[Value]) -> Vec<Value> {
-    let mut order: Vec<(String, Value)> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for p in points {
-        let key = format!("{}|{}|{}", p["measurement"], p["tags"], p["time"]);
-        let i = *index.entry(key.clone()).or_insert_with(|| {
-            let mut q = p.clone();
-            q["fields"] = Value::Array(vec![]);
-            order.push((key, q));
-            order.len() - 1
-        });
-        let fields = order[i].1["fields"].as_array_mut().unwrap();
-        for f in p["fields"].as_array().unwrap() {
-            match fields.iter().position(|g| g["key"] == f["key"]) {
-                Some(j) => fields[j] = f.clone(),
-                None => fields.push(f.clone()),
-            }
-        }
-    }
-    order.sort_by(|a, b| a.0.cmp(&b.0));
-    order.into_iter().map(|(_, v)| v).collect()
-}
-
-fn read_export(text: &[u8]) -> Vec<Value> {
-    let mut out: Vec<(String, Value)> = Vec::new();
-    let r = read_batch(text, &ParseOptions::new(Precision::Ns, 0), 1 << 20, |p| {
-        let mut j = Vec::new();
-        json::write_point(&mut j, p);
-        let v: Value = serde_json::from_slice(&j).unwrap();
-        let key = format!("{}|{}|{}", v["measurement"], v["tags"], v["time"]);
-        out.push((key, v));
-    });
-    assert!(r.is_ok(), "export does not parse back: {:?}", r.first_error);
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out.into_iter().map(|(_, v)| v).collect()
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! HTTP/1.1 client, temporary data directories.
 #![allow(dead_code)]
 
+pub mod points;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
