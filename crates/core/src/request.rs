@@ -13,33 +13,9 @@ use crate::batch::{read_batch, BatchReport};
 use crate::gzip;
 pub use crate::pipeline::is_gzip;
 use crate::pipeline::{self, Batch, Edge, Endpoint, Head, Lookup, TimeRule};
+pub use crate::pipeline::{Limits, DEFAULT_LIMITS};
 use crate::point::Point;
 use crate::precision::Precision;
-use crate::DEFAULT_MAX_MESSAGE;
-
-/// Size limits (spec Part A §4). A size equal to or above a limit is rejected with 413.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Bytes of the body as received (compressed, if it is).
-    pub max_body: usize,
-    /// Bytes of the body after decompression (OSS's `MaxBatchSizeBytes`).
-    pub max_batch: usize,
-    /// Escaped bytes of the joined parse-error message before it is cut short.
-    pub max_message: usize,
-}
-
-/// The library's, the CLI's and the backend's default limits.
-pub const DEFAULT_LIMITS: Limits = Limits {
-    max_body: 512 << 20,
-    max_batch: 512 << 20,
-    max_message: DEFAULT_MAX_MESSAGE,
-};
-
-impl Default for Limits {
-    fn default() -> Self {
-        DEFAULT_LIMITS
-    }
-}
 
 /// The parts of a `POST /api/v2/write` the check reads.
 #[derive(Clone, Copy, Debug, Default)]
