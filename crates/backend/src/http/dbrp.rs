@@ -1,7 +1,7 @@
 //! `/api/v2/dbrps`: explicit DBRP mappings (database and retention policy → bucket) as InfluxDB
 //! OSS v2's API shapes them — create (POST), list (GET, with the virtual mapping of every
 //! bucket), delete (DELETE `/api/v2/dbrps/{id}?orgID=…`). `/write` reads them through the
-//! pipeline's lookup (`crate::v1::StoreLookup::dbrp`).
+//! pipeline's lookup (`crate::lookup::StoreLookup`, over `crate::store::v1`).
 
 // A ready answer is the natural error of each step of a handler.
 #![allow(clippy::result_large_err)]
@@ -16,9 +16,10 @@ use linegate_core::{Query, Rejection};
 use rusqlite::params;
 use serde_json::{json, Value};
 
-use crate::http::App;
+use super::v1::collect;
+use super::{reject, App};
+use crate::store::v1::Dbrp;
 use crate::store::{Bucket, Registry, Token};
-use crate::v1::{collect, reject, Dbrp};
 
 fn error(status: u16, code: &'static str, message: &str) -> Response {
     reject(Rejection {
