@@ -350,21 +350,26 @@ test("engines: only Node versions whose require() loads ES modules (20.19+, 22.1
   assert.ok(major >= 23 || minor >= floors[major], `this Node (${process.version}) is one engines allows`);
 });
 
-// What a server-side runtime runs: checkWrite, checkStream over a ReadableStream cut
-// mid-line (a request's verdict and a batch's Validation), and the Checker by hand.
+// What a server-side runtime runs: checkWrite, checkStream over ReadableStreams cut mid-line
+// (a default one and a byte stream, read with a BYOB reader; a request's verdict and a
+// batch's Validation) and over a Response's body, and the Checker by hand.
 // BigInts are printed as "…n" so the whole result can be compared across runtimes.
 const runtimeApp = (imp) => `${imp}
 const query = "org=o&bucket=b&precision=s";
 const headers = { authorization: "Token t" };
 const req = (body) => ({ query, headers, body });
 const GOOD = ${JSON.stringify(GOOD)}, BAD = ${JSON.stringify(BAD)};
-function streamOf(text) {
+function streamOf(text, type) {
   const bytes = new TextEncoder().encode(text), cuts = [0, 7, 40, bytes.length];
   let i = 0;
   return new ReadableStream({
+    type,
     pull(c) {
-      if (i + 1 < cuts.length) c.enqueue(bytes.subarray(cuts[i], cuts[++i]));
-      else c.close();
+      // slice: a byte stream takes the chunk's buffer over.
+      if (i + 1 < cuts.length) return c.enqueue(bytes.slice(cuts[i], cuts[++i]));
+      c.close();
+      // A BYOB read pending at the close settles (done) only once answered.
+      c.byobRequest?.respond(0);
     },
   });
 }
@@ -377,6 +382,9 @@ const out = {
   bad: checkWrite(req(BAD)),
   streamRequest: await checkStream(streamOf(BAD), { request: { query, headers } }),
   streamBatch: await checkStream(streamOf(BAD), { precision: "s" }),
+  byteStreamRequest: await checkStream(streamOf(BAD, "bytes"), { request: { query, headers } }),
+  byteStreamBatch: await checkStream(streamOf(BAD, "bytes"), { precision: "s" }),
+  responseBody: await checkStream(new Response(BAD).body, { request: { query, headers } }),
   validateBatch: validate(BAD, { precision: "s" }),
   checkerGood: byHand(new Checker({ precision: "s" }), GOOD),
   checkerRequest: byHand(Checker.forRequest({ query, headers }), BAD),
@@ -391,6 +399,8 @@ function assertRuntime(out, node) {
   assert.deepStrictEqual(out.good, WANT.good);
   assert.deepStrictEqual(out.bad, WANT.bad);
   assert.deepStrictEqual(out.streamRequest, WANT.bad);
+  assert.deepStrictEqual(out.byteStreamRequest, WANT.bad);
+  assert.deepStrictEqual(out.responseBody, WANT.bad);
   assert.deepStrictEqual(out.checkerRequest, WANT.bad);
   const { action, status, code, line, headers, body, points, lines, rejected } = out.streamBatch;
   assert.deepStrictEqual(
@@ -398,6 +408,7 @@ function assertRuntime(out, node) {
     { ...WANT.bad, points: 1, lines: 2, rejected: 1 },
   );
   assert.deepStrictEqual(out.streamBatch, out.validateBatch, "the stream's answer is the one-shot call's");
+  assert.deepStrictEqual(out.byteStreamBatch, out.validateBatch, "the byte stream's too");
   assert.equal(out.streamBatch.diagnostics[0].reason, "invalid boolean");
   assert.deepStrictEqual(
     [out.checkerGood.action, out.checkerGood.status, out.checkerGood.points, out.checkerGood.body],
