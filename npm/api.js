@@ -513,8 +513,8 @@ const READ_SIZE = 64 * 1024;
 // gives the next chunk or undefined at the end; stop() cancels the source.
 function chunkSource(source) {
   if (source !== null && typeof source === "object" && typeof source.getReader === "function") {
-    // A byte stream (a request or response body, File.stream()) is read 64 KiB at a time
-    // into one buffer, handed back by each read: a Worker's body otherwise comes in ~4 KB
+    // A byte stream (a request or response body, File.stream()) is read into one 64 KiB
+    // buffer of ours, handed back by each read: a Worker's body otherwise comes in ~4 KB
     // pieces, each a promise turn and a crossing into wasm. Each chunk is pushed (copied)
     // before the next read, so one buffer does.
     let buf = null;
@@ -525,6 +525,13 @@ function chunkSource(source) {
     } catch {
       reader = source.getReader();
     }
+    // A hand-made byte stream that closes without answering the pending read into our
+    // buffer (`byobRequest.respond(0)`) leaves that read pending for ever; its end is then
+    // seen on `closed`. A read into a view resolves as soon as one byte is in, so nothing
+    // is lost by ending there (an error rejects both).
+    const CLOSED = {};
+    const closed = buf === null ? null : reader.closed.then(() => CLOSED);
+    closed?.catch(() => {});
     let ended = false;
     return {
       next: async () => {
@@ -533,13 +540,25 @@ function chunkSource(source) {
           return r.done ? undefined : r.value;
         }
         if (ended) return undefined;
-        const r = typeof reader.readAtLeast === "function" ? await reader.readAtLeast(buf.length, buf) : await reader.read(buf);
+        const read = reader.read(buf);
+        read.catch(() => {});
+        const r = await Promise.race([read, closed]);
+        if (r === CLOSED) {
+          ended = true;
+          return undefined;
+        }
         if (r.value !== undefined) buf = new Uint8Array(r.value.buffer);
         ended = r.done;
         return r.value !== undefined && r.value.length > 0 ? r.value : ended ? undefined : new Uint8Array(0);
       },
       stop: (why) => reader.cancel(why).catch(() => {}),
-      done: () => reader.releaseLock(),
+      done: () => {
+        try {
+          reader.releaseLock();
+        } catch {
+          // A read left pending (above) on an engine that refuses to release then.
+        }
+      },
     };
   }
   if (source !== null && typeof source === "object" && typeof source[Symbol.asyncIterator] === "function") {

@@ -67,10 +67,9 @@ export async function readBody(request, maxBody, start) {
     if (byob) {
       const view = slabs.room();
       if (view === null) break;
-      // workerd hands a socket's ~4 KB pieces to a plain read; asking for READ_MIN at once
-      // (its readAtLeast) takes one turn and one crossing into wasm per 64 KiB instead.
-      const want = Math.min(READ_MIN, view.length);
-      ({ value, done } = typeof reader.readAtLeast === "function" ? await reader.readAtLeast(want, view) : await reader.read(view));
+      // A default reader gets workerd's ~4 KB socket pieces, each a promise turn and a
+      // crossing into wasm; a read into a view of ours takes all that has arrived, up to it.
+      ({ value, done } = await reader.read(view));
       // The read transferred the slab's buffer to `value`, even when it brought nothing.
       if (value !== undefined) slabs.filled(value);
     } else {
@@ -93,7 +92,7 @@ export async function readBody(request, maxBody, start) {
   return new Body(slabs.chunks(), slabs.length, full, decided);
 }
 
-// A BYOB read asks for at least this much (or the end of the body).
+// The scratch buffer a dropped body is read into.
 const READ_MIN = 64 * 1024;
 // The body is read straight into slabs that grow with what has arrived (each as large as
 // the body so far, from 64 KiB to 1 MiB): no buffer sized on the client's word, no copy, no

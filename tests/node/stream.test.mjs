@@ -129,14 +129,16 @@ test("checkStream reads a ReadableStream, a Node Readable and an async iterable"
 
 // A byte stream in `size`-byte pieces that fills a reader's own buffer when it brings one
 // (`byob` counts those reads), as request and response bodies do.
-function byteStream(bytes, size, byob) {
+// `sloppy` closes without answering the pending read (no `respond(0)`), which the streams
+// standard lets leave that read pending for ever.
+function byteStream(bytes, size, byob, sloppy = false) {
   let i = 0;
   return new ReadableStream({
     type: "bytes",
     pull(ctl) {
       if (i >= bytes.length) {
         ctl.close();
-        ctl.byobRequest?.respond(0);
+        if (!sloppy) ctl.byobRequest?.respond(0);
         return;
       }
       const req = ctl.byobRequest;
@@ -166,6 +168,7 @@ test("checkStream reads a byte stream into its own buffer, with the same answers
       const byob = { reads: 0 };
       assert.deepStrictEqual(await checkStream(byteStream(bytes, size, byob), opts), want, `pieces of ${size}`);
       assert.ok(byob.reads > 0, "read through a BYOB reader");
+      assert.deepStrictEqual(await checkStream(byteStream(bytes, size, byob, true), opts), want, `pieces of ${size}, closed without respond(0)`);
     }
   }
   // A Response body, as fetch gives it.

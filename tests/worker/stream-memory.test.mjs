@@ -95,7 +95,7 @@ test("a 44 MB gzip body inflating to 420 MB: workerd's RSS stays well under a de
       `body ${(gz.length / 1e6).toFixed(1)} MB gzip → ${(decoded / 1e6).toFixed(0)} MB, ${points} points, ${ms.toFixed(0)} ms; ` +
         `workerd RSS ${(before.rss / MiB).toFixed(1)} → peak ${(peak / MiB).toFixed(1)} MiB (VmHWM ${(before.hwm / MiB).toFixed(1)} → ${(after.hwm / MiB).toFixed(1)}), grew ${(grew / MiB).toFixed(1)} MiB`,
     );
-    // Issue 15's bound: less than the body as received plus 16 MB (measured: the body + 5–8
+    // Issue 15's bound: less than the body as received plus 16 MB (measured: the body + 1–3
     // MiB after the 4 MiB warm-up; the body + ~17 MiB on an isolate's first large body).
     assert.ok(grew < gz.length + 16e6, `grew ${(grew / MiB).toFixed(1)} MiB for a ${(gz.length / MiB).toFixed(1)} MiB body`);
   } finally {
