@@ -95,7 +95,9 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/api/v2/dbrps/{id}",
-            axum::routing::delete(crate::dbrp::delete),
+            get(crate::dbrp::get_one)
+                .patch(crate::dbrp::update)
+                .delete(crate::dbrp::delete),
         )
         .route("/ping", get(ping).head(ping))
         .route("/health", get(health))
