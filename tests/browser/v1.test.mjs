@@ -112,6 +112,24 @@ test('/write at precision u with timestamps: the v1-precision warning on the rig
   assert.equal((await warnings()).filter((x) => x.kind === 'v1-precision').length, 0);
 });
 
+test('accessibility at /write: no axe-core violations with the v1 warning and the db/rp fields shown', async () => {
+  const axe = fs.readFileSync(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+  await reset();
+  await page.selectOption('#endpoint', '/write');
+  await page.selectOption('#precision', 'h');
+  await page.fill('#text', 'cpu v=1 1700000000\n');
+  await verdict(page);
+  assert.equal(await page.locator('#warnings li[data-kind="v1-precision"]').count(), 1);
+  await page.click('#send-box summary');
+  await page.evaluate(axe); // through the devtools protocol, so the page's CSP allows it
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  assert.deepEqual(found, [], JSON.stringify(found, null, 1));
+  await shot(page, 'v1-a11y');
+});
+
 test('/write takes precision h (v2 refuses it)', async () => {
   await reset();
   await page.selectOption('#endpoint', '/write');
