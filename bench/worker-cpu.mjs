@@ -6,7 +6,9 @@
 // per decoded MB. Also the p50 latency of each, over loopback and with the upload throttled
 // client-side to --mbit Mbit/s. Bounded: --requests per case (default 20).
 //
-//   nice -n 10 node bench/worker-cpu.mjs [--requests 20] [--mbit 100]
+//   nice -n 10 node bench/worker-cpu.mjs [--requests 20] [--mbit 100] [--plain]
+//
+// --plain sends the batch uncompressed (the identity check).
 
 import fs from "node:fs";
 import http from "node:http";
@@ -17,7 +19,7 @@ import { parseArgs } from "node:util";
 import { ROOT, SHARED, startWorker, startRecorder } from "../tests/worker/helpers.mjs";
 
 const { values: opt } = parseArgs({
-  options: { requests: { type: "string", default: "20" }, mbit: { type: "string", default: "100" } },
+  options: { requests: { type: "string", default: "20" }, mbit: { type: "string", default: "100" }, plain: { type: "boolean", default: false } },
 });
 const N = Number(opt.requests);
 const MBIT = Number(opt.mbit);
@@ -57,7 +59,7 @@ function post(url, body, mbit) {
     const req = http.request(new URL("/api/v2/write?org=o&bucket=b", url), {
       method: "POST",
       agent: false,
-      headers: { Authorization: "Token t", "Content-Encoding": "gzip", "Content-Length": body.length },
+      headers: { Authorization: "Token t", ...(opt.plain ? {} : { "Content-Encoding": "gzip" }), "Content-Length": body.length },
     });
     req.on("response", (res) => {
       res.resume();
@@ -83,7 +85,7 @@ function post(url, body, mbit) {
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
 const lp = data();
-const gz = zlib.gzipSync(lp, { level: 6 });
+const gz = opt.plain ? lp : zlib.gzipSync(lp, { level: 6 });
 const sink = await startRecorder();
 sink.received.length = 0;
 const result = {};
@@ -109,7 +111,7 @@ await sink.close();
 const mb = lp.length / 1e6;
 const a = result["edge check"];
 const b = result["pass-through"];
-console.log(`body: ${mb.toFixed(2)} MB telegraf, ${(gz.length / 1e6).toFixed(2)} MB gzipped; ${N} requests per case`);
+console.log(`body: ${mb.toFixed(2)} MB telegraf, ${opt.plain ? "sent plain" : `${(gz.length / 1e6).toFixed(2)} MB gzipped`}; ${N} requests per case`);
 for (const [k, v] of Object.entries(result)) {
   console.log(`${k}: workerd CPU ${v.cpu.toFixed(1)} ms/request, p50 ${v.p50.toFixed(1)} ms loopback, ${v.p50Throttled.toFixed(1)} ms at ${MBIT} Mbit/s`);
 }

@@ -497,15 +497,36 @@ function abortReason(signal) {
   return e;
 }
 
+const READ_SIZE = 64 * 1024;
+
 // One reading loop over a ReadableStream, or an async iterable (a Node Readable): next()
 // gives the next chunk or undefined at the end; stop() cancels the source.
 function chunkSource(source) {
   if (source !== null && typeof source === "object" && typeof source.getReader === "function") {
-    const reader = source.getReader();
+    // A byte stream (a request or response body, File.stream()) is read 64 KiB at a time
+    // into one buffer, handed back by each read: a Worker's body otherwise comes in ~4 KB
+    // pieces, each a promise turn and a crossing into wasm. Each chunk is pushed (copied)
+    // before the next read, so one buffer does.
+    let buf = null;
+    let reader;
+    try {
+      reader = source.getReader({ mode: "byob" });
+      buf = new Uint8Array(READ_SIZE);
+    } catch {
+      reader = source.getReader();
+    }
+    let ended = false;
     return {
       next: async () => {
-        const r = await reader.read();
-        return r.done ? undefined : r.value;
+        if (buf === null) {
+          const r = await reader.read();
+          return r.done ? undefined : r.value;
+        }
+        if (ended) return undefined;
+        const r = typeof reader.readAtLeast === "function" ? await reader.readAtLeast(buf.length, buf) : await reader.read(buf);
+        if (r.value !== undefined) buf = new Uint8Array(r.value.buffer);
+        ended = r.done;
+        return r.value !== undefined && r.value.length > 0 ? r.value : ended ? undefined : new Uint8Array(0);
       },
       stop: (why) => reader.cancel(why).catch(() => {}),
       done: () => reader.releaseLock(),

@@ -12,9 +12,6 @@ const FORWARDED = ["Authorization", "Content-Encoding", "Content-Type", "Zap-Tra
 // would otherwise reach the check and the backend joined ("gzip, gzip").
 const FIRST_VALUE = new Set(["Authorization", "Content-Encoding"]);
 
-// See handleWrite's staging.
-const STAGE = 64 * 1024;
-
 // `log` collects the fields of the request's one log line.
 export async function handleWrite(request, cfg, log) {
   // No credentials at all is InfluxDB's first check (401), so the body need not be read.
@@ -42,37 +39,12 @@ export async function handleWrite(request, cfg, log) {
     });
     return {
       push(chunk) {
-        // workerd hands over ~4 KB chunks: each crossing into wasm has a cost, so they
-        // are pushed 64 KiB at a time.
-        staged.push(chunk);
-        stagedBytes += chunk.length;
-        if (stagedBytes >= STAGE) flush();
+        const t = performance.now();
+        checker.push(chunk);
+        checkMs += performance.now() - t;
       },
       decided: () => checker.decided(),
     };
-  };
-  const staged = [];
-  let stagedBytes = 0;
-  const stage = new Uint8Array(STAGE * 2);
-  const flush = () => {
-    if (stagedBytes === 0) return;
-    const t = performance.now();
-    let at = 0;
-    for (const c of staged) {
-      if (at + c.length > stage.length) {
-        checker.push(stage.subarray(0, at));
-        at = 0;
-      }
-      if (c.length > stage.length) checker.push(c);
-      else {
-        stage.set(c, at);
-        at += c.length;
-      }
-    }
-    if (at > 0) checker.push(stage.subarray(0, at));
-    staged.length = 0;
-    stagedBytes = 0;
-    checkMs += performance.now() - t;
   };
   let verdict;
   let body;
@@ -83,7 +55,6 @@ export async function handleWrite(request, cfg, log) {
     if (read.over) log.over = true;
     if (read.decided) log.early = true;
     if (checker === null) start(cfg.maxBody);
-    flush();
     const t = performance.now();
     verdict = checker.finish();
     log.check_ms = round(checkMs + performance.now() - t);

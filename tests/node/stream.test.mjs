@@ -127,6 +127,51 @@ test("checkStream reads a ReadableStream, a Node Readable and an async iterable"
   await assert.rejects(checkStream({}, {}), TypeError);
 });
 
+// A byte stream in `size`-byte pieces that fills a reader's own buffer when it brings one
+// (`byob` counts those reads), as request and response bodies do.
+function byteStream(bytes, size, byob) {
+  let i = 0;
+  return new ReadableStream({
+    type: "bytes",
+    pull(ctl) {
+      if (i >= bytes.length) {
+        ctl.close();
+        ctl.byobRequest?.respond(0);
+        return;
+      }
+      const req = ctl.byobRequest;
+      if (req) {
+        byob.reads++;
+        const n = Math.min(size, req.view.byteLength, bytes.length - i);
+        new Uint8Array(req.view.buffer, req.view.byteOffset, n).set(bytes.subarray(i, i + n));
+        req.respond(n);
+        i += n;
+      } else {
+        ctl.enqueue(bytes.slice(i, i + size));
+        i += size;
+      }
+    },
+  });
+}
+
+test("checkStream reads a byte stream into its own buffer, with the same answers", async () => {
+  const gz = gzipSync(body);
+  for (const [bytes, opts] of [
+    [body, { now: NOW }],
+    [gz, { now: NOW, contentEncoding: "gzip" }],
+    [new TextEncoder().encode("m f=1 1\nm f=2 2\n"), { now: NOW }],
+  ]) {
+    const want = validate(bytes, opts);
+    for (const size of [1, 7, 4096, 1 << 20]) {
+      const byob = { reads: 0 };
+      assert.deepStrictEqual(await checkStream(byteStream(bytes, size, byob), opts), want, `pieces of ${size}`);
+      assert.ok(byob.reads > 0, "read through a BYOB reader");
+    }
+  }
+  // A Response body, as fetch gives it.
+  assert.deepStrictEqual(await checkStream(new Response(gz).body, { now: NOW, contentEncoding: "gzip" }), validate(gz, { now: NOW, contentEncoding: "gzip" }));
+});
+
 test("checkStream stops reading once the answer is known", async () => {
   // A body declared gzip that is not: the bad header decides it on the first chunk.
   let pulls = 0;
