@@ -30,6 +30,15 @@ function bytesOf(b) {
   return null;
 }
 
+// Vite's dev server pre-bundles dependencies into node_modules/.vite/deps/, where the
+// default URL (next to the code) has no linegate.wasm: name the fix rather than the symptom.
+function viteHint(from) {
+  return typeof from === "string" && from.includes("/.vite/deps/")
+    ? " Vite's dev server pre-bundled linegate away from its .wasm: add " +
+        '`optimizeDeps: { exclude: ["linegate"] }` to vite.config.js.'
+    : "";
+}
+
 // What was handed over is not a wasm module at all (say, a server's HTML page for a
 // missing file): say what it starts with instead of letting the compiler guess.
 function notWasm(bytes, from) {
@@ -41,7 +50,8 @@ function notWasm(bytes, from) {
   return new Error(
     `linegate: ${from ? from : "what was given"} is not a WebAssembly module (${bytes.length} bytes, ` +
       `starting ${JSON.stringify(head)}); a server may be answering a missing file with a page. ` +
-      "Serve linegate.wasm from the package (node_modules/linegate/linegate.wasm), or pass init() its URL or bytes.",
+      "Serve linegate.wasm from the package (node_modules/linegate/linegate.wasm), or pass init() its URL or bytes." +
+      viteHint(from),
   );
 }
 
@@ -120,7 +130,7 @@ export async function init(input) {
     if (typeof Response === "function" && m instanceof Response) {
       const res = m;
       from = res.url || from;
-      if (!res.ok) throw new Error(`linegate: fetching the module gave HTTP ${res.status} (${from})`);
+      if (!res.ok) throw new Error(`linegate: fetching the module gave HTTP ${res.status} (${from}).${viteHint(from)}`);
       // The bytes rather than a streaming compile: they can be looked at when they are not
       // wasm, and a server's missing application/wasm Content-Type does not matter.
       m = new Uint8Array(await res.arrayBuffer());

@@ -56,9 +56,10 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   say "npm ci"
   npm ci --no-audit --no-fund
 fi
-# The bundlers and compilers the package's toolchain test builds a user's project with
-# (webpack, esbuild, Vite, Rollup, TypeScript): their own folder and lockfile, so the root's
-# stays small. Reinstalled only when that lockfile changed.
+# The bundlers, compilers and runtimes the package's toolchain test builds and runs a user's
+# project with (webpack, esbuild, Vite, Rollup, TypeScript, Bun, Deno — the two runtimes'
+# binaries are npm packages too): their own folder and lockfile, so the root's stays small.
+# Reinstalled only when that lockfile changed.
 tc=tests/toolchains
 if [ ! -f $tc/node_modules/.package-lock.json ] || [ $tc/package-lock.json -nt $tc/node_modules/.package-lock.json ]; then
   say "npm ci (tests/toolchains)"

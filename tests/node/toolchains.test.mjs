@@ -1,12 +1,15 @@
 // The package as a user gets it: `npm pack` of pkg/, installed into fresh temporary projects,
 // built and run as each toolchain does, asserting the exact verdict of a good and a bad batch:
-// webpack 5, esbuild (ESM and IIFE), Vite and Rollup bundles in headless Chromium; Node ESM
-// and CommonJS; the README's page (no bundler), its Node example and its Worker under
-// `wrangler dev`; tsc --strict --exactOptionalPropertyTypes on a file using every export,
-// under moduleResolution bundler, node16 and nodenext, with and without the DOM lib.
+// webpack 5, esbuild (ESM and IIFE), Vite, Rollup and `bun build` bundles and Vite's dev
+// server in headless Chromium; Node ESM and CommonJS, Bun (import and require) and Deno (no
+// permission, nothing fetched); the README's page (no bundler), its Node example (also under
+// Bun and Deno) and its Worker under `wrangler dev`; tsc --strict --exactOptionalPropertyTypes
+// on a file using every export, under moduleResolution bundler, node16 and nodenext, with and
+// without the DOM lib.
 //
-// The bundlers come pinned from tests/toolchains (its own package-lock.json, installed by
-// scripts/setup.sh); wrangler and playwright-core from the root's.
+// The bundlers, Bun and Deno come pinned from tests/toolchains (its own package-lock.json,
+// installed by scripts/setup.sh; Bun's and Deno's binaries are npm packages); wrangler and
+// playwright-core from the root's.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
@@ -31,6 +34,13 @@ const skip = !existsSync(join(PKG, "package.json"))
     ? "tests/toolchains is not installed (scripts/setup.sh)"
     : false;
 const skipBrowser = skip || (!existsSync(CHROMIUM) && `${CHROMIUM} is absent`);
+// Bun and Deno are npm packages in tests/toolchains whose binaries come with them.
+const BUN = join(TOOLS, "node_modules/.bin/bun");
+const DENO = join(TOOLS, "node_modules/.bin/deno");
+const skipBun = skip || (!existsSync(BUN) && "tests/toolchains has no bun (scripts/setup.sh)");
+const skipDeno = skip || (!existsSync(DENO) && "tests/toolchains has no deno (scripts/setup.sh)");
+// Bun never installs on the fly (--no-install where it runs), and sends no telemetry.
+const BUN_ENV = { ...process.env, DO_NOT_TRACK: "1", NO_COLOR: "1" };
 
 const GOOD = "cpu,host=a usage=0.5 1700000000\n";
 const BAD = "cpu,host=a usage=0.5 1700000000\ncpu,host=b usage=oops 1700000000\n";
@@ -118,12 +128,21 @@ async function serve(dir) {
 
 async function runPage(dir, path = "index.html", interact) {
   const s = await serve(dir);
+  try {
+    return await openPage(s.url + path, interact);
+  } finally {
+    await s.close();
+  }
+}
+
+// Opens `url` in Chromium and gives what the app left in window.__result (or `interact`'s).
+async function openPage(url, interact) {
   const page = await browser.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
   try {
-    await page.goto(s.url + path);
+    await page.goto(url);
     if (interact) return await interact(page, errors);
     await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 20_000 });
     return await page.evaluate(() => window.__result);
@@ -131,7 +150,6 @@ async function runPage(dir, path = "index.html", interact) {
     throw new Error(`${e.message}\npage errors: ${errors.join("\n")}`);
   } finally {
     await page.close();
-    await s.close();
   }
 }
 
@@ -206,6 +224,43 @@ test("Vite: `await init()`", { skip: skipBrowser }, async () => {
   assert.deepStrictEqual(await runPage(join(dir, "dist")), WANT);
 });
 
+// The dev server, started on 127.0.0.1 in the project and stopped after; `config` is the
+// README's vite.config.js or none.
+async function viteDev(name, config) {
+  const files = {
+    "index.html": html('<script type="module" src="/src/main.js"></script>'),
+    "src/main.js": app({ importWasm: false }),
+  };
+  if (config) files["vite.config.js"] = config;
+  const dir = project(name, files, { type: "module" });
+  const vite = await import(pathToFileURL(tools.resolve("vite")).href);
+  const server = await vite.createServer({
+    root: dir,
+    configFile: config ? join(dir, "vite.config.js") : false,
+    logLevel: "silent",
+    clearScreen: false,
+    server: { host: "127.0.0.1", port: await freePort(), strictPort: true },
+  });
+  try {
+    await server.listen();
+    return await openPage(server.resolvedUrls.local[0]);
+  } finally {
+    await server.close();
+  }
+}
+
+test("Vite dev server: `await init()` with the README's vite.config.js (optimizeDeps.exclude)", { skip: skipBrowser }, async () => {
+  const config = readmeFiles()["vite.config.js"];
+  assert.ok(config, "the README has its vite.config.js");
+  assert.deepStrictEqual(await viteDev("vite-dev", config), WANT);
+});
+
+test("Vite dev server without the recipe: init() names it instead of a wasm error", { skip: skipBrowser }, async () => {
+  const r = await viteDev("vite-dev-norecipe", null);
+  assert.match(r.error, /^linegate: http:\/\/127\.0\.0\.1:\d+\/node_modules\/\.vite\/deps\/linegate\.wasm is not a WebAssembly module/);
+  assert.match(r.error, /add `optimizeDeps: \{ exclude: \["linegate"\] \}` to vite\.config\.js\.$/);
+});
+
 test("Rollup: @rollup/plugin-url for the .wasm and init(wasmUrl)", { skip: skipBrowser }, async () => {
   const dir = project("rollup", { "src/main.js": app({ importWasm: true }) });
   const { rollup } = tools("rollup");
@@ -220,6 +275,15 @@ test("Rollup: @rollup/plugin-url for the .wasm and init(wasmUrl)", { skip: skipB
   await bundle.write({ dir: join(dir, "dist"), format: "es" });
   await bundle.close();
   assert.deepEqual(warnings, []);
+  writeFileSync(join(dir, "dist/index.html"), html('<script type="module" src="main.js"></script>'));
+  assert.deepStrictEqual(await runPage(join(dir, "dist")), WANT);
+});
+
+test("bun build --target browser: import wasmUrl from \"linegate/linegate.wasm\" and init(wasmUrl)", { skip: skipBrowser || skipBun }, async () => {
+  const dir = project("bun-build", { "src/main.js": app({ importWasm: true }) });
+  const r = spawnSync(BUN, ["build", "--target", "browser", "src/main.js", "--outdir", "dist"], { cwd: dir, encoding: "utf8", env: BUN_ENV });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.ok(readdirSync(join(dir, "dist")).some((f) => f.endsWith(".wasm")), "the .wasm is emitted");
   writeFileSync(join(dir, "dist/index.html"), html('<script type="module" src="main.js"></script>'));
   assert.deepStrictEqual(await runPage(join(dir, "dist")), WANT);
 });
@@ -284,6 +348,166 @@ test("engines: only Node versions whose require() loads ES modules (20.19+, 22.1
   }
   const [major, minor] = process.versions.node.split(".").map(Number);
   assert.ok(major >= 23 || minor >= floors[major], `this Node (${process.version}) is one engines allows`);
+});
+
+// What a server-side runtime runs: checkWrite, checkStream over ReadableStreams cut mid-line
+// (a default one and a byte stream, read with a BYOB reader; a request's verdict and a
+// batch's Validation) and over a Response's body, and the Checker by hand.
+// BigInts are printed as "…n" so the whole result can be compared across runtimes.
+const runtimeApp = (imp) => `${imp}
+const query = "org=o&bucket=b&precision=s";
+const headers = { authorization: "Token t" };
+const req = (body) => ({ query, headers, body });
+const GOOD = ${JSON.stringify(GOOD)}, BAD = ${JSON.stringify(BAD)};
+function streamOf(text, type) {
+  const bytes = new TextEncoder().encode(text), cuts = [0, 7, 40, bytes.length];
+  let i = 0;
+  return new ReadableStream({
+    type,
+    pull(c) {
+      // slice: a byte stream takes the chunk's buffer over.
+      if (i + 1 < cuts.length) return c.enqueue(bytes.slice(cuts[i], cuts[++i]));
+      c.close();
+      // A BYOB read pending at the close settles (done) only once answered.
+      c.byobRequest?.respond(0);
+    },
+  });
+}
+function byHand(k, text) {
+  for (let i = 0; i < text.length; i += 5) k.push(text.slice(i, i + 5));
+  return k.finish();
+}
+const out = {
+  good: checkWrite(req(GOOD)),
+  bad: checkWrite(req(BAD)),
+  streamRequest: await checkStream(streamOf(BAD), { request: { query, headers } }),
+  streamBatch: await checkStream(streamOf(BAD), { precision: "s" }),
+  byteStreamRequest: await checkStream(streamOf(BAD, "bytes"), { request: { query, headers } }),
+  byteStreamBatch: await checkStream(streamOf(BAD, "bytes"), { precision: "s" }),
+  responseBody: await checkStream(new Response(BAD).body, { request: { query, headers } }),
+  validateBatch: validate(BAD, { precision: "s" }),
+  checkerGood: byHand(new Checker({ precision: "s" }), GOOD),
+  checkerRequest: byHand(Checker.forRequest({ query, headers }), BAD),
+};
+console.log(JSON.stringify(out, (k, v) => (typeof v === "bigint" ? v + "n" : v)));
+`;
+const RUNTIME_IMPORTS = "{ checkWrite, checkStream, validate, Checker }";
+
+// The runtime's result: the exact verdicts (as the Node test asserts) and, for the rest,
+// exactly what Node gives for the same script.
+function assertRuntime(out, node) {
+  assert.deepStrictEqual(out.good, WANT.good);
+  assert.deepStrictEqual(out.bad, WANT.bad);
+  assert.deepStrictEqual(out.streamRequest, WANT.bad);
+  assert.deepStrictEqual(out.byteStreamRequest, WANT.bad);
+  assert.deepStrictEqual(out.responseBody, WANT.bad);
+  assert.deepStrictEqual(out.checkerRequest, WANT.bad);
+  const { action, status, code, line, headers, body, points, lines, rejected } = out.streamBatch;
+  assert.deepStrictEqual(
+    { action, status, code, line, headers, body, points, lines, rejected },
+    { ...WANT.bad, points: 1, lines: 2, rejected: 1 },
+  );
+  assert.deepStrictEqual(out.streamBatch, out.validateBatch, "the stream's answer is the one-shot call's");
+  assert.deepStrictEqual(out.byteStreamBatch, out.validateBatch, "the byte stream's too");
+  assert.equal(out.streamBatch.diagnostics[0].reason, "invalid boolean");
+  assert.deepStrictEqual(
+    [out.checkerGood.action, out.checkerGood.status, out.checkerGood.points, out.checkerGood.body],
+    ["forward", 204, 1, ""],
+  );
+  assert.deepStrictEqual(out, node, "the same as in Node");
+}
+
+function run(cmd, args, opts) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 30_000, ...opts });
+  assert.equal(r.status, 0, `${cmd} ${args.join(" ")}: ${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+test("Bun: ESM import, require, checkStream and Checker, and the README's example", { skip: skipBun }, () => {
+  const dir = project("bun", {
+    "esm.mjs": runtimeApp(`import ${RUNTIME_IMPORTS} from "linegate";`),
+    "cjs.cjs": nodeApp('const { checkWrite } = require("linegate");'),
+    "check.mjs": readmeFiles()["check.mjs"],
+  });
+  const bun = (file) => run(BUN, ["--no-install", file], { cwd: dir, env: BUN_ENV });
+  assert.match(bun("--version"), /^1\./);
+  assertRuntime(JSON.parse(bun("esm.mjs")), JSON.parse(node(dir, "esm.mjs").stdout));
+  assert.deepStrictEqual(JSON.parse(bun("cjs.cjs")), WANT);
+  assert.equal(bun("check.mjs"), `400 invalid 2 ${WANT.bad.body}\n`);
+});
+
+// Every permission refused, nothing fetched: --cached-only over an empty DENO_DIR, and a
+// registry no one answers at, so a run that wanted jsr or npm fails instead.
+const DENO_DENY = ["--no-prompt", "--cached-only", "--deny-read", "--deny-write", "--deny-net", "--deny-env",
+  "--deny-sys", "--deny-run", "--deny-ffi", "--deny-import"];
+
+test("Deno: no permission at all, from node_modules (README's deno.json), nothing fetched", { skip: skipDeno }, async () => {
+  const files = readmeFiles();
+  assert.ok(files["deno.json"], "the README has its deno.json");
+  const dir = project("deno", {
+    "deno.json": files["deno.json"],
+    "bare.mjs": runtimeApp(`import ${RUNTIME_IMPORTS} from "linegate";`),
+    "npm.mjs": runtimeApp(`import ${RUNTIME_IMPORTS} from "npm:linegate";`),
+    "check.mjs": files["check.mjs"],
+    "node-entry.mjs": nodeApp('import { checkWrite } from "./node_modules/linegate/node.js";'),
+  });
+  const denoDir = mkdtempSync(join(tmpdir(), "linegate-deno-dir-"));
+  const env = {
+    ...process.env,
+    DENO_DIR: denoDir,
+    DENO_NO_UPDATE_CHECK: "1",
+    NO_COLOR: "1",
+    NPM_CONFIG_REGISTRY: `http://127.0.0.1:${await freePort()}/`,
+    JSR_URL: `http://127.0.0.1:${await freePort()}/`,
+  };
+  const deno = (args, file) => spawnSync(DENO, ["run", ...args, file], { cwd: dir, env, encoding: "utf8", timeout: 30_000 });
+  const ok = (args, file) => {
+    const r = deno(args, file);
+    assert.equal(r.status, 0, `deno run ${args.join(" ")} ${file}: ${r.stdout}${r.stderr}`);
+    return r.stdout;
+  };
+  try {
+    assert.match(run(DENO, ["--version"], { env }), /^deno 2\./);
+    const want = JSON.parse(node(dir, "bare.mjs").stdout);
+    assertRuntime(JSON.parse(ok(DENO_DENY, "bare.mjs")), want);
+    assertRuntime(JSON.parse(ok(DENO_DENY, "npm.mjs")), want);
+    assert.equal(ok(DENO_DENY, "check.mjs"), `400 invalid 2 ${WANT.bad.body}\n`);
+    // What the `deno` entry spares: the Node entry reads the .wasm, so it needs --allow-read.
+    const refused = deno(["--no-prompt", "--cached-only"], "node-entry.mjs");
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /NotCapable: Requires read access to .*linegate\.wasm/);
+    const wasm = join(dir, "node_modules/linegate/linegate.wasm");
+    assert.deepStrictEqual(JSON.parse(ok(["--no-prompt", "--cached-only", `--allow-read=${wasm}`], "node-entry.mjs")), WANT);
+    // Nothing came from a registry: Deno's npm cache holds no package.
+    const cached = existsSync(join(denoDir, "npm")) ? readdirSync(join(denoDir, "npm"), { recursive: true }) : [];
+    assert.deepEqual(cached.filter((f) => f.endsWith("package.json")), []);
+  } finally {
+    rmSync(denoDir, { recursive: true, force: true });
+  }
+});
+
+test("Deno before 2.6 (the source-phase import unparsable): --allow-read suffices, and without it the error names both fixes", { skip: skipDeno }, () => {
+  const dir = project("deno-old", {
+    "deno.json": readmeFiles()["deno.json"],
+    "esm.mjs": nodeApp('import { checkWrite } from "linegate";'),
+  });
+  // What an older parser makes of deno-wasm.js, with this Deno: a SyntaxError when loaded.
+  writeFileSync(join(dir, "node_modules/linegate/deno-wasm.js"), "import sourcex wasm from './linegate.wasm';\n");
+  const denoDir = mkdtempSync(join(tmpdir(), "linegate-deno-dir-"));
+  const env = { ...process.env, DENO_DIR: denoDir, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
+  const deno = (args) => spawnSync(DENO, ["run", "--no-prompt", "--cached-only", ...args, "esm.mjs"], { cwd: dir, env, encoding: "utf8", timeout: 30_000 });
+  try {
+    const refused = deno([]);
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /linegate: this Deno cannot import linegate\.wasm as a module \(Deno 2\.6\+ can, with no permission\) and may not read it/);
+    assert.match(refused.stderr, /update Deno, or run with --allow-read/);
+    assert.match(refused.stderr, /SyntaxError/, "the cause is kept");
+    const r = deno([`--allow-read=${join(dir, "node_modules/linegate/linegate.wasm")}`]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepStrictEqual(JSON.parse(r.stdout), WANT);
+  } finally {
+    rmSync(denoDir, { recursive: true, force: true });
+  }
 });
 
 // What the README's Worker forwards to: records the writes and answers 204.

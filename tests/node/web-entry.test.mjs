@@ -11,10 +11,14 @@ const pkg = JSON.parse(readFileSync(new URL("package.json", pkgDir), "utf8"));
 const web = await import(new URL(pkg.exports["."].workerd, pkgDir));
 const wasmBytes = readFileSync(new URL(pkg.exports["./linegate.wasm"], pkgDir));
 
-test("the exports map: Node gets the self-initialising entry, the rest the explicit one", () => {
+test("the exports map: Node and Deno get self-initialising entries, the rest the explicit one", () => {
   const dot = pkg.exports["."];
   assert.equal(Object.keys(dot)[0], "types", "types must come first");
   assert.equal(dot.node, "./node.js");
+  // Deno matches both "deno" and "node": the first key in the map wins.
+  assert.equal(dot.deno, "./deno.js");
+  assert.ok(Object.keys(dot).indexOf("deno") < Object.keys(dot).indexOf("node"), "deno must come before node");
+  assert.ok(pkg.files.includes("deno-wasm.js"), "deno.js loads deno-wasm.js");
   for (const c of ["workerd", "worker", "browser", "default"]) assert.equal(dot[c], "./web.js");
   for (const f of [...new Set(Object.values(dot))]) {
     assert.ok(pkg.files.includes(f.slice(2)), `${f} is published`);

@@ -7,14 +7,12 @@
 pub mod auth;
 pub mod body;
 pub mod config;
-pub mod dbrp;
 pub mod http;
 pub mod lookup;
 pub mod metrics;
 pub mod relay;
 pub mod server;
 pub mod store;
-pub mod v1;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

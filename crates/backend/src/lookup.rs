@@ -1,5 +1,5 @@
 //! The core pipeline's lookup over the store, for both write endpoints: tokens by salted
-//! hash, v1 authorizations (user name and salted PBKDF2 password, `crate::v1`), orgs,
+//! hash, v1 authorizations (user name and salted PBKDF2 password, `crate::store::v1`), orgs,
 //! buckets and explicit DBRP mappings from the in-memory registry, and the write permission.
 
 use std::sync::Arc;
@@ -23,10 +23,10 @@ impl Lookup for StoreLookup {
         self.store.registry().token(secret).cloned()
     }
     fn v1_user(&mut self, user: &[u8], password: &[u8]) -> Option<Option<Token>> {
-        crate::v1::v1_user(&self.store, user, password)
+        crate::store::v1::v1_user(&self.store, user, password)
     }
     fn dbrp(&mut self, org: &Org, db: &[u8], rp: Option<&[u8]>) -> Option<Bucket> {
-        crate::v1::dbrp(&self.store.registry(), org.id, db, rp)
+        crate::store::v1::dbrp(&self.store.registry(), org.id, db, rp)
     }
     fn org_by_id(&mut self, id: u64) -> Option<Org> {
         self.store.registry().orgs.get(&id).cloned()

@@ -39,7 +39,7 @@ enum Cmd {
     },
     /// Manage v1 authorizations (user name and password, for `/write`).
     #[command(name = "v1-auth", subcommand)]
-    V1Auth(linegate_backend::v1::cli::V1AuthCmd),
+    V1Auth(linegate_backend::store::v1::cli::V1AuthCmd),
 }
 
 #[derive(clap::Args)]
@@ -146,7 +146,7 @@ fn main() -> ExitCode {
         Cmd::Serve(s) => serve(*s),
         Cmd::Export(e) => export(e),
         Cmd::DeadLetters { data } => dead_letters(data),
-        Cmd::V1Auth(c) => linegate_backend::v1::cli::run(c),
+        Cmd::V1Auth(c) => linegate_backend::store::v1::cli::run(c),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

@@ -216,21 +216,16 @@ impl Trickler {
 
 #[test]
 fn trickling_connections_are_cut_off_while_a_normal_client_is_served() {
-    let dir = support::temp_dir("hostile-trickle");
-    let s = Server::start(
-        &dir.join("data"),
+    let (_, s) = support::serve(
+        "hostile-trickle",
         &[
-            &support::setup("o", "b", "tok")[..],
-            &[
-                "--header-timeout-ms",
-                "1000",
-                "--body-idle-timeout-ms",
-                "1000",
-                "--min-body-rate",
-                "1000",
-            ],
-        ]
-        .concat(),
+            "--header-timeout-ms",
+            "1000",
+            "--body-idle-timeout-ms",
+            "1000",
+            "--min-body-rate",
+            "1000",
+        ],
     );
     let t0 = Instant::now();
     let mut conns: Vec<Trickler> = (0..500)
@@ -310,21 +305,16 @@ fn trickling_connections_are_cut_off_while_a_normal_client_is_served() {
 
 #[test]
 fn sigterm_finishes_within_its_deadline() {
-    let dir = support::temp_dir("hostile-term");
-    let mut s = Server::start(
-        &dir.join("data"),
+    let (_, mut s) = support::serve(
+        "hostile-term",
         &[
-            &support::setup("o", "b", "tok")[..],
-            &[
-                "--shutdown-timeout-ms",
-                "1000",
-                "--body-idle-timeout-ms",
-                "60000",
-                "--min-body-rate",
-                "0",
-            ],
-        ]
-        .concat(),
+            "--shutdown-timeout-ms",
+            "1000",
+            "--body-idle-timeout-ms",
+            "60000",
+            "--min-body-rate",
+            "0",
+        ],
     );
     assert_eq!(s.write("tok", "org=o&bucket=b", b"m f=1 1").status, 204);
     // An upload that would take minutes, and an idle keep-alive connection.
@@ -646,15 +636,7 @@ fn crc32(data: &[u8]) -> u32 {
 
 #[test]
 fn an_export_of_a_million_points_streams_in_bounded_memory() {
-    let dir = support::temp_dir("hostile-export");
-    let s = Server::start(
-        &dir.join("data"),
-        &[
-            &support::setup("o", "b", "tok")[..],
-            &["--body-idle-timeout-ms", "1500"],
-        ]
-        .concat(),
-    );
+    let (_, s) = support::serve("hostile-export", &["--body-idle-timeout-ms", "1500"]);
     let pid = s.child.id();
     // 1,000 series × 1,000 times, in ten batches; every tenth point is written twice
     // (another field, same series and time) so the merge has work to do.
@@ -758,14 +740,9 @@ fn export_merges_alike_in_memory_and_on_disk() {
 
 #[test]
 fn an_address_that_keeps_failing_authentication_is_slowed() {
-    let dir = support::temp_dir("hostile-guess");
-    let s = Server::start(
-        &dir.join("data"),
-        &[
-            &support::setup("o", "b", "tok")[..],
-            &["--auth-fail-burst", "3", "--auth-fail-delay-ms", "300"],
-        ]
-        .concat(),
+    let (_, s) = support::serve(
+        "hostile-guess",
+        &["--auth-fail-burst", "3", "--auth-fail-delay-ms", "300"],
     );
     let mut took = Vec::new();
     for i in 0..5 {
@@ -791,15 +768,7 @@ fn an_address_that_keeps_failing_authentication_is_slowed() {
 
 #[test]
 fn connections_past_the_cap_are_closed_at_once() {
-    let dir = support::temp_dir("hostile-cap");
-    let s = Server::start(
-        &dir.join("data"),
-        &[
-            &support::setup("o", "b", "tok")[..],
-            &["--max-connections", "8"],
-        ]
-        .concat(),
-    );
+    let (_, s) = support::serve("hostile-cap", &["--max-connections", "8"]);
     // Eight idle connections hold every slot (the header timeout is 30 s by default).
     let idle: Vec<TcpStream> = (0..8)
         .map(|_| TcpStream::connect(&s.addr).unwrap())
@@ -819,21 +788,16 @@ fn connections_past_the_cap_are_closed_at_once() {
 
 #[test]
 fn bodies_past_the_in_flight_budget_wait_then_get_503() {
-    let dir = support::temp_dir("hostile-budget");
-    let s = Server::start(
-        &dir.join("data"),
+    let (_, s) = support::serve(
+        "hostile-budget",
         &[
-            &support::setup("o", "b", "tok")[..],
-            &[
-                "--max-inflight-bytes",
-                "100000",
-                "--body-idle-timeout-ms",
-                "500",
-                "--min-body-rate",
-                "0",
-            ],
-        ]
-        .concat(),
+            "--max-inflight-bytes",
+            "100000",
+            "--body-idle-timeout-ms",
+            "500",
+            "--min-body-rate",
+            "0",
+        ],
     );
     // One upload holds 90 kB of the budget and stalls (under its idle timeout, renewed).
     let mut hog = TcpStream::connect(&s.addr).unwrap();
@@ -870,15 +834,7 @@ fn bodies_past_the_in_flight_budget_wait_then_get_503() {
 
 #[test]
 fn field_types_past_the_cache_are_still_checked() {
-    let dir = support::temp_dir("hostile-fields");
-    let s = Server::start(
-        &dir.join("data"),
-        &[
-            &support::setup("o", "b", "tok")[..],
-            &["--field-cache", "100"],
-        ]
-        .concat(),
-    );
+    let (_, s) = support::serve("hostile-fields", &["--field-cache", "100"]);
     // 5,000 distinct fields: most are evicted from a cache of 100.
     for batch in 0..5 {
         let mut body = Vec::new();

@@ -34,7 +34,9 @@ use crate::store::{self, Bucket, ExportFilter, Org, Registry, Store, Token, Writ
 use linegate_core::storage::Scanner;
 
 mod buckets;
+mod dbrp;
 mod export;
+mod v1;
 mod write;
 
 use buckets::*;
@@ -84,20 +86,12 @@ pub fn now_ns() -> i64 {
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/api/v2/write", post(write).fallback(method_not_allowed))
-        // v1 compatibility: the same write door (its endpoint from the path); crate::dbrp.
-        .route(
-            "/write",
-            post(write).fallback(crate::v1::method_not_allowed),
-        )
-        .route(
-            "/api/v2/dbrps",
-            get(crate::dbrp::list).post(crate::dbrp::create),
-        )
+        // v1 compatibility: the same write door (its endpoint from the path); the DBRP API in dbrp.rs.
+        .route("/write", post(write).fallback(v1::method_not_allowed))
+        .route("/api/v2/dbrps", get(dbrp::list).post(dbrp::create))
         .route(
             "/api/v2/dbrps/{id}",
-            get(crate::dbrp::get_one)
-                .patch(crate::dbrp::update)
-                .delete(crate::dbrp::delete),
+            get(dbrp::get_one).patch(dbrp::update).delete(dbrp::delete),
         )
         .route("/ping", get(ping).head(ping))
         .route("/health", get(health))

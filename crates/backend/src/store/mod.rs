@@ -11,6 +11,7 @@ mod dead_letters;
 mod export;
 mod ids;
 mod registry;
+pub mod v1;
 mod writer;
 
 pub use codec::*;
@@ -108,7 +109,7 @@ fn open_write(dir: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "secure_delete", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(SCHEMA)?;
-    conn.execute_batch(crate::v1::SCHEMA)?;
+    conn.execute_batch(v1::SCHEMA)?;
     migrate_tokens(&conn)?;
     if get_meta(&conn, SALT_KEY)?.is_none() {
         let mut salt = [0u8; 32];

@@ -73,7 +73,7 @@ pub struct Registry {
     /// This database's salt for token hashes (random, made with the database).
     pub salt: Vec<u8>,
     /// DBRP mappings and v1 authorizations.
-    pub v1: crate::v1::V1Registry,
+    pub v1: super::v1::V1Registry,
 }
 
 impl Registry {
@@ -244,7 +244,7 @@ pub fn load_registry(conn: &Connection) -> rusqlite::Result<Registry> {
     reg.salt = get_meta(conn, SALT_KEY)?
         .map(|s| unhex(&s))
         .unwrap_or_default();
-    reg.v1 = crate::v1::load(conn)?;
+    reg.v1 = super::v1::load(conn)?;
     Ok(reg)
 }
 

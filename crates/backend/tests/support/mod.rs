@@ -45,6 +45,17 @@ pub fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
+/// A fresh directory and a server on its `data` with org `o`, bucket `b`, all-access token
+/// `tok` and the `extra` flags.
+pub fn serve(name: &str, extra: &[&str]) -> (PathBuf, Server) {
+    let dir = temp_dir(name);
+    let s = Server::start(
+        &dir.join("data"),
+        &[&setup("o", "b", "tok")[..], extra].concat(),
+    );
+    (dir, s)
+}
+
 /// A running `linegate-backend serve`.
 pub struct Server {
     pub child: Child,

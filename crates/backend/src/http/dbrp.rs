@@ -3,7 +3,8 @@
 //! bucket), get one (GET `/api/v2/dbrps/{id}`, `{"content": …}`), update its `default` and/or
 //! `retention_policy` (PATCH `/api/v2/dbrps/{id}`, the same shape back), delete (DELETE
 //! `/api/v2/dbrps/{id}`); each by-id call names the org (`orgID` or `org` in the query), as
-//! OSS's do. `/write` reads them through the pipeline's lookup (`crate::v1::StoreLookup::dbrp`).
+//! OSS's do. `/write` reads them through the pipeline's lookup (`crate::lookup::StoreLookup`, over
+//! `crate::store::v1`).
 
 // A ready answer is the natural error of each step of a handler.
 #![allow(clippy::result_large_err)]
@@ -18,9 +19,10 @@ use linegate_core::{Query, Rejection};
 use rusqlite::params;
 use serde_json::{json, Value};
 
-use crate::http::App;
+use super::v1::collect;
+use super::{reject, App};
+use crate::store::v1::Dbrp;
 use crate::store::{Bucket, Registry, Token};
-use crate::v1::{collect, reject, Dbrp};
 
 fn error(status: u16, code: &'static str, message: &str) -> Response {
     reject(Rejection {

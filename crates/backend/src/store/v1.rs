@@ -1,30 +1,17 @@
 //! What InfluxDB OSS v2's v1-compatibility write endpoint, `POST /write` (spec Part C),
-//! needs beyond the write door (`crate::http`, which serves both endpoints over the core
-//! pipeline and `crate::lookup::StoreLookup`): v1 authorizations (a user name and a salted,
-//! hashed password) and explicit DBRP mappings (their API is `crate::dbrp`), the 405 of
-//! other methods, and the `v1-auth` command.
-
-// A ready answer is the natural error of each step of a handler.
-#![allow(clippy::result_large_err)]
+//! keeps in the store: v1 authorizations (a user name and a salted, hashed password) and
+//! explicit DBRP mappings, read by the pipeline's lookup (`crate::lookup::StoreLookup`),
+//! and the `v1-auth` command that changes them. Their HTTP side is `crate::http::v1` (the
+//! 405 of other methods) and `crate::http::dbrp` (the DBRP API).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
-use bytes::{Bytes, BytesMut};
-use http_body_util::BodyExt;
-use linegate_core::pipeline::{self, Endpoint, Head, Lookup};
-use linegate_core::Rejection;
 use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-use crate::http::App;
-use crate::lookup::StoreLookup;
 use crate::store::{self, Bucket, Registry, Store, Token};
 
 /// The v1 tables: explicit DBRP mappings, v1 authorizations (passwords as salted PBKDF2).
@@ -236,69 +223,6 @@ fn refresh_users(store: &Store) {
     if let Err(e) = tokio::task::block_in_place(|| store.reload_registry()) {
         tracing::warn!(error = %e, "reloading v1 authorizations");
     }
-}
-
-fn base(status: u16) -> axum::http::response::Builder {
-    Response::builder()
-        .status(status)
-        .header("X-Influxdb-Build", "OSS")
-        .header("X-Influxdb-Version", crate::http::VERSION_HEADER)
-}
-
-pub(crate) fn reject(r: Rejection) -> Response {
-    let mut b = base(r.status);
-    for (k, v) in r.headers() {
-        b = b.header(k, v);
-    }
-    b.body(Body::from(r.body)).unwrap_or_default()
-}
-
-fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h [u8]> {
-    headers.get(name).map(|v| v.as_bytes())
-}
-
-/// Reads the body, stopping once it reaches `max` bytes (`true` = too large).
-pub(crate) async fn collect(body: Body, hint: usize, max: usize) -> Result<(Bytes, bool), ()> {
-    let mut body = body;
-    let mut buf = BytesMut::with_capacity(hint.min(max).min(1 << 20));
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| ())?;
-        if let Ok(data) = frame.into_data() {
-            buf.extend_from_slice(&data);
-            if buf.len() >= max {
-                return Ok((buf.freeze(), true));
-            }
-        }
-    }
-    Ok((buf.freeze(), false))
-}
-
-/// Any other method on `/write`: the credentials are judged first (step 1), then 405.
-pub async fn method_not_allowed(State(app): State<Arc<App>>, req: Request) -> Response {
-    let head = Head {
-        endpoint: Endpoint::V1,
-        query: req.uri().query().unwrap_or("").as_bytes(),
-        authorization: header(req.headers(), "authorization"),
-        content_encoding: None,
-    };
-    let q = linegate_core::Query::parse(head.query);
-    let mut l = StoreLookup {
-        store: app.store.clone(),
-    };
-    let known = pipeline::credentials(&head, &q).is_some_and(|c| match c {
-        pipeline::Credentials::Token(t) => l.token(t).is_some(),
-        pipeline::Credentials::Password { user, password } => match l.v1_user(&user, &password) {
-            Some(found) => found.is_some(),
-            None => l.token(&password).is_some(),
-        },
-    });
-    if !known {
-        return reject(Rejection::unauthorized());
-    }
-    let mut res = reject(Rejection::method_not_allowed("POST"));
-    res.headers_mut()
-        .insert("Allow", axum::http::HeaderValue::from_static("POST"));
-    res
 }
 
 /// Creates (or replaces) a v1 authorization: `linegate-backend v1-auth create`.
