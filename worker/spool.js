@@ -23,10 +23,18 @@ const DEAD = new Set([400, 401, 403, 404, 422]);
 // The object that lists the destinations for the admin endpoint.
 const INDEX = "\u0000index";
 
-/** The object of a write's destination, and its name (what the admin endpoint shows). */
+/**
+ * The object of a write's destination, and its name (what the admin endpoint shows): path +
+ * org + orgID + bucket for /api/v2/write, path + db + rp for v1's /write (what names the
+ * bucket there), so order is kept per bucket and one bucket's backlog holds up no other.
+ */
 export function destination(cfg, url) {
   const q = url.searchParams;
-  const name = JSON.stringify([url.pathname, q.get("org") ?? "", q.get("orgID") ?? "", q.get("bucket") ?? ""]);
+  const name = JSON.stringify(
+    url.pathname === "/write"
+      ? [url.pathname, q.get("db") ?? "", q.get("rp") ?? ""]
+      : [url.pathname, q.get("org") ?? "", q.get("orgID") ?? "", q.get("bucket") ?? ""],
+  );
   return { name, stub: cfg.spool.ns.get(cfg.spool.ns.idFromName(name)) };
 }
 
@@ -412,9 +420,13 @@ export class Spool extends DurableObject {
       .toArray()
       .map((d) => ({ id: d.seq, status: d.status, body: d.answer, bytes: d.size, attempts: d.attempts, received: new Date(d.received).toISOString(), dead_at: new Date(d.dead_at).toISOString() }));
     const name = this.meta("name");
-    const [path, org, orgID, bucket] = name === null ? [] : JSON.parse(name);
+    const parts = name === null ? [] : JSON.parse(name);
+    const where =
+      parts[0] === "/write"
+        ? { path: parts[0], db: parts[1], rp: parts[2] }
+        : { path: parts[0], org: parts[1], orgID: parts[2], bucket: parts[3] };
     return {
-      path, org, orgID, bucket,
+      ...where,
       queued: q.n,
       queued_bytes: q.b,
       oldest_age_s: q.oldest === null ? null : Math.round((now - q.oldest) / 1000),

@@ -25,6 +25,7 @@ import {
   freePort,
   send,
   ray,
+  BACKEND_BIN,
 } from "./helpers.mjs";
 
 const skip =
@@ -559,6 +560,152 @@ describe("SPOOL=always, workerd killed with SIGKILL mid-delivery (wrangler dev)"
       await tap.close();
       await backend.close();
       fs.rmSync(persist, { recursive: true, force: true });
+    }
+  });
+});
+
+// ---- v1's /write through the spool -------------------------------------------------------
+
+const V1_PASS = "pw of alice";
+
+function basicAuth(user, pass) {
+  return "Basic " + Buffer.from(`${user}:${pass}`).toString("base64");
+}
+
+/**
+ * v1 batches as v1 clients send them: credentials from u/p, `Token [user:]secret` and Basic;
+ * `db` with and without `rp`; precisions that scale (s, ms, us) and ones OSS reads as
+ * nanoseconds (u, h); one gzipped. `bucket` is where the backend's DBRP mapping puts it,
+ * `want` the exported line (timestamps in ns as OSS stores them). `tag` tells runs apart.
+ */
+function v1Batches(tag) {
+  const T = SETUP.token;
+  const b = (path, headers, body, bucket, want) => ({ path, headers, body: Buffer.from(body), bucket, want });
+  const list = [
+    b(`/write?db=v1db&rp=week&precision=s&u=alice&p=${encodeURIComponent(V1_PASS)}`, {}, `v1s,run=${tag} v=1.5 1700000000\n`, "v1db/week", `v1s,run=${tag} v=1.5 1700000000000000000`),
+    b(`/write?db=v1db&precision=ms`, { Authorization: `Token ${T}` }, `v1ms,run=${tag} v=2.5 1700000000123\n`, "v1db", `v1ms,run=${tag} v=2.5 1700000000123000000`),
+    b(`/write?db=v1db&precision=u`, { Authorization: `Token anyone:${T}` }, `v1u,run=${tag} v=3.5 1700000000123456789\n`, "v1db", `v1u,run=${tag} v=3.5 1700000000123456789`),
+    b(`/write?db=v1db&precision=us&u=anyone&p=${T}`, { "Content-Type": "text/plain; charset=utf-8" }, `v1us,run=${tag} v=4.5 1700000000123456\n`, "v1db", `v1us,run=${tag} v=4.5 1700000000123456000`),
+  ];
+  const gz = b(`/write?db=v1db&rp=week&precision=h`, { Authorization: basicAuth("alice", V1_PASS), "Content-Encoding": "gzip" }, "", "v1db/week", `v1h,run=${tag} v=5.5 1700000000000000005`);
+  gz.body = zlib.gzipSync(`v1h,run=${tag} v=5.5 1700000000000000005\n`);
+  list.push(gz);
+  return list;
+}
+
+/** The backend with the v1 buckets (`v1db` and, through its name, `v1db` rp `week`) and alice. */
+async function v1Backend() {
+  const backend = await startBackend();
+  await createBucket(backend, "v1db");
+  await createBucket(backend, "v1db/week");
+  const args = ["v1-auth", "create", "--data", backend.dir, "--username", "alice", "--password", V1_PASS, "--org", SETUP.org, "--write-bucket", "v1db/week"];
+  const p = spawn(BACKEND_BIN, args, { stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  p.stderr.on("data", (c) => (err += c));
+  const code = await new Promise((r) => p.once("exit", r));
+  assert.equal(code, 0, `v1-auth create: ${err}`);
+  return backend;
+}
+
+/** Each batch reached the backend once, its query, headers and bytes intact, in order per destination; the points are stored. */
+async function assertV1Delivered(received, sent, backend) {
+  const got = received.filter((r) => r.url.startsWith("/write?"));
+  assert.equal(got.length, sent.length, got.map((r) => r.url).join("\n"));
+  for (const key of ["rp=week", null]) {
+    const inDest = (u) => (key === null ? !u.includes("rp=") : u.includes(key));
+    const g = got.filter((r) => inDest(r.url));
+    const s = sent.filter((b) => inDest(b.path));
+    assert.deepEqual(g.map((r) => r.url), s.map((b) => b.path), "the query as sent, in order");
+    g.forEach((r, k) => {
+      const b = s[k];
+      assert.ok(r.body.equals(b.body), `${b.path}: body differs`);
+      assert.equal(r.headers.authorization, b.headers.Authorization, b.path);
+      assert.equal(r.headers["content-encoding"], b.headers["Content-Encoding"], b.path);
+      assert.equal(r.headers["content-type"], b.headers["Content-Type"], b.path);
+      assert.equal(r.answer.status, 204, `${b.path}: ${r.answer.body}`);
+    });
+  }
+  for (const bucket of ["v1db", "v1db/week"]) {
+    const lines = (await exported(backend, encodeURIComponent(bucket))).split("\n").filter((l) => l.startsWith("v1"));
+    const want = sent.filter((b) => b.bucket === bucket).map((b) => b.want);
+    assert.deepEqual(lines.toSorted(), want.toSorted(), bucket);
+  }
+}
+
+describe("v1 /write through the spool", { skip }, () => {
+  test("SPOOL=always: v1 batches get the spool's 204, then reach the backend's /write intact and are stored", async () => {
+    const backend = await v1Backend();
+    const tap = await startRecorder(forwardTo(backend.url));
+    const dir = tmpdir("v1-always");
+    const w = await spoolWorker({ BACKEND_URL: tap.url, SPOOL: "always" }, dir);
+    try {
+      const sent = v1Batches("always");
+      for (const b of sent) {
+        const r = await send(w.url, { path: b.path, headers: b.headers, body: b.body });
+        assert.equal(r.status, 204, `${b.path}: ${r.status} ${r.body}`);
+        assert.equal(r.headers["x-linegate-spooled"], "1", b.path);
+      }
+      await until("delivery", () => tap.received.filter((r) => r.answer?.status === 204).length >= sent.length, 20_000);
+      await assertV1Delivered(tap.received, sent, backend);
+      // One destination per (db, rp), shown as such; both empty now.
+      const st = JSON.parse((await admin(w, "GET", "/spool")).body);
+      const dests = st.destinations.map((d) => [d.path, d.db, d.rp, d.queued, d.dead_letters]);
+      assert.deepEqual(dests.toSorted(), [["/write", "v1db", "", 0, 0], ["/write", "v1db", "week", 0, 0]]);
+      // A v1 write the backend refuses (wrong password: 401) is a dead letter with its answer.
+      const r = await send(w.url, { path: `/write?db=v1db&rp=week&u=alice&p=wrong`, body: "v1bad v=1 1\n" });
+      assert.equal(r.status, 204);
+      await until("dead letter", async () => {
+        const d = JSON.parse((await admin(w, "GET", "/spool")).body).destinations.find((x) => x.rp === "week");
+        return d.dead_letters === 1;
+      }, 20_000);
+      const d = JSON.parse((await admin(w, "GET", "/spool")).body).destinations.find((x) => x.rp === "week");
+      assert.equal(d.dead[0].status, 401);
+      assert.equal(d.dead[0].body, tap.received.at(-1).answer.body.toString());
+    } finally {
+      await w.close();
+      await tap.close();
+      await backend.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("SPOOL=fallback, backend down: v1 batches get 204, then arrive intact once it is back", async () => {
+    let backend = await v1Backend();
+    await backend.close({ keep: true });
+    const tapPort = await freePort();
+    const dir = tmpdir("v1-fallback");
+    const w = await spoolWorker({ BACKEND_URL: `http://127.0.0.1:${tapPort}`, SPOOL: "fallback" }, dir);
+    let tap = null;
+    try {
+      const sent = v1Batches("fallback");
+      for (const b of sent) {
+        const id = ray();
+        const r = await send(w.url, { path: b.path, headers: { ...b.headers, "CF-Ray": id }, body: b.body });
+        assert.equal(r.status, 204, `${b.path}: ${r.status} ${r.body}`);
+        assert.equal(r.headers["x-linegate-spooled"], "1", b.path);
+        assert.equal((await w.entry(id)).action, "spooled");
+      }
+      const st = JSON.parse((await admin(w, "GET", "/spool")).body);
+      assert.deepEqual(
+        st.destinations.map((d) => [d.db, d.rp, d.queued]).toSorted(),
+        [["v1db", "", 3], ["v1db", "week", 2]],
+      );
+      backend = await startBackend({ dir: backend.dir, port: backend.port });
+      tap = await startTap(tapPort, forwardTo(backend.url));
+      await until("delivery", () => tap.received.filter((r) => r.answer?.status === 204).length >= sent.length, 30_000);
+      // The tap has no method field: every request it saw was a delivery (POST).
+      await assertV1Delivered(tap.received, sent, backend);
+      // Once the queue is empty, fallback forwards v1 directly again: the backend's answer.
+      await until("empty queues", async () => JSON.parse((await admin(w, "GET", "/spool")).body).destinations.every((d) => d.queued === 0), 10_000);
+      const r = await send(w.url, { path: `/write?db=v1db&precision=s&u=anyone&p=${SETUP.token}`, body: "v1direct v=6.5 1700000006\n" });
+      assert.equal(r.status, 204);
+      assert.equal(r.headers["x-linegate-spooled"], undefined);
+      assert.ok((await exported(backend, "v1db")).includes("v1direct v=6.5 1700000006000000000\n"));
+    } finally {
+      await w.close();
+      await tap?.close();
+      await backend.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

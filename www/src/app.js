@@ -197,6 +197,47 @@ function clearSource() {
 
 // ---- options ------------------------------------------------------------------------------
 
+// The precisions each endpoint's clients send. v1's /write never rejects one; InfluxDB v2
+// scales given timestamps only for us, ms and s there, and reads n, u, m and h as ns (the
+// check warns about u, m and h: valid 1.x units that land at the wrong time).
+const PRECISIONS = {
+  '/api/v2/write': [...$('precision').options].map((o) => [o.value, o.textContent]),
+  '/write': [
+    ['n', 'n — nanoseconds'],
+    ['u', 'u — read as ns by InfluxDB v2'],
+    ['us', 'us — microseconds'],
+    ['ms', 'ms — milliseconds'],
+    ['s', 's — seconds'],
+    ['m', 'm — read as ns by InfluxDB v2'],
+    ['h', 'h — read as ns by InfluxDB v2'],
+  ],
+};
+
+function showEndpoint() {
+  const ep = $('endpoint').value;
+  const sel = $('precision');
+  const keep = sel.value;
+  const list = PRECISIONS[ep];
+  sel.replaceChildren(
+    ...list.map(([value, label]) => {
+      const o = document.createElement('option');
+      o.value = value;
+      o.textContent = label;
+      return o;
+    }),
+  );
+  // A unit both lists have stays chosen; otherwise each list's first (nanoseconds).
+  sel.value = list.some(([v]) => v === keep) ? keep : list[0][0];
+  const v1 = ep === '/write';
+  $('endpoint-help').textContent = v1 ? 'InfluxDB 1.x clients’ endpoint, as InfluxDB OSS v2 answers it.' : '';
+  for (const e of document.querySelectorAll('.v2-only')) e.hidden = v1;
+  for (const e of document.querySelectorAll('.v1-only')) e.hidden = !v1;
+}
+
+$('endpoint').addEventListener('change', () => {
+  showEndpoint();
+  schedule(0);
+});
 for (const id of ['precision', 'encoding']) $(id).addEventListener('change', () => schedule(0));
 for (const id of ['now', 'max-body', 'max-batch', 'max-message']) $(id).addEventListener('input', () => schedule(400));
 $('now-set').addEventListener('click', () => {
@@ -237,6 +278,7 @@ function readOptions() {
   $('limits-error').textContent = errors.filter((e) => !e.startsWith('“Now”')).join(' ');
   if (errors.length) return { errors };
   return {
+    endpoint: $('endpoint').value,
     precision: $('precision').value,
     encoding: $('encoding').value,
     now,
@@ -519,8 +561,11 @@ $('copy-body').addEventListener('click', async () => {
 $('send-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const out = { status: $('send-status'), text: $('send-text'), body: $('send-body'), box: $('send-result') };
-  const missing = ['send-url', 'send-org', 'send-bucket', 'send-token'].filter((id) => !$(id).value.trim());
-  for (const id of ['send-url', 'send-org', 'send-bucket', 'send-token']) $(id).setAttribute('aria-invalid', missing.includes(id) ? 'true' : 'false');
+  const endpoint = $('endpoint').value;
+  const v1 = endpoint === '/write';
+  const required = v1 ? ['send-url', 'send-db', 'send-token'] : ['send-url', 'send-org', 'send-bucket', 'send-token'];
+  const missing = required.filter((id) => !$(id).value.trim());
+  for (const id of ['send-url', 'send-org', 'send-bucket', 'send-db', 'send-token']) $(id).setAttribute('aria-invalid', missing.includes(id) ? 'true' : 'false');
   if (missing.length) {
     out.box.dataset.state = 'bad';
     out.status.textContent = '—';
@@ -543,8 +588,11 @@ $('send-form').addEventListener('submit', async (e) => {
   try {
     const a = await send({
       url: $('send-url').value.trim(),
+      endpoint,
       org: $('send-org').value.trim(),
       bucket: $('send-bucket').value.trim(),
+      db: $('send-db').value.trim(),
+      rp: $('send-rp').value.trim(),
       token: $('send-token').value,
       precision: opts.precision || $('precision').value,
       gzip,
@@ -566,6 +614,8 @@ $('send-form').addEventListener('submit', async (e) => {
 // ---- start --------------------------------------------------------------------------------
 
 $('build-info').textContent = BUILD ? `Build ${BUILD}.` : '';
+// A reload may keep the endpoint chosen before it (form state restored by the browser).
+if ($('endpoint').value !== '/api/v2/write') showEndpoint();
 describeSource();
 readOptions();
 checker

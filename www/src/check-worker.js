@@ -56,6 +56,8 @@ async function check({ id, source, options }) {
     },
   };
   if (gzip) opts.contentEncoding = 'gzip';
+  // v1's /write: its precision rules (never rejected, u/m/h read as ns) and its warning.
+  if (options.endpoint === '/write') opts.endpoint = '/write';
   const v = await linegate.checkStream(blob.stream(), opts);
   const tParse = performance.now();
   const tRead = t0;

@@ -1,22 +1,33 @@
 // The one place the page sends data anywhere: an explicit POST of the checked bytes to the
 // write endpoint the user typed, with the token from the form (never stored).
 
-export function writeUrl(base, { org, bucket, precision }) {
+// `endpoint` is the path chosen on the page: v2's `/api/v2/write` (org, bucket) or v1's
+// `/write` (db, rp). A URL already ending in the chosen path is used as it is.
+export function writeUrl(base, { endpoint = '/api/v2/write', org, bucket, db, rp, precision }) {
   const u = new URL(base);
-  if (!/\/api\/v2\/write\/?$/.test(u.pathname)) u.pathname = `${u.pathname.replace(/\/+$/, '')}/api/v2/write`;
-  u.searchParams.set('org', org);
-  u.searchParams.set('bucket', bucket);
+  if (endpoint === '/write') {
+    // A server root, or a URL ending in either write path (the v2 one typed before switching).
+    const rootPath = u.pathname.replace(/\/+$/, '').replace(/\/api\/v2\/write$|\/write$/, '');
+    u.pathname = `${rootPath}/write`;
+    u.searchParams.set('db', db);
+    if (rp) u.searchParams.set('rp', rp);
+  } else {
+    if (!/\/api\/v2\/write\/?$/.test(u.pathname)) u.pathname = `${u.pathname.replace(/\/+$/, '')}/api/v2/write`;
+    u.searchParams.set('org', org);
+    u.searchParams.set('bucket', bucket);
+  }
   u.searchParams.set('precision', precision);
   return u;
 }
 
-export async function send({ url, org, bucket, token, precision, gzip, body, timeoutMs = 120000 }) {
+export async function send({ url, endpoint, org, bucket, db, rp, token, precision, gzip, body, timeoutMs = 120000 }) {
   let u;
   try {
-    u = writeUrl(url, { org, bucket, precision });
+    u = writeUrl(url, { endpoint, org, bucket, db, rp, precision });
   } catch {
     throw new Error(`“${url}” is not a URL`);
   }
+  // `Token` at both endpoints: v1's /write reads `Token [user:]secret` too (spec Part C).
   const headers = {
     Authorization: `Token ${token}`,
     'Content-Type': 'text/plain; charset=utf-8',

@@ -510,3 +510,225 @@ fn dbrp_api() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn patch_json(s: &Server, path: &str, body: &str) -> Resp {
+    s.request(
+        "PATCH",
+        path,
+        &[
+            ("Authorization", &auth()),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    )
+}
+
+fn content(r: &Resp) -> Value {
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    v["content"].clone()
+}
+
+#[test]
+fn dbrp_get_and_patch() {
+    let dir = support::temp_dir("v1-dbrp-patch");
+    let server = start(&dir);
+    let orgs: Value = serde_json::from_slice(&get(&server, "/api/v2/orgs").body).unwrap();
+    let org = orgs["orgs"][0]["id"].as_str().unwrap().to_string();
+    let target = support::create_bucket(&server, TOKEN, "o", "target");
+    let other = support::create_bucket(&server, TOKEN, "o", "other");
+    let create = |bucket: &str, rp: &str| -> String {
+        let r = post_json(
+            &server,
+            "/api/v2/dbrps",
+            &format!(
+                r#"{{"orgID":"{org}","bucketID":"{bucket}","database":"mydb","retention_policy":"{rp}"}}"#
+            ),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        v["id"].as_str().unwrap().to_string()
+    };
+    let one = create(&target, "one");
+    let two = create(&other, "two");
+
+    // GET by id: the mapping under "content", the org required (by ID or name) as OSS does.
+    let c = content(&get(&server, &format!("/api/v2/dbrps/{one}?orgID={org}")));
+    assert_eq!(
+        (
+            &c["id"],
+            &c["database"],
+            &c["retention_policy"],
+            &c["default"]
+        ),
+        (
+            &Value::from(one.as_str()),
+            &Value::from("mydb"),
+            &Value::from("one"),
+            &Value::from(true)
+        )
+    );
+    assert_eq!(c["bucketID"], target.as_str());
+    assert_eq!(c["orgID"], org.as_str());
+    assert_eq!(c["virtual"], false);
+    let c = content(&get(&server, &format!("/api/v2/dbrps/{two}?org=o")));
+    assert_eq!(
+        (c["id"].as_str(), &c["default"]),
+        (Some(two.as_str()), &Value::from(false))
+    );
+    // The same mapping as the list shows it.
+    let listed: Value =
+        serde_json::from_slice(&get(&server, &format!("/api/v2/dbrps?orgID={org}&id={two}")).body)
+            .unwrap();
+    assert_eq!(listed["content"][0], c);
+    // A bucket's virtual mapping is found by the bucket's ID.
+    let v = content(&get(
+        &server,
+        &format!("/api/v2/dbrps/{target}?orgID={org}"),
+    ));
+    assert_eq!(
+        (&v["database"], &v["virtual"]),
+        (&Value::from("target"), &Value::from(true))
+    );
+    assert_eq!(get(&server, &format!("/api/v2/dbrps/{one}")).status, 400);
+    assert_eq!(
+        get(&server, &format!("/api/v2/dbrps/{one}?org=nope")).status,
+        404
+    );
+    assert_eq!(
+        get(&server, &format!("/api/v2/dbrps/zz?orgID={org}")).status,
+        400
+    );
+    assert_eq!(
+        get(
+            &server,
+            &format!("/api/v2/dbrps/0000000000000001?orgID={org}")
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        server
+            .request("GET", &format!("/api/v2/dbrps/{one}?orgID={org}"), &[], b"")
+            .status,
+        401
+    );
+
+    // PATCH default: the new default unsets the old one of the same db.
+    let w = |q: &str, body: &[u8]| v1_write(&server, q, &[("Authorization", &auth())], body);
+    let by_id = |id: &str| content(&get(&server, &format!("/api/v2/dbrps/{id}?orgID={org}")));
+    let c = content(&patch_json(
+        &server,
+        &format!("/api/v2/dbrps/{two}?orgID={org}"),
+        r#"{"default":true}"#,
+    ));
+    assert_eq!(
+        (c["id"].as_str(), &c["default"]),
+        (Some(two.as_str()), &Value::from(true))
+    );
+    assert_eq!(c["retention_policy"], "two");
+    assert_eq!(by_id(&one)["default"], false);
+    assert_answer(&w("db=mydb", b"m f=1.0 1\n"), 204, "");
+    assert_eq!(export(&server, "other"), "m f=1.0 1\n");
+
+    // PATCH retention_policy (with org by name): writes follow the new rp, the old one is gone.
+    let c = content(&patch_json(
+        &server,
+        &format!("/api/v2/dbrps/{one}?org=o"),
+        r#"{"retention_policy":"uno"}"#,
+    ));
+    assert_eq!(
+        (&c["retention_policy"], &c["default"]),
+        (&Value::from("uno"), &Value::from(false))
+    );
+    assert_answer(&w("db=mydb&rp=uno", b"m f=2.0 2\n"), 204, "");
+    assert_answer(&w("db=mydb&rp=one", b"m f=3.0 3\n"), 404, NO_DBRP);
+    assert_eq!(export(&server, "target"), "m f=2.0 2\n");
+    // Both at once.
+    let c = content(&patch_json(
+        &server,
+        &format!("/api/v2/dbrps/{one}?orgID={org}"),
+        r#"{"retention_policy":"one","default":true}"#,
+    ));
+    assert_eq!(
+        (&c["retention_policy"], &c["default"]),
+        (&Value::from("one"), &Value::from(true))
+    );
+    assert_eq!(by_id(&two)["default"], false);
+    let defaults: Value = serde_json::from_slice(
+        &get(
+            &server,
+            &format!("/api/v2/dbrps?orgID={org}&db=mydb&default=true"),
+        )
+        .body,
+    )
+    .unwrap();
+    assert_eq!(defaults["content"].as_array().unwrap().len(), 1);
+
+    // Unmarking the default hands it to the db's other mapping.
+    let c = content(&patch_json(
+        &server,
+        &format!("/api/v2/dbrps/{one}?orgID={org}"),
+        r#"{"default":false}"#,
+    ));
+    assert_eq!(c["default"], false);
+    assert_eq!(by_id(&two)["default"], true);
+    assert_answer(&w("db=mydb", b"m f=4.0 4\n"), 204, "");
+    assert_eq!(export(&server, "other"), "m f=1.0 1\nm f=4.0 4\n");
+
+    // Refusals: a taken rp (409), an empty rp, bad JSON, a virtual mapping (400), an unknown
+    // id (404), no org (400), no token (401); none changes anything.
+    let patch = |id: &str, q: &str, body: &str| {
+        patch_json(&server, &format!("/api/v2/dbrps/{id}{q}"), body).status
+    };
+    let oq = format!("?orgID={org}");
+    assert_eq!(patch(&one, &oq, r#"{"retention_policy":"two"}"#), 409);
+    assert_eq!(patch(&one, &oq, r#"{"retention_policy":""}"#), 400);
+    assert_eq!(patch(&one, &oq, r#"{"default":"yes"}"#), 400);
+    assert_eq!(patch(&one, &oq, "{"), 400);
+    assert_eq!(patch(&target, &oq, r#"{"default":true}"#), 400);
+    assert_eq!(patch("0000000000000001", &oq, r#"{"default":true}"#), 404);
+    assert_eq!(patch(&one, "", r#"{"default":true}"#), 400);
+    assert_eq!(
+        server
+            .request(
+                "PATCH",
+                &format!("/api/v2/dbrps/{one}{oq}"),
+                &[("Content-Type", "application/json")],
+                br#"{"default":true}"#,
+            )
+            .status,
+        401
+    );
+    let c = by_id(&one);
+    assert_eq!(
+        (&c["retention_policy"], &c["default"]),
+        (&Value::from("one"), &Value::from(false))
+    );
+
+    // The only mapping of a db stays its default.
+    let r = post_json(
+        &server,
+        "/api/v2/dbrps",
+        &format!(
+            r#"{{"orgID":"{org}","bucketID":"{target}","database":"solo","retention_policy":"r"}}"#
+        ),
+    );
+    let solo: Value = serde_json::from_slice(&r.body).unwrap();
+    let solo = solo["id"].as_str().unwrap().to_string();
+    let c = content(&patch_json(
+        &server,
+        &format!("/api/v2/dbrps/{solo}?orgID={org}"),
+        r#"{"default":false}"#,
+    ));
+    assert_eq!(c["default"], true);
+    drop(server);
+
+    // A restart reads the updated mappings back from storage.
+    let server = start(&dir);
+    let by_id = |id: &str| content(&get(&server, &format!("/api/v2/dbrps/{id}?orgID={org}")));
+    assert_eq!(by_id(&two)["default"], true);
+    assert_eq!(by_id(&one)["retention_policy"], "one");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,7 +1,10 @@
 //! `/api/v2/dbrps`: explicit DBRP mappings (database and retention policy → bucket) as InfluxDB
 //! OSS v2's API shapes them — create (POST), list (GET, with the virtual mapping of every
-//! bucket), delete (DELETE `/api/v2/dbrps/{id}?orgID=…`). `/write` reads them through the
-//! pipeline's lookup (`crate::lookup::StoreLookup`, over `crate::store::v1`).
+//! bucket), get one (GET `/api/v2/dbrps/{id}`, `{"content": …}`), update its `default` and/or
+//! `retention_policy` (PATCH `/api/v2/dbrps/{id}`, the same shape back), delete (DELETE
+//! `/api/v2/dbrps/{id}`); each by-id call names the org (`orgID` or `org` in the query), as
+//! OSS's do. `/write` reads them through the pipeline's lookup (`crate::lookup::StoreLookup`, over
+//! `crate::store::v1`).
 
 // A ready answer is the natural error of each step of a handler.
 #![allow(clippy::result_large_err)]
@@ -163,11 +166,7 @@ pub async fn list(State(app): State<Arc<App>>, req: Request) -> Response {
         .filter(|(m, _)| default.is_none_or(|d| d == m.default))
         .filter(|(m, _)| db.is_none_or(|d| d == m.db.as_bytes()))
         .filter(|(m, _)| rp.is_none_or(|r| r == m.rp.as_bytes()))
-        .map(|(m, is_virtual)| {
-            let mut v = mapping_json(&m);
-            v["virtual"] = Value::Bool(is_virtual);
-            v
-        })
+        .map(|(m, is_virtual)| content_json(&m, is_virtual)["content"].take())
         .collect();
     json_response(200, &json!({ "content": content }))
 }
@@ -280,6 +279,167 @@ pub async fn create(State(app): State<Arc<App>>, req: Request) -> Response {
         return error(500, "internal error", &e);
     }
     json_response(201, &mapping_json(&mapping))
+}
+
+/// The mapping `id` of `org` as the API shows it — explicit, or a bucket's virtual one when
+/// no explicit mapping claims its (db, rp) — with whether it is virtual; `None` also when the
+/// token may not write its bucket (a mapping one cannot use is not shown, as in `list`).
+fn find(reg: &Registry, token: &Token, org: u64, id: u64) -> Option<(Dbrp, bool)> {
+    let explicit = reg.v1.dbrps.iter().find(|m| m.id == id && m.org_id == org);
+    let found = match explicit {
+        Some(m) => Some((m.clone(), false)),
+        None => reg
+            .buckets
+            .get(&id)
+            .filter(|b| b.org_id == org)
+            .map(virtual_mapping)
+            .filter(|v| {
+                !reg.v1
+                    .dbrps
+                    .iter()
+                    .any(|m| m.org_id == org && m.db == v.db && m.rp == v.rp)
+            })
+            .map(|v| (v, true)),
+    };
+    found.filter(|(m, _)| {
+        reg.buckets
+            .get(&m.bucket_id)
+            .is_some_and(|b| token.can_write(b))
+    })
+}
+
+fn content_json(m: &Dbrp, is_virtual: bool) -> Value {
+    let mut v = mapping_json(m);
+    v["virtual"] = Value::Bool(is_virtual);
+    json!({ "content": v })
+}
+
+fn not_found() -> Response {
+    error(404, "not found", "no DBRP mapping with this id in the org")
+}
+
+/// The token, the org of the query and the parsed `{id}` of a by-id call, in that order of
+/// checks (authentication first, as every DBRP call).
+fn by_id_head(app: &App, id: &str, req: &Request) -> Result<(Token, u64, u64), Response> {
+    let token = authorize(app, req)?;
+    let q = Query::parse(req.uri().query().unwrap_or("").as_bytes());
+    let org = org_of(&app.store.registry(), q.get("orgID"), q.get("org"))?;
+    let id = parse_id(id.as_bytes()).map_err(|m| error(400, "invalid", m))?;
+    Ok((token, org, id))
+}
+
+/// `GET /api/v2/dbrps/{id}?orgID=…`: 200 with `{"content": mapping}`.
+pub async fn get_one(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    req: Request,
+) -> Response {
+    let (token, org, id) = match by_id_head(&app, &id, &req) {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    match find(&app.store.registry(), &token, org, id) {
+        Some((m, is_virtual)) => json_response(200, &content_json(&m, is_virtual)),
+        None => not_found(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct DbrpUpdate {
+    retention_policy: Option<String>,
+    default: Option<bool>,
+}
+
+/// `PATCH /api/v2/dbrps/{id}?orgID=…` with `{"retention_policy"?, "default"?}`: 200 with
+/// `{"content": mapping}`. A new default takes the mark from the database's old one; unmarking
+/// the default hands it to another mapping of the database (the one `delete` would pick), so a
+/// database with mappings always has one default. Virtual mappings follow their bucket's name and
+/// cannot be changed.
+pub async fn update(State(app): State<Arc<App>>, Path(id): Path<String>, req: Request) -> Response {
+    let (token, org, id) = match by_id_head(&app, &id, &req) {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let Ok((raw, over)) = collect(req.into_body(), 0, 1 << 20).await else {
+        return error(400, "invalid", "the request body could not be read");
+    };
+    if over {
+        return error(413, "request too large", "the request body is too large");
+    }
+    let upd: DbrpUpdate = match serde_json::from_slice(&raw) {
+        Ok(d) => d,
+        Err(e) => return error(400, "invalid", &format!("invalid json: {e}")),
+    };
+    let (old, new) = {
+        let reg = app.store.registry();
+        let Some((old, is_virtual)) = find(&reg, &token, org, id) else {
+            return not_found();
+        };
+        if is_virtual {
+            return error(
+                400,
+                "invalid",
+                "a virtual DBRP mapping follows its bucket's name and cannot be updated",
+            );
+        }
+        let mut new = old.clone();
+        if let Some(rp) = upd.retention_policy {
+            if rp.is_empty() {
+                return error(400, "invalid", "retention_policy must not be empty");
+            }
+            let taken = reg
+                .v1
+                .dbrps
+                .iter()
+                .any(|m| m.id != old.id && m.org_id == org && m.db == old.db && m.rp == rp);
+            if taken {
+                return error(
+                    409,
+                    "conflict",
+                    "a DBRP mapping with this orgID, database and retention_policy exists",
+                );
+            }
+            new.rp = rp;
+        }
+        if let Some(d) = upd.default {
+            // The only mapping of its database stays its default.
+            let others = reg
+                .v1
+                .dbrps
+                .iter()
+                .any(|m| m.id != old.id && m.org_id == org && m.db == old.db);
+            new.default = d || !others;
+        }
+        (old, new)
+    };
+    let m = new.clone();
+    let res = app
+        .store
+        .exec(move |tx| {
+            if m.default && !old.default {
+                tx.execute(
+                    "UPDATE dbrps SET is_default = 0 WHERE org_id = ?1 AND db = ?2",
+                    params![m.org_id as i64, m.db],
+                )?;
+            }
+            tx.execute(
+                "UPDATE dbrps SET rp = ?2, is_default = ?3 WHERE id = ?1",
+                params![m.id as i64, m.rp, m.default as i64],
+            )?;
+            if old.default && !m.default {
+                tx.execute(
+                    "UPDATE dbrps SET is_default = 1 WHERE id = (SELECT MIN(id) FROM dbrps
+                     WHERE org_id = ?1 AND db = ?2 AND id != ?3)",
+                    params![m.org_id as i64, m.db, m.id as i64],
+                )?;
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(e) = res.and_then(|()| app.store.reload_registry()) {
+        return error(500, "internal error", &e);
+    }
+    json_response(200, &content_json(&new, false))
 }
 
 /// `DELETE /api/v2/dbrps/{id}?orgID=…`: 204. When the default goes, another mapping left for

@@ -89,7 +89,10 @@ pub fn router(app: Arc<App>) -> Router {
         // v1 compatibility: the same write door (its endpoint from the path); the DBRP API in dbrp.rs.
         .route("/write", post(write).fallback(v1::method_not_allowed))
         .route("/api/v2/dbrps", get(dbrp::list).post(dbrp::create))
-        .route("/api/v2/dbrps/{id}", axum::routing::delete(dbrp::delete))
+        .route(
+            "/api/v2/dbrps/{id}",
+            get(dbrp::get_one).patch(dbrp::update).delete(dbrp::delete),
+        )
         .route("/ping", get(ping).head(ping))
         .route("/health", get(health))
         .route("/ready", get(ready))
