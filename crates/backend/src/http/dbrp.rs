@@ -13,49 +13,33 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
+use axum::http::request::Parts;
 use axum::response::Response;
+use bytes::BytesMut;
 use linegate_core::pipeline::parse_id;
 use linegate_core::{Query, Rejection};
 use rusqlite::params;
 use serde_json::{json, Value};
 
-use super::v1::collect;
-use super::{reject, App};
+use super::{authorize, body_error, error, json_response, reject, App};
+use crate::body;
 use crate::store::v1::Dbrp;
 use crate::store::{Bucket, Registry, Token};
 
-fn error(status: u16, code: &'static str, message: &str) -> Response {
-    reject(Rejection {
-        reason: linegate_core::answers::Reason::Invalid(message.as_bytes().to_vec()),
-        status,
-        code,
-        body: linegate_core::json::error_body(code, message.as_bytes()),
-        line: None,
-    })
-}
-
-fn json_response(status: u16, v: &Value) -> Response {
-    Response::builder()
-        .status(status)
-        .header("X-Influxdb-Build", "OSS")
-        .header("X-Influxdb-Version", crate::http::VERSION_HEADER)
-        .header("Content-Type", linegate_core::answers::JSON_TYPE)
-        .body(Body::from(serde_json::to_vec(v).unwrap_or_default()))
-        .unwrap_or_default()
-}
-
-fn authorize(app: &App, req: &Request) -> Result<Token, Response> {
-    let v = req
-        .headers()
-        .get("authorization")
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    let t = v
-        .strip_prefix(b"Token ")
-        .or_else(|| v.strip_prefix(b"Bearer "));
-    let reg = app.store.registry();
-    t.and_then(|t| reg.token(t).cloned())
-        .ok_or_else(|| reject(Rejection::unauthorized()))
+/// A JSON request body, read under the server's guards (idle timeout, minimum rate, the
+/// in-flight budget), at most 1 MiB.
+async fn read_json_body(app: &App, body: Body) -> Result<BytesMut, Response> {
+    let mut reader = body::Reader::new(body, &app.guards, &app.budget);
+    let mut raw = BytesMut::new();
+    match reader.collect_into(&mut raw, 1 << 20, None).await {
+        Ok(false) => Ok(raw),
+        Ok(true) => Err(error(
+            413,
+            "request too large",
+            "the request body is too large",
+        )),
+        Err(c) => Err(body_error(c)),
+    }
 }
 
 fn hex(id: u64) -> String {
@@ -110,11 +94,12 @@ fn org_of(reg: &Registry, org_id: Option<&[u8]>, org: Option<&[u8]>) -> Result<u
 /// `GET /api/v2/dbrps`: explicit mappings first (by ID), then virtual ones, filtered by
 /// `db`, `rp`, `bucketID`, `default` and `id`; only buckets the token may write are shown.
 pub async fn list(State(app): State<Arc<App>>, req: Request) -> Response {
-    let token = match authorize(&app, &req) {
+    let (parts, _) = req.into_parts();
+    let token = match authorize(&app, &parts).await {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let q = Query::parse(req.uri().query().unwrap_or("").as_bytes());
+    let q = Query::parse(parts.uri.query().unwrap_or("").as_bytes());
     let reg = app.store.registry();
     let org = match org_of(&reg, q.get("orgID"), q.get("org")) {
         Ok(o) => o,
@@ -187,19 +172,18 @@ struct NewDbrp {
 /// `POST /api/v2/dbrps`: 201 with the mapping. The first mapping of a database is its
 /// default; a new default takes the mark from the old one.
 pub async fn create(State(app): State<Arc<App>>, req: Request) -> Response {
-    let token = match authorize(&app, &req) {
+    let (parts, body) = req.into_parts();
+    let token = match authorize(&app, &parts).await {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let Ok((raw, over)) = collect(req.into_body(), 0, 1 << 20).await else {
-        return error(400, "invalid", "the request body could not be read");
+    let raw = match read_json_body(&app, body).await {
+        Ok(raw) => raw,
+        Err(r) => return r,
     };
-    if over {
-        return error(413, "request too large", "the request body is too large");
-    }
     let nd: NewDbrp = match serde_json::from_slice(&raw) {
         Ok(d) => d,
-        Err(e) => return error(400, "invalid", &format!("invalid json: {e}")),
+        Err(e) => return error(400, "invalid", format!("invalid json: {e}")),
     };
     let mapping = {
         let reg = app.store.registry();
@@ -320,9 +304,9 @@ fn not_found() -> Response {
 
 /// The token, the org of the query and the parsed `{id}` of a by-id call, in that order of
 /// checks (authentication first, as every DBRP call).
-fn by_id_head(app: &App, id: &str, req: &Request) -> Result<(Token, u64, u64), Response> {
-    let token = authorize(app, req)?;
-    let q = Query::parse(req.uri().query().unwrap_or("").as_bytes());
+async fn by_id_head(app: &App, id: &str, parts: &Parts) -> Result<(Token, u64, u64), Response> {
+    let token = authorize(app, parts).await?;
+    let q = Query::parse(parts.uri.query().unwrap_or("").as_bytes());
     let org = org_of(&app.store.registry(), q.get("orgID"), q.get("org"))?;
     let id = parse_id(id.as_bytes()).map_err(|m| error(400, "invalid", m))?;
     Ok((token, org, id))
@@ -334,7 +318,8 @@ pub async fn get_one(
     Path(id): Path<String>,
     req: Request,
 ) -> Response {
-    let (token, org, id) = match by_id_head(&app, &id, &req) {
+    let (parts, _) = req.into_parts();
+    let (token, org, id) = match by_id_head(&app, &id, &parts).await {
         Ok(h) => h,
         Err(r) => return r,
     };
@@ -356,19 +341,18 @@ struct DbrpUpdate {
 /// database with mappings always has one default. Virtual mappings follow their bucket's name and
 /// cannot be changed.
 pub async fn update(State(app): State<Arc<App>>, Path(id): Path<String>, req: Request) -> Response {
-    let (token, org, id) = match by_id_head(&app, &id, &req) {
+    let (parts, body) = req.into_parts();
+    let (token, org, id) = match by_id_head(&app, &id, &parts).await {
         Ok(h) => h,
         Err(r) => return r,
     };
-    let Ok((raw, over)) = collect(req.into_body(), 0, 1 << 20).await else {
-        return error(400, "invalid", "the request body could not be read");
+    let raw = match read_json_body(&app, body).await {
+        Ok(raw) => raw,
+        Err(r) => return r,
     };
-    if over {
-        return error(413, "request too large", "the request body is too large");
-    }
     let upd: DbrpUpdate = match serde_json::from_slice(&raw) {
         Ok(d) => d,
-        Err(e) => return error(400, "invalid", &format!("invalid json: {e}")),
+        Err(e) => return error(400, "invalid", format!("invalid json: {e}")),
     };
     let (old, new) = {
         let reg = app.store.registry();
@@ -445,11 +429,12 @@ pub async fn update(State(app): State<Arc<App>>, Path(id): Path<String>, req: Re
 /// `DELETE /api/v2/dbrps/{id}?orgID=…`: 204. When the default goes, another mapping left for
 /// the database (if any) becomes the default.
 pub async fn delete(State(app): State<Arc<App>>, Path(id): Path<String>, req: Request) -> Response {
-    let token = match authorize(&app, &req) {
+    let (parts, _) = req.into_parts();
+    let token = match authorize(&app, &parts).await {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let q = Query::parse(req.uri().query().unwrap_or("").as_bytes());
+    let q = Query::parse(parts.uri.query().unwrap_or("").as_bytes());
     let m = {
         let reg = app.store.registry();
         let org = match org_of(&reg, q.get("orgID"), q.get("org")) {

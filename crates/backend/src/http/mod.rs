@@ -159,7 +159,8 @@ fn answer(a: answers::Answer) -> Response {
 
 /// An answer of linegate's bucket API in InfluxDB's error shape, with its own text (the
 /// write path's answers all come from `linegate_core::answers`).
-fn error(status: u16, code: &'static str, message: &[u8]) -> Response {
+fn error(status: u16, code: &'static str, message: impl AsRef<[u8]>) -> Response {
+    let message = message.as_ref();
     reject(Rejection {
         reason: Reason::Invalid(message.to_vec()),
         status,
