@@ -5,7 +5,7 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
-import { startWorker, startRecorder, startTarget, startBackend, backendAvailable, send, freePort, hasPkg, SETUP, ray } from "./helpers.mjs";
+import { startWorker, startRecorder, startBackend, backendAvailable, send, freePort, hasPkg, SETUP, ray, startWorkerAndTarget, stopAll } from "./helpers.mjs";
 
 const skip = !hasPkg && "pkg/ is not built (npm run build)";
 const AUTH = { Authorization: `Token ${SETUP.token}` };
@@ -13,14 +13,8 @@ const UNAVAILABLE = '{"code":"unavailable","message":"write backend unavailable"
 
 describe("what reaches the backend", { skip }, () => {
   let rec, w;
-  before(async () => {
-    rec = await startTarget();
-    w = await startWorker({ BACKEND_URL: rec.url });
-  });
-  after(async () => {
-    await w?.close();
-    await rec?.close();
-  });
+  before(async () => ({ rec, w } = await startWorkerAndTarget()));
+  after(() => stopAll(w, rec));
 
   test("same path and query string, byte for byte", async () => {
     for (const q of [

@@ -363,6 +363,18 @@ export function backendWrites(metrics) {
  * each request's bytes and the backend's answer; or, where the backend is not built (and
  * not in CI), the tap alone answering 204. `received` is the tap's log.
  */
+/** A recording target and a Worker in front of it (`vars` added to BACKEND_URL). */
+export async function startWorkerAndTarget(vars = {}) {
+  const rec = await startTarget();
+  const w = await startWorker({ BACKEND_URL: rec.url, ...vars });
+  return { rec, w };
+}
+
+/** Closes what was started, in order; those that never started are skipped. */
+export async function stopAll(...started) {
+  for (const s of started) await s?.close();
+}
+
 export async function startTarget() {
   const backend = backendAvailable() ? await startBackend() : null;
   const tap = await startRecorder(backend ? forwardTo(backend.url) : undefined);

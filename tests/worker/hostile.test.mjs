@@ -5,7 +5,7 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
-import { startWorker, startTarget, send, hasPkg, SETUP, ray } from "./helpers.mjs";
+import { startWorker, startTarget, send, hasPkg, SETUP, ray, startWorkerAndTarget, stopAll } from "./helpers.mjs";
 import { readBody } from "../../worker/body.js";
 import { config, ConfigError } from "../../worker/config.js";
 
@@ -48,14 +48,8 @@ describe("EDGE_TOKENS set but naming no token", { skip }, () => {
 
 describe("repeated headers", { skip }, () => {
   let rec, w;
-  before(async () => {
-    rec = await startTarget();
-    w = await startWorker({ BACKEND_URL: rec.url });
-  });
-  after(async () => {
-    await w?.close();
-    await rec?.close();
-  });
+  before(async () => ({ rec, w } = await startWorkerAndTarget()));
+  after(() => stopAll(w, rec));
 
   test("Content-Encoding: gzip sent twice is gzip, at the edge and at the backend, as in InfluxDB", async () => {
     const body = zlib.gzipSync("m f=1 1\n");

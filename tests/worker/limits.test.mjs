@@ -6,7 +6,7 @@ import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import http from "node:http";
-import { startWorker, startTarget, send, sendStream, hasPkg, SETUP, ray } from "./helpers.mjs";
+import { startWorker, startTarget, send, sendStream, hasPkg, SETUP, ray, startWorkerAndTarget, stopAll } from "./helpers.mjs";
 
 const skip = !hasPkg && "pkg/ is not built (npm run build)";
 const WRITE = "/api/v2/write?org=o&bucket=b&precision=s";
@@ -174,14 +174,8 @@ describe("small configured limits", { skip }, () => {
 
 describe("default limits (fit 128 MB)", { skip }, () => {
   let rec, w;
-  before(async () => {
-    rec = await startTarget();
-    w = await startWorker({ BACKEND_URL: rec.url });
-  });
-  after(async () => {
-    await w?.close();
-    await rec?.close();
-  });
+  before(async () => ({ rec, w } = await startWorkerAndTarget()));
+  after(() => stopAll(w, rec));
 
   test("MAX_BODY_BYTES defaults to 16 MiB", async () => {
     const n = rec.received.length;
