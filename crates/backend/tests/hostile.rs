@@ -786,6 +786,15 @@ fn connections_past_the_cap_are_closed_at_once() {
     assert!(!m.contains("linegate_connections_refused_total 0\n"), "{m}");
 }
 
+/// The in-flight body budget's free bytes, from `/metrics`.
+fn budget_free(s: &Server) -> u64 {
+    let m = s.request("GET", "/metrics", &[], b"").text();
+    m.lines()
+        .find_map(|l| l.strip_prefix("linegate_body_budget_free_bytes "))
+        .and_then(|v| v.parse().ok())
+        .expect("the budget gauge in /metrics")
+}
+
 #[test]
 fn bodies_past_the_in_flight_budget_wait_then_get_503() {
     let (_, s) = support::serve(
@@ -817,7 +826,15 @@ fn bodies_past_the_in_flight_budget_wait_then_get_503() {
             }
         })
     };
-    std::thread::sleep(Duration::from_millis(100));
+    // Until the server holds the hog's bytes (a fixed sleep raced a busy machine).
+    let t0 = Instant::now();
+    while budget_free(&s) > 10_000 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the hog's body was never held"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // Another needs 20 kB: the budget stays full past its idle timeout.
     let mut body = b"m f=1 1\n".to_vec();
     body.resize(20_000, b'\n');

@@ -277,9 +277,10 @@ async fn metrics(State(app): State<Arc<App>>, method: Method) -> Response {
     let _ = std::fmt::Write::write_fmt(
         &mut text,
         format_args!(
-            "# HELP linegate_connections_open Open client connections.\n# TYPE linegate_connections_open gauge\nlinegate_connections_open {}\n# HELP linegate_connections_refused_total Connections closed on arrival at the connection cap.\n# TYPE linegate_connections_refused_total counter\nlinegate_connections_refused_total {}\n",
+            "# HELP linegate_connections_open Open client connections.\n# TYPE linegate_connections_open gauge\nlinegate_connections_open {}\n# HELP linegate_connections_refused_total Connections closed on arrival at the connection cap.\n# TYPE linegate_connections_refused_total counter\nlinegate_connections_refused_total {}\n# HELP linegate_body_budget_free_bytes Bytes of the in-flight body budget not held by a body being read.\n# TYPE linegate_body_budget_free_bytes gauge\nlinegate_body_budget_free_bytes {}\n",
             c.open.load(Ordering::Relaxed),
-            c.refused.load(Ordering::Relaxed)
+            c.refused.load(Ordering::Relaxed),
+            app.budget.available()
         ),
     );
     let _ = method;
