@@ -317,6 +317,7 @@ fn sigterm_finishes_within_its_deadline() {
         ],
     );
     assert_eq!(s.write("tok", "org=o&bucket=b", b"m f=1 1").status, 204);
+    let free = budget_free(&s);
     // An upload that would take minutes, and an idle keep-alive connection.
     let mut slow = TcpStream::connect(&s.addr).unwrap();
     slow.write_all(b"POST /api/v2/write?org=o&bucket=b HTTP/1.1\r\nHost: x\r\nAuthorization: Token tok\r\nContent-Length: 100000\r\n\r\nm f=2 2\n")
@@ -326,7 +327,16 @@ fn sigterm_finishes_within_its_deadline() {
         .unwrap();
     let mut b = [0u8; 256];
     let _ = idle.read(&mut b).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // Until the slow upload's body is being read (it then holds some of the budget): a
+    // request the server has not started is not one it must wait for.
+    let t0 = Instant::now();
+    while budget_free(&s) >= free {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the slow upload never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let t0 = Instant::now();
     sigterm(s.child.id());
     let st = wait_exit(&mut s.child, 3.0).expect("still running 3 s after SIGTERM");
