@@ -344,6 +344,19 @@ fn setup_buckets_and_service_endpoints() {
         br#"{"org":"linegate","name":"b2"}"#,
     );
     assert_eq!(r.status, 422);
+    // linegate's own JSON APIs read at most 1 MiB of body: past it, 413 (not a truncated
+    // body's JSON error).
+    let mut big = br#"{"org":"linegate","name":"b3","description":""#.to_vec();
+    big.resize(2 << 20, b'x');
+    big.extend_from_slice(br#""}"#);
+    for path in ["/api/v2/buckets", "/api/v2/dbrps"] {
+        let r = s.request("POST", path, &[("Authorization", &auth)], &big);
+        assert_eq!(r.status, 413, "{path}: {}", r.text());
+        assert_eq!(
+            r.text(),
+            r#"{"code":"request too large","message":"the request body is too large"}"#
+        );
+    }
     let r = s.request(
         "GET",
         "/api/v2/buckets?org=linegate",

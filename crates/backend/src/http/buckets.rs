@@ -99,14 +99,9 @@ pub(super) async fn create_bucket(State(app): State<Arc<App>>, req: Request) -> 
         Ok(t) => t,
         Err(r) => return r,
     };
-    let mut reader = body::Reader::new(body, &app.guards, &app.budget);
-    let mut raw = BytesMut::new();
-    if let Err(c) = reader.collect_into(&mut raw, 1 << 20, None).await {
-        return body_error(c);
-    }
-    let nb: NewBucket = match serde_json::from_slice(&raw) {
+    let nb: NewBucket = match json_body(&app, body).await {
         Ok(b) => b,
-        Err(e) => return error(400, "invalid", format!("invalid json: {e}").as_bytes()),
+        Err(r) => return r,
     };
     let Some(name) = nb.name.filter(|n| !n.is_empty()) else {
         return error(400, "invalid", b"bucket name is required");

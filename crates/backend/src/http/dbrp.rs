@@ -15,32 +15,14 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
 use axum::response::Response;
-use bytes::BytesMut;
 use linegate_core::pipeline::parse_id;
 use linegate_core::{Query, Rejection};
 use rusqlite::params;
 use serde_json::{json, Value};
 
-use super::{authorize, body_error, error, json_response, reject, App};
-use crate::body;
+use super::{authorize, error, json_body, json_response, reject, App};
 use crate::store::v1::Dbrp;
 use crate::store::{Bucket, Registry, Token};
-
-/// A JSON request body, read under the server's guards (idle timeout, minimum rate, the
-/// in-flight budget), at most 1 MiB.
-async fn read_json_body(app: &App, body: Body) -> Result<BytesMut, Response> {
-    let mut reader = body::Reader::new(body, &app.guards, &app.budget);
-    let mut raw = BytesMut::new();
-    match reader.collect_into(&mut raw, 1 << 20, None).await {
-        Ok(false) => Ok(raw),
-        Ok(true) => Err(error(
-            413,
-            "request too large",
-            "the request body is too large",
-        )),
-        Err(c) => Err(body_error(c)),
-    }
-}
 
 fn hex(id: u64) -> String {
     format!("{id:016x}")
@@ -177,13 +159,9 @@ pub async fn create(State(app): State<Arc<App>>, req: Request) -> Response {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let raw = match read_json_body(&app, body).await {
-        Ok(raw) => raw,
-        Err(r) => return r,
-    };
-    let nd: NewDbrp = match serde_json::from_slice(&raw) {
+    let nd: NewDbrp = match json_body(&app, body).await {
         Ok(d) => d,
-        Err(e) => return error(400, "invalid", format!("invalid json: {e}")),
+        Err(r) => return r,
     };
     let mapping = {
         let reg = app.store.registry();
@@ -346,13 +324,9 @@ pub async fn update(State(app): State<Arc<App>>, Path(id): Path<String>, req: Re
         Ok(h) => h,
         Err(r) => return r,
     };
-    let raw = match read_json_body(&app, body).await {
-        Ok(raw) => raw,
-        Err(r) => return r,
-    };
-    let upd: DbrpUpdate = match serde_json::from_slice(&raw) {
+    let upd: DbrpUpdate = match json_body(&app, body).await {
         Ok(d) => d,
-        Err(e) => return error(400, "invalid", format!("invalid json: {e}")),
+        Err(r) => return r,
     };
     let (old, new) = {
         let reg = app.store.registry();

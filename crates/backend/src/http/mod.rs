@@ -258,6 +258,25 @@ fn body_error(cut: Cut) -> Response {
     }
 }
 
+/// A JSON request body of linegate's own APIs (buckets, DBRPs), at most 1 MiB, read under
+/// the server's guards (idle timeout, minimum rate, the in-flight budget).
+async fn json_body<T: serde::de::DeserializeOwned>(app: &App, body: Body) -> Result<T, Response> {
+    let mut reader = body::Reader::new(body, &app.guards, &app.budget);
+    let mut raw = BytesMut::new();
+    match reader.collect_into(&mut raw, 1 << 20, None).await {
+        Ok(false) => {}
+        Ok(true) => {
+            return Err(error(
+                413,
+                "request too large",
+                "the request body is too large",
+            ))
+        }
+        Err(c) => return Err(body_error(c)),
+    }
+    serde_json::from_slice(&raw).map_err(|e| error(400, "invalid", format!("invalid json: {e}")))
+}
+
 /// Steps 5 and 6 (org, then bucket) as the pipeline takes them, for the other endpoints
 /// that name a bucket the same way (export).
 pub fn find_org_bucket(app: &App, q: &Query<'_>) -> Result<Bucket, Response> {
