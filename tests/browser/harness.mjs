@@ -93,3 +93,23 @@ export async function verdict(page, { timeout = 30000 } = {}) {
 export async function chooseFile(page, file) {
   await page.setInputFiles('#file', file);
 }
+
+/**
+ * Fills the page's Send form (`fields`: input id → value, e.g. `{ 'send-url': url }`),
+ * presses Send and waits for the answer: `{ status, text, body }` as the page shows them.
+ */
+export async function pressSend(page, fields) {
+  if (!(await page.isVisible('#send-url'))) await page.click('#send-box summary');
+  for (const [id, value] of Object.entries(fields)) await page.fill(`#${id}`, value);
+  await page.evaluate(() => (document.getElementById('send-status').textContent = ''));
+  await page.click('#send-go');
+  await page.waitForFunction(() => {
+    const t = document.getElementById('send-status').textContent;
+    return t !== '' && t !== '…';
+  }, null, { timeout: 30000 });
+  return {
+    status: await page.textContent('#send-status'),
+    text: await page.textContent('#send-text'),
+    body: await page.textContent('#send-body'),
+  };
+}

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { open, shot, verdict, chooseFile } from './harness.mjs';
+import { open, shot, verdict, chooseFile, pressSend } from './harness.mjs';
 import { startBackend, startWorker, freePort } from './services.mjs';
 
 const SETUP = { org: 'acme', bucket: 'metrics', token: 'www-test-token' };
@@ -32,23 +32,8 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-async function sendForm({ url = worker.url, token = SETUP.token } = {}) {
-  if (!(await page.isVisible('#send-url'))) await page.click('#send-box summary');
-  await page.fill('#send-url', url);
-  await page.fill('#send-org', SETUP.org);
-  await page.fill('#send-bucket', SETUP.bucket);
-  await page.fill('#send-token', token);
-  await page.evaluate(() => (document.getElementById('send-status').textContent = ''));
-  await page.click('#send-go');
-  await page.waitForFunction(() => {
-    const t = document.getElementById('send-status').textContent;
-    return t !== '' && t !== '…';
-  }, null, { timeout: 30000 });
-  return {
-    status: await page.textContent('#send-status'),
-    text: await page.textContent('#send-text'),
-    body: await page.textContent('#send-body'),
-  };
+function sendForm({ url = worker.url, token = SETUP.token } = {}) {
+  return pressSend(page, { 'send-url': url, 'send-org': SETUP.org, 'send-bucket': SETUP.bucket, 'send-token': token });
 }
 
 const GOOD = ['cpu,host=a usage=0.5 1700000000', 'cpu,host=b usage=0.7 1700000001', 'mem,host=a used=12i 1700000002', ''].join('\n');

@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { open, shot, verdict, chooseFile } from './harness.mjs';
+import { open, shot, verdict, chooseFile, pressSend } from './harness.mjs';
 import { startBackend, startWorker } from './services.mjs';
 import { CORPUS as corpus, hasCorpus, corpusRows, expectedBody, NOW } from '../support/corpus.mjs';
 import { validate } from 'linegate';
@@ -210,20 +210,8 @@ test('Send at /write: the Worker forwards to the backend\'s /write (db, rp, prec
     const good = 'cpu,host=a usage=0.5 1700000000123\ncpu,host=b usage=0.7 1700000000124\nmem,host=a used=12i 1700000000125\n';
     await page.fill('#text', good);
     assert.equal((await verdict(page)).status, 204);
-    const sendForm = async ({ db = 'tele', rp = 'week', token = SETUP.token } = {}) => {
-      if (!(await page.isVisible('#send-url'))) await page.click('#send-box summary');
-      await page.fill('#send-url', worker.url);
-      await page.fill('#send-db', db);
-      await page.fill('#send-rp', rp);
-      await page.fill('#send-token', token);
-      await page.evaluate(() => (document.getElementById('send-status').textContent = ''));
-      await page.click('#send-go');
-      await page.waitForFunction(() => {
-        const t = document.getElementById('send-status').textContent;
-        return t !== '' && t !== '…';
-      }, null, { timeout: 30000 });
-      return { status: await page.textContent('#send-status'), text: await page.textContent('#send-text'), body: await page.textContent('#send-body') };
-    };
+    const sendForm = ({ db = 'tele', rp = 'week', token = SETUP.token } = {}) =>
+      pressSend(page, { 'send-url': worker.url, 'send-db': db, 'send-rp': rp, 'send-token': token });
     const a = await sendForm();
     assert.equal(a.status, '204', `${a.text} ${a.body}`);
     assert.match(a.text, /\/write$/, 'sent to /write');
