@@ -15,6 +15,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Checker, checkStream, validate } from "linegate";
+import { byteStream, webStream } from "../tests/support/streams.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SHARED = process.env.LINEGATE_SHARED || path.resolve(ROOT, "..", "shared");
@@ -33,31 +34,6 @@ function data(name) {
   }
   const all = fs.readFileSync(file);
   return all.subarray(0, all.lastIndexOf(10, MB * 1e6) + 1);
-}
-
-// A byte stream in `piece`-byte reads (what a request body is), or a default one.
-function stream(bytes, piece, bytesType) {
-  let i = 0;
-  return new ReadableStream({
-    type: bytesType ? "bytes" : undefined,
-    pull(ctl) {
-      if (i >= bytes.length) {
-        ctl.close();
-        ctl.byobRequest?.respond(0);
-        return;
-      }
-      const req = bytesType ? ctl.byobRequest : null;
-      if (req) {
-        const n = Math.min(req.view.byteLength, bytes.length - i);
-        new Uint8Array(req.view.buffer, req.view.byteOffset, n).set(bytes.subarray(i, i + n));
-        req.respond(n);
-        i += n;
-      } else {
-        ctl.enqueue(bytes.slice(i, i + piece));
-        i += piece;
-      }
-    },
-  });
 }
 
 const cpuMs = () => {
@@ -87,11 +63,11 @@ for (const name of ["cpu", "telegraf"]) {
     "zlib.gunzipSync": () => zlib.gunzipSync(gz),
     "validate gzip": () => validate(gz, gzOpts),
     "Checker gzip, 64 KiB pushes": () => push(gz, gzOpts),
-    "checkStream gzip, byte stream": () => checkStream(stream(gz, 0, true), gzOpts),
-    "checkStream gzip, 4 KiB pieces": () => checkStream(stream(gz, 4096, false), gzOpts),
+    "checkStream gzip, byte stream": () => checkStream(byteStream(gz, Infinity), gzOpts),
+    "checkStream gzip, 4 KiB pieces": () => checkStream(webStream(gz, 4096), gzOpts),
     "validate plain": () => validate(lp, opts),
     "Checker plain, 64 KiB pushes": () => push(lp, opts),
-    "checkStream plain, byte stream": () => checkStream(stream(lp, 0, true), opts),
+    "checkStream plain, byte stream": () => checkStream(byteStream(lp, Infinity), opts),
   };
   // Every way gives the one-shot answer.
   for (const [k, f] of Object.entries(probes)) {

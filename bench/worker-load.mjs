@@ -13,6 +13,7 @@
 // `--backend sink` uses a minimal Node server that reads the body and answers 204, the
 // cheapest possible backend and so the harshest baseline for the check's relative cost.
 
+import { stopGroup } from "../tests/support/process.mjs";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
@@ -117,14 +118,8 @@ async function startDev(name, args, backendUrl) {
   return dev;
 }
 
-async function stopDev(dev) {
-  try {
-    process.kill(-dev.proc.pid, "SIGTERM");
-  } catch {}
-  await Promise.race([new Promise((r) => dev.proc.once("exit", r)), new Promise((r) => setTimeout(r, 10_000))]);
-  try {
-    process.kill(-dev.proc.pid, "SIGKILL");
-  } catch {}
+function stopDev(dev) {
+  return stopGroup(dev.proc);
 }
 
 // ---- load ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
 import { root } from './harness.mjs';
+import { stopGroup } from '../support/process.mjs';
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -90,18 +91,7 @@ export async function startWorker({ backend, origin }) {
   return {
     url,
     async close() {
-      try {
-        process.kill(-proc.pid, 'SIGTERM');
-      } catch {}
-      const exited = await Promise.race([
-        new Promise((r) => (proc.exitCode !== null ? r(true) : proc.once('exit', () => r(true)))),
-        new Promise((r) => setTimeout(() => r(false), 10000)),
-      ]);
-      if (!exited) {
-        try {
-          process.kill(-proc.pid, 'SIGKILL');
-        } catch {}
-      }
+      await stopGroup(proc);
       fs.rmSync(state, { recursive: true, force: true });
     },
   };

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { checkWrite, validate, parse, LinegateError } from "linegate";
-import { NOW, haveCorpus, loadCases, corpusText, f64Bits } from "./support/corpus.mjs";
+import { NOW, haveCorpus, loadCases, wantPoint, gotPoint } from "./support/corpus.mjs";
 
 const skip = haveCorpus() ? false : "../shared/corpus is absent (it sits beside the project root in CI)";
 const cases = skip ? [] : loadCases();
@@ -91,37 +91,6 @@ test("corpus through checkWrite", { skip }, () => {
   assert.ok(cases.length > 2000, "the corpus should hold over 2000 cases");
   assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases differ`);
 });
-
-function wantPoint(p) {
-  return {
-    measurement: p.measurement,
-    tags: p.tags,
-    fields: p.fields.map((f) =>
-      f.type === "float"
-        ? { key: f.key, type: f.type, bits: f.f64_bits }
-        : { key: f.key, type: f.type, value: f.value },
-    ),
-    time: p.time,
-    line: p.line,
-  };
-}
-
-function gotPoint(p) {
-  return {
-    measurement: corpusText(p.measurement),
-    tags: p.tags.map(([k, v]) => [corpusText(k), corpusText(v)]),
-    fields: p.fields.map((f) => {
-      if (f.type === "float") {
-        assert.equal(typeof f.value, "number");
-        return { key: corpusText(f.key), type: f.type, bits: f64Bits(f.value) };
-      }
-      if (f.type === "integer" || f.type === "unsigned") assert.equal(typeof f.value, "bigint");
-      return { key: corpusText(f.key), type: f.type, value: corpusText(f.value) };
-    }),
-    time: p.time,
-    line: BigInt(p.line),
-  };
-}
 
 // validate and parse answer as the server would for an authorized write to an existing
 // bucket, so rows that probe a missing bucket parameter are not theirs to match.

@@ -8,6 +8,7 @@ import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { Checker, checkStream, checkWrite, validate } from "linegate";
 import { NOW, haveCorpus, loadCases } from "./support/corpus.mjs";
+import { byteStream, webStream } from "../support/streams.mjs";
 
 const skip = haveCorpus() ? false : "../shared/corpus is absent (it sits beside the project root in CI)";
 
@@ -96,18 +97,6 @@ for (const v1 of [false, true]) {
 
 const body = new TextEncoder().encode("cpu,host=a usage=0.5 1\n".repeat(2000) + "cpu,host=b usage=oops 2\n");
 
-function webStream(bytes, size, onPull) {
-  let i = 0;
-  return new ReadableStream({
-    pull(ctl) {
-      onPull?.(i);
-      if (i >= bytes.length) return ctl.close();
-      ctl.enqueue(bytes.slice(i, i + size));
-      i += size;
-    },
-  });
-}
-
 test("checkStream reads a ReadableStream, a Node Readable and an async iterable", async () => {
   const want = validate(body, { now: NOW });
   assert.equal(want.status, 400);
@@ -127,35 +116,6 @@ test("checkStream reads a ReadableStream, a Node Readable and an async iterable"
   await assert.rejects(checkStream({}, {}), TypeError);
 });
 
-// A byte stream in `size`-byte pieces that fills a reader's own buffer when it brings one
-// (`byob` counts those reads), as request and response bodies do.
-// `sloppy` closes without answering the pending read (no `respond(0)`), which the streams
-// standard lets leave that read pending for ever.
-function byteStream(bytes, size, byob, sloppy = false) {
-  let i = 0;
-  return new ReadableStream({
-    type: "bytes",
-    pull(ctl) {
-      if (i >= bytes.length) {
-        ctl.close();
-        if (!sloppy) ctl.byobRequest?.respond(0);
-        return;
-      }
-      const req = ctl.byobRequest;
-      if (req) {
-        byob.reads++;
-        const n = Math.min(size, req.view.byteLength, bytes.length - i);
-        new Uint8Array(req.view.buffer, req.view.byteOffset, n).set(bytes.subarray(i, i + n));
-        req.respond(n);
-        i += n;
-      } else {
-        ctl.enqueue(bytes.slice(i, i + size));
-        i += size;
-      }
-    },
-  });
-}
-
 test("checkStream reads a byte stream into its own buffer, with the same answers", async () => {
   const gz = gzipSync(body);
   for (const [bytes, opts] of [
@@ -165,10 +125,10 @@ test("checkStream reads a byte stream into its own buffer, with the same answers
   ]) {
     const want = validate(bytes, opts);
     for (const size of [1, 7, 4096, 1 << 20]) {
-      const byob = { reads: 0 };
-      assert.deepStrictEqual(await checkStream(byteStream(bytes, size, byob), opts), want, `pieces of ${size}`);
-      assert.ok(byob.reads > 0, "read through a BYOB reader");
-      assert.deepStrictEqual(await checkStream(byteStream(bytes, size, byob, true), opts), want, `pieces of ${size}, closed without respond(0)`);
+      const counts = {};
+      assert.deepStrictEqual(await checkStream(byteStream(bytes, size, { counts }), opts), want, `pieces of ${size}`);
+      assert.ok(counts.byob > 0, "read through a BYOB reader");
+      assert.deepStrictEqual(await checkStream(byteStream(bytes, size, { sloppy: true }), opts), want, `pieces of ${size}, closed without respond(0)`);
     }
   }
   // A Response body, as fetch gives it.

@@ -19,6 +19,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, extname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { stopGroup } from "../support/process.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PKG = join(ROOT, "pkg");
@@ -580,18 +581,7 @@ test("the README's Worker runs as written under wrangler dev", { skip, timeout: 
     assert.equal(await bad.text(), WANT.bad.body);
     assert.equal(influx.got.length, 1, "the rejected batch was not forwarded");
   } finally {
-    try {
-      process.kill(-dev.pid, "SIGTERM");
-    } catch {}
-    const exited = await Promise.race([
-      new Promise((r) => dev.once("exit", () => r(true))),
-      new Promise((r) => setTimeout(() => r(false), 10_000)),
-    ]);
-    if (!exited) {
-      try {
-        process.kill(-dev.pid, "SIGKILL");
-      } catch {}
-    }
+    await stopGroup(dev);
     await influx.close();
   }
 });

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { checkWrite, validate, parse, credentials, LinegateError } from "linegate";
-import { NOW, haveCorpus, loadCases, corpusText, f64Bits } from "./support/corpus.mjs";
+import { NOW, haveCorpus, loadCases, wantPoint, gotPoint } from "./support/corpus.mjs";
 
 const skip = haveCorpus() ? false : "../shared/corpus is absent (it sits beside the project root in CI)";
 const cases = skip ? [] : loadCases({ v1: true });
@@ -52,32 +52,6 @@ test("the v1 corpus through checkWrite at /write", { skip }, () => {
   });
   assert.deepEqual(failures.slice(0, 20), [], `${failures.length} of ${cases.length} cases differ`);
 });
-
-function wantPoint(p) {
-  return {
-    measurement: p.measurement,
-    tags: p.tags,
-    fields: p.fields.map((f) =>
-      f.type === "float" ? { key: f.key, type: f.type, bits: f.f64_bits } : { key: f.key, type: f.type, value: f.value },
-    ),
-    time: p.time,
-    line: p.line,
-  };
-}
-
-function gotPoint(p) {
-  return {
-    measurement: corpusText(p.measurement),
-    tags: p.tags.map(([k, v]) => [corpusText(k), corpusText(v)]),
-    fields: p.fields.map((f) =>
-      f.type === "float"
-        ? { key: corpusText(f.key), type: f.type, bits: f64Bits(f.value) }
-        : { key: corpusText(f.key), type: f.type, value: corpusText(f.value) },
-    ),
-    time: p.time,
-    line: BigInt(p.line),
-  };
-}
 
 test("the v1 corpus through validate and parse with endpoint /write", { skip }, () => {
   const failures = [];

@@ -8,21 +8,15 @@ import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import crypto from "node:crypto";
-import { startWorker, startTarget, startRecorder, send, sendStream, freePort, hasPkg, SETUP } from "./helpers.mjs";
+import { startWorker, startRecorder, send, sendStream, freePort, hasPkg, SETUP, startWorkerAndTarget, stopAll } from "./helpers.mjs";
 
 const skip = !hasPkg && "pkg/ is not built (npm run build)";
 const TOKEN = { Authorization: `Token ${SETUP.token}` };
 
 describe("the real backend through the Worker", { skip }, () => {
   let target, w;
-  before(async () => {
-    target = await startTarget();
-    w = await startWorker({ BACKEND_URL: target.url });
-  });
-  after(async () => {
-    await w?.close();
-    await target?.close();
-  });
+  before(async () => ({ rec: target, w } = await startWorkerAndTarget()));
+  after(() => stopAll(w, target));
 
   test("any other path and method: same request at the backend, same answer back", async () => {
     for (const [method, p, body] of [

@@ -7,17 +7,7 @@ import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import {
-  startWorker,
-  startTarget,
-  backendAvailable,
-  send,
-  hasCorpus,
-  hasPkg,
-  CORPUS,
-  SETUP,
-  expectedBody,
-} from "./helpers.mjs";
+import { startWorker, startTarget, backendAvailable, send, hasCorpus, hasPkg, CORPUS, SETUP, expectedBody, startWorkerAndTarget, stopAll } from "./helpers.mjs";
 
 const skipPkg = !hasPkg && "pkg/ is not built (npm run build)";
 const skipCorpus = skipPkg || (!hasCorpus && "../shared/corpus is absent (a clone outside the workspace): v1 corpus parity skipped");
@@ -47,14 +37,8 @@ function v1Request(row) {
 
 describe("the v1 corpus through /write", { skip: skipCorpus }, () => {
   let target, w;
-  before(async () => {
-    target = await startTarget();
-    w = await startWorker({ BACKEND_URL: target.url });
-  });
-  after(async () => {
-    await w?.close();
-    await target?.close();
-  });
+  before(async () => ({ rec: target, w } = await startWorkerAndTarget()));
+  after(() => stopAll(w, target));
 
   const rows = v1Rows();
   for (const run of [...new Set(rows.map((r) => r.run))]) {

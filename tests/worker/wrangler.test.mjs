@@ -1,6 +1,7 @@
 // wrangler itself: `wrangler deploy --dry-run` bundles the Worker (size reported), and
 // `wrangler dev` serves it on 127.0.0.1 in front of a backend given by --var BACKEND_URL.
 
+import { stopGroup } from "../support/process.mjs";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -95,18 +96,7 @@ test("wrangler dev serves the Worker on 127.0.0.1 in front of the backend", { sk
     assert.equal(tap.received.length, 1, "the rejected batch did not reach the backend");
     t.diagnostic(tap.backend ? "backend: linegate-backend" : "backend: recorder (linegate-backend not built)");
   } finally {
-    try {
-      process.kill(-dev.pid, "SIGTERM");
-    } catch {}
-    const exited = await Promise.race([
-      new Promise((r) => dev.once("exit", () => r(true))),
-      new Promise((r) => setTimeout(() => r(false), 10_000)),
-    ]);
-    if (!exited) {
-      try {
-        process.kill(-dev.pid, "SIGKILL");
-      } catch {}
-    }
+    await stopGroup(dev);
     await tap.close();
   }
 });

@@ -13,6 +13,7 @@ import {
   offsetExempt,
   encodeQueryValue,
 } from "../../support/corpus.mjs";
+import assert from "node:assert/strict";
 
 export { NOW };
 export const sharedDir = SHARED + "/";
@@ -61,4 +62,37 @@ export function f64Bits(v) {
   const dv = new DataView(new ArrayBuffer(8));
   dv.setFloat64(0, v);
   return dv.getBigUint64(0).toString(16).padStart(16, "0");
+}
+
+/** A corpus point as the package's `parse` gives it (floats as their bits). */
+export function wantPoint(p) {
+  return {
+    measurement: p.measurement,
+    tags: p.tags,
+    fields: p.fields.map((f) =>
+      f.type === "float"
+        ? { key: f.key, type: f.type, bits: f.f64_bits }
+        : { key: f.key, type: f.type, value: f.value },
+    ),
+    time: p.time,
+    line: p.line,
+  };
+}
+
+/** A `parse` point in the corpus's form, asserting the JS types of its values. */
+export function gotPoint(p) {
+  return {
+    measurement: corpusText(p.measurement),
+    tags: p.tags.map(([k, v]) => [corpusText(k), corpusText(v)]),
+    fields: p.fields.map((f) => {
+      if (f.type === "float") {
+        assert.equal(typeof f.value, "number");
+        return { key: corpusText(f.key), type: f.type, bits: f64Bits(f.value) };
+      }
+      if (f.type === "integer" || f.type === "unsigned") assert.equal(typeof f.value, "bigint");
+      return { key: corpusText(f.key), type: f.type, value: corpusText(f.value) };
+    }),
+    time: p.time,
+    line: BigInt(p.line),
+  };
 }
