@@ -20,7 +20,7 @@ async function discard(reader) {
   let n = 0;
   // A BYOB reader needs a buffer to read into: one scratch buffer, handed back each time.
   const byob = typeof ReadableStreamBYOBReader === "function" && reader instanceof ReadableStreamBYOBReader;
-  let scratch = byob ? new Uint8Array(READ_MIN) : null;
+  let scratch = byob ? new Uint8Array(SCRATCH) : null;
   try {
     for (;;) {
       const { done, value } = byob ? await reader.read(scratch) : await reader.read();
@@ -38,8 +38,8 @@ async function discard(reader) {
 }
 
 /**
- * Returns `{ bytes, over, decided }`. `over` is true when the body is at least `maxBody`
- * bytes long; then `bytes` is a prefix of it (at most `maxBody` bytes, or only HEADER_PREFIX
+ * Returns the body as a `Body`. Its `over` is true when the body is at least `maxBody`
+ * bytes long; then it holds a prefix (at most `maxBody` bytes, or only HEADER_PREFIX
  * bytes when the declared Content-Length already says it is too large) and the rest was
  * dropped. `start(cap)`, when given, returns a sink (`push(chunk)`, `decided()`) that sees
  * each held chunk as it arrives (the check, with `cap` as its body limit); once it has
@@ -92,8 +92,8 @@ export async function readBody(request, maxBody, start) {
   return new Body(slabs.chunks(), slabs.length, full, decided);
 }
 
-// The scratch buffer a dropped body is read into.
-const READ_MIN = 64 * 1024;
+// The buffer a dropped body is read into.
+const SCRATCH = 64 * 1024;
 // The body is read straight into slabs that grow with what has arrived (each as large as
 // the body so far, from 64 KiB to 1 MiB): no buffer sized on the client's word, no copy, no
 // per-piece garbage, and at most one slab's unused tail.
@@ -119,7 +119,8 @@ class Slabs {
       this.slab = new Uint8Array(size);
       this.used = 0;
     }
-    return new Uint8Array(this.slab.buffer, this.used, Math.min(this.slab.length - this.used, left));
+    // A slab is never larger than what was left under the cap when it was made.
+    return new Uint8Array(this.slab.buffer, this.used, this.slab.length - this.used);
   }
 
   /** The read filled `value` (a view of the slab's buffer, transferred by the read). */

@@ -2,17 +2,15 @@
 // write endpoint the user typed, with the token from the form (never stored).
 
 // `endpoint` is the path chosen on the page: v2's `/api/v2/write` (org, bucket) or v1's
-// `/write` (db, rp). A URL already ending in the chosen path is used as it is.
+// `/write` (db, rp). The URL may be a server root or already end in either write path (one
+// typed before switching): that path is replaced by the chosen one.
 export function writeUrl(base, { endpoint = '/api/v2/write', org, bucket, db, rp, precision }) {
   const u = new URL(base);
+  u.pathname = u.pathname.replace(/\/+$/, '').replace(/\/api\/v2\/write$|\/write$/, '') + endpoint;
   if (endpoint === '/write') {
-    // A server root, or a URL ending in either write path (the v2 one typed before switching).
-    const rootPath = u.pathname.replace(/\/+$/, '').replace(/\/api\/v2\/write$|\/write$/, '');
-    u.pathname = `${rootPath}/write`;
     u.searchParams.set('db', db);
     if (rp) u.searchParams.set('rp', rp);
   } else {
-    if (!/\/api\/v2\/write\/?$/.test(u.pathname)) u.pathname = `${u.pathname.replace(/\/+$/, '')}/api/v2/write`;
     u.searchParams.set('org', org);
     u.searchParams.set('bucket', bucket);
   }
