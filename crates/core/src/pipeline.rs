@@ -553,9 +553,18 @@ pub fn find_org<L: Lookup>(lookup: &mut L, q: &Query<'_>) -> Result<L::Org, Reje
     }
 }
 
+/// A bucket's virtual DBRP mapping (spec Part C step 5): `db/rp` → (`db`, `rp`); a name
+/// without `/` → (name, `autogen`), the default of its database. Returns (db, rp, default).
+/// [`find_bucket_v1`] finds buckets by the same rule, from the other side.
+pub fn virtual_mapping(bucket_name: &[u8]) -> (&[u8], &[u8], bool) {
+    match bucket_name.iter().position(|&c| c == b'/') {
+        Some(i) => (&bucket_name[..i], &bucket_name[i + 1..], false),
+        None => (bucket_name, b"autogen", true),
+    }
+}
+
 /// Step 5 of v1: the bucket of a DBRP mapping in the token's org; explicit mappings first,
-/// then every bucket's virtual one (`db/rp` → (`db`, `rp`); a name without `/` → (name,
-/// `autogen`), the default).
+/// then every bucket's virtual one ([`virtual_mapping`]).
 pub fn find_bucket_v1<L: Lookup>(
     lookup: &mut L,
     auth: &L::Auth,
@@ -737,6 +746,32 @@ mod tests {
 
     fn status<T>(r: Result<T, Rejection>) -> u16 {
         r.map_or_else(|r| r.status, |_| 204)
+    }
+
+    /// A bucket's virtual mapping names it back: find_bucket_v1 with the mapping's db and
+    /// rp (and without rp when it is the default) finds that bucket.
+    #[test]
+    fn virtual_mappings_find_their_bucket() {
+        for (name, id, want) in [
+            ("b", 2, (&b"b"[..], &b"autogen"[..], true)),
+            ("db/rp", 3, (&b"db"[..], &b"rp"[..], false)),
+        ] {
+            let (db, rp, default) = virtual_mapping(name.as_bytes());
+            assert_eq!((db, rp, default), want);
+            let q = format!(
+                "db={}&rp={}",
+                String::from_utf8_lossy(db),
+                String::from_utf8_lossy(rp)
+            );
+            assert_eq!(
+                find_bucket_v1(&mut Server, &"w", &Query::parse(q.as_bytes())),
+                Ok(id)
+            );
+            let no_rp = format!("db={}", String::from_utf8_lossy(db));
+            let found = find_bucket_v1(&mut Server, &"w", &Query::parse(no_rp.as_bytes()));
+            assert_eq!(found.is_ok(), default, "{name} without rp");
+        }
+        assert_eq!(virtual_mapping(b"a/b/c"), (&b"a"[..], &b"b/c"[..], false));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
 use axum::response::Response;
-use linegate_core::pipeline::parse_id;
+use linegate_core::pipeline::{self, parse_id};
 use linegate_core::{Query, Rejection};
 use rusqlite::params;
 use serde_json::{json, Value};
@@ -35,20 +35,16 @@ fn mapping_json(m: &Dbrp) -> Value {
     })
 }
 
-/// A bucket's virtual mapping: `db/rp` → (`db`, `rp`); a name without `/` → (name,
-/// `autogen`), the default. Its ID is the bucket's.
+/// A bucket's virtual mapping (the core's rule); its ID is the bucket's.
 fn virtual_mapping(b: &Bucket) -> Dbrp {
-    let (db, rp) = match b.name.split_once('/') {
-        Some((db, rp)) => (db.to_string(), rp.to_string()),
-        None => (b.name.clone(), "autogen".to_string()),
-    };
+    let (db, rp, default) = pipeline::virtual_mapping(b.name.as_bytes());
     Dbrp {
         id: b.id,
         org_id: b.org_id,
         bucket_id: b.id,
-        default: !b.name.contains('/'),
-        db,
-        rp,
+        default,
+        db: String::from_utf8_lossy(db).into_owned(),
+        rp: String::from_utf8_lossy(rp).into_owned(),
     }
 }
 
