@@ -65,6 +65,7 @@
 //!   everything else). [`validate`]: the answer plus diagnostics, warnings and a summary.
 //! - [`storage`]: shard groups, retention, field types, `time` fields, long strings, and the
 //!   422 texts; [`lp`]: line protocol out; [`time`]: RFC 3339 and Go durations.
+//! - [`quota`]: the write quotas of spec Part D.2 (rate window, series admission, 429s).
 //! - [`gzip`], [`json`]: Go's gzip reader and JSON escaping, byte for byte.
 //!
 //! Points borrow from the body; nothing is unescaped until asked:
@@ -100,6 +101,7 @@ pub mod pipeline;
 mod point;
 mod precision;
 mod query;
+pub mod quota;
 mod reference;
 mod request;
 pub mod storage;

@@ -482,7 +482,13 @@ impl Checker {
     }
 
     /// [`finish`](Checker::finish), with `on_point` seeing the points of the last lines.
-    pub fn finish_with(mut self, on_point: &mut dyn FnMut(&Point<'_>)) -> Validation {
+    pub fn finish_with(self, on_point: &mut dyn FnMut(&Point<'_>)) -> Validation {
+        self.finish_counted(on_point).0
+    }
+
+    /// [`finish_with`](Checker::finish_with), and the bytes of the body after gzip decoding
+    /// (what the write quota counts, spec D.2).
+    fn finish_counted(mut self, on_point: &mut dyn FnMut(&Point<'_>)) -> (Validation, usize) {
         if let Phase::Header = self.phase {
             // The body ended inside the first header (or was empty).
             self.decide(Rejection::gzip_header());
@@ -492,21 +498,38 @@ impl Checker {
                 self.gzip_failed(e);
             }
         }
+        let decoded = match &self.gzip {
+            Some(dec) => dec.decoded(),
+            None => self.received,
+        };
         if let Some(e) = self.gzip_error {
             self.decide(pipeline::read_error(e));
         }
-        match (self.phase, self.lines) {
+        let v = match (self.phase, self.lines) {
             (Phase::Done(r), _) => Validation::rejected_early(r),
             (_, Some(lines)) => lines.finish(self.summary_buckets, on_point),
             (_, None) => Validation::rejected_early(Rejection::gzip_header()),
-        }
+        };
+        (v, decoded)
     }
 
     /// [`finish`](Checker::finish) as a live request's verdict, equal to
     /// [`check_request`](crate::check_request)'s.
     pub fn finish_request(self) -> Verdict {
-        let v = self.finish();
-        match v.code {
+        self.finish_request_with(&mut |_| {})
+    }
+
+    /// [`finish_request`](Checker::finish_request), with `on_point` seeing the points of
+    /// the last lines.
+    pub fn finish_request_with(self, on_point: &mut dyn FnMut(&Point<'_>)) -> Verdict {
+        self.finish_request_decoded(on_point).0
+    }
+
+    /// [`finish_request_with`](Checker::finish_request_with), and the bytes of the body
+    /// after gzip decoding.
+    pub fn finish_request_decoded(self, on_point: &mut dyn FnMut(&Point<'_>)) -> (Verdict, usize) {
+        let (v, decoded) = self.finish_counted(on_point);
+        let verdict = match v.code {
             None => Verdict::Forward {
                 points: v.points,
                 lines: v.lines,
@@ -518,6 +541,7 @@ impl Checker {
                 body: v.body,
                 line: v.line,
             }),
-        }
+        };
+        (verdict, decoded)
     }
 }
