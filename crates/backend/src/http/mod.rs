@@ -36,6 +36,7 @@ use linegate_core::storage::Scanner;
 mod buckets;
 mod dbrp;
 mod export;
+mod quota;
 mod v1;
 mod write;
 
@@ -51,6 +52,8 @@ pub struct App {
     pub limits: Limits,
     /// A fixed clock for tests (lines without a timestamp get it).
     pub now_override: Option<i64>,
+    /// Added to the quota clock (tests move it across a window boundary).
+    pub quota_clock_offset_ms: i64,
     pub metrics: Arc<Metrics>,
     pub started: SystemTime,
     /// How bodies are stored.
@@ -70,6 +73,13 @@ pub struct App {
 impl App {
     pub fn now(&self) -> i64 {
         self.now_override.unwrap_or_else(now_ns)
+    }
+
+    /// The clock of the write quotas' windows, in ms of Unix time.
+    pub fn quota_now_ms(&self) -> u64 {
+        (now_ns() / 1_000_000)
+            .saturating_add(self.quota_clock_offset_ms)
+            .max(0) as u64
     }
 }
 
@@ -100,6 +110,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v2/orgs", get(list_orgs))
         .route("/api/v2/export", get(export))
         .route("/api/v2/dead-letters", get(dead_letters))
+        .route("/api/v2/quota", get(quota::usage))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(log_request))
@@ -145,6 +156,9 @@ fn reject(r: Rejection) -> Response {
     let mut b = base(r.status);
     for (k, v) in r.headers() {
         b = b.header(k, v);
+    }
+    if let Some(secs) = r.retry_after() {
+        b = b.header("Retry-After", secs);
     }
     b.body(Body::from(r.body)).unwrap_or_default()
 }
