@@ -11,13 +11,15 @@
 //! - [`columns`]: the parsed points as flat arrays, and their field-type codes;
 //! - [`progress`]: progress callbacks and cancellation (`AbortSignal`, `onProgress` → false);
 //! - [`answers`]: InfluxDB's answers to requests the doors answer themselves;
-//! - [`stream`]: [`StreamChecker`], the check fed chunk by chunk as the body arrives.
+//! - [`stream`]: [`StreamChecker`], the check fed chunk by chunk as the body arrives;
+//! - [`quota`]: the write quotas' decisions (spec Part D.2) for a Worker's own storage.
 
 pub mod answers;
 pub mod body;
 pub mod columns;
 pub mod options;
 pub mod progress;
+pub mod quota;
 pub mod results;
 pub mod stream;
 

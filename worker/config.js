@@ -13,6 +13,10 @@ export const DEFAULTS = Object.freeze({
   maxMessage: 1 * MiB,
   timeoutMs: 30_000,
   retryAfter: 5,
+  // Body bytes all writes of one isolate may hold at once (issue 25 item 8): three bodies
+  // at the default MAX_BODY_BYTES, so that with the wasm memory (~65 MiB at worst, see
+  // above) and the runtime an isolate stays inside its 128 MB under any concurrency.
+  bodyBudget: 48 * MiB,
 });
 
 const cache = new WeakMap();
@@ -38,6 +42,8 @@ function parse(env) {
     edgeTokens: edgeTokens(env.EDGE_TOKENS),
     influxVersion: str(env.INFLUX_VERSION) || "v2.9.1",
     spool: spoolSettings(env),
+    quota: quotaSettings(env),
+    bodyBudget: count(env, "BODY_BUDGET_BYTES", DEFAULTS.bodyBudget),
     // Requests the Worker does not check go to the backend unchanged (worker/forward.js).
     passThrough: str(env.PASS_THROUGH).toLowerCase() !== "off",
   });
@@ -71,6 +77,26 @@ function spoolSettings(env) {
     backoffCapMs: count(env, "SPOOL_BACKOFF_CAP_MS", d.backoffCapMs),
     deadLetterMs: count(env, "SPOOL_DEAD_LETTER_HOURS", d.deadLetterHours) * 3_600_000,
     adminToken: str(env.SPOOL_ADMIN_TOKEN) || null,
+  });
+}
+
+// QUOTA_WRITE_BYTES and QUOTA_SERIES (spec D.2; unset: off), kept in QUOTA_DO objects.
+function quotaSettings(env) {
+  const optional = (name) => (str(env[name]) === "" ? null : count(env, name, null));
+  const writeBytes = optional("QUOTA_WRITE_BYTES");
+  const series = optional("QUOTA_SERIES");
+  const ns = env.QUOTA_DO ?? null;
+  if ((writeBytes !== null || series !== null) && ns === null) {
+    throw new ConfigError("QUOTA_WRITE_BYTES and QUOTA_SERIES need the QUOTA_DO Durable Object binding (wrangler.toml)");
+  }
+  return Object.freeze({
+    on: writeBytes !== null || series !== null,
+    writeBytes,
+    series,
+    ns,
+    adminToken: str(env.QUOTA_ADMIN_TOKEN) || null,
+    // Added to the quota clock (tests only: a window boundary on demand).
+    clockOffsetMs: count(env, "QUOTA_CLOCK_OFFSET_MS", 0),
   });
 }
 
