@@ -66,6 +66,8 @@
 //! - [`storage`]: shard groups, retention, field types, `time` fields, long strings, and the
 //!   422 texts; [`lp`]: line protocol out; [`time`]: RFC 3339 and Go durations.
 //! - [`gzip`], [`json`]: Go's gzip reader and JSON escaping, byte for byte.
+//! - [`delivery`]: store-and-forward's policy (deliver, retry when, split where, dead
+//!   letter why) for the doors that hold acknowledged batches.
 //!
 //! Points borrow from the body; nothing is unescaped until asked:
 //!
@@ -88,6 +90,7 @@
 
 pub mod answers;
 mod batch;
+pub mod delivery;
 pub mod diagnostics;
 mod error;
 mod fast;
