@@ -96,6 +96,7 @@ pub mod gzip;
 pub mod json;
 pub mod lp;
 mod number;
+pub mod partial;
 pub mod pipeline;
 mod point;
 mod precision;
