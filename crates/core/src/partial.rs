@@ -60,6 +60,26 @@ impl PartialWrites {
     }
 }
 
+/// Default age past which quarantined lines are dropped: 168 h (spec Part D.1.5).
+pub const DEFAULT_QUARANTINE_AGE_SECS: u64 = 168 * 3600;
+
+/// The destination a quarantined line is recorded under: the path and the query string
+/// without the `u` and `p` pairs (v1 credentials), pairs otherwise kept as sent.
+pub fn destination(path: &str, query: &[u8]) -> Vec<u8> {
+    let mut out = path.as_bytes().to_vec();
+    let mut first = true;
+    for pair in query.split(|&b| b == b'&') {
+        let key = pair.split(|&b| b == b'=').next().unwrap_or_default();
+        if pair.is_empty() || key == b"u" || key == b"p" {
+            continue;
+        }
+        out.push(if first { b'?' } else { b'&' });
+        first = false;
+        out.extend_from_slice(pair);
+    }
+    out
+}
+
 /// Default bound on the rejected lines one split keeps, in bytes (the quarantine's default
 /// per destination, spec Part D.1.5): a flood of bad lines cannot grow memory past it.
 pub const DEFAULT_KEEP: usize = 64 << 20;
@@ -329,6 +349,15 @@ mod tests {
         );
         assert_eq!(split(b"m f=1\n").decision(), Decision::Forward);
         assert!(matches!(split(b"bad\n").decision(), Decision::Reject(_)));
+    }
+
+    #[test]
+    fn destination_drops_credentials() {
+        assert_eq!(
+            destination("/write", b"db=x&u=me&p=secret&rp=r"),
+            b"/write?db=x&rp=r"
+        );
+        assert_eq!(destination("/api/v2/write", b""), b"/api/v2/write");
     }
 
     #[test]
