@@ -98,6 +98,7 @@
 // the limits it is read under.
 pub mod answers;
 pub mod limits;
+pub mod partial;
 pub mod pipeline;
 
 pub use answers::Rejection;
