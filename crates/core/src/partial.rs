@@ -12,11 +12,11 @@ use std::borrow::Cow;
 use crate::answers::Rejection;
 use crate::batch::{BatchReport, Item, ParseOptions, Parser};
 use crate::error::LineError;
+use crate::limits::Limits;
 use crate::pipeline::{self, Endpoint, Lookup, Resolved};
+use crate::pipeline::{prepare, Request};
 use crate::point::Point;
 use crate::query::Query;
-use crate::limits::Limits;
-use crate::pipeline::{prepare, Request};
 
 /// The switch of spec Part D.1, the same at every door.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -3,9 +3,7 @@
 //! and the points; every other corpus row answers exactly as without the switch.
 
 use linegate_core::partial::{self, Decision, Split, DEFAULT_KEEP};
-use linegate_core::{
-    check_request, read_batch, Checker, Endpoint, Limits, Request, Verdict,
-};
+use linegate_core::{check_request, read_batch, Checker, Endpoint, Limits, Request, Verdict};
 use linegate_corpus::{self as corpus, point_hex, Case, NOW};
 use serde_json::Value;
 
@@ -171,8 +169,14 @@ fn other_rows_as_today() {
         }
         n += 1;
         let query = case.query();
-        let today = match linegate_core::pipeline::prepare(case.endpoint, &request(&case, &query), &limits(&case)) {
-            Ok(p) => linegate_core::pipeline::verdict(&p.read(NOW, limits(&case).max_message, |_| {})),
+        let today = match linegate_core::pipeline::prepare(
+            case.endpoint,
+            &request(&case, &query),
+            &limits(&case),
+        ) {
+            Ok(p) => {
+                linegate_core::pipeline::verdict(&p.read(NOW, limits(&case).max_message, |_| {}))
+            }
             Err(r) => Verdict::Reject(r),
         };
         if case.endpoint == Endpoint::V2 {
