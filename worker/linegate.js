@@ -7,6 +7,7 @@ import {
   Checker,
   answer,
   credentials,
+  deliveryDecision,
   quotaNames,
   checkRate,
   countRate,
@@ -15,4 +16,4 @@ import {
 
 initSync(wasm);
 
-export { checkWrite, Checker, answer, credentials, quotaNames, checkRate, countRate, admitSeries };
+export { checkWrite, Checker, answer, credentials, deliveryDecision, quotaNames, checkRate, countRate, admitSeries };

@@ -167,14 +167,17 @@ pub struct BatchSeries {
 }
 
 impl BatchSeries {
+    /// No series yet.
     pub fn new() -> BatchSeries {
         BatchSeries::default()
     }
 
+    /// Notes a point's series.
     pub fn push(&mut self, p: &Point<'_>) {
         self.push_hash(p.line(), point_series_hash(p));
     }
 
+    /// Notes the series hash of a point on `line`.
     pub fn push_hash(&mut self, line: u64, hash: u64) {
         let next = self.hashes.len() as u32;
         let i = *self.index.entry(hash).or_insert(next);

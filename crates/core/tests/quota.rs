@@ -1,8 +1,9 @@
 //! The series keys of the quota (spec Part D.2) are the corpus's `series_key`, for every
 //! point InfluxDB returned, and the 64-bit hash a door may keep is the hash of that key.
 
+use linegate_core::pipeline::{prepare, Request};
 use linegate_core::quota::{series_hash, BatchSeries};
-use linegate_core::{prepare_batch_at, Limits};
+use linegate_core::Limits;
 
 #[test]
 fn series_keys_and_hashes_match_every_corpus_point() {
@@ -23,14 +24,15 @@ fn series_keys_and_hashes_match_every_corpus_point() {
             ..Limits::default()
         };
         let encoding = case.content_encoding.as_deref().map(str::as_bytes);
-        let prepared = prepare_batch_at(
-            case.endpoint,
-            case.precision.as_deref().map(str::as_bytes),
-            encoding,
-            &case.body,
-            &limits,
-        )
-        .unwrap_or_else(|r| panic!("{}: {:?}", case.file, r.reason));
+        let query = case.query();
+        let req = Request {
+            query: query.as_bytes(),
+            authorization: Some(b"Token t"),
+            content_encoding: encoding,
+            body: &case.body,
+        };
+        let prepared = prepare(case.endpoint, &req, &limits)
+            .unwrap_or_else(|r| panic!("{}: {:?}", case.file, r.reason));
         let mut keys = Vec::new();
         let mut series = BatchSeries::new();
         let report = prepared.read(linegate_corpus::NOW, 1 << 20, |p| {

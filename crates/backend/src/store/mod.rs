@@ -10,6 +10,7 @@ mod codec;
 mod dead_letters;
 mod export;
 mod ids;
+mod quarantine;
 pub mod quota;
 mod registry;
 pub mod v1;
@@ -20,6 +21,7 @@ pub use dead_letters::*;
 pub use export::*;
 pub use ids::*;
 use linegate_core::quota::Usage;
+pub use quarantine::*;
 use quota::{admit_series, count_bytes, SeriesCache};
 pub use quota::{QuotaJob, Usages};
 pub use registry::*;
@@ -115,6 +117,7 @@ fn open_write(dir: &Path) -> rusqlite::Result<Connection> {
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch(v1::SCHEMA)?;
     conn.execute_batch(quota::SCHEMA)?;
+    conn.execute_batch(quarantine::SCHEMA)?;
     migrate_tokens(&conn)?;
     if get_meta(&conn, SALT_KEY)?.is_none() {
         let mut salt = [0u8; 32];

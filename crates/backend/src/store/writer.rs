@@ -20,6 +20,8 @@ pub struct WriteJob {
     /// `Ok(None)`: stored whole; `Ok(Some(message))`: storage's 422 (the kept points are
     /// stored); `Err`: nothing stored.
     pub reply: oneshot::Sender<WriteResult>,
+    /// A partial write's rejected lines, stored in the same transaction (spec D.1.5).
+    pub quarantine: Option<Box<Quarantined>>,
 }
 
 /// The writer's answer to a batch.
@@ -208,6 +210,9 @@ impl Writer {
                             (&mut series_added, &mut usages),
                         ),
                     };
+                    if let (Ok(_), Some(q)) = (&res, &job.quarantine) {
+                        quarantine::insert(&tx, q);
+                    }
                     if let Ok((_, Some(seq))) = &res {
                         wrote = true;
                         max_seq = Some(*seq);
