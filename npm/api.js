@@ -428,6 +428,15 @@ export function deliveryDecision(attempt) {
 }
 
 /**
+ * SPOOL=fallback's rule: whether a live write's answer `status` means the batch is kept to be
+ * delivered later (429, 5xx) instead of passed back to the client.
+ */
+export function fallbackHolds(status) {
+  need("fallbackHolds()");
+  return glue.fallbackHolds(status);
+}
+
+/**
  * Where a batch is cut in two on a 413: the start of the logical line with points nearest
  * the middle (a LF inside a quoted string is not a line end), or null for a single line.
  */

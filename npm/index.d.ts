@@ -387,6 +387,8 @@ export type DeliveryDecision =
   | { action: "dead"; reason: DeadLetterReason; history: DeliveryHistory };
 /** Store-and-forward's policy: what to do with a stored batch after one delivery attempt. */
 export function deliveryDecision(attempt: DeliveryAttempt): DeliveryDecision;
+/** SPOOL=fallback's rule: whether a live write's answer status means the batch is kept for later (429, 5xx). */
+export function fallbackHolds(status: number): boolean;
 /** Where a batch is cut on a 413 (the start of the logical line nearest the middle), or null for one line. */
 export function splitPoint(body: Uint8Array | ArrayBuffer | ArrayBufferView | string): number | null;
 /** A whole gzip body decoded as InfluxDB reads it (every member); throws on a bad body or past `limit` decoded bytes. */

@@ -6,8 +6,9 @@
 //
 // Delivery is at-least-once: a batch is removed only after the backend's 2xx, and that
 // removal is synced to storage before the next batch is sent, so a crash re-sends at most
-// the one batch whose removal was not confirmed. A removal that storage refuses (full) is
-// retried before anything else is sent, never by sending the batch again.
+// the one batch whose removal was not confirmed. Each attempt is recorded before it is
+// made, so full storage stops delivery instead of repeating it: a removal that storage
+// refuses is retried before anything else is sent, never by sending the batch again.
 
 import { DurableObject } from "cloudflare:workers";
 import { config } from "../config.js";
@@ -44,6 +45,7 @@ export class Spool extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     this.store = new Store(ctx.storage.sql);
+    this.store.collect();
     const t = this.store.totals();
     this.count = t.count;
     this.bytes = t.bytes;
@@ -56,6 +58,8 @@ export class Spool extends DurableObject {
     this.backingOff = false;
     // A delivered batch whose removal storage refused: removed before anything is sent.
     this.unrecorded = null;
+    // A delivered batch whose parts are still stored: they go with the next attempt's record.
+    this.garbage = null;
   }
 
   index() {
@@ -140,7 +144,7 @@ export class Spool extends DurableObject {
     this.purge(s);
     const until = Date.now() + RUN_MS;
     for (;;) {
-      if (this.unrecorded !== null && !this.tryRemove(this.unrecorded)) {
+      if (this.unrecorded !== null && !this.tryRemove(this.unrecorded, true)) {
         return { at: Date.now() + RESCUE_MS, retrying: true };
       }
       const head = this.store.head();
@@ -182,6 +186,16 @@ export class Spool extends DurableObject {
       this.log(line);
       return line.retry_in_ms;
     }
+    // The attempt is on disk before it is made. Storage too full to take this small write
+    // cannot take the outcome either: then nothing is sent (the object restarts and tries
+    // again), rather than sent again and again because its removal never commits.
+    // It touches the pages a removal does, and carries the last delivered batch's parts.
+    this.ctx.storage.transactionSync(() => {
+      if (this.garbage !== null) this.store.collect(this.garbage);
+      this.store.started(row.seq, row.attempts + 1);
+    });
+    this.garbage = null;
+    await this.ctx.storage.sync();
     const t0 = Date.now();
     const r = await attempt(cfg, batch, policy(cfg));
     line.ms = Date.now() - t0;
@@ -191,7 +205,7 @@ export class Spool extends DurableObject {
     let wait = null;
     if (d.action === "delivered") {
       line.outcome = "delivered";
-      if (!this.tryRemove(row)) line.unrecorded = true;
+      if (!this.tryRemove(row, true)) line.unrecorded = true;
     } else if (d.action === "retry") {
       this.store.failed(row.seq, d.history);
       wait = d.afterMs;
@@ -214,9 +228,9 @@ export class Spool extends DurableObject {
 
   // Removes a delivered batch; when storage refuses, remembers it so that it is removed
   // (not sent) first thing next time.
-  tryRemove(row) {
+  tryRemove(row, delivered = false) {
     try {
-      this.removeRow(row);
+      this.removeRow(row, delivered);
       this.unrecorded = null;
       return true;
     } catch (e) {
@@ -226,8 +240,11 @@ export class Spool extends DurableObject {
     }
   }
 
-  removeRow(row) {
-    const gone = this.ctx.storage.transactionSync(() => this.store.remove(row.seq));
+  // A delivered batch loses only its row now (the smallest write, so that storage which
+  // took the attempt's record takes this too); its parts go with the next record.
+  removeRow(row, delivered = false) {
+    const gone = this.ctx.storage.transactionSync(() => (delivered ? this.store.forget(row.seq) : this.store.remove(row.seq)));
+    if (delivered) this.garbage = row.seq;
     if (gone) {
       this.count--;
       this.bytes -= row.size;
@@ -277,9 +294,14 @@ export class Spool extends DurableObject {
     } catch {}
   }
 
-  /** Admin: what this destination holds. */
-  stats() {
+  /** Admin: what this destination holds. Looking also wakes a destination whose alarm was
+   * lost (workerd drops an alarm it failed to store, as on a full disk) while it holds
+   * batches; so does any write to it (hold). */
+  async stats() {
     this.purge(config(this.env).spool);
+    if (this.queued > 0 && !this.delivering && (await this.ctx.storage.getAlarm()) === null) {
+      await this.ctx.storage.setAlarm(Date.now());
+    }
     const now = Date.now();
     const q = this.store.queueStats();
     const dead = this.store.deadLetters().map((d) => ({
