@@ -156,7 +156,9 @@ pub fn fallback_holds(status: u16) -> bool {
 }
 
 fn limit(v: Option<f64>) -> usize {
-    v.map_or(linegate_core::DEFAULT_LIMITS.max_batch, |n| n as usize)
+    v.map_or(linegate_core::limits::DEFAULT_LIMITS.max_batch, |n| {
+        n as usize
+    })
 }
 
 fn gzip_error(e: gzip::ReadError) -> JsValue {

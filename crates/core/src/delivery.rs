@@ -37,7 +37,8 @@
 //! by this policy; dead letters are kept for an operator to replay or drop.
 
 use crate::gzip;
-use crate::pipeline::{is_gzip, DEFAULT_LIMITS};
+use crate::limits::DEFAULT_LIMITS;
+use crate::pipeline::is_gzip;
 use crate::reference::{scan_line, skip_ws};
 use crate::time::{civil_from_days, days_from_civil};
 
