@@ -98,6 +98,63 @@ async function exported(backend, bucket) {
 const attemptLines = (w) =>
   w.logs.filter((l) => l.includes('{"linegate_spool":')).map((l) => JSON.parse(l.slice(l.indexOf("{"))).linegate_spool);
 
+describe("the spool decides as the package's deliveryDecision does, answer for answer", { skip }, () => {
+  test("503 and 429 with Retry-After (seconds, HTTP date), 500, then 204; 404; a one-line 413", async () => {
+    const script = [
+      { status: 503, headers: { "Retry-After": "1" } },
+      { status: 429, date: 3000 }, // Retry-After as an HTTP date, 3 s ahead when answered
+      { status: 500 },
+      { status: 204 },
+    ];
+    let k = 0;
+    const tap = await startTarget((r, res) => {
+      const a = r.body.toString().startsWith("same")
+        ? script[k++]
+        : r.body.toString().startsWith("nobucket")
+          ? { status: 404, body: '{"code":"not found","message":"bucket not found"}' }
+          : { status: 413, body: '{"code":"request too large","message":"too large"}' };
+      if (a.date) a.headers = { "Retry-After": new Date(r.at + a.date).toUTCString() };
+      a.at = r.at;
+      r.answer = a;
+      res.writeHead(a.status, a.headers ?? {});
+      res.end(a.body);
+    });
+    const w = await spoolWorker({ BACKEND_URL: tap.url });
+    try {
+      assert.equal((await write(w, "b", "same f=1i 1700000000\n")).status, 204);
+      assert.equal((await write(w, "n", "nobucket f=1i 1700000000\n")).status, 204);
+      assert.equal((await write(w, "t", "toolarge f=1i 1700000000\n")).status, 204);
+      await until("the script", async () => k === 4 && (await dest(w, "b")).queued === 0 && (await dest(w, "t")).dead_letters === 1, 30_000);
+      await until("the log lines", () => attemptLines(w).length >= 6, 5_000);
+      const lines = attemptLines(w);
+      const policy = { backoffBaseMs: 100, backoffCapMs: 400 };
+      const same = lines.filter((l) => l.outcome !== "dead");
+      let history = { attempts: 0, strikes: 0, firstStrikeMs: null };
+      script.forEach((a, i) => {
+        const d = deliveryDecision({ status: a.status, retryAfter: a.headers?.["Retry-After"] ?? null, history, policy, random: 0, now: a.at });
+        history = d.history;
+        assert.equal(same[i].status, a.status);
+        assert.equal(same[i].outcome, d.action === "delivered" ? "delivered" : "retry", JSON.stringify(same[i]));
+        if (d.action === "retry") {
+          // A Retry-After past the backoff sets the wait exactly; the backoff is jittered.
+          // (An HTTP date is read against each side's clock: equal within its 1 s grain.)
+          if (a.headers) assert.ok(Math.abs(same[i].retry_in_ms - d.afterMs) <= (a.date ? 1000 : 0), `${same[i].retry_in_ms} vs ${d.afterMs}`);
+          else assert.ok(same[i].retry_in_ms >= d.afterMs && same[i].retry_in_ms <= 2 * d.afterMs);
+          assert.equal(same[i].strikes, d.strike ? d.history.strikes : undefined);
+        }
+      });
+      for (const [bucket, status, body] of [["n", 404, "nobucket f=1i 1700000000\n"], ["t", 413, "toolarge f=1i 1700000000\n"]]) {
+        const d = deliveryDecision({ status, body: Buffer.from(body), random: 0 });
+        assert.equal(d.action, "dead");
+        assert.deepEqual((await dest(w, bucket)).dead.map((x) => [x.status, x.reason]), [[status, d.reason]]);
+      }
+    } finally {
+      await w.close();
+      await tap.close();
+    }
+  });
+});
+
 describe("item 1: a 413 split is cut on logical lines, never inside a quoted string", { skip }, () => {
   let backend, tap, w;
   before(async () => {

@@ -75,6 +75,10 @@ export class Spool extends DurableObject {
   async hold(name, target, headers, body) {
     const cfg = config(this.env);
     const s = cfg.spool;
+    // Sealed first: the checks below and the insert then run with no await between them
+    // but the index's (after which they are made again).
+    const sealedTarget = await seal(cfg, target);
+    const sealedHeaders = await seal(cfg, JSON.stringify(headers));
     const fits = () => this.count + 1 <= s.maxBatches && this.bytes + body.length <= s.maxBytes;
     if (!fits()) return { ok: false };
     if (this.bytes + body.length > this.reserved) {
@@ -88,8 +92,6 @@ export class Spool extends DurableObject {
       if (!fits() || this.bytes + body.length > this.reserved) return { ok: false };
     }
     if (this.store.meta("name") === null) this.store.setMeta("name", name);
-    const sealedTarget = await seal(cfg, target);
-    const sealedHeaders = await seal(cfg, JSON.stringify(headers));
     const seq = this.ctx.storage.transactionSync(() =>
       this.store.insert(this.maxOrd + 1, Date.now(), sealedTarget, sealedHeaders, body),
     );
