@@ -364,7 +364,11 @@ fn main() -> ExitCode {
             None if gz_name => Some(&b"gzip"[..]),
             None => None,
         };
-        let source = match open_input(file, linegate_core::is_gzip(content_encoding), stream_min) {
+        let source = match open_input(
+            file,
+            linegate_core::pipeline::is_gzip(content_encoding),
+            stream_min,
+        ) {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("linegate: cannot read {name}: {e}");

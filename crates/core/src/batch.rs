@@ -2,15 +2,17 @@
 //! InfluxDB message with its cap (spec Part A §1, Part B §3–§4).
 
 use crate::error::LineError;
+use crate::fast;
 use crate::json;
+use crate::limits::DEFAULT_MAX_MESSAGE;
 use crate::point::Point;
 use crate::precision::Precision;
 use crate::reference::{self, is_ws, Scratch};
-use crate::{fast, DEFAULT_MAX_MESSAGE};
 
 /// How lines are read: the precision of their timestamps and the server's clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParseOptions {
+    /// Multiplier of given timestamps.
     pub precision: Precision,
     /// "Now" in nanoseconds since the epoch; lines without a timestamp get it, truncated to
     /// the precision.
@@ -27,6 +29,7 @@ impl Default for ParseOptions {
 }
 
 impl ParseOptions {
+    /// Options for `precision`, giving lines without a timestamp the time `now` (ns).
     pub fn new(precision: Precision, now: i64) -> Self {
         ParseOptions { precision, now }
     }
@@ -35,7 +38,9 @@ impl ParseOptions {
 /// One logical line's outcome.
 #[derive(Debug)]
 pub enum Item<'p, 'a> {
+    /// A parsed point (borrowed from the body).
     Point(&'p Point<'a>),
+    /// A rejected line.
     Error(LineError),
 }
 
@@ -61,6 +66,7 @@ pub struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    /// A parser over `body`, fast path first.
     pub fn new(body: &'a [u8], opts: &ParseOptions) -> Self {
         Parser {
             body,
@@ -232,6 +238,7 @@ pub struct Message {
 }
 
 impl Message {
+    /// An empty message that keeps at most `cap` escaped bytes.
     pub fn new(cap: usize) -> Self {
         Message {
             escaped: Vec::new(),
@@ -288,6 +295,7 @@ impl Message {
         self.dropped
     }
 
+    /// Whether no error was pushed.
     pub fn is_empty(&self) -> bool {
         self.kept == 0 && self.dropped == 0
     }

@@ -6,6 +6,7 @@
 
 // zlib-rs's CRC-32 too: its inflater links it anyway, so the package carries one set of
 // tables, and in wasm it is as fast as crc32fast's slicing-by-16 (BENCHMARKS.md).
+use crate::limits::MAX_GZIP_HEADER;
 use zlib_rs::crc32::crc32;
 use zlib_rs::{Inflate, InflateFlush, Status};
 
@@ -111,10 +112,6 @@ const WINDOW: usize = 32 << 10;
 /// The decoder's output buffer: decoded bytes are handed to the caller from it as they come
 /// (the inflater keeps its own 32 KiB window).
 const OUT: usize = 64 << 10;
-
-/// The most bytes a member header can take before [`read_header`] decides: 10 fixed, 2 + 65535
-/// of extra field, 512 each of name and comment, 2 of header CRC.
-pub const MAX_HEADER: usize = 10 + 2 + 0xffff + 512 + 512 + 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
@@ -243,7 +240,7 @@ impl Decoder {
                 }
                 Stage::Header => {
                     // Gather no more than a header can take: past that it is decided.
-                    let take = (MAX_HEADER - self.tail.len()).min(input.len());
+                    let take = (MAX_GZIP_HEADER - self.tail.len()).min(input.len());
                     self.tail.extend_from_slice(&input[..take]);
                     input = &input[take..];
                     let at_limit = self.total >= self.limit;

@@ -12,10 +12,11 @@ use std::borrow::Cow;
 use crate::answers::Rejection;
 use crate::batch::{BatchReport, Item, ParseOptions, Parser};
 use crate::error::LineError;
+use crate::limits::Limits;
 use crate::pipeline::{self, Endpoint, Lookup, Resolved};
+use crate::pipeline::{prepare, Request};
 use crate::point::Point;
 use crate::query::Query;
-use crate::request::{prepare_at, Limits, Request};
 
 /// The switch of spec Part D.1, the same at every door.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,6 +41,7 @@ impl PartialWrites {
         }
     }
 
+    /// The spelling [`parse`](PartialWrites::parse) reads.
     pub fn name(self) -> &'static str {
         match self {
             PartialWrites::Off => "off",
@@ -198,7 +200,9 @@ pub struct Split {
     /// The accepted lines, each followed by LF, in input order (what is left of it, when a
     /// door took parts with [`Splitter::take_body`]).
     pub body: Vec<u8>,
+    /// Accepted lines (A).
     pub accepted: u64,
+    /// Rejected lines (R), kept or not.
     pub rejected: u64,
     /// The rejected lines kept (all of them unless the bound was reached).
     pub kept: Vec<RejectedLine>,
@@ -223,6 +227,8 @@ impl Split {
         self.rejected - self.kept.len() as u64
     }
 
+    /// What the door does: forward as received, reject whole, or forward the accepted
+    /// lines and answer the partial 400.
     pub fn decision(&self) -> Decision {
         match &self.whole {
             None if self.rejected == 0 => Decision::Forward,
@@ -297,7 +303,7 @@ pub fn check_request(
     now: i64,
     keep: usize,
 ) -> Result<Split, Rejection> {
-    let prepared = prepare_at(endpoint, req, limits)?;
+    let prepared = prepare(endpoint, req, limits)?;
     let opts = prepared.time.options(now);
     let (_, split) = split_batch(&prepared.body, &opts, limits.max_message, keep, |_| {});
     Ok(split)

@@ -8,15 +8,18 @@
 //! and a summary, when asked for, keep their own bounded samples); never by the body. Lines are parsed as soon as they are provably whole, and parsed straight from
 //! the caller's chunk when no partial line is pending, so a large chunk is not copied.
 
+use crate::answers::Rejection;
 use crate::batch::{Item, Message, ParseOptions, Parser};
 use crate::diagnostics::{diagnose, Diagnostic, SummaryBuilder, Warnings};
 use crate::error::LineError;
-use crate::gzip::{self, Decoder, HeaderError, ReadError, MAX_HEADER};
+use crate::gzip::{self, Decoder, HeaderError, ReadError};
+use crate::limits::Limits;
+use crate::limits::MAX_GZIP_HEADER;
 use crate::partial::{Split, Splitter};
+use crate::pipeline::Verdict;
 use crate::pipeline::{self, Batch, Edge, Head, Lookup, Resolved, TimeRule};
 use crate::point::Point;
 use crate::reference::LineScan;
-use crate::request::{Limits, Rejection, Verdict};
 use crate::validate::{ValidateOptions, Validation};
 
 /// What the parsed lines add up to, as [`BatchReport`](crate::BatchReport) and
@@ -281,7 +284,7 @@ impl Checker {
     /// A batch checked as [`validate`](crate::validate) checks it: an authorized write
     /// naming an existing org and bucket.
     pub fn new(opts: &ValidateOptions<'_>) -> Checker {
-        // The head `prepare_batch_at` builds: only the precision parameter and the encoding.
+        // The head `pipeline::prepare_batch` builds: only the precision parameter and the encoding.
         let mut query = Vec::new();
         if let Some(p) = opts.precision {
             query.extend_from_slice(b"precision=");
@@ -304,7 +307,7 @@ impl Checker {
     /// A live write request at an edge, judged from its head before the body (steps 1–3:
     /// a refusal is [`decided`](Checker::decided) at once), then step 4 on the first bytes,
     /// the org parameter, and the body, as [`check_request`](crate::check_request) judges it
-    /// (or [`prepare_at`](crate::prepare_at) for the v1 endpoint).
+    /// (or [`pipeline::prepare`](crate::pipeline::prepare) for the v1 endpoint).
     pub fn for_request(head: &Head<'_>, limits: &Limits, now: i64) -> Checker {
         Checker::admit(head, &mut Edge, *limits, now, Extras::default())
     }
@@ -447,7 +450,7 @@ impl Checker {
         }
         self.received = self.received.saturating_add(chunk.len());
         if let Phase::Header = self.phase {
-            let take = (MAX_HEADER - self.head.len()).min(chunk.len());
+            let take = (MAX_GZIP_HEADER - self.head.len()).min(chunk.len());
             self.head.extend_from_slice(&chunk[..take]);
             match gzip::read_header(&self.head) {
                 Err(HeaderError::Empty | HeaderError::Truncated) => return,
