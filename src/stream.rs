@@ -31,8 +31,12 @@ impl StreamChecker {
             authorization: o.authorization.as_deref().map(str::as_bytes),
             content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         };
+        let mut c = Checker::for_request(&head, &o.limits, o.now);
+        if o.is_partial() {
+            c = c.accept_partial(linegate_core::partial::DEFAULT_KEEP);
+        }
         Ok(StreamChecker {
-            inner: Some(Checker::for_request(&head, &o.limits, o.now)),
+            inner: Some(c),
             request: true,
         })
     }
@@ -60,6 +64,13 @@ impl StreamChecker {
         Ok(())
     }
 
+    /// The accepted lines parsed since the last call (a partial write's `forward`, produced
+    /// as the body is checked: a door may send them on as they come).
+    #[wasm_bindgen(js_name = takeAccepted)]
+    pub fn take_accepted(&mut self) -> Result<Vec<u8>, JsValue> {
+        Ok(self.live()?.take_accepted())
+    }
+
     /// Whether the answer is known whatever else arrives: the caller may stop reading.
     pub fn decided(&self) -> bool {
         self.inner.as_ref().is_some_and(|c| c.decided().is_some())
@@ -76,7 +87,11 @@ impl StreamChecker {
         self.live()?;
         let c = self.inner.take().expect("checked live");
         if self.request {
-            to_js(&CheckAnswer::from(c.finish_request()))
+            let (v, split) = c.finish_request_split();
+            match split {
+                Some(split) => to_js(&CheckAnswer::of_split(split, || v)),
+                None => to_js(&CheckAnswer::from(v)),
+            }
         } else {
             to_js(&JsValidation::from(c.finish()))
         }
