@@ -149,7 +149,9 @@ pub fn split_point(body: &[u8]) -> Option<usize> {
 }
 
 fn limit(v: Option<f64>) -> usize {
-    v.map_or(linegate_core::limits::DEFAULT_LIMITS.max_batch, |n| n as usize)
+    v.map_or(linegate_core::limits::DEFAULT_LIMITS.max_batch, |n| {
+        n as usize
+    })
 }
 
 fn gzip_error(e: gzip::ReadError) -> JsValue {
