@@ -71,6 +71,8 @@ export type PartialWrite = {
   forward: Uint8Array;
   /** The rejected lines (up to 64 MiB of them; `rejected` counts them all). */
   rejectedLines: RejectedLine[];
+  /** What the rejected lines are recorded under: the path and query string without `u` and `p`. */
+  destination: string;
 };
 export type Verdict = Forward | Reject | PartialWrite;
 

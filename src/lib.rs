@@ -67,7 +67,9 @@ pub fn check_write(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue>
         linegate_core::partial::DEFAULT_KEEP,
         |_| {},
     );
-    to_js(&CheckAnswer::of_split(split, || verdict(&report)))
+    to_js(&CheckAnswer::of_split(split, o.destination(), || {
+        verdict(&report)
+    }))
 }
 
 /// The credentials of a write request as its endpoint reads them (for `/write`, spec Part C

@@ -150,6 +150,14 @@ pub(crate) struct CheckOptions {
 }
 
 impl CheckOptions {
+    /// Where a partial write's rejected lines are recorded (core's rule).
+    pub fn destination(&self) -> Vec<u8> {
+        linegate_core::partial::destination(
+            self.endpoint.path(),
+            self.query.as_deref().unwrap_or_default().as_bytes(),
+        )
+    }
+
     /// Whether this write is split (a partial write) rather than judged whole.
     pub fn is_partial(&self) -> bool {
         self.partial

@@ -89,6 +89,8 @@ pub(crate) enum CheckAnswer {
         rejected: f64,
         forward: Bytes,
         rejected_lines: Vec<JsRejectedLine>,
+        /// What the rejected lines are recorded under: path and query without `u`, `p`.
+        destination: String,
     },
 }
 
@@ -111,7 +113,11 @@ pub(crate) struct JsRejectedLine {
 
 impl CheckAnswer {
     /// The answer of a split batch; `whole` is the verdict without the switch (for R = 0).
-    pub(crate) fn of_split(split: Split, whole: impl FnOnce() -> Verdict) -> CheckAnswer {
+    pub(crate) fn of_split(
+        split: Split,
+        destination: Vec<u8>,
+        whole: impl FnOnce() -> Verdict,
+    ) -> CheckAnswer {
         match split.decision() {
             Decision::Forward => whole().into(),
             Decision::Reject(r) => Verdict::Reject(r).into(),
@@ -133,6 +139,7 @@ impl CheckAnswer {
                         text: OwnedText(l.text),
                     })
                     .collect(),
+                destination: utf8(destination),
             },
         }
     }

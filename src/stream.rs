@@ -17,6 +17,8 @@ pub struct StreamChecker {
     inner: Option<Checker>,
     /// A live request (answer: the verdict), or a batch (answer: the Validation).
     request: bool,
+    /// A partial write's destination (see `CheckOptions::destination`).
+    destination: Vec<u8>,
 }
 
 #[wasm_bindgen]
@@ -38,6 +40,7 @@ impl StreamChecker {
         Ok(StreamChecker {
             inner: Some(c),
             request: true,
+            destination: o.destination(),
         })
     }
 
@@ -48,6 +51,7 @@ impl StreamChecker {
         Ok(StreamChecker {
             inner: Some(Checker::new(&o.core())),
             request: false,
+            destination: Vec::new(),
         })
     }
 
@@ -89,7 +93,11 @@ impl StreamChecker {
         if self.request {
             let (v, split) = c.finish_request_split();
             match split {
-                Some(split) => to_js(&CheckAnswer::of_split(split, || v)),
+                Some(split) => to_js(&CheckAnswer::of_split(
+                    split,
+                    std::mem::take(&mut self.destination),
+                    || v,
+                )),
                 None => to_js(&CheckAnswer::from(v)),
             }
         } else {
