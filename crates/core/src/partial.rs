@@ -41,7 +41,7 @@ impl PartialWrites {
         }
     }
 
-    /// The spelling [`parse`](PartialWrites::parse) reads.
+    /// The switch's spelling in configuration (`off`, `request`, `always`).
     pub fn name(self) -> &'static str {
         match self {
             PartialWrites::Off => "off",
@@ -200,9 +200,9 @@ pub struct Split {
     /// The accepted lines, each followed by LF, in input order (what is left of it, when a
     /// door took parts with [`Splitter::take_body`]).
     pub body: Vec<u8>,
-    /// Accepted lines (A).
+    /// Logical lines the parser returned a point for (A).
     pub accepted: u64,
-    /// Rejected lines (R), kept or not.
+    /// Logical lines it rejected (R).
     pub rejected: u64,
     /// The rejected lines kept (all of them unless the bound was reached).
     pub kept: Vec<RejectedLine>,
@@ -227,8 +227,8 @@ impl Split {
         self.rejected - self.kept.len() as u64
     }
 
-    /// What the door does: forward as received, reject whole, or forward the accepted
-    /// lines and answer the partial 400.
+    /// What the door does with the batch: forward it whole, reject it whole, or forward the
+    /// accepted lines and answer D.1.2's 400.
     pub fn decision(&self) -> Decision {
         match &self.whole {
             None if self.rejected == 0 => Decision::Forward,

@@ -3,7 +3,6 @@
 //! and the points; every other corpus row answers exactly as without the switch.
 
 use linegate_core::partial::{self, Decision, Split, DEFAULT_KEEP};
-use linegate_core::pipeline::{prepare, verdict};
 use linegate_core::{check_request, read_batch, Checker, Endpoint, Limits, Request, Verdict};
 use linegate_corpus::{self as corpus, point_hex, Case, NOW};
 use serde_json::Value;
@@ -32,8 +31,8 @@ type Early = (u16, Vec<u8>);
 fn one_shot(case: &Case) -> Result<(Split, Vec<Value>), Early> {
     let query = case.query();
     let limits = limits(case);
-    let prepared =
-        prepare(case.endpoint, &request(case, &query), &limits).map_err(|r| (r.status, r.body))?;
+    let prepared = linegate_core::pipeline::prepare(case.endpoint, &request(case, &query), &limits)
+        .map_err(|r| (r.status, r.body))?;
     let mut points = Vec::new();
     let (_, split) = partial::split_batch(
         &prepared.body,
@@ -94,7 +93,7 @@ fn check_row(row: &corpus::PartialCase, split: &Split, points: &[Value]) -> Resu
     row.check_points(points)?;
     // The forwarded body, sent again, is accepted whole with the same points.
     let opts = linegate_core::ParseOptions::new(
-        prepare(
+        linegate_core::pipeline::prepare(
             row.case.endpoint,
             &request(&row.case, &row.case.query()),
             &limits(&row.case),
@@ -170,8 +169,14 @@ fn other_rows_as_today() {
         }
         n += 1;
         let query = case.query();
-        let today = match prepare(case.endpoint, &request(&case, &query), &limits(&case)) {
-            Ok(p) => verdict(&p.read(NOW, limits(&case).max_message, |_| {})),
+        let today = match linegate_core::pipeline::prepare(
+            case.endpoint,
+            &request(&case, &query),
+            &limits(&case),
+        ) {
+            Ok(p) => {
+                linegate_core::pipeline::verdict(&p.read(NOW, limits(&case).max_message, |_| {}))
+            }
             Err(r) => Verdict::Reject(r),
         };
         if case.endpoint == Endpoint::V2 {
