@@ -318,12 +318,14 @@ function requestHead(req) {
 
 /**
  * Checks a write request as InfluxDB OSS v2 would answer it (spec Part A; v1's `/write`:
- * Part C): forward it, or reject it with the exact status, headers and JSON body.
+ * Part C): forward it, or reject it with the exact status, headers and JSON body. With
+ * `acceptPartial` (spec Part D.1) a batch with good and bad lines is `partial`: forward its
+ * accepted lines, keep its rejected ones, and answer once the accepted part is stored.
  */
 export function checkWrite(req) {
   if (req === null || typeof req !== "object") throw new TypeError("linegate: checkWrite needs a request object");
-  // `now` and `limits` go as given: the wasm side validates them.
-  const opts = { ...requestHead(req), now: req.now, limits: req.limits };
+  // `now`, `limits` and `acceptPartial` go as given: the wasm side validates them.
+  const opts = { ...requestHead(req), now: req.now, limits: req.limits, acceptPartial: req.acceptPartial };
   return withBody("checkWrite", req.body, (buf) => glue.checkWrite(buf, opts));
 }
 
@@ -533,7 +535,7 @@ export class Checker {
   static forRequest(req) {
     need("Checker.forRequest()");
     if (req === null || typeof req !== "object") throw new TypeError("linegate: Checker.forRequest needs a request object");
-    const opts = { ...requestHead(req), now: req.now, limits: req.limits };
+    const opts = { ...requestHead(req), now: req.now, limits: req.limits, acceptPartial: req.acceptPartial };
     return new Checker(RAW, glue.StreamChecker.forRequest(opts));
   }
 
@@ -545,6 +547,14 @@ export class Checker {
   /** Feeds the next bytes of the body. */
   push(chunk) {
     this.#live().push(chunkBytes(chunk));
+  }
+
+  /**
+   * A partial write's accepted lines parsed since the last call (each followed by LF), to
+   * send on while the body still arrives; `finish()`'s `forward` then holds only the rest.
+   */
+  takeAccepted() {
+    return this.#live().takeAccepted();
   }
 
   /** Whether the answer is already known whatever else arrives. */

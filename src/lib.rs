@@ -49,11 +49,27 @@ pub fn check_write(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue>
         content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         body: body.bytes(),
     };
-    let v = match prepare(o.endpoint, &req, &o.limits) {
-        Ok(p) => verdict(&p.read(o.now, o.limits.max_message, |_| {})),
-        Err(r) => Verdict::Reject(r),
+    let p = match prepare(o.endpoint, &req, &o.limits) {
+        Ok(p) => p,
+        Err(r) => return to_js(&CheckAnswer::from(Verdict::Reject(r))),
     };
-    to_js(&CheckAnswer::from(v))
+    if !o.is_partial() {
+        return to_js(&CheckAnswer::from(verdict(&p.read(
+            o.now,
+            o.limits.max_message,
+            |_| {},
+        ))));
+    }
+    let (report, split) = linegate_core::partial::split_batch(
+        &p.body,
+        &p.time.options(o.now),
+        o.limits.max_message,
+        linegate_core::partial::DEFAULT_KEEP,
+        |_| {},
+    );
+    to_js(&CheckAnswer::of_split(split, o.destination(), || {
+        verdict(&report)
+    }))
 }
 
 /// The credentials of a write request as its endpoint reads them (for `/write`, spec Part C
