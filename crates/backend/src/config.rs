@@ -331,3 +331,12 @@ bucket = "n"
         assert!(toml::from_str::<FileConfig>("nonsense = 1").is_err());
     }
 }
+
+/// Who may do what beyond a token's own permissions (flags of `serve`).
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    /// OSS's rule for the DBRP API: a mapping needs write on its own bucket only, even when
+    /// its database takes another bucket's virtual mapping (`--dbrp-oss-permissions`).
+    /// Off by default: such a mapping needs write on the shadowed buckets too.
+    pub dbrp_oss_permissions: bool,
+}

@@ -41,6 +41,8 @@ pub struct ServeOptions {
     pub compression: store::Compression,
     /// Timeouts, caps and the failed-authentication delay.
     pub guards: config::Guards,
+    /// What is trusted beyond tokens.
+    pub access: config::Access,
 }
 
 /// Creates what the config file names (orgs, buckets, tokens) and, on a new data directory
@@ -229,6 +231,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         budget: body::Budget::new(opts.guards.max_inflight_bytes),
         throttle: auth::Throttle::new(opts.guards.auth_fail_burst, opts.guards.auth_fail_delay),
         conns: conns.clone(),
+        access: opts.access.clone(),
     });
     let listener = tokio::net::TcpListener::bind(&opts.bind)
         .await

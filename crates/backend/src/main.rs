@@ -112,6 +112,10 @@ struct Serve {
     /// The delay, in milliseconds.
     #[arg(long)]
     auth_fail_delay_ms: Option<u64>,
+    /// OSS's DBRP permissions: a mapping whose database takes another bucket's virtual
+    /// mapping needs write on its own bucket only (default: on the shadowed buckets too).
+    #[arg(long)]
+    dbrp_oss_permissions: bool,
     /// Fixed clock in ns for lines without a timestamp (tests only).
     #[arg(long, hide = true, env = "LINEGATE_NOW_NS")]
     now_ns: Option<i64>,
@@ -255,6 +259,9 @@ fn serve(s: Serve) -> Result<(), String> {
         now_override: s.now_ns,
         compression: store::Compression::parse(&s.compression).unwrap_or_default(),
         guards,
+        access: linegate_backend::config::Access {
+            dbrp_oss_permissions: s.dbrp_oss_permissions,
+        },
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -563,6 +563,15 @@ pub fn virtual_mapping(bucket_name: &[u8]) -> (&[u8], &[u8], bool) {
     }
 }
 
+/// Whether an explicit mapping of database `db` can take `/write`s meant for the virtual
+/// mapping of bucket `bucket_name` ([`find_bucket_v1`] looks explicit mappings up first, and
+/// the first mapping of a database becomes its default, so any explicit mapping of that
+/// database can). Creating one then needs the right to write that bucket too, unless the
+/// operator asks for OSS's behaviour (OSS checks only the mapping's own bucket).
+pub fn shadows_virtual(db: &[u8], bucket_name: &[u8]) -> bool {
+    virtual_mapping(bucket_name).0 == db
+}
+
 /// Step 5 of v1: the bucket of a DBRP mapping in the token's org; explicit mappings first,
 /// then every bucket's virtual one ([`virtual_mapping`]).
 pub fn find_bucket_v1<L: Lookup>(
@@ -777,6 +786,16 @@ mod tests {
             assert_eq!(found.is_ok(), default, "{name} without rp");
         }
         assert_eq!(virtual_mapping(b"a/b/c"), (&b"a"[..], &b"b/c"[..], false));
+    }
+
+    /// Any explicit mapping of a bucket's virtual database can take its writes (issue 25
+    /// item 9: `secret/autogen → b` shadowed bucket `secret`).
+    #[test]
+    fn explicit_mappings_shadow_virtual_ones_of_their_database() {
+        assert!(shadows_virtual(b"secret", b"secret"));
+        assert!(shadows_virtual(b"db", b"db/rp"));
+        assert!(!shadows_virtual(b"other", b"secret"));
+        assert!(!shadows_virtual(b"db/rp", b"db/rp"));
     }
 
     #[test]

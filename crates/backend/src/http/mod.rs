@@ -65,6 +65,7 @@ pub struct App {
     /// Delays for addresses that keep failing authentication.
     pub throttle: Throttle,
     pub conns: Arc<ConnStats>,
+    pub access: crate::config::Access,
 }
 
 impl App {
