@@ -79,7 +79,11 @@ export function checkWrite(req: CheckWriteRequest): Verdict;
 /** A request's credentials: a token (`user` null), or a v1 user name and password. */
 export type Credentials = { user: Text | null; secret: Text };
 
-/** The credentials of a write request as its endpoint reads them; null when it has none. */
+/**
+ * The credentials of a write request as its endpoint reads them; null when it has none. Given
+ * a `url` and no `endpoint`: as InfluxDB reads them at the URL's path (v1's rule on `/write`
+ * and `/query`, the `Authorization` token elsewhere).
+ */
 export function credentials(req: Omit<CheckWriteRequest, "body" | "now" | "limits">): Credentials | null;
 
 /** Text from the body: a string when it is valid UTF-8, else its raw bytes. */

@@ -56,13 +56,14 @@ pub fn check_write(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue>
 
 /// The credentials of a write request as its endpoint reads them (for `/write`, spec Part C
 /// step 1: `u`/`p`, `Token [user:]secret`, Basic), or null when it has none: what an edge
-/// compares with the tokens it lets through.
+/// compares with the tokens it lets through. Given a `path` (any request's), the rule is
+/// the one InfluxDB reads credentials by at that path (`pipeline::credentials_rule`).
 #[wasm_bindgen(js_name = writeCredentials)]
 pub fn write_credentials(opts: JsValue) -> Result<JsValue, JsValue> {
-    use linegate_core::pipeline::{credentials, Credentials, Head};
+    use linegate_core::pipeline::{credentials, credentials_rule, Credentials, Head};
     let o = CheckOptions::read(opts)?;
     let head = Head {
-        endpoint: o.endpoint,
+        endpoint: o.path.as_deref().map_or(o.endpoint, credentials_rule),
         query: o.query.as_deref().unwrap_or_default().as_bytes(),
         authorization: o.authorization.as_deref().map(str::as_bytes),
         content_encoding: None,

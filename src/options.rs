@@ -125,6 +125,9 @@ pub(crate) struct CheckOptions {
     pub query: Option<String>,
     pub authorization: Option<String>,
     pub content_encoding: Option<String>,
+    /// The request's path, when the caller gave a URL rather than an endpoint
+    /// (`credentials` reads it by core's rule for the path).
+    pub path: Option<String>,
     pub now: i64,
     pub limits: Limits,
 }
@@ -137,6 +140,7 @@ impl CheckOptions {
             query: o.string("query")?,
             authorization: o.string("authorization")?,
             content_encoding: o.string("contentEncoding")?,
+            path: o.string("path")?,
             now: now_or_clock(o.now()?),
             limits: o.limits()?,
         })

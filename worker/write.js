@@ -2,7 +2,7 @@
 
 import { Checker, credentials } from "./linegate.js";
 import { firstValue, readBody } from "./body.js";
-import { edgeAuthorized, edgeSecretAllowed } from "./auth.js";
+import { edgeAuthorized } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
 import { spoolWrite } from "./spool.js";
 
@@ -120,13 +120,15 @@ async function forward(cfg, target, headers, body, log) {
 }
 
 // v1's /write reads credentials from u/p, `Token [user:]secret` or Basic (the core says
-// which); with EDGE_TOKENS, the secret must be one of them.
+// which; none: 401); with EDGE_TOKENS, the secret must be one of them (edgeAuthorized).
 async function admitted(request, url, auth, cfg) {
   if (url.pathname === "/write") {
     const c = credentials({ endpoint: "/write", query: url.search.slice(1), headers: { authorization: auth ?? undefined } });
-    return c !== null && (await edgeSecretAllowed(c.secret, cfg));
+    if (c === null) return false;
+  } else if (auth === null || /^[\t ]*$/.test(auth)) {
+    return false;
   }
-  return auth !== null && !/^[\t ]*$/.test(auth) && (await edgeAuthorized(request, cfg));
+  return edgeAuthorized(request, cfg);
 }
 
 function round(ms) {

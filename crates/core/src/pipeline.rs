@@ -251,6 +251,17 @@ impl TimeRule {
     }
 }
 
+/// Whose credential rule a request at `path` is read by, as InfluxDB reads credentials
+/// there: v1's (`u`/`p`, `Token [user:]secret`, Basic) on the v1-compatibility paths
+/// `/write` and `/query`, v2's (`Token`/`Bearer` only) everywhere else. An edge judging
+/// credentials for a server judges this one, so it judges what the server will act on.
+pub fn credentials_rule(path: &str) -> Endpoint {
+    match path {
+        "/write" | "/query" => Endpoint::V1,
+        _ => Endpoint::V2,
+    }
+}
+
 /// Reads the credentials of a request as its endpoint does (Part C step 1 for v1).
 pub fn credentials<'a>(head: &Head<'a>, query: &Query<'a>) -> Option<Credentials<'a>> {
     let auth = head.authorization;
@@ -786,6 +797,15 @@ mod tests {
             assert_eq!(found.is_ok(), default, "{name} without rp");
         }
         assert_eq!(virtual_mapping(b"a/b/c"), (&b"a"[..], &b"b/c"[..], false));
+    }
+
+    #[test]
+    fn credentials_rule_follows_the_path() {
+        assert_eq!(credentials_rule("/write"), Endpoint::V1);
+        assert_eq!(credentials_rule("/query"), Endpoint::V1);
+        for p in ["/api/v2/write", "/api/v2/orgs", "/metrics", "/write/", "/"] {
+            assert_eq!(credentials_rule(p), Endpoint::V2, "{p}");
+        }
     }
 
     /// Any explicit mapping of a bucket's virtual database can take its writes (issue 25
