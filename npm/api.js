@@ -425,6 +425,16 @@ export function answer(kind, args) {
   return glue.answer(kind, args);
 }
 
+/**
+ * The header an edge sets to its client's address when it forwards a request: the backend
+ * counts failed authentication per client by it, believing it only from the proxies its
+ * operator names (`--trusted-proxies`).
+ */
+export function clientAddressHeader() {
+  need("clientAddressHeader()");
+  return glue.clientAddressHeader();
+}
+
 /** The package (and crate) version. */
 export function version() {
   need("version()");

@@ -346,6 +346,12 @@ export function answer(kind: "method-not-allowed", args: { allow: string }): Ans
 export function answer(kind: "unavailable" | "spool-full" | "spool-unavailable", args: { retryAfter: number }): Answer;
 /** `/ping`: 204 with InfluxDB's build headers. */
 export function answer(kind: "ping", args: { version: string }): Answer;
+/**
+ * The header an edge sets to its client's address when it forwards a request (believed by
+ * the backend only from the proxies its operator names, `--trusted-proxies`).
+ */
+export function clientAddressHeader(): string;
+
 /** `/health`: 200, InfluxDB's text. */
 export function answer(kind: "health", args: { version: string; commit: string }): Answer;
 export function isReady(): boolean;

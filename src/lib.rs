@@ -125,6 +125,13 @@ pub fn parse(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue> {
     Ok(out.into())
 }
 
+/// The header an edge sets to its client's address when it forwards a request (core's
+/// `pipeline::CLIENT_ADDRESS_HEADER`; the backend believes it from its trusted proxies only).
+#[wasm_bindgen(js_name = clientAddressHeader)]
+pub fn client_address_header() -> String {
+    linegate_core::pipeline::CLIENT_ADDRESS_HEADER.to_string()
+}
+
 /// The crate version (the npm package's version is stamped from the same Cargo field).
 #[wasm_bindgen]
 pub fn version() -> String {

@@ -48,3 +48,9 @@ export async function edgeSecretAllowed(secret, cfg) {
   }
   return ok;
 }
+
+// The client's address as Cloudflare saw it (never a header the client chose): the backend
+// counts failed authentication per client by it when it trusts this Worker as a proxy.
+export function clientAddress(request) {
+  return request.headers.get("CF-Connecting-IP");
+}

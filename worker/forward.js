@@ -4,7 +4,8 @@
 // authentication, the body size limit and the backend-down 503 apply as for writes.
 // PASS_THROUGH = "off" turns this off (unknown paths 404, other methods 405, as before).
 
-import { edgeAuthorized } from "./auth.js";
+import { clientAddress, edgeAuthorized } from "./auth.js";
+import { CLIENT_ADDRESS_HEADER } from "./linegate.js";
 import { tooLarge, unauthorized, unavailable } from "./respond.js";
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the request.
@@ -55,6 +56,10 @@ export async function passThrough(request, url, cfg, log) {
   }
   const headers = new Headers(request.headers);
   for (const h of HOP) headers.delete(h);
+  // Only the Worker names the client to the backend.
+  headers.delete(CLIENT_ADDRESS_HEADER);
+  const client = clientAddress(request);
+  if (client !== null) headers.set(CLIENT_ADDRESS_HEADER, client);
   const state = { over: false };
   const abort = new AbortController();
   let body = null;

@@ -1,8 +1,8 @@
 // POST /api/v2/write and v1's POST /write: check at the edge, forward what passes, unchanged.
 
-import { Checker, credentials } from "./linegate.js";
+import { Checker, credentials, CLIENT_ADDRESS_HEADER } from "./linegate.js";
 import { firstValue, readBody } from "./body.js";
-import { edgeAuthorized } from "./auth.js";
+import { clientAddress, edgeAuthorized } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
 import { spoolWrite } from "./spool.js";
 
@@ -82,6 +82,8 @@ export async function handleWrite(request, cfg, log) {
     const v = FIRST_VALUE.has(name) ? firstValue(request.headers, name) : request.headers.get(name);
     if (v !== null) headers[name] = v;
   }
+  const client = clientAddress(request);
+  if (client !== null) headers[CLIENT_ADDRESS_HEADER] = client;
   const send = () => forward(cfg, url.pathname + url.search, headers, body.stream(), log);
   if (cfg.spool.mode !== "off") {
     return spoolWrite(cfg, url, { target: url.pathname + url.search, headers, body: body.bytes }, log, send);

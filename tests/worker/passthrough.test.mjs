@@ -282,3 +282,29 @@ describe("EDGE_TOKENS judge the credential the backend acts on", { skip }, () =>
     }
   });
 });
+
+// Issue 25 item 4: behind the Worker every client has the Worker's address, so the Worker
+// names the client to the backend (which believes it from --trusted-proxies only); a client
+// cannot name itself.
+describe("the Worker names the client to the backend", { skip }, () => {
+  const HEADER = "x-linegate-client-address";
+  let rec, w;
+  before(async () => {
+    rec = await startRecorder(() => ({ status: 204 }));
+    w = await startWorker({ BACKEND_URL: rec.url });
+  });
+  after(() => stopAll(w, rec));
+
+  test("writes and passed-through requests carry the address Cloudflare saw, never the client's word", async () => {
+    const n = rec.received.length;
+    const forged = { ...TOKEN, "X-Linegate-Client-Address": "203.0.113.66" };
+    await send(w.url, { method: "POST", path: "/api/v2/write?org=o&bucket=b", headers: forged, body: "m f=1 1\n" });
+    await send(w.url, { method: "GET", path: "/api/v2/buckets", headers: forged });
+    assert.equal(rec.received.length, n + 2);
+    for (const got of rec.received.slice(n)) {
+      assert.notEqual(got.headers[HEADER], "203.0.113.66", got.url);
+      // The test's client is on the loopback: that is what the Worker saw.
+      assert.equal(got.headers[HEADER], "127.0.0.1", got.url);
+    }
+  });
+});

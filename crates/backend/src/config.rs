@@ -339,4 +339,7 @@ pub struct Access {
     /// its database takes another bucket's virtual mapping (`--dbrp-oss-permissions`).
     /// Off by default: such a mapping needs write on the shadowed buckets too.
     pub dbrp_oss_permissions: bool,
+    /// Proxies whose `X-Linegate-Client-Address` names the client (`--trusted-proxies`):
+    /// failed authentication is then counted per client, not per proxy.
+    pub trusted_proxies: Vec<crate::auth::Net>,
 }

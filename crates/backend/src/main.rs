@@ -116,6 +116,14 @@ struct Serve {
     /// mapping needs write on its own bucket only (default: on the shadowed buckets too).
     #[arg(long)]
     dbrp_oss_permissions: bool,
+    /// Proxies (addresses or ADDRESS/BITS, comma-separated) whose X-Linegate-Client-Address
+    /// header names the client, e.g. the Worker's egress: failed authentication is then
+    /// counted, and delayed, per client rather than per proxy.
+    #[arg(long, env = "LINEGATE_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<linegate_backend::auth::Net>,
+    /// Threads hashing v1 passwords (at the lowest CPU priority; more wait their turn).
+    #[arg(long, env = "LINEGATE_HASH_THREADS", default_value_t = 1)]
+    hash_threads: usize,
     /// Fixed clock in ns for lines without a timestamp (tests only).
     #[arg(long, hide = true, env = "LINEGATE_NOW_NS")]
     now_ns: Option<i64>,
@@ -261,8 +269,10 @@ fn serve(s: Serve) -> Result<(), String> {
         guards,
         access: linegate_backend::config::Access {
             dbrp_oss_permissions: s.dbrp_oss_permissions,
+            trusted_proxies: s.trusted_proxies,
         },
     };
+    linegate_backend::auth::init_hash_pool(s.hash_threads);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

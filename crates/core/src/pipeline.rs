@@ -262,6 +262,11 @@ pub fn credentials_rule(path: &str) -> Endpoint {
     }
 }
 
+/// The header an edge sets to its client's address when it forwards a request, so a server
+/// behind it counts failed authentication per client rather than per edge. A server
+/// believes it only from proxies its operator names.
+pub const CLIENT_ADDRESS_HEADER: &str = "X-Linegate-Client-Address";
+
 /// Reads the credentials of a request as its endpoint does (Part C step 1 for v1).
 pub fn credentials<'a>(head: &Head<'a>, query: &Query<'a>) -> Option<Credentials<'a>> {
     let auth = head.authorization;
@@ -396,7 +401,9 @@ pub fn admit<'a, L: Lookup>(head: &Head<'a>, lookup: &mut L) -> Result<Admitted<
     })
 }
 
-fn authenticate<L: Lookup>(lookup: &mut L, creds: &Credentials<'_>) -> Option<L::Auth> {
+/// Step 1 on a server: the authorization credentials stand for, if any (a v1 user name
+/// that names no v1 authorization has its password tried as a token).
+pub fn authenticate<L: Lookup>(lookup: &mut L, creds: &Credentials<'_>) -> Option<L::Auth> {
     match creds {
         Credentials::Token(t) => lookup.token(t),
         Credentials::Password { user, password } => match lookup.v1_user(user, password) {
