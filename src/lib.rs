@@ -11,11 +11,13 @@
 //! - [`columns`]: the parsed points as flat arrays, and their field-type codes;
 //! - [`progress`]: progress callbacks and cancellation (`AbortSignal`, `onProgress` → false);
 //! - [`answers`]: InfluxDB's answers to requests the doors answer themselves;
-//! - [`stream`]: [`StreamChecker`], the check fed chunk by chunk as the body arrives.
+//! - [`stream`]: [`StreamChecker`], the check fed chunk by chunk as the body arrives;
+//! - [`delivery`]: the spool's delivery decisions and Go's gzip reader, for the JS doors.
 
 pub mod answers;
 pub mod body;
 pub mod columns;
+pub mod delivery;
 pub mod options;
 pub mod progress;
 pub mod results;

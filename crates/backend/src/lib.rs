@@ -43,6 +43,9 @@ pub struct ServeOptions {
     pub guards: config::Guards,
     /// What is trusted beyond tokens.
     pub access: config::Access,
+    /// Partial writes (spec Part D.1) and the quarantine's bounds.
+    pub partial: linegate_core::partial::PartialWrites,
+    pub quarantine: store::QuarantineBounds,
 }
 
 /// Creates what the config file names (orgs, buckets, tokens) and, on a new data directory
@@ -232,6 +235,9 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         throttle: auth::Throttle::new(opts.guards.auth_fail_burst, opts.guards.auth_fail_delay),
         conns: conns.clone(),
         access: opts.access.clone(),
+        partial: opts.partial,
+        quarantine: opts.quarantine,
+        quarantine_stats: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind(&opts.bind)
         .await

@@ -252,6 +252,25 @@ impl Rejection {
             line,
         }
     }
+    /// The 400 of a partial write (spec Part D.1.2): the whole batch's 400 (`whole`, from
+    /// [`parse_errors`](Rejection::parse_errors)) with `partial write error (<A> accepted):
+    /// <R> out of <T> lines rejected` as the message's first line; same `line`.
+    pub fn partial_parse(accepted: u64, rejected: u64, whole: &Rejection) -> Rejection {
+        let head = b"{\"code\":\"invalid\",\"message\":\"";
+        let rest = whole
+            .body
+            .strip_prefix(head.as_slice())
+            .unwrap_or(&whole.body);
+        let first = format!(
+            "partial write error ({accepted} accepted): {rejected} out of {} lines rejected\\n",
+            accepted + rejected
+        );
+        let mut body = Vec::with_capacity(whole.body.len() + first.len());
+        body.extend_from_slice(head);
+        body.extend_from_slice(first.as_bytes());
+        body.extend_from_slice(rest);
+        Rejection::parse_errors(body, whole.line)
+    }
     /// Storage's 422 (spec Part B §6): `reason` is what follows `partial write: `.
     pub fn partial_write(reason: &[u8]) -> Rejection {
         let mut m = b"failure writing points to database: partial write: ".to_vec();

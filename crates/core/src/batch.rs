@@ -61,6 +61,8 @@ pub struct Parser<'a> {
     /// The body is a prefix of one still arriving: stop before a line that might not end
     /// where it seems to (see [`Parser::prefix`]).
     prefix: bool,
+    /// Where the text of the last point's line lies in the body (see [`Parser::point_span`]).
+    span: (usize, usize),
 }
 
 impl<'a> Parser<'a> {
@@ -77,6 +79,7 @@ impl<'a> Parser<'a> {
             fast: true,
             cache: fast::Cache::default(),
             prefix: false,
+            span: (0, 0),
         }
     }
 
@@ -129,6 +132,13 @@ impl<'a> Parser<'a> {
         self.line - 1 + partial as u64
     }
 
+    /// The bytes of the line the last point came from, as InfluxDB quotes a line: from its
+    /// first byte that is not whitespace to its end, without the LF that ends it (start and
+    /// end offsets in the body). What a partial write forwards (spec Part D.1.1).
+    pub fn point_span(&self) -> (usize, usize) {
+        self.span
+    }
+
     /// The next point or rejected line; `None` at the end of the body.
     pub fn next_item(&mut self) -> Option<Item<'_, 'a>> {
         let body = self.body;
@@ -156,6 +166,7 @@ impl<'a> Parser<'a> {
                         return None;
                     }
                     self.point.line = self.line;
+                    self.span = (self.pos, end);
                     self.pos = end + 1;
                     self.line += (end < n) as u64;
                     return Some(Item::Point(&self.point));
@@ -192,6 +203,7 @@ impl<'a> Parser<'a> {
             ) {
                 Ok(()) => {
                     self.point.line = line;
+                    self.span = (start + lead, start + lead + text.len());
                     return Some(Item::Point(&self.point));
                 }
                 Err((kind, at)) => {
@@ -378,7 +390,7 @@ pub fn read_batch_until<'a>(
 }
 
 impl BatchReport {
-    fn empty(max_message: usize) -> Self {
+    pub(crate) fn empty(max_message: usize) -> Self {
         BatchReport {
             points: 0,
             lines: 0,
@@ -386,6 +398,15 @@ impl BatchReport {
             first_error: None,
             errors: Vec::new(),
             message: Message::new(max_message),
+        }
+    }
+
+    /// Counts a rejected line (`body` is what its positions refer to).
+    pub(crate) fn add_error(&mut self, e: LineError, body: &[u8]) {
+        self.rejected += 1;
+        self.first_error.get_or_insert(e);
+        if self.message.push(&e, body) {
+            self.errors.push(e);
         }
     }
 

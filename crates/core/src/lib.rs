@@ -68,6 +68,8 @@
 //! - [`storage`]: shard groups, retention, field types, `time` fields, long strings, and the
 //!   422 texts; [`lp`]: line protocol out; [`time`]: RFC 3339 and Go durations.
 //! - [`gzip`], [`json`]: Go's gzip reader and JSON escaping, byte for byte.
+//! - [`delivery`]: store-and-forward's policy (deliver, retry when, split where, dead
+//!   letter why) for the doors that hold acknowledged batches.
 //!
 //! Points borrow from the body; nothing is unescaped until asked:
 //!
@@ -96,6 +98,7 @@
 // the limits it is read under.
 pub mod answers;
 pub mod limits;
+pub mod partial;
 pub mod pipeline;
 
 pub use answers::Rejection;
@@ -130,6 +133,9 @@ mod validate;
 
 pub use stream::Checker;
 pub use validate::{validate, validate_split, validate_with_progress, ValidateOptions, Validation};
+
+// Store-and-forward: what a door does with an upstream's answer (the relay and the spool).
+pub mod delivery;
 
 // What storage decides, and the formats InfluxDB speaks byte for byte.
 pub mod gzip;

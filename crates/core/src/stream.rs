@@ -15,6 +15,7 @@ use crate::error::LineError;
 use crate::gzip::{self, Decoder, HeaderError, ReadError};
 use crate::limits::Limits;
 use crate::limits::MAX_GZIP_HEADER;
+use crate::partial::{Split, Splitter};
 use crate::pipeline::Verdict;
 use crate::pipeline::{self, Batch, Edge, Head, Lookup, Resolved, TimeRule};
 use crate::point::Point;
@@ -32,6 +33,8 @@ struct Tally {
     diagnostics: Vec<Diagnostic>,
     warnings: Option<Warnings>,
     summary: Option<SummaryBuilder>,
+    /// The partial-write split (spec Part D.1), when asked for.
+    split: Option<Splitter>,
 }
 
 impl Tally {
@@ -46,9 +49,10 @@ impl Tally {
         on_point: &mut dyn FnMut(&Point<'_>),
     ) -> (usize, u64) {
         let mut parser = Parser::prefix(bytes, &self.opts, line, eof);
-        while let Some(item) = parser.next_item() {
-            match item {
-                Item::Point(p) => {
+        loop {
+            let accepted = match parser.next_item() {
+                None => break,
+                Some(Item::Point(p)) => {
                     self.points += 1;
                     if let Some(w) = self.warnings.as_mut() {
                         w.observe(p);
@@ -57,8 +61,9 @@ impl Tally {
                         s.observe(p);
                     }
                     on_point(p);
+                    true
                 }
-                Item::Error(e) => {
+                Some(Item::Error(e)) => {
                     self.rejected += 1;
                     self.first_error.get_or_insert(LineError {
                         line_start: e.line_start + base,
@@ -70,7 +75,15 @@ impl Tally {
                         d.text_start += base;
                         self.diagnostics.push(d);
                     }
+                    if let Some(s) = self.split.as_mut() {
+                        s.reject_error(&e, bytes);
+                    }
+                    false
                 }
+            };
+            if let (true, Some(s)) = (accepted, self.split.as_mut()) {
+                let (a, b) = parser.point_span();
+                s.accept(&bytes[a..b]);
             }
         }
         let end = if eof {
@@ -169,7 +182,11 @@ impl Lines {
         self.buf.extend_from_slice(&data[used..]);
     }
 
-    fn finish(mut self, buckets: usize, on_point: &mut dyn FnMut(&Point<'_>)) -> Validation {
+    fn finish(
+        mut self,
+        buckets: usize,
+        on_point: &mut dyn FnMut(&Point<'_>),
+    ) -> (Validation, Option<Splitter>) {
         let (used, line) = self
             .tally
             .parse(&self.buf, self.base, self.line, true, on_point);
@@ -191,7 +208,7 @@ impl Lines {
             }
         };
         let (warnings, warnings_total) = t.warnings.map_or((Vec::new(), 0), |w| (w.list, w.total));
-        Validation {
+        let v = Validation {
             status,
             body,
             code,
@@ -205,7 +222,8 @@ impl Lines {
             warnings,
             warnings_total,
             summary: t.summary.map(|s| s.finish(buckets)),
-        }
+        };
+        (v, t.split)
     }
 }
 
@@ -352,6 +370,7 @@ impl Checker {
                     diagnostics: Vec::new(),
                     warnings,
                     summary: extras.summary_buckets.map(|_| SummaryBuilder::new()),
+                    split: None,
                 };
                 let phase = if gz { Phase::Header } else { Phase::Body };
                 (phase, Some(Lines::new(tally)))
@@ -393,6 +412,26 @@ impl Checker {
             l.gather = 0;
         }
         self
+    }
+
+    /// Splits the batch for a partial write (spec Part D.1) as it is checked: the accepted
+    /// lines are gathered as they are parsed (take them with
+    /// [`take_accepted`](Checker::take_accepted)), the rejected ones kept up to `keep`
+    /// bytes; [`finish_split`](Checker::finish_split) gives the split.
+    pub fn accept_partial(mut self, keep: usize) -> Checker {
+        if let Some(l) = self.lines.as_mut() {
+            l.tally.split = Some(Splitter::new(keep));
+        }
+        self
+    }
+
+    /// The accepted lines parsed since the last call (each followed by LF), when splitting.
+    pub fn take_accepted(&mut self) -> Vec<u8> {
+        self.lines
+            .as_mut()
+            .and_then(|l| l.tally.split.as_mut())
+            .map(Splitter::take_body)
+            .unwrap_or_default()
     }
 
     /// Feeds the next bytes of the body.
@@ -485,7 +524,23 @@ impl Checker {
     }
 
     /// [`finish`](Checker::finish), with `on_point` seeing the points of the last lines.
-    pub fn finish_with(mut self, on_point: &mut dyn FnMut(&Point<'_>)) -> Validation {
+    pub fn finish_with(self, on_point: &mut dyn FnMut(&Point<'_>)) -> Validation {
+        self.finish_split_with(on_point).0
+    }
+
+    /// [`finish`](Checker::finish) and the split asked for with
+    /// [`accept_partial`](Checker::accept_partial) (`None` when the body was rejected before
+    /// it was parsed, or no split was asked for). Its `body` holds the accepted lines not
+    /// yet taken.
+    pub fn finish_split(self) -> (Validation, Option<Split>) {
+        self.finish_split_with(&mut |_| {})
+    }
+
+    /// [`finish_split`](Checker::finish_split) with `on_point`.
+    pub fn finish_split_with(
+        mut self,
+        on_point: &mut dyn FnMut(&Point<'_>),
+    ) -> (Validation, Option<Split>) {
         if let Phase::Header = self.phase {
             // The body ended inside the first header (or was empty).
             self.decide(Rejection::gzip_header());
@@ -499,9 +554,15 @@ impl Checker {
             self.decide(pipeline::read_error(e));
         }
         match (self.phase, self.lines) {
-            (Phase::Done(r), _) => Validation::rejected_early(r),
-            (_, Some(lines)) => lines.finish(self.summary_buckets, on_point),
-            (_, None) => Validation::rejected_early(Rejection::gzip_header()),
+            (Phase::Done(r), _) => (Validation::rejected_early(r), None),
+            (_, Some(lines)) => {
+                let (v, split) = lines.finish(self.summary_buckets, on_point);
+                let whole = v
+                    .code
+                    .map(|_| Rejection::parse_errors(v.body.clone(), v.line));
+                (v, split.map(|s| s.finish(whole)))
+            }
+            (_, None) => (Validation::rejected_early(Rejection::gzip_header()), None),
         }
     }
 
