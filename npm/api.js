@@ -292,9 +292,13 @@ function queryOfUrl(url) {
 }
 
 // The path of a request URL, when it names v1's write endpoint (else the default applies).
+function pathOfUrl(url) {
+  return typeof URL === "function" && url instanceof URL ? url.pathname : new URL(String(url), "http://x").pathname;
+}
+
 function endpointOfUrl(url) {
   if (url === undefined || url === null) return undefined;
-  const path = typeof URL === "function" && url instanceof URL ? url.pathname : new URL(String(url), "http://x").pathname;
+  const path = pathOfUrl(url);
   return path === "/write" ? path : undefined;
 }
 
@@ -332,12 +336,19 @@ export function checkWrite(req) {
 /**
  * The credentials of a write request as its endpoint reads them: `{ user, secret }` (`user`
  * null for a token), or null when it has none. On `/write` they come from `u`/`p`,
- * `Authorization: Token [user:]secret` or Basic, in InfluxDB's order.
+ * `Authorization: Token [user:]secret` or Basic, in InfluxDB's order. Given a `url` (and no
+ * `endpoint`), they are read as InfluxDB reads them at its path: so on `/write` and
+ * `/query`, the `Authorization` token (`Token`/`Bearer`) alone elsewhere.
  */
 export function credentials(req) {
   need("credentials");
   if (req === null || typeof req !== "object") throw new TypeError("linegate: credentials needs a request object");
-  return glue.writeCredentials(requestHead(req));
+  const head = requestHead(req);
+  // Given a URL of any path, core reads the credentials as InfluxDB does at that path.
+  if ((req.endpoint === undefined || req.endpoint === null) && req.url !== undefined && req.url !== null) {
+    head.path = pathOfUrl(req.url);
+  }
+  return glue.writeCredentials(head);
 }
 
 /**
@@ -417,6 +428,15 @@ export function answer(kind, args) {
 }
 
 /**
+ * The header an edge sets to its client's address when it forwards a request: the backend
+ * counts failed authentication per client by it, believing it only from the proxies its
+ * operator names (`--trusted-proxies`).
+ */
+export function clientAddressHeader() {
+  need("clientAddressHeader()");
+  return glue.clientAddressHeader();
+}
+
  * Store-and-forward's policy (linegate-core's `delivery`): what to do with a stored batch
  * after one delivery attempt. `attempt` is `{ status, retryAfter }` (the upstream's answer)
  * or `{ failure: "unreachable" | "timeout" }`, with the batch (`body`, `contentEncoding`:

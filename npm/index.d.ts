@@ -108,7 +108,11 @@ export function checkWrite(req: CheckWriteRequest): Verdict;
 /** A request's credentials: a token (`user` null), or a v1 user name and password. */
 export type Credentials = { user: Text | null; secret: Text };
 
-/** The credentials of a write request as its endpoint reads them; null when it has none. */
+/**
+ * The credentials of a write request as its endpoint reads them; null when it has none. Given
+ * a `url` and no `endpoint`: as InfluxDB reads them at the URL's path (v1's rule on `/write`
+ * and `/query`, the `Authorization` token elsewhere).
+ */
 export function credentials(req: Omit<CheckWriteRequest, "body" | "now" | "limits">): Credentials | null;
 
 /** Text from the body: a string when it is valid UTF-8, else its raw bytes. */
@@ -373,6 +377,12 @@ export function answer(kind: "method-not-allowed", args: { allow: string }): Ans
 export function answer(kind: "unavailable" | "spool-full" | "spool-unavailable", args: { retryAfter: number }): Answer;
 /** `/ping`: 204 with InfluxDB's build headers. */
 export function answer(kind: "ping", args: { version: string }): Answer;
+/**
+ * The header an edge sets to its client's address when it forwards a request (believed by
+ * the backend only from the proxies its operator names, `--trusted-proxies`).
+ */
+export function clientAddressHeader(): string;
+
 /** `/health`: 200, InfluxDB's text. */
 export function answer(kind: "health", args: { version: string; commit: string }): Answer;
 export function isReady(): boolean;

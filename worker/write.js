@@ -1,8 +1,8 @@
 // POST /api/v2/write and v1's POST /write: check at the edge, forward what passes, unchanged.
 
-import { Checker, credentials } from "./linegate.js";
+import { Checker, credentials, CLIENT_ADDRESS_HEADER } from "./linegate.js";
 import { firstValue, readBody } from "./body.js";
-import { edgeAuthorized, edgeSecretAllowed } from "./auth.js";
+import { clientAddress, edgeAuthorized } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
 import { destination, spoolWrite } from "./spool.js";
 
@@ -80,6 +80,8 @@ export async function handleWrite(request, cfg, log) {
     const v = FIRST_VALUE.has(name) ? firstValue(request.headers, name) : request.headers.get(name);
     if (v !== null) headers[name] = v;
   }
+  const client = clientAddress(request);
+  if (client !== null) headers[CLIENT_ADDRESS_HEADER] = client;
   if (verdict.action === "partial") return partialWrite(cfg, url, headers, verdict, log);
   log.action = "forward";
   log.points = verdict.points;
@@ -157,13 +159,15 @@ async function forward(cfg, target, headers, body, log) {
 }
 
 // v1's /write reads credentials from u/p, `Token [user:]secret` or Basic (the core says
-// which); with EDGE_TOKENS, the secret must be one of them.
+// which; none: 401); with EDGE_TOKENS, the secret must be one of them (edgeAuthorized).
 async function admitted(request, url, auth, cfg) {
   if (url.pathname === "/write") {
     const c = credentials({ endpoint: "/write", query: url.search.slice(1), headers: { authorization: auth ?? undefined } });
-    return c !== null && (await edgeSecretAllowed(c.secret, cfg));
+    if (c === null) return false;
+  } else if (auth === null || /^[\t ]*$/.test(auth)) {
+    return false;
   }
-  return auth !== null && !/^[\t ]*$/.test(auth) && (await edgeAuthorized(request, cfg));
+  return edgeAuthorized(request, cfg);
 }
 
 function round(ms) {
