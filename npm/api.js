@@ -292,9 +292,13 @@ function queryOfUrl(url) {
 }
 
 // The path of a request URL, when it names v1's write endpoint (else the default applies).
+function pathOfUrl(url) {
+  return typeof URL === "function" && url instanceof URL ? url.pathname : new URL(String(url), "http://x").pathname;
+}
+
 function endpointOfUrl(url) {
   if (url === undefined || url === null) return undefined;
-  const path = typeof URL === "function" && url instanceof URL ? url.pathname : new URL(String(url), "http://x").pathname;
+  const path = pathOfUrl(url);
   return path === "/write" ? path : undefined;
 }
 
@@ -318,24 +322,33 @@ function requestHead(req) {
 
 /**
  * Checks a write request as InfluxDB OSS v2 would answer it (spec Part A; v1's `/write`:
- * Part C): forward it, or reject it with the exact status, headers and JSON body.
+ * Part C): forward it, or reject it with the exact status, headers and JSON body. With
+ * `acceptPartial` (spec Part D.1) a batch with good and bad lines is `partial`: forward its
+ * accepted lines, keep its rejected ones, and answer once the accepted part is stored.
  */
 export function checkWrite(req) {
   if (req === null || typeof req !== "object") throw new TypeError("linegate: checkWrite needs a request object");
-  // `now` and `limits` go as given: the wasm side validates them.
-  const opts = { ...requestHead(req), now: req.now, limits: req.limits };
+  // `now`, `limits` and `acceptPartial` go as given: the wasm side validates them.
+  const opts = { ...requestHead(req), now: req.now, limits: req.limits, acceptPartial: req.acceptPartial };
   return withBody("checkWrite", req.body, (buf) => glue.checkWrite(buf, opts));
 }
 
 /**
  * The credentials of a write request as its endpoint reads them: `{ user, secret }` (`user`
  * null for a token), or null when it has none. On `/write` they come from `u`/`p`,
- * `Authorization: Token [user:]secret` or Basic, in InfluxDB's order.
+ * `Authorization: Token [user:]secret` or Basic, in InfluxDB's order. Given a `url` (and no
+ * `endpoint`), they are read as InfluxDB reads them at its path: so on `/write` and
+ * `/query`, the `Authorization` token (`Token`/`Bearer`) alone elsewhere.
  */
 export function credentials(req) {
   need("credentials");
   if (req === null || typeof req !== "object") throw new TypeError("linegate: credentials needs a request object");
-  return glue.writeCredentials(requestHead(req));
+  const head = requestHead(req);
+  // Given a URL of any path, core reads the credentials as InfluxDB does at that path.
+  if ((req.endpoint === undefined || req.endpoint === null) && req.url !== undefined && req.url !== null) {
+    head.path = pathOfUrl(req.url);
+  }
+  return glue.writeCredentials(head);
 }
 
 /**
@@ -465,6 +478,15 @@ export function seriesHash(key) {
   return glue.seriesHash(typeof key === "string" ? encoder.encode(key) : key);
 }
 /**
+ * The header an edge sets to its client's address when it forwards a request: the backend
+ * counts failed authentication per client by it, believing it only from the proxies its
+ * operator names (`--trusted-proxies`).
+ */
+export function clientAddressHeader() {
+  need("clientAddressHeader()");
+  return glue.clientAddressHeader();
+}
+
  * Store-and-forward's policy (linegate-core's `delivery`): what to do with a stored batch
  * after one delivery attempt. `attempt` is `{ status, retryAfter }` (the upstream's answer)
  * or `{ failure: "unreachable" | "timeout" }`, with the batch (`body`, `contentEncoding`:
@@ -475,6 +497,15 @@ export function seriesHash(key) {
 export function deliveryDecision(attempt) {
   need("deliveryDecision()");
   return glue.deliveryDecision(attempt);
+}
+
+/**
+ * SPOOL=fallback's rule: whether a live write's answer `status` means the batch is kept to be
+ * delivered later (429, 5xx) instead of passed back to the client.
+ */
+export function fallbackHolds(status) {
+  need("fallbackHolds()");
+  return glue.fallbackHolds(status);
 }
 
 /**
@@ -574,10 +605,10 @@ export class Checker {
   static forRequest(req) {
     need("Checker.forRequest()");
     if (req === null || typeof req !== "object") throw new TypeError("linegate: Checker.forRequest needs a request object");
-    const opts = { ...requestHead(req), now: req.now, limits: req.limits };
+    const opts = { ...requestHead(req), now: req.now, limits: req.limits, acceptPartial: req.acceptPartial };
     const raw = glue.StreamChecker.forRequest(opts);
-    // The write quotas (spec D.2): the batch's distinct series (`verdict.series`) and its
-    // decoded size (`verdict.decoded`), on a forward verdict, when asked for.
+    // The write quotas (spec D.2): the batch's distinct series (`verdict.series`, of the
+    // lines that go on) and its decoded size (`verdict.decoded`), when asked for.
     if (req.series === true) raw.collectSeries();
     const c = new Checker(RAW, raw);
     c.#series = req.series === true;
@@ -598,6 +629,14 @@ export class Checker {
     this.#live().push(chunkBytes(chunk));
   }
 
+  /**
+   * A partial write's accepted lines parsed since the last call (each followed by LF), to
+   * send on while the body still arrives; `finish()`'s `forward` then holds only the rest.
+   */
+  takeAccepted() {
+    return this.#live().takeAccepted();
+  }
+
   /** Whether the answer is already known whatever else arrives. */
   decided() {
     return this.#raw !== null && this.#raw.decided();
@@ -613,8 +652,8 @@ export class Checker {
     const raw = this.#live();
     try {
       const v = raw.finish();
-      if (this.#series && v.action === "forward") v.series = raw.seriesHashes();
-      if (this.#decoded && v.action === "forward") v.decoded = raw.decoded;
+      if (this.#series && v.action !== "reject") v.series = raw.seriesHashes();
+      if (this.#decoded && v.action !== "reject") v.decoded = raw.decoded;
       return v;
     } finally {
       this.free();

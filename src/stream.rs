@@ -24,6 +24,8 @@ pub struct StreamChecker {
     series: Option<BatchSeries>,
     /// After `finish`: the body's bytes after gzip decoding.
     decoded: usize,
+    /// A partial write's destination (see `CheckOptions::destination`).
+    destination: Vec<u8>,
 }
 
 #[wasm_bindgen]
@@ -38,11 +40,16 @@ impl StreamChecker {
             authorization: o.authorization.as_deref().map(str::as_bytes),
             content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         };
+        let mut c = Checker::for_request(&head, &o.limits, o.now);
+        if o.is_partial() {
+            c = c.accept_partial(linegate_core::partial::DEFAULT_KEEP);
+        }
         Ok(StreamChecker {
-            inner: Some(Checker::for_request(&head, &o.limits, o.now)),
+            inner: Some(c),
             request: true,
             series: None,
             decoded: 0,
+            destination: o.destination(),
         })
     }
 
@@ -55,6 +62,7 @@ impl StreamChecker {
             request: false,
             series: None,
             decoded: 0,
+            destination: Vec::new(),
         })
     }
 
@@ -99,6 +107,13 @@ impl StreamChecker {
         self.decoded as f64
     }
 
+    /// The accepted lines parsed since the last call (a partial write's `forward`, produced
+    /// as the body is checked: a door may send them on as they come).
+    #[wasm_bindgen(js_name = takeAccepted)]
+    pub fn take_accepted(&mut self) -> Result<Vec<u8>, JsValue> {
+        Ok(self.live()?.take_accepted())
+    }
+
     /// Whether the answer is known whatever else arrives: the caller may stop reading.
     pub fn decided(&self) -> bool {
         self.inner.as_ref().is_some_and(|c| c.decided().is_some())
@@ -119,10 +134,17 @@ impl StreamChecker {
             None => Box::new(|_| {}),
         };
         if self.request {
-            let (v, decoded) = c.finish_request_decoded(&mut on_point);
+            let (v, split, decoded) = c.finish_request_all(&mut on_point);
             drop(on_point);
             self.decoded = decoded;
-            to_js(&CheckAnswer::from(v))
+            match split {
+                Some(split) => to_js(&CheckAnswer::of_split(
+                    split,
+                    std::mem::take(&mut self.destination),
+                    || v,
+                )),
+                None => to_js(&CheckAnswer::from(v)),
+            }
         } else {
             to_js(&JsValidation::from(c.finish_with(&mut on_point)))
         }

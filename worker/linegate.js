@@ -8,6 +8,8 @@ import {
   answer,
   credentials,
   deliveryDecision,
+  fallbackHolds,
+  clientAddressHeader,
   quotaNames,
   checkRate,
   countRate,
@@ -16,4 +18,18 @@ import {
 
 initSync(wasm);
 
-export { checkWrite, Checker, answer, credentials, deliveryDecision, quotaNames, checkRate, countRate, admitSeries };
+// Read once: core's name for the header that tells the backend who the client is.
+export const CLIENT_ADDRESS_HEADER = clientAddressHeader();
+
+export {
+  checkWrite,
+  Checker,
+  answer,
+  credentials,
+  deliveryDecision,
+  fallbackHolds,
+  quotaNames,
+  checkRate,
+  countRate,
+  admitSeries,
+};

@@ -587,19 +587,24 @@ impl Checker {
     /// [`finish`](Checker::finish) as a live request's verdict, equal to
     /// [`check_request`](crate::check_request)'s.
     pub fn finish_request(self) -> Verdict {
-        self.finish_request_with(&mut |_| {})
+        self.finish_request_split().0
     }
 
-    /// [`finish_request`](Checker::finish_request), with `on_point` seeing the points of
-    /// the last lines.
-    pub fn finish_request_with(self, on_point: &mut dyn FnMut(&Point<'_>)) -> Verdict {
-        self.finish_request_decoded(on_point).0
+    /// [`finish_request`](Checker::finish_request) and the split asked for with
+    /// [`accept_partial`](Checker::accept_partial) (see [`finish_split`](Checker::finish_split)).
+    pub fn finish_request_split(self) -> (Verdict, Option<Split>) {
+        let (v, split, _) = self.finish_request_all(&mut |_| {});
+        (v, split)
     }
 
-    /// [`finish_request_with`](Checker::finish_request_with), and the bytes of the body
-    /// after gzip decoding.
-    pub fn finish_request_decoded(self, on_point: &mut dyn FnMut(&Point<'_>)) -> (Verdict, usize) {
-        let (v, _, decoded) = self.finish_all(on_point);
+    /// [`finish_request_split`](Checker::finish_request_split) with `on_point` seeing the
+    /// points of the last lines, and the bytes of the body after gzip decoding (what the
+    /// write quota counts, spec D.2).
+    pub fn finish_request_all(
+        self,
+        on_point: &mut dyn FnMut(&Point<'_>),
+    ) -> (Verdict, Option<Split>, usize) {
+        let (v, split, decoded) = self.finish_all(on_point);
         let verdict = match v.code {
             None => Verdict::Forward {
                 points: v.points,
@@ -613,6 +618,6 @@ impl Checker {
                 line: v.line,
             }),
         };
-        (verdict, decoded)
+        (verdict, split, decoded)
     }
 }
