@@ -1,10 +1,10 @@
 // POST /api/v2/write and v1's POST /write: check at the edge, forward what passes, unchanged.
 
-import { Checker, credentials } from "./linegate.js";
+import { Checker, credentials, CLIENT_ADDRESS_HEADER } from "./linegate.js";
 import { firstValue, readBody } from "./body.js";
-import { edgeAuthorized, edgeSecretAllowed } from "./auth.js";
+import { clientAddress, edgeAuthorized } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
-import { spoolWrite } from "./spool.js";
+import { destination, spoolWrite } from "./spool.js";
 
 // The request headers that matter to an InfluxDB write (spec Part A §5).
 const FORWARDED = ["Authorization", "Content-Encoding", "Content-Type", "Zap-Trace-Span"];
@@ -36,6 +36,7 @@ export async function handleWrite(request, cfg, log) {
         "content-encoding": firstValue(request.headers, "Content-Encoding") ?? undefined,
       },
       limits: { maxBody: cap, maxBatch: cfg.maxBatch, maxMessage: cfg.maxMessage },
+      acceptPartial: cfg.partialWrites,
     });
     return {
       push(chunk) {
@@ -69,9 +70,6 @@ export async function handleWrite(request, cfg, log) {
     return new Response(verdict.body, { status: verdict.status, headers: verdict.headers });
   }
 
-  log.action = "forward";
-  log.points = verdict.points;
-  log.lines = verdict.lines;
   if (cfg.backend === null) {
     log.action = "unavailable";
     log.error = "BACKEND_URL is not set";
@@ -82,11 +80,52 @@ export async function handleWrite(request, cfg, log) {
     const v = FIRST_VALUE.has(name) ? firstValue(request.headers, name) : request.headers.get(name);
     if (v !== null) headers[name] = v;
   }
+  const client = clientAddress(request);
+  if (client !== null) headers[CLIENT_ADDRESS_HEADER] = client;
+  if (verdict.action === "partial") return partialWrite(cfg, url, headers, verdict, log);
+  log.action = "forward";
+  log.points = verdict.points;
+  log.lines = verdict.lines;
   const send = () => forward(cfg, url.pathname + url.search, headers, body.stream(), log);
   if (cfg.spool.mode !== "off") {
     return spoolWrite(cfg, url, { target: url.pathname + url.search, headers, body: body.bytes }, log, send);
   }
   return (await send()) ?? unavailable(cfg.retryAfter);
+}
+
+// A partial write (spec Part D.1): the accepted lines go on (plain: no Content-Encoding),
+// or to the spool under SPOOL; once they are stored or held, the rejected lines are kept in
+// the destination's spool object and the partial 400 is the answer. Any other answer of
+// the backend (or the spool) is returned unchanged, and then nothing is kept.
+async function partialWrite(cfg, url, headers, verdict, log) {
+  log.action = "partial";
+  log.accepted = verdict.accepted;
+  log.rejected = verdict.rejected;
+  log.line = verdict.line;
+  const plain = { ...headers };
+  delete plain["Content-Encoding"];
+  const target = url.pathname + url.search;
+  const send = () => forward(cfg, target, plain, verdict.forward, log);
+  const res =
+    cfg.spool.mode !== "off"
+      ? await spoolWrite(cfg, url, { target, headers: plain, body: verdict.forward }, log, send)
+      : ((await send()) ?? unavailable(cfg.retryAfter));
+  if (res.status < 200 || res.status > 299) return res;
+  await res.body?.cancel();
+  const stored = log.action;
+  log.action = "partial";
+  log.stored = stored;
+  try {
+    const { name, stub } = destination(cfg, url);
+    const notKept = verdict.rejected - verdict.rejectedLines.length;
+    const kept = await stub.keepRejected(name, verdict.destination, verdict.rejectedLines, notKept);
+    log.quarantined = kept.kept;
+    if (kept.dropped > 0) log.quarantine_dropped = kept.dropped;
+  } catch (e) {
+    // The accepted lines are stored: a quarantine that fails never fails the write.
+    log.quarantine_error = String(e && e.message).slice(0, 200);
+  }
+  return new Response(verdict.body, { status: verdict.status, headers: verdict.headers });
 }
 
 // Sends the batch to the backend now: its Response, or null when it was unreachable or did
@@ -120,13 +159,15 @@ async function forward(cfg, target, headers, body, log) {
 }
 
 // v1's /write reads credentials from u/p, `Token [user:]secret` or Basic (the core says
-// which); with EDGE_TOKENS, the secret must be one of them.
+// which; none: 401); with EDGE_TOKENS, the secret must be one of them (edgeAuthorized).
 async function admitted(request, url, auth, cfg) {
   if (url.pathname === "/write") {
     const c = credentials({ endpoint: "/write", query: url.search.slice(1), headers: { authorization: auth ?? undefined } });
-    return c !== null && (await edgeSecretAllowed(c.secret, cfg));
+    if (c === null) return false;
+  } else if (auth === null || /^[\t ]*$/.test(auth)) {
+    return false;
   }
-  return auth !== null && !/^[\t ]*$/.test(auth) && (await edgeAuthorized(request, cfg));
+  return edgeAuthorized(request, cfg);
 }
 
 function round(ms) {

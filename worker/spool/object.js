@@ -15,6 +15,7 @@ import { config } from "../config.js";
 import { Store } from "./store.js";
 import { attempt, header } from "./deliver.js";
 import { seal, unseal } from "./secrets.js";
+import { Quarantine } from "./quarantine.js";
 
 // The object that lists the destinations and holds the spool-wide byte budget.
 export const INDEX = "\u0000index";
@@ -46,6 +47,7 @@ export class Spool extends DurableObject {
     super(ctx, env);
     this.store = new Store(ctx.storage.sql);
     this.store.collect();
+    this.quarantine = new Quarantine(ctx.storage.sql);
     const t = this.store.totals();
     this.count = t.count;
     this.bytes = t.bytes;
@@ -304,6 +306,40 @@ export class Spool extends DurableObject {
     } catch {}
   }
 
+  /**
+   * Keeps a partial write's rejected lines (spec Part D.1.5); resolves once on disk. Lists
+   * this destination at the index, so the admin endpoint finds it.
+   */
+  async keepRejected(name, destination, lines, notKept) {
+    const q = config(this.env).quarantine;
+    const r = this.ctx.storage.transactionSync(() =>
+      this.quarantine.add(destination, Date.now(), lines, notKept, q.maxBytes, q.maxAgeMs),
+    );
+    if (this.store.meta("name") === null) this.store.setMeta("name", name);
+    if (this.store.meta("listed") === null) {
+      await this.index().listDestination(this.ctx.id.toString(), name);
+      this.store.setMeta("listed", 1);
+    }
+    await this.ctx.storage.sync();
+    if (r.dropped > 0) this.log({ outcome: "rejected_dropped", dropped: r.dropped });
+    return r;
+  }
+
+  /** Admin: the rejected lines kept here (JSON), as line protocol, or dropped. */
+  rejected(limit) {
+    return this.quarantine.list(limit);
+  }
+
+  rejectedLp() {
+    return this.quarantine.lp();
+  }
+
+  async dropRejected() {
+    const n = this.quarantine.drop();
+    await this.ctx.storage.sync();
+    return n;
+  }
+
   /** Admin: what this destination holds. Looking also wakes a destination whose alarm was
    * lost (workerd drops an alarm it failed to store, as on a full disk) while it holds
    * batches; so does any write to it (hold). */
@@ -338,6 +374,7 @@ export class Spool extends DurableObject {
       head_attempts: q.attempts ?? 0,
       dead_letters: dead.length,
       dead,
+      ...this.quarantine.stats(),
     };
   }
 
@@ -383,5 +420,10 @@ export class Spool extends DurableObject {
 
   destinations() {
     return this.store.destinations();
+  }
+
+  /** Lists destination `id` (holding rejected lines only: no budget asked). */
+  listDestination(id, name) {
+    this.store.register(id, name);
   }
 }

@@ -569,8 +569,14 @@ impl Checker {
     /// [`finish`](Checker::finish) as a live request's verdict, equal to
     /// [`check_request`](crate::check_request)'s.
     pub fn finish_request(self) -> Verdict {
-        let v = self.finish();
-        match v.code {
+        self.finish_request_split().0
+    }
+
+    /// [`finish_request`](Checker::finish_request) and the split asked for with
+    /// [`accept_partial`](Checker::accept_partial) (see [`finish_split`](Checker::finish_split)).
+    pub fn finish_request_split(self) -> (Verdict, Option<Split>) {
+        let (v, split) = self.finish_split();
+        let verdict = match v.code {
             None => Verdict::Forward {
                 points: v.points,
                 lines: v.lines,
@@ -582,6 +588,7 @@ impl Checker {
                 body: v.body,
                 line: v.line,
             }),
-        }
+        };
+        (verdict, split)
     }
 }
