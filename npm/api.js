@@ -437,6 +437,7 @@ export function clientAddressHeader() {
   return glue.clientAddressHeader();
 }
 
+/**
  * Store-and-forward's policy (linegate-core's `delivery`): what to do with a stored batch
  * after one delivery attempt. `attempt` is `{ status, retryAfter }` (the upstream's answer)
  * or `{ failure: "unreachable" | "timeout" }`, with the batch (`body`, `contentEncoding`:
