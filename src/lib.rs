@@ -12,7 +12,8 @@
 //! - [`progress`]: progress callbacks and cancellation (`AbortSignal`, `onProgress` → false);
 //! - [`answers`]: InfluxDB's answers to requests the doors answer themselves;
 //! - [`stream`]: [`StreamChecker`], the check fed chunk by chunk as the body arrives;
-//! - [`delivery`]: the spool's delivery decisions and Go's gzip reader, for the JS doors.
+//! - [`delivery`]: the spool's delivery decisions and Go's gzip reader, for the JS doors;
+//! - [`quota`]: the write quotas' decisions (spec Part D.2) for a Worker's own storage.
 
 pub mod answers;
 pub mod body;
@@ -20,6 +21,7 @@ pub mod columns;
 pub mod delivery;
 pub mod options;
 pub mod progress;
+pub mod quota;
 pub mod results;
 pub mod stream;
 
