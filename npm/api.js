@@ -292,9 +292,13 @@ function queryOfUrl(url) {
 }
 
 // The path of a request URL, when it names v1's write endpoint (else the default applies).
+function pathOfUrl(url) {
+  return typeof URL === "function" && url instanceof URL ? url.pathname : new URL(String(url), "http://x").pathname;
+}
+
 function endpointOfUrl(url) {
   if (url === undefined || url === null) return undefined;
-  const path = typeof URL === "function" && url instanceof URL ? url.pathname : new URL(String(url), "http://x").pathname;
+  const path = pathOfUrl(url);
   return path === "/write" ? path : undefined;
 }
 
@@ -332,12 +336,19 @@ export function checkWrite(req) {
 /**
  * The credentials of a write request as its endpoint reads them: `{ user, secret }` (`user`
  * null for a token), or null when it has none. On `/write` they come from `u`/`p`,
- * `Authorization: Token [user:]secret` or Basic, in InfluxDB's order.
+ * `Authorization: Token [user:]secret` or Basic, in InfluxDB's order. Given a `url` (and no
+ * `endpoint`), they are read as InfluxDB reads them at its path: so on `/write` and
+ * `/query`, the `Authorization` token (`Token`/`Bearer`) alone elsewhere.
  */
 export function credentials(req) {
   need("credentials");
   if (req === null || typeof req !== "object") throw new TypeError("linegate: credentials needs a request object");
-  return glue.writeCredentials(requestHead(req));
+  const head = requestHead(req);
+  // Given a URL of any path, core reads the credentials as InfluxDB does at that path.
+  if ((req.endpoint === undefined || req.endpoint === null) && req.url !== undefined && req.url !== null) {
+    head.path = pathOfUrl(req.url);
+  }
+  return glue.writeCredentials(head);
 }
 
 /**
@@ -416,7 +427,66 @@ export function answer(kind, args) {
   return glue.answer(kind, args);
 }
 
+// ---- write quotas (spec Part D.2) -----------------------------------------------------
+// The decisions, for a Worker that keeps the counts and series sets in its own storage.
+
 /**
+ * The names a write request's quotas are kept under, from its head (`checkWrite`'s request
+ * without the body): `{ tenant, bucket }`, or null when InfluxDB answers the head first.
+ */
+export function quotaNames(req) {
+  need("quotaNames()");
+  if (req === null || typeof req !== "object") throw new TypeError("linegate: quotaNames needs a request object");
+  return glue.quotaNames(requestHead(req));
+}
+
+/**
+ * The rate decision before the body is read: null, or the 429 answer (with `Retry-After` to
+ * the window's end) when `usage.bytes` counted in `usage.window` is at or above `limit`.
+ */
+export function checkRate(tenant, usage, limit, nowMs = Date.now()) {
+  need("checkRate()");
+  return glue.checkRate(String(tenant), usage?.window ?? 0, usage?.bytes ?? 0, limit, nowMs);
+}
+
+/** The usage `{ window, bytes }` after `bytes` more were stored at `nowMs`. */
+export function countRate(usage, bytes, nowMs = Date.now()) {
+  need("countRate()");
+  return glue.countRate(usage?.window ?? 0, usage?.bytes ?? 0, nowMs, bytes);
+}
+
+/** Whole seconds until the 300 s window holding `nowMs` ends (at least 1). */
+export function quotaRetryAfter(nowMs = Date.now()) {
+  need("quotaRetryAfter()");
+  return glue.quotaRetryAfter(nowMs);
+}
+
+/**
+ * The admission of a batch's distinct series (input order) against a bucket's set: `known`
+ * (one truthy value per series), the set's `count` and the `limit`. `{ fates, add, refused }`:
+ * fates 0 known / 1 new / 2 refused; `add`, the indices to add to the set.
+ */
+export function admitSeries(known, count, limit, { partial = false } = {}) {
+  need("admitSeries()");
+  const k = known instanceof Uint8Array ? known : Uint8Array.from(known, (x) => (x ? 1 : 0));
+  return glue.admitSeries(k, count, limit, partial);
+}
+
+/** The 64-bit hash of a series key (as 16 hex digits), as the sets keep it. */
+export function seriesHash(key) {
+  need("seriesHash()");
+  return glue.seriesHash(typeof key === "string" ? encoder.encode(key) : key);
+}
+/**
+ * The header an edge sets to its client's address when it forwards a request: the backend
+ * counts failed authentication per client by it, believing it only from the proxies its
+ * operator names (`--trusted-proxies`).
+ */
+export function clientAddressHeader() {
+  need("clientAddressHeader()");
+  return glue.clientAddressHeader();
+}
+
  * Store-and-forward's policy (linegate-core's `delivery`): what to do with a stored batch
  * after one delivery attempt. `attempt` is `{ status, retryAfter }` (the upstream's answer)
  * or `{ failure: "unreachable" | "timeout" }`, with the batch (`body`, `contentEncoding`:
@@ -427,6 +497,15 @@ export function answer(kind, args) {
 export function deliveryDecision(attempt) {
   need("deliveryDecision()");
   return glue.deliveryDecision(attempt);
+}
+
+/**
+ * SPOOL=fallback's rule: whether a live write's answer `status` means the batch is kept to be
+ * delivered later (429, 5xx) instead of passed back to the client.
+ */
+export function fallbackHolds(status) {
+  need("fallbackHolds()");
+  return glue.fallbackHolds(status);
 }
 
 /**
@@ -527,8 +606,18 @@ export class Checker {
     need("Checker.forRequest()");
     if (req === null || typeof req !== "object") throw new TypeError("linegate: Checker.forRequest needs a request object");
     const opts = { ...requestHead(req), now: req.now, limits: req.limits, acceptPartial: req.acceptPartial };
-    return new Checker(RAW, glue.StreamChecker.forRequest(opts));
+    const raw = glue.StreamChecker.forRequest(opts);
+    // The write quotas (spec D.2): the batch's distinct series (`verdict.series`, of the
+    // lines that go on) and its decoded size (`verdict.decoded`), when asked for.
+    if (req.series === true) raw.collectSeries();
+    const c = new Checker(RAW, raw);
+    c.#series = req.series === true;
+    c.#decoded = req.decoded === true || req.series === true;
+    return c;
   }
+
+  #series = false;
+  #decoded = false;
 
   #live() {
     if (this.#raw === null) throw new Error("linegate: this Checker has finished or was freed");
@@ -562,7 +651,10 @@ export class Checker {
   finish() {
     const raw = this.#live();
     try {
-      return raw.finish();
+      const v = raw.finish();
+      if (this.#series && v.action !== "reject") v.series = raw.seriesHashes();
+      if (this.#decoded && v.action !== "reject") v.decoded = raw.decoded;
+      return v;
     } finally {
       this.free();
     }

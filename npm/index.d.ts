@@ -37,7 +37,15 @@ export type ErrorHeaders<C extends ErrorCode = ErrorCode> = {
   "X-Platform-Error-Code": C;
 };
 
-export type Forward = { action: "forward"; points: number; lines: number };
+export type Forward = {
+  action: "forward";
+  points: number;
+  lines: number;
+  /** With `Checker.forRequest({ ..., series: true })`: the batch's distinct series (16 hex digits each, input order), for the series quota. */
+  series?: string[];
+  /** With `Checker.forRequest({ ..., decoded: true })` (or `series`): the body's bytes after gzip decoding. */
+  decoded?: number;
+};
 export type Reject = {
   action: "reject";
   status: 400 | 401 | 404 | 413 | 500;
@@ -116,7 +124,11 @@ export function checkWrite(req: CheckWriteRequest): Verdict;
 /** A request's credentials: a token (`user` null), or a v1 user name and password. */
 export type Credentials = { user: Text | null; secret: Text };
 
-/** The credentials of a write request as its endpoint reads them; null when it has none. */
+/**
+ * The credentials of a write request as its endpoint reads them; null when it has none. Given
+ * a `url` and no `endpoint`: as InfluxDB reads them at the URL's path (v1's rule on `/write`
+ * and `/query`, the `Authorization` token elsewhere).
+ */
 export function credentials(req: Omit<CheckWriteRequest, "body" | "now" | "limits">): Credentials | null;
 
 /** Text from the body: a string when it is valid UTF-8, else its raw bytes. */
@@ -309,8 +321,9 @@ export class Checker<R extends Validation | Verdict | PartialVerdict = Validatio
   /** A batch, as `validate` checks it (`onProgress` and `signal` are `checkStream`'s). */
   constructor(opts?: Omit<ValidateOptions, "onProgress" | "signal">);
   /** A live write request: `checkWrite`'s request without the body. */
-  static forRequest(req: Omit<PartialRequest, "body">): Checker<PartialVerdict>;
-  static forRequest(req: Omit<CheckWriteRequest, "body">): Checker<Verdict>;
+  /** `series`/`decoded`: a forward verdict also gives the batch's distinct series / its decoded size (the write quotas). */
+  static forRequest(req: Omit<PartialRequest, "body"> & { series?: boolean | undefined; decoded?: boolean | undefined }): Checker<PartialVerdict>;
+  static forRequest(req: Omit<CheckWriteRequest, "body"> & { series?: boolean | undefined; decoded?: boolean | undefined }): Checker<Verdict>;
   /** Feeds the next bytes of the body. */
   push(chunk: Chunk): void;
   /** A partial write's accepted lines parsed since the last call; `finish()`'s `forward` then holds the rest. */
@@ -373,7 +386,7 @@ export function init(
 ): Promise<void>;
 /** A complete answer: `new Response(a.body, { status: a.status, headers: a.headers })`. */
 export type Answer = { status: number; headers: Record<string, string>; body: string | null };
-export type AnswerKind = "unauthorized" | "not-found" | "internal" | "too-large" | "method-not-allowed" | "unavailable" | "spool-full" | "spool-unavailable" | "ping" | "health";
+export type AnswerKind = "unauthorized" | "not-found" | "internal" | "too-large" | "method-not-allowed" | "unavailable" | "spool-full" | "spool-unavailable" | "busy" | "series-quota" | "ping" | "health";
 
 /**
  * InfluxDB OSS v2's own answer of a kind a server makes itself, exactly (status, headers,
@@ -383,14 +396,55 @@ export function answer(kind: "unauthorized" | "not-found" | "internal" | "too-la
 /** 405, with `Allow`. */
 export function answer(kind: "method-not-allowed", args: { allow: string }): Answer;
 /** 503, with `Retry-After` (seconds): the write backend is unreachable, or linegate's edge spool is full or failed. */
-export function answer(kind: "unavailable" | "spool-full" | "spool-unavailable", args: { retryAfter: number }): Answer;
+export function answer(kind: "unavailable" | "spool-full" | "spool-unavailable" | "busy", args: { retryAfter: number }): Answer;
+/** 429 of the series quota (spec D.2), without `Retry-After`. */
+export function answer(kind: "series-quota"): Answer;
 /** `/ping`: 204 with InfluxDB's build headers. */
 export function answer(kind: "ping", args: { version: string }): Answer;
+/**
+ * The header an edge sets to its client's address when it forwards a request (believed by
+ * the backend only from the proxies its operator names, `--trusted-proxies`).
+ */
+export function clientAddressHeader(): string;
+
 /** `/health`: 200, InfluxDB's text. */
 export function answer(kind: "health", args: { version: string; commit: string }): Answer;
 export function isReady(): boolean;
 export function version(): string;
 
+// ---- write quotas (spec Part D.2): the decisions, for a Worker's own storage ----------
+
+/** The names a request's quotas are kept under: the tenant (query-encoded) and the destination bucket. */
+export type QuotaNames = { tenant: string; bucket: string };
+/** Names from the head, or null when InfluxDB answers the head first. */
+export function quotaNames(req: Omit<CheckWriteRequest, "body" | "now" | "limits">): QuotaNames | null;
+
+/** A tenant's count: the window's start (seconds of Unix time) and the bytes in it. */
+export type RateUsage = { window: number; bytes: number };
+/** The 429 of the rate quota: with `Retry-After` (whole seconds to the window's end). */
+export type RateAnswer = {
+  status: 429;
+  headers: { "Content-Type": "application/json; charset=utf-8"; "X-Platform-Error-Code": "too many requests"; "Retry-After": string };
+  body: string;
+};
+/** null (go on), or the 429 when `usage` is at or above `limit` at `nowMs` (default: now). */
+export function checkRate(tenant: string, usage: RateUsage | null | undefined, limit: number, nowMs?: number): RateAnswer | null;
+/** The usage after `bytes` more were stored at `nowMs` (a count of an older window starts over). */
+export function countRate(usage: RateUsage | null | undefined, bytes: number, nowMs?: number): RateUsage;
+/** Whole seconds until the 300 s window holding `nowMs` ends (at least 1). */
+export function quotaRetryAfter(nowMs?: number): number;
+
+/** Per distinct series: 0 known, 1 new and admitted, 2 new and refused. */
+export type SeriesAdmission = { fates: Uint8Array; add: Uint32Array; refused: number };
+/** New series admitted in input order while the set's `count` is below `limit`. */
+export function admitSeries(
+  known: Uint8Array | ArrayLike<unknown>,
+  count: number,
+  limit: number,
+  opts?: { partial?: boolean | undefined },
+): SeriesAdmission;
+/** The 64-bit hash of a series key as 16 hex digits. */
+export function seriesHash(key: string | Uint8Array): string;
 /** Store-and-forward's knobs (linegate-core's `delivery::Policy`); absent fields take its defaults. */
 export type DeliveryPolicy = {
   /** First backoff step, doubling per failed attempt (default 1000). */
@@ -431,6 +485,8 @@ export type DeliveryDecision =
   | { action: "dead"; reason: DeadLetterReason; history: DeliveryHistory };
 /** Store-and-forward's policy: what to do with a stored batch after one delivery attempt. */
 export function deliveryDecision(attempt: DeliveryAttempt): DeliveryDecision;
+/** SPOOL=fallback's rule: whether a live write's answer status means the batch is kept for later (429, 5xx). */
+export function fallbackHolds(status: number): boolean;
 /** Where a batch is cut on a 413 (the start of the logical line nearest the middle), or null for one line. */
 export function splitPoint(body: Uint8Array | ArrayBuffer | ArrayBufferView | string): number | null;
 /** A whole gzip body decoded as InfluxDB reads it (every member); throws on a bad body or past `limit` decoded bytes. */

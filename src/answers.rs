@@ -69,7 +69,8 @@ fn retry_after(args: &JsValue) -> Result<(&'static str, String), JsValue> {
 /// One answer by kind: `unauthorized`, `not-found`, `internal`, `too-large`, `method-not-allowed`
 /// (`args.allow`, also sent as `Allow`), `unavailable` (`args.retryAfter` seconds, sent as
 /// `Retry-After`), `spool-full` and `spool-unavailable` (the spool's 503s, `args.retryAfter`
-/// too), `ping` (`args.version`) and `health` (`args.version`, `args.commit`).
+/// too), `series-quota` (spec D.2's 429), `busy` (the isolate's bodies in flight, 503 with
+/// `args.retryAfter`), `ping` (`args.version`) and `health` (`args.version`, `args.commit`).
 #[wasm_bindgen]
 pub fn answer(kind: &str, args: JsValue) -> Result<JsValue, JsValue> {
     match kind {
@@ -90,6 +91,10 @@ pub fn answer(kind: &str, args: JsValue) -> Result<JsValue, JsValue> {
         "spool-unavailable" => {
             rejection(&Rejection::spool_unavailable(), Some(retry_after(&args)?))
         }
+        // Spec D.2's series-cardinality 429 (no Retry-After).
+        "series-quota" => rejection(&Rejection::series_quota(), None),
+        // The isolate's budget of bodies in flight is spent.
+        "busy" => rejection(&Rejection::busy(), Some(retry_after(&args)?)),
         "ping" => whole(&answers::ping(&text(&args, "version")?)),
         "health" => whole(&answers::health(
             &text(&args, "version")?,

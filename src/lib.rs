@@ -12,7 +12,8 @@
 //! - [`progress`]: progress callbacks and cancellation (`AbortSignal`, `onProgress` → false);
 //! - [`answers`]: InfluxDB's answers to requests the doors answer themselves;
 //! - [`stream`]: [`StreamChecker`], the check fed chunk by chunk as the body arrives;
-//! - [`delivery`]: the spool's delivery decisions and Go's gzip reader, for the JS doors.
+//! - [`delivery`]: the spool's delivery decisions and Go's gzip reader, for the JS doors;
+//! - [`quota`]: the write quotas' decisions (spec Part D.2) for a Worker's own storage.
 
 pub mod answers;
 pub mod body;
@@ -20,6 +21,7 @@ pub mod columns;
 pub mod delivery;
 pub mod options;
 pub mod progress;
+pub mod quota;
 pub mod results;
 pub mod stream;
 
@@ -74,13 +76,14 @@ pub fn check_write(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue>
 
 /// The credentials of a write request as its endpoint reads them (for `/write`, spec Part C
 /// step 1: `u`/`p`, `Token [user:]secret`, Basic), or null when it has none: what an edge
-/// compares with the tokens it lets through.
+/// compares with the tokens it lets through. Given a `path` (any request's), the rule is
+/// the one InfluxDB reads credentials by at that path (`pipeline::credentials_rule`).
 #[wasm_bindgen(js_name = writeCredentials)]
 pub fn write_credentials(opts: JsValue) -> Result<JsValue, JsValue> {
-    use linegate_core::pipeline::{credentials, Credentials, Head};
+    use linegate_core::pipeline::{credentials, credentials_rule, Credentials, Head};
     let o = CheckOptions::read(opts)?;
     let head = Head {
-        endpoint: o.endpoint,
+        endpoint: o.path.as_deref().map_or(o.endpoint, credentials_rule),
         query: o.query.as_deref().unwrap_or_default().as_bytes(),
         authorization: o.authorization.as_deref().map(str::as_bytes),
         content_encoding: None,
@@ -140,6 +143,13 @@ pub fn parse(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue> {
     results::set(&out, "points", &points)?;
     results::set(&out, "validation", &to_js(&JsValidation::from(v))?)?;
     Ok(out.into())
+}
+
+/// The header an edge sets to its client's address when it forwards a request (core's
+/// `pipeline::CLIENT_ADDRESS_HEADER`; the backend believes it from its trusted proxies only).
+#[wasm_bindgen(js_name = clientAddressHeader)]
+pub fn client_address_header() -> String {
+    linegate_core::pipeline::CLIENT_ADDRESS_HEADER.to_string()
 }
 
 /// The crate version (the npm package's version is stamped from the same Cargo field).

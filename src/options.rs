@@ -142,6 +142,9 @@ pub(crate) struct CheckOptions {
     pub query: Option<String>,
     pub authorization: Option<String>,
     pub content_encoding: Option<String>,
+    /// The request's path, when the caller gave a URL rather than an endpoint
+    /// (`credentials` reads it by core's rule for the path).
+    pub path: Option<String>,
     pub now: i64,
     pub limits: Limits,
     /// `acceptPartial` (spec Part D.1): `true`/`"always"`, `"request"` (with
@@ -171,6 +174,7 @@ impl CheckOptions {
             query: o.string("query")?,
             authorization: o.string("authorization")?,
             content_encoding: o.string("contentEncoding")?,
+            path: o.string("path")?,
             now: now_or_clock(o.now()?),
             limits: o.limits()?,
             partial: o.partial()?,

@@ -8,7 +8,10 @@ use linegate_core::pipeline::Head;
 use linegate_core::Checker;
 use wasm_bindgen::prelude::*;
 
+use linegate_core::quota::BatchSeries;
+
 use crate::options::{BatchOptions, CheckOptions};
+use crate::quota::hex;
 use crate::results::{to_js, CheckAnswer, JsValidation};
 
 /// One body being checked. `finish` ends it; pushing after that is an error.
@@ -17,6 +20,10 @@ pub struct StreamChecker {
     inner: Option<Checker>,
     /// A live request (answer: the verdict), or a batch (answer: the Validation).
     request: bool,
+    /// The batch's distinct series, when asked for (the series quota, spec D.2).
+    series: Option<BatchSeries>,
+    /// After `finish`: the body's bytes after gzip decoding.
+    decoded: usize,
     /// A partial write's destination (see `CheckOptions::destination`).
     destination: Vec<u8>,
 }
@@ -40,6 +47,8 @@ impl StreamChecker {
         Ok(StreamChecker {
             inner: Some(c),
             request: true,
+            series: None,
+            decoded: 0,
             destination: o.destination(),
         })
     }
@@ -51,6 +60,8 @@ impl StreamChecker {
         Ok(StreamChecker {
             inner: Some(Checker::new(&o.core())),
             request: false,
+            series: None,
+            decoded: 0,
             destination: Vec::new(),
         })
     }
@@ -64,8 +75,36 @@ impl StreamChecker {
     /// Feeds the next bytes of the body (copied into wasm memory by the glue, then dropped
     /// once parsed: only a pending partial line is kept).
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), JsValue> {
-        self.live()?.push(chunk);
+        self.live()?;
+        let c = self.inner.as_mut().expect("checked live");
+        match &mut self.series {
+            None => c.push(chunk),
+            Some(s) => c.push_with(chunk, &mut |p| s.push(p)),
+        }
         Ok(())
+    }
+
+    /// From now on, note the distinct series of the points parsed (call before `push`).
+    #[wasm_bindgen(js_name = collectSeries)]
+    pub fn collect_series(&mut self) {
+        self.series.get_or_insert_with(BatchSeries::new);
+    }
+
+    /// After `finish`: the batch's distinct series in input order, as 16 hex digits each
+    /// (`seriesHash` of their keys), or an empty list when they were not collected.
+    #[wasm_bindgen(js_name = seriesHashes)]
+    pub fn series_hashes(&self) -> Vec<String> {
+        self.series
+            .as_ref()
+            .map(|s| s.hashes.iter().map(|&h| hex(h)).collect())
+            .unwrap_or_default()
+    }
+
+    /// After `finish` of a live request: the body's bytes after gzip decoding (what the
+    /// write quota counts, spec D.2).
+    #[wasm_bindgen(getter)]
+    pub fn decoded(&self) -> f64 {
+        self.decoded as f64
     }
 
     /// The accepted lines parsed since the last call (a partial write's `forward`, produced
@@ -90,8 +129,14 @@ impl StreamChecker {
     pub fn finish(&mut self) -> Result<JsValue, JsValue> {
         self.live()?;
         let c = self.inner.take().expect("checked live");
+        let mut on_point: Box<dyn FnMut(&linegate_core::Point<'_>)> = match self.series.as_mut() {
+            Some(s) => Box::new(move |p| s.push(p)),
+            None => Box::new(|_| {}),
+        };
         if self.request {
-            let (v, split) = c.finish_request_split();
+            let (v, split, decoded) = c.finish_request_all(&mut on_point);
+            drop(on_point);
+            self.decoded = decoded;
             match split {
                 Some(split) => to_js(&CheckAnswer::of_split(
                     split,
@@ -101,7 +146,7 @@ impl StreamChecker {
                 None => to_js(&CheckAnswer::from(v)),
             }
         } else {
-            to_js(&JsValidation::from(c.finish()))
+            to_js(&JsValidation::from(c.finish_with(&mut on_point)))
         }
     }
 }

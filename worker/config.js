@@ -13,6 +13,10 @@ export const DEFAULTS = Object.freeze({
   maxMessage: 1 * MiB,
   timeoutMs: 30_000,
   retryAfter: 5,
+  // Body bytes all writes of one isolate may hold at once (issue 25 item 8): three bodies
+  // at the default MAX_BODY_BYTES, so that with the wasm memory (~65 MiB at worst, see
+  // above) and the runtime an isolate stays inside its 128 MB under any concurrency.
+  bodyBudget: 48 * MiB,
 });
 
 const cache = new WeakMap();
@@ -38,6 +42,8 @@ function parse(env) {
     edgeTokens: edgeTokens(env.EDGE_TOKENS),
     influxVersion: str(env.INFLUX_VERSION) || "v2.9.1",
     spool: spoolSettings(env),
+    quota: quotaSettings(env),
+    bodyBudget: count(env, "BODY_BUDGET_BYTES", DEFAULTS.bodyBudget),
     partialWrites: partialWrites(env),
     quarantine: Object.freeze({
       maxBytes: count(env, "QUARANTINE_MAX_BYTES", 64 * MiB),
@@ -94,73 +100,3 @@ function spoolSettings(env) {
   });
 }
 
-// PARTIAL_WRITES=off|request|always (spec Part D.1): the rejected lines are kept in the
-// destination's spool object, so the switch needs its binding even with SPOOL=off.
-function partialWrites(env) {
-  const mode = str(env.PARTIAL_WRITES) || "off";
-  if (!["off", "request", "always"].includes(mode)) {
-    throw new ConfigError(`PARTIAL_WRITES must be off, request or always, got ${JSON.stringify(mode)}`);
-  }
-  if (mode !== "off" && (env.SPOOL_DO ?? null) === null) {
-    throw new ConfigError("PARTIAL_WRITES needs the SPOOL_DO Durable Object binding (wrangler.toml)");
-  }
-  return mode;
-}
-
-function onOff(env, name) {
-  const v = str(env[name]) || "off";
-  if (v !== "on" && v !== "off") throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(v)}`);
-  return v === "on";
-}
-
-function str(v) {
-  return v === undefined || v === null ? "" : String(v).trim();
-}
-
-// A misconfigured limit must fail loudly, not silently fall back to a default.
-function count(env, name, dflt) {
-  const v = env[name];
-  if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return v;
-  const s = str(v);
-  if (s === "") return dflt;
-  if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) {
-    throw new ConfigError(`${name} must be a whole number, got ${JSON.stringify(s)}`);
-  }
-  return Number(s);
-}
-
-function list(v) {
-  return str(v)
-    .split(/[\s,]+/)
-    .filter((x) => x !== "");
-}
-
-// Unset or empty: edge authentication is off. Set to anything that names no token (" , "):
-// a mistake that must not silently turn it off, so every request fails (500, logged) until
-// it is fixed.
-function edgeTokens(v) {
-  if (v === undefined || v === null || v === "") return [];
-  const tokens = list(v);
-  if (tokens.length === 0) {
-    throw new ConfigError("EDGE_TOKENS is set but names no token: unset it or list tokens");
-  }
-  return tokens;
-}
-
-function backendUrl(v) {
-  const s = str(v);
-  if (s === "") return null;
-  let u;
-  try {
-    u = new URL(s);
-  } catch {
-    throw new ConfigError("BACKEND_URL is not a URL");
-  }
-  if (u.protocol !== "http:" && u.protocol !== "https:") {
-    throw new ConfigError("BACKEND_URL must be http: or https:");
-  }
-  // The request's path is appended, so a base path like https://host/influx is kept.
-  return u.origin + u.pathname.replace(/\/+$/, "");
-}
-
-export class ConfigError extends Error {}

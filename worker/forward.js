@@ -4,23 +4,17 @@
 // authentication, the body size limit and the backend-down 503 apply as for writes.
 // PASS_THROUGH = "off" turns this off (unknown paths 404, other methods 405, as before).
 
-import { credentials } from "./linegate.js";
-import { edgeAuthorized, edgeSecretAllowed } from "./auth.js";
+import { clientAddress, edgeAuthorized } from "./auth.js";
+import { CLIENT_ADDRESS_HEADER } from "./linegate.js";
 import { tooLarge, unauthorized, unavailable } from "./respond.js";
-import { firstValue } from "./body.js";
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the request.
 const HOP = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "host"];
 
-// Whether the request may pass the edge: with EDGE_TOKENS set, its token (Token/Bearer), or
-// the secret a v1 client sends (u/p, Token user:secret, Basic), must be one of them.
-async function allowed(request, url, cfg) {
-  if (cfg.edgeTokens.length === 0) return true;
-  if (await edgeAuthorized(request, cfg)) return true;
-  const auth = firstValue(request.headers, "Authorization") ?? undefined;
-  const c = credentials({ endpoint: "/write", query: url.search.slice(1), headers: { authorization: auth } });
-  return c !== null && (await edgeSecretAllowed(c.secret, cfg));
-}
+// Whether the request may pass the edge: with EDGE_TOKENS set, exactly the credential the
+// backend will act on must be one of them (issue 25: a v1 password in the query passed the
+// edge while the backend acted on the request's own Authorization).
+const allowed = (request, cfg) => edgeAuthorized(request, cfg);
 
 // A body whose length nobody declared (chunked), counted on its way: at `max` bytes the
 // request to the backend is aborted — not ended, which would hand the backend a cut body
@@ -44,7 +38,7 @@ function capped(body, max, state, abort) {
 }
 
 export async function passThrough(request, url, cfg, log) {
-  if (!(await allowed(request, url, cfg))) {
+  if (!(await allowed(request, cfg))) {
     log.action = "reject";
     log.code = "unauthorized";
     return unauthorized();
@@ -62,6 +56,10 @@ export async function passThrough(request, url, cfg, log) {
   }
   const headers = new Headers(request.headers);
   for (const h of HOP) headers.delete(h);
+  // Only the Worker names the client to the backend.
+  headers.delete(CLIENT_ADDRESS_HEADER);
+  const client = clientAddress(request);
+  if (client !== null) headers.set(CLIENT_ADDRESS_HEADER, client);
   const state = { over: false };
   const abort = new AbortController();
   let body = null;

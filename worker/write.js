@@ -1,10 +1,12 @@
 // POST /api/v2/write and v1's POST /write: check at the edge, forward what passes, unchanged.
 
-import { Checker, credentials } from "./linegate.js";
+import { Checker, credentials, CLIENT_ADDRESS_HEADER } from "./linegate.js";
 import { firstValue, readBody } from "./body.js";
-import { edgeAuthorized, edgeSecretAllowed } from "./auth.js";
+import { clientAddress, edgeAuthorized } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
 import { destination, spoolWrite } from "./spool.js";
+import { admitBatch, beforeBody, countBytes } from "./quota.js";
+import { busy, reserve } from "./budget.js";
 
 // The request headers that matter to an InfluxDB write (spec Part A §5).
 const FORWARDED = ["Authorization", "Content-Encoding", "Content-Type", "Zap-Trace-Span"];
@@ -22,6 +24,52 @@ export async function handleWrite(request, cfg, log) {
     log.code = "unauthorized";
     return unauthorized();
   }
+  // The rate quota (spec D.2) before a byte of the body is read: a throttled client costs
+  // one Durable Object call, no body read and no wasm work (the upload is cut off).
+  let names = null;
+  if (cfg.quota.on) {
+    const q = await beforeBody(cfg, url, auth, firstValue(request.headers, "Content-Encoding"), log);
+    if (q.response !== null) {
+      await cancelBody(request);
+      return q.response;
+    }
+    names = q.names;
+  }
+  // The isolate's budget of bodies in flight: what does not fit waits for another try.
+  const release = reserve(request, cfg);
+  if (release === null) {
+    log.action = "busy";
+    await cancelBody(request);
+    return busy(cfg.retryAfter);
+  }
+  try {
+    const res = await checkAndForward(request, url, auth, cfg, log, names);
+    if (names !== null && res.status >= 200 && res.status < 300 && log.decoded !== undefined) {
+      await countBytes(cfg, names, log.decoded, log);
+    }
+    return res;
+  } finally {
+    release();
+  }
+}
+
+// A body answered unread: a small one is dropped as any other (index.js drains it, so the
+// client reads the answer on a healthy connection); a large or unsized one is cut off at
+// once rather than read (a throttled 200 MiB upload costs nothing).
+const DRAIN_MAX = 1024 * 1024;
+
+async function cancelBody(request) {
+  const v = request.headers.get("Content-Length");
+  if (v !== null && /^\d+$/.test(v) && Number(v) <= DRAIN_MAX) return;
+  try {
+    await request.body?.cancel();
+  } catch {
+    // Already gone.
+  }
+}
+
+async function checkAndForward(request, url, auth, cfg, log, names) {
+  const series = names !== null && cfg.quota.series !== null;
   // The check runs as the body arrives (a Checker fed each chunk as read); its body limit
   // is readBody's cap, so a prefix of an oversized body checks as exactly too large, after
   // the checks that come first in InfluxDB's order.
@@ -37,6 +85,8 @@ export async function handleWrite(request, cfg, log) {
       },
       limits: { maxBody: cap, maxBatch: cfg.maxBatch, maxMessage: cfg.maxMessage },
       acceptPartial: cfg.partialWrites,
+      series,
+      decoded: names !== null,
     });
     return {
       push(chunk) {
@@ -70,6 +120,14 @@ export async function handleWrite(request, cfg, log) {
     return new Response(verdict.body, { status: verdict.status, headers: verdict.headers });
   }
 
+  // The write quotas: a partial write counts the accepted lines it forwards.
+  if (verdict.decoded !== undefined) {
+    log.decoded = verdict.action === "partial" ? verdict.forward.length : verdict.decoded;
+  }
+  if (series) {
+    const refused = await admitBatch(cfg, names, verdict.series ?? [], log);
+    if (refused !== null) return refused;
+  }
   if (cfg.backend === null) {
     log.action = "unavailable";
     log.error = "BACKEND_URL is not set";
@@ -80,6 +138,8 @@ export async function handleWrite(request, cfg, log) {
     const v = FIRST_VALUE.has(name) ? firstValue(request.headers, name) : request.headers.get(name);
     if (v !== null) headers[name] = v;
   }
+  const client = clientAddress(request);
+  if (client !== null) headers[CLIENT_ADDRESS_HEADER] = client;
   if (verdict.action === "partial") return partialWrite(cfg, url, headers, verdict, log);
   log.action = "forward";
   log.points = verdict.points;
@@ -157,13 +217,15 @@ async function forward(cfg, target, headers, body, log) {
 }
 
 // v1's /write reads credentials from u/p, `Token [user:]secret` or Basic (the core says
-// which); with EDGE_TOKENS, the secret must be one of them.
+// which; none: 401); with EDGE_TOKENS, the secret must be one of them (edgeAuthorized).
 async function admitted(request, url, auth, cfg) {
   if (url.pathname === "/write") {
     const c = credentials({ endpoint: "/write", query: url.search.slice(1), headers: { authorization: auth ?? undefined } });
-    return c !== null && (await edgeSecretAllowed(c.secret, cfg));
+    if (c === null) return false;
+  } else if (auth === null || /^[\t ]*$/.test(auth)) {
+    return false;
   }
-  return auth !== null && !/^[\t ]*$/.test(auth) && (await edgeAuthorized(request, cfg));
+  return edgeAuthorized(request, cfg);
 }
 
 function round(ms) {

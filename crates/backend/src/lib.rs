@@ -37,10 +37,14 @@ pub struct ServeOptions {
     pub setup_token: Option<String>,
     pub upstream: Option<relay::RelayConfig>,
     pub now_override: Option<i64>,
+    /// Added to the quota clock (tests only).
+    pub quota_clock_offset_ms: i64,
     /// How bodies are stored (`--compression zstd|lz4|none`).
     pub compression: store::Compression,
     /// Timeouts, caps and the failed-authentication delay.
     pub guards: config::Guards,
+    /// What is trusted beyond tokens.
+    pub access: config::Access,
     /// Partial writes (spec Part D.1) and the quarantine's bounds.
     pub partial: linegate_core::partial::PartialWrites,
     pub quarantine: store::QuarantineBounds,
@@ -223,6 +227,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         store: store.clone(),
         limits: opts.limits,
         now_override: opts.now_override,
+        quota_clock_offset_ms: opts.quota_clock_offset_ms,
         compression: opts.compression,
         compressing: Default::default(),
         metrics,
@@ -232,6 +237,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         budget: body::Budget::new(opts.guards.max_inflight_bytes),
         throttle: auth::Throttle::new(opts.guards.auth_fail_burst, opts.guards.auth_fail_delay),
         conns: conns.clone(),
+        access: opts.access.clone(),
         partial: opts.partial,
         quarantine: opts.quarantine,
         quarantine_stats: Default::default(),

@@ -542,9 +542,19 @@ impl Checker {
 
     /// [`finish_split`](Checker::finish_split) with `on_point`.
     pub fn finish_split_with(
-        mut self,
+        self,
         on_point: &mut dyn FnMut(&Point<'_>),
     ) -> (Validation, Option<Split>) {
+        let (v, split, _) = self.finish_all(on_point);
+        (v, split)
+    }
+
+    /// [`finish_split_with`](Checker::finish_split_with), and the bytes of the body after
+    /// gzip decoding (what the write quota counts, spec D.2).
+    fn finish_all(
+        mut self,
+        on_point: &mut dyn FnMut(&Point<'_>),
+    ) -> (Validation, Option<Split>, usize) {
         if let Phase::Header = self.phase {
             // The body ended inside the first header (or was empty).
             self.decide(Rejection::gzip_header());
@@ -554,19 +564,27 @@ impl Checker {
                 self.gzip_failed(e);
             }
         }
+        let decoded = match &self.gzip {
+            Some(dec) => dec.decoded(),
+            None => self.received,
+        };
         if let Some(e) = self.gzip_error {
             self.decide(pipeline::read_error(e));
         }
         match (self.phase, self.lines) {
-            (Phase::Done(r), _) => (Validation::rejected_early(r), None),
+            (Phase::Done(r), _) => (Validation::rejected_early(r), None, decoded),
             (_, Some(lines)) => {
                 let (v, split) = lines.finish(self.summary_buckets, on_point);
                 let whole = v
                     .code
                     .map(|_| Rejection::parse_errors(v.body.clone(), v.line));
-                (v, split.map(|s| s.finish(whole)))
+                (v, split.map(|s| s.finish(whole)), decoded)
             }
-            (_, None) => (Validation::rejected_early(Rejection::gzip_header()), None),
+            (_, None) => (
+                Validation::rejected_early(Rejection::gzip_header()),
+                None,
+                decoded,
+            ),
         }
     }
 
@@ -579,7 +597,18 @@ impl Checker {
     /// [`finish_request`](Checker::finish_request) and the split asked for with
     /// [`accept_partial`](Checker::accept_partial) (see [`finish_split`](Checker::finish_split)).
     pub fn finish_request_split(self) -> (Verdict, Option<Split>) {
-        let (v, split) = self.finish_split();
+        let (v, split, _) = self.finish_request_all(&mut |_| {});
+        (v, split)
+    }
+
+    /// [`finish_request_split`](Checker::finish_request_split) with `on_point` seeing the
+    /// points of the last lines, and the bytes of the body after gzip decoding (what the
+    /// write quota counts, spec D.2).
+    pub fn finish_request_all(
+        self,
+        on_point: &mut dyn FnMut(&Point<'_>),
+    ) -> (Verdict, Option<Split>, usize) {
+        let (v, split, decoded) = self.finish_all(on_point);
         let verdict = match v.code {
             None => Verdict::Forward {
                 points: v.points,
@@ -593,6 +622,6 @@ impl Checker {
                 line: v.line,
             }),
         };
-        (verdict, split)
+        (verdict, split, decoded)
     }
 }

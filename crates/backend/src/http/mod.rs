@@ -7,6 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -14,7 +15,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -37,6 +38,7 @@ mod buckets;
 mod dbrp;
 mod export;
 mod quarantine;
+mod quota;
 mod v1;
 mod write;
 
@@ -52,6 +54,8 @@ pub struct App {
     pub limits: Limits,
     /// A fixed clock for tests (lines without a timestamp get it).
     pub now_override: Option<i64>,
+    /// Added to the quota clock (tests move it across a window boundary).
+    pub quota_clock_offset_ms: i64,
     pub metrics: Arc<Metrics>,
     pub started: SystemTime,
     /// How bodies are stored.
@@ -66,6 +70,7 @@ pub struct App {
     /// Delays for addresses that keep failing authentication.
     pub throttle: Throttle,
     pub conns: Arc<ConnStats>,
+    pub access: crate::config::Access,
     /// Partial writes (spec Part D.1) and the quarantine of their rejected lines.
     pub partial: linegate_core::partial::PartialWrites,
     pub quarantine: store::QuarantineBounds,
@@ -75,6 +80,13 @@ pub struct App {
 impl App {
     pub fn now(&self) -> i64 {
         self.now_override.unwrap_or_else(now_ns)
+    }
+
+    /// The clock of the write quotas' windows, in ms of Unix time.
+    pub fn quota_now_ms(&self) -> u64 {
+        (now_ns() / 1_000_000)
+            .saturating_add(self.quota_clock_offset_ms)
+            .max(0) as u64
     }
 }
 
@@ -105,6 +117,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v2/orgs", get(list_orgs))
         .route("/api/v2/export", get(export))
         .route("/api/v2/dead-letters", get(dead_letters))
+        .route("/api/v2/quota", get(quota::usage))
         .route(
             "/api/v2/quarantine",
             get(quarantine::list).delete(quarantine::drop),
@@ -154,6 +167,9 @@ fn reject(r: Rejection) -> Response {
     let mut b = base(r.status);
     for (k, v) in r.headers() {
         b = b.header(k, v);
+    }
+    if let Some(secs) = r.retry_after() {
+        b = b.header("Retry-After", secs);
     }
     b.body(Body::from(r.body)).unwrap_or_default()
 }
@@ -235,19 +251,65 @@ async fn authorize(app: &App, parts: &Parts) -> Result<Token, Response> {
     if let Some(t) = found {
         return Ok(t);
     }
-    throttle(app, parts).await;
+    throttle(app, &parts.extensions, &parts.headers).await;
     Err(reject(Rejection::unauthorized()))
 }
 
+/// The client's address: the peer's, or the one a proxy the operator trusts names
+/// (`crate::auth::client_address`).
+fn client_ip(app: &App, ext: &Extensions, headers: &HeaderMap) -> Option<IpAddr> {
+    let Peer(addr) = ext.get::<Peer>()?;
+    let named = first_value(headers, pipeline::CLIENT_ADDRESS_HEADER);
+    Some(crate::auth::client_address(
+        addr.ip(),
+        &app.access.trusted_proxies,
+        named,
+    ))
+}
+
 /// Holds back the 401 of an address that keeps failing authentication.
-async fn throttle(app: &App, parts: &Parts) {
-    if let Some(Peer(addr)) = parts.extensions.get::<Peer>() {
-        let wait = app.throttle.failed(addr.ip());
+async fn throttle(app: &App, ext: &Extensions, headers: &HeaderMap) {
+    if let Some(ip) = client_ip(app, ext, headers) {
+        let wait = app.throttle.failed(ip);
         if !wait.is_zero() {
             app.metrics.auth_delayed.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// A request's v1 password, judged before the pipeline asks: an address past its burst of
+/// failures waits first (what its next failure would cost), so guessing costs the guesser
+/// time before it costs the server CPU; then the hash is awaited on the hashing pool (a
+/// password that verified recently is neither delayed nor hashed). The lookup it returns
+/// gives the pipeline that answer.
+async fn password_first(
+    app: &App,
+    ext: &Extensions,
+    headers: &HeaderMap,
+    head: &Head<'_>,
+) -> StoreLookup {
+    let mut lookup = StoreLookup::new(app.store.clone());
+    let q = Query::parse(head.query);
+    let Some(Credentials::Password { user, password }) = pipeline::credentials(head, &q) else {
+        return lookup;
+    };
+    if !store::v1::recently_verified(&app.store, &user, &password) {
+        if let Some(ip) = client_ip(app, ext, headers) {
+            let wait = app.throttle.owed(ip);
+            if !wait.is_zero() {
+                app.metrics.auth_delayed.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+    let found = store::v1::v1_user_async(&app.store, &user, &password).await;
+    lookup.judged = Some(crate::lookup::Judged {
+        user,
+        password,
+        found,
+    });
+    lookup
 }
 
 /// A body that could not be read: step 8's read error (the client's stream broke, or it
@@ -289,9 +351,7 @@ async fn json_body<T: serde::de::DeserializeOwned>(app: &App, body: Body) -> Res
 /// Steps 5 and 6 (org, then bucket) as the pipeline takes them, for the other endpoints
 /// that name a bucket the same way (export).
 pub fn find_org_bucket(app: &App, q: &Query<'_>) -> Result<Bucket, Response> {
-    let mut lookup = StoreLookup {
-        store: app.store.clone(),
-    };
+    let mut lookup = StoreLookup::new(app.store.clone());
     pipeline::find_bucket_v2(&mut lookup, q).map_err(reject)
 }
 
