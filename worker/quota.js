@@ -165,7 +165,7 @@ export class Quota extends DurableObject {
     for (let i = 0; i < hashes.length; i++) {
       known[i] = this.sql.exec("SELECT 1 FROM series WHERE hash = ?", hashes[i]).toArray().length;
     }
-    const a = admitSeries(known, this.meta("count", 0), limit, false);
+    const a = admitSeries(known, this.meta("count", 0), limit);
     if (a.refused > 0) {
       this.setMeta("refused", this.meta("refused", 0) + 1);
       return a.refused;
