@@ -100,3 +100,92 @@ function spoolSettings(env) {
   });
 }
 
+
+function partialWrites(env) {
+  const mode = str(env.PARTIAL_WRITES) || "off";
+  if (!["off", "request", "always"].includes(mode)) {
+    throw new ConfigError(`PARTIAL_WRITES must be off, request or always, got ${JSON.stringify(mode)}`);
+  }
+  if (mode !== "off" && (env.SPOOL_DO ?? null) === null) {
+    throw new ConfigError("PARTIAL_WRITES needs the SPOOL_DO Durable Object binding (wrangler.toml)");
+  }
+  return mode;
+}
+
+// QUOTA_WRITE_BYTES and QUOTA_SERIES (spec D.2; unset: off), kept in QUOTA_DO objects.
+function quotaSettings(env) {
+  const optional = (name) => (str(env[name]) === "" ? null : count(env, name, null));
+  const writeBytes = optional("QUOTA_WRITE_BYTES");
+  const series = optional("QUOTA_SERIES");
+  const ns = env.QUOTA_DO ?? null;
+  if ((writeBytes !== null || series !== null) && ns === null) {
+    throw new ConfigError("QUOTA_WRITE_BYTES and QUOTA_SERIES need the QUOTA_DO Durable Object binding (wrangler.toml)");
+  }
+  return Object.freeze({
+    on: writeBytes !== null || series !== null,
+    writeBytes,
+    series,
+    ns,
+    adminToken: str(env.QUOTA_ADMIN_TOKEN) || null,
+    // Added to the quota clock (tests only: a window boundary on demand).
+    clockOffsetMs: count(env, "QUOTA_CLOCK_OFFSET_MS", 0),
+  });
+}
+
+function onOff(env, name) {
+  const v = str(env[name]) || "off";
+  if (v !== "on" && v !== "off") throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(v)}`);
+  return v === "on";
+}
+
+function str(v) {
+  return v === undefined || v === null ? "" : String(v).trim();
+}
+
+// A misconfigured limit must fail loudly, not silently fall back to a default.
+function count(env, name, dflt) {
+  const v = env[name];
+  if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return v;
+  const s = str(v);
+  if (s === "") return dflt;
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) {
+    throw new ConfigError(`${name} must be a whole number, got ${JSON.stringify(s)}`);
+  }
+  return Number(s);
+}
+
+function list(v) {
+  return str(v)
+    .split(/[\s,]+/)
+    .filter((x) => x !== "");
+}
+
+// Unset or empty: edge authentication is off. Set to anything that names no token (" , "):
+// a mistake that must not silently turn it off, so every request fails (500, logged) until
+// it is fixed.
+function edgeTokens(v) {
+  if (v === undefined || v === null || v === "") return [];
+  const tokens = list(v);
+  if (tokens.length === 0) {
+    throw new ConfigError("EDGE_TOKENS is set but names no token: unset it or list tokens");
+  }
+  return tokens;
+}
+
+function backendUrl(v) {
+  const s = str(v);
+  if (s === "") return null;
+  let u;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new ConfigError("BACKEND_URL is not a URL");
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") {
+    throw new ConfigError("BACKEND_URL must be http: or https:");
+  }
+  // The request's path is appended, so a base path like https://host/influx is kept.
+  return u.origin + u.pathname.replace(/\/+$/, "");
+}
+
+export class ConfigError extends Error {}

@@ -154,11 +154,18 @@ export class Spool extends DurableObject {
       const head = this.store.head();
       if (head === undefined) break;
       const wait = await this.deliver(head, cfg);
-      // The removal (or move to the dead letters) is on disk before the next batch goes.
-      await this.ctx.storage.sync();
-      if (wait !== null) return { at: Date.now() + wait, retrying: true };
-      if (Date.now() > until) return { at: Date.now(), retrying: false };
+      // What the attempt left (a removal, a dead letter, halves) is on disk before the next
+      // batch goes: synced here when the run stops, else with the next attempt's record.
+      if (wait !== null) {
+        await this.ctx.storage.sync();
+        return { at: Date.now() + wait, retrying: true };
+      }
+      if (Date.now() > until) {
+        await this.ctx.storage.sync();
+        return { at: Date.now(), retrying: false };
+      }
     }
+    await this.ctx.storage.sync();
     // Nothing queued: wake up again only to expire dead letters.
     const first = this.store.firstDeadAt();
     return { at: first === null ? null : first + s.deadLetterMs + 1000, retrying: false };
@@ -190,10 +197,11 @@ export class Spool extends DurableObject {
       this.log(line);
       return line.retry_in_ms;
     }
-    // The attempt is on disk before it is made. Storage too full to take this small write
-    // cannot take the outcome either: then nothing is sent (the object restarts and tries
-    // again), rather than sent again and again because its removal never commits.
-    // It touches the pages a removal does, and carries the last delivered batch's parts.
+    // The attempt is on disk before it is made, in one commit with what the previous one
+    // left. Storage too full to take this small write cannot take the outcome either: then
+    // nothing is sent (the object restarts and tries again), rather than sent again and
+    // again because its removal never commits. It touches the pages a removal does, and
+    // carries the last delivered batch's parts.
     this.ctx.storage.transactionSync(() => {
       if (this.garbage !== null) this.store.collect(this.garbage);
       this.store.started(row.seq, row.attempts + 1);

@@ -15,7 +15,7 @@ use crate::error::LineError;
 use crate::gzip::{self, Decoder, HeaderError, ReadError};
 use crate::limits::Limits;
 use crate::limits::MAX_GZIP_HEADER;
-use crate::partial::{Split, Splitter};
+use crate::partial::{Run, Split, Splitter};
 use crate::pipeline::Verdict;
 use crate::pipeline::{self, Batch, Edge, Head, Lookup, Resolved, TimeRule};
 use crate::point::Point;
@@ -49,6 +49,7 @@ impl Tally {
         on_point: &mut dyn FnMut(&Point<'_>),
     ) -> (usize, u64) {
         let mut parser = Parser::prefix(bytes, &self.opts, line, eof);
+        let mut run = Run::default();
         loop {
             let accepted = match parser.next_item() {
                 None => break,
@@ -83,8 +84,11 @@ impl Tally {
             };
             if let (true, Some(s)) = (accepted, self.split.as_mut()) {
                 let (a, b) = parser.point_span();
-                s.accept(&bytes[a..b]);
+                run.add(s, bytes, a, b);
             }
+        }
+        if let Some(s) = self.split.as_mut() {
+            run.flush(s, bytes);
         }
         let end = if eof {
             parser.physical_lines() + 1
