@@ -431,20 +431,14 @@ export type RateAnswer = {
 export function checkRate(tenant: string, usage: RateUsage | null | undefined, limit: number, nowMs?: number): RateAnswer | null;
 /** The usage after `bytes` more were stored at `nowMs` (a count of an older window starts over). */
 export function countRate(usage: RateUsage | null | undefined, bytes: number, nowMs?: number): RateUsage;
-/** Whole seconds until the 300 s window holding `nowMs` ends (at least 1). */
-export function quotaRetryAfter(nowMs?: number): number;
-
-/** Per distinct series: 0 known, 1 new and admitted, 2 new and refused. */
-export type SeriesAdmission = { fates: Uint8Array; add: Uint32Array; refused: number };
-/** New series admitted in input order while the set's `count` is below `limit`. */
+/** New series admitted in input order while the set's `count` is below `limit`: how many were refused, and the indices to add (none when one was refused, unless `partial`). */
+export type SeriesAdmission = { refused: number; add: Uint32Array };
 export function admitSeries(
   known: Uint8Array | ArrayLike<unknown>,
   count: number,
   limit: number,
   opts?: { partial?: boolean | undefined },
 ): SeriesAdmission;
-/** The 64-bit hash of a series key as 16 hex digits. */
-export function seriesHash(key: string | Uint8Array): string;
 /** Store-and-forward's knobs (linegate-core's `delivery::Policy`); absent fields take its defaults. */
 export type DeliveryPolicy = {
   /** First backoff step, doubling per failed attempt (default 1000). */

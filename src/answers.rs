@@ -44,7 +44,7 @@ fn js(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Result<JsValue, JsV
     Ok(o.into())
 }
 
-fn rejection(r: &Rejection, extra: Option<(&str, String)>) -> Result<JsValue, JsValue> {
+pub(crate) fn rejection(r: &Rejection, extra: Option<(&str, String)>) -> Result<JsValue, JsValue> {
     let mut headers: Vec<(&str, &str)> = r.headers().to_vec();
     if let Some((k, v)) = &extra {
         headers.push((k, v.as_str()));

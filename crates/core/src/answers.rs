@@ -58,8 +58,6 @@ pub enum Reason {
     /// Spec D.2: the tenant's write rate is at or above its quota in this window (429, sent
     /// with `Retry-After: <retry_after>`).
     RateQuota {
-        /// The tenant as the message names it.
-        tenant: Vec<u8>,
         /// Whole seconds to the window's end.
         retry_after: u64,
     },
@@ -334,10 +332,7 @@ impl Rejection {
         m.extend_from_slice(tenant);
         m.extend_from_slice(b" has exceeded limited_write plan limit");
         Rejection::new(
-            Reason::RateQuota {
-                tenant: tenant.to_vec(),
-                retry_after,
-            },
+            Reason::RateQuota { retry_after },
             429,
             "too many requests",
             &m,
@@ -365,7 +360,7 @@ impl Rejection {
     /// The `Retry-After` seconds this rejection carries by itself (the rate quota's).
     pub fn retry_after(&self) -> Option<u64> {
         match self.reason {
-            Reason::RateQuota { retry_after, .. } => Some(retry_after),
+            Reason::RateQuota { retry_after } => Some(retry_after),
             _ => None,
         }
     }
