@@ -435,6 +435,7 @@ export function clientAddressHeader() {
   return glue.clientAddressHeader();
 }
 
+/**
  * Store-and-forward's policy (linegate-core's `delivery`): what to do with a stored batch
  * after one delivery attempt. `attempt` is `{ status, retryAfter }` (the upstream's answer)
  * or `{ failure: "unreachable" | "timeout" }`, with the batch (`body`, `contentEncoding`:
@@ -503,6 +504,15 @@ export class Gunzip {
   }
 }
 if (typeof Symbol.dispose === "symbol") Gunzip.prototype[Symbol.dispose] = Gunzip.prototype.free;
+
+/**
+ * The most bytes a gzip member header can take before the check decides on it: enough of a
+ * body for every check that comes before the size check.
+ */
+export function maxGzipHeader() {
+  need("maxGzipHeader()");
+  return glue.maxGzipHeader();
+}
 
 /** The package (and crate) version. */
 export function version() {

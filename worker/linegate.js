@@ -1,11 +1,22 @@
 // The linegate package (pkg/, built by `npm run build`), initialised synchronously from its
 // .wasm, which the Worker imports as a compiled WebAssembly.Module.
 import wasm from "../pkg/linegate.wasm";
-import { initSync, checkWrite, Checker, answer, credentials, deliveryDecision, clientAddressHeader } from "../pkg/web.js";
+import {
+  initSync,
+  checkWrite,
+  Checker,
+  answer,
+  credentials,
+  deliveryDecision,
+  clientAddressHeader,
+  maxGzipHeader,
+} from "../pkg/web.js";
 
 initSync(wasm);
 
 // Read once: core's name for the header that tells the backend who the client is.
 export const CLIENT_ADDRESS_HEADER = clientAddressHeader();
+// Core's bound on a gzip header: the prefix of a body declared too large that is still read.
+export const MAX_GZIP_HEADER = maxGzipHeader();
 
 export { checkWrite, Checker, answer, credentials, deliveryDecision };
