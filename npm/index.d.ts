@@ -407,6 +407,9 @@ export function answer(kind: "ping", args: { version: string }): Answer;
  */
 export function clientAddressHeader(): string;
 
+/** The most bytes a gzip member header can take before the check decides on it. */
+export function maxGzipHeader(): number;
+
 /** `/health`: 200, InfluxDB's text. */
 export function answer(kind: "health", args: { version: string; commit: string }): Answer;
 export function isReady(): boolean;
