@@ -563,6 +563,15 @@ export class Gunzip {
 }
 if (typeof Symbol.dispose === "symbol") Gunzip.prototype[Symbol.dispose] = Gunzip.prototype.free;
 
+/**
+ * The most bytes a gzip member header can take before the check decides on it: enough of a
+ * body for every check that comes before the size check.
+ */
+export function maxGzipHeader() {
+  need("maxGzipHeader()");
+  return glue.maxGzipHeader();
+}
+
 /** The package (and crate) version. */
 export function version() {
   need("version()");

@@ -92,6 +92,18 @@ pub struct Rejection {
     pub line: Option<u64>,
 }
 
+/// The InfluxDB OSS version linegate answers as, as a literal (for `concat!`).
+#[macro_export]
+macro_rules! influx_version {
+    () => {
+        "v2.9.1"
+    };
+}
+
+/// The InfluxDB OSS version linegate answers as (`X-Influxdb-Version`, `/health`), written
+/// once: the backend appends its own, the Worker and the page send it as it is.
+pub const INFLUX_VERSION: &str = influx_version!();
+
 /// Content type of every JSON answer.
 pub const JSON_TYPE: &str = "application/json; charset=utf-8";
 
