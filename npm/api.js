@@ -322,12 +322,14 @@ function requestHead(req) {
 
 /**
  * Checks a write request as InfluxDB OSS v2 would answer it (spec Part A; v1's `/write`:
- * Part C): forward it, or reject it with the exact status, headers and JSON body.
+ * Part C): forward it, or reject it with the exact status, headers and JSON body. With
+ * `acceptPartial` (spec Part D.1) a batch with good and bad lines is `partial`: forward its
+ * accepted lines, keep its rejected ones, and answer once the accepted part is stored.
  */
 export function checkWrite(req) {
   if (req === null || typeof req !== "object") throw new TypeError("linegate: checkWrite needs a request object");
-  // `now` and `limits` go as given: the wasm side validates them.
-  const opts = { ...requestHead(req), now: req.now, limits: req.limits };
+  // `now`, `limits` and `acceptPartial` go as given: the wasm side validates them.
+  const opts = { ...requestHead(req), now: req.now, limits: req.limits, acceptPartial: req.acceptPartial };
   return withBody("checkWrite", req.body, (buf) => glue.checkWrite(buf, opts));
 }
 
@@ -425,6 +427,50 @@ export function answer(kind, args) {
   return glue.answer(kind, args);
 }
 
+// ---- write quotas (spec Part D.2) -----------------------------------------------------
+// The decisions, for a Worker that keeps the counts and series sets in its own storage.
+
+/**
+ * The names a write request's quotas are kept under, from its head (`checkWrite`'s request
+ * without the body): `{ tenant, bucket }`, or null when InfluxDB answers the head first.
+ */
+export function quotaNames(req) {
+  need("quotaNames()");
+  if (req === null || typeof req !== "object") throw new TypeError("linegate: quotaNames needs a request object");
+  return glue.quotaNames(requestHead(req));
+}
+
+/**
+ * The rate decision before the body is read: null, or the 429 answer (with `Retry-After` to
+ * the window's end) when `usage.bytes` counted in `usage.window` is at or above `limit`.
+ */
+export function checkRate(tenant, usage, limit, nowMs = Date.now()) {
+  need("checkRate()");
+  return glue.checkRate(String(tenant), usage?.window ?? 0, usage?.bytes ?? 0, limit, nowMs);
+}
+
+/** The usage `{ window, bytes }` after `bytes` more were stored at `nowMs`. */
+export function countRate(usage, bytes, nowMs = Date.now()) {
+  need("countRate()");
+  return glue.countRate(usage?.window ?? 0, usage?.bytes ?? 0, nowMs, bytes);
+}
+
+/**
+ * The admission of a batch's distinct series (input order) against a bucket's set: `known`
+ * (one truthy value per series), the set's `count` and the `limit`. `{ refused, add }`: how
+ * many new series did not fit, and the indices of those to add to the set (none when one
+ * was refused, unless `partial`).
+ */
+export function admitSeries(known, count, limit, { partial = false } = {}) {
+  need("admitSeries()");
+  const k = known instanceof Uint8Array ? known : Uint8Array.from(known, (x) => (x ? 1 : 0));
+  const out = glue.admitSeries(k, count, limit, partial);
+  return { refused: out[0], add: out.subarray(1) };
+}
+
+// A series hash as the sets keep it: 16 hex digits.
+const hex64 = (h) => h.toString(16).padStart(16, "0");
+
 /**
  * The header an edge sets to its client's address when it forwards a request: the backend
  * counts failed authentication per client by it, believing it only from the proxies its
@@ -446,6 +492,15 @@ export function clientAddressHeader() {
 export function deliveryDecision(attempt) {
   need("deliveryDecision()");
   return glue.deliveryDecision(attempt);
+}
+
+/**
+ * SPOOL=fallback's rule: whether a live write's answer `status` means the batch is kept to be
+ * delivered later (429, 5xx) instead of passed back to the client.
+ */
+export function fallbackHolds(status) {
+  need("fallbackHolds()");
+  return glue.fallbackHolds(status);
 }
 
 /**
@@ -554,9 +609,19 @@ export class Checker {
   static forRequest(req) {
     need("Checker.forRequest()");
     if (req === null || typeof req !== "object") throw new TypeError("linegate: Checker.forRequest needs a request object");
-    const opts = { ...requestHead(req), now: req.now, limits: req.limits };
-    return new Checker(RAW, glue.StreamChecker.forRequest(opts));
+    const opts = { ...requestHead(req), now: req.now, limits: req.limits, acceptPartial: req.acceptPartial };
+    const raw = glue.StreamChecker.forRequest(opts);
+    // The write quotas (spec D.2): the batch's distinct series (`verdict.series`, of the
+    // lines that go on) and its decoded size (`verdict.decoded`), when asked for.
+    if (req.series === true) raw.collectSeries();
+    const c = new Checker(RAW, raw);
+    c.#series = req.series === true;
+    c.#decoded = req.decoded === true || req.series === true;
+    return c;
   }
+
+  #series = false;
+  #decoded = false;
 
   #live() {
     if (this.#raw === null) throw new Error("linegate: this Checker has finished or was freed");
@@ -566,6 +631,14 @@ export class Checker {
   /** Feeds the next bytes of the body. */
   push(chunk) {
     this.#live().push(chunkBytes(chunk));
+  }
+
+  /**
+   * A partial write's accepted lines parsed since the last call (each followed by LF), to
+   * send on while the body still arrives; `finish()`'s `forward` then holds only the rest.
+   */
+  takeAccepted() {
+    return this.#live().takeAccepted();
   }
 
   /** Whether the answer is already known whatever else arrives. */
@@ -582,7 +655,10 @@ export class Checker {
   finish() {
     const raw = this.#live();
     try {
-      return raw.finish();
+      const v = raw.finish();
+      if (this.#series && v.action !== "reject") v.series = Array.from(raw.seriesHashes(), hex64);
+      if (this.#decoded && v.action !== "reject") v.decoded = raw.decoded;
+      return v;
     } finally {
       this.free();
     }

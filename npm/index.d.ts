@@ -37,7 +37,15 @@ export type ErrorHeaders<C extends ErrorCode = ErrorCode> = {
   "X-Platform-Error-Code": C;
 };
 
-export type Forward = { action: "forward"; points: number; lines: number };
+export type Forward = {
+  action: "forward";
+  points: number;
+  lines: number;
+  /** With `Checker.forRequest({ ..., series: true })`: the batch's distinct series (16 hex digits each, input order), for the series quota. */
+  series?: string[];
+  /** With `Checker.forRequest({ ..., decoded: true })` (or `series`): the body's bytes after gzip decoding. */
+  decoded?: number;
+};
 export type Reject = {
   action: "reject";
   status: 400 | 401 | 404 | 413 | 500;
@@ -50,7 +58,35 @@ export type Reject = {
   /** The exact response body. */
   body: string;
 };
+/** A rejected line of a partial write, to keep (and fix). */
+export type RejectedLine = { line: number; reason: Text; text: Text };
+/**
+ * A partial write (spec Part D.1): send `forward` (the accepted lines, plain: no
+ * Content-Encoding, same path and query) and, once it is stored, answer with `status`,
+ * `headers` and `body`; keep `rejectedLines`.
+ */
+export type PartialWrite = {
+  action: "partial";
+  status: 400;
+  code: "invalid";
+  /** The first rejected line (it is also in the body). */
+  line: number;
+  headers: ErrorHeaders<"invalid">;
+  /** The answer to give once `forward` is stored. */
+  body: string;
+  accepted: number;
+  rejected: number;
+  forward: Uint8Array;
+  /** The rejected lines (up to 64 MiB of them; `rejected` counts them all). */
+  rejectedLines: RejectedLine[];
+  /** What the rejected lines are recorded under: the path and query string without `u` and `p`. */
+  destination: string;
+};
 export type Verdict = Forward | Reject;
+/** What a check with `acceptPartial` gives: a Verdict, or a partial write. */
+export type PartialVerdict = Verdict | PartialWrite;
+/** `acceptPartial`'s values (spec Part D.1). */
+export type AcceptPartial = boolean | "off" | "request" | "always";
 
 /** What `checkWrite` reads of a fetch `Headers` (a Request's headers, for instance). */
 export type HeadersLike = { get(name: string): string | null; has(name: string): boolean };
@@ -71,9 +107,18 @@ export type CheckWriteRequest = {
   /** The server's clock in ns (lines without a timestamp get it). Default: the wall clock. */
   now?: bigint | undefined;
   limits?: Limits | undefined;
+  /**
+   * Partial writes (spec Part D.1): `true` or `"always"` splits every batch with good and bad
+   * lines, `"request"` those whose query has `accept_partial=true`. Default: off.
+   */
+  acceptPartial?: AcceptPartial | undefined;
 };
 
+/** A request checked with `acceptPartial` given. */
+export type PartialRequest = CheckWriteRequest & { acceptPartial: AcceptPartial };
+
 /** Checks a write request as InfluxDB OSS v2 would answer it: forward, or reject with the exact answer. */
+export function checkWrite(req: PartialRequest): PartialVerdict;
 export function checkWrite(req: CheckWriteRequest): Verdict;
 
 /** A request's credentials: a token (`user` null), or a v1 user name and password. */
@@ -272,13 +317,17 @@ export type Chunk = Uint8Array | ArrayBuffer | ArrayBufferView | string;
  * `R` is what `finish()` gives: a Validation (`new Checker(opts)`, as `validate`) or a
  * Verdict (`Checker.forRequest(req)`, as `checkWrite`).
  */
-export class Checker<R extends Validation | Verdict = Validation> {
+export class Checker<R extends Validation | Verdict | PartialVerdict = Validation> {
   /** A batch, as `validate` checks it (`onProgress` and `signal` are `checkStream`'s). */
   constructor(opts?: Omit<ValidateOptions, "onProgress" | "signal">);
   /** A live write request: `checkWrite`'s request without the body. */
-  static forRequest(req: Omit<CheckWriteRequest, "body">): Checker<Verdict>;
+  /** `series`/`decoded`: a forward verdict also gives the batch's distinct series / its decoded size (the write quotas). */
+  static forRequest(req: Omit<PartialRequest, "body"> & { series?: boolean | undefined; decoded?: boolean | undefined }): Checker<PartialVerdict>;
+  static forRequest(req: Omit<CheckWriteRequest, "body"> & { series?: boolean | undefined; decoded?: boolean | undefined }): Checker<Verdict>;
   /** Feeds the next bytes of the body. */
   push(chunk: Chunk): void;
+  /** A partial write's accepted lines parsed since the last call; `finish()`'s `forward` then holds the rest. */
+  takeAccepted(): Uint8Array;
   /** Whether the answer is already known whatever else arrives (reading can stop). */
   decided(): boolean;
   /** Bytes pushed so far. */
@@ -315,6 +364,10 @@ export type StreamOptions = {
  */
 export function checkStream(
   source: ChunkSource,
+  opts: StreamOptions & { request: Omit<PartialRequest, "body"> },
+): Promise<PartialVerdict>;
+export function checkStream(
+  source: ChunkSource,
   opts: StreamOptions & { request: Omit<CheckWriteRequest, "body"> },
 ): Promise<Verdict>;
 export function checkStream(
@@ -333,7 +386,7 @@ export function init(
 ): Promise<void>;
 /** A complete answer: `new Response(a.body, { status: a.status, headers: a.headers })`. */
 export type Answer = { status: number; headers: Record<string, string>; body: string | null };
-export type AnswerKind = "unauthorized" | "not-found" | "internal" | "too-large" | "method-not-allowed" | "unavailable" | "spool-full" | "spool-unavailable" | "ping" | "health";
+export type AnswerKind = "unauthorized" | "not-found" | "internal" | "too-large" | "method-not-allowed" | "unavailable" | "spool-full" | "spool-unavailable" | "busy" | "series-quota" | "ping" | "health";
 
 /**
  * InfluxDB OSS v2's own answer of a kind a server makes itself, exactly (status, headers,
@@ -343,7 +396,9 @@ export function answer(kind: "unauthorized" | "not-found" | "internal" | "too-la
 /** 405, with `Allow`. */
 export function answer(kind: "method-not-allowed", args: { allow: string }): Answer;
 /** 503, with `Retry-After` (seconds): the write backend is unreachable, or linegate's edge spool is full or failed. */
-export function answer(kind: "unavailable" | "spool-full" | "spool-unavailable", args: { retryAfter: number }): Answer;
+export function answer(kind: "unavailable" | "spool-full" | "spool-unavailable" | "busy", args: { retryAfter: number }): Answer;
+/** 429 of the series quota (spec D.2), without `Retry-After`. */
+export function answer(kind: "series-quota"): Answer;
 /** `/ping`: 204 with InfluxDB's build headers. */
 export function answer(kind: "ping", args: { version: string }): Answer;
 /**
@@ -360,6 +415,33 @@ export function answer(kind: "health", args: { version: string; commit: string }
 export function isReady(): boolean;
 export function version(): string;
 
+// ---- write quotas (spec Part D.2): the decisions, for a Worker's own storage ----------
+
+/** The names a request's quotas are kept under: the tenant (query-encoded) and the destination bucket. */
+export type QuotaNames = { tenant: string; bucket: string };
+/** Names from the head, or null when InfluxDB answers the head first. */
+export function quotaNames(req: Omit<CheckWriteRequest, "body" | "now" | "limits">): QuotaNames | null;
+
+/** A tenant's count: the window's start (seconds of Unix time) and the bytes in it. */
+export type RateUsage = { window: number; bytes: number };
+/** The 429 of the rate quota: with `Retry-After` (whole seconds to the window's end). */
+export type RateAnswer = {
+  status: 429;
+  headers: { "Content-Type": "application/json; charset=utf-8"; "X-Platform-Error-Code": "too many requests"; "Retry-After": string };
+  body: string;
+};
+/** null (go on), or the 429 when `usage` is at or above `limit` at `nowMs` (default: now). */
+export function checkRate(tenant: string, usage: RateUsage | null | undefined, limit: number, nowMs?: number): RateAnswer | null;
+/** The usage after `bytes` more were stored at `nowMs` (a count of an older window starts over). */
+export function countRate(usage: RateUsage | null | undefined, bytes: number, nowMs?: number): RateUsage;
+/** New series admitted in input order while the set's `count` is below `limit`: how many were refused, and the indices to add (none when one was refused, unless `partial`). */
+export type SeriesAdmission = { refused: number; add: Uint32Array };
+export function admitSeries(
+  known: Uint8Array | ArrayLike<unknown>,
+  count: number,
+  limit: number,
+  opts?: { partial?: boolean | undefined },
+): SeriesAdmission;
 /** Store-and-forward's knobs (linegate-core's `delivery::Policy`); absent fields take its defaults. */
 export type DeliveryPolicy = {
   /** First backoff step, doubling per failed attempt (default 1000). */
@@ -400,6 +482,8 @@ export type DeliveryDecision =
   | { action: "dead"; reason: DeadLetterReason; history: DeliveryHistory };
 /** Store-and-forward's policy: what to do with a stored batch after one delivery attempt. */
 export function deliveryDecision(attempt: DeliveryAttempt): DeliveryDecision;
+/** SPOOL=fallback's rule: whether a live write's answer status means the batch is kept for later (429, 5xx). */
+export function fallbackHolds(status: number): boolean;
 /** Where a batch is cut on a 413 (the start of the logical line nearest the middle), or null for one line. */
 export function splitPoint(body: Uint8Array | ArrayBuffer | ArrayBufferView | string): number | null;
 /** A whole gzip body decoded as InfluxDB reads it (every member); throws on a bad body or past `limit` decoded bytes. */

@@ -55,7 +55,7 @@ fn js(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Result<JsValue, JsV
     Ok(o.into())
 }
 
-fn rejection(r: &Rejection, extra: Option<(&str, String)>) -> Result<JsValue, JsValue> {
+pub(crate) fn rejection(r: &Rejection, extra: Option<(&str, String)>) -> Result<JsValue, JsValue> {
     let mut headers: Vec<(&str, &str)> = r.headers().to_vec();
     if let Some((k, v)) = &extra {
         headers.push((k, v.as_str()));
@@ -80,8 +80,9 @@ fn retry_after(args: &JsValue) -> Result<(&'static str, String), JsValue> {
 /// One answer by kind: `unauthorized`, `not-found`, `internal`, `too-large`, `method-not-allowed`
 /// (`args.allow`, also sent as `Allow`), `unavailable` (`args.retryAfter` seconds, sent as
 /// `Retry-After`), `spool-full` and `spool-unavailable` (the spool's 503s, `args.retryAfter`
-/// too), `ping` (`args.version`, default core's InfluxDB version) and `health` (the same,
-/// and `args.commit`).
+/// too), `series-quota` (spec D.2's 429), `busy` (the isolate's bodies in flight, 503 with
+/// `args.retryAfter`), `ping` (`args.version`, default core's InfluxDB version) and `health`
+/// (the same, and `args.commit`).
 #[wasm_bindgen]
 pub fn answer(kind: &str, args: JsValue) -> Result<JsValue, JsValue> {
     match kind {
@@ -102,6 +103,10 @@ pub fn answer(kind: &str, args: JsValue) -> Result<JsValue, JsValue> {
         "spool-unavailable" => {
             rejection(&Rejection::spool_unavailable(), Some(retry_after(&args)?))
         }
+        // Spec D.2's series-cardinality 429 (no Retry-After).
+        "series-quota" => rejection(&Rejection::series_quota(), None),
+        // The isolate's budget of bodies in flight is spent.
+        "busy" => rejection(&Rejection::busy(), Some(retry_after(&args)?)),
         "ping" => whole(&answers::ping(&version(&args)?)),
         "health" => whole(&answers::health(&version(&args)?, &text(&args, "commit")?)),
         _ => Err(type_error(&format!(

@@ -12,7 +12,8 @@
 //! - [`progress`]: progress callbacks and cancellation (`AbortSignal`, `onProgress` → false);
 //! - [`answers`]: InfluxDB's answers to requests the doors answer themselves;
 //! - [`stream`]: [`StreamChecker`], the check fed chunk by chunk as the body arrives;
-//! - [`delivery`]: the spool's delivery decisions and Go's gzip reader, for the JS doors.
+//! - [`delivery`]: the spool's delivery decisions and Go's gzip reader, for the JS doors;
+//! - [`quota`]: the write quotas' decisions (spec Part D.2) for a Worker's own storage.
 
 pub mod answers;
 pub mod body;
@@ -20,6 +21,7 @@ pub mod columns;
 pub mod delivery;
 pub mod options;
 pub mod progress;
+pub mod quota;
 pub mod results;
 pub mod stream;
 
@@ -49,11 +51,27 @@ pub fn check_write(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue>
         content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         body: body.bytes(),
     };
-    let v = match prepare(o.endpoint, &req, &o.limits) {
-        Ok(p) => verdict(&p.read(o.now, o.limits.max_message, |_| {})),
-        Err(r) => Verdict::Reject(r),
+    let p = match prepare(o.endpoint, &req, &o.limits) {
+        Ok(p) => p,
+        Err(r) => return to_js(&CheckAnswer::from(Verdict::Reject(r))),
     };
-    to_js(&CheckAnswer::from(v))
+    if !o.is_partial() {
+        return to_js(&CheckAnswer::from(verdict(&p.read(
+            o.now,
+            o.limits.max_message,
+            |_| {},
+        ))));
+    }
+    let (report, split) = linegate_core::partial::split_batch(
+        &p.body,
+        &p.time.options(o.now),
+        o.limits.max_message,
+        linegate_core::partial::DEFAULT_KEEP,
+        |_| {},
+    );
+    to_js(&CheckAnswer::of_split(split, o.destination(), || {
+        verdict(&report)
+    }))
 }
 
 /// The credentials of a write request as its endpoint reads them (for `/write`, spec Part C

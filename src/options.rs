@@ -6,6 +6,7 @@
 //! the option.
 
 use linegate_core::limits::DEFAULT_LIMITS;
+use linegate_core::partial::PartialWrites;
 use linegate_core::{Endpoint, Limits, ValidateOptions};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -53,6 +54,22 @@ impl Opts {
             Some(p) => Endpoint::from_path(&p).ok_or_else(|| {
                 type_error("linegate: endpoint must be \"/api/v2/write\" or \"/write\"")
             }),
+        }
+    }
+
+    fn partial(&self) -> Result<PartialWrites, JsValue> {
+        const MSG: &str =
+            "linegate: acceptPartial must be a boolean or \"off\", \"request\" or \"always\"";
+        match self.get("acceptPartial")? {
+            None => Ok(PartialWrites::Off),
+            Some(v) => match v.as_bool() {
+                Some(true) => Ok(PartialWrites::Always),
+                Some(false) => Ok(PartialWrites::Off),
+                None => v
+                    .as_string()
+                    .and_then(|s| PartialWrites::parse(&s))
+                    .ok_or_else(|| type_error(MSG)),
+            },
         }
     }
 
@@ -130,9 +147,26 @@ pub(crate) struct CheckOptions {
     pub path: Option<String>,
     pub now: i64,
     pub limits: Limits,
+    /// `acceptPartial` (spec Part D.1): `true`/`"always"`, `"request"` (with
+    /// `accept_partial=true` in the query), `false`/`"off"`/absent.
+    pub partial: PartialWrites,
 }
 
 impl CheckOptions {
+    /// Where a partial write's rejected lines are recorded (core's rule).
+    pub fn destination(&self) -> Vec<u8> {
+        linegate_core::partial::destination(
+            self.endpoint.path(),
+            self.query.as_deref().unwrap_or_default().as_bytes(),
+        )
+    }
+
+    /// Whether this write is split (a partial write) rather than judged whole.
+    pub fn is_partial(&self) -> bool {
+        self.partial
+            .applies(self.query.as_deref().unwrap_or_default().as_bytes())
+    }
+
     pub fn read(v: JsValue) -> Result<CheckOptions, JsValue> {
         let o = Opts::new(v, "the request")?;
         Ok(CheckOptions {
@@ -143,6 +177,7 @@ impl CheckOptions {
             path: o.string("path")?,
             now: now_or_clock(o.now()?),
             limits: o.limits()?,
+            partial: o.partial()?,
         })
     }
 }

@@ -8,6 +8,8 @@ use linegate_core::pipeline::Head;
 use linegate_core::Checker;
 use wasm_bindgen::prelude::*;
 
+use linegate_core::quota::BatchSeries;
+
 use crate::options::{BatchOptions, CheckOptions};
 use crate::results::{to_js, CheckAnswer, JsValidation};
 
@@ -17,6 +19,12 @@ pub struct StreamChecker {
     inner: Option<Checker>,
     /// A live request (answer: the verdict), or a batch (answer: the Validation).
     request: bool,
+    /// The batch's distinct series, when asked for (the series quota, spec D.2).
+    series: Option<BatchSeries>,
+    /// After `finish`: the body's bytes after gzip decoding.
+    decoded: usize,
+    /// A partial write's destination (see `CheckOptions::destination`).
+    destination: Vec<u8>,
 }
 
 #[wasm_bindgen]
@@ -31,9 +39,16 @@ impl StreamChecker {
             authorization: o.authorization.as_deref().map(str::as_bytes),
             content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         };
+        let mut c = Checker::for_request(&head, &o.limits, o.now);
+        if o.is_partial() {
+            c = c.accept_partial(linegate_core::partial::DEFAULT_KEEP);
+        }
         Ok(StreamChecker {
-            inner: Some(Checker::for_request(&head, &o.limits, o.now)),
+            inner: Some(c),
             request: true,
+            series: None,
+            decoded: 0,
+            destination: o.destination(),
         })
     }
 
@@ -44,6 +59,9 @@ impl StreamChecker {
         Ok(StreamChecker {
             inner: Some(Checker::new(&o.core())),
             request: false,
+            series: None,
+            decoded: 0,
+            destination: Vec::new(),
         })
     }
 
@@ -56,8 +74,43 @@ impl StreamChecker {
     /// Feeds the next bytes of the body (copied into wasm memory by the glue, then dropped
     /// once parsed: only a pending partial line is kept).
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), JsValue> {
-        self.live()?.push(chunk);
+        self.live()?;
+        let c = self.inner.as_mut().expect("checked live");
+        match &mut self.series {
+            None => c.push(chunk),
+            Some(s) => c.push_with(chunk, &mut |p| s.push(p)),
+        }
         Ok(())
+    }
+
+    /// From now on, note the distinct series of the points parsed (call before `push`).
+    #[wasm_bindgen(js_name = collectSeries)]
+    pub fn collect_series(&mut self) {
+        self.series.get_or_insert_with(BatchSeries::new);
+    }
+
+    /// After `finish`: the batch's distinct series in input order, as their 64-bit hashes
+    /// (`linegate_core::quota::series_hash` of their keys), or none when not collected.
+    #[wasm_bindgen(js_name = seriesHashes)]
+    pub fn series_hashes(&self) -> Vec<u64> {
+        self.series
+            .as_ref()
+            .map(|s| s.hashes.clone())
+            .unwrap_or_default()
+    }
+
+    /// After `finish` of a live request: the body's bytes after gzip decoding (what the
+    /// write quota counts, spec D.2).
+    #[wasm_bindgen(getter)]
+    pub fn decoded(&self) -> f64 {
+        self.decoded as f64
+    }
+
+    /// The accepted lines parsed since the last call (a partial write's `forward`, produced
+    /// as the body is checked: a door may send them on as they come).
+    #[wasm_bindgen(js_name = takeAccepted)]
+    pub fn take_accepted(&mut self) -> Result<Vec<u8>, JsValue> {
+        Ok(self.live()?.take_accepted())
     }
 
     /// Whether the answer is known whatever else arrives: the caller may stop reading.
@@ -75,10 +128,24 @@ impl StreamChecker {
     pub fn finish(&mut self) -> Result<JsValue, JsValue> {
         self.live()?;
         let c = self.inner.take().expect("checked live");
+        let mut on_point: Box<dyn FnMut(&linegate_core::Point<'_>)> = match self.series.as_mut() {
+            Some(s) => Box::new(move |p| s.push(p)),
+            None => Box::new(|_| {}),
+        };
         if self.request {
-            to_js(&CheckAnswer::from(c.finish_request()))
+            let (v, split, decoded) = c.finish_request_all(&mut on_point);
+            drop(on_point);
+            self.decoded = decoded;
+            match split {
+                Some(split) => to_js(&CheckAnswer::of_split(
+                    split,
+                    std::mem::take(&mut self.destination),
+                    || v,
+                )),
+                None => to_js(&CheckAnswer::from(v)),
+            }
         } else {
-            to_js(&JsValidation::from(c.finish()))
+            to_js(&JsValidation::from(c.finish_with(&mut on_point)))
         }
     }
 }

@@ -13,6 +13,10 @@ export const DEFAULTS = Object.freeze({
   maxMessage: 1 * MiB,
   timeoutMs: 30_000,
   retryAfter: 5,
+  // Body bytes all writes of one isolate may hold at once (issue 25 item 8): three bodies
+  // at the default MAX_BODY_BYTES, so that with the wasm memory (~65 MiB at worst, see
+  // above) and the runtime an isolate stays inside its 128 MB under any concurrency.
+  bodyBudget: 48 * MiB,
 });
 
 const cache = new WeakMap();
@@ -39,6 +43,13 @@ function parse(env) {
     // Absent: core's InfluxDB version (the package's answer() fills it in).
     influxVersion: str(env.INFLUX_VERSION) || undefined,
     spool: spoolSettings(env),
+    quota: quotaSettings(env),
+    bodyBudget: count(env, "BODY_BUDGET_BYTES", DEFAULTS.bodyBudget),
+    partialWrites: partialWrites(env),
+    quarantine: Object.freeze({
+      maxBytes: count(env, "QUARANTINE_MAX_BYTES", 64 * MiB),
+      maxAgeMs: count(env, "QUARANTINE_HOURS", 168) * 3_600_000,
+    }),
     // Requests the Worker does not check go to the backend unchanged (worker/forward.js).
     passThrough: str(env.PASS_THROUGH).toLowerCase() !== "off",
   });
@@ -87,6 +98,38 @@ function spoolSettings(env) {
     key: str(env.SPOOL_KEY) || null,
     // Without EDGE_TOKENS the spool refuses writes unless this says it may run open.
     open: onOff(env, "SPOOL_OPEN"),
+  });
+}
+
+
+function partialWrites(env) {
+  const mode = str(env.PARTIAL_WRITES) || "off";
+  if (!["off", "request", "always"].includes(mode)) {
+    throw new ConfigError(`PARTIAL_WRITES must be off, request or always, got ${JSON.stringify(mode)}`);
+  }
+  if (mode !== "off" && (env.SPOOL_DO ?? null) === null) {
+    throw new ConfigError("PARTIAL_WRITES needs the SPOOL_DO Durable Object binding (wrangler.toml)");
+  }
+  return mode;
+}
+
+// QUOTA_WRITE_BYTES and QUOTA_SERIES (spec D.2; unset: off), kept in QUOTA_DO objects.
+function quotaSettings(env) {
+  const optional = (name) => (str(env[name]) === "" ? null : count(env, name, null));
+  const writeBytes = optional("QUOTA_WRITE_BYTES");
+  const series = optional("QUOTA_SERIES");
+  const ns = env.QUOTA_DO ?? null;
+  if ((writeBytes !== null || series !== null) && ns === null) {
+    throw new ConfigError("QUOTA_WRITE_BYTES and QUOTA_SERIES need the QUOTA_DO Durable Object binding (wrangler.toml)");
+  }
+  return Object.freeze({
+    on: writeBytes !== null || series !== null,
+    writeBytes,
+    series,
+    ns,
+    adminToken: str(env.QUOTA_ADMIN_TOKEN) || null,
+    // Added to the quota clock (tests only: a window boundary on demand).
+    clockOffsetMs: count(env, "QUOTA_CLOCK_OFFSET_MS", 0),
   });
 }
 

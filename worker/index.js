@@ -7,6 +7,7 @@ import { handleWrite } from "./write.js";
 import { drain } from "./body.js";
 import { passThrough } from "./forward.js";
 import { isSpoolAdmin, spoolAdmin } from "./spool.js";
+import { isQuotaAdmin, quotaAdmin } from "./quota.js";
 import {
   corsOrigin,
   health,
@@ -20,6 +21,8 @@ import {
 
 // The spool's Durable Object class (SPOOL=fallback|always), bound as SPOOL_DO.
 export { Spool } from "./spool.js";
+// The write quotas' Durable Object class (QUOTA_WRITE_BYTES, QUOTA_SERIES), bound as QUOTA_DO.
+export { Quota } from "./quota.js";
 
 const ROUTES = {
   "/api/v2/write": ["POST"],
@@ -61,6 +64,7 @@ export default {
 
 async function route(request, url, cfg, origin, log) {
   if (isSpoolAdmin(url.pathname)) return spoolAdmin(request, url, cfg);
+  if (isQuotaAdmin(url.pathname) && cfg.quota.adminToken !== null) return quotaAdmin(request, cfg);
   const methods = ROUTES[url.pathname];
   const checked = methods !== undefined && (methods.includes(request.method) || request.method === "OPTIONS");
   if (!checked && cfg.passThrough && !(request.method === "OPTIONS" && origin !== null)) {

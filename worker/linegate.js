@@ -8,8 +8,13 @@ import {
   answer,
   credentials,
   deliveryDecision,
+  fallbackHolds,
   clientAddressHeader,
   maxGzipHeader,
+  quotaNames,
+  checkRate,
+  countRate,
+  admitSeries,
 } from "../pkg/web.js";
 
 initSync(wasm);
@@ -19,4 +24,15 @@ export const CLIENT_ADDRESS_HEADER = clientAddressHeader();
 // Core's bound on a gzip header: the prefix of a body declared too large that is still read.
 export const MAX_GZIP_HEADER = maxGzipHeader();
 
-export { checkWrite, Checker, answer, credentials, deliveryDecision };
+export {
+  checkWrite,
+  Checker,
+  answer,
+  credentials,
+  deliveryDecision,
+  fallbackHolds,
+  quotaNames,
+  checkRate,
+  countRate,
+  admitSeries,
+};

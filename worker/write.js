@@ -4,7 +4,9 @@ import { Checker, credentials, CLIENT_ADDRESS_HEADER, MAX_GZIP_HEADER } from "./
 import { firstValue, readBody } from "./body.js";
 import { clientAddress, edgeAuthorized } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
-import { spoolWrite } from "./spool.js";
+import { destination, spoolWrite } from "./spool.js";
+import { admitBatch, beforeBody, countBytes } from "./quota.js";
+import { busy, reserve } from "./budget.js";
 
 // The request headers that matter to an InfluxDB write (spec Part A §5).
 const FORWARDED = ["Authorization", "Content-Encoding", "Content-Type", "Zap-Trace-Span"];
@@ -22,6 +24,52 @@ export async function handleWrite(request, cfg, log) {
     log.code = "unauthorized";
     return unauthorized();
   }
+  // The rate quota (spec D.2) before a byte of the body is read: a throttled client costs
+  // one Durable Object call, no body read and no wasm work (the upload is cut off).
+  let names = null;
+  if (cfg.quota.on) {
+    const q = await beforeBody(cfg, url, auth, firstValue(request.headers, "Content-Encoding"), log);
+    if (q.response !== null) {
+      await cancelBody(request);
+      return q.response;
+    }
+    names = q.names;
+  }
+  // The isolate's budget of bodies in flight: what does not fit waits for another try.
+  const release = reserve(request, cfg);
+  if (release === null) {
+    log.action = "busy";
+    await cancelBody(request);
+    return busy(cfg.retryAfter);
+  }
+  try {
+    const res = await checkAndForward(request, url, auth, cfg, log, names);
+    if (names !== null && res.status >= 200 && res.status < 300 && log.decoded !== undefined) {
+      await countBytes(cfg, names, log.decoded, log);
+    }
+    return res;
+  } finally {
+    release();
+  }
+}
+
+// A body answered unread: a small one is dropped as any other (index.js drains it, so the
+// client reads the answer on a healthy connection); a large or unsized one is cut off at
+// once rather than read (a throttled 200 MiB upload costs nothing).
+const DRAIN_MAX = 1024 * 1024;
+
+async function cancelBody(request) {
+  const v = request.headers.get("Content-Length");
+  if (v !== null && /^\d+$/.test(v) && Number(v) <= DRAIN_MAX) return;
+  try {
+    await request.body?.cancel();
+  } catch {
+    // Already gone.
+  }
+}
+
+async function checkAndForward(request, url, auth, cfg, log, names) {
+  const series = names !== null && cfg.quota.series !== null;
   // The check runs as the body arrives (a Checker fed each chunk as read); its body limit
   // is readBody's cap, so a prefix of an oversized body checks as exactly too large, after
   // the checks that come first in InfluxDB's order.
@@ -36,6 +84,9 @@ export async function handleWrite(request, cfg, log) {
         "content-encoding": firstValue(request.headers, "Content-Encoding") ?? undefined,
       },
       limits: { maxBody: cap, maxBatch: cfg.maxBatch, maxMessage: cfg.maxMessage },
+      acceptPartial: cfg.partialWrites,
+      series,
+      decoded: names !== null,
     });
     return {
       push(chunk) {
@@ -69,9 +120,14 @@ export async function handleWrite(request, cfg, log) {
     return new Response(verdict.body, { status: verdict.status, headers: verdict.headers });
   }
 
-  log.action = "forward";
-  log.points = verdict.points;
-  log.lines = verdict.lines;
+  // The write quotas: a partial write counts the accepted lines it forwards.
+  if (verdict.decoded !== undefined) {
+    log.decoded = verdict.action === "partial" ? verdict.forward.length : verdict.decoded;
+  }
+  if (series) {
+    const refused = await admitBatch(cfg, names, verdict.series ?? [], log);
+    if (refused !== null) return refused;
+  }
   if (cfg.backend === null) {
     log.action = "unavailable";
     log.error = "BACKEND_URL is not set";
@@ -84,11 +140,50 @@ export async function handleWrite(request, cfg, log) {
   }
   const client = clientAddress(request);
   if (client !== null) headers[CLIENT_ADDRESS_HEADER] = client;
+  if (verdict.action === "partial") return partialWrite(cfg, url, headers, verdict, log);
+  log.action = "forward";
+  log.points = verdict.points;
+  log.lines = verdict.lines;
   const send = () => forward(cfg, url.pathname + url.search, headers, body.stream(), log);
   if (cfg.spool.mode !== "off") {
     return spoolWrite(cfg, url, { target: url.pathname + url.search, headers, body: body.bytes }, log, send);
   }
   return (await send()) ?? unavailable(cfg.retryAfter);
+}
+
+// A partial write (spec Part D.1): the accepted lines go on (plain: no Content-Encoding),
+// or to the spool under SPOOL; once they are stored or held, the rejected lines are kept in
+// the destination's spool object and the partial 400 is the answer. Any other answer of
+// the backend (or the spool) is returned unchanged, and then nothing is kept.
+async function partialWrite(cfg, url, headers, verdict, log) {
+  log.action = "partial";
+  log.accepted = verdict.accepted;
+  log.rejected = verdict.rejected;
+  log.line = verdict.line;
+  const plain = { ...headers };
+  delete plain["Content-Encoding"];
+  const target = url.pathname + url.search;
+  const send = () => forward(cfg, target, plain, verdict.forward, log);
+  const res =
+    cfg.spool.mode !== "off"
+      ? await spoolWrite(cfg, url, { target, headers: plain, body: verdict.forward }, log, send)
+      : ((await send()) ?? unavailable(cfg.retryAfter));
+  if (res.status < 200 || res.status > 299) return res;
+  await res.body?.cancel();
+  const stored = log.action;
+  log.action = "partial";
+  log.stored = stored;
+  try {
+    const { name, stub } = destination(cfg, url);
+    const notKept = verdict.rejected - verdict.rejectedLines.length;
+    const kept = await stub.keepRejected(name, verdict.destination, verdict.rejectedLines, notKept);
+    log.quarantined = kept.kept;
+    if (kept.dropped > 0) log.quarantine_dropped = kept.dropped;
+  } catch (e) {
+    // The accepted lines are stored: a quarantine that fails never fails the write.
+    log.quarantine_error = String(e && e.message).slice(0, 200);
+  }
+  return new Response(verdict.body, { status: verdict.status, headers: verdict.headers });
 }
 
 // Sends the batch to the backend now: its Response, or null when it was unreachable or did

@@ -5,6 +5,7 @@ Node side to compare with the backend's export.
 
   python clients.py v2 URL TOKEN ORG BUCKET GZIP    influxdb-client (InfluxDB 2.x API)
   python clients.py v1 HOST PORT USER PASS DB RP    influxdb (1.x API, /write)
+  python clients.py partial URL TOKEN ORG BUCKET    influxdb-client: a batch with one bad line
 """
 
 import json
@@ -76,6 +77,22 @@ def v1(host, port, user, password, db, rp):
     print(json.dumps(out))
 
 
+def partial(url, token, org, bucket):
+    from influxdb_client import InfluxDBClient
+    from influxdb_client.client.write_api import SYNCHRONOUS
+    from influxdb_client.rest import ApiException
+
+    out = {"error": None}
+    with InfluxDBClient(url=url, token=token, org=org, timeout=20_000) as c:
+        w = c.write_api(write_options=SYNCHRONOUS)
+        try:
+            w.write(bucket=bucket, record=["py,k=a v=1i 1", "py,k=b v=oops 2", "py,k=c v=3i 3"])
+        except ApiException as e:
+            body = e.body.decode() if isinstance(e.body, bytes) else e.body
+            out["error"] = {"status": e.status, "body": json.loads(body)}
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
-    {"v2": v2, "v1": v1}[mode](*args)
+    {"v2": v2, "v1": v1, "partial": partial}[mode](*args)

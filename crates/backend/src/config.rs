@@ -35,6 +35,9 @@
 //! auth_fail_burst = 10          # failed authentications per client address before delays
 //! auth_fail_delay_ms = 1000     # added to each 401 past the burst (per minute and address)
 //!
+//! # Write quotas (spec Part D.2; absent: off).
+//! quota_write_bytes = 100000000 # decoded bytes per org and 300 s window (429 + Retry-After)
+//! quota_series = 1000000        # distinct series per bucket (429)
 //! # Partial writes (spec Part D.1): off (default), request (`accept_partial=true`), always.
 //! partial_writes = "off"
 //! quarantine_bytes = 67108864   # rejected lines kept per bucket (oldest dropped first)
@@ -72,6 +75,8 @@ pub struct FileConfig {
     pub field_cache: Option<u64>,
     pub auth_fail_burst: Option<u64>,
     pub auth_fail_delay_ms: Option<u64>,
+    pub quota_write_bytes: Option<u64>,
+    pub quota_series: Option<u64>,
     pub partial_writes: Option<String>,
     pub quarantine_bytes: Option<u64>,
     pub quarantine_age_hours: Option<u64>,
@@ -220,7 +225,7 @@ impl FileConfig {
     }
 
     /// The guard settings with their environment variable names.
-    pub fn guard_slots(&mut self) -> [(&'static str, &mut Option<u64>); 9] {
+    pub fn guard_slots(&mut self) -> [(&'static str, &mut Option<u64>); 11] {
         [
             ("LINEGATE_HEADER_TIMEOUT_MS", &mut self.header_timeout_ms),
             (
@@ -237,6 +242,8 @@ impl FileConfig {
             ("LINEGATE_FIELD_CACHE", &mut self.field_cache),
             ("LINEGATE_AUTH_FAIL_BURST", &mut self.auth_fail_burst),
             ("LINEGATE_AUTH_FAIL_DELAY_MS", &mut self.auth_fail_delay_ms),
+            ("LINEGATE_QUOTA_WRITE_BYTES", &mut self.quota_write_bytes),
+            ("LINEGATE_QUOTA_SERIES", &mut self.quota_series),
         ]
     }
 
@@ -258,6 +265,8 @@ impl FileConfig {
             field_cache: self.field_cache.map_or(d.field_cache, |v| v as usize),
             auth_fail_burst: self.auth_fail_burst.map_or(d.auth_fail_burst, |v| v as u32),
             auth_fail_delay: ms(self.auth_fail_delay_ms, d.auth_fail_delay),
+            quota_write_bytes: self.quota_write_bytes,
+            quota_series: self.quota_series,
         }
     }
 }
@@ -279,6 +288,10 @@ pub struct Guards {
     pub field_cache: usize,
     pub auth_fail_burst: u32,
     pub auth_fail_delay: Duration,
+    /// Spec D.2: decoded bytes per org and window (`None`: no rate quota).
+    pub quota_write_bytes: Option<u64>,
+    /// Spec D.2: distinct series per bucket (`None`: no series quota).
+    pub quota_series: Option<u64>,
 }
 
 impl Default for Guards {
@@ -296,6 +309,8 @@ impl Default for Guards {
             field_cache: crate::store::DEFAULT_FIELD_CACHE,
             auth_fail_burst: 10,
             auth_fail_delay: Duration::from_secs(1),
+            quota_write_bytes: None,
+            quota_series: None,
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct ServeOptions {
     pub setup_token: Option<String>,
     pub upstream: Option<relay::RelayConfig>,
     pub now_override: Option<i64>,
+    /// Added to the quota clock (tests only).
+    pub quota_clock_offset_ms: i64,
     /// How bodies are stored (`--compression zstd|lz4|none`).
     pub compression: store::Compression,
     /// Timeouts, caps and the failed-authentication delay.
@@ -226,6 +228,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         store: store.clone(),
         limits: opts.limits,
         now_override: opts.now_override,
+        quota_clock_offset_ms: opts.quota_clock_offset_ms,
         compression: opts.compression,
         compressing: Default::default(),
         metrics,

@@ -114,6 +114,20 @@ struct Serve {
     /// The delay, in milliseconds.
     #[arg(long)]
     auth_fail_delay_ms: Option<u64>,
+    /// Decoded bytes per org and 300 s window; past it, writes get 429 with Retry-After.
+    #[arg(long)]
+    quota_write_bytes: Option<u64>,
+    /// Distinct series per bucket; a batch with a new series past it gets 429.
+    #[arg(long)]
+    quota_series: Option<u64>,
+    /// Milliseconds added to the quota clock (tests only: a window boundary on demand).
+    #[arg(
+        long,
+        hide = true,
+        env = "LINEGATE_QUOTA_CLOCK_OFFSET_MS",
+        allow_hyphen_values = true
+    )]
+    quota_clock_offset_ms: Option<i64>,
     /// OSS's DBRP permissions: a mapping whose database takes another bucket's virtual
     /// mapping needs write on its own bucket only (default: on the shadowed buckets too).
     #[arg(long)]
@@ -229,6 +243,8 @@ fn serve(s: Serve) -> Result<(), String> {
         s.field_cache,
         s.auth_fail_burst,
         s.auth_fail_delay_ms,
+        s.quota_write_bytes,
+        s.quota_series,
     ]
     .into_iter()
     .zip(cfg.guard_slots())
@@ -304,6 +320,7 @@ fn serve(s: Serve) -> Result<(), String> {
         setup_token: s.setup_token,
         upstream,
         now_override: s.now_ns,
+        quota_clock_offset_ms: s.quota_clock_offset_ms.unwrap_or(0),
         compression: store::Compression::parse(&s.compression).unwrap_or_default(),
         guards,
         access: linegate_backend::config::Access {

@@ -60,6 +60,9 @@ pub struct Metrics {
     pub dead_letters: AtomicU64,
     /// 401s held back because their address kept failing authentication.
     pub auth_delayed: AtomicU64,
+    /// Writes answered 429 by the rate quota, and by the series quota (spec D.2).
+    pub quota_rate_429: AtomicU64,
+    pub quota_series_429: AtomicU64,
 }
 
 impl Metrics {
@@ -131,6 +134,16 @@ impl Metrics {
                 "linegate_auth_delayed_total",
                 "401 answers delayed after repeated failures from one address.",
                 &self.auth_delayed,
+            ),
+            (
+                "linegate_quota_rate_throttled_total",
+                "Writes answered 429 by the write-rate quota.",
+                &self.quota_rate_429,
+            ),
+            (
+                "linegate_quota_series_refused_total",
+                "Writes answered 429 by the series quota.",
+                &self.quota_series_429,
             ),
         ];
         for (name, help, v) in counters {

@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 
 use linegate_core::partial::Decision;
 use linegate_core::{Checker, Point, ValidateOptions, Validation};
@@ -51,9 +51,12 @@ pub fn check(
     // A salvage tool keeps every rejected line: the file is bounded, the user asked for it.
     let mut checker = Checker::new(opts).accept_partial(usize::MAX);
     let mut buf = vec![0u8; 1 << 20];
-    // Held until the answer is known: a body refused at its end (gzip trailer, size) must
-    // leave nothing behind in the accepted file.
-    let mut accepted = Vec::new();
+    // The accepted lines are written as they are checked (memory stays a chunk's worth); a
+    // body refused at its end (gzip trailer, size) takes them back out of the file.
+    let start = match out.accepted.as_mut() {
+        Some(w) => w.stream_position()?,
+        None => 0,
+    };
     while checker.decided().is_none() {
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
@@ -62,17 +65,24 @@ pub fn check(
             Err(e) => return Err(e),
         };
         checker.push_with(&buf[..n], on_point);
-        accepted.extend(checker.take_accepted());
+        let part = checker.take_accepted();
+        if let Some(w) = out.accepted.as_mut() {
+            w.write_all(&part)?;
+        }
     }
     let (mut v, split) = checker.finish_split_with(on_point);
     let Some(split) = split else {
+        if let Some(w) = out.accepted.as_mut() {
+            w.flush()?;
+            w.get_ref().set_len(start)?;
+            w.seek(SeekFrom::Start(start))?;
+        }
         return Ok(v);
     };
     if let Decision::Partial(r) = split.decision() {
         v.body = r.body;
     }
     if let Some(w) = out.accepted.as_mut() {
-        w.write_all(&accepted)?;
         w.write_all(&split.body)?;
     }
     if let Some(w) = out.rejected.as_mut() {

@@ -99,3 +99,29 @@ fn split_outputs_need_the_switch() {
     let (code, _) = run(&["--accepted=/dev/null".to_string(), "-".to_string()]);
     assert_eq!(code, Some(2));
 }
+
+/// A file refused at its end (a gzip trailer that does not match) leaves nothing in A.lp,
+/// though its lines were checked, and written, as they came.
+#[test]
+fn a_file_refused_at_its_end_leaves_nothing_behind() {
+    let tmp = std::env::temp_dir().join(format!("linegate-cli-partial-gz-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let good = tmp.join("good.lp");
+    std::fs::write(&good, b"a f=1 1\nbad\n").unwrap();
+    let mut gz = linegate_core::gzip::compress(&b"b f=2 2\nbad\n".repeat(1000));
+    let n = gz.len();
+    gz[n - 8] ^= 0xff; // the CRC-32
+    let broken = tmp.join("broken.lp.gz");
+    std::fs::write(&broken, &gz).unwrap();
+    let a = tmp.join("a.lp");
+    let (code, stdout) = run(&[
+        "--accept-partial".into(),
+        format!("--accepted={}", a.display()),
+        good.display().to_string(),
+        broken.display().to_string(),
+    ]);
+    assert_eq!(code, Some(1));
+    let out = String::from_utf8(stdout).unwrap();
+    assert!(out.contains("gzip: invalid checksum"), "{out}");
+    assert_eq!(std::fs::read(&a).unwrap(), b"a f=1 1\n");
+}

@@ -55,6 +55,17 @@ pub enum Reason {
     SpoolFull,
     /// linegate's edge spool: the durable queue could not take the batch (503).
     SpoolUnavailable,
+    /// Spec D.2: the tenant's write rate is at or above its quota in this window (429, sent
+    /// with `Retry-After: <retry_after>`).
+    RateQuota {
+        /// Whole seconds to the window's end.
+        retry_after: u64,
+    },
+    /// Spec D.2: a new series does not fit the bucket's series quota (429, no `Retry-After`).
+    SeriesQuota,
+    /// linegate's edge: the isolate's budget of bodies in flight is spent (503, sent with
+    /// `Retry-After`).
+    Busy,
     /// Any other failure of the server itself (500, generic text).
     Internal,
     /// A method the path does not serve (405).
@@ -326,6 +337,44 @@ impl Rejection {
             "unavailable",
             b"write spool unavailable",
         )
+    }
+    /// Spec D.2's rate 429 (InfluxDB Cloud's text); send [`Rejection::retry_after`] with it.
+    pub fn rate_quota(tenant: &[u8], retry_after: u64) -> Rejection {
+        let mut m = b"org ".to_vec();
+        m.extend_from_slice(tenant);
+        m.extend_from_slice(b" has exceeded limited_write plan limit");
+        Rejection::new(
+            Reason::RateQuota { retry_after },
+            429,
+            "too many requests",
+            &m,
+        )
+    }
+    /// Spec D.2's series-cardinality 429 (InfluxDB Cloud's text); it has no `Retry-After`.
+    pub fn series_quota() -> Rejection {
+        Rejection::new(
+            Reason::SeriesQuota,
+            429,
+            "too many requests",
+            crate::quota::SERIES_MESSAGE.as_bytes(),
+        )
+    }
+    /// The edge's 503 when the isolate's budget of bodies in flight is spent; send
+    /// `Retry-After` with it.
+    pub fn busy() -> Rejection {
+        Rejection::new(
+            Reason::Busy,
+            503,
+            "unavailable",
+            b"too many writes in flight",
+        )
+    }
+    /// The `Retry-After` seconds this rejection carries by itself (the rate quota's).
+    pub fn retry_after(&self) -> Option<u64> {
+        match self.reason {
+            Reason::RateQuota { retry_after } => Some(retry_after),
+            _ => None,
+        }
     }
     /// A 400 `invalid` with linegate's own text (its APIs' bad parameters).
     pub fn invalid(message: &[u8]) -> Rejection {

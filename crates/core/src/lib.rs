@@ -60,6 +60,8 @@
 //!
 //! ## The rest
 //!
+//! - [`partial`]: partial writes (spec Part D.1): the split of a batch into accepted and
+//!   rejected lines, and the answer.
 //! - [`limits`]: every limit and its default ([`Limits`] for the ones a caller sets).
 //! - [`answers`]: every answer as data ([`Rejection`] with its [`answers::Reason`], and
 //!   `/ping`, `/health`, `/ready`, unknown paths and methods), sent unchanged by the doors.
@@ -67,6 +69,7 @@
 //!   everything else). [`validate`]: the answer plus diagnostics, warnings and a summary.
 //! - [`storage`]: shard groups, retention, field types, `time` fields, long strings, and the
 //!   422 texts; [`lp`]: line protocol out; [`time`]: RFC 3339 and Go durations.
+//! - [`quota`]: the write quotas of spec Part D.2 (rate window, series admission, 429s).
 //! - [`gzip`], [`json`]: Go's gzip reader and JSON escaping, byte for byte.
 //! - [`delivery`]: store-and-forward's policy (deliver, retry when, split where, dead
 //!   letter why) for the doors that hold acknowledged batches.
@@ -114,6 +117,7 @@ mod number;
 mod point;
 mod precision;
 mod query;
+pub mod quota;
 mod reference;
 
 pub use batch::{

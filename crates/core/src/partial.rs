@@ -145,6 +145,14 @@ impl Splitter {
         self.body.push(b'\n');
     }
 
+    /// `n` accepted lines that sit one after the other in the body: their bytes, each text
+    /// ending at the LF that starts the next, the last without its LF (see [`Run`]).
+    fn accept_lines(&mut self, bytes: &[u8], n: u64) {
+        self.accepted += n;
+        self.body.extend_from_slice(bytes);
+        self.body.push(b'\n');
+    }
+
     /// A rejected line, with its reason.
     pub fn reject(&mut self, line: u64, text: &[u8], reason: Vec<u8>) {
         self.rejected += 1;
@@ -179,7 +187,9 @@ impl Splitter {
 
     /// Takes the accepted body built so far (a door may send it on while the rest is read).
     pub fn take_body(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.body)
+        // The next piece is likely as large: room for it now rather than grown step by step.
+        let room = self.body.capacity();
+        std::mem::replace(&mut self.body, Vec::with_capacity(room))
     }
 
     /// The split, given the whole batch's 400 (`None` when the parser rejected nothing).
@@ -190,6 +200,41 @@ impl Splitter {
             rejected: self.rejected,
             kept: self.kept,
             whole,
+        }
+    }
+}
+
+/// Accepted lines gathered while they follow one another in the body (each text ending at
+/// the LF before the next one's first byte), so the accepted body is copied in pieces, not
+/// line by line: the same bytes, at a fraction of the cost.
+#[derive(Default)]
+pub(crate) struct Run {
+    start: usize,
+    end: usize,
+    lines: u64,
+}
+
+impl Run {
+    /// The accepted line whose text is `body[a..b]`.
+    pub(crate) fn add(&mut self, split: &mut Splitter, body: &[u8], a: usize, b: usize) {
+        if self.lines > 0 && a == self.end + 1 && body.get(self.end) == Some(&b'\n') {
+            self.end = b;
+            self.lines += 1;
+            return;
+        }
+        self.flush(split, body);
+        *self = Run {
+            start: a,
+            end: b,
+            lines: 1,
+        };
+    }
+
+    /// Copies what is gathered (before `body` changes, and at the end).
+    pub(crate) fn flush(&mut self, split: &mut Splitter, body: &[u8]) {
+        if self.lines > 0 {
+            split.accept_lines(&body[self.start..self.end], self.lines);
+            self.lines = 0;
         }
     }
 }
@@ -254,6 +299,9 @@ pub fn split_batch<'a>(
     let mut parser = Parser::new(body, opts);
     let mut report = BatchReport::empty(max_message);
     let mut split = Splitter::new(keep);
+    // At most the body: reserved once rather than grown (and copied) step by step.
+    split.body.reserve(body.len());
+    let mut run = Run::default();
     loop {
         let accepted = match parser.next_item() {
             None => break,
@@ -270,9 +318,10 @@ pub fn split_batch<'a>(
         if accepted {
             report.points += 1;
             let (a, b) = parser.point_span();
-            split.accept(&body[a..b]);
+            run.add(&mut split, body, a, b);
         }
     }
+    run.flush(&mut split, body);
     report.lines = parser.physical_lines();
     let whole = pipeline::parse_rejection(&report);
     (report, split.finish(whole))
@@ -364,6 +413,25 @@ mod tests {
             b"/write?db=x&rp=r"
         );
         assert_eq!(destination("/api/v2/write", b""), b"/api/v2/write");
+    }
+
+    #[test]
+    fn runs_copy_the_same_bytes() {
+        let body = b"a f=1 1\nb f=2 2\r\n  c f=3 3\nbad\nd f=4 4\ne f=\"x\ny\" 5\nf f=6 6";
+        let s = split(body);
+        let mut one = Vec::new();
+        let mut n = 0;
+        let mut p = Parser::new(body, &ParseOptions::default());
+        while let Some(item) = p.next_item() {
+            if let Item::Point(_) = item {
+                let (a, b) = p.point_span();
+                one.extend_from_slice(&body[a..b]);
+                one.push(b'\n');
+                n += 1;
+            }
+        }
+        assert_eq!((s.body, s.accepted), (one, n));
+        assert_eq!(n, 5);
     }
 
     #[test]

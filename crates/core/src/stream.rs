@@ -15,7 +15,7 @@ use crate::error::LineError;
 use crate::gzip::{self, Decoder, HeaderError, ReadError};
 use crate::limits::Limits;
 use crate::limits::MAX_GZIP_HEADER;
-use crate::partial::{Split, Splitter};
+use crate::partial::{Run, Split, Splitter};
 use crate::pipeline::Verdict;
 use crate::pipeline::{self, Batch, Edge, Head, Lookup, Resolved, TimeRule};
 use crate::point::Point;
@@ -49,6 +49,7 @@ impl Tally {
         on_point: &mut dyn FnMut(&Point<'_>),
     ) -> (usize, u64) {
         let mut parser = Parser::prefix(bytes, &self.opts, line, eof);
+        let mut run = Run::default();
         loop {
             let accepted = match parser.next_item() {
                 None => break,
@@ -83,8 +84,11 @@ impl Tally {
             };
             if let (true, Some(s)) = (accepted, self.split.as_mut()) {
                 let (a, b) = parser.point_span();
-                s.accept(&bytes[a..b]);
+                run.add(s, bytes, a, b);
             }
+        }
+        if let Some(s) = self.split.as_mut() {
+            run.flush(s, bytes);
         }
         let end = if eof {
             parser.physical_lines() + 1
@@ -538,9 +542,19 @@ impl Checker {
 
     /// [`finish_split`](Checker::finish_split) with `on_point`.
     pub fn finish_split_with(
-        mut self,
+        self,
         on_point: &mut dyn FnMut(&Point<'_>),
     ) -> (Validation, Option<Split>) {
+        let (v, split, _) = self.finish_all(on_point);
+        (v, split)
+    }
+
+    /// [`finish_split_with`](Checker::finish_split_with), and the bytes of the body after
+    /// gzip decoding (what the write quota counts, spec D.2).
+    fn finish_all(
+        mut self,
+        on_point: &mut dyn FnMut(&Point<'_>),
+    ) -> (Validation, Option<Split>, usize) {
         if let Phase::Header = self.phase {
             // The body ended inside the first header (or was empty).
             self.decide(Rejection::gzip_header());
@@ -550,27 +564,52 @@ impl Checker {
                 self.gzip_failed(e);
             }
         }
+        let decoded = match &self.gzip {
+            Some(dec) => dec.decoded(),
+            None => self.received,
+        };
         if let Some(e) = self.gzip_error {
             self.decide(pipeline::read_error(e));
         }
         match (self.phase, self.lines) {
-            (Phase::Done(r), _) => (Validation::rejected_early(r), None),
+            (Phase::Done(r), _) => (Validation::rejected_early(r), None, decoded),
             (_, Some(lines)) => {
                 let (v, split) = lines.finish(self.summary_buckets, on_point);
                 let whole = v
                     .code
                     .map(|_| Rejection::parse_errors(v.body.clone(), v.line));
-                (v, split.map(|s| s.finish(whole)))
+                (v, split.map(|s| s.finish(whole)), decoded)
             }
-            (_, None) => (Validation::rejected_early(Rejection::gzip_header()), None),
+            (_, None) => (
+                Validation::rejected_early(Rejection::gzip_header()),
+                None,
+                decoded,
+            ),
         }
     }
 
     /// [`finish`](Checker::finish) as a live request's verdict, equal to
     /// [`check_request`](crate::check_request)'s.
     pub fn finish_request(self) -> Verdict {
-        let v = self.finish();
-        match v.code {
+        self.finish_request_split().0
+    }
+
+    /// [`finish_request`](Checker::finish_request) and the split asked for with
+    /// [`accept_partial`](Checker::accept_partial) (see [`finish_split`](Checker::finish_split)).
+    pub fn finish_request_split(self) -> (Verdict, Option<Split>) {
+        let (v, split, _) = self.finish_request_all(&mut |_| {});
+        (v, split)
+    }
+
+    /// [`finish_request_split`](Checker::finish_request_split) with `on_point` seeing the
+    /// points of the last lines, and the bytes of the body after gzip decoding (what the
+    /// write quota counts, spec D.2).
+    pub fn finish_request_all(
+        self,
+        on_point: &mut dyn FnMut(&Point<'_>),
+    ) -> (Verdict, Option<Split>, usize) {
+        let (v, split, decoded) = self.finish_all(on_point);
+        let verdict = match v.code {
             None => Verdict::Forward {
                 points: v.points,
                 lines: v.lines,
@@ -582,6 +621,7 @@ impl Checker {
                 body: v.body,
                 line: v.line,
             }),
-        }
+        };
+        (verdict, split, decoded)
     }
 }

@@ -21,6 +21,9 @@ const TEXTS: &[&str] = &[
     "failure writing points to database",
     "unexpected error writing points to database",
     "write backend unavailable",
+    "has exceeded limited_write plan limit",
+    "Series cardinality exceeds",
+    "too many writes in flight",
     "\" not found",
 ];
 

@@ -38,6 +38,7 @@ mod buckets;
 mod dbrp;
 mod export;
 mod quarantine;
+mod quota;
 mod v1;
 mod write;
 
@@ -57,6 +58,8 @@ pub struct App {
     pub limits: Limits,
     /// A fixed clock for tests (lines without a timestamp get it).
     pub now_override: Option<i64>,
+    /// Added to the quota clock (tests move it across a window boundary).
+    pub quota_clock_offset_ms: i64,
     pub metrics: Arc<Metrics>,
     pub started: SystemTime,
     /// How bodies are stored.
@@ -81,6 +84,13 @@ pub struct App {
 impl App {
     pub fn now(&self) -> i64 {
         self.now_override.unwrap_or_else(now_ns)
+    }
+
+    /// The clock of the write quotas' windows, in ms of Unix time.
+    pub fn quota_now_ms(&self) -> u64 {
+        (now_ns() / 1_000_000)
+            .saturating_add(self.quota_clock_offset_ms)
+            .max(0) as u64
     }
 }
 
@@ -111,6 +121,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v2/orgs", get(list_orgs))
         .route("/api/v2/export", get(export))
         .route("/api/v2/dead-letters", get(dead_letters))
+        .route("/api/v2/quota", get(quota::usage))
         .route(
             "/api/v2/quarantine",
             get(quarantine::list).delete(quarantine::drop),
@@ -160,6 +171,9 @@ fn reject(r: Rejection) -> Response {
     let mut b = base(r.status);
     for (k, v) in r.headers() {
         b = b.header(k, v);
+    }
+    if let Some(secs) = r.retry_after() {
+        b = b.header("Retry-After", secs);
     }
     b.body(Body::from(r.body)).unwrap_or_default()
 }

@@ -2,7 +2,9 @@
 //! head, the gzip header and the registry have judged the request.
 
 use super::*;
+use crate::store::{QuotaJob, WriteError};
 use linegate_core::partial::Decision;
+use linegate_core::quota::{self, BatchSeries};
 
 pub(super) struct Outcome {
     response: Response,
@@ -107,6 +109,20 @@ pub(super) async fn write_inner(app: &App, parts: &Parts, reader: &mut body::Rea
     };
     let mut out = Outcome::of(Response::default());
     out.bucket = Some(bucket.name.clone());
+    // D.2's rate quota, before a byte more of the body is read (spec D.0.3). The tenant
+    // is the org of the token: the bucket's, once the permission to write it was found.
+    if let Some(limit) = app.guards.quota_write_bytes {
+        let tenant = bucket.org_id;
+        let usage = app.store.usages.get(tenant);
+        let now_ms = app.quota_now_ms();
+        if let Err(r) =
+            quota::check_rate(quota::org_tenant(tenant).as_bytes(), usage, limit, now_ms)
+        {
+            app.metrics.quota_rate_429.fetch_add(1, Ordering::Relaxed);
+            out.response = reject(r);
+            return out;
+        }
+    }
     // 8. The body, up to the size limit (a body that reaches it is too large: no need to
     // read further).
     if let Err(c) = reader.collect_into(&mut raw, max_body, declared).await {
@@ -186,12 +202,18 @@ pub(super) async fn store_batch(
         time.options(now).now
     };
     let mut scanner = Scanner::new(bucket.rules(), precision, now);
+    // D.2's series quota: the batch's distinct series (of the lines stored), admitted by
+    // the writer.
+    let mut series = app.guards.quota_series.map(|_| BatchSeries::new());
     let mut partial_answer = None;
     let mut quarantine = None;
     let decoded = match partial {
         None => {
             let report = read_batch(&decoded, &time.options(now), app.limits.max_message, |p| {
-                scanner.observe(p)
+                scanner.observe(p);
+                if let Some(s) = &mut series {
+                    s.push(p);
+                }
             });
             if let Some(r) = pipeline::parse_rejection(&report) {
                 out.response = reject(r);
@@ -206,7 +228,12 @@ pub(super) async fn store_batch(
                 &time.options(now),
                 app.limits.max_message,
                 keep,
-                |p| scanner.observe(p),
+                |p| {
+                    scanner.observe(p);
+                    if let Some(s) = &mut series {
+                        s.push(p);
+                    }
+                },
             );
             match split.decision() {
                 Decision::Forward => decoded,
@@ -248,6 +275,13 @@ pub(super) async fn store_batch(
         _ => (compress && !scan.slow).then(|| app.compression.encode(&decoded)),
     };
     let points = scan.points;
+    let g = &app.guards;
+    let quota = (g.quota_write_bytes.is_some() || g.quota_series.is_some()).then(|| QuotaJob {
+        tenant: bucket.org_id,
+        bytes: decoded.len() as u64,
+        now_ms: app.quota_now_ms(),
+        series: g.quota_series.zip(series).map(|(n, s)| (s.hashes, n)),
+    });
     let (tx, rx) = oneshot::channel();
     let job = WriteJob {
         bucket: bucket.rules(),
@@ -257,6 +291,7 @@ pub(super) async fn store_batch(
         scan,
         compressed,
         compression: app.compression,
+        quota,
         reply: tx,
         quarantine,
     };
@@ -281,7 +316,11 @@ pub(super) async fn store_batch(
             }
         }
         Ok(Ok(Some(msg))) => reject(partial_write(&msg)),
-        Ok(Err(e)) => internal_write_error(&e),
+        Ok(Err(WriteError::SeriesQuota)) => {
+            app.metrics.quota_series_429.fetch_add(1, Ordering::Relaxed);
+            reject(Rejection::series_quota())
+        }
+        Ok(Err(WriteError::Failed(e))) => internal_write_error(&e),
         Err(_) => internal_write_error("the writer stopped"),
     };
     out

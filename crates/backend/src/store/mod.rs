@@ -12,6 +12,7 @@ mod dead_letters;
 mod export;
 mod ids;
 mod quarantine;
+pub mod quota;
 mod registry;
 pub mod v1;
 mod writer;
@@ -20,7 +21,10 @@ pub use codec::*;
 pub use dead_letters::*;
 pub use export::*;
 pub use ids::*;
+use linegate_core::quota::Usage;
 pub use quarantine::*;
+use quota::{admit_series, count_bytes, SeriesCache};
+pub use quota::{QuotaJob, Usages};
 pub use registry::*;
 pub use writer::*;
 
@@ -113,6 +117,7 @@ fn open_write(dir: &Path) -> rusqlite::Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch(v1::SCHEMA)?;
+    conn.execute_batch(quota::SCHEMA)?;
     conn.execute_batch(quarantine::SCHEMA)?;
     migrate_tokens(&conn)?;
     if get_meta(&conn, SALT_KEY)?.is_none() {
@@ -155,6 +160,8 @@ pub struct Store {
     pub committed: Arc<Notify>,
     /// The highest committed batch sequence number.
     pub last_seq: Arc<AtomicI64>,
+    /// Each tenant's bytes in its current window, as last committed (spec D.2).
+    pub usages: Arc<Usages>,
 }
 
 impl Store {
@@ -179,11 +186,14 @@ impl Store {
         let (tx, rx) = mpsc::channel();
         let committed = Arc::new(Notify::new());
         let last_seq = Arc::new(AtomicI64::new(last));
+        let usages = Arc::new(Usages::load(&conn).map_err(|e| e.to_string())?);
         let mut w = Writer {
             conn,
             schema,
             committed: committed.clone(),
             last_seq: last_seq.clone(),
+            series: SeriesCache::new(quota::SERIES_CACHE),
+            usages: usages.clone(),
         };
         std::thread::Builder::new()
             .name("linegate-writer".into())
@@ -200,6 +210,7 @@ impl Store {
             registry: RwLock::new(registry),
             committed,
             last_seq,
+            usages,
         }))
     }
 

@@ -15,11 +15,31 @@ pub struct WriteJob {
     pub compressed: Option<(Vec<u8>, i64)>,
     /// How bodies are stored (`--compression`).
     pub compression: Compression,
+    /// What the batch brings to the write quotas (spec D.2), when they are on.
+    pub quota: Option<QuotaJob>,
     /// `Ok(None)`: stored whole; `Ok(Some(message))`: storage's 422 (the kept points are
     /// stored); `Err`: nothing stored.
-    pub reply: oneshot::Sender<Result<Option<Vec<u8>>, String>>,
+    pub reply: oneshot::Sender<WriteResult>,
     /// A partial write's rejected lines, stored in the same transaction (spec D.1.5).
     pub quarantine: Option<Box<Quarantined>>,
+}
+
+/// The writer's answer to a batch.
+pub type WriteResult = Result<Option<Vec<u8>>, WriteError>;
+
+/// Why nothing of a batch was stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteError {
+    /// Storage failed (the text goes into the 500).
+    Failed(String),
+    /// A new series did not fit the bucket's series quota (spec D.2's 429).
+    SeriesQuota,
+}
+
+impl From<String> for WriteError {
+    fn from(e: String) -> WriteError {
+        WriteError::Failed(e)
+    }
 }
 
 pub(crate) type ExecFn = Box<dyn FnOnce(&Transaction<'_>) -> rusqlite::Result<()> + Send>;
@@ -122,6 +142,8 @@ pub(crate) struct Writer {
     pub(crate) schema: FieldCache,
     pub(crate) committed: Arc<Notify>,
     pub(crate) last_seq: Arc<AtomicI64>,
+    pub(crate) series: SeriesCache,
+    pub(crate) usages: Arc<Usages>,
 }
 
 /// Most batches one commit takes, and most bytes.
@@ -129,10 +151,7 @@ const GROUP_MAX: usize = 512;
 const GROUP_BYTES: usize = 256 << 20;
 
 enum Reply {
-    Write(
-        oneshot::Sender<Result<Option<Vec<u8>>, String>>,
-        Result<Option<Vec<u8>>, String>,
-    ),
+    Write(oneshot::Sender<WriteResult>, WriteResult),
     Exec(oneshot::Sender<Result<(), String>>, Result<(), String>),
 }
 
@@ -166,7 +185,7 @@ impl Writer {
                 let e = e.to_string();
                 for m in group {
                     match m {
-                        Msg::Write(j) => drop(j.reply.send(Err(e.clone()))),
+                        Msg::Write(j) => drop(j.reply.send(Err(e.clone().into()))),
                         Msg::Exec(_, r) => drop(r.send(Err(e.clone()))),
                     }
                 }
@@ -174,10 +193,23 @@ impl Writer {
             }
         };
         let mut max_seq = None;
+        let mut series_added = Vec::new();
+        let mut usages = Vec::new();
         for m in group {
             match m {
                 Msg::Write(job) => {
-                    let res = write_one(&tx, &mut self.schema, &mut created, &job);
+                    let res = match &job.quota {
+                        None => write_one(&tx, &mut self.schema, &mut created, &job)
+                            .map_err(WriteError::from),
+                        Some(q) => write_counted(
+                            &tx,
+                            (&mut self.schema, &mut self.series),
+                            q,
+                            &job,
+                            &mut created,
+                            (&mut series_added, &mut usages),
+                        ),
+                    };
                     if let (Ok(_), Some(q)) = (&res, &job.quarantine) {
                         quarantine::insert(&tx, q);
                     }
@@ -209,20 +241,70 @@ impl Writer {
             for (k, _) in created {
                 self.schema.remove(&k);
             }
+            self.series.forget(&series_added);
             tracing::error!(error = %e, "commit failed");
-        } else if let Some(s) = max_seq {
-            self.last_seq.store(s, Ordering::SeqCst);
+        } else {
+            if let Some(s) = max_seq {
+                self.last_seq.store(s, Ordering::SeqCst);
+            }
+            for (tenant, u) in usages {
+                self.usages.set(tenant, u);
+            }
         }
         for r in replies {
             match (r, &commit) {
                 (Reply::Write(tx, res), Ok(())) => drop(tx.send(res)),
                 (Reply::Exec(tx, res), Ok(())) => drop(tx.send(res)),
-                (Reply::Write(tx, _), Err(e)) => drop(tx.send(Err(e.clone()))),
+                (Reply::Write(tx, _), Err(e)) => drop(tx.send(Err(e.clone().into()))),
                 (Reply::Exec(tx, _), Err(e)) => drop(tx.send(Err(e.clone()))),
             }
         }
         if wrote && commit.is_ok() {
             self.committed.notify_one();
+        }
+    }
+}
+
+/// A (bucket, series hash) pair of the series quota.
+type SeriesPair = (u64, u64);
+
+/// A batch under the write quotas (spec D.2): its new series admitted, the batch stored and
+/// its bytes counted, all or nothing (a savepoint inside the group's transaction), so the
+/// quotas count exactly what was stored. What the commit publishes goes to `done`.
+fn write_counted(
+    tx: &Transaction<'_>,
+    (schema, series): (&mut FieldCache, &mut SeriesCache),
+    q: &QuotaJob,
+    job: &WriteJob,
+    created: &mut Vec<(SchemaKey, FieldType)>,
+    done: (&mut Vec<SeriesPair>, &mut Vec<(u64, Usage)>),
+) -> Result<(Option<Vec<u8>>, Option<i64>), WriteError> {
+    let e = |e: rusqlite::Error| WriteError::Failed(e.to_string());
+    tx.execute_batch("SAVEPOINT quota").map_err(e)?;
+    let mut added = Vec::new();
+    let mut run = || {
+        if let Some((hashes, limit)) = &q.series {
+            let a =
+                admit_series(tx, series, job.bucket.id, hashes, *limit, &mut added).map_err(e)?;
+            if a.check().is_err() {
+                return Err(WriteError::SeriesQuota);
+            }
+        }
+        let stored = write_one(tx, schema, created, job)?;
+        let u = count_bytes(tx, q.tenant, q.now_ms, q.bytes).map_err(e)?;
+        Ok((stored, u))
+    };
+    match run() {
+        Ok((stored, u)) => {
+            tx.execute_batch("RELEASE quota").map_err(e)?;
+            done.0.extend(added);
+            done.1.push((q.tenant, u));
+            Ok(stored)
+        }
+        Err(err) => {
+            let _ = tx.execute_batch("ROLLBACK TO quota; RELEASE quota");
+            series.forget(&added);
+            Err(err)
         }
     }
 }

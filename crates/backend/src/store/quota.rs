@@ -1,0 +1,209 @@
+//! Write quotas (spec Part D.2) in the store: each tenant's bytes in the current window and
+//! each bucket's set of series (64-bit hashes, `linegate_core::quota::series_hash`) live in
+//! SQLite, written in the same transaction as the batch they admit, so a crash keeps the
+//! counts and the series of every batch that was acknowledged. The decisions are core's.
+//!
+//! The single writer thread makes check-and-count atomic: concurrent writes are admitted one
+//! after the other against the set as the previous ones left it. The series set is a
+//! `WITHOUT ROWID` table keyed by (bucket, hash), so a bucket with millions of series costs
+//! disk, not memory; a bounded cache of recently seen series spares SQLite the lookups of
+//! the series that keep coming back.
+
+use super::*;
+use linegate_core::quota::{self, Admission, Fate, Usage};
+use std::sync::Mutex;
+
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS quota_usage(tenant INTEGER PRIMARY KEY, window INTEGER NOT NULL,
+  bytes INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS quota_series(bucket_id INTEGER NOT NULL, hash INTEGER NOT NULL,
+  PRIMARY KEY(bucket_id, hash)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quota_series_count(bucket_id INTEGER PRIMARY KEY,
+  count INTEGER NOT NULL);
+";
+
+/// Series hashes remembered as known, per process (two generations, as `FieldCache`).
+pub const SERIES_CACHE: usize = 1 << 20;
+
+/// What a write brings to the quotas, decided by the HTTP layer.
+#[derive(Clone, Debug)]
+pub struct QuotaJob {
+    /// The org ID whose window counts the bytes (spec D.2's tenant at the backend).
+    pub tenant: u64,
+    /// Decoded bytes to count when the batch is stored.
+    pub bytes: u64,
+    /// The quota clock (ms of Unix time) when the write arrived: its window counts them.
+    pub now_ms: u64,
+    /// With `--quota-series`: the batch's distinct series in input order, and the quota.
+    pub series: Option<(Vec<u64>, u64)>,
+}
+
+/// Each tenant's usage as last committed: the rate check reads it without waiting for the
+/// writer (the rate may run over by the writes in flight, as D.2 allows).
+#[derive(Default)]
+pub struct Usages(Mutex<HashMap<u64, Usage>>);
+
+impl Usages {
+    pub fn get(&self, tenant: u64) -> Usage {
+        let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(&tenant).copied().unwrap_or_default()
+    }
+    pub(crate) fn set(&self, tenant: u64, u: Usage) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert(tenant, u);
+    }
+    pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Usages> {
+        let mut st = conn.prepare("SELECT tenant, window, bytes FROM quota_usage")?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                to_u(r.get(0)?),
+                Usage {
+                    window: r.get::<_, i64>(1)? as u64,
+                    bytes: r.get::<_, i64>(2)? as u64,
+                },
+            ))
+        })?;
+        let mut m = HashMap::new();
+        for row in rows {
+            let (t, u) = row?;
+            m.insert(t, u);
+        }
+        Ok(Usages(Mutex::new(m)))
+    }
+    /// Every tenant's usage (for the metrics and the admin endpoint).
+    pub fn all(&self) -> Vec<(u64, Usage)> {
+        let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = m.iter().map(|(k, u)| (*k, *u)).collect();
+        v.sort_unstable_by_key(|(k, _)| *k);
+        v
+    }
+}
+
+/// Known (bucket, hash) pairs, at most `cap`: the newer generation fills to half, then the
+/// older is dropped whole.
+pub(crate) struct SeriesCache {
+    cap: usize,
+    cur: HashSet<(u64, u64)>,
+    old: HashSet<(u64, u64)>,
+}
+
+impl SeriesCache {
+    pub(crate) fn new(cap: usize) -> SeriesCache {
+        SeriesCache {
+            cap: cap.max(2),
+            cur: HashSet::new(),
+            old: HashSet::new(),
+        }
+    }
+    fn put(&mut self, k: (u64, u64)) {
+        if self.cur.len() >= self.cap / 2 {
+            self.old = std::mem::take(&mut self.cur);
+        }
+        self.cur.insert(k);
+    }
+    fn known(&mut self, tx: &Transaction<'_>, k: (u64, u64)) -> rusqlite::Result<bool> {
+        if self.cur.contains(&k) {
+            return Ok(true);
+        }
+        if self.old.remove(&k) {
+            self.put(k);
+            return Ok(true);
+        }
+        let found = tx
+            .prepare_cached("SELECT 1 FROM quota_series WHERE bucket_id = ?1 AND hash = ?2")?
+            .exists(params![to_i(k.0), k.1 as i64])?;
+        if found {
+            self.put(k);
+        }
+        Ok(found)
+    }
+    /// Series added by a transaction that did not commit are forgotten.
+    pub(crate) fn forget(&mut self, keys: &[(u64, u64)]) {
+        for k in keys {
+            self.cur.remove(k);
+            self.old.remove(k);
+        }
+    }
+}
+
+/// The number of series a bucket holds.
+pub fn series_count(conn: &Connection, bucket: u64) -> rusqlite::Result<u64> {
+    let n: Option<i64> = conn
+        .query_row(
+            "SELECT count FROM quota_series_count WHERE bucket_id = ?1",
+            [to_i(bucket)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(n.unwrap_or(0) as u64)
+}
+
+/// Every bucket's series count.
+pub fn series_counts(conn: &Connection) -> rusqlite::Result<Vec<(u64, u64)>> {
+    let mut st = conn.prepare("SELECT bucket_id, count FROM quota_series_count ORDER BY 1")?;
+    let rows = st.query_map([], |r| Ok((to_u(r.get(0)?), r.get::<_, i64>(1)? as u64)))?;
+    rows.collect()
+}
+
+/// Admits the job's new series into the bucket's set, inside the writer's transaction.
+/// Returns the admission (the batch is refused when it refused a series) and the pairs it
+/// added, for the cache to forget should the commit fail.
+pub(crate) fn admit_series(
+    tx: &Transaction<'_>,
+    cache: &mut SeriesCache,
+    bucket: u64,
+    hashes: &[u64],
+    limit: u64,
+    added: &mut Vec<(u64, u64)>,
+) -> rusqlite::Result<Admission> {
+    let mut known = Vec::with_capacity(hashes.len());
+    for &h in hashes {
+        known.push(cache.known(tx, (bucket, h))?);
+    }
+    let count = series_count(tx, bucket)?;
+    let a = quota::admit(known, count, limit);
+    let add = a.to_add(false);
+    if !add.is_empty() {
+        let mut ins = tx.prepare_cached(
+            "INSERT OR IGNORE INTO quota_series(bucket_id, hash) VALUES (?1, ?2)",
+        )?;
+        for &i in &add {
+            let h = hashes[i as usize];
+            ins.execute(params![to_i(bucket), h as i64])?;
+            cache.put((bucket, h));
+            added.push((bucket, h));
+        }
+        tx.prepare_cached(
+            "INSERT INTO quota_series_count(bucket_id, count) VALUES (?1, ?2)
+             ON CONFLICT(bucket_id) DO UPDATE SET count = ?2",
+        )?
+        .execute(params![to_i(bucket), (count + add.len() as u64) as i64])?;
+    }
+    debug_assert!(a.fates.iter().filter(|f| **f == Fate::New).count() as u64 == a.new);
+    Ok(a)
+}
+
+/// Counts `bytes` for `tenant` at `now_ms`, inside the writer's transaction; returns the
+/// usage to publish once the commit returned.
+pub(crate) fn count_bytes(
+    tx: &Transaction<'_>,
+    tenant: u64,
+    now_ms: u64,
+    bytes: u64,
+) -> rusqlite::Result<Usage> {
+    let old: Option<(i64, i64)> = tx
+        .prepare_cached("SELECT window, bytes FROM quota_usage WHERE tenant = ?1")?
+        .query_row([to_i(tenant)], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let old = old.map_or(Usage::default(), |(w, b)| Usage {
+        window: w as u64,
+        bytes: b as u64,
+    });
+    let new = old.add(now_ms, bytes);
+    tx.prepare_cached(
+        "INSERT INTO quota_usage(tenant, window, bytes) VALUES (?1, ?2, ?3)
+         ON CONFLICT(tenant) DO UPDATE SET window = ?2, bytes = ?3",
+    )?
+    .execute(params![to_i(tenant), new.window as i64, new.bytes as i64])?;
+    Ok(new)
+}

@@ -1,0 +1,436 @@
+//! Write quotas (spec Part D.2), as pure decisions over the counts and sets a door keeps:
+//! who the tenant is, the fixed 300 s window and its `Retry-After`, the rate check made
+//! before a body is read, the series keys of a batch, and which new series a bucket admits.
+//! The doors (backend, Worker, a user's Worker through the package) keep the counters and
+//! series sets in their own durable stores and make the check and the count atomic there.
+
+use crate::answers::Rejection;
+use crate::pipeline::{self, Edge, Endpoint, Head};
+use crate::point::Point;
+use crate::query::{encode_value, Query};
+
+/// Length of a rate window in seconds; windows are aligned to multiples of it in Unix time.
+pub const WINDOW_SECS: u64 = 300;
+
+/// InfluxDB Cloud's text for the series-cardinality 429.
+pub const SERIES_MESSAGE: &str = "Series cardinality exceeds your plan's service quota";
+
+/// Start (seconds of Unix time) of the window holding `now_ms` (milliseconds of Unix time).
+pub fn window_start(now_ms: u64) -> u64 {
+    now_ms / 1000 / WINDOW_SECS * WINDOW_SECS
+}
+
+/// Whole seconds from `now_ms` to the end of its window, rounded up, at least 1.
+pub fn retry_after(now_ms: u64) -> u64 {
+    let end_ms = (window_start(now_ms) + WINDOW_SECS) * 1000;
+    end_ms.saturating_sub(now_ms).div_ceil(1000).max(1)
+}
+
+/// A tenant's count as a store keeps it: the window it belongs to and the bytes in it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Start of the counted window (seconds of Unix time).
+    pub window: u64,
+    /// Decoded bytes forwarded or stored for the tenant in that window.
+    pub bytes: u64,
+}
+
+impl Usage {
+    /// Bytes counted in the window holding `now_ms` (a count of an older window is spent).
+    pub fn current(self, now_ms: u64) -> u64 {
+        if self.window == window_start(now_ms) {
+            self.bytes
+        } else {
+            0
+        }
+    }
+
+    /// The usage after `bytes` more were forwarded or stored at `now_ms`.
+    pub fn add(self, now_ms: u64, bytes: u64) -> Usage {
+        Usage {
+            window: window_start(now_ms),
+            bytes: self.current(now_ms).saturating_add(bytes),
+        }
+    }
+}
+
+/// The rate decision, made before the body is read: a tenant whose count is already at or
+/// above `quota` gets the 429 with `Retry-After` to the window's end; otherwise the write
+/// goes on (the write that takes the count over the quota is still accepted).
+pub fn check_rate(tenant: &[u8], usage: Usage, quota: u64, now_ms: u64) -> Result<(), Rejection> {
+    if usage.current(now_ms) >= quota {
+        Err(Rejection::rate_quota(tenant, retry_after(now_ms)))
+    } else {
+        Ok(())
+    }
+}
+
+/// The backend's tenant: the org of the token, as the 16 hex digits of its ID (how Cloud
+/// prints it in the 429).
+pub fn org_tenant(org_id: u64) -> String {
+    format!("{org_id:016x}")
+}
+
+/// The Worker's tenant, which cannot know the token's org: the org as the request names it
+/// (`orgID`, else `org`; on `/write`, `db`).
+pub fn edge_tenant(endpoint: Endpoint, query: &[u8]) -> Vec<u8> {
+    let q = Query::parse(query);
+    match endpoint {
+        Endpoint::V2 => {
+            let id = q.get_or_empty("orgID");
+            if id.is_empty() {
+                q.get_or_empty("org").to_vec()
+            } else {
+                id.to_vec()
+            }
+        }
+        Endpoint::V1 => q.get_or_empty("db").to_vec(),
+    }
+}
+
+/// The Worker's name for a destination bucket of the series quota: org and bucket as the
+/// request names them (on `/write`, `db` and `rp`), each query-encoded so that the name is
+/// text and no two destinations share it.
+pub fn edge_bucket(endpoint: Endpoint, query: &[u8]) -> String {
+    let q = Query::parse(query);
+    let (head, tenant, key, value) = match endpoint {
+        Endpoint::V2 => (
+            "v2 org=",
+            edge_tenant(endpoint, query),
+            "&bucket=",
+            "bucket",
+        ),
+        Endpoint::V1 => ("v1 db=", edge_tenant(endpoint, query), "&rp=", "rp"),
+    };
+    let mut out = String::from(head);
+    out.push_str(&encode_value(&tenant));
+    out.push_str(key);
+    out.push_str(&encode_value(q.get_or_empty(value)));
+    out
+}
+
+/// What the Worker's quotas need from a request's head: its tenant and its bucket, or
+/// `None` when the head itself is answered first (credentials missing, precision, `bucket`
+/// or `db`, org: steps that come before the rate quota, spec D.0.3), so that a request
+/// InfluxDB rejects from its head is not throttled.
+pub fn edge_names(head: &Head<'_>) -> Option<(Vec<u8>, String)> {
+    pipeline::admit(head, &mut Edge)
+        .ok()?
+        .resolve_with(None, &mut Edge)
+        .ok()?;
+    Some((
+        edge_tenant(head.endpoint, head.query),
+        edge_bucket(head.endpoint, head.query),
+    ))
+}
+
+/// The 64-bit hash that may stand for a series key (FNV-1a: the same in every door, wasm
+/// or native, and stable across versions, as stored sets outlive them).
+pub fn series_hash(key: &[u8]) -> u64 {
+    let mut h = Fnv::new();
+    h.write(key);
+    h.0
+}
+
+/// [`series_hash`] of a point's series key ([`Point::series_key`]), without building it.
+pub fn point_series_hash(p: &Point<'_>) -> u64 {
+    let mut h = Fnv::new();
+    h.write(p.raw_measurement());
+    for t in p.tags() {
+        h.write(b",");
+        h.write(t.raw_key());
+        h.write(b"=");
+        h.write(t.raw_value());
+    }
+    h.0
+}
+
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// The series of a batch: each distinct series once, in the order it first appears, and
+/// for every point its line and the index of its series. Fed each point as it is parsed.
+#[derive(Clone, Debug, Default)]
+pub struct BatchSeries {
+    /// Distinct series hashes in input order.
+    pub hashes: Vec<u64>,
+    /// (line, index into `hashes`) for every point, in input order.
+    pub points: Vec<(u64, u32)>,
+    /// Open addressing over `hashes` (index + 1; 0 is empty): the hashes are uniform
+    /// already, so their low bits pick the slot (and no general map is compiled into wasm).
+    slots: Vec<u32>,
+}
+
+impl BatchSeries {
+    /// No series yet.
+    pub fn new() -> BatchSeries {
+        BatchSeries::default()
+    }
+
+    /// Notes a point's series.
+    pub fn push(&mut self, p: &Point<'_>) {
+        self.push_hash(p.line(), point_series_hash(p));
+    }
+
+    /// Notes the series hash of a point on `line`.
+    pub fn push_hash(&mut self, line: u64, hash: u64) {
+        if self.slots.len() < 2 * (self.hashes.len() + 1) {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut s = hash as usize & mask;
+        let i = loop {
+            match self.slots[s] {
+                0 => {
+                    self.hashes.push(hash);
+                    self.slots[s] = self.hashes.len() as u32;
+                    break self.hashes.len() as u32 - 1;
+                }
+                n if self.hashes[n as usize - 1] == hash => break n - 1,
+                _ => s = (s + 1) & mask,
+            }
+        };
+        self.points.push((line, i));
+    }
+
+    fn grow(&mut self) {
+        let cap = (self.slots.len() * 2).max(16);
+        self.slots = vec![0; cap];
+        for (i, &h) in self.hashes.iter().enumerate() {
+            let mut s = h as usize & (cap - 1);
+            while self.slots[s] != 0 {
+                s = (s + 1) & (cap - 1);
+            }
+            self.slots[s] = i as u32 + 1;
+        }
+    }
+}
+
+/// What becomes of one distinct series of a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// In the bucket's set already: always passes.
+    Known,
+    /// New, and it fits: admitted (added to the set once the write goes on).
+    New,
+    /// New, and the bucket is at its quota: its lines do not pass.
+    Refused,
+}
+
+/// The admission of a batch's distinct series against a bucket's set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admission {
+    /// One fate per distinct series, in input order.
+    pub fates: Vec<Fate>,
+    /// How many are new and admitted.
+    pub new: u64,
+    /// How many are new and refused.
+    pub refused: u64,
+}
+
+impl Admission {
+    /// The indices of the series to add to the set: the admitted new ones, or none at all
+    /// when the write is not partial and some series was refused (the whole batch is then
+    /// answered 429 and nothing is forwarded).
+    pub fn to_add(&self, partial: bool) -> Vec<u32> {
+        if self.refused > 0 && !partial {
+            return Vec::new();
+        }
+        (self.fates.iter().enumerate())
+            .filter(|(_, f)| **f == Fate::New)
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+
+    /// The answer for a write that is not partial: the series 429 when a series was refused.
+    pub fn check(&self) -> Result<(), Rejection> {
+        if self.refused > 0 {
+            Err(Rejection::series_quota())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Admits new series in input order while the bucket's `count` is below `quota`;
+/// `known` says, for each series in turn, whether it is in the bucket's set (known series always pass).
+pub fn admit(known: impl IntoIterator<Item = bool>, count: u64, quota: u64) -> Admission {
+    let mut count = count;
+    let mut new = 0;
+    let mut refused = 0;
+    let fates = known
+        .into_iter()
+        .map(|k| {
+            if k {
+                Fate::Known
+            } else if count < quota {
+                count += 1;
+                new += 1;
+                Fate::New
+            } else {
+                refused += 1;
+                Fate::Refused
+            }
+        })
+        .collect();
+    Admission {
+        fates,
+        new,
+        refused,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{read_batch, ParseOptions, Precision};
+
+    #[test]
+    fn windows_are_aligned_and_retry_after_runs_to_their_end() {
+        assert_eq!(window_start(0), 0);
+        assert_eq!(window_start(299_999), 0);
+        assert_eq!(window_start(300_000), 300);
+        assert_eq!(window_start(1_700_000_123_456), 1_700_000_100);
+        assert_eq!(retry_after(300_000), 300);
+        assert_eq!(retry_after(300_001), 300);
+        assert_eq!(retry_after(599_000), 1);
+        assert_eq!(retry_after(599_999), 1);
+        assert_eq!(retry_after(1_700_000_123_456), 277);
+    }
+
+    #[test]
+    fn the_rate_is_checked_against_the_current_window_only() {
+        let now = 1_000_000;
+        let u = Usage::default().add(now, 99);
+        assert_eq!(check_rate(b"acme", u, 100, now), Ok(()));
+        // The write that crosses the quota was accepted; the next one is answered.
+        let u = u.add(now, 50);
+        assert_eq!(u.bytes, 149);
+        let r = check_rate(b"acme", u, 100, now).unwrap_err();
+        assert_eq!(r.status, 429);
+        assert_eq!(r.retry_after(), Some(200));
+        assert_eq!(
+            r.body,
+            br#"{"code":"too many requests","message":"org acme has exceeded limited_write plan limit"}"#
+        );
+        assert_eq!(
+            r.headers(),
+            [
+                ("Content-Type", "application/json; charset=utf-8"),
+                ("X-Platform-Error-Code", "too many requests")
+            ]
+        );
+        // The next window starts from zero.
+        let later = (window_start(now) + WINDOW_SECS) * 1000;
+        assert_eq!(check_rate(b"acme", u, 100, later), Ok(()));
+        assert_eq!(u.add(later, 7).bytes, 7);
+        // A quota of 0 throttles every write.
+        assert!(check_rate(b"acme", Usage::default(), 0, now).is_err());
+    }
+
+    #[test]
+    fn the_series_answer_has_no_retry_after() {
+        let r = Rejection::series_quota();
+        assert_eq!(r.status, 429);
+        assert_eq!(r.retry_after(), None);
+        assert_eq!(
+            r.body,
+            br#"{"code":"too many requests","message":"Series cardinality exceeds your plan's service quota"}"#
+        );
+    }
+
+    #[test]
+    fn tenants_per_door() {
+        assert_eq!(org_tenant(0x0a1b), "0000000000000a1b");
+        assert_eq!(edge_tenant(Endpoint::V2, b"org=acme&bucket=b"), b"acme");
+        assert_eq!(
+            edge_tenant(Endpoint::V2, b"org=acme&orgID=0123456789abcdef"),
+            b"0123456789abcdef"
+        );
+        assert_eq!(edge_tenant(Endpoint::V2, b"orgID=&org=a%20b"), b"a b");
+        assert_eq!(edge_tenant(Endpoint::V1, b"db=telegraf&org=x"), b"telegraf");
+        assert_eq!(
+            edge_bucket(Endpoint::V2, b"org=a%26b&bucket=c"),
+            "v2 org=a%26b&bucket=c"
+        );
+        assert_eq!(edge_bucket(Endpoint::V1, b"db=d&rp=r&u=x"), "v1 db=d&rp=r");
+        assert_ne!(
+            edge_bucket(Endpoint::V2, b"org=a&bucket=b%26bucket%3Dc"),
+            edge_bucket(Endpoint::V2, b"org=a%26bucket%3Db&bucket=c")
+        );
+    }
+
+    #[test]
+    fn edge_names_only_for_heads_that_pass() {
+        let head = |query: &'static [u8], auth: Option<&'static [u8]>| Head {
+            endpoint: Endpoint::V2,
+            query,
+            authorization: auth,
+            content_encoding: None,
+        };
+        let t = Some(&b"Token x"[..]);
+        assert_eq!(
+            edge_names(&head(b"org=a&bucket=b", t)),
+            Some((b"a".to_vec(), "v2 org=a&bucket=b".into()))
+        );
+        assert_eq!(edge_names(&head(b"org=a&bucket=b", None)), None);
+        assert_eq!(edge_names(&head(b"org=a&bucket=b&precision=h", t)), None);
+        assert_eq!(edge_names(&head(b"org=a", t)), None);
+        assert_eq!(edge_names(&head(b"bucket=b", t)), None);
+    }
+
+    #[test]
+    fn new_series_are_admitted_in_input_order() {
+        let a = admit([false, true, false, false, true], 8, 10);
+        assert_eq!(
+            a.fates,
+            [
+                Fate::New,
+                Fate::Known,
+                Fate::New,
+                Fate::Refused,
+                Fate::Known
+            ]
+        );
+        assert_eq!((a.new, a.refused), (2, 1));
+        assert_eq!(a.check(), Err(Rejection::series_quota()));
+        assert_eq!(a.to_add(false), Vec::<u32>::new());
+        assert_eq!(a.to_add(true), [0, 2]);
+        // Known series pass even past the quota.
+        let a = admit([true, true], 50, 10);
+        assert_eq!((a.new, a.refused, a.check()), (0, 0, Ok(())));
+    }
+
+    #[test]
+    fn batch_series_are_distinct_in_first_appearance() {
+        let body = b"cpu,host=b v=1 1\nmem v=1 2\ncpu,host=b v=2 3\n\ncpu,host=a v=1 4\n";
+        let mut s = BatchSeries::new();
+        let r = read_batch(body, &ParseOptions::new(Precision::Ns, 0), 1 << 20, |p| {
+            s.push(p)
+        });
+        assert!(r.is_ok());
+        assert_eq!(
+            s.hashes,
+            [
+                series_hash(b"cpu,host=b"),
+                series_hash(b"mem"),
+                series_hash(b"cpu,host=a")
+            ]
+        );
+        assert_eq!(s.points, [(1, 0), (2, 1), (3, 0), (5, 2)]);
+        // The FNV-1a reference value, so every door hashes alike.
+        assert_eq!(series_hash(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(series_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -1,0 +1,323 @@
+// Write quotas (spec Part D.2) in workerd, in front of the real linegate-backend behind a tap
+// that records what reached it: the rate's exact 429 with Retry-After to the window's end
+// and the next window accepting again (the quota clock moved near a boundary), a throttled
+// body left unread, the series quota's exact 429 with nothing forwarded, 16 concurrent
+// clients never getting more than N series to the backend, counts and series surviving
+// SIGKILL of workerd (wrangler dev --persist-to), and the isolate's budget of bodies in
+// flight keeping 16 concurrent 16 MiB writes under 128 MB.
+
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { spawn, execFileSync } from "node:child_process";
+import {
+  ROOT,
+  SETUP,
+  hasPkg,
+  backendAvailable,
+  startTarget,
+  startWorker,
+  freePort,
+  send,
+  sendStream,
+  stopAll,
+} from "./helpers.mjs";
+
+const skip =
+  (!hasPkg && "pkg/ is not built (npm run build)") ||
+  (!backendAvailable() && "linegate-backend is not built (cargo build --release -p linegate-backend)");
+const AUTH = { Authorization: `Token ${SETUP.token}` };
+const ADMIN = "quota-admin-test-token";
+const DO = { durableObjects: { QUOTA_DO: { className: "Quota", useSQLite: true } } };
+const SERIES_429 = `{"code":"too many requests","message":"Series cardinality exceeds your plan's service quota"}`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const MiB = 1024 * 1024;
+
+function quotaWorker(target, vars, dir) {
+  return startWorker(
+    { BACKEND_URL: target.url, QUOTA_ADMIN_TOKEN: ADMIN, ...vars },
+    { miniflare: dir ? { ...DO, durableObjectsPersist: dir } : DO },
+  );
+}
+
+const write = (w, query, body) =>
+  send(w.url, { path: `/api/v2/write?${query}`, headers: { ...AUTH, "Content-Length": String(Buffer.byteLength(body)) }, body });
+
+async function usage(base) {
+  const r = await send(base, { method: "GET", path: "/quota", headers: { Authorization: `Bearer ${ADMIN}` } });
+  assert.equal(r.status, 200, r.body.toString());
+  return JSON.parse(r.body);
+}
+
+function checkHeaders(r) {
+  assert.equal(r.headers["content-type"], "application/json; charset=utf-8");
+  assert.equal(r.headers["x-platform-error-code"], "too many requests");
+}
+
+describe("write quotas at the edge", { skip }, () => {
+  test("rate: exact 429 with Retry-After to the window's end, body unread, next window accepts", async () => {
+    // The quota clock 10 s before a boundary (the Worker's own clock cannot be moved).
+    const t = Date.now();
+    const boundary = (Math.floor(t / 300_000) + 2) * 300_000;
+    const offset = boundary - 10_000 - t;
+    const target = await startTarget();
+    const w = await quotaWorker(target, { QUOTA_WRITE_BYTES: "100", QUOTA_CLOCK_OFFSET_MS: String(offset) });
+    try {
+      const line = "cpu,host=a v=1 1\n".repeat(3); // 51 bytes
+      assert.equal((await write(w, "org=o&bucket=b", line)).status, 204);
+      // 102 bytes: the write that crosses the quota is still accepted.
+      assert.equal((await write(w, "org=o&bucket=b", line)).status, 204);
+      const before = Date.now() + offset;
+      const r = await write(w, "org=o&bucket=b", line);
+      const after = Date.now() + offset;
+      assert.equal(r.status, 429, r.body.toString());
+      checkHeaders(r);
+      assert.equal(r.body.toString(), `{"code":"too many requests","message":"org o has exceeded limited_write plan limit"}`);
+      const secs = (ms) => Math.max(1, Math.ceil((boundary - ms) / 1000));
+      const retry = Number(r.headers["retry-after"]);
+      assert.ok(retry >= secs(after) && retry <= secs(before), `Retry-After ${retry} not in ${secs(after)}..${secs(before)}`);
+      assert.equal(target.received.length, 2, "the throttled write was not forwarded");
+      // The tenant is the org as the request names it: another org is not throttled.
+      assert.equal((await write(w, "org=other&bucket=b", line)).status, 404);
+
+      // A throttled body is not read: a declared 200 MiB is answered at once.
+      const t0 = Date.now();
+      const big = await sendStream(w.url, {
+        path: "/api/v2/write?org=o&bucket=b",
+        headers: { ...AUTH, "Content-Length": String(200 * MiB) },
+        total: 200 * MiB,
+      });
+      assert.equal(big.status, 429);
+      assert.ok(big.headers["retry-after"]);
+      assert.ok(Date.now() - t0 < 5_000, `took ${Date.now() - t0} ms`);
+      assert.ok(big.sent < 64 * MiB, `${big.sent} bytes were sent before the answer`);
+
+      const u = await usage(w.url);
+      const o = u.tenants.find((x) => x.tenant === "o");
+      assert.equal(o.bytes, 102);
+      assert.ok(o.throttled >= 2);
+
+      // The next window accepts again once the quota clock passes the boundary.
+      for (;;) {
+        const r2 = await write(w, "org=o&bucket=b", line);
+        if (r2.status === 204) {
+          assert.ok(Date.now() + offset >= boundary, "accepted before the window ended");
+          break;
+        }
+        assert.equal(r2.status, 429);
+        assert.ok(Date.now() + offset < boundary + 5_000, "still throttled after the boundary");
+        await sleep(250);
+      }
+      const entries = w.entries().filter((e) => e.action === "throttled");
+      assert.ok(entries.length >= 2 && entries.every((e) => e.status === 429 && typeof e.quota_ms === "number"));
+    } finally {
+      await stopAll(w, target);
+    }
+  });
+
+  test("series: exact 429 without Retry-After, nothing forwarded, known series pass", async () => {
+    const target = await startTarget();
+    const w = await quotaWorker(target, { QUOTA_SERIES: "5" });
+    try {
+      const q = "org=o&bucket=b&precision=s";
+      assert.equal((await write(w, q, "m,h=1 v=1 1\nm,h=2 v=1 1\nm,h=1 v=2 2\nn v=1 1\n")).status, 204);
+      const r = await write(w, q, "m,h=1 v=3 3\nm,h=3 v=1 1\nm,h=4 v=1 1\nm,h=5 v=1 1\n");
+      assert.equal(r.status, 429);
+      checkHeaders(r);
+      assert.equal(r.headers["retry-after"], undefined);
+      assert.equal(r.body.toString(), SERIES_429);
+      assert.equal(target.received.length, 1, "nothing of the refused batch was forwarded");
+      // Exactly up to the quota, with known series; then known series keep passing.
+      assert.equal((await write(w, q, "m,h=3 v=1 1\nm,h=1 v=4 4\nm,h=4 v=1 1\n")).status, 204);
+      assert.equal((await write(w, q, "n v=2 2\nm,h=2 v=2 2\n")).status, 204);
+      assert.equal((await write(w, q, "m,h=9 v=1 1\n")).body.toString(), SERIES_429);
+      // gzip: the series are the decoded body's.
+      const gz = (await import("node:zlib")).gzipSync("m,h=9 v=1 1\n");
+      const rz = await send(w.url, { path: `/api/v2/write?${q}`, headers: { ...AUTH, "Content-Encoding": "gzip" }, body: gz });
+      assert.equal(rz.body.toString(), SERIES_429);
+      // v1's /write names its bucket by db and rp: a set of its own.
+      const v1 = await send(w.url, { path: `/write?db=b&u=x&p=${SETUP.token}`, body: "m,h=9 v=1 1\n" });
+      assert.equal(v1.status, 204);
+      assert.equal(target.received.length, 4);
+      const u = await usage(w.url);
+      const b = u.buckets.find((x) => x.bucket === "v2 org=o&bucket=b");
+      assert.equal(b.series, 5);
+      assert.equal(b.refused, 3);
+      assert.ok(w.entries().some((e) => e.action === "series_refused" && e.refused === 1));
+    } finally {
+      await stopAll(w, target);
+    }
+  });
+
+  test("16 concurrent clients never get more than N new series to the backend", async () => {
+    const N = 20;
+    const target = await startTarget();
+    const w = await quotaWorker(target, { QUOTA_SERIES: String(N) });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 16 }, async (_, c) => {
+          const out = [];
+          for (let i = 0; i < 3; i++) {
+            const r = await write(w, "org=o&bucket=b", `m,c=${c},i=${i} v=1 1\nm,c=${c},i=${i}b v=1 1\n`);
+            out.push(r.status);
+            if (r.status === 429) assert.equal(r.body.toString(), SERIES_429);
+          }
+          return out;
+        }),
+      );
+      const ok = answers.flat().filter((s) => s === 204).length;
+      assert.equal(ok, N / 2, `${answers}`);
+      const series = new Set();
+      for (const r of target.received) for (const l of r.body.toString().split("\n")) if (l) series.add(l.split(" ")[0]);
+      assert.equal(series.size, N);
+    } finally {
+      await stopAll(w, target);
+    }
+  });
+});
+
+// ---- SIGKILL of workerd -----------------------------------------------------------------
+
+describe("quotas survive SIGKILL of workerd (wrangler dev --persist-to)", { skip }, () => {
+  const WRANGLER = path.join(ROOT, "node_modules/.bin/wrangler");
+  const ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
+
+  // The quota clock just past a window's start, so no count resets while the test runs.
+  const offset = 300_000 - (Date.now() % 300_000) + 1_000;
+
+  async function dev(port, persist, backendUrl) {
+    const inspector = await freePort();
+    const p = spawn(
+      WRANGLER,
+      [
+        "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
+        "--persist-to", persist,
+        "--var", `BACKEND_URL:${backendUrl}`, "--var", "QUOTA_SERIES:3", "--var", "QUOTA_WRITE_BYTES:40",
+        "--var", `QUOTA_ADMIN_TOKEN:${ADMIN}`, "--var", `QUOTA_CLOCK_OFFSET_MS:${offset}`,
+      ],
+      { cwd: ROOT, env: ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    p.stdout.on("data", (c) => (out += c));
+    p.stderr.on("data", (c) => (out += c));
+    const base = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      assert.equal(p.exitCode, null, `wrangler dev exited: ${out}`);
+      try {
+        if ((await send(base, { method: "GET", path: "/ping" })).status === 204) break;
+      } catch {}
+      assert.ok(Date.now() < deadline, `wrangler dev did not start: ${out}`);
+      await sleep(200);
+    }
+    return {
+      url: base,
+      output: () => out,
+      kill: async () => {
+        try {
+          process.kill(-p.pid, "SIGKILL");
+        } catch {}
+        if (p.exitCode === null && p.signalCode === null) await new Promise((r) => p.once("exit", r));
+      },
+    };
+  }
+
+  test("the window's count and every admitted series are kept", { timeout: 200_000 }, async () => {
+    const target = await startTarget();
+    const persist = fs.mkdtempSync(path.join(os.tmpdir(), "linegate-quota-kill-"));
+    const port = await freePort();
+    let d = await dev(port, persist, target.url);
+    try {
+      const w = { url: new URL(d.url) };
+      const v1 = (body) => send(d.url, { path: `/write?db=b&u=x&p=${SETUP.token}`, body });
+      // Tenant "o" (v2): 24 + 24 bytes, over the quota of 40.
+      const r0 = await write(w, "org=o&bucket=b", "m,h=1 v=1 1\nm,h=2 v=1 1\n");
+      assert.equal(r0.status, 204, r0.body.toString());
+      assert.equal((await write(w, "org=o&bucket=b", "m,h=1 v=2 2\nm,h=2 v=2 2\n")).status, 204);
+      assert.equal((await write(w, "org=o&bucket=b", "m,h=1 v=3 3\n")).status, 429);
+      // Tenant "b" (v1's db): 36 bytes, 3 series, the quota's; a fourth is refused.
+      const r1 = await v1("m,h=1 v=1 1\nm,h=2 v=1 1\n");
+      assert.equal(r1.status, 204, `${r1.body} ${d.output().slice(-3000)}`);
+      assert.equal((await v1("m,h=3 v=1 1\n")).status, 204);
+      assert.equal((await v1("m,h=4 v=1 1\n")).body.toString(), SERIES_429);
+      await d.kill();
+      d = await dev(port, persist, target.url);
+      w.url = new URL(d.url);
+      const r = await write(w, "org=o&bucket=b", "m,h=1 v=3 3\n");
+      assert.equal(r.status, 429, r.body.toString());
+      assert.ok(Number(r.headers["retry-after"]) >= 1);
+      const u = await usage(d.url);
+      assert.equal(u.tenants.find((x) => x.tenant === "o").bytes, 48);
+      assert.equal(u.buckets.find((x) => x.bucket === "v1 db=b&rp=").series, 3);
+      // A new series is still refused, an admitted one still passes.
+      assert.equal((await v1("m,h=5 v=1 1\n")).body.toString(), SERIES_429);
+      assert.equal((await v1("m,h=2 v=2 2\n")).status, 204);
+    } finally {
+      await d.kill();
+      await target.close();
+      fs.rmSync(persist, { recursive: true, force: true });
+    }
+  });
+});
+
+// ---- the isolate's budget of bodies in flight ----------------------------------------------
+
+// workerd processes started by this test process (Miniflare runs workerd as a child; other
+// suites may run their own at the same time).
+function workerdPids() {
+  const out = execFileSync("ps", ["-eo", "pid,ppid,comm"], { encoding: "utf8" });
+  return out
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[2] === "workerd" && Number(f[1]) === process.pid)
+    .map((f) => Number(f[0]));
+}
+
+function rssBytes(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(s)[1]) * 1024;
+}
+
+test("16 concurrent 16 MiB writes keep workerd's added memory under 128 MB", { skip, timeout: 180_000 }, async (t) => {
+  const before = new Set(workerdPids());
+  const target = await startTarget();
+  const w = await startWorker({ BACKEND_URL: target.url });
+  try {
+    const pid = workerdPids().find((p) => !before.has(p));
+    assert.ok(pid, "workerd's process");
+    // Warm up (the module, the wasm instance), then the baseline.
+    assert.equal((await write(w, "org=o&bucket=b", "m v=1 1\n")).status, 204);
+    const base = rssBytes(pid);
+    let peak = base;
+    const timer = setInterval(() => {
+      try {
+        peak = Math.max(peak, rssBytes(pid));
+      } catch {}
+    }, 10);
+    // Bodies just under MAX_BODY_BYTES: one point, then comment lines.
+    const head = "m f=1i 1\n";
+    const lineOf = "#" + "x".repeat(1022) + "\n";
+    const body = Buffer.from(head + lineOf.repeat(Math.floor((16 * MiB - 1 - head.length) / 1024)));
+    const answers = await Promise.all(
+      Array.from({ length: 16 }, () =>
+        send(w.url, { path: "/api/v2/write?org=o&bucket=b", headers: { ...AUTH, "Content-Length": String(body.length) }, body }),
+      ),
+    );
+    clearInterval(timer);
+    const statuses = answers.map((a) => a.status);
+    const ok = statuses.filter((s) => s === 204).length;
+    const busy = answers.filter((a) => a.status === 503);
+    t.diagnostic(`workerd RSS ${(base / MiB).toFixed(0)} → peak ${(peak / MiB).toFixed(0)} MiB (+${((peak - base) / 1e6).toFixed(0)} MB); ${ok} × 204, ${busy.length} × 503`);
+    assert.equal(ok + busy.length, 16, `${statuses}`);
+    assert.ok(ok >= 1 && busy.length >= 1);
+    for (const a of busy) {
+      assert.equal(a.body.toString(), `{"code":"unavailable","message":"too many writes in flight"}`);
+      assert.equal(a.headers["retry-after"], "5");
+    }
+    assert.ok(peak - base < 128e6, `added ${((peak - base) / 1e6).toFixed(0)} MB`);
+  } finally {
+    await stopAll(w, target);
+  }
+});
