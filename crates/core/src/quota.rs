@@ -163,7 +163,7 @@ pub struct BatchSeries {
     pub hashes: Vec<u64>,
     /// (line, index into `hashes`) for every point, in input order.
     pub points: Vec<(u64, u32)>,
-    index: HashMap<u64, u32>,
+    index: HashMap<u64, u32, crate::MapState>,
 }
 
 impl BatchSeries {
