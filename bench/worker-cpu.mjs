@@ -89,7 +89,7 @@ const gz = opt.plain ? lp : zlib.gzipSync(lp, { level: 6 });
 const sink = await startRecorder();
 sink.received.length = 0;
 const result = {};
-for (const [name, script] of [["pass-through", "worker/passthrough.js"], ["edge check", "worker/index.js"]]) {
+for (const [name, script] of [["pass-through", "bench/worker/passthrough.js"], ["edge check", "worker/index.js"]]) {
   const w = await startWorker({ BACKEND_URL: sink.url }, { script });
   const pid = workerdPid();
   for (let i = 0; i < 3; i++) await post(w.url, gz, 0); // warm up

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Load benchmark of the Worker: `wrangler dev` in front of the backend on loopback, small
 // (~1 KB, plain) and large (5 MB of line protocol, sent gzipped) batches, with the edge
-// check on and with a pass-through Worker (worker/passthrough.js) as the baseline.
+// check on and with a pass-through Worker (bench/worker/passthrough.js) as the baseline.
 // Reports requests/s and p50/p99 latency per case; bounded in time and count.
 //
 //   node bench/worker-load.mjs [--duration 10] [--rounds 2] [--backend auto|real|sink]

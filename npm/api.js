@@ -455,28 +455,22 @@ export function countRate(usage, bytes, nowMs = Date.now()) {
   return glue.countRate(usage?.window ?? 0, usage?.bytes ?? 0, nowMs, bytes);
 }
 
-/** Whole seconds until the 300 s window holding `nowMs` ends (at least 1). */
-export function quotaRetryAfter(nowMs = Date.now()) {
-  need("quotaRetryAfter()");
-  return glue.quotaRetryAfter(nowMs);
-}
-
 /**
  * The admission of a batch's distinct series (input order) against a bucket's set: `known`
- * (one truthy value per series), the set's `count` and the `limit`. `{ fates, add, refused }`:
- * fates 0 known / 1 new / 2 refused; `add`, the indices to add to the set.
+ * (one truthy value per series), the set's `count` and the `limit`. `{ refused, add }`: how
+ * many new series did not fit, and the indices of those to add to the set (none when one
+ * was refused, unless `partial`).
  */
 export function admitSeries(known, count, limit, { partial = false } = {}) {
   need("admitSeries()");
   const k = known instanceof Uint8Array ? known : Uint8Array.from(known, (x) => (x ? 1 : 0));
-  return glue.admitSeries(k, count, limit, partial);
+  const out = glue.admitSeries(k, count, limit, partial);
+  return { refused: out[0], add: out.subarray(1) };
 }
 
-/** The 64-bit hash of a series key (as 16 hex digits), as the sets keep it. */
-export function seriesHash(key) {
-  need("seriesHash()");
-  return glue.seriesHash(typeof key === "string" ? encoder.encode(key) : key);
-}
+// A series hash as the sets keep it: 16 hex digits.
+const hex64 = (h) => h.toString(16).padStart(16, "0");
+
 /**
  * The header an edge sets to its client's address when it forwards a request: the backend
  * counts failed authentication per client by it, believing it only from the proxies its
@@ -566,6 +560,15 @@ export class Gunzip {
 }
 if (typeof Symbol.dispose === "symbol") Gunzip.prototype[Symbol.dispose] = Gunzip.prototype.free;
 
+/**
+ * The most bytes a gzip member header can take before the check decides on it: enough of a
+ * body for every check that comes before the size check.
+ */
+export function maxGzipHeader() {
+  need("maxGzipHeader()");
+  return glue.maxGzipHeader();
+}
+
 /** The package (and crate) version. */
 export function version() {
   need("version()");
@@ -653,7 +656,7 @@ export class Checker {
     const raw = this.#live();
     try {
       const v = raw.finish();
-      if (this.#series && v.action !== "reject") v.series = raw.seriesHashes();
+      if (this.#series && v.action !== "reject") v.series = Array.from(raw.seriesHashes(), hex64);
       if (this.#decoded && v.action !== "reject") v.decoded = raw.decoded;
       return v;
     } finally {

@@ -82,7 +82,11 @@ export type PartialWrite = {
   /** What the rejected lines are recorded under: the path and query string without `u` and `p`. */
   destination: string;
 };
-export type Verdict = Forward | Reject | PartialWrite;
+export type Verdict = Forward | Reject;
+/** What a check with `acceptPartial` gives: a Verdict, or a partial write. */
+export type PartialVerdict = Verdict | PartialWrite;
+/** `acceptPartial`'s values (spec Part D.1). */
+export type AcceptPartial = boolean | "off" | "request" | "always";
 
 /** What `checkWrite` reads of a fetch `Headers` (a Request's headers, for instance). */
 export type HeadersLike = { get(name: string): string | null; has(name: string): boolean };
@@ -107,10 +111,14 @@ export type CheckWriteRequest = {
    * Partial writes (spec Part D.1): `true` or `"always"` splits every batch with good and bad
    * lines, `"request"` those whose query has `accept_partial=true`. Default: off.
    */
-  acceptPartial?: boolean | "off" | "request" | "always" | undefined;
+  acceptPartial?: AcceptPartial | undefined;
 };
 
+/** A request checked with `acceptPartial` given. */
+export type PartialRequest = CheckWriteRequest & { acceptPartial: AcceptPartial };
+
 /** Checks a write request as InfluxDB OSS v2 would answer it: forward, or reject with the exact answer. */
+export function checkWrite(req: PartialRequest): PartialVerdict;
 export function checkWrite(req: CheckWriteRequest): Verdict;
 
 /** A request's credentials: a token (`user` null), or a v1 user name and password. */
@@ -309,11 +317,12 @@ export type Chunk = Uint8Array | ArrayBuffer | ArrayBufferView | string;
  * `R` is what `finish()` gives: a Validation (`new Checker(opts)`, as `validate`) or a
  * Verdict (`Checker.forRequest(req)`, as `checkWrite`).
  */
-export class Checker<R extends Validation | Verdict = Validation> {
+export class Checker<R extends Validation | Verdict | PartialVerdict = Validation> {
   /** A batch, as `validate` checks it (`onProgress` and `signal` are `checkStream`'s). */
   constructor(opts?: Omit<ValidateOptions, "onProgress" | "signal">);
   /** A live write request: `checkWrite`'s request without the body. */
   /** `series`/`decoded`: a forward verdict also gives the batch's distinct series / its decoded size (the write quotas). */
+  static forRequest(req: Omit<PartialRequest, "body"> & { series?: boolean | undefined; decoded?: boolean | undefined }): Checker<PartialVerdict>;
   static forRequest(req: Omit<CheckWriteRequest, "body"> & { series?: boolean | undefined; decoded?: boolean | undefined }): Checker<Verdict>;
   /** Feeds the next bytes of the body. */
   push(chunk: Chunk): void;
@@ -355,6 +364,10 @@ export type StreamOptions = {
  */
 export function checkStream(
   source: ChunkSource,
+  opts: StreamOptions & { request: Omit<PartialRequest, "body"> },
+): Promise<PartialVerdict>;
+export function checkStream(
+  source: ChunkSource,
   opts: StreamOptions & { request: Omit<CheckWriteRequest, "body"> },
 ): Promise<Verdict>;
 export function checkStream(
@@ -394,6 +407,9 @@ export function answer(kind: "ping", args: { version: string }): Answer;
  */
 export function clientAddressHeader(): string;
 
+/** The most bytes a gzip member header can take before the check decides on it. */
+export function maxGzipHeader(): number;
+
 /** `/health`: 200, InfluxDB's text. */
 export function answer(kind: "health", args: { version: string; commit: string }): Answer;
 export function isReady(): boolean;
@@ -418,20 +434,14 @@ export type RateAnswer = {
 export function checkRate(tenant: string, usage: RateUsage | null | undefined, limit: number, nowMs?: number): RateAnswer | null;
 /** The usage after `bytes` more were stored at `nowMs` (a count of an older window starts over). */
 export function countRate(usage: RateUsage | null | undefined, bytes: number, nowMs?: number): RateUsage;
-/** Whole seconds until the 300 s window holding `nowMs` ends (at least 1). */
-export function quotaRetryAfter(nowMs?: number): number;
-
-/** Per distinct series: 0 known, 1 new and admitted, 2 new and refused. */
-export type SeriesAdmission = { fates: Uint8Array; add: Uint32Array; refused: number };
-/** New series admitted in input order while the set's `count` is below `limit`. */
+/** New series admitted in input order while the set's `count` is below `limit`: how many were refused, and the indices to add (none when one was refused, unless `partial`). */
+export type SeriesAdmission = { refused: number; add: Uint32Array };
 export function admitSeries(
   known: Uint8Array | ArrayLike<unknown>,
   count: number,
   limit: number,
   opts?: { partial?: boolean | undefined },
 ): SeriesAdmission;
-/** The 64-bit hash of a series key as 16 hex digits. */
-export function seriesHash(key: string | Uint8Array): string;
 /** Store-and-forward's knobs (linegate-core's `delivery::Policy`); absent fields take its defaults. */
 export type DeliveryPolicy = {
   /** First backoff step, doubling per failed attempt (default 1000). */

@@ -27,6 +27,17 @@ fn text(args: &JsValue, key: &str) -> Result<String, JsValue> {
         .ok_or_else(|| type_error(&format!("linegate: args.{key} must be a string")))
 }
 
+/// `args.version`, or core's InfluxDB version when it is absent.
+fn version(args: &JsValue) -> Result<String, JsValue> {
+    match arg(args, "version") {
+        // Absent (or null): not an error here.
+        Err(_) => Ok(answers::INFLUX_VERSION.to_string()),
+        Ok(v) => v
+            .as_string()
+            .ok_or_else(|| type_error("linegate: args.version must be a string")),
+    }
+}
+
 fn js(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Result<JsValue, JsValue> {
     let o = js_sys::Object::new();
     let h = js_sys::Object::new();
@@ -44,7 +55,7 @@ fn js(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Result<JsValue, JsV
     Ok(o.into())
 }
 
-fn rejection(r: &Rejection, extra: Option<(&str, String)>) -> Result<JsValue, JsValue> {
+pub(crate) fn rejection(r: &Rejection, extra: Option<(&str, String)>) -> Result<JsValue, JsValue> {
     let mut headers: Vec<(&str, &str)> = r.headers().to_vec();
     if let Some((k, v)) = &extra {
         headers.push((k, v.as_str()));
@@ -70,7 +81,8 @@ fn retry_after(args: &JsValue) -> Result<(&'static str, String), JsValue> {
 /// (`args.allow`, also sent as `Allow`), `unavailable` (`args.retryAfter` seconds, sent as
 /// `Retry-After`), `spool-full` and `spool-unavailable` (the spool's 503s, `args.retryAfter`
 /// too), `series-quota` (spec D.2's 429), `busy` (the isolate's bodies in flight, 503 with
-/// `args.retryAfter`), `ping` (`args.version`) and `health` (`args.version`, `args.commit`).
+/// `args.retryAfter`), `ping` (`args.version`, default core's InfluxDB version) and `health`
+/// (the same, and `args.commit`).
 #[wasm_bindgen]
 pub fn answer(kind: &str, args: JsValue) -> Result<JsValue, JsValue> {
     match kind {
@@ -95,11 +107,8 @@ pub fn answer(kind: &str, args: JsValue) -> Result<JsValue, JsValue> {
         "series-quota" => rejection(&Rejection::series_quota(), None),
         // The isolate's budget of bodies in flight is spent.
         "busy" => rejection(&Rejection::busy(), Some(retry_after(&args)?)),
-        "ping" => whole(&answers::ping(&text(&args, "version")?)),
-        "health" => whole(&answers::health(
-            &text(&args, "version")?,
-            &text(&args, "commit")?,
-        )),
+        "ping" => whole(&answers::ping(&version(&args)?)),
+        "health" => whole(&answers::health(&version(&args)?, &text(&args, "commit")?)),
         _ => Err(type_error(&format!(
             "linegate: no answer of kind \"{kind}\""
         ))),

@@ -152,6 +152,13 @@ pub fn client_address_header() -> String {
     linegate_core::pipeline::CLIENT_ADDRESS_HEADER.to_string()
 }
 
+/// The most bytes a gzip member header can take before core decides on it (core's
+/// `limits::MAX_GZIP_HEADER`): enough of a body for every check before the size check.
+#[wasm_bindgen(js_name = maxGzipHeader)]
+pub fn max_gzip_header() -> usize {
+    linegate_core::limits::MAX_GZIP_HEADER
+}
+
 /// The crate version (the npm package's version is stamped from the same Cargo field).
 #[wasm_bindgen]
 pub fn version() -> String {

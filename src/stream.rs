@@ -11,7 +11,6 @@ use wasm_bindgen::prelude::*;
 use linegate_core::quota::BatchSeries;
 
 use crate::options::{BatchOptions, CheckOptions};
-use crate::quota::hex;
 use crate::results::{to_js, CheckAnswer, JsValidation};
 
 /// One body being checked. `finish` ends it; pushing after that is an error.
@@ -90,13 +89,13 @@ impl StreamChecker {
         self.series.get_or_insert_with(BatchSeries::new);
     }
 
-    /// After `finish`: the batch's distinct series in input order, as 16 hex digits each
-    /// (`seriesHash` of their keys), or an empty list when they were not collected.
+    /// After `finish`: the batch's distinct series in input order, as their 64-bit hashes
+    /// (`linegate_core::quota::series_hash` of their keys), or none when not collected.
     #[wasm_bindgen(js_name = seriesHashes)]
-    pub fn series_hashes(&self) -> Vec<String> {
+    pub fn series_hashes(&self) -> Vec<u64> {
         self.series
             .as_ref()
-            .map(|s| s.hashes.iter().map(|&h| hex(h)).collect())
+            .map(|s| s.hashes.clone())
             .unwrap_or_default()
     }
 

@@ -1,10 +1,6 @@
 // Reads a request body once, holding at most `cap` bytes of it (and, for a write, checking
 // it as it arrives).
 
-// A gzip header (RFC 1952) fits in 10 + 2 + 65535 + 2 * 512 + 2 bytes: enough of a body
-// for every check that comes before the size check (spec Part A §3).
-export const HEADER_PREFIX = 128 * 1024;
-
 // workerd cannot read a request body once the response is sent, and closes a connection
 // whose body was left unread; a client still uploading then gets a reset instead of our
 // answer. So the rest of a body we do not need is read and dropped (never held) before
@@ -39,17 +35,18 @@ async function discard(reader) {
 
 /**
  * Returns the body as a `Body`. Its `over` is true when the body is at least `maxBody`
- * bytes long; then it holds a prefix (at most `maxBody` bytes, or only HEADER_PREFIX
- * bytes when the declared Content-Length already says it is too large) and the rest was
+ * bytes long; then it holds a prefix (at most `maxBody` bytes, or only `headerPrefix`
+ * bytes — core's bound on a gzip header, enough for every check before the size check,
+ * spec Part A §3 — when the declared Content-Length already says it is too large) and the rest was
  * dropped. `start(cap)`, when given, returns a sink (`push(chunk)`, `decided()`) that sees
  * each held chunk as it arrives (the check, with `cap` as its body limit); once it has
  * decided, the rest is dropped too (`decided` is then true).
  */
-export async function readBody(request, maxBody, start) {
+export async function readBody(request, maxBody, start, headerPrefix = maxBody) {
   if (request.body === null) return new Body([], 0, false, false);
   const declared = contentLength(request);
   const tooLarge = declared !== null && declared >= maxBody;
-  const cap = tooLarge ? Math.min(maxBody, HEADER_PREFIX) : maxBody;
+  const cap = tooLarge ? Math.min(maxBody, headerPrefix) : maxBody;
   const sink = start ? start(cap) : null;
   const slabs = new Slabs(cap);
   let decided = false;

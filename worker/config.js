@@ -40,7 +40,8 @@ function parse(env) {
     retryAfter: count(env, "RETRY_AFTER_SECONDS", DEFAULTS.retryAfter),
     corsOrigins: list(env.CORS_ORIGINS),
     edgeTokens: edgeTokens(env.EDGE_TOKENS),
-    influxVersion: str(env.INFLUX_VERSION) || "v2.9.1",
+    // Absent: core's InfluxDB version (the package's answer() fills it in).
+    influxVersion: str(env.INFLUX_VERSION) || undefined,
     spool: spoolSettings(env),
     quota: quotaSettings(env),
     bodyBudget: count(env, "BODY_BUDGET_BYTES", DEFAULTS.bodyBudget),

@@ -10,6 +10,7 @@ import {
   deliveryDecision,
   fallbackHolds,
   clientAddressHeader,
+  maxGzipHeader,
   quotaNames,
   checkRate,
   countRate,
@@ -20,6 +21,8 @@ initSync(wasm);
 
 // Read once: core's name for the header that tells the backend who the client is.
 export const CLIENT_ADDRESS_HEADER = clientAddressHeader();
+// Core's bound on a gzip header: the prefix of a body declared too large that is still read.
+export const MAX_GZIP_HEADER = maxGzipHeader();
 
 export {
   checkWrite,

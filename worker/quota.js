@@ -161,11 +161,13 @@ export class Quota extends DurableObject {
    */
   async admit(bucket, hashes, limit) {
     await this.named("series", bucket);
-    const known = new Uint8Array(hashes.length);
-    for (let i = 0; i < hashes.length; i++) {
-      known[i] = this.sql.exec("SELECT 1 FROM series WHERE hash = ?", hashes[i]).toArray().length;
+    // One statement for the whole batch (a lookup per series costs ~6 µs each).
+    const found = new Set();
+    for (const r of this.sql.exec("SELECT s.hash FROM json_each(?) j JOIN series s ON s.hash = j.value", JSON.stringify(hashes))) {
+      found.add(r.hash);
     }
-    const a = admitSeries(known, this.meta("count", 0), limit, false);
+    const known = Uint8Array.from(hashes, (h) => (found.has(h) ? 1 : 0));
+    const a = admitSeries(known, this.meta("count", 0), limit);
     if (a.refused > 0) {
       this.setMeta("refused", this.meta("refused", 0) + 1);
       return a.refused;

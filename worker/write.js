@@ -1,6 +1,6 @@
 // POST /api/v2/write and v1's POST /write: check at the edge, forward what passes, unchanged.
 
-import { Checker, credentials, CLIENT_ADDRESS_HEADER } from "./linegate.js";
+import { Checker, credentials, CLIENT_ADDRESS_HEADER, MAX_GZIP_HEADER } from "./linegate.js";
 import { firstValue, readBody } from "./body.js";
 import { clientAddress, edgeAuthorized } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
@@ -100,7 +100,7 @@ async function checkAndForward(request, url, auth, cfg, log, names) {
   let verdict;
   let body;
   try {
-    const read = await readBody(request, cfg.maxBody, start);
+    const read = await readBody(request, cfg.maxBody, start, MAX_GZIP_HEADER);
     body = read;
     log.bytes = read.length;
     if (read.over) log.over = true;

@@ -58,8 +58,6 @@ pub enum Reason {
     /// Spec D.2: the tenant's write rate is at or above its quota in this window (429, sent
     /// with `Retry-After: <retry_after>`).
     RateQuota {
-        /// The tenant as the message names it.
-        tenant: Vec<u8>,
         /// Whole seconds to the window's end.
         retry_after: u64,
     },
@@ -93,6 +91,18 @@ pub struct Rejection {
     /// The first rejected line, for parse errors.
     pub line: Option<u64>,
 }
+
+/// The InfluxDB OSS version linegate answers as, as a literal (for `concat!`).
+#[macro_export]
+macro_rules! influx_version {
+    () => {
+        "v2.9.1"
+    };
+}
+
+/// The InfluxDB OSS version linegate answers as (`X-Influxdb-Version`, `/health`), written
+/// once: the backend appends its own, the Worker and the page send it as it is.
+pub const INFLUX_VERSION: &str = influx_version!();
 
 /// Content type of every JSON answer.
 pub const JSON_TYPE: &str = "application/json; charset=utf-8";
@@ -334,10 +344,7 @@ impl Rejection {
         m.extend_from_slice(tenant);
         m.extend_from_slice(b" has exceeded limited_write plan limit");
         Rejection::new(
-            Reason::RateQuota {
-                tenant: tenant.to_vec(),
-                retry_after,
-            },
+            Reason::RateQuota { retry_after },
             429,
             "too many requests",
             &m,
@@ -365,7 +372,7 @@ impl Rejection {
     /// The `Retry-After` seconds this rejection carries by itself (the rate quota's).
     pub fn retry_after(&self) -> Option<u64> {
         match self.reason {
-            Reason::RateQuota { retry_after, .. } => Some(retry_after),
+            Reason::RateQuota { retry_after } => Some(retry_after),
             _ => None,
         }
     }

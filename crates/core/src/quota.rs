@@ -4,8 +4,6 @@
 //! The doors (backend, Worker, a user's Worker through the package) keep the counters and
 //! series sets in their own durable stores and make the check and the count atomic there.
 
-use std::collections::HashMap;
-
 use crate::answers::Rejection;
 use crate::pipeline::{self, Edge, Endpoint, Head};
 use crate::point::Point;
@@ -95,14 +93,20 @@ pub fn edge_tenant(endpoint: Endpoint, query: &[u8]) -> Vec<u8> {
 /// text and no two destinations share it.
 pub fn edge_bucket(endpoint: Endpoint, query: &[u8]) -> String {
     let q = Query::parse(query);
-    let tenant = encode_value(&edge_tenant(endpoint, query));
-    match endpoint {
-        Endpoint::V2 => format!(
-            "v2 org={tenant}&bucket={}",
-            encode_value(q.get_or_empty("bucket"))
+    let (head, tenant, key, value) = match endpoint {
+        Endpoint::V2 => (
+            "v2 org=",
+            edge_tenant(endpoint, query),
+            "&bucket=",
+            "bucket",
         ),
-        Endpoint::V1 => format!("v1 db={tenant}&rp={}", encode_value(q.get_or_empty("rp"))),
-    }
+        Endpoint::V1 => ("v1 db=", edge_tenant(endpoint, query), "&rp=", "rp"),
+    };
+    let mut out = String::from(head);
+    out.push_str(&encode_value(&tenant));
+    out.push_str(key);
+    out.push_str(&encode_value(q.get_or_empty(value)));
+    out
 }
 
 /// What the Worker's quotas need from a request's head: its tenant and its bucket, or
@@ -163,7 +167,9 @@ pub struct BatchSeries {
     pub hashes: Vec<u64>,
     /// (line, index into `hashes`) for every point, in input order.
     pub points: Vec<(u64, u32)>,
-    index: HashMap<u64, u32, crate::MapState>,
+    /// Open addressing over `hashes` (index + 1; 0 is empty): the hashes are uniform
+    /// already, so their low bits pick the slot (and no general map is compiled into wasm).
+    slots: Vec<u32>,
 }
 
 impl BatchSeries {
@@ -179,12 +185,35 @@ impl BatchSeries {
 
     /// Notes the series hash of a point on `line`.
     pub fn push_hash(&mut self, line: u64, hash: u64) {
-        let next = self.hashes.len() as u32;
-        let i = *self.index.entry(hash).or_insert(next);
-        if i == next {
-            self.hashes.push(hash);
+        if self.slots.len() < 2 * (self.hashes.len() + 1) {
+            self.grow();
         }
+        let mask = self.slots.len() - 1;
+        let mut s = hash as usize & mask;
+        let i = loop {
+            match self.slots[s] {
+                0 => {
+                    self.hashes.push(hash);
+                    self.slots[s] = self.hashes.len() as u32;
+                    break self.hashes.len() as u32 - 1;
+                }
+                n if self.hashes[n as usize - 1] == hash => break n - 1,
+                _ => s = (s + 1) & mask,
+            }
+        };
         self.points.push((line, i));
+    }
+
+    fn grow(&mut self) {
+        let cap = (self.slots.len() * 2).max(16);
+        self.slots = vec![0; cap];
+        for (i, &h) in self.hashes.iter().enumerate() {
+            let mut s = h as usize & (cap - 1);
+            while self.slots[s] != 0 {
+                s = (s + 1) & (cap - 1);
+            }
+            self.slots[s] = i as u32 + 1;
+        }
     }
 }
 
@@ -214,13 +243,13 @@ impl Admission {
     /// The indices of the series to add to the set: the admitted new ones, or none at all
     /// when the write is not partial and some series was refused (the whole batch is then
     /// answered 429 and nothing is forwarded).
-    pub fn to_add(&self, partial: bool) -> Vec<usize> {
+    pub fn to_add(&self, partial: bool) -> Vec<u32> {
         if self.refused > 0 && !partial {
             return Vec::new();
         }
         (self.fates.iter().enumerate())
             .filter(|(_, f)| **f == Fate::New)
-            .map(|(i, _)| i)
+            .map(|(i, _)| i as u32)
             .collect()
     }
 
@@ -235,14 +264,14 @@ impl Admission {
 }
 
 /// Admits new series in input order while the bucket's `count` is below `quota`;
-/// `known[i]` says whether series `i` is in the bucket's set (known series always pass).
-pub fn admit(known: &[bool], count: u64, quota: u64) -> Admission {
+/// `known` says, for each series in turn, whether it is in the bucket's set (known series always pass).
+pub fn admit(known: impl IntoIterator<Item = bool>, count: u64, quota: u64) -> Admission {
     let mut count = count;
     let mut new = 0;
     let mut refused = 0;
     let fates = known
-        .iter()
-        .map(|&k| {
+        .into_iter()
+        .map(|k| {
             if k {
                 Fate::Known
             } else if count < quota {
@@ -363,7 +392,7 @@ mod tests {
 
     #[test]
     fn new_series_are_admitted_in_input_order() {
-        let a = admit(&[false, true, false, false, true], 8, 10);
+        let a = admit([false, true, false, false, true], 8, 10);
         assert_eq!(
             a.fates,
             [
@@ -376,10 +405,10 @@ mod tests {
         );
         assert_eq!((a.new, a.refused), (2, 1));
         assert_eq!(a.check(), Err(Rejection::series_quota()));
-        assert_eq!(a.to_add(false), Vec::<usize>::new());
+        assert_eq!(a.to_add(false), Vec::<u32>::new());
         assert_eq!(a.to_add(true), [0, 2]);
         // Known series pass even past the quota.
-        let a = admit(&[true, true], 50, 10);
+        let a = admit([true, true], 50, 10);
         assert_eq!((a.new, a.refused, a.check()), (0, 0, Ok(())));
     }
 

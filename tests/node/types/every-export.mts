@@ -29,6 +29,9 @@ import {
   type PartialWrite,
   type RejectedLine,
   type Verdict,
+  type PartialVerdict,
+  type PartialWrite,
+  type RejectedLine,
   type HeadersLike,
   type CheckWriteRequest,
   type Text,
@@ -99,6 +102,20 @@ if (v.action === "forward") {
   const line: number | null = r.line;
   void [code, h, asRecord, line];
 }
+
+// Partial writes: only a request with acceptPartial can be `partial`.
+const pv: PartialVerdict = checkWrite({ ...req, acceptPartial: true });
+if (pv.action === "partial") {
+  const p: PartialWrite = pv;
+  const kept: RejectedLine[] = p.rejectedLines;
+  const bytes: Uint8Array = p.forward;
+  const counts: number = p.accepted + p.rejected + p.line;
+  const where: string = p.destination;
+  void [kept, bytes, counts, where];
+}
+const partialChecker: Checker<PartialVerdict> = Checker.forRequest({ query: "org=o&bucket=b", acceptPartial: "request" });
+const piece: Uint8Array = partialChecker.takeAccepted();
+void piece;
 
 // The README's own option, under exactOptionalPropertyTypes.
 const opts: ValidateOptions = {

@@ -47,7 +47,11 @@ pub use export::parse_time;
 use export::*;
 use write::*;
 
-pub const VERSION_HEADER: &str = concat!("v2.9.1-linegate-", env!("CARGO_PKG_VERSION"));
+pub const VERSION_HEADER: &str = concat!(
+    linegate_core::influx_version!(),
+    "-linegate-",
+    env!("CARGO_PKG_VERSION")
+);
 
 pub struct App {
     pub store: Arc<Store>,

@@ -161,16 +161,17 @@ pub(crate) fn admit_series(
         known.push(cache.known(tx, (bucket, h))?);
     }
     let count = series_count(tx, bucket)?;
-    let a = quota::admit(&known, count, limit);
+    let a = quota::admit(known, count, limit);
     let add = a.to_add(false);
     if !add.is_empty() {
         let mut ins = tx.prepare_cached(
             "INSERT OR IGNORE INTO quota_series(bucket_id, hash) VALUES (?1, ?2)",
         )?;
         for &i in &add {
-            ins.execute(params![to_i(bucket), hashes[i] as i64])?;
-            cache.put((bucket, hashes[i]));
-            added.push((bucket, hashes[i]));
+            let h = hashes[i as usize];
+            ins.execute(params![to_i(bucket), h as i64])?;
+            cache.put((bucket, h));
+            added.push((bucket, h));
         }
         tx.prepare_cached(
             "INSERT INTO quota_series_count(bucket_id, count) VALUES (?1, ?2)

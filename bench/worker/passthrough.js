@@ -1,6 +1,7 @@
 // Benchmark baseline: the same route with no check at all. The body streams straight to
 // BACKEND_URL (with PASSTHROUGH_BUFFER=1 it is read whole first, as the checking Worker
-// must), so the difference to worker/index.js is the cost of the check.
+// must), so the difference to worker/index.js is the cost of the check. A benchmark baseline, not
+// part of the product: it lives with the benchmarks (bench/worker-load.mjs runs it).
 
 const FORWARDED = ["Authorization", "Content-Encoding", "Content-Type", "Zap-Trace-Span"];
 

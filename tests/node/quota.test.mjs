@@ -1,0 +1,66 @@
+// The write quotas' decisions as the package gives them (spec Part D.2), for a user's Worker
+// that keeps the counts and series sets in its own storage: the names, the rate's 429 with
+// Retry-After to the window's end, the window arithmetic, the admission of new series, and
+// a batch's distinct series from the streaming check (checked against FNV-1a written here).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { gzipSync } from "node:zlib";
+import { quotaNames, checkRate, countRate, admitSeries, Checker } from "linegate";
+
+const auth = { authorization: "Token t" };
+
+test("quotaNames: the tenant and bucket as the request names them, none for a head InfluxDB answers first", () => {
+  assert.deepEqual(quotaNames({ query: "org=a%20b&bucket=c", headers: auth }), { tenant: "a%20b", bucket: "v2 org=a%20b&bucket=c" });
+  assert.deepEqual(quotaNames({ query: "org=x&orgID=0123456789abcdef&bucket=c", headers: auth }).tenant, "0123456789abcdef");
+  assert.deepEqual(quotaNames({ url: "http://h/write?db=d&rp=r&u=x&p=y" }), { tenant: "d", bucket: "v1 db=d&rp=r" });
+  assert.equal(quotaNames({ query: "org=a&bucket=c" }), null); // no credentials: 401 first
+  assert.equal(quotaNames({ query: "org=a&bucket=c&precision=h", headers: auth }), null);
+  assert.equal(quotaNames({ query: "org=a", headers: auth }), null);
+});
+
+test("checkRate and countRate: at or above the quota → 429 with Retry-After to the window's end", () => {
+  const now = 1_700_000_123_456; // 277 s before the window ends
+  let u = countRate(null, 99, now);
+  assert.deepEqual(u, { window: 1_700_000_100, bytes: 99 });
+  assert.equal(checkRate("a%20b", u, 100, now), null);
+  u = countRate(u, 10, now);
+  const r = checkRate("a%20b", u, 100, now);
+  assert.equal(r.status, 429);
+  assert.deepEqual(r.headers, {
+    "Content-Type": "application/json; charset=utf-8",
+    "X-Platform-Error-Code": "too many requests",
+    "Retry-After": "277",
+  });
+  assert.equal(r.body, `{"code":"too many requests","message":"org a b has exceeded limited_write plan limit"}`);
+  // The next window starts over.
+  assert.equal(checkRate("a", u, 100, 1_700_000_400_000), null);
+  assert.deepEqual(countRate(u, 5, 1_700_000_400_000), { window: 1_700_000_400, bytes: 5 });
+  assert.throws(() => checkRate("a", u, -1, now), TypeError);
+});
+
+test("admitSeries: new series in input order while below the quota; known ones always pass", () => {
+  assert.deepEqual(admitSeries([0, 1, 0, 0], 8, 10), { refused: 1, add: new Uint32Array([]) });
+  assert.deepEqual(admitSeries([0, 1, 0, 0], 8, 10, { partial: true }), { refused: 1, add: new Uint32Array([0, 2]) });
+  assert.deepEqual(admitSeries([true, true], 50, 10), { refused: 0, add: new Uint32Array([]) });
+});
+
+// FNV-1a 64 over a series key, independently of the wasm side.
+function fnv(key) {
+  let h = 0xcbf29ce484222325n;
+  for (const b of Buffer.from(key)) h = ((h ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  return h.toString(16).padStart(16, "0");
+}
+
+test("Checker.forRequest({ series, decoded }): the distinct series and the decoded size", () => {
+  const body = "cpu,z=1,a=2 v=1 1\nmem v=1 2\ncpu,a=2,z=1 v=2 3\n";
+  const c = Checker.forRequest({ query: "org=o&bucket=b", headers: { ...auth, "content-encoding": "gzip" }, series: true });
+  c.push(gzipSync(body));
+  const v = c.finish();
+  assert.equal(v.action, "forward");
+  assert.deepEqual(v.series, [fnv("cpu,a=2,z=1"), fnv("mem")]);
+  assert.equal(v.decoded, Buffer.byteLength(body));
+  // Not asked for: the verdict is as before.
+  const d = Checker.forRequest({ query: "org=o&bucket=b", headers: auth });
+  d.push(body);
+  assert.deepEqual(d.finish(), { action: "forward", points: 3, lines: 3 });
+});
