@@ -5,7 +5,7 @@
 // answered 503 with Retry-After (core's answer) without its body being read.
 
 import { answer } from "./linegate.js";
-import { HEADER_PREFIX } from "./body.js";
+import { MAX_GZIP_HEADER } from "./linegate.js";
 
 // Bytes reserved by the writes of this isolate (module state lives as long as the isolate).
 let held = 0;
@@ -21,8 +21,8 @@ export const heldBytes = () => held;
 export function reserve(request, cfg) {
   const v = request.headers.get("Content-Length");
   const declared = v !== null && /^\d+$/.test(v) ? Number(v) : null;
-  // A body declared too large is answered 413 from its first HEADER_PREFIX bytes.
-  const n = declared === null ? cfg.maxBody : declared >= cfg.maxBody ? Math.min(cfg.maxBody, HEADER_PREFIX) : declared;
+  // A body declared too large is answered 413 from its gzip header's bytes at most.
+  const n = declared === null ? cfg.maxBody : declared >= cfg.maxBody ? Math.min(cfg.maxBody, MAX_GZIP_HEADER) : declared;
   if (held > 0 && held + n > cfg.bodyBudget) return null;
   held += n;
   let done = false;
