@@ -37,7 +37,7 @@ pub(crate) struct PointColumns {
     floats: Vec<f64>,
     ints: Vec<i64>,
     points: u32,
-    seen: std::collections::HashMap<Vec<u8>, u32>,
+    seen: std::collections::HashMap<Vec<u8>, u32, linegate_core::MapState>,
 }
 
 /// Distinct names remembered for reuse; past it, new names are sent each time.

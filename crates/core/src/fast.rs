@@ -116,9 +116,9 @@ fn check_and_sort<'a>(tags: &mut Vec<Tag<'a>>, cache: &mut Cache<'a>) -> Option<
         .all(|w| cmp_bytes(w[0].key, w[1].key).is_lt());
     if !sorted {
         cache.order.extend(0..tags.len());
-        cache
-            .order
-            .sort_unstable_by(|&a, &b| cmp_bytes(tags[a].key, tags[b].key));
+        crate::sort::sort_indices(&mut cache.order, &mut |a, b| {
+            cmp_bytes(tags[a].key, tags[b].key).is_lt()
+        });
         if cache
             .order
             .windows(2)

@@ -119,6 +119,7 @@ mod precision;
 mod query;
 pub mod quota;
 mod reference;
+mod sort;
 
 pub use batch::{
     read_batch, read_batch_split, read_batch_split_at, read_batch_until, BatchReport, Item, Join,
@@ -135,6 +136,9 @@ pub mod diagnostics;
 mod stream;
 mod validate;
 
+/// The hash state for maps keyed by request data (a small hasher on wasm, `RandomState`
+/// natively); the wasm layer uses it too.
+pub use diagnostics::hasher::MapState;
 pub use stream::Checker;
 pub use validate::{validate, validate_split, validate_with_progress, ValidateOptions, Validation};
 

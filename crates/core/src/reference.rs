@@ -249,7 +249,11 @@ fn scan_key<'a>(
     }
     if !sorted {
         // Go's insertion sort is stable, and equal keys are an error anyway.
-        out.tags.sort_by(|a, b| a.key.cmp(b.key));
+        let mut order: Vec<usize> = (0..out.tags.len()).collect();
+        let tags = &out.tags;
+        crate::sort::sort_indices(&mut order, &mut |a, b| tags[a].key < tags[b].key);
+        let sorted: Vec<Tag<'a>> = order.iter().map(|&j| out.tags[j]).collect();
+        out.tags.copy_from_slice(&sorted);
         if out.tags.windows(2).any(|w| w[0].key == w[1].key) {
             return Err((ErrorKind::DuplicateTags, start));
         }

@@ -484,8 +484,8 @@ impl Merged {
     /// The points sorted by series, then time (the order `influxd inspect export-lp` uses).
     pub fn into_sorted(self) -> Vec<OwnedPoint> {
         let mut order: Vec<usize> = (0..self.points.len()).collect();
-        order.sort_by(|&a, &b| {
-            (&self.ids[a], self.points[a].time).cmp(&(&self.ids[b], self.points[b].time))
+        crate::sort::sort_indices(&mut order, &mut |a, b| {
+            (&self.ids[a], self.points[a].time) < (&self.ids[b], self.points[b].time)
         });
         let mut slots: Vec<Option<OwnedPoint>> = self.points.into_iter().map(Some).collect();
         order.into_iter().filter_map(|i| slots[i].take()).collect()

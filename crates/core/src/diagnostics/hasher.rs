@@ -4,7 +4,8 @@
 /// shapes: SipHash's resistance to chosen collisions buys nothing for a count, and costs a
 /// third of a summary.
 #[derive(Default)]
-pub(crate) struct FastHasher(u64);
+#[allow(unreachable_pub)] // named by `MapState` on wasm only
+pub struct FastHasher(u64);
 
 impl std::hash::Hasher for FastHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -35,3 +36,13 @@ impl std::hash::Hasher for FastHasher {
 }
 
 pub(crate) type BuildFast = std::hash::BuildHasherDefault<FastHasher>;
+
+/// The hash state of maps keyed by request data outside the diagnostics: here the quick
+/// hasher. On wasm32-unknown-unknown std's `RandomState` has no entropy to draw on (its keys
+/// are constants), so SipHash resists nothing there and only costs code.
+#[cfg(target_arch = "wasm32")]
+pub type MapState = BuildFast;
+/// The hash state of maps keyed by request data outside the diagnostics: natively
+/// `RandomState`, for its resistance to chosen collisions.
+#[cfg(not(target_arch = "wasm32"))]
+pub type MapState = std::collections::hash_map::RandomState;

@@ -2,7 +2,7 @@
 //! and a hint for the usual traps; warnings for what storage would reject with 422; and a
 //! summary of an accepted batch. None of this ever goes into an HTTP 400 body.
 
-mod hasher;
+pub(crate) mod hasher;
 mod summary;
 mod warnings;
 

@@ -61,7 +61,7 @@ pub struct Warnings {
     precision: Precision,
     /// Type of each field seen, keyed by unescaped measurement, 0xFF, unescaped field key.
     types: HashMap<Vec<u8>, (FieldType, u64), BuildFast>,
-    reported: HashSet<(WarningKind, Vec<u8>, Vec<u8>)>,
+    reported: HashSet<(WarningKind, Vec<u8>, Vec<u8>), super::hasher::MapState>,
     /// Hashes of the (raw measurement, field keys and types) shapes already checked: a
     /// batch repeats a few shapes, and a known shape cannot add a conflict.
     shapes: HashSet<u64, BuildFast>,
@@ -83,7 +83,7 @@ impl Warnings {
             cap,
             precision,
             types: HashMap::default(),
-            reported: HashSet::new(),
+            reported: HashSet::default(),
             shapes: HashSet::default(),
             key: Vec::new(),
             unit_checked: false,
