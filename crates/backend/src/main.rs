@@ -10,6 +10,7 @@ use linegate_backend::config::FileConfig;
 use linegate_backend::relay::{RelayConfig, Target};
 use linegate_backend::store::{self, ExportFilter};
 use linegate_backend::{http, ServeOptions};
+use linegate_core::upstream::Kind;
 use linegate_core::Limits;
 
 #[derive(Parser)]
@@ -36,6 +37,16 @@ enum Cmd {
     DeadLetters {
         #[arg(long, env = "LINEGATE_DATA")]
         data: PathBuf,
+    },
+    /// Send delivered batches to the upstream again, from those committed at or after
+    /// `--since` (after an upstream lost what it had acknowledged). Works while a server
+    /// runs: its relay takes the request up within a second.
+    Replay {
+        #[arg(long, env = "LINEGATE_DATA")]
+        data: PathBuf,
+        /// RFC 3339 time (`2026-12-07T08:00:00Z`) or nanoseconds since the epoch.
+        #[arg(long)]
+        since: String,
     },
     /// Manage v1 authorizations (user name and password, for `/write`).
     #[command(name = "v1-auth", subcommand)]
@@ -67,6 +78,9 @@ struct Serve {
     upstream: Option<String>,
     #[arg(long)]
     upstream_token: Option<String>,
+    /// What the upstream is: influxdb2 (default), influxdb1 or victoriametrics.
+    #[arg(long)]
+    upstream_kind: Option<String>,
     /// Upstream org (default: each bucket's local org name).
     #[arg(long)]
     upstream_org: Option<String>,
@@ -146,6 +160,7 @@ fn main() -> ExitCode {
         Cmd::Serve(s) => serve(*s),
         Cmd::Export(e) => export(e),
         Cmd::DeadLetters { data } => dead_letters(data),
+        Cmd::Replay { data, since } => replay(data, &since),
         Cmd::V1Auth(c) => linegate_backend::store::v1::cli::run(c),
     };
     match res {
@@ -214,6 +229,11 @@ fn serve(s: Serve) -> Result<(), String> {
                 .ok_or("--upstream needs --upstream-token")?;
             let mut rc = RelayConfig::new(url, token);
             rc.org = s.upstream_org.or(up.org);
+            if let Some(k) = s.upstream_kind.or(up.kind) {
+                rc.kind = Kind::parse(&k).ok_or_else(|| {
+                    format!("--upstream-kind {k}: want influxdb2, influxdb1 or victoriametrics")
+                })?;
+            }
             for b in up.buckets {
                 rc.buckets.insert(
                     b.local,
@@ -283,6 +303,30 @@ fn export(e: Export) -> Result<(), String> {
     };
     // Streamed: memory stays bounded whatever the bucket holds.
     store::export(&conn, bucket.id, &filter, &mut std::io::stdout().lock())?;
+    Ok(())
+}
+
+fn replay(data: PathBuf, since: &str) -> Result<(), String> {
+    let since_ns = since
+        .parse::<i64>()
+        .ok()
+        .or_else(|| linegate_core::time::parse_rfc3339(since))
+        .ok_or_else(|| format!("--since {since}: want an RFC 3339 time or nanoseconds"))?;
+    if !store::db_path(&data).exists() {
+        return Err(format!("{}: no linegate database here", data.display()));
+    }
+    let conn = store::open_read(&data).map_err(|x| x.to_string())?;
+    // The last batch committed before `since`: the relay goes on from the one after it.
+    let seq: i64 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(seq), 0) FROM batches WHERE now < ?1",
+            [since_ns],
+            |r| r.get(0),
+        )
+        .map_err(|x| x.to_string())?;
+    store::set_meta(&conn, linegate_backend::relay::REPLAY_KEY, &seq.to_string())
+        .map_err(|x| x.to_string())?;
+    println!("replay: batches after seq {seq} will be sent again");
     Ok(())
 }
 

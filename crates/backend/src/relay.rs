@@ -1,11 +1,14 @@
-//! Store-and-forward: committed batches are delivered to an upstream InfluxDB v2 in commit
-//! order, one at a time, at least once. Transient failures (no connection, 408, 429, 5xx)
-//! are retried forever with backoff, honouring `Retry-After`; 413 splits the batch in
-//! halves; any other 4xx parks the batch (or part) in the dead-letter table with the
-//! upstream's answer. The cursor (last batch done) lives in memory, so nothing is sent twice
-//! while the process lives, and is saved to the database about once a second; after a
-//! crash the batches since the last save are sent again, which InfluxDB absorbs (same
-//! series, time and values overwrite).
+//! Store-and-forward: committed batches are delivered to an upstream (InfluxDB v2, InfluxDB
+//! 1.x or VictoriaMetrics: `--upstream-kind`, whose rules are core's `upstream` module) in
+//! commit order, one request at a time, at least once. Transient failures (no connection,
+//! 408, 429, 5xx) are retried forever with backoff, honouring `Retry-After`; 413 splits the
+//! batch in halves; any other 4xx, and what the upstream's kind says is permanent (1.x's
+//! `retention policy not found`), parks the batch (or part) in the dead-letter table with
+//! the upstream's answer; a 1.x partial write stored what it could, so it is parked as told,
+//! not retried whole. The cursor (last batch done) is saved with each delivered request, so
+//! a crash re-sends at most the request in flight. Delivered batches stay in the store (they
+//! are the backend's own data), so `linegate-backend replay --since T` moves the cursor back
+//! to send them again after an upstream lost what it had acknowledged.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -16,13 +19,16 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use linegate_core::{encode_query_value, read_batch, ParseOptions, Precision};
+use linegate_core::upstream::{self, Kind, Reading};
+use linegate_core::{read_batch, ParseOptions, Precision};
 
 use crate::http::now_ns;
 use crate::metrics::Metrics;
 use crate::store::{self, Store, StoredBatch};
 
 const CURSOR_KEY: &str = "relay_cursor";
+/// Where `replay` leaves the cursor it wants; the running relay takes it up.
+pub const REPLAY_KEY: &str = "relay_replay";
 
 /// Most bytes of stored batches joined into one upstream request.
 const COALESCE_BYTES: usize = 8 << 20;
@@ -48,6 +54,8 @@ pub struct Target {
 pub struct RelayConfig {
     /// Base URL, e.g. `http://127.0.0.1:8086`.
     pub url: String,
+    /// What the upstream is: its URL, credentials and answers follow that kind's rules.
+    pub kind: Kind,
     pub token: String,
     /// Upstream org for every bucket without its own (default: the local org's name).
     pub org: Option<String>,
@@ -63,6 +71,7 @@ impl RelayConfig {
     pub fn new(url: String, token: String) -> RelayConfig {
         RelayConfig {
             url: url.trim_end_matches('/').to_string(),
+            kind: Kind::InfluxDb2,
             token,
             org: None,
             buckets: HashMap::new(),
@@ -116,9 +125,8 @@ impl Relay {
     }
 
     pub async fn run(self) {
-        let mut saved = self.cursor.load(Ordering::SeqCst);
-        let mut last_save = Instant::now();
         loop {
+            self.take_replay().await;
             let cursor = self.cursor.load(Ordering::SeqCst);
             let dir = self.store.dir.clone();
             let batches = tokio::task::spawn_blocking(move || {
@@ -136,10 +144,6 @@ impl Relay {
                 }
             };
             if batches.is_empty() {
-                if saved != cursor && self.save_cursor(cursor).await {
-                    saved = cursor;
-                    last_save = Instant::now();
-                }
                 let _ = tokio::time::timeout(
                     Duration::from_millis(500),
                     self.store.committed.notified(),
@@ -167,11 +171,12 @@ impl Relay {
                         self.deliver(b).await;
                     }
                 }
+                // Saved before the next request goes: a crash re-sends at most the one in
+                // flight (VictoriaMetrics keeps both copies of a re-sent sample).
                 let seq = group[group.len() - 1].seq;
                 self.cursor.store(seq, Ordering::SeqCst);
-                if last_save.elapsed() > Duration::from_secs(1) && self.save_cursor(seq).await {
-                    saved = seq;
-                    last_save = Instant::now();
+                while !self.save_cursor(seq).await {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 i = j;
             }
@@ -179,10 +184,42 @@ impl Relay {
     }
 
     async fn save_cursor(&self, seq: i64) -> bool {
-        self.store
+        let r = self
+            .store
             .exec(move |tx| store::set_meta(tx, CURSOR_KEY, &seq.to_string()))
-            .await
-            .is_ok()
+            .await;
+        if let Err(e) = &r {
+            tracing::error!(error = %e, "relay: saving the cursor");
+        }
+        r.is_ok()
+    }
+
+    /// Takes up a cursor `replay` left (it may only move back), in the same transaction
+    /// that saves it and clears the request.
+    async fn take_replay(&self) {
+        let dir = self.store.dir.clone();
+        let want = tokio::task::spawn_blocking(move || {
+            let conn = store::open_read(&dir).ok()?;
+            store::get_meta(&conn, REPLAY_KEY).ok()?
+        })
+        .await
+        .ok()
+        .flatten();
+        let Some(want) = want.and_then(|v| v.parse::<i64>().ok()) else {
+            return;
+        };
+        let seq = want.min(self.cursor.load(Ordering::SeqCst));
+        let r = self
+            .store
+            .exec(move |tx| {
+                store::set_meta(tx, CURSOR_KEY, &seq.to_string())?;
+                store::delete_meta(tx, REPLAY_KEY)
+            })
+            .await;
+        if r.is_ok() {
+            tracing::info!(seq, "relay: replaying from a cursor moved back");
+            self.cursor.store(seq, Ordering::SeqCst);
+        }
     }
 
     fn target(&self, bucket_id: u64) -> Option<(String, String)> {
@@ -329,18 +366,25 @@ impl Relay {
     }
 
     async fn send(&self, org: &str, bucket: &str, precision: Precision, body: &[u8]) -> Sent {
-        let uri = format!(
-            "{}/api/v2/write?org={}&bucket={}&precision={}",
-            self.cfg.url,
-            encode_query_value(org.as_bytes()),
-            encode_query_value(bucket.as_bytes()),
-            precision.as_str()
-        );
-        let req = match hyper::Request::post(&uri)
-            .header("Authorization", format!("Token {}", self.cfg.token))
-            .header("Content-Type", "text/plain; charset=utf-8")
-            .body(Full::new(Bytes::copy_from_slice(body)))
-        {
+        let out = match upstream::v2_write(
+            self.cfg.kind,
+            org,
+            bucket,
+            precision,
+            Some(self.cfg.token.as_bytes()),
+        ) {
+            Ok(o) => o,
+            Err(r) => {
+                let text = String::from_utf8_lossy(&r.body).into_owned();
+                return Sent::Rejected(r.status, text);
+            }
+        };
+        let mut req = hyper::Request::post(format!("{}{}", self.cfg.url, out.path))
+            .header("Content-Type", "text/plain; charset=utf-8");
+        if let Some(a) = &out.authorization {
+            req = req.header("Authorization", a);
+        }
+        let req = match req.body(Full::new(Bytes::copy_from_slice(body))) {
             Ok(r) => r,
             Err(e) => return Sent::Rejected(0, format!("bad upstream request: {e}")),
         };
@@ -367,8 +411,15 @@ impl Relay {
         };
         let status = parts.status.as_u16();
         self.metrics.upstream(status, secs);
+        let text = || String::from_utf8_lossy(&bytes).into_owned();
+        match upstream::read_answer(self.cfg.kind, status, &bytes) {
+            Reading::Stored => return Sent::Ok,
+            // Sending it again would store nothing more: kept as a dead letter with the
+            // upstream's words (what it dropped), never retried whole.
+            Reading::Partial { .. } | Reading::Permanent => return Sent::Rejected(status, text()),
+            Reading::ByStatus => {}
+        }
         match status {
-            200..=299 => Sent::Ok,
             413 => Sent::TooLarge,
             408 | 429 | 500..=599 => Sent::Retry(
                 parts
@@ -378,7 +429,7 @@ impl Relay {
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .map(Duration::from_secs),
             ),
-            _ => Sent::Rejected(status, String::from_utf8_lossy(&bytes).into_owned()),
+            _ => Sent::Rejected(status, text()),
         }
     }
 }

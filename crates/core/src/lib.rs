@@ -105,6 +105,7 @@ mod request;
 pub mod storage;
 mod stream;
 pub mod time;
+pub mod upstream;
 mod validate;
 
 pub use batch::{

@@ -12,10 +12,11 @@ use crate::batch::{Item, Message, ParseOptions, Parser};
 use crate::diagnostics::{diagnose, Diagnostic, SummaryBuilder, Warnings};
 use crate::error::LineError;
 use crate::gzip::{self, Decoder, HeaderError, ReadError, MAX_HEADER};
-use crate::pipeline::{self, Batch, Edge, Head, Lookup, Resolved, TimeRule};
+use crate::pipeline::{self, Batch, Edge, EdgeFor, Head, Lookup, Resolved, TimeRule};
 use crate::point::Point;
 use crate::reference::LineScan;
 use crate::request::{Limits, Rejection, Verdict};
+use crate::upstream::{self, Kind};
 use crate::validate::{ValidateOptions, Validation};
 
 /// What the parsed lines add up to, as [`BatchReport`](crate::BatchReport) and
@@ -257,6 +258,10 @@ pub struct Checker {
     after_header: Option<Rejection>,
     lines: Option<Lines>,
     summary_buckets: usize,
+    /// The upstream whose rules screen each point ([`upstream::refuse_point`]).
+    upstream: Kind,
+    /// The first point the upstream could not store as sent.
+    refused: Option<Rejection>,
 }
 
 impl Checker {
@@ -289,6 +294,15 @@ impl Checker {
     /// (or [`prepare_at`](crate::prepare_at) for the v1 endpoint).
     pub fn for_request(head: &Head<'_>, limits: &Limits, now: i64) -> Checker {
         Checker::admit(head, &mut Edge, *limits, now, Extras::default())
+    }
+
+    /// [`for_request`](Checker::for_request) at an edge in front of an upstream of `kind`:
+    /// its credential rule ([`EdgeFor`]) and, once the body checks, the first point it
+    /// could not store as sent ([`upstream::refuse_point`]) as the answer.
+    pub fn for_request_to(head: &Head<'_>, limits: &Limits, now: i64, kind: Kind) -> Checker {
+        let mut c = Checker::admit(head, &mut EdgeFor(kind), *limits, now, Extras::default());
+        c.upstream = kind;
+        c
     }
 
     /// The body of a request a server has taken through steps 1–7
@@ -365,6 +379,8 @@ impl Checker {
             after_header,
             lines,
             summary_buckets: extras.summary_buckets.unwrap_or(0),
+            upstream: Kind::InfluxDb2,
+            refused: None,
         }
     }
 
@@ -406,6 +422,21 @@ impl Checker {
         if matches!(self.phase, Phase::Done(_)) {
             return;
         }
+        if self.upstream != Kind::InfluxDb2 {
+            let (kind, mut refused) = (self.upstream, self.refused.take());
+            self.push_points(chunk, &mut |p| {
+                if refused.is_none() {
+                    refused = upstream::refuse_point(kind, p);
+                }
+                on_point(p)
+            });
+            self.refused = refused;
+            return;
+        }
+        self.push_points(chunk, on_point);
+    }
+
+    fn push_points(&mut self, chunk: &[u8], on_point: &mut dyn FnMut(&Point<'_>)) {
         self.received = self.received.saturating_add(chunk.len());
         if let Phase::Header = self.phase {
             let take = (MAX_HEADER - self.head.len()).min(chunk.len());
@@ -504,9 +535,16 @@ impl Checker {
 
     /// [`finish`](Checker::finish) as a live request's verdict, equal to
     /// [`check_request`](crate::check_request)'s.
-    pub fn finish_request(self) -> Verdict {
-        let v = self.finish();
+    pub fn finish_request(mut self) -> Verdict {
+        let (kind, mut refused) = (self.upstream, self.refused.take());
+        let v = self.finish_with(&mut |p| {
+            if refused.is_none() && kind != Kind::InfluxDb2 {
+                refused = upstream::refuse_point(kind, p);
+            }
+        });
         match v.code {
+            // The body is good line protocol, but the upstream would refuse or lose a point.
+            None if refused.is_some() => Verdict::Reject(refused.expect("checked")),
             None => Verdict::Forward {
                 points: v.points,
                 lines: v.lines,

@@ -142,6 +142,11 @@ pub fn set_meta(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<(
     Ok(())
 }
 
+pub fn delete_meta(conn: &Connection, key: &str) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+    Ok(())
+}
+
 /// The handle the server holds: registry, writer queue, and a notifier for the relay.
 pub struct Store {
     pub dir: PathBuf,
