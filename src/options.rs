@@ -5,6 +5,7 @@
 //! the module. Wrong types are `TypeError`s, out-of-range values `RangeError`s, each naming
 //! the option.
 
+use linegate_core::upstream::Kind;
 use linegate_core::{Endpoint, Limits, ValidateOptions, DEFAULT_LIMITS};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -51,6 +52,18 @@ impl Opts {
             None => Ok(Endpoint::V2),
             Some(p) => Endpoint::from_path(&p).ok_or_else(|| {
                 type_error("linegate: endpoint must be \"/api/v2/write\" or \"/write\"")
+            }),
+        }
+    }
+
+    /// The upstream kind (absent: `influxdb2`).
+    pub(crate) fn upstream(&self) -> Result<Kind, JsValue> {
+        match self.string("upstream")? {
+            None => Ok(Kind::InfluxDb2),
+            Some(k) => Kind::parse(&k).ok_or_else(|| {
+                type_error(
+                    "linegate: upstream must be \"influxdb2\", \"influxdb1\" or \"victoriametrics\"",
+                )
             }),
         }
     }
@@ -126,6 +139,8 @@ pub(crate) struct CheckOptions {
     pub content_encoding: Option<String>,
     pub now: i64,
     pub limits: Limits,
+    /// What the edge forwards to (`upstream`: `influxdb2`, `influxdb1`, `victoriametrics`).
+    pub upstream: Kind,
 }
 
 impl CheckOptions {
@@ -138,6 +153,7 @@ impl CheckOptions {
             content_encoding: o.string("contentEncoding")?,
             now: now_or_clock(o.now()?),
             limits: o.limits()?,
+            upstream: o.upstream()?,
         })
     }
 }

@@ -32,7 +32,7 @@ impl StreamChecker {
             content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         };
         Ok(StreamChecker {
-            inner: Some(Checker::for_request(&head, &o.limits, o.now)),
+            inner: Some(Checker::for_request_to(&head, &o.limits, o.now, o.upstream)),
             request: true,
         })
     }

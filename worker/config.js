@@ -37,6 +37,13 @@ function parse(env) {
     corsOrigins: list(env.CORS_ORIGINS),
     edgeTokens: edgeTokens(env.EDGE_TOKENS),
     influxVersion: str(env.INFLUX_VERSION) || "v2.9.1",
+    // What BACKEND_URL is: influxdb2 (linegate-backend or InfluxDB OSS v2), influxdb1 or
+    // victoriametrics; its rules are the core's, through the package (worker/README.md).
+    backendKind: backendKind(env.BACKEND_KIND),
+    // /ping, /health, /ready: the backend's own answers ("backend", the default in front of
+    // InfluxDB 1.x and VictoriaMetrics) or the edge's InfluxDB v2 answers with /health
+    // failing while the backend cannot be reached ("edge", the default for influxdb2).
+    probes: probes(env),
     spool: spoolSettings(env),
     // Requests the Worker does not check go to the backend unchanged (worker/forward.js).
     passThrough: str(env.PASS_THROUGH).toLowerCase() !== "off",
@@ -72,6 +79,25 @@ function spoolSettings(env) {
     deadLetterMs: count(env, "SPOOL_DEAD_LETTER_HOURS", d.deadLetterHours) * 3_600_000,
     adminToken: str(env.SPOOL_ADMIN_TOKEN) || null,
   });
+}
+
+function probes(env) {
+  const dflt = backendKind(env.BACKEND_KIND) === "influxdb2" ? "edge" : "backend";
+  const p = str(env.PROBES) || dflt;
+  if (p !== "edge" && p !== "backend") {
+    throw new ConfigError(`PROBES must be edge or backend, got ${JSON.stringify(p)}`);
+  }
+  return p;
+}
+
+const KINDS = ["influxdb2", "influxdb1", "victoriametrics"];
+
+function backendKind(v) {
+  const k = str(v) || "influxdb2";
+  if (!KINDS.includes(k)) {
+    throw new ConfigError(`BACKEND_KIND must be ${KINDS.join(", ")}, got ${JSON.stringify(k)}`);
+  }
+  return k;
 }
 
 function str(v) {

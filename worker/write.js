@@ -1,10 +1,11 @@
 // POST /api/v2/write and v1's POST /write: check at the edge, forward what passes, unchanged.
 
-import { Checker, credentials } from "./linegate.js";
+import { Checker, credentials, upstreamWrite } from "./linegate.js";
 import { firstValue, readBody } from "./body.js";
 import { edgeAuthorized, edgeSecretAllowed } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
 import { spoolWrite } from "./spool.js";
+import { asAccepted } from "./forward.js";
 
 // The request headers that matter to an InfluxDB write (spec Part A §5).
 const FORWARDED = ["Authorization", "Content-Encoding", "Content-Type", "Zap-Trace-Span"];
@@ -36,6 +37,7 @@ export async function handleWrite(request, cfg, log) {
         "content-encoding": firstValue(request.headers, "Content-Encoding") ?? undefined,
       },
       limits: { maxBody: cap, maxBatch: cfg.maxBatch, maxMessage: cfg.maxMessage },
+      upstream: cfg.backendKind,
     });
     return {
       push(chunk) {
@@ -82,16 +84,31 @@ export async function handleWrite(request, cfg, log) {
     const v = FIRST_VALUE.has(name) ? firstValue(request.headers, name) : request.headers.get(name);
     if (v !== null) headers[name] = v;
   }
-  const send = () => forward(cfg, url.pathname + url.search, headers, body.stream(), log);
+  let target = url.pathname + url.search;
+  if (url.pathname === "/api/v2/write" && cfg.backendKind !== "influxdb2") {
+    // A v2 write to InfluxDB 1.x or VictoriaMetrics: the path and credentials they read.
+    const up = upstreamWrite({ endpoint: url.pathname, query: url.search.slice(1), headers: { authorization: auth ?? undefined }, upstream: cfg.backendKind });
+    if (up !== null && up.action === "reject") {
+      log.action = "reject";
+      log.code = up.code;
+      return new Response(up.body, { status: up.status, headers: up.headers });
+    }
+    if (up !== null) {
+      target = up.path;
+      delete headers.Authorization;
+      if (up.authorization !== null) headers.Authorization = up.authorization;
+    }
+  }
+  const send = () => forward(cfg, target, headers, body.stream(), log, request);
   if (cfg.spool.mode !== "off") {
-    return spoolWrite(cfg, url, { target: url.pathname + url.search, headers, body: body.bytes }, log, send);
+    return spoolWrite(cfg, url, { target, headers, body: body.bytes }, log, send);
   }
   return (await send()) ?? unavailable(cfg.retryAfter);
 }
 
 // Sends the batch to the backend now: its Response, or null when it was unreachable or did
 // not answer in time (`log` says why).
-async function forward(cfg, target, headers, body, log) {
+async function forward(cfg, target, headers, body, log, request) {
   const t1 = performance.now();
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), cfg.timeoutMs);
@@ -115,16 +132,20 @@ async function forward(cfg, target, headers, body, log) {
   }
   log.backend_ms = round(performance.now() - t1);
   log.action = "backend";
-  // Status, headers (Retry-After among them) and body exactly as the backend sent them.
-  return new Response(res.body, res);
+  // Status, headers (Retry-After among them) and body exactly as the backend sent them, in
+  // an encoding the client accepts.
+  return asAccepted(request, res);
 }
 
 // v1's /write reads credentials from u/p, `Token [user:]secret` or Basic (the core says
-// which); with EDGE_TOKENS, the secret must be one of them.
+// which); with EDGE_TOKENS, the secret must be one of them. Without EDGE_TOKENS, a v1 write
+// without credentials goes on to the check, whose rule for the backend's kind decides (in
+// front of InfluxDB 1.x the server does).
 async function admitted(request, url, auth, cfg) {
   if (url.pathname === "/write") {
     const c = credentials({ endpoint: "/write", query: url.search.slice(1), headers: { authorization: auth ?? undefined } });
-    return c !== null && (await edgeSecretAllowed(c.secret, cfg));
+    if (c === null) return cfg.edgeTokens.length === 0 && cfg.backendKind === "influxdb1";
+    return edgeSecretAllowed(c.secret, cfg);
   }
   return auth !== null && !/^[\t ]*$/.test(auth) && (await edgeAuthorized(request, cfg));
 }

@@ -12,7 +12,7 @@ pub use crate::answers::Rejection;
 use crate::batch::{read_batch, BatchReport};
 use crate::gzip;
 pub use crate::pipeline::is_gzip;
-use crate::pipeline::{self, Batch, Edge, Endpoint, Head, Lookup, TimeRule};
+use crate::pipeline::{self, Batch, EdgeFor, Endpoint, Head, Lookup, TimeRule};
 pub use crate::pipeline::{Limits, DEFAULT_LIMITS};
 use crate::point::Point;
 use crate::precision::Precision;
@@ -120,7 +120,12 @@ fn prepare_with<'a, L: Lookup>(
 /// Runs every check up to parsing on a live `/api/v2/write` request, as an edge does
 /// (spec Part A §3).
 pub fn prepare<'a>(req: &Request<'a>, limits: &Limits) -> Result<Prepared<'a>, Rejection> {
-    prepare_with(&req.head(Endpoint::V2), &mut Edge, req.body, limits)
+    prepare_with(
+        &req.head(Endpoint::V2),
+        &mut EdgeFor::default(),
+        req.body,
+        limits,
+    )
 }
 
 /// [`prepare`] for either endpoint.
@@ -129,7 +134,12 @@ pub fn prepare_at<'a>(
     req: &Request<'a>,
     limits: &Limits,
 ) -> Result<Prepared<'a>, Rejection> {
-    prepare_with(&req.head(endpoint), &mut Edge, req.body, limits)
+    prepare_with(
+        &req.head(endpoint),
+        &mut EdgeFor::default(),
+        req.body,
+        limits,
+    )
 }
 
 /// Runs the checks up to parsing for a batch checked outside a live request (CLI,

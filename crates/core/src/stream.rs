@@ -12,7 +12,7 @@ use crate::batch::{Item, Message, ParseOptions, Parser};
 use crate::diagnostics::{diagnose, Diagnostic, SummaryBuilder, Warnings};
 use crate::error::LineError;
 use crate::gzip::{self, Decoder, HeaderError, ReadError, MAX_HEADER};
-use crate::pipeline::{self, Batch, Edge, EdgeFor, Head, Lookup, Resolved, TimeRule};
+use crate::pipeline::{self, Batch, EdgeFor, Head, Lookup, Resolved, TimeRule};
 use crate::point::Point;
 use crate::reference::LineScan;
 use crate::request::{Limits, Rejection, Verdict};
@@ -293,7 +293,7 @@ impl Checker {
     /// the org parameter, and the body, as [`check_request`](crate::check_request) judges it
     /// (or [`prepare_at`](crate::prepare_at) for the v1 endpoint).
     pub fn for_request(head: &Head<'_>, limits: &Limits, now: i64) -> Checker {
-        Checker::admit(head, &mut Edge, *limits, now, Extras::default())
+        Checker::for_request_to(head, limits, now, Kind::InfluxDb2)
     }
 
     /// [`for_request`](Checker::for_request) at an edge in front of an upstream of `kind`:

@@ -63,7 +63,7 @@ pub fn bucket_to_dbrp(bucket: &str) -> Result<(&str, Option<&str>), Rejection> {
     match bucket.find('/') {
         None => Ok((bucket, None)),
         Some(0) => Err(Rejection::invalid(
-            format!("bucket name {bucket:?} is missing a database").as_bytes(),
+            format!("bucket name \"{bucket}\" is missing a database").as_bytes(),
         )),
         Some(i) => {
             let rp = &bucket[i + 1..];
@@ -168,7 +168,7 @@ pub fn refuse_point(kind: Kind, p: &Point<'_>) -> Option<Rejection> {
     let bad = |field: &[u8], why: &str| {
         let mut r = Rejection::invalid(
             format!(
-                "line {}: field {:?} {why}",
+                "line {}: field \"{}\" {why}",
                 p.line(),
                 String::from_utf8_lossy(field)
             )
