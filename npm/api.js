@@ -425,6 +425,76 @@ export function answer(kind, args) {
   return glue.answer(kind, args);
 }
 
+/**
+ * Store-and-forward's policy (linegate-core's `delivery`): what to do with a stored batch
+ * after one delivery attempt. `attempt` is `{ status, retryAfter }` (the upstream's answer)
+ * or `{ failure: "unreachable" | "timeout" }`, with the batch (`body`, `contentEncoding`:
+ * read only on a 413), its `history` so far, `now` (ms), `random` and `policy`. The answer
+ * says `delivered`, `retry` (`afterMs`), `split` (`at`, in `plain` when the batch was gzip)
+ * or `dead` (`reason`), with the `history` to keep for the next attempt.
+ */
+export function deliveryDecision(attempt) {
+  need("deliveryDecision()");
+  return glue.deliveryDecision(attempt);
+}
+
+/**
+ * Where a batch is cut in two on a 413: the start of the logical line with points nearest
+ * the middle (a LF inside a quoted string is not a line end), or null for a single line.
+ */
+export function splitPoint(body) {
+  need("splitPoint()");
+  return glue.splitPoint(chunkBytes(body)) ?? null;
+}
+
+/**
+ * A whole gzip body decoded as InfluxDB reads it (every member, Go's error texts; throws on
+ * a bad body), up to `opts.limit` decoded bytes (default 512 MiB).
+ */
+export function gunzip(body, opts) {
+  need("gunzip()");
+  return glue.gunzip(chunkBytes(body), opts?.limit);
+}
+
+/** `gunzip` fed in pieces: `push(chunk)` returns the bytes decoded so far, `finish()` the rest. */
+export class Gunzip {
+  #raw;
+
+  constructor(opts) {
+    need("new Gunzip()");
+    this.#raw = new glue.Gunzip(opts?.limit);
+  }
+
+  #live() {
+    if (this.#raw === null) throw new Error("linegate: this Gunzip has finished or was freed");
+    return this.#raw;
+  }
+
+  /** The decoded bytes of the next chunk (throws on a bad body). */
+  push(chunk) {
+    return this.#live().push(chunkBytes(chunk));
+  }
+
+  /** The last decoded bytes; throws when the body did not end after a whole member. Frees it. */
+  finish() {
+    const raw = this.#live();
+    try {
+      return raw.finish();
+    } finally {
+      this.free();
+    }
+  }
+
+  /** Frees the wasm memory now. */
+  free() {
+    if (this.#raw !== null) {
+      this.#raw.free();
+      this.#raw = null;
+    }
+  }
+}
+if (typeof Symbol.dispose === "symbol") Gunzip.prototype[Symbol.dispose] = Gunzip.prototype.free;
+
 /** The package (and crate) version. */
 export function version() {
   need("version()");

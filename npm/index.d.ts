@@ -365,3 +365,58 @@ export function answer(kind: "ping", args: { version: string }): Answer;
 export function answer(kind: "health", args: { version: string; commit: string }): Answer;
 export function isReady(): boolean;
 export function version(): string;
+
+/** Store-and-forward's knobs (linegate-core's `delivery::Policy`); absent fields take its defaults. */
+export type DeliveryPolicy = {
+  /** First backoff step, doubling per failed attempt (default 1000). */
+  backoffBaseMs?: number;
+  /** Longest backoff step (default 300000). */
+  backoffCapMs?: number;
+  /** The door sends its own token with every batch: 401/403 wait instead of being dead letters (default false). */
+  ownCredentials?: boolean;
+  /** Shortest wait after 401/403 with `ownCredentials` (default 60000). */
+  authRetryMs?: number;
+  /** Strikes (failures that may be the batch's fault) before it may become a dead letter (default 10). */
+  maxStrikes?: number;
+  /** Age of the first strike before it may become a dead letter (default 600000). */
+  maxStrikeAgeMs?: number;
+  /** Largest decoded gzip body taken apart on a 413 (default 512 MiB). */
+  splitLimit?: number;
+};
+/** What a door keeps of a batch's attempts between them. */
+export type DeliveryHistory = { attempts: number; strikes: number; firstStrikeMs: number | null };
+/** One delivery attempt: the upstream's answer (or why there was none), the batch, its history. */
+export type DeliveryAttempt = ({ status: number; retryAfter?: string | null } | { failure: "unreachable" | "timeout" }) & {
+  /** The batch as stored (read only on a 413). */
+  body?: Uint8Array;
+  contentEncoding?: string | null;
+  history?: DeliveryHistory;
+  /** ms since the epoch (default: now). */
+  now?: number;
+  /** In [0, 1): the backoff's jitter (default: Math.random()). */
+  random?: number;
+  policy?: DeliveryPolicy;
+};
+export type DeadLetterReason = "refused" | "too-large" | "undecodable" | "gave-up";
+/** What to do with the batch; `history` is what to keep for its next attempt. */
+export type DeliveryDecision =
+  | { action: "delivered"; history: DeliveryHistory }
+  | { action: "retry"; afterMs: number; strike: boolean; history: DeliveryHistory }
+  | { action: "split"; at: number; plain: Uint8Array | null; history: DeliveryHistory }
+  | { action: "dead"; reason: DeadLetterReason; history: DeliveryHistory };
+/** Store-and-forward's policy: what to do with a stored batch after one delivery attempt. */
+export function deliveryDecision(attempt: DeliveryAttempt): DeliveryDecision;
+/** Where a batch is cut on a 413 (the start of the logical line nearest the middle), or null for one line. */
+export function splitPoint(body: Uint8Array | ArrayBuffer | ArrayBufferView | string): number | null;
+/** A whole gzip body decoded as InfluxDB reads it (every member); throws on a bad body or past `limit` decoded bytes. */
+export function gunzip(body: Uint8Array | ArrayBuffer | ArrayBufferView | string, opts?: { limit?: number }): Uint8Array;
+/** `gunzip` fed in pieces. */
+export class Gunzip {
+  constructor(opts?: { limit?: number });
+  /** The decoded bytes of the next chunk. */
+  push(chunk: Uint8Array | ArrayBuffer | ArrayBufferView | string): Uint8Array;
+  /** The last decoded bytes; throws unless the body ended after a whole member. Frees it. */
+  finish(): Uint8Array;
+  free(): void;
+  [Symbol.dispose](): void;
+}

@@ -102,7 +102,7 @@ start_backend
 say "Worker (wrangler dev): http://127.0.0.1:$WORKER_PORT (log $logs/worker.log)"
 setsid npx wrangler dev --ip 127.0.0.1 --port "$WORKER_PORT" --persist-to "$root/.linegate/wrangler" \
   --var "BACKEND_URL:http://127.0.0.1:$BACKEND_PORT" --var "BACKEND_KIND:${BACKEND/linegate/influxdb2}" \
-  --var SPOOL:fallback --var "SPOOL_ADMIN_TOKEN:$SPOOL_ADMIN" \
+  --var SPOOL:fallback --var SPOOL_OPEN:on --var "SPOOL_ADMIN_TOKEN:$SPOOL_ADMIN" \
   --var "CORS_ORIGINS:http://127.0.0.1:$PAGE_PORT" >"$logs/worker.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$WORKER_PORT/ping" Worker "$logs/worker.log"

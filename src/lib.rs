@@ -11,17 +11,20 @@
 //! - [`columns`]: the parsed points as flat arrays, and their field-type codes;
 //! - [`progress`]: progress callbacks and cancellation (`AbortSignal`, `onProgress` → false);
 //! - [`answers`]: InfluxDB's answers to requests the doors answer themselves;
-//! - [`stream`]: [`StreamChecker`], the check fed chunk by chunk as the body arrives.
+//! - [`stream`]: [`StreamChecker`], the check fed chunk by chunk as the body arrives;
+//! - [`delivery`]: the spool's delivery decisions and Go's gzip reader, for the JS doors.
 
 pub mod answers;
 pub mod body;
 pub mod columns;
+pub mod delivery;
 pub mod options;
 pub mod progress;
 pub mod results;
 pub mod stream;
 
-use linegate_core::{prepare_at, validate_with_progress, verdict, Request, Verdict};
+use linegate_core::pipeline::{prepare, verdict};
+use linegate_core::{validate_with_progress, Request, Verdict};
 use wasm_bindgen::prelude::*;
 
 pub use answers::answer;
@@ -46,7 +49,7 @@ pub fn check_write(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue>
         content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         body: body.bytes(),
     };
-    let v = match prepare_at(o.endpoint, &req, &o.limits) {
+    let v = match prepare(o.endpoint, &req, &o.limits) {
         Ok(p) => verdict(&p.read(o.now, o.limits.max_message, |_| {})),
         Err(r) => Verdict::Reject(r),
     };

@@ -5,8 +5,9 @@
 //! the module. Wrong types are `TypeError`s, out-of-range values `RangeError`s, each naming
 //! the option.
 
+use linegate_core::limits::DEFAULT_LIMITS;
 use linegate_core::upstream::Kind;
-use linegate_core::{Endpoint, Limits, ValidateOptions, DEFAULT_LIMITS};
+use linegate_core::{Endpoint, Limits, ValidateOptions};
 use wasm_bindgen::{JsCast, JsValue};
 
 pub(crate) fn type_error(msg: &str) -> JsValue {

@@ -3,7 +3,8 @@
 //! is meant to be read back out of a body or a message. `npm/index.d.ts` declares these
 //! shapes; `tests/node/dts-drift.test.mjs` fails when the two disagree.
 
-use linegate_core::diagnostics::{Diagnostic, Summary, Warning, EXCERPT_MAX};
+use linegate_core::diagnostics::{Diagnostic, Summary, Warning};
+use linegate_core::limits::EXCERPT_MAX;
 use linegate_core::{FieldType, Validation, Verdict};
 use serde::{Serialize, Serializer};
 use wasm_bindgen::JsValue;

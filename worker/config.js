@@ -56,7 +56,14 @@ export const SPOOL_DEFAULTS = Object.freeze({
   maxBatches: 100_000,
   backoffBaseMs: 1_000,
   backoffCapMs: 300_000,
+  // A batch failing in a way that may be its own fault (500, 408...) is a dead letter after
+  // this many such failures once the first is this old (linegate-core's delivery policy).
+  maxStrikes: 10,
+  maxStrikeAgeMs: 600_000,
   deadLetterHours: 168,
+  // Spool-wide bounds, kept by the index object: destinations holding batches, and bytes.
+  maxDestinations: 100,
+  maxTotalBytes: 4096 * MiB,
 });
 
 function spoolSettings(env) {
@@ -76,8 +83,16 @@ function spoolSettings(env) {
     maxBatches: count(env, "SPOOL_MAX_BATCHES", d.maxBatches),
     backoffBaseMs: count(env, "SPOOL_BACKOFF_BASE_MS", d.backoffBaseMs),
     backoffCapMs: count(env, "SPOOL_BACKOFF_CAP_MS", d.backoffCapMs),
+    maxStrikes: count(env, "SPOOL_MAX_STRIKES", d.maxStrikes),
+    maxStrikeAgeMs: count(env, "SPOOL_MAX_STRIKE_AGE_MS", d.maxStrikeAgeMs),
     deadLetterMs: count(env, "SPOOL_DEAD_LETTER_HOURS", d.deadLetterHours) * 3_600_000,
+    maxDestinations: count(env, "SPOOL_MAX_DESTINATIONS", d.maxDestinations),
+    maxTotalBytes: count(env, "SPOOL_MAX_TOTAL_BYTES", d.maxTotalBytes),
     adminToken: str(env.SPOOL_ADMIN_TOKEN) || null,
+    // Seals the credentials kept with each batch (worker/spool/secrets.js).
+    key: str(env.SPOOL_KEY) || null,
+    // Without EDGE_TOKENS the spool refuses writes unless this says it may run open.
+    open: onOff(env, "SPOOL_OPEN"),
   });
 }
 
@@ -98,6 +113,12 @@ function backendKind(v) {
     throw new ConfigError(`BACKEND_KIND must be ${KINDS.join(", ")}, got ${JSON.stringify(k)}`);
   }
   return k;
+}
+
+function onOff(env, name) {
+  const v = str(env[name]) || "off";
+  if (v !== "on" && v !== "off") throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(v)}`);
+  return v === "on";
 }
 
 function str(v) {

@@ -191,6 +191,25 @@ test('a .gz file is decompressed and checked; the viewer shows the rejected line
   assert.match(raw.body, /^\{"code":"invalid","message":"unable to parse/);
 });
 
+test('a .gz file of several gzip members: the viewer shows what the check read (the package\'s gzip reader)', async () => {
+  await reset();
+  const lines = [];
+  for (let i = 1; i <= 300; i++) lines.push(i === 250 ? `mm,host=h used=12,free=oops ${1700000000 + i}` : `mm,host=h used=${i}i ${1700000000 + i}`);
+  // Two members, as Go's reader (hence InfluxDB) takes them; the rejected line is in the second.
+  const text = `${lines.join('\n')}\n`;
+  const cut = text.indexOf(`mm,host=h used=200i`);
+  const file = path.join(tmp, 'members.lp.gz');
+  fs.writeFileSync(file, Buffer.concat([zlib.gzipSync(text.slice(0, cut)), zlib.gzipSync(text.slice(cut))]));
+  await page.selectOption('#precision', 's');
+  await chooseFile(page, file);
+  const v = await verdict(page);
+  assert.equal(v.status, 400);
+  assert.equal(JSON.parse(v.body).line, 250);
+  await page.waitForSelector('#viewer-lines li.bad');
+  assert.deepEqual(await page.$$eval('#viewer-lines li.bad', (l) => l.map((e) => e.dataset.line)), ['250']);
+  assert.equal(await page.$eval('#viewer-lines li.bad span:last-child', (e) => e.textContent), lines[249]);
+});
+
 test('drag and drop a file onto the page', async () => {
   await reset();
   // A real DataTransfer holding a File, dispatched as the browser does for a drop.

@@ -11,7 +11,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { checkWrite, validate, parse, answer, LinegateError } from "linegate";
+import { checkWrite, validate, parse, answer, deliveryDecision, LinegateError } from "linegate";
 
 const require = createRequire(import.meta.url);
 let tsc;
@@ -85,6 +85,20 @@ function samples() {
     ["spool-full", { retryAfter: 5 }], ["spool-unavailable", { retryAfter: 5 }]]) {
     out.push([answer(kind, args), "Answer"]);
   }
+  const decision = (attempt) => {
+    const d = deliveryDecision({ now: 1_700_000_000_000, random: 0.5, ...attempt });
+    out.push([d, "DeliveryDecision"]);
+    return d.action;
+  };
+  const actions = [
+    decision({ status: 204 }),
+    decision({ status: 500, history: { attempts: 2, strikes: 1, firstStrikeMs: 1_699_999_999_000 } }),
+    decision({ failure: "timeout" }),
+    decision({ status: 413, body: new TextEncoder().encode("a v=1\nb v=2\n") }),
+    decision({ status: 413, body: gzipSync("a v=1\nb v=2\n"), contentEncoding: "gzip" }),
+    decision({ status: 404 }),
+  ];
+  assert.deepEqual(actions, ["delivered", "retry", "retry", "split", "split", "dead"]);
   return out;
 }
 

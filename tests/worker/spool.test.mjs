@@ -43,7 +43,8 @@ function tmpdir(what) {
 /** The Worker in workerd (Miniflare) with the spool's Durable Object persisted in `dir`. */
 function spoolWorker(vars, dir) {
   return startWorker(
-    { SPOOL_ADMIN_TOKEN: ADMIN, SPOOL_BACKOFF_BASE_MS: "100", SPOOL_BACKOFF_CAP_MS: "500", ...vars },
+    // No EDGE_TOKENS here: the spool runs open only because it is told to.
+    { SPOOL_ADMIN_TOKEN: ADMIN, SPOOL_OPEN: "on", SPOOL_BACKOFF_BASE_MS: "100", SPOOL_BACKOFF_CAP_MS: "500", ...vars },
     { miniflare: { ...DO, durableObjectsPersist: dir } },
   );
 }
@@ -484,7 +485,7 @@ describe("SPOOL=always, workerd killed with SIGKILL mid-delivery (wrangler dev)"
       [
         "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
         "--persist-to", persist,
-        "--var", `BACKEND_URL:${backendUrl}`, "--var", "SPOOL:always",
+        "--var", `BACKEND_URL:${backendUrl}`, "--var", "SPOOL:always", "--var", "SPOOL_OPEN:on",
         "--var", "SPOOL_BACKOFF_BASE_MS:100", "--var", "SPOOL_BACKOFF_CAP_MS:500",
       ],
       { cwd: ROOT, env: ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] },

@@ -2,6 +2,8 @@
 // The check itself never needs this: the body lives in wasm memory. A Blob keeps large data
 // out of the JS heap (Chromium pages big blobs to disk) and slices cheaply.
 
+import { Gunzip } from './engine.js';
+
 const LF = 10;
 const CHECKPOINT = 1024; // remember the offset of every 1024th line
 
@@ -113,24 +115,32 @@ function concat(parts, n) {
   return out;
 }
 
-// Decompresses gzip into a Blob for random access (only for showing lines: the verdict comes
-// from the package's own gzip reader, which is the one that matches the server).
+// Decompresses gzip into a Blob for random access (for showing lines), with the package's
+// gzip reader: the one the check uses, so the viewer shows the bytes the verdict is about,
+// several gzip members included (the browser's DecompressionStream stops after the first).
 export async function gunzipToBlob(blob) {
   const chunks = [];
-  const stream = blob.stream().pipeThrough(new DecompressionStream('gzip'));
-  const reader = stream.getReader();
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.length;
+  const keep = (bytes) => {
+    if (bytes.length === 0) return;
+    chunks.push(bytes);
     // Group small chunks so the Blob does not hold millions of parts.
     if (chunks.length > 256) {
       const b = new Blob(chunks);
       chunks.length = 0;
       chunks.push(b);
     }
+  };
+  const gz = new Gunzip();
+  try {
+    const reader = blob.stream().getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      keep(gz.push(value));
+    }
+    keep(gz.finish());
+  } finally {
+    gz.free();
   }
   return new Blob(chunks);
 }

@@ -35,6 +35,11 @@
 //! auth_fail_burst = 10          # failed authentications per client address before delays
 //! auth_fail_delay_ms = 1000     # added to each 401 past the burst (per minute and address)
 //!
+//! # Partial writes (spec Part D.1): off (default), request (`accept_partial=true`), always.
+//! partial_writes = "off"
+//! quarantine_bytes = 67108864   # rejected lines kept per bucket (oldest dropped first)
+//! quarantine_age_hours = 168    # and for at most this long
+//!
 //! [upstream]
 //! url = "https://influx.example:8086"
 //! token = "upstream-token"
@@ -67,6 +72,9 @@ pub struct FileConfig {
     pub field_cache: Option<u64>,
     pub auth_fail_burst: Option<u64>,
     pub auth_fail_delay_ms: Option<u64>,
+    pub partial_writes: Option<String>,
+    pub quarantine_bytes: Option<u64>,
+    pub quarantine_age_hours: Option<u64>,
     #[serde(default)]
     pub orgs: Vec<OrgConf>,
     #[serde(default)]
@@ -154,6 +162,15 @@ impl FileConfig {
         if let Some(v) = num("LINEGATE_MAX_MESSAGE")? {
             self.max_message = Some(v);
         }
+        if let Some(v) = var("LINEGATE_PARTIAL_WRITES") {
+            self.partial_writes = Some(v);
+        }
+        if let Some(v) = num("LINEGATE_QUARANTINE_BYTES")? {
+            self.quarantine_bytes = Some(v as u64);
+        }
+        if let Some(v) = num("LINEGATE_QUARANTINE_AGE_HOURS")? {
+            self.quarantine_age_hours = Some(v as u64);
+        }
         for (k, slot) in self.guard_slots() {
             let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
             if let Some(v) = var(k) {
@@ -179,6 +196,31 @@ impl FileConfig {
 }
 
 impl FileConfig {
+    /// The partial-write switch (spec Part D.1), `flag` over the file and environment.
+    pub fn partial_writes(
+        &self,
+        flag: Option<&str>,
+    ) -> Result<linegate_core::partial::PartialWrites, String> {
+        match flag.or(self.partial_writes.as_deref()) {
+            None => Ok(Default::default()),
+            Some(v) => linegate_core::partial::PartialWrites::parse(v)
+                .ok_or_else(|| format!("partial writes: {v:?} is not off, request or always")),
+        }
+    }
+
+    /// The quarantine's bounds, flags over the file and environment.
+    pub fn quarantine(
+        &self,
+        bytes: Option<u64>,
+        age_hours: Option<u64>,
+    ) -> crate::store::QuarantineBounds {
+        let d = crate::store::QuarantineBounds::default();
+        crate::store::QuarantineBounds {
+            bytes: bytes.or(self.quarantine_bytes).unwrap_or(d.bytes),
+            age_ns: hours_to_ns(age_hours.or(self.quarantine_age_hours), d.age_ns),
+        }
+    }
+
     /// The guard settings with their environment variable names.
     pub fn guard_slots(&mut self) -> [(&'static str, &mut Option<u64>); 9] {
         [
@@ -220,6 +262,10 @@ impl FileConfig {
             auth_fail_delay: ms(self.auth_fail_delay_ms, d.auth_fail_delay),
         }
     }
+}
+
+fn hours_to_ns(hours: Option<u64>, default: i64) -> i64 {
+    hours.map_or(default, |h| (h as i64).saturating_mul(3_600_000_000_000))
 }
 
 /// What bounds a client's hold on the server (see the file format above).

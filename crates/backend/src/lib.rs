@@ -41,6 +41,9 @@ pub struct ServeOptions {
     pub compression: store::Compression,
     /// Timeouts, caps and the failed-authentication delay.
     pub guards: config::Guards,
+    /// Partial writes (spec Part D.1) and the quarantine's bounds.
+    pub partial: linegate_core::partial::PartialWrites,
+    pub quarantine: store::QuarantineBounds,
 }
 
 /// Creates what the config file names (orgs, buckets, tokens) and, on a new data directory
@@ -229,6 +232,9 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         budget: body::Budget::new(opts.guards.max_inflight_bytes),
         throttle: auth::Throttle::new(opts.guards.auth_fail_burst, opts.guards.auth_fail_delay),
         conns: conns.clone(),
+        partial: opts.partial,
+        quarantine: opts.quarantine,
+        quarantine_stats: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind(&opts.bind)
         .await

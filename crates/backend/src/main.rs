@@ -48,6 +48,8 @@ enum Cmd {
         #[arg(long)]
         since: String,
     },
+    /// The rejected lines of partial writes (the quarantine; no token, as `export`).
+    Rejected(Rejected),
     /// Manage v1 authorizations (user name and password, for `/write`).
     #[command(name = "v1-auth", subcommand)]
     V1Auth(linegate_backend::store::v1::cli::V1AuthCmd),
@@ -126,6 +128,16 @@ struct Serve {
     /// The delay, in milliseconds.
     #[arg(long)]
     auth_fail_delay_ms: Option<u64>,
+    /// Partial writes (spec Part D.1): `off` (default), `request` (with
+    /// `accept_partial=true`) or `always`.
+    #[arg(long, value_parser = ["off", "request", "always"])]
+    partial_writes: Option<String>,
+    /// Bytes of rejected lines the quarantine keeps per bucket (default 64 MiB).
+    #[arg(long)]
+    quarantine_bytes: Option<u64>,
+    /// Hours the quarantine keeps a rejected line (default 168).
+    #[arg(long)]
+    quarantine_age_hours: Option<u64>,
     /// Fixed clock in ns for lines without a timestamp (tests only).
     #[arg(long, hide = true, env = "LINEGATE_NOW_NS")]
     now_ns: Option<i64>,
@@ -154,6 +166,30 @@ struct Export {
     raw: bool,
 }
 
+#[derive(clap::Args)]
+struct Rejected {
+    #[arg(long, env = "LINEGATE_DATA")]
+    data: PathBuf,
+    /// Only this bucket's lines.
+    #[arg(long)]
+    bucket: Option<String>,
+    /// The bucket's org, when the name exists in several.
+    #[arg(long)]
+    org: Option<String>,
+    #[command(subcommand)]
+    what: RejectedCmd,
+}
+
+#[derive(Subcommand)]
+enum RejectedCmd {
+    /// One JSON object per line (destination, time, line, reason, text).
+    List,
+    /// The lines alone, as line protocol, to fix and send again.
+    Lp,
+    /// Drop them.
+    Drop,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.cmd {
@@ -161,6 +197,7 @@ fn main() -> ExitCode {
         Cmd::Export(e) => export(e),
         Cmd::DeadLetters { data } => dead_letters(data),
         Cmd::Replay { data, since } => replay(data, &since),
+        Cmd::Rejected(r) => rejected(r),
         Cmd::V1Auth(c) => linegate_backend::store::v1::cli::run(c),
     };
     match res {
@@ -263,6 +300,8 @@ fn serve(s: Serve) -> Result<(), String> {
         }
         None => None,
     };
+    let partial = cfg.partial_writes(s.partial_writes.as_deref())?;
+    let quarantine = cfg.quarantine(s.quarantine_bytes, s.quarantine_age_hours);
     let opts = ServeOptions {
         data,
         bind,
@@ -275,6 +314,8 @@ fn serve(s: Serve) -> Result<(), String> {
         now_override: s.now_ns,
         compression: store::Compression::parse(&s.compression).unwrap_or_default(),
         guards,
+        partial,
+        quarantine,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -340,6 +381,39 @@ fn dead_letters(data: PathBuf) -> Result<(), String> {
     for d in list {
         let line = serde_json::to_string(&d).map_err(|x| x.to_string())?;
         writeln!(out, "{line}").map_err(|x| x.to_string())?;
+    }
+    Ok(())
+}
+
+fn rejected(r: Rejected) -> Result<(), String> {
+    if !store::db_path(&r.data).exists() {
+        return Err(format!("{}: no linegate database here", r.data.display()));
+    }
+    let e = |x: rusqlite::Error| x.to_string();
+    let conn = store::open_read(&r.data).map_err(e)?;
+    let set: store::BucketSet = match &r.bucket {
+        Some(name) => {
+            let reg = store::load_registry(&conn).map_err(e)?;
+            Some([reg.find_bucket(r.org.as_deref(), name)?.id].into())
+        }
+        None => None,
+    };
+    let mut out = std::io::stdout().lock();
+    match r.what {
+        RejectedCmd::List => {
+            for d in store::quarantine_list(&conn, &set, usize::MAX)? {
+                let line = serde_json::to_string(&d).map_err(|x| x.to_string())?;
+                writeln!(out, "{line}").map_err(|x| x.to_string())?;
+            }
+        }
+        RejectedCmd::Lp => {
+            store::quarantine_lp(&conn, &set, &mut out)?;
+        }
+        RejectedCmd::Drop => {
+            // A server may be writing: SQLite's lock (busy timeout) orders the two.
+            let n = store::quarantine_drop(&conn, &set).map_err(e)?;
+            writeln!(out, "dropped {n} rejected lines").map_err(|x| x.to_string())?;
+        }
     }
     Ok(())
 }

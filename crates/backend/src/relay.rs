@@ -1,14 +1,15 @@
 //! Store-and-forward: committed batches are delivered to an upstream (InfluxDB v2, InfluxDB
 //! 1.x or VictoriaMetrics: `--upstream-kind`, whose rules are core's `upstream` module) in
-//! commit order, one request at a time, at least once. Transient failures (no connection,
-//! 408, 429, 5xx) are retried forever with backoff, honouring `Retry-After`; 413 splits the
-//! batch in halves; any other 4xx, and what the upstream's kind says is permanent (1.x's
-//! `retention policy not found`), parks the batch (or part) in the dead-letter table with
-//! the upstream's answer; a 1.x partial write stored what it could, so it is parked as told,
-//! not retried whole. The cursor (last batch done) is saved with each delivered request, so
-//! a crash re-sends at most the request in flight. Delivered batches stay in the store (they
-//! are the backend's own data), so `linegate-backend replay --since T` moves the cursor back
-//! to send them again after an upstream lost what it had acknowledged.
+//! commit order, one request at a time, at least once. What follows an answer is core's one
+//! delivery policy (`linegate_core::delivery`, read through `upstream::decide` so that 1.x's
+//! partial writes and permanent errors are dead letters at once): the relay loops on its
+//! decision — delivered, retry after N ms, split at a line start, dead letter — and never
+//! reads a status itself. It sends its own token, so a 401 or 403 (a rotated token) waits
+//! for an operator without parking anything. The cursor (last batch done) is saved with
+//! each delivered request, so a crash re-sends at most the request in flight. Delivered
+//! batches stay in the store (they are the backend's own data), so `linegate-backend replay
+//! --since T` moves the cursor back to send them again after an upstream lost what it had
+//! acknowledged.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -19,7 +20,10 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use linegate_core::upstream::{self, Kind, Reading};
+use linegate_core::delivery::{
+    Answer, Batch as DeliveryBatch, DeadReason, Decision, History, Policy,
+};
+use linegate_core::upstream::{self, Kind};
 use linegate_core::{read_batch, ParseOptions, Precision};
 
 use crate::http::now_ns;
@@ -85,17 +89,60 @@ impl RelayConfig {
 /// A batch or part of one: its precision, body and points.
 type Part = (Precision, Vec<u8>, u64);
 
-enum Sent {
-    Ok,
-    /// Try again after this long.
-    Retry(Option<Duration>),
-    TooLarge,
-    Rejected(u16, String),
+/// One attempt's outcome, as core's delivery policy reads it: the answer (status and
+/// `Retry-After`, or none) and the answer's body.
+struct Sent {
+    answer: Answer<'static>,
+    retry_after: Option<Vec<u8>>,
+    body: String,
+}
+
+impl Sent {
+    fn failed(answer: Answer<'static>) -> Sent {
+        Sent {
+            answer,
+            retry_after: None,
+            body: String::new(),
+        }
+    }
+
+    fn status(&self) -> u16 {
+        match self.answer {
+            Answer::Status { status, .. } => status,
+            _ => 0,
+        }
+    }
+
+    fn answer(&self) -> Answer<'_> {
+        match self.answer {
+            Answer::Status { status, .. } => Answer::Status {
+                status,
+                retry_after: self.retry_after.as_deref(),
+            },
+            a => a,
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    (now_ns() / 1_000_000).max(0) as u64
+}
+
+/// A number in [0, 1) for the backoff's jitter (no cryptographic need: xorshift of the clock).
+fn random01() -> f64 {
+    let mut x = now_ns() as u64 | 1;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
 pub struct Relay {
     store: Arc<Store>,
     cfg: RelayConfig,
+    /// Core's delivery policy with this relay's backoff; the relay sends its own token, so a
+    /// 401 or 403 waits for an operator instead of parking every batch.
+    policy: Policy,
     client: Client<HttpConnector, Full<Bytes>>,
     metrics: Arc<Metrics>,
     pub cursor: Arc<AtomicI64>,
@@ -115,9 +162,16 @@ impl Relay {
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new()).build(http);
+        let policy = Policy {
+            backoff_base_ms: cfg.min_backoff.as_millis() as u64,
+            backoff_cap_ms: cfg.max_backoff.as_millis() as u64,
+            own_credentials: true,
+            ..Policy::default()
+        };
         Ok(Relay {
             store,
             cfg,
+            policy,
             client,
             metrics,
             cursor: Arc::new(AtomicI64::new(cursor)),
@@ -231,9 +285,27 @@ impl Relay {
         Some((org, t.bucket.unwrap_or_else(|| b.name.clone())))
     }
 
-    /// Sends consecutive batches as one request, retrying transient failures; `false` when
-    /// upstream refused it (413 or another 4xx): the caller then sends them one by one, so
-    /// only the batch at fault is split or parked.
+    /// Core's decision on one attempt at `body`.
+    fn decide(&self, sent: &Sent, body: &[u8], history: &History) -> Decision {
+        let batch = DeliveryBatch {
+            body,
+            content_encoding: None,
+        };
+        upstream::decide(
+            self.cfg.kind,
+            &sent.answer(),
+            sent.body.as_bytes(),
+            &batch,
+            history,
+            now_ms(),
+            random01(),
+            &self.policy,
+        )
+    }
+
+    /// Sends consecutive batches as one request, retrying as core's policy says; `false`
+    /// when the upstream refused it (413, a dead letter): the caller then sends them one by
+    /// one, so only the batch at fault is split or parked.
     async fn deliver_joined(&self, group: &[StoredBatch]) -> bool {
         let Some((org, bucket)) = self.target(group[0].bucket_id) else {
             return false;
@@ -246,27 +318,27 @@ impl Relay {
             }
         }
         let points: i64 = group.iter().map(|b| b.points).sum();
-        let mut backoff = self.cfg.min_backoff;
+        let mut history = History::default();
         loop {
-            match self.send(&org, &bucket, group[0].precision, &body).await {
-                Sent::Ok => {
+            let sent = self.send(&org, &bucket, group[0].precision, &body).await;
+            match self.decide(&sent, &body, &history) {
+                Decision::Delivered => {
                     self.metrics
                         .upstream_points
                         .fetch_add(points as u64, Ordering::Relaxed);
                     return true;
                 }
-                Sent::Retry(after) => {
-                    let wait = after.unwrap_or(backoff).min(Duration::from_secs(300));
-                    backoff = (backoff * 2).min(self.cfg.max_backoff);
-                    tokio::time::sleep(wait).await;
+                d @ Decision::Retry { after_ms, .. } => {
+                    history.record(&d, now_ms());
+                    tokio::time::sleep(Duration::from_millis(after_ms)).await;
                 }
-                Sent::TooLarge | Sent::Rejected(..) => return false,
+                Decision::Split { .. } | Decision::DeadLetter { .. } => return false,
             }
         }
     }
 
-    /// Delivers one batch (in parts when upstream finds it too large); returns when every
-    /// part is delivered or parked.
+    /// Delivers one batch (in parts when the upstream finds it too large); returns when
+    /// every part is delivered or parked.
     async fn deliver(&self, b: &StoredBatch) {
         let Some((org, bucket)) = self.target(b.bucket_id) else {
             self.park(
@@ -281,43 +353,35 @@ impl Relay {
         };
         let mut parts: VecDeque<Part> = VecDeque::new();
         parts.push_back((b.precision, b.body.clone(), b.points as u64));
-        let mut backoff = self.cfg.min_backoff;
         while let Some((precision, body, points)) = parts.pop_front() {
+            let mut history = History::default();
             loop {
-                match self.send(&org, &bucket, precision, &body).await {
-                    Sent::Ok => {
+                let sent = self.send(&org, &bucket, precision, &body).await;
+                match self.decide(&sent, &body, &history) {
+                    Decision::Delivered => {
                         self.metrics
                             .upstream_points
                             .fetch_add(points, Ordering::Relaxed);
-                        backoff = self.cfg.min_backoff;
                         break;
                     }
-                    Sent::Retry(after) => {
-                        let wait = after.unwrap_or(backoff).min(Duration::from_secs(300));
-                        backoff = (backoff * 2).min(self.cfg.max_backoff);
-                        tokio::time::sleep(wait).await;
+                    d @ Decision::Retry { after_ms, .. } => {
+                        history.record(&d, now_ms());
+                        tokio::time::sleep(Duration::from_millis(after_ms)).await;
                     }
-                    Sent::TooLarge => {
-                        match split(&body, precision, b.now) {
-                            Some((l, r)) => {
-                                parts.push_front(r);
-                                parts.push_front(l);
-                            }
-                            None => {
-                                self.park(
-                                    b,
-                                    precision,
-                                    &body,
-                                    413,
-                                    "upstream: request too large (a single point)",
-                                )
-                                .await
-                            }
-                        }
+                    Decision::Split { at, .. } => {
+                        // Stored bodies are plain line protocol: core cut it at a line start.
+                        let (l, r) = body.split_at(at);
+                        let n = count_points(l, precision, b.now);
+                        parts.push_front((precision, r.to_vec(), points.saturating_sub(n)));
+                        parts.push_front((precision, l.to_vec(), n));
                         break;
                     }
-                    Sent::Rejected(status, reason) => {
-                        self.park(b, precision, &body, status, &reason).await;
+                    Decision::DeadLetter { reason } => {
+                        let why = match reason {
+                            DeadReason::Refused => sent.body.clone(),
+                            r => format!("{}: {}", r.as_str(), sent.body),
+                        };
+                        self.park(b, precision, &body, sent.status(), &why).await;
                         break;
                     }
                 }
@@ -375,8 +439,16 @@ impl Relay {
         ) {
             Ok(o) => o,
             Err(r) => {
-                let text = String::from_utf8_lossy(&r.body).into_owned();
-                return Sent::Rejected(r.status, text);
+                // The upstream cannot take this bucket at all (a 1.x bucket without a
+                // database): a 400 of the edge's own, parked as the upstream's would be.
+                return Sent {
+                    answer: Answer::Status {
+                        status: r.status,
+                        retry_after: None,
+                    },
+                    retry_after: None,
+                    body: String::from_utf8_lossy(&r.body).into_owned(),
+                };
             }
         };
         let mut req = hyper::Request::post(format!("{}{}", self.cfg.url, out.path))
@@ -384,9 +456,8 @@ impl Relay {
         if let Some(a) = &out.authorization {
             req = req.header("Authorization", a);
         }
-        let req = match req.body(Full::new(Bytes::copy_from_slice(body))) {
-            Ok(r) => r,
-            Err(e) => return Sent::Rejected(0, format!("bad upstream request: {e}")),
+        let Ok(req) = req.body(Full::new(Bytes::copy_from_slice(body))) else {
+            return Sent::failed(Answer::Unreachable);
         };
         let t0 = Instant::now();
         let res = tokio::time::timeout(self.cfg.timeout, async {
@@ -402,54 +473,34 @@ impl Relay {
             Ok(Err(e)) => {
                 self.metrics.upstream(0, secs);
                 tracing::debug!(error = %e, "relay: upstream unreachable");
-                return Sent::Retry(None);
+                return Sent::failed(Answer::Unreachable);
             }
             Err(_) => {
                 self.metrics.upstream(0, secs);
-                return Sent::Retry(None);
+                return Sent::failed(Answer::Timeout);
             }
         };
         let status = parts.status.as_u16();
         self.metrics.upstream(status, secs);
-        let text = || String::from_utf8_lossy(&bytes).into_owned();
-        match upstream::read_answer(self.cfg.kind, status, &bytes) {
-            Reading::Stored => return Sent::Ok,
-            // Sending it again would store nothing more: kept as a dead letter with the
-            // upstream's words (what it dropped), never retried whole.
-            Reading::Partial { .. } | Reading::Permanent => return Sent::Rejected(status, text()),
-            Reading::ByStatus => {}
-        }
-        match status {
-            413 => Sent::TooLarge,
-            408 | 429 | 500..=599 => Sent::Retry(
-                parts
-                    .headers
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs),
-            ),
-            _ => Sent::Rejected(status, text()),
+        Sent {
+            answer: Answer::Status {
+                status,
+                retry_after: None,
+            },
+            retry_after: parts
+                .headers
+                .get("retry-after")
+                .map(|v| v.as_bytes().to_vec()),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
 }
 
-/// Splits a body into two halves of its points, each rendered with explicit ns times.
-fn split(body: &[u8], precision: Precision, now: i64) -> Option<(Part, Part)> {
-    let mut lines: Vec<Vec<u8>> = Vec::new();
-    read_batch(body, &ParseOptions::new(precision, now), 1 << 10, |p| {
-        let mut l = Vec::new();
-        linegate_core::lp::write_line(&mut l, p, |_| true);
-        lines.push(l);
+/// Points in a plain body (for the metrics of a part after a split).
+fn count_points(body: &[u8], precision: Precision, now: i64) -> u64 {
+    let mut n = 0;
+    read_batch(body, &ParseOptions::new(precision, now), 1 << 10, |_| {
+        n += 1
     });
-    if lines.len() < 2 {
-        return None;
-    }
-    let mid = lines.len() / 2;
-    let n = lines.len() as u64;
-    let right = lines.split_off(mid);
-    Some((
-        (Precision::Ns, lines.concat(), mid as u64),
-        (Precision::Ns, right.concat(), n - mid as u64),
-    ))
+    n
 }

@@ -297,3 +297,69 @@ fn relay_to_victoriametrics() {
     wait_for(30, "replayed", || delivered(&s) as u64 == 2 * want);
     wait_for(30, "every acknowledged sample back", || count() == want);
 }
+
+/// A rotated credential (1.x with auth on answers the relay 401): nothing is parked while
+/// it waits; restarted with the right one, every batch arrives, in order, once.
+#[test]
+fn relay_waits_out_a_rejected_token() {
+    let dir = temp_dir("realdb-auth");
+    let Some(db) = RealDb::new_env(
+        Db::Influx1,
+        &dir.join("influx"),
+        &[],
+        &[("INFLUXDB_HTTP_AUTH_ENABLED", "true")],
+    ) else {
+        return skip("influxd");
+    };
+    db.influxql(
+        "",
+        "CREATE USER admin WITH PASSWORD 'pw' WITH ALL PRIVILEGES",
+    );
+    db.influxql_as("admin", "pw", "", "CREATE DATABASE d");
+    let url = format!("http://{}", db.addr);
+    let flags = |token: &'static str| -> Vec<String> {
+        [
+            &support::setup("o", "b", "tok")[..],
+            &[
+                "--upstream",
+                &url,
+                "--upstream-kind",
+                "influxdb1",
+                "--upstream-token",
+                token,
+                "--upstream-bucket",
+                "b=o/d",
+            ],
+        ]
+        .concat()
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let args: Vec<String> = flags("admin:rotated");
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut s = Server::start(&dir.join("data"), &argv);
+    let t0 = now_ms() - 60_000;
+    for i in 0..10 {
+        let r = s.write("tok", "org=o&bucket=b&precision=ms", &batch(i, 5, t0, true));
+        assert_eq!(r.status, 204);
+    }
+    wait_for(30, "a 401 from the upstream", || {
+        s.request("GET", "/metrics", &[], b"")
+            .text()
+            .contains("linegate_upstream_requests_total{status=\"401\"}")
+    });
+    assert!(dead_letters(&s.data).is_empty(), "nothing parked on a 401");
+    s.kill();
+    let args: Vec<String> = flags("admin:pw");
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let s = Server::start(&dir.join("data"), &argv);
+    let count = || {
+        let v = db.influxql_as("admin", "pw", "d", "SELECT count(f) FROM m");
+        v["results"][0]["series"][0]["values"][0][1]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    wait_for(30, "every point after the fix", || count() == 50);
+    assert!(dead_letters(&s.data).is_empty());
+}

@@ -2,13 +2,15 @@
 //!
 //! ```text
 //! linegate check [--v1] [--precision P] [--now NS] [--content-encoding E] [--max-body N]
-//!                [--max-batch N] [--max-message N] [--format human|json|jsonl] [--points] FILE…|-
+//!                [--max-batch N] [--max-message N] [--format human|json|jsonl] [--points]
+//!                [--accept-partial [--accepted A.lp] [--rejected R.jsonl]] FILE…|-
 //! ```
 //! Each file is answered as InfluxDB OSS v2 would answer a write of it (an authorized request
 //! naming an existing org and bucket; with `--v1`, a `POST /write?db=…` to v1's endpoint). Exit status: 0 when every file would be accepted, 1
 //! when any is rejected, 2 on usage errors.
 
 mod human;
+mod partial;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Read, Write};
@@ -39,6 +41,11 @@ options:
   --max-message N        cap the error message at N escaped bytes
   --format F             human (default on a terminal), jsonl (default otherwise) or json
   --points               with json/jsonl: include the parsed points of accepted files
+  --accept-partial       answer as a partial write (spec Part D.1): the accepted lines
+                         go on, the rejected ones are kept
+  --accepted A.lp        with --accept-partial: write every file's accepted lines here
+  --rejected R.jsonl     with --accept-partial: write every rejected line here, one JSON
+                         object a line (file, line, reason, text)
   -h, --help             this help
   -V, --version          the version
 
@@ -66,6 +73,9 @@ struct Args {
     limits: Limits,
     format: Option<Format>,
     points: bool,
+    accept_partial: bool,
+    accepted: Option<OsString>,
+    rejected: Option<OsString>,
     files: Vec<OsString>,
 }
 
@@ -94,6 +104,9 @@ fn parse_args(mut it: impl Iterator<Item = OsString>) -> Result<Args, String> {
         limits: Limits::default(),
         format: None,
         points: false,
+        accept_partial: false,
+        accepted: None,
+        rejected: None,
         files: Vec::new(),
     };
     let mut only_files = false;
@@ -146,11 +159,17 @@ fn parse_args(mut it: impl Iterator<Item = OsString>) -> Result<Args, String> {
             }
             "--points" if inline.is_none() => a.points = true,
             "--v1" if inline.is_none() => a.endpoint = Endpoint::V1,
+            "--accept-partial" if inline.is_none() => a.accept_partial = true,
+            "--accepted" => a.accepted = Some(value(&name)?),
+            "--rejected" => a.rejected = Some(value(&name)?),
             _ => return Err(format!("unknown option {s}")),
         }
     }
     if a.files.is_empty() {
         return Err("no files given (use - for standard input)".into());
+    }
+    if !a.accept_partial && (a.accepted.is_some() || a.rejected.is_some()) {
+        return Err("--accepted and --rejected need --accept-partial".into());
     }
     Ok(a)
 }
@@ -166,6 +185,12 @@ fn now_ns() -> i64 {
 enum Input {
     Mapped(memmap2::Mmap),
     Read(Vec<u8>),
+}
+
+impl AsRef<[u8]> for Input {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
 }
 
 impl std::ops::Deref for Input {
@@ -326,6 +351,11 @@ fn main() -> ExitCode {
     let mut records: Vec<Vec<u8>> = Vec::new();
     let split_min = split_min();
     let stream_min = stream_min();
+    let mut outputs = match partial::Outputs::create(args.accepted.as_ref(), args.rejected.as_ref())
+    {
+        Ok(o) => o,
+        Err(e) => return usage_error(&format!("cannot create an output file: {e}")),
+    };
     for file in &args.files {
         let name = file.to_string_lossy().into_owned();
         let gz_name = name.ends_with(".gz");
@@ -334,7 +364,11 @@ fn main() -> ExitCode {
             None if gz_name => Some(&b"gzip"[..]),
             None => None,
         };
-        let source = match open_input(file, linegate_core::is_gzip(content_encoding), stream_min) {
+        let source = match open_input(
+            file,
+            linegate_core::pipeline::is_gzip(content_encoding),
+            stream_min,
+        ) {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("linegate: cannot read {name}: {e}");
@@ -368,37 +402,57 @@ fn main() -> ExitCode {
             Source::Stream(_, size) => size.map_or(0, |n| n as usize),
         };
         let progress = report.progress_for(&name, size);
-        let v = match source {
-            Source::Stream(reader, _) => {
-                let read = check_stream(reader, &opts, &mut on_point, |done| {
-                    if let Some(pr) = &progress {
-                        pr.update(done, size);
+        let v = if args.accept_partial {
+            let reader: Box<dyn Read> = match source {
+                Source::Stream(r, _) => r,
+                Source::Whole(b) => Box::new(io::Cursor::new(b)),
+            };
+            match partial::check(reader, &opts, &mut on_point, &name, &mut outputs) {
+                Ok(v) => v,
+                Err(e) => {
+                    if let Some(pr) = progress {
+                        pr.finish();
                     }
-                });
-                match read {
-                    Ok(v) => v,
-                    Err(e) => {
-                        if let Some(pr) = progress {
-                            pr.finish();
-                        }
-                        eprintln!("linegate: cannot read {name}: {e}");
-                        usage_failed = true;
-                        continue;
-                    }
+                    eprintln!("linegate: {name}: {e}");
+                    usage_failed = true;
+                    continue;
                 }
             }
-            Source::Whole(body) => {
-                let split =
-                    !want_points && !opts.warnings && progress.is_none() && body.len() >= split_min;
-                if split {
-                    validate_split(&body, &opts, &on_two_threads)
-                } else {
-                    validate_with_progress(&body, &opts, on_point, |done, total| {
+        } else {
+            match source {
+                Source::Stream(reader, _) => {
+                    let read = check_stream(reader, &opts, &mut on_point, |done| {
                         if let Some(pr) = &progress {
-                            pr.update(done, total);
+                            pr.update(done, size);
                         }
-                        true
-                    })
+                    });
+                    match read {
+                        Ok(v) => v,
+                        Err(e) => {
+                            if let Some(pr) = progress {
+                                pr.finish();
+                            }
+                            eprintln!("linegate: cannot read {name}: {e}");
+                            usage_failed = true;
+                            continue;
+                        }
+                    }
+                }
+                Source::Whole(body) => {
+                    let split = !want_points
+                        && !opts.warnings
+                        && progress.is_none()
+                        && body.len() >= split_min;
+                    if split {
+                        validate_split(&body, &opts, &on_two_threads)
+                    } else {
+                        validate_with_progress(&body, &opts, on_point, |done, total| {
+                            if let Some(pr) = &progress {
+                                pr.update(done, total);
+                            }
+                            true
+                        })
+                    }
                 }
             }
         };
@@ -439,6 +493,10 @@ fn main() -> ExitCode {
         Format::Human => report.summary(&mut out).is_ok(),
         Format::Jsonl => true,
     };
+    if let Err(e) = outputs.flush() {
+        eprintln!("linegate: cannot write the split: {e}");
+        return ExitCode::from(2);
+    }
     if out.flush().is_err() || !io_ok {
         // A closed pipe (`| head`) is not worth a message.
         return ExitCode::from(2);

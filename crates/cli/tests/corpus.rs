@@ -1,7 +1,8 @@
 //! The parity corpus (`../shared/corpus`): every recorded request through the core and through
 //! the `linegate` binary gives InfluxDB's status, body and points.
 
-use linegate_core::{json, prepare_at, verdict, Limits, Request, Verdict};
+use linegate_core::pipeline::{prepare, verdict};
+use linegate_core::{json, Limits, Request, Verdict};
 use linegate_corpus::{self as support, Case, NOW};
 use serde_json::Value;
 
@@ -23,7 +24,7 @@ fn run_core(case: &Case) -> (u16, String, Vec<Value>) {
         body: &case.body,
     };
     let lim = limits(case);
-    let prepared = match prepare_at(case.endpoint, &req, &lim) {
+    let prepared = match prepare(case.endpoint, &req, &lim) {
         Ok(p) => p,
         Err(r) => return (r.status, String::from_utf8(r.body).unwrap(), vec![]),
     };

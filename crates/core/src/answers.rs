@@ -37,7 +37,12 @@ pub enum Reason {
     /// Step 8: a size limit reached.
     TooLarge,
     /// Step 8: reading the (gzip) body failed; Go's error text.
-    ReadData { status: u16, go_text: String },
+    ReadData {
+        /// 400 or 500, as OSS maps the error.
+        status: u16,
+        /// Go's error text.
+        go_text: String,
+    },
     /// Step 9: rejected lines.
     ParseErrors,
     /// Step 10: storage dropped or changed points (422).
@@ -64,7 +69,9 @@ pub enum Reason {
 /// `status`, `code`, `line`); `body` is the exact bytes to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
+    /// The step or condition that decided this answer.
     pub reason: Reason,
+    /// The HTTP status.
     pub status: u16,
     /// InfluxDB's error code (`invalid`, `not found`, …); also the `X-Platform-Error-Code`.
     pub code: &'static str,
@@ -105,6 +112,7 @@ impl Rejection {
         b.get(start..end.max(start)).unwrap_or_default()
     }
 
+    /// 401 `unauthorized`: no credentials, or credentials nobody accepts.
     pub fn unauthorized() -> Rejection {
         Rejection::new(
             Reason::Unauthorized,
@@ -113,6 +121,7 @@ impl Rejection {
             b"unauthorized access",
         )
     }
+    /// 400 for a `precision` OSS does not know.
     pub fn invalid_precision() -> Rejection {
         Rejection::new(
             Reason::InvalidPrecision,
@@ -121,6 +130,7 @@ impl Rejection {
             b"invalid precision; valid precision units are ns, us, ms, and s",
         )
     }
+    /// 404 for a missing or empty `bucket` parameter.
     pub fn bucket_not_found() -> Rejection {
         Rejection::new(
             Reason::BucketParamMissing,
@@ -129,6 +139,7 @@ impl Rejection {
             b"bucket not found",
         )
     }
+    /// OSS's generic 500 `internal error`.
     pub fn internal() -> Rejection {
         Rejection::new(
             Reason::Internal,
@@ -137,12 +148,14 @@ impl Rejection {
             b"An internal error has occurred - check server logs",
         )
     }
+    /// Step 4: the 500 for a body whose gzip header cannot be read.
     pub fn gzip_header() -> Rejection {
         Rejection {
             reason: Reason::GzipHeader,
             ..Rejection::internal()
         }
     }
+    /// 400 when neither `org` nor `orgID` is given.
     pub fn missing_org() -> Rejection {
         Rejection::new(
             Reason::MissingOrg,
@@ -151,15 +164,18 @@ impl Rejection {
             b"Please provide either orgID or org",
         )
     }
+    /// 400 for a malformed `orgID` or `bucket` ID (`text` is Go's).
     pub fn invalid_id(text: &'static str) -> Rejection {
         Rejection::new(Reason::InvalidId(text), 400, "invalid", text.as_bytes())
     }
+    /// 404 for an `org` name that does not exist.
     pub fn org_name_not_found(name: &[u8]) -> Rejection {
         let mut m = b"organization name \"".to_vec();
         m.extend_from_slice(name);
         m.extend_from_slice(b"\" not found");
         Rejection::new(Reason::OrgNameNotFound(name.to_vec()), 404, "not found", &m)
     }
+    /// 404 for an `orgID` that does not exist.
     pub fn org_id_not_found() -> Rejection {
         Rejection::new(
             Reason::OrgIdNotFound,
@@ -168,18 +184,22 @@ impl Rejection {
             b"organization not found",
         )
     }
+    /// 404 for a `bucket` (name or ID) that does not exist in the org.
     pub fn bucket_named_not_found(value: &[u8]) -> Rejection {
         let mut m = b"bucket \"".to_vec();
         m.extend_from_slice(value);
         m.extend_from_slice(b"\" not found");
         Rejection::new(Reason::BucketNotFound(value.to_vec()), 404, "not found", &m)
     }
+    /// v1: 404 for a missing `db` parameter.
     pub fn missing_db() -> Rejection {
         Rejection::new(Reason::MissingDb, 400, "invalid", b"missing db")
     }
+    /// v1: 404 when no DBRP mapping (explicit or virtual) matches `db`/`rp`.
     pub fn no_dbrp() -> Rejection {
         Rejection::new(Reason::NoDbrp, 404, "not found", b"no dbrp mapping found")
     }
+    /// 403 when the authorization may not write the bucket.
     pub fn forbidden_write() -> Rejection {
         Rejection::new(
             Reason::ForbiddenWrite,
@@ -188,6 +208,7 @@ impl Rejection {
             b"insufficient permissions for write",
         )
     }
+    /// 403 when the authorization may not read the bucket.
     pub fn forbidden_read() -> Rejection {
         Rejection::new(
             Reason::ForbiddenRead,
@@ -196,6 +217,7 @@ impl Rejection {
             b"insufficient permissions for read",
         )
     }
+    /// 413 for a body (as received or decoded) at or above a size limit.
     pub fn too_large() -> Rejection {
         Rejection::new(
             Reason::TooLarge,
@@ -229,6 +251,25 @@ impl Rejection {
             body,
             line,
         }
+    }
+    /// The 400 of a partial write (spec Part D.1.2): the whole batch's 400 (`whole`, from
+    /// [`parse_errors`](Rejection::parse_errors)) with `partial write error (<A> accepted):
+    /// <R> out of <T> lines rejected` as the message's first line; same `line`.
+    pub fn partial_parse(accepted: u64, rejected: u64, whole: &Rejection) -> Rejection {
+        let head = b"{\"code\":\"invalid\",\"message\":\"";
+        let rest = whole
+            .body
+            .strip_prefix(head.as_slice())
+            .unwrap_or(&whole.body);
+        let first = format!(
+            "partial write error ({accepted} accepted): {rejected} out of {} lines rejected\\n",
+            accepted + rejected
+        );
+        let mut body = Vec::with_capacity(whole.body.len() + first.len());
+        body.extend_from_slice(head);
+        body.extend_from_slice(first.as_bytes());
+        body.extend_from_slice(rest);
+        Rejection::parse_errors(body, whole.line)
     }
     /// Storage's 422 (spec Part B §6): `reason` is what follows `partial write: `.
     pub fn partial_write(reason: &[u8]) -> Rejection {
@@ -304,8 +345,11 @@ impl Rejection {
 /// A complete answer that is not a rejection: status, headers, body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
+    /// The HTTP status.
     pub status: u16,
+    /// The headers, in the order they are sent.
     pub headers: Vec<(&'static str, String)>,
+    /// The body, sent as it is.
     pub body: Vec<u8>,
 }
 

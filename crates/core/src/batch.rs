@@ -2,15 +2,17 @@
 //! InfluxDB message with its cap (spec Part A §1, Part B §3–§4).
 
 use crate::error::LineError;
+use crate::fast;
 use crate::json;
+use crate::limits::DEFAULT_MAX_MESSAGE;
 use crate::point::Point;
 use crate::precision::Precision;
 use crate::reference::{self, is_ws, Scratch};
-use crate::{fast, DEFAULT_MAX_MESSAGE};
 
 /// How lines are read: the precision of their timestamps and the server's clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParseOptions {
+    /// Multiplier of given timestamps.
     pub precision: Precision,
     /// "Now" in nanoseconds since the epoch; lines without a timestamp get it, truncated to
     /// the precision.
@@ -27,6 +29,7 @@ impl Default for ParseOptions {
 }
 
 impl ParseOptions {
+    /// Options for `precision`, giving lines without a timestamp the time `now` (ns).
     pub fn new(precision: Precision, now: i64) -> Self {
         ParseOptions { precision, now }
     }
@@ -35,7 +38,9 @@ impl ParseOptions {
 /// One logical line's outcome.
 #[derive(Debug)]
 pub enum Item<'p, 'a> {
+    /// A parsed point (borrowed from the body).
     Point(&'p Point<'a>),
+    /// A rejected line.
     Error(LineError),
 }
 
@@ -56,9 +61,12 @@ pub struct Parser<'a> {
     /// The body is a prefix of one still arriving: stop before a line that might not end
     /// where it seems to (see [`Parser::prefix`]).
     prefix: bool,
+    /// Where the text of the last point's line lies in the body (see [`Parser::point_span`]).
+    span: (usize, usize),
 }
 
 impl<'a> Parser<'a> {
+    /// A parser over `body`, fast path first.
     pub fn new(body: &'a [u8], opts: &ParseOptions) -> Self {
         Parser {
             body,
@@ -71,6 +79,7 @@ impl<'a> Parser<'a> {
             fast: true,
             cache: fast::Cache::default(),
             prefix: false,
+            span: (0, 0),
         }
     }
 
@@ -123,6 +132,13 @@ impl<'a> Parser<'a> {
         self.line - 1 + partial as u64
     }
 
+    /// The bytes of the line the last point came from, as InfluxDB quotes a line: from its
+    /// first byte that is not whitespace to its end, without the LF that ends it (start and
+    /// end offsets in the body). What a partial write forwards (spec Part D.1.1).
+    pub fn point_span(&self) -> (usize, usize) {
+        self.span
+    }
+
     /// The next point or rejected line; `None` at the end of the body.
     pub fn next_item(&mut self) -> Option<Item<'_, 'a>> {
         let body = self.body;
@@ -150,6 +166,7 @@ impl<'a> Parser<'a> {
                         return None;
                     }
                     self.point.line = self.line;
+                    self.span = (self.pos, end);
                     self.pos = end + 1;
                     self.line += (end < n) as u64;
                     return Some(Item::Point(&self.point));
@@ -186,6 +203,7 @@ impl<'a> Parser<'a> {
             ) {
                 Ok(()) => {
                     self.point.line = line;
+                    self.span = (start + lead, start + lead + text.len());
                     return Some(Item::Point(&self.point));
                 }
                 Err((kind, at)) => {
@@ -220,6 +238,7 @@ pub struct Message {
 }
 
 impl Message {
+    /// An empty message that keeps at most `cap` escaped bytes.
     pub fn new(cap: usize) -> Self {
         Message {
             escaped: Vec::new(),
@@ -276,6 +295,7 @@ impl Message {
         self.dropped
     }
 
+    /// Whether no error was pushed.
     pub fn is_empty(&self) -> bool {
         self.kept == 0 && self.dropped == 0
     }
@@ -370,7 +390,7 @@ pub fn read_batch_until<'a>(
 }
 
 impl BatchReport {
-    fn empty(max_message: usize) -> Self {
+    pub(crate) fn empty(max_message: usize) -> Self {
         BatchReport {
             points: 0,
             lines: 0,
@@ -378,6 +398,15 @@ impl BatchReport {
             first_error: None,
             errors: Vec::new(),
             message: Message::new(max_message),
+        }
+    }
+
+    /// Counts a rejected line (`body` is what its positions refer to).
+    pub(crate) fn add_error(&mut self, e: LineError, body: &[u8]) {
+        self.rejected += 1;
+        self.first_error.get_or_insert(e);
+        if self.message.push(&e, body) {
+            self.errors.push(e);
         }
     }
 

@@ -10,8 +10,11 @@ pub enum ReservedTagKey {
     Xff,
     /// The single byte `0x00` (InfluxDB's internal measurement tag).
     X00,
+    /// The tag key `_field`.
     Field,
+    /// The tag key `_measurement`.
     Measurement,
+    /// The tag key `time`.
     Time,
 }
 
@@ -47,46 +50,71 @@ impl ReservedTagKey {
 /// after its leading whitespace), so the message can quote the exact bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
+    /// No measurement before the first separator.
     MissingMeasurement,
+    /// A line without a field set.
     MissingFields,
+    /// A tag without a key.
     MissingTagKey,
+    /// A tag without a value.
     MissingTagValue,
+    /// A tag without `=`.
     InvalidTagFormat,
+    /// A tag key InfluxDB reserves.
     ReservedTagKey(ReservedTagKey),
+    /// The same tag key twice in one series key.
     DuplicateTags,
     /// The series key (or series key + 4 + field key) is longer than 65535 bytes.
     MaxKeyLength(usize),
+    /// A field without a key.
     MissingFieldKey,
+    /// A field without a value.
     MissingFieldValue,
+    /// A malformed integer or unsigned value.
     InvalidNumber,
+    /// A value that starts like a boolean and is not one.
     InvalidBoolean,
+    /// A malformed float value.
     InvalidFloat,
     /// An integer field that does not fit in i64; the range holds its digits.
     IntegerOutOfRange {
+        /// Start of the digits in the line text.
         start: usize,
+        /// End of the digits in the line text.
         end: usize,
     },
     /// An unsigned field that does not fit in u64; the range holds its digits.
     UnsignedOutOfRange {
+        /// Start of the digits in the line text.
         start: usize,
+        /// End of the digits in the line text.
         end: usize,
     },
+    /// A string field value without its closing quote.
     UnbalancedQuotes,
+    /// A field without `=` or with a malformed separator.
     InvalidFieldFormat,
     /// The two tokenizers of InfluxDB's field set disagree; the range holds the field key.
     InvalidFieldValue {
+        /// Start of the field key in the line text.
         start: usize,
+        /// End of the field key in the line text.
         end: usize,
     },
+    /// A timestamp that is not a number.
     BadTimestamp,
     /// The timestamp does not fit in i64 (`strconv.ParseInt … value out of range`).
     TimestampOutOfRange {
+        /// Start of the timestamp in the line text.
         start: usize,
+        /// End of the timestamp in the line text.
         end: usize,
     },
     /// The timestamp is a lone `-` (`strconv.ParseInt … invalid syntax`).
     TimestampSyntax {
+        /// Start of the timestamp in the line text.
         start: usize,
+        /// End of the timestamp in the line text.
         end: usize,
     },
     /// The timestamp times the precision is outside what InfluxDB stores.
@@ -236,6 +264,7 @@ pub struct LineError {
     pub spans: u32,
     /// Offset within the line text where the parser stopped: the failing spot.
     pub at: usize,
+    /// Why the line was rejected.
     pub kind: ErrorKind,
 }
 

@@ -20,10 +20,10 @@
 
 use crate::error::ReservedTagKey;
 use crate::find::Structurals;
+use crate::limits::MAX_KEY_LENGTH;
 use crate::number::{self, Num};
 use crate::point::{EscapedStr, Field, FieldValue, Point, Tag};
 use crate::precision::Precision;
-use crate::reference::MAX_KEY_LENGTH;
 
 /// State the fast parser keeps between lines of a batch. Lines of one batch usually share
 /// their tag keys, and when those are written unsorted (TSBS, Telegraf) sorting them for

@@ -6,6 +6,7 @@
 
 // zlib-rs's CRC-32 too: its inflater links it anyway, so the package carries one set of
 // tables, and in wasm it is as fast as crc32fast's slicing-by-16 (BENCHMARKS.md).
+use crate::limits::MAX_GZIP_HEADER;
 use zlib_rs::crc32::crc32;
 use zlib_rs::{Inflate, InflateFlush, Status};
 
@@ -111,10 +112,6 @@ const WINDOW: usize = 32 << 10;
 /// The decoder's output buffer: decoded bytes are handed to the caller from it as they come
 /// (the inflater keeps its own 32 KiB window).
 const OUT: usize = 64 << 10;
-
-/// The most bytes a member header can take before [`read_header`] decides: 10 fixed, 2 + 65535
-/// of extra field, 512 each of name and comment, 2 of header CRC.
-pub const MAX_HEADER: usize = 10 + 2 + 0xffff + 512 + 512 + 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
@@ -243,7 +240,7 @@ impl Decoder {
                 }
                 Stage::Header => {
                     // Gather no more than a header can take: past that it is decided.
-                    let take = (MAX_HEADER - self.tail.len()).min(input.len());
+                    let take = (MAX_GZIP_HEADER - self.tail.len()).min(input.len());
                     self.tail.extend_from_slice(&input[..take]);
                     input = &input[take..];
                     let at_limit = self.total >= self.limit;
@@ -380,6 +377,80 @@ pub fn decompress_members(
     Ok(out)
 }
 
+/// A whole gzip body from its first byte, decoded ([`read_header`], then
+/// [`decompress_members`]): the spool's 413 split and the page's viewer read gzip exactly as
+/// the check does. A body with no header or a short one is `UnexpectedEof`.
+pub fn decompress(body: &[u8], limit: usize) -> Result<Vec<u8>, ReadError> {
+    let start = read_header(body).map_err(header_error)?;
+    decompress_members(body, start, limit)
+}
+
+fn header_error(e: HeaderError) -> ReadError {
+    match e {
+        HeaderError::Invalid => ReadError::InvalidHeader,
+        HeaderError::Empty | HeaderError::Truncated => ReadError::UnexpectedEof,
+    }
+}
+
+/// [`decompress`] fed in pieces from the body's first byte (the first member header is
+/// gathered first, at most [`MAX_HEADER`] bytes of it): for a reader that should not hold
+/// the whole body, as the page's viewer of a large file.
+pub struct Gunzip {
+    head: Vec<u8>,
+    decoder: Option<Box<Decoder>>,
+    limit: usize,
+}
+
+impl Gunzip {
+    /// Stops with `TooLarge` once the output reaches `limit` bytes.
+    pub fn new(limit: usize) -> Gunzip {
+        Gunzip {
+            head: Vec::new(),
+            decoder: None,
+            limit,
+        }
+    }
+
+    /// Feeds the next bytes; decoded bytes reach `sink`. An error is final.
+    pub fn push(&mut self, input: &[u8], sink: &mut dyn FnMut(&[u8])) -> Result<(), ReadError> {
+        if let Some(d) = self.decoder.as_mut() {
+            return d.push(input, sink);
+        }
+        // The header may span pieces: gathered until it is whole (or known bad).
+        let gathered;
+        let head: &[u8] = if self.head.is_empty() {
+            input
+        } else {
+            self.head.extend_from_slice(input);
+            gathered = std::mem::take(&mut self.head);
+            &gathered
+        };
+        match read_header(head) {
+            Ok(n) => {
+                let mut d = Box::new(Decoder::new(self.limit));
+                let r = d.push(&head[n..], sink);
+                self.decoder = Some(d);
+                r
+            }
+            Err(HeaderError::Invalid) => Err(ReadError::InvalidHeader),
+            Err(HeaderError::Empty | HeaderError::Truncated) => {
+                self.head = head.to_vec();
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the body: `Ok` when it ended cleanly after a whole member.
+    pub fn finish(&mut self, sink: &mut dyn FnMut(&[u8])) -> Result<(), ReadError> {
+        match self.decoder.as_mut() {
+            Some(d) => d.finish(sink),
+            None => {
+                Err(read_header(&self.head).map_or_else(header_error, |_| ReadError::UnexpectedEof))
+            }
+        }
+    }
+}
+
 /// Gzip-compresses `data` as one member (level 6, mtime 0); for tests and tools.
 pub fn compress(data: &[u8]) -> Vec<u8> {
     let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
@@ -392,6 +463,31 @@ pub fn compress(data: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gunzip_in_pieces_equals_decompress() {
+        let mut body = compress(b"a v=1 1\n");
+        body.extend(compress(b"b v=2 2\n"));
+        assert_eq!(decompress(&body, 1 << 20).unwrap(), b"a v=1 1\nb v=2 2\n");
+        for piece in [1, 3, 10, 11, body.len()] {
+            let mut g = Gunzip::new(1 << 20);
+            let mut out = Vec::new();
+            for c in body.chunks(piece) {
+                g.push(c, &mut |d| out.extend_from_slice(d)).unwrap();
+            }
+            g.finish(&mut |d| out.extend_from_slice(d)).unwrap();
+            assert_eq!(out, b"a v=1 1\nb v=2 2\n", "pieces of {piece}");
+        }
+        let mut g = Gunzip::new(1 << 20);
+        g.push(&body[..5], &mut |_| {}).unwrap();
+        assert_eq!(g.finish(&mut |_| {}), Err(ReadError::UnexpectedEof));
+        assert_eq!(decompress(b"", 10), Err(ReadError::UnexpectedEof));
+        assert_eq!(
+            decompress(b"plain text body", 10),
+            Err(ReadError::InvalidHeader)
+        );
+        assert_eq!(decompress(&body, 4), Err(ReadError::TooLarge));
+    }
 
     fn gunzip(b: &[u8], limit: usize) -> Result<Vec<u8>, ReadError> {
         let n = read_header(b).map_err(|_| ReadError::InvalidHeader)?;

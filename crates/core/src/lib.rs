@@ -42,7 +42,8 @@
 //! }
 //! ```
 //!
-//! [`check_request`] is the same for a whole request at once, as an edge checks it:
+//! [`check_request`] (and [`pipeline::prepare`]) is the same for a whole request at once, as
+//! an edge checks it:
 //!
 //! ```
 //! use linegate_core::{check_request, Limits, Request, Verdict};
@@ -59,6 +60,7 @@
 //!
 //! ## The rest
 //!
+//! - [`limits`]: every limit and its default ([`Limits`] for the ones a caller sets).
 //! - [`answers`]: every answer as data ([`Rejection`] with its [`answers::Reason`], and
 //!   `/ping`, `/health`, `/ready`, unknown paths and methods), sent unchanged by the doors.
 //! - [`read_batch`] and [`Parser`]: the parser (a fast path, and InfluxDB's own algorithm for
@@ -66,6 +68,8 @@
 //! - [`storage`]: shard groups, retention, field types, `time` fields, long strings, and the
 //!   422 texts; [`lp`]: line protocol out; [`time`]: RFC 3339 and Go durations.
 //! - [`gzip`], [`json`]: Go's gzip reader and JSON escaping, byte for byte.
+//! - [`delivery`]: store-and-forward's policy (deliver, retry when, split where, dead
+//!   letter why) for the doors that hold acknowledged batches.
 //!
 //! Points borrow from the body; nothing is unescaped until asked:
 //!
@@ -86,44 +90,58 @@
 //!
 //! No I/O, no threads, no panics on input: errors are data ([`LineError`], [`Rejection`]).
 
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+
+// The request: one way in (three stages, or the whole request at once), its answers and
+// the limits it is read under.
 pub mod answers;
+pub mod limits;
+pub mod partial;
+pub mod pipeline;
+
+pub use answers::Rejection;
+pub use limits::Limits;
+pub use pipeline::{check_request, Endpoint, Request, Verdict};
+
+// Line protocol in: the parser and the points it borrows from the body.
 mod batch;
-pub mod diagnostics;
 mod error;
 mod fast;
 mod find;
-pub mod gzip;
-pub mod json;
-pub mod lp;
 mod number;
-pub mod pipeline;
 mod point;
 mod precision;
 mod query;
 mod reference;
-mod request;
-pub mod storage;
-mod stream;
-pub mod time;
-pub mod upstream;
-mod validate;
 
 pub use batch::{
     read_batch, read_batch_split, read_batch_split_at, read_batch_until, BatchReport, Item, Join,
     Message, ParseOptions, Parser,
 };
 pub use error::{ErrorKind, LineError, ReservedTagKey};
-pub use pipeline::Endpoint;
 pub use point::{EscapedStr, Field, FieldType, FieldValue, Point, Tag};
 pub use precision::{Precision, MAX_NANO_TIME, MIN_NANO_TIME};
 pub use query::{encode_value as encode_query_value, Query};
-pub use request::{
-    check_gzip_header, check_request, is_gzip, prepare, prepare_at, prepare_batch,
-    prepare_batch_at, read_body, verdict, Limits, Prepared, Rejection, Request, Verdict,
-    DEFAULT_LIMITS,
-};
+
+// A batch checked for a person: the answer plus diagnostics, warnings and a summary, at
+// once or as the body arrives.
+pub mod diagnostics;
+mod stream;
+mod validate;
+
 pub use stream::Checker;
 pub use validate::{validate, validate_split, validate_with_progress, ValidateOptions, Validation};
 
-/// Default cap on the escaped parse-error message: 16 MiB (spec Part A §1).
-pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;
+// Store-and-forward: what a door does with an upstream's answer (the relay and the spool),
+// and what each kind of upstream (InfluxDB v2, InfluxDB 1.x, VictoriaMetrics) reads.
+pub mod delivery;
+pub mod upstream;
+
+// What storage decides, and the formats InfluxDB speaks byte for byte.
+pub mod gzip;
+pub mod json;
+pub mod lp;
+pub mod storage;
+pub mod time;

@@ -35,11 +35,15 @@ pub fn write_line(out: &mut Vec<u8>, p: &Point<'_>, keep: impl Fn(&[u8]) -> bool
 /// A field value that outlives the body it was parsed from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OwnedValue {
+    /// A float, written shortest-exact.
     Float(f64),
+    /// A signed integer (`i` suffix).
     Integer(i64),
+    /// An unsigned integer (`u` suffix).
     Unsigned(u64),
     /// The stored (unescaped) string.
     String(Vec<u8>),
+    /// A boolean (`true`/`false`).
     Boolean(bool),
 }
 
@@ -55,6 +59,7 @@ impl From<FieldValue<'_>> for OwnedValue {
     }
 }
 
+/// Appends `v` as line protocol writes a field value.
 pub fn write_value(out: &mut Vec<u8>, v: &OwnedValue) {
     match v {
         // `{:?}` is the shortest text that reads back to the same bits (`1e300`, `0.1`, `-0.0`).
@@ -88,10 +93,12 @@ pub struct OwnedPoint {
     pub key: Vec<u8>,
     /// Raw field key and value, in order.
     pub fields: Vec<(Vec<u8>, OwnedValue)>,
+    /// Timestamp in nanoseconds.
     pub time: i64,
 }
 
 impl OwnedPoint {
+    /// A copy of `p` that outlives its body.
     pub fn from_point(p: &Point<'_>) -> OwnedPoint {
         OwnedPoint {
             key: p.series_key(),
@@ -104,6 +111,7 @@ impl OwnedPoint {
         }
     }
 
+    /// Appends the point as one line of line protocol with an explicit ns timestamp.
     pub fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.key);
         for (i, (k, v)) in self.fields.iter().enumerate() {

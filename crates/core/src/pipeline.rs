@@ -31,40 +31,24 @@
 //! buckets ([`Scope::Server`]); an edge knows none of them and judges only what the request
 //! itself decides, then forwards (Part A §3, [`Edge`]); a tool checking a batch answers as
 //! the server would for an authorized request naming an existing bucket ([`Batch`]).
+//!
+//! An edge holding the whole request at once runs the three stages in one call:
+//! [`prepare`] (every step before the parse) and [`check_request`] (the verdict).
 
 use std::borrow::Cow;
 
 use crate::answers::Rejection;
 use crate::batch::{read_batch, BatchReport, ParseOptions};
 use crate::gzip::{self, HeaderError, ReadError};
+use crate::limits::{Limits, MAX_GZIP_HEADER};
 use crate::point::Point;
 use crate::precision::Precision;
 use crate::query::Query;
-use crate::DEFAULT_MAX_MESSAGE;
 
-/// Size limits (spec Part A §4). A size equal to or above a limit is rejected with 413.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Bytes of the body as received (compressed, if it is).
-    pub max_body: usize,
-    /// Bytes of the body after decompression (OSS's `MaxBatchSizeBytes`).
-    pub max_batch: usize,
-    /// Escaped bytes of the joined parse-error message before it is cut short.
-    pub max_message: usize,
-}
+mod whole;
 
-/// The library's, the CLI's and the backend's default limits.
-pub const DEFAULT_LIMITS: Limits = Limits {
-    max_body: 512 << 20,
-    max_batch: 512 << 20,
-    max_message: DEFAULT_MAX_MESSAGE,
-};
-
-impl Default for Limits {
-    fn default() -> Self {
-        DEFAULT_LIMITS
-    }
-}
+pub(crate) use whole::prepare_batch;
+pub use whole::{check_request, prepare, verdict, Prepared, Request, Verdict};
 
 /// Which write endpoint a request came to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -86,6 +70,7 @@ impl Endpoint {
         }
     }
 
+    /// The request path of this endpoint.
     pub fn path(self) -> &'static str {
         match self {
             Endpoint::V2 => "/api/v2/write",
@@ -97,6 +82,7 @@ impl Endpoint {
 /// The parts of a write request the pipeline reads before the body.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Head<'a> {
+    /// The endpoint the request came to.
     pub endpoint: Endpoint,
     /// The raw query string, without `?`.
     pub query: &'a [u8],
@@ -112,7 +98,12 @@ pub enum Credentials<'a> {
     /// An API token (`Authorization: Token <t>`; on v1 also `Token user:<t>`).
     Token(&'a [u8]),
     /// A v1 user name and password (`u`/`p` parameters or HTTP Basic).
-    Password { user: Vec<u8>, password: Vec<u8> },
+    Password {
+        /// The user name.
+        user: Vec<u8>,
+        /// The password.
+        password: Vec<u8>,
+    },
 }
 
 /// How much of the pipeline a lookup lets run.
@@ -132,10 +123,14 @@ pub enum Scope {
 /// what an authorization may do. Every method has an answer of "nothing", so an edge or a
 /// tool implements only [`Lookup::scope`].
 pub trait Lookup {
+    /// Who a credential is (a server's authorization record).
     type Auth;
+    /// An organization.
     type Org;
+    /// A bucket.
     type Bucket;
 
+    /// How much of the pipeline runs (every step, for a server).
     fn scope(&self) -> Scope {
         Scope::Server
     }
@@ -153,9 +148,11 @@ pub trait Lookup {
     fn v1_user(&mut self, _user: &[u8], _password: &[u8]) -> Option<Option<Self::Auth>> {
         None
     }
+    /// The org of an `orgID`.
     fn org_by_id(&mut self, _id: u64) -> Option<Self::Org> {
         None
     }
+    /// The org of an `org` name.
     fn org_by_name(&mut self, _name: &[u8]) -> Option<Self::Org> {
         None
     }
@@ -163,9 +160,11 @@ pub trait Lookup {
     fn org_of(&mut self, _auth: &Self::Auth) -> Option<Self::Org> {
         None
     }
+    /// The bucket of a `bucket` ID in `org`.
     fn bucket_by_id(&mut self, _org: &Self::Org, _id: u64) -> Option<Self::Bucket> {
         None
     }
+    /// The bucket of a `bucket` name in `org`.
     fn bucket_by_name(&mut self, _org: &Self::Org, _name: &[u8]) -> Option<Self::Bucket> {
         None
     }
@@ -174,6 +173,7 @@ pub trait Lookup {
     fn dbrp(&mut self, _org: &Self::Org, _db: &[u8], _rp: Option<&[u8]>) -> Option<Self::Bucket> {
         None
     }
+    /// Whether `auth` may write `bucket`.
     fn can_write(&mut self, _auth: &Self::Auth, _bucket: &Self::Bucket) -> bool {
         false
     }
@@ -427,19 +427,19 @@ pub fn is_gzip(content_encoding: Option<&[u8]>) -> bool {
     matches!(content_encoding, Some(b"gzip" | b"x-gzip"))
 }
 
-/// Longest gzip member header Go reads: 10 fixed bytes, an extra field of up to 65,535
-/// bytes with its length, a name and a comment of up to 512 bytes each, a header CRC.
-pub const MAX_GZIP_HEADER: usize = 10 + 2 + 65_535 + 512 + 512 + 2;
-
 /// A request whose head passed steps 1–3.
 pub struct Admitted<'a, L: Lookup> {
+    /// The endpoint the request came to.
     pub endpoint: Endpoint,
     /// Whether the body is gzip (step 4 applies).
     pub gzip: bool,
+    /// The parsed query string.
     pub query: Query<'a>,
     /// The authorization, when a server judged the credentials.
     pub auth: Option<L::Auth>,
+    /// How timestamps are read.
     pub time: TimeRule,
+    /// How much of the pipeline runs.
     pub scope: Scope,
 }
 
@@ -622,12 +622,15 @@ pub fn find_bucket_v1<L: Lookup>(
 /// A request that passed every step before the body: its bucket (for a server) and how to
 /// read the body.
 pub struct Resolved<L: Lookup> {
+    /// The endpoint the request came to.
     pub endpoint: Endpoint,
     /// The first gzip header's length, when the body is gzip.
     pub gzip_start: Option<usize>,
+    /// The authorization, when a server judged the credentials.
     pub auth: Option<L::Auth>,
     /// The bucket written to, when a server resolved it.
     pub bucket: Option<L::Bucket>,
+    /// How timestamps are read.
     pub time: TimeRule,
 }
 
@@ -635,7 +638,9 @@ pub struct Resolved<L: Lookup> {
 pub struct Read<'b> {
     /// The body after gzip decoding (borrowed when it was not compressed).
     pub body: Cow<'b, [u8]>,
+    /// The parse's counts.
     pub report: BatchReport,
+    /// The options the body was parsed with.
     pub options: ParseOptions,
 }
 

@@ -6,10 +6,15 @@ use std::borrow::Cow;
 /// The type of a field value, named as InfluxDB names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FieldType {
+    /// A 64-bit float.
     Float,
+    /// A signed 64-bit integer.
     Integer,
+    /// An unsigned 64-bit integer.
     Unsigned,
+    /// A string.
     String,
+    /// A boolean.
     Boolean,
 }
 
@@ -52,14 +57,20 @@ impl<'a> EscapedStr<'a> {
 /// A typed field value, equal to what InfluxDB stores (floats bit for bit).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum FieldValue<'a> {
+    /// A 64-bit float.
     Float(f64),
+    /// A signed 64-bit integer.
     Integer(i64),
+    /// An unsigned 64-bit integer.
     Unsigned(u64),
+    /// A string, still escaped as written.
     String(EscapedStr<'a>),
+    /// A boolean.
     Boolean(bool),
 }
 
 impl FieldValue<'_> {
+    /// The type of this value.
     pub fn field_type(&self) -> FieldType {
         match self {
             FieldValue::Float(_) => FieldType::Float,
@@ -83,6 +94,7 @@ impl<'a> Tag<'a> {
     pub fn raw_key(&self) -> &'a [u8] {
         self.key
     }
+    /// The value's bytes as written (escaped).
     pub fn raw_value(&self) -> &'a [u8] {
         self.value
     }
@@ -104,6 +116,7 @@ pub struct Field<'a> {
 }
 
 impl<'a> Field<'a> {
+    /// The key's bytes as written (escaped).
     pub fn raw_key(&self) -> &'a [u8] {
         self.key
     }
@@ -111,6 +124,7 @@ impl<'a> Field<'a> {
     pub fn key(&self) -> Cow<'a, [u8]> {
         unescape(self.key, b",\" =")
     }
+    /// The field's value.
     pub fn value(&self) -> FieldValue<'a> {
         self.value
     }

@@ -17,6 +17,7 @@ pub enum Precision {
 /// Smallest and largest instant InfluxDB stores, in nanoseconds (`models.MinNanoTime` and
 /// `models.MaxNanoTime`).
 pub const MIN_NANO_TIME: i64 = i64::MIN + 2;
+/// Latest time InfluxDB stores, in nanoseconds.
 pub const MAX_NANO_TIME: i64 = i64::MAX - 1;
 
 impl Precision {

@@ -6,11 +6,10 @@
 //! unusual ones, and the tests use it as the oracle the fast parser must agree with.
 
 use crate::error::{ErrorKind, ReservedTagKey};
+use crate::limits::MAX_KEY_LENGTH;
 use crate::number;
 use crate::point::{EscapedStr, Field, FieldValue, Point, Tag};
 use crate::precision::Precision;
-
-pub(crate) const MAX_KEY_LENGTH: usize = 65535;
 
 /// A line failure: what and where (offset into the line text).
 pub(crate) type Fail = (ErrorKind, usize);

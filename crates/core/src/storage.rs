@@ -5,13 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::batch::{read_batch, ParseOptions};
+use crate::limits::MAX_STRING_LEN;
 use crate::lp::{self, field_identity, series_identity, OwnedPoint, OwnedValue};
 use crate::point::{FieldType, FieldValue, Point};
 use crate::precision::Precision;
 use crate::time::{format_rfc3339_nano as rfc3339_nano, go_duration};
-
-/// Longest string field value storage accepts, in bytes (spec Part B §6).
-pub const MAX_STRING_LEN: usize = 1 << 20;
 
 const HOUR: i64 = 3_600_000_000_000;
 const DAY: i64 = 24 * HOUR;
@@ -19,6 +17,7 @@ const DAY: i64 = 24 * HOUR;
 /// What a bucket's storage rules depend on.
 #[derive(Clone, Copy, Debug)]
 pub struct BucketRules {
+    /// The bucket's ID.
     pub id: u64,
     /// Seconds; 0 keeps everything.
     pub retention_secs: i64,
@@ -63,8 +62,11 @@ impl BucketRules {
 /// Field types as storage knows them: (bucket, shard group, measurement, field).
 pub type SchemaKey = (u64, i64, Vec<u8>, Vec<u8>);
 
+/// Where the field types of a bucket are kept (the first type written wins).
 pub trait Schema {
+    /// The type a field already has, if any.
     fn get(&self, key: &SchemaKey) -> Option<FieldType>;
+    /// Records the type of a new field.
     fn create(&mut self, key: SchemaKey, ty: FieldType);
 }
 
@@ -81,8 +83,11 @@ impl Schema for HashMap<SchemaKey, FieldType> {
 /// quickly that no storage rule applies.
 #[derive(Clone, Debug, Default)]
 pub struct Scan {
+    /// Points in the batch.
     pub points: u64,
+    /// Earliest timestamp (ns).
     pub min_time: i64,
+    /// Latest timestamp (ns).
     pub max_time: i64,
     /// Some rule may apply, or a line may lack a timestamp: the writer must look at each point.
     pub slow: bool,
@@ -104,6 +109,7 @@ pub struct Scanner {
 }
 
 impl Scanner {
+    /// A scanner for a batch to `rules`'s bucket written at `precision` at `now`.
     pub fn new(rules: BucketRules, precision: Precision, now: i64) -> Scanner {
         Scanner {
             rules,
@@ -133,6 +139,7 @@ impl Scanner {
         }
     }
 
+    /// Takes in one point.
     pub fn observe(&mut self, p: &Point<'_>) {
         let t = p.time();
         let s = &mut self.scan;
@@ -182,6 +189,7 @@ impl Scanner {
         ));
     }
 
+    /// The scan of the points taken in.
     pub fn finish(self) -> Scan {
         self.scan
     }
@@ -193,8 +201,11 @@ pub struct Applied {
     /// The points storage keeps, as line protocol with explicit ns timestamps and without
     /// fields named `time`.
     pub kept_lp: Vec<u8>,
+    /// Points storage keeps.
     pub kept: u64,
+    /// Earliest kept timestamp (ns).
     pub min_time: i64,
+    /// Latest kept timestamp (ns).
     pub max_time: i64,
     /// The 422 message, when storage dropped or changed something.
     pub error: Option<Vec<u8>>,
@@ -433,6 +444,7 @@ impl Merged {
         }
     }
 
+    /// Adds a point: same series and time as one added before, its fields overwrite.
     pub fn add(&mut self, p: &Point<'_>) {
         let id = series_identity(p);
         let i = match self.index.get(&(id.clone(), p.time())) {
@@ -459,10 +471,12 @@ impl Merged {
         }
     }
 
+    /// Points held.
     pub fn len(&self) -> usize {
         self.points.len()
     }
 
+    /// Whether no point is held.
     pub fn is_empty(&self) -> bool {
         self.points.is_empty()
     }

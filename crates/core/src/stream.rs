@@ -8,14 +8,18 @@
 //! and a summary, when asked for, keep their own bounded samples); never by the body. Lines are parsed as soon as they are provably whole, and parsed straight from
 //! the caller's chunk when no partial line is pending, so a large chunk is not copied.
 
+use crate::answers::Rejection;
 use crate::batch::{Item, Message, ParseOptions, Parser};
 use crate::diagnostics::{diagnose, Diagnostic, SummaryBuilder, Warnings};
 use crate::error::LineError;
-use crate::gzip::{self, Decoder, HeaderError, ReadError, MAX_HEADER};
+use crate::gzip::{self, Decoder, HeaderError, ReadError};
+use crate::limits::Limits;
+use crate::limits::MAX_GZIP_HEADER;
+use crate::partial::{Split, Splitter};
+use crate::pipeline::Verdict;
 use crate::pipeline::{self, Batch, EdgeFor, Head, Lookup, Resolved, TimeRule};
 use crate::point::Point;
 use crate::reference::LineScan;
-use crate::request::{Limits, Rejection, Verdict};
 use crate::upstream::{self, Kind};
 use crate::validate::{ValidateOptions, Validation};
 
@@ -30,6 +34,8 @@ struct Tally {
     diagnostics: Vec<Diagnostic>,
     warnings: Option<Warnings>,
     summary: Option<SummaryBuilder>,
+    /// The partial-write split (spec Part D.1), when asked for.
+    split: Option<Splitter>,
 }
 
 impl Tally {
@@ -44,9 +50,10 @@ impl Tally {
         on_point: &mut dyn FnMut(&Point<'_>),
     ) -> (usize, u64) {
         let mut parser = Parser::prefix(bytes, &self.opts, line, eof);
-        while let Some(item) = parser.next_item() {
-            match item {
-                Item::Point(p) => {
+        loop {
+            let accepted = match parser.next_item() {
+                None => break,
+                Some(Item::Point(p)) => {
                     self.points += 1;
                     if let Some(w) = self.warnings.as_mut() {
                         w.observe(p);
@@ -55,8 +62,9 @@ impl Tally {
                         s.observe(p);
                     }
                     on_point(p);
+                    true
                 }
-                Item::Error(e) => {
+                Some(Item::Error(e)) => {
                     self.rejected += 1;
                     self.first_error.get_or_insert(LineError {
                         line_start: e.line_start + base,
@@ -68,7 +76,15 @@ impl Tally {
                         d.text_start += base;
                         self.diagnostics.push(d);
                     }
+                    if let Some(s) = self.split.as_mut() {
+                        s.reject_error(&e, bytes);
+                    }
+                    false
                 }
+            };
+            if let (true, Some(s)) = (accepted, self.split.as_mut()) {
+                let (a, b) = parser.point_span();
+                s.accept(&bytes[a..b]);
             }
         }
         let end = if eof {
@@ -167,7 +183,11 @@ impl Lines {
         self.buf.extend_from_slice(&data[used..]);
     }
 
-    fn finish(mut self, buckets: usize, on_point: &mut dyn FnMut(&Point<'_>)) -> Validation {
+    fn finish(
+        mut self,
+        buckets: usize,
+        on_point: &mut dyn FnMut(&Point<'_>),
+    ) -> (Validation, Option<Splitter>) {
         let (used, line) = self
             .tally
             .parse(&self.buf, self.base, self.line, true, on_point);
@@ -189,7 +209,7 @@ impl Lines {
             }
         };
         let (warnings, warnings_total) = t.warnings.map_or((Vec::new(), 0), |w| (w.list, w.total));
-        Validation {
+        let v = Validation {
             status,
             body,
             code,
@@ -203,7 +223,8 @@ impl Lines {
             warnings,
             warnings_total,
             summary: t.summary.map(|s| s.finish(buckets)),
-        }
+        };
+        (v, t.split)
     }
 }
 
@@ -268,7 +289,7 @@ impl Checker {
     /// A batch checked as [`validate`](crate::validate) checks it: an authorized write
     /// naming an existing org and bucket.
     pub fn new(opts: &ValidateOptions<'_>) -> Checker {
-        // The head `prepare_batch_at` builds: only the precision parameter and the encoding.
+        // The head `pipeline::prepare_batch` builds: only the precision parameter and the encoding.
         let mut query = Vec::new();
         if let Some(p) = opts.precision {
             query.extend_from_slice(b"precision=");
@@ -291,7 +312,7 @@ impl Checker {
     /// A live write request at an edge, judged from its head before the body (steps 1–3:
     /// a refusal is [`decided`](Checker::decided) at once), then step 4 on the first bytes,
     /// the org parameter, and the body, as [`check_request`](crate::check_request) judges it
-    /// (or [`prepare_at`](crate::prepare_at) for the v1 endpoint).
+    /// (or [`pipeline::prepare`](crate::pipeline::prepare) for the v1 endpoint).
     pub fn for_request(head: &Head<'_>, limits: &Limits, now: i64) -> Checker {
         Checker::for_request_to(head, limits, now, Kind::InfluxDb2)
     }
@@ -363,6 +384,7 @@ impl Checker {
                     diagnostics: Vec::new(),
                     warnings,
                     summary: extras.summary_buckets.map(|_| SummaryBuilder::new()),
+                    split: None,
                 };
                 let phase = if gz { Phase::Header } else { Phase::Body };
                 (phase, Some(Lines::new(tally)))
@@ -408,6 +430,26 @@ impl Checker {
         self
     }
 
+    /// Splits the batch for a partial write (spec Part D.1) as it is checked: the accepted
+    /// lines are gathered as they are parsed (take them with
+    /// [`take_accepted`](Checker::take_accepted)), the rejected ones kept up to `keep`
+    /// bytes; [`finish_split`](Checker::finish_split) gives the split.
+    pub fn accept_partial(mut self, keep: usize) -> Checker {
+        if let Some(l) = self.lines.as_mut() {
+            l.tally.split = Some(Splitter::new(keep));
+        }
+        self
+    }
+
+    /// The accepted lines parsed since the last call (each followed by LF), when splitting.
+    pub fn take_accepted(&mut self) -> Vec<u8> {
+        self.lines
+            .as_mut()
+            .and_then(|l| l.tally.split.as_mut())
+            .map(Splitter::take_body)
+            .unwrap_or_default()
+    }
+
     /// Feeds the next bytes of the body.
     pub fn push(&mut self, chunk: &[u8]) {
         self.push_with(chunk, &mut |_| {});
@@ -439,7 +481,7 @@ impl Checker {
     fn push_points(&mut self, chunk: &[u8], on_point: &mut dyn FnMut(&Point<'_>)) {
         self.received = self.received.saturating_add(chunk.len());
         if let Phase::Header = self.phase {
-            let take = (MAX_HEADER - self.head.len()).min(chunk.len());
+            let take = (MAX_GZIP_HEADER - self.head.len()).min(chunk.len());
             self.head.extend_from_slice(&chunk[..take]);
             match gzip::read_header(&self.head) {
                 Err(HeaderError::Empty | HeaderError::Truncated) => return,
@@ -513,7 +555,23 @@ impl Checker {
     }
 
     /// [`finish`](Checker::finish), with `on_point` seeing the points of the last lines.
-    pub fn finish_with(mut self, on_point: &mut dyn FnMut(&Point<'_>)) -> Validation {
+    pub fn finish_with(self, on_point: &mut dyn FnMut(&Point<'_>)) -> Validation {
+        self.finish_split_with(on_point).0
+    }
+
+    /// [`finish`](Checker::finish) and the split asked for with
+    /// [`accept_partial`](Checker::accept_partial) (`None` when the body was rejected before
+    /// it was parsed, or no split was asked for). Its `body` holds the accepted lines not
+    /// yet taken.
+    pub fn finish_split(self) -> (Validation, Option<Split>) {
+        self.finish_split_with(&mut |_| {})
+    }
+
+    /// [`finish_split`](Checker::finish_split) with `on_point`.
+    pub fn finish_split_with(
+        mut self,
+        on_point: &mut dyn FnMut(&Point<'_>),
+    ) -> (Validation, Option<Split>) {
         if let Phase::Header = self.phase {
             // The body ended inside the first header (or was empty).
             self.decide(Rejection::gzip_header());
@@ -527,9 +585,15 @@ impl Checker {
             self.decide(pipeline::read_error(e));
         }
         match (self.phase, self.lines) {
-            (Phase::Done(r), _) => Validation::rejected_early(r),
-            (_, Some(lines)) => lines.finish(self.summary_buckets, on_point),
-            (_, None) => Validation::rejected_early(Rejection::gzip_header()),
+            (Phase::Done(r), _) => (Validation::rejected_early(r), None),
+            (_, Some(lines)) => {
+                let (v, split) = lines.finish(self.summary_buckets, on_point);
+                let whole = v
+                    .code
+                    .map(|_| Rejection::parse_errors(v.body.clone(), v.line));
+                (v, split.map(|s| s.finish(whole)))
+            }
+            (_, None) => (Validation::rejected_early(Rejection::gzip_header()), None),
         }
     }
 

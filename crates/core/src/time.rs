@@ -137,7 +137,7 @@ pub fn go_duration(ns: i64) -> String {
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -151,7 +151,7 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 }
 
 /// (year, month, day) to days since 1970-01-01, proleptic Gregorian.
-fn days_from_civil(y: i64, mo: i64, d: i64) -> i64 {
+pub(crate) fn days_from_civil(y: i64, mo: i64, d: i64) -> i64 {
     let y2 = if mo <= 2 { y - 1 } else { y };
     let era = y2.div_euclid(400);
     let yoe = y2 - era * 400;

@@ -15,6 +15,7 @@
 //!   loses both halves behind a 204).
 
 use crate::answers::Rejection;
+use crate::delivery;
 use crate::pipeline::{credentials, Credentials, Endpoint, Head};
 use crate::point::{FieldValue, Point};
 use crate::precision::Precision;
@@ -23,9 +24,12 @@ use crate::query::{encode_value, Query};
 /// The kind of server behind linegate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Kind {
+    /// InfluxDB OSS v2 (and linegate-backend): writes go as they came.
     #[default]
     InfluxDb2,
+    /// InfluxDB 1.x: `/write?db=&rp=`, Basic credentials, no unsigned values.
     InfluxDb1,
+    /// VictoriaMetrics: `/write?db=<bucket>`, no raw line feed inside a string.
     VictoriaMetrics,
 }
 
@@ -40,6 +44,7 @@ impl Kind {
         }
     }
 
+    /// The kind's name, as [`Kind::parse`] reads it.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::InfluxDb2 => "influxdb2",
@@ -53,22 +58,22 @@ impl Kind {
 /// (`None`: send none).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outgoing {
+    /// Path and query on the upstream (`/write?db=d&precision=u`).
     pub path: String,
+    /// The `Authorization` header to send, if any.
     pub authorization: Option<String>,
 }
 
 /// InfluxDB 1.8's `bucket2dbrp`: `db/rp` or `db` (default policy); a leading `/` has no
 /// database.
 pub fn bucket_to_dbrp(bucket: &str) -> Result<(&str, Option<&str>), Rejection> {
-    match bucket.find('/') {
+    // `split_once`, not indexing: no char-boundary panic path (and its formatting) in wasm.
+    match bucket.split_once('/') {
         None => Ok((bucket, None)),
-        Some(0) => Err(Rejection::invalid(
+        Some(("", _)) => Err(Rejection::invalid(
             format!("bucket name \"{bucket}\" is missing a database").as_bytes(),
         )),
-        Some(i) => {
-            let rp = &bucket[i + 1..];
-            Ok((&bucket[..i], (!rp.is_empty()).then_some(rp)))
-        }
+        Some((db, rp)) => Ok((db, (!rp.is_empty()).then_some(rp))),
     }
 }
 
@@ -204,7 +209,10 @@ pub enum Reading {
     Stored,
     /// Part was stored and `dropped` points were refused (1.x `400 partial write: …
     /// dropped=N`): sending it again stores nothing more.
-    Partial { dropped: u64 },
+    Partial {
+        /// Points the upstream dropped, as it said (0 when it did not say).
+        dropped: u64,
+    },
     /// Will never succeed as sent (1.x `500 … retention policy not found`, `database not
     /// found`): a dead letter at once, not a retry.
     Permanent,
@@ -239,6 +247,31 @@ pub fn read_answer(kind: Kind, status: u16, body: &[u8]) -> Reading {
         return Reading::Permanent;
     }
     Reading::ByStatus
+}
+
+/// The delivery decision for an upstream of `kind`: its own reading of the answer first
+/// ([`read_answer`]: a 1.x partial write or permanent error is a dead letter at once, as
+/// retrying cannot change it), then core's one delivery policy
+/// ([`delivery::classify`](crate::delivery::classify)). `body` is the answer's body.
+#[allow(clippy::too_many_arguments)]
+pub fn decide(
+    kind: Kind,
+    answer: &delivery::Answer<'_>,
+    body: &[u8],
+    batch: &delivery::Batch<'_>,
+    history: &delivery::History,
+    now_ms: u64,
+    random01: f64,
+    policy: &delivery::Policy,
+) -> delivery::Decision {
+    if let delivery::Answer::Status { status, .. } = *answer {
+        if let Reading::Partial { .. } | Reading::Permanent = read_answer(kind, status, body) {
+            return delivery::Decision::DeadLetter {
+                reason: delivery::DeadReason::Refused,
+            };
+        }
+    }
+    delivery::classify(answer, batch, history, now_ms, random01, policy)
 }
 
 /// Standard base64 with padding (RFC 4648), for Basic credentials.
@@ -424,6 +457,49 @@ mod tests {
             read_answer(Kind::InfluxDb2, 400, b"partial write dropped=1"),
             Reading::ByStatus
         );
+    }
+
+    #[test]
+    fn decisions_read_the_kind_first() {
+        use delivery::{Answer, Batch, DeadReason, Decision, History, Policy};
+        let batch = Batch {
+            body: b"m f=1 1\n",
+            content_encoding: None,
+        };
+        let d = |kind, status, body: &[u8]| {
+            let a = Answer::Status {
+                status,
+                retry_after: None,
+            };
+            decide(
+                kind,
+                &a,
+                body,
+                &batch,
+                &History::default(),
+                0,
+                0.5,
+                &Policy::default(),
+            )
+        };
+        let refused = Decision::DeadLetter {
+            reason: DeadReason::Refused,
+        };
+        let rp = br#"{"error":"retention policy not found: x"}"#;
+        assert_eq!(d(Kind::InfluxDb1, 500, rp), refused);
+        assert!(matches!(
+            d(Kind::InfluxDb2, 500, rp),
+            Decision::Retry { .. }
+        ));
+        assert_eq!(
+            d(Kind::InfluxDb1, 400, b"partial write: x dropped=2"),
+            refused
+        );
+        assert_eq!(d(Kind::InfluxDb1, 204, b""), Decision::Delivered);
+        assert!(matches!(
+            d(Kind::InfluxDb1, 503, b"{}"),
+            Decision::Retry { .. }
+        ));
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! the page): InfluxDB's answer plus everything linegate adds (spec Part A §3 and §6).
 
 use crate::answers::Reason;
+use crate::answers::Rejection;
 use crate::batch::{read_batch_split, read_batch_until, BatchReport, Join};
 use crate::diagnostics::{diagnose, Diagnostic, Summary, SummaryBuilder, Warning, Warnings};
+use crate::limits::{Limits, DEFAULT_LIMITS};
 use crate::pipeline::Endpoint;
+use crate::pipeline::{prepare_batch, verdict, Prepared, Verdict};
 use crate::point::Point;
-use crate::request::{prepare_batch_at, verdict, Limits, Prepared, Rejection, Verdict};
-use crate::{Precision, DEFAULT_LIMITS};
+use crate::Precision;
 
 const PROGRESS_STEP: usize = 1 << 20;
 
@@ -18,10 +20,13 @@ const PROGRESS_STEP: usize = 1 << 20;
 pub struct ValidateOptions<'a> {
     /// The endpoint the batch is checked for (`/api/v2/write` or v1's `/write`).
     pub endpoint: Endpoint,
+    /// The `precision` parameter as given (absent: nanoseconds).
     pub precision: Option<&'a [u8]>,
+    /// The `Content-Encoding` as given (`gzip` decodes the body).
     pub content_encoding: Option<&'a [u8]>,
     /// "Now" in ns; lines without a timestamp get it, truncated to the precision.
     pub now: i64,
+    /// Size limits.
     pub limits: Limits,
     /// Look for what storage would reject (costs a map lookup per new field shape).
     pub warnings: bool,
@@ -56,6 +61,7 @@ pub struct Validation {
     pub reason: Option<Reason>,
     /// First rejected line, for parse errors.
     pub line: Option<u64>,
+    /// The precision read, when it was valid.
     pub precision: Option<Precision>,
     /// Points parsed (also on rejected batches: the valid lines').
     pub points: u64,
@@ -65,12 +71,16 @@ pub struct Validation {
     pub rejected: u64,
     /// Rejected lines explained (capped like the message; `rejected` has the total).
     pub diagnostics: Vec<Diagnostic>,
+    /// Warnings kept (at most the cap).
     pub warnings: Vec<Warning>,
+    /// Warnings found, kept or not.
     pub warnings_total: u64,
+    /// The summary, when asked for.
     pub summary: Option<Summary>,
 }
 
 impl Validation {
+    /// Whether the batch would be written (204).
     pub fn accepted(&self) -> bool {
         self.status == 204
     }
@@ -192,7 +202,7 @@ pub fn validate_split(body: &[u8], opts: &ValidateOptions<'_>, join: Join<'_>) -
 }
 
 fn prepare<'a>(body: &'a [u8], opts: &ValidateOptions<'_>) -> Result<Prepared<'a>, Rejection> {
-    prepare_batch_at(
+    prepare_batch(
         opts.endpoint,
         opts.precision,
         opts.content_encoding,

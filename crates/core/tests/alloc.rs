@@ -6,7 +6,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use linegate_core::{gzip, read_body, Checker, Limits, ValidateOptions};
+use linegate_core::pipeline::decode_body;
+use linegate_core::{gzip, Checker, Limits, ValidateOptions};
 
 struct Counting;
 
@@ -70,7 +71,7 @@ fn a_lying_gzip_size_field_allocates_nothing_ahead() {
     body[n - 4..].copy_from_slice(&(512u32 << 20).to_le_bytes());
     assert!(body.len() < 1 << 20, "{}", body.len());
     let peak = peak_of(|| {
-        let r = read_body(&body, Some(10), &Limits::default());
+        let r = decode_body(&body, Some(10), &Limits::default());
         assert_eq!(r.unwrap_err().status, 400);
     });
     // Growth by doubling: at worst the old 4 MiB and the new 8 MiB while copying (it was

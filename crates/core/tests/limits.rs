@@ -3,7 +3,7 @@
 //! `max_batch` (Part A §4).
 
 use linegate_core::{
-    check_request, gzip, validate, Limits, Request, ValidateOptions, Verdict, DEFAULT_MAX_MESSAGE,
+    check_request, gzip, limits, validate, Limits, Request, ValidateOptions, Verdict,
 };
 
 const ENTRY: &str = "unable to parse 'bad': missing fields";
@@ -26,15 +26,15 @@ fn a_100_mb_batch_of_bad_lines_stays_within_the_caps() {
     assert_eq!(r.line, Some(1));
     // The message fills the cap with whole entries, then says how many were left out.
     assert!(
-        r.body.len() <= DEFAULT_MAX_MESSAGE + 100,
+        r.body.len() <= limits::DEFAULT_MAX_MESSAGE + 100,
         "{} bytes",
         r.body.len()
     );
-    assert!(r.body.len() >= DEFAULT_MAX_MESSAGE - 2 * ENTRY.len());
+    assert!(r.body.len() >= limits::DEFAULT_MAX_MESSAGE - 2 * ENTRY.len());
     let v: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
     let msg = v["message"].as_str().unwrap();
     let kept = msg.matches(ENTRY).count();
-    assert_eq!(kept, (DEFAULT_MAX_MESSAGE + 2) / (ENTRY.len() + 2));
+    assert_eq!(kept, (limits::DEFAULT_MAX_MESSAGE + 2) / (ENTRY.len() + 2));
     assert!(msg.ends_with(&format!("\n… and {} more rejected lines", lines - kept)));
     assert_eq!(v["line"], 1);
 

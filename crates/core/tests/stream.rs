@@ -3,9 +3,9 @@
 //! answer of `validate` (batch) and of `check_request` (live request) byte for byte, with
 //! the same points in the same order.
 
+use linegate_core::pipeline::{prepare, verdict};
 use linegate_core::{
-    gzip, json, prepare_at, validate, verdict, Checker, Endpoint, Limits, Point, Request,
-    ValidateOptions, Verdict,
+    gzip, json, validate, Checker, Endpoint, Limits, Point, Request, ValidateOptions, Verdict,
 };
 use linegate_corpus::{self as corpus, NOW};
 use proptest::prelude::*;
@@ -68,7 +68,7 @@ fn splits(len: usize, dense: bool) -> Vec<usize> {
 
 /// The one-shot verdict of a live request at either endpoint (`check_request` for v2).
 fn live_one_shot(endpoint: Endpoint, req: &Request<'_>, limits: &Limits) -> Verdict {
-    match prepare_at(endpoint, req, limits) {
+    match prepare(endpoint, req, limits) {
         Ok(p) => verdict(&p.read(NOW, limits.max_message, |_| {})),
         Err(r) => Verdict::Reject(r),
     }

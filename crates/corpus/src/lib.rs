@@ -223,3 +223,125 @@ pub fn same_points(got: &[Value], want: &[Value], with_line: bool) -> Result<(),
     }
     Ok(())
 }
+
+/// One row of `partial-expected.jsonl` (spec Part D.1): a 400 of `expected.jsonl` or
+/// `v1-expected.jsonl` with accepted lines, and what a partial write of it gives.
+pub struct PartialCase {
+    /// The request, as its row in `expected.jsonl` / `v1-expected.jsonl` has it.
+    pub case: Case,
+    pub row: Value,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub line: u64,
+    /// The exact D.1.2 answer.
+    pub body_expected: String,
+    pub forwarded_sha256: String,
+    pub forwarded_len: usize,
+}
+
+/// Every row of `partial-expected.jsonl`, joined with its request.
+pub fn load_partial(corpus: &Path) -> Vec<PartialCase> {
+    let mut cases: Vec<Option<Case>> = load(corpus)
+        .into_iter()
+        .chain(load_v1(corpus))
+        .map(Some)
+        .collect();
+    let text = std::fs::read(corpus.join("partial-expected.jsonl")).expect("read partial rows");
+    text.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let row: Value = serde_json::from_slice(l).expect("partial row is JSON");
+            let endpoint = match row["endpoint"].as_str() {
+                Some("v1") => linegate_core::Endpoint::V1,
+                _ => linegate_core::Endpoint::V2,
+            };
+            let slot = cases
+                .iter_mut()
+                .find(|c| {
+                    c.as_ref().is_some_and(|c| {
+                        c.endpoint == endpoint && c.run == row["run"] && c.file == row["file"]
+                    })
+                })
+                .expect("a partial row has its request row");
+            PartialCase {
+                case: slot.take().unwrap(),
+                accepted: row["accepted"].as_u64().unwrap(),
+                rejected: row["rejected"].as_u64().unwrap(),
+                line: row["line"].as_u64().unwrap(),
+                body_expected: row["body"].as_str().unwrap().to_string(),
+                forwarded_sha256: row["forwarded_sha256"].as_str().unwrap().to_string(),
+                forwarded_len: row["forwarded_len"].as_u64().unwrap() as usize,
+                row,
+            }
+        })
+        .collect()
+}
+
+/// Lowercase hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of bytes, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+/// A point in `partial-expected.jsonl`'s format (names and values as hex of their bytes).
+pub fn point_hex(p: &linegate_core::Point<'_>) -> Value {
+    use linegate_core::FieldValue;
+    let mut tags: Vec<_> = p.tags().iter().collect();
+    tags.sort_by_key(|t| t.raw_key());
+    let fields: Vec<Value> = p
+        .fields()
+        .iter()
+        .map(|f| {
+            let (ty, value) = match f.value() {
+                FieldValue::Float(x) => ("float", format!("{:x}", x.to_bits())),
+                FieldValue::Integer(i) => ("integer", i.to_string()),
+                FieldValue::Unsigned(u) => ("unsigned", u.to_string()),
+                FieldValue::String(s) => ("string", hex(&s.unescape())),
+                FieldValue::Boolean(b) => ("boolean", b.to_string()),
+            };
+            serde_json::json!({"key_hex": hex(&f.key()), "type": ty, "value": value})
+        })
+        .collect();
+    serde_json::json!({
+        "measurement_hex": hex(&p.measurement()),
+        "tags_hex": tags.iter().map(|t| vec![hex(&t.key()), hex(&t.value())]).collect::<Vec<_>>(),
+        "fields": fields,
+        "time": p.time(),
+    })
+}
+
+impl PartialCase {
+    /// Checks a forwarded (or stored) body: its length and SHA-256.
+    pub fn check_forwarded(&self, body: &[u8]) -> Result<(), String> {
+        if body.len() != self.forwarded_len || sha256_hex(body) != self.forwarded_sha256 {
+            return Err(format!(
+                "forwarded {} bytes {:?}, want {} bytes sha256 {}",
+                body.len(),
+                String::from_utf8_lossy(body),
+                self.forwarded_len,
+                self.forwarded_sha256
+            ));
+        }
+        Ok(())
+    }
+
+    /// Compares points in [`point_hex`]'s format with the recorded ones (exact JSON).
+    pub fn check_points(&self, got: &[Value]) -> Result<(), String> {
+        let want = self.row["points"].as_array().cloned().unwrap_or_default();
+        if got.len() != want.len() {
+            return Err(format!("{} points, want {}", got.len(), want.len()));
+        }
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            // Numbers keep their text (`arbitrary_precision`): `time` compares exactly.
+            if g != w {
+                return Err(format!("point {i}: {g}\n   want {w}"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -36,6 +36,7 @@ use linegate_core::storage::Scanner;
 mod buckets;
 mod dbrp;
 mod export;
+mod quarantine;
 mod v1;
 mod write;
 
@@ -65,6 +66,10 @@ pub struct App {
     /// Delays for addresses that keep failing authentication.
     pub throttle: Throttle,
     pub conns: Arc<ConnStats>,
+    /// Partial writes (spec Part D.1) and the quarantine of their rejected lines.
+    pub partial: linegate_core::partial::PartialWrites,
+    pub quarantine: store::QuarantineBounds,
+    pub quarantine_stats: Arc<store::QuarantineStats>,
 }
 
 impl App {
@@ -100,6 +105,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v2/orgs", get(list_orgs))
         .route("/api/v2/export", get(export))
         .route("/api/v2/dead-letters", get(dead_letters))
+        .route(
+            "/api/v2/quarantine",
+            get(quarantine::list).delete(quarantine::drop),
+        )
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(log_request))
@@ -300,6 +309,15 @@ async fn metrics(State(app): State<Arc<App>>, method: Method) -> Response {
             c.open.load(Ordering::Relaxed),
             c.refused.load(Ordering::Relaxed),
             app.budget.available()
+        ),
+    );
+    let q = &app.quarantine_stats;
+    let _ = std::fmt::Write::write_fmt(
+        &mut text,
+        format_args!(
+            "# HELP linegate_quarantine_lines_total Rejected lines of partial writes kept in the quarantine.\n# TYPE linegate_quarantine_lines_total counter\nlinegate_quarantine_lines_total {}\n# HELP linegate_quarantine_dropped_total Rejected lines dropped from the quarantine (past its bytes or age bound).\n# TYPE linegate_quarantine_dropped_total counter\nlinegate_quarantine_dropped_total {}\n",
+            q.stored.load(Ordering::Relaxed),
+            q.dropped.load(Ordering::Relaxed),
         ),
     );
     let _ = method;

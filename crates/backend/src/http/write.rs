@@ -2,6 +2,7 @@
 //! head, the gzip header and the registry have judged the request.
 
 use super::*;
+use linegate_core::partial::Decision;
 
 pub(super) struct Outcome {
     response: Response,
@@ -121,7 +122,13 @@ pub(super) async fn write_inner(app: &App, parts: &Parts, reader: &mut body::Rea
         }
     };
     drop(raw);
-    store_batch(app, out, bucket, resolved.time, decoded).await
+    // A partial write (spec Part D.1) records its rejected lines under this destination.
+    let query = head.query;
+    let partial = app
+        .partial
+        .applies(query)
+        .then(|| linegate_core::partial::destination(parts.uri.path(), query));
+    store_batch(app, out, bucket, resolved.time, decoded, partial).await
 }
 
 /// The first value of a header, as Go's `Header.Get` gives it.
@@ -130,12 +137,16 @@ pub(super) fn first_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h 
 }
 
 /// Steps 9 and 10: parse, then store; answered once the commit holding the batch returned.
+/// `partial`: the destination, when the write is partial (spec Part D.1): then only the
+/// accepted lines are stored, the rejected ones quarantined in the same transaction, and
+/// the partial 400 sent after that commit.
 pub(super) async fn store_batch(
     app: &App,
     mut out: Outcome,
     bucket: Bucket,
     time: pipeline::TimeRule,
     decoded: Bytes,
+    partial: Option<Vec<u8>>,
 ) -> Outcome {
     let precision = time.precision;
     app.metrics
@@ -145,7 +156,9 @@ pub(super) async fn store_batch(
     // then waits for the longer of the two, not their sum. At most two at a time, so a
     // busy server does not trade its cores for context switches.
     let compress = app.compression != store::Compression::None;
+    // (A partial write stores another body than the one received: compressed later.)
     let early = (compress
+        && partial.is_none()
         && decoded.len() >= EARLY_COMPRESS
         && app.compressing.fetch_add(1, Ordering::AcqRel) < 2)
         .then(|| {
@@ -158,7 +171,7 @@ pub(super) async fn store_batch(
                 c
             })
         });
-    if early.is_none() && compress && decoded.len() >= EARLY_COMPRESS {
+    if early.is_none() && compress && partial.is_none() && decoded.len() >= EARLY_COMPRESS {
         app.compressing.fetch_sub(1, Ordering::AcqRel);
     }
     // 9. Parse, noting what storage will need to look at.
@@ -172,13 +185,56 @@ pub(super) async fn store_batch(
         time.options(now).now
     };
     let mut scanner = Scanner::new(bucket.rules(), precision, now);
-    let report = read_batch(&decoded, &time.options(now), app.limits.max_message, |p| {
-        scanner.observe(p)
-    });
-    if let Some(r) = pipeline::parse_rejection(&report) {
-        out.response = reject(r);
-        return out;
-    }
+    let mut partial_answer = None;
+    let mut quarantine = None;
+    let decoded = match partial {
+        None => {
+            let report = read_batch(&decoded, &time.options(now), app.limits.max_message, |p| {
+                scanner.observe(p)
+            });
+            if let Some(r) = pipeline::parse_rejection(&report) {
+                out.response = reject(r);
+                return out;
+            }
+            decoded
+        }
+        Some(destination) => {
+            let keep = app.quarantine.bytes.min(usize::MAX as u64) as usize;
+            let (_, split) = linegate_core::partial::split_batch(
+                &decoded,
+                &time.options(now),
+                app.limits.max_message,
+                keep,
+                |p| scanner.observe(p),
+            );
+            match split.decision() {
+                Decision::Forward => decoded,
+                Decision::Reject(r) => {
+                    out.response = reject(r);
+                    return out;
+                }
+                Decision::Partial(r) => {
+                    tracing::info!(
+                        accepted = split.accepted,
+                        rejected = split.rejected,
+                        bucket = bucket.name.as_str(),
+                        "partial write"
+                    );
+                    partial_answer = Some(r);
+                    quarantine = Some(Box::new(store::Quarantined {
+                        bucket_id: bucket.id,
+                        destination,
+                        at_ns: now_ns(),
+                        not_kept: split.dropped(),
+                        lines: split.kept,
+                        bounds: app.quarantine,
+                        stats: app.quarantine_stats.clone(),
+                    }));
+                    Bytes::from(split.body)
+                }
+            }
+        }
+    };
     let scan = scanner.finish();
     out.parse_ms = t_parse.elapsed().as_secs_f64() * 1000.0;
     if scan.points == 0 {
@@ -201,6 +257,7 @@ pub(super) async fn store_batch(
         compressed,
         compression: app.compression,
         reply: tx,
+        quarantine,
     };
     if let Err(e) = app.store.submit(job) {
         out.response = internal_write_error(&e);
@@ -216,7 +273,11 @@ pub(super) async fn store_batch(
                 .points_written
                 .fetch_add(points, Ordering::Relaxed);
             app.metrics.batches_written.fetch_add(1, Ordering::Relaxed);
-            base(204).body(Body::empty()).unwrap_or_default()
+            match partial_answer {
+                // The accepted lines are durable: now the partial write's 400.
+                Some(r) => reject(r),
+                None => base(204).body(Body::empty()).unwrap_or_default(),
+            }
         }
         Ok(Ok(Some(msg))) => reject(partial_write(&msg)),
         Ok(Err(e)) => internal_write_error(&e),

@@ -10,6 +10,7 @@ mod codec;
 mod dead_letters;
 mod export;
 mod ids;
+mod quarantine;
 mod registry;
 pub mod v1;
 mod writer;
@@ -18,6 +19,7 @@ pub use codec::*;
 pub use dead_letters::*;
 pub use export::*;
 pub use ids::*;
+pub use quarantine::*;
 pub use registry::*;
 pub use writer::*;
 
@@ -110,6 +112,7 @@ fn open_write(dir: &Path) -> rusqlite::Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch(v1::SCHEMA)?;
+    conn.execute_batch(quarantine::SCHEMA)?;
     migrate_tokens(&conn)?;
     if get_meta(&conn, SALT_KEY)?.is_none() {
         let mut salt = [0u8; 32];

@@ -18,6 +18,8 @@ pub struct WriteJob {
     /// `Ok(None)`: stored whole; `Ok(Some(message))`: storage's 422 (the kept points are
     /// stored); `Err`: nothing stored.
     pub reply: oneshot::Sender<Result<Option<Vec<u8>>, String>>,
+    /// A partial write's rejected lines, stored in the same transaction (spec D.1.5).
+    pub quarantine: Option<Box<Quarantined>>,
 }
 
 pub(crate) type ExecFn = Box<dyn FnOnce(&Transaction<'_>) -> rusqlite::Result<()> + Send>;
@@ -176,6 +178,9 @@ impl Writer {
             match m {
                 Msg::Write(job) => {
                     let res = write_one(&tx, &mut self.schema, &mut created, &job);
+                    if let (Ok(_), Some(q)) = (&res, &job.quarantine) {
+                        quarantine::insert(&tx, q);
+                    }
                     if let Ok((_, Some(seq))) = &res {
                         wrote = true;
                         max_seq = Some(*seq);

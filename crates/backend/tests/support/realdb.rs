@@ -39,11 +39,17 @@ pub struct RealDb {
     dir: PathBuf,
     child: Option<Child>,
     extra: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl RealDb {
     /// Starts `kind` in `dir` (None: the binary is not installed).
     pub fn new(kind: Db, dir: &Path, extra: &[&str]) -> Option<RealDb> {
+        Self::new_env(kind, dir, extra, &[])
+    }
+
+    /// [`RealDb::new`] with environment variables (`INFLUXDB_HTTP_AUTH_ENABLED=true`).
+    pub fn new_env(kind: Db, dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Option<RealDb> {
         which(match kind {
             Db::Influx1 => "influxd",
             Db::Victoria => "victoria-metrics",
@@ -55,6 +61,10 @@ impl RealDb {
             dir: dir.to_path_buf(),
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         db.start();
         Some(db)
@@ -97,6 +107,7 @@ impl RealDb {
             }
         };
         cmd.args(&self.extra)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -135,8 +146,13 @@ impl RealDb {
 
     /// InfluxQL through 1.x's `/query` (POST, so management statements run too).
     pub fn influxql(&self, db: &str, q: &str) -> serde_json::Value {
+        self.influxql_as("", "", db, q)
+    }
+
+    /// [`RealDb::influxql`] as a 1.x user (`u`/`p`).
+    pub fn influxql_as(&self, u: &str, p: &str, db: &str, q: &str) -> serde_json::Value {
         let path = format!(
-            "/query?db={}&epoch=ns&q={}",
+            "/query?db={}&u={u}&p={p}&epoch=ns&q={}",
             db,
             linegate_core::encode_query_value(q.as_bytes())
         );

@@ -9,10 +9,11 @@ mod warnings;
 use std::borrow::Cow;
 
 use crate::error::{ErrorKind, LineError};
+use crate::limits::EXCERPT_MAX;
 use crate::precision::Precision;
 
 pub use summary::{Summary, SummaryBuilder};
-pub use warnings::{Warning, WarningKind, Warnings, MAX_STRING_LEN};
+pub use warnings::{Warning, WarningKind, Warnings};
 
 /// A rejected line, explained.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +32,7 @@ pub struct Diagnostic {
     pub spans: u32,
     /// Byte range of the quoted line text in the (decoded) body.
     pub text_start: usize,
+    /// Length in bytes of the quoted line text.
     pub text_len: usize,
     /// The physical line where the rejected line starts, as written (at most about 400
     /// bytes of it, around the failing spot), for showing it with the spot marked.
@@ -39,9 +41,6 @@ pub struct Diagnostic {
     /// the spot is at `column - 1 - excerpt_offset` in `excerpt`.
     pub excerpt_offset: usize,
 }
-
-/// Longest excerpt of a line a diagnostic shows, in bytes.
-pub const EXCERPT_MAX: usize = 400;
 
 /// The physical line starting at `start`, cut to a window around byte `spot` of it.
 ///

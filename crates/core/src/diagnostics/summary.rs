@@ -1,5 +1,6 @@
 //! The summary of an accepted batch, for people.
 
+use crate::limits::{MAX_SERIES_TRACKED, MAX_TIMES_KEPT};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::hasher::{BuildFast, FastHasher};
@@ -8,7 +9,9 @@ use crate::point::{FieldType, Point};
 /// Counts that describe an accepted batch, for people (the page's summary, the CLI).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Summary {
+    /// Points in the batch.
     pub points: u64,
+    /// Field values in the batch.
     pub fields: u64,
     /// Points per measurement (unescaped name), sorted by name.
     pub measurements: BTreeMap<Vec<u8>, u64>,
@@ -16,7 +19,9 @@ pub struct Summary {
     pub series: u64,
     /// Field values per type.
     pub field_types: BTreeMap<FieldType, u64>,
+    /// Earliest timestamp (ns), if any point.
     pub min_time: Option<i64>,
+    /// Latest timestamp (ns), if any point.
     pub max_time: Option<i64>,
     /// Points per time bucket between `min_time` and `max_time` (`buckets` of equal width).
     pub histogram: Vec<u64>,
@@ -37,14 +42,13 @@ pub struct SummaryBuilder {
     field_types: [u64; 5],
 }
 
-const MAX_SERIES_TRACKED: usize = 1 << 20;
-const MAX_TIMES_KEPT: usize = 1 << 22;
-
 impl SummaryBuilder {
+    /// An empty summary.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Counts one point.
     pub fn observe(&mut self, p: &Point<'_>) {
         use std::hash::{Hash, Hasher};
         let s = &mut self.summary;

@@ -28,6 +28,7 @@ pub enum WarningKind {
 }
 
 impl WarningKind {
+    /// The warning's stable name, as the package and the CLI show it.
     pub fn name(self) -> &'static str {
         match self {
             WarningKind::FieldTypeConflict => "field-type-conflict",
@@ -42,12 +43,15 @@ impl WarningKind {
 /// A warning about an accepted line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Warning {
+    /// The physical line the point starts on.
     pub line: u64,
+    /// What is suspicious.
     pub kind: WarningKind,
+    /// The warning, for a person.
     pub message: String,
 }
 
-pub use crate::storage::MAX_STRING_LEN;
+use crate::limits::MAX_STRING_LEN;
 
 /// Collects warnings over the points of a batch. Keeps at most `cap` warnings (and counts
 /// the rest); each kind of warning about the same measurement and field is reported once.
@@ -66,11 +70,14 @@ pub struct Warnings {
     /// On `/write` at `u`, `m` or `h`: the parameter and the time given to lines without a
     /// timestamp (any other time was given, and read as nanoseconds).
     v1_unit: Option<(Vec<u8>, i64)>,
+    /// The warnings kept (at most the cap).
     pub list: Vec<Warning>,
+    /// Warnings found, kept or not.
     pub total: u64,
 }
 
 impl Warnings {
+    /// A collector for a batch written at `precision`, keeping at most `cap` warnings.
     pub fn new(precision: Precision, cap: usize) -> Self {
         Warnings {
             cap,

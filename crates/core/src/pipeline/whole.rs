@@ -1,6 +1,6 @@
-//! The request check of spec Part A: from what a write request carries (query, the headers
-//! that matter, body) plus limits and the clock to a verdict — forward, or reject with the
-//! exact status, headers and body InfluxDB OSS v2 would send (plus `line` on parse errors).
+//! The whole request at once (spec Part A), as an edge or a tool holding every byte checks
+//! it: the three stages of the pipeline in one call — forward, or reject with the exact
+//! status, headers and body InfluxDB OSS v2 would send (plus `line` on parse errors).
 //!
 //! It checks only what OSS decides from the request itself, in OSS's order: a missing
 //! `Authorization` → 401; `precision` → 400; empty `bucket` → 404; the gzip header → 500;
@@ -8,16 +8,14 @@
 
 use std::borrow::Cow;
 
-pub use crate::answers::Rejection;
-use crate::batch::{read_batch, BatchReport};
-use crate::gzip;
-pub use crate::pipeline::is_gzip;
-use crate::pipeline::{self, Batch, EdgeFor, Endpoint, Head, Lookup, TimeRule};
-pub use crate::pipeline::{Limits, DEFAULT_LIMITS};
+use super::{admit, parse_rejection, Batch, EdgeFor, Endpoint, Head, Lookup, TimeRule};
+use crate::answers::Rejection;
+use crate::batch::BatchReport;
+use crate::limits::Limits;
 use crate::point::Point;
 use crate::precision::Precision;
 
-/// The parts of a `POST /api/v2/write` the check reads.
+/// The parts of a write request the check reads.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Request<'a> {
     /// The raw query string, without `?`.
@@ -26,6 +24,7 @@ pub struct Request<'a> {
     pub authorization: Option<&'a [u8]>,
     /// The `Content-Encoding` header, if sent (compared verbatim: `gzip` and `x-gzip` only).
     pub content_encoding: Option<&'a [u8]>,
+    /// The body as received.
     pub body: &'a [u8],
 }
 
@@ -51,6 +50,7 @@ pub enum Verdict {
         /// Physical lines of the (decompressed) body.
         lines: u64,
     },
+    /// Answer with this instead.
     Reject(Rejection),
 }
 
@@ -73,34 +73,8 @@ impl Prepared<'_> {
         max_message: usize,
         on_point: impl FnMut(&Point<'s>),
     ) -> BatchReport {
-        read_batch(&self.body, &self.time.options(now), max_message, on_point)
+        crate::batch::read_batch(&self.body, &self.time.options(now), max_message, on_point)
     }
-}
-
-/// OSS's step 4 on its own (spec Part B §1): when the content encoding is gzip, reads the
-/// first member header and gives its length; `Ok(None)` for a body read as it is; the
-/// generic 500 for a bad header.
-pub fn check_gzip_header(
-    content_encoding: Option<&[u8]>,
-    body: &[u8],
-) -> Result<Option<usize>, Rejection> {
-    if is_gzip(content_encoding) {
-        gzip::read_header(body)
-            .map(Some)
-            .map_err(|_| Rejection::gzip_header())
-    } else {
-        Ok(None)
-    }
-}
-
-/// OSS's step 8 on its own: the size limits and the gzip stream (`gzip_header` as
-/// [`check_gzip_header`] gave it), with OSS's statuses and messages.
-pub fn read_body<'a>(
-    body: &'a [u8],
-    gzip_header: Option<usize>,
-    limits: &Limits,
-) -> Result<Cow<'a, [u8]>, Rejection> {
-    pipeline::decode_body(body, gzip_header, limits)
 }
 
 fn prepare_with<'a, L: Lookup>(
@@ -109,7 +83,7 @@ fn prepare_with<'a, L: Lookup>(
     body: &'a [u8],
     limits: &Limits,
 ) -> Result<Prepared<'a>, Rejection> {
-    let resolved = pipeline::admit(head, lookup)?.resolve(body, lookup)?;
+    let resolved = admit(head, lookup)?.resolve(body, lookup)?;
     Ok(Prepared {
         precision: resolved.time.precision,
         time: resolved.time,
@@ -117,19 +91,9 @@ fn prepare_with<'a, L: Lookup>(
     })
 }
 
-/// Runs every check up to parsing on a live `/api/v2/write` request, as an edge does
+/// Runs every check up to parsing on a live write request at `endpoint`, as an edge does
 /// (spec Part A §3).
-pub fn prepare<'a>(req: &Request<'a>, limits: &Limits) -> Result<Prepared<'a>, Rejection> {
-    prepare_with(
-        &req.head(Endpoint::V2),
-        &mut EdgeFor::default(),
-        req.body,
-        limits,
-    )
-}
-
-/// [`prepare`] for either endpoint.
-pub fn prepare_at<'a>(
+pub fn prepare<'a>(
     endpoint: Endpoint,
     req: &Request<'a>,
     limits: &Limits,
@@ -144,17 +108,7 @@ pub fn prepare_at<'a>(
 
 /// Runs the checks up to parsing for a batch checked outside a live request (CLI,
 /// `validate`): only the precision, the content encoding and the limits apply.
-pub fn prepare_batch<'a>(
-    precision: Option<&[u8]>,
-    content_encoding: Option<&[u8]>,
-    body: &'a [u8],
-    limits: &Limits,
-) -> Result<Prepared<'a>, Rejection> {
-    prepare_batch_at(Endpoint::V2, precision, content_encoding, body, limits)
-}
-
-/// [`prepare_batch`] for either endpoint.
-pub fn prepare_batch_at<'a>(
+pub(crate) fn prepare_batch<'a>(
     endpoint: Endpoint,
     precision: Option<&[u8]>,
     content_encoding: Option<&[u8]>,
@@ -177,7 +131,7 @@ pub fn prepare_batch_at<'a>(
 
 /// The verdict for a parsed batch.
 pub fn verdict(report: &BatchReport) -> Verdict {
-    match pipeline::parse_rejection(report) {
+    match parse_rejection(report) {
         Some(r) => Verdict::Reject(r),
         None => Verdict::Forward {
             points: report.points,
@@ -186,9 +140,9 @@ pub fn verdict(report: &BatchReport) -> Verdict {
     }
 }
 
-/// The whole check of a live write request: forward or reject (spec Part A).
+/// The whole check of a live `/api/v2/write` request: forward or reject (spec Part A).
 pub fn check_request(req: &Request<'_>, limits: &Limits, now: i64) -> Verdict {
-    match prepare(req, limits) {
+    match prepare(Endpoint::V2, req, limits) {
         Ok(p) => verdict(&p.read(now, limits.max_message, |_| {})),
         Err(r) => Verdict::Reject(r),
     }
@@ -232,27 +186,22 @@ mod tests {
     }
 
     #[test]
-    fn steps_one_by_one() {
+    fn body_steps() {
+        use crate::gzip;
+        use crate::pipeline::{decode_body, is_gzip};
         assert!(is_gzip(Some(b"x-gzip")) && !is_gzip(Some(b"GZIP")) && !is_gzip(None));
-        assert_eq!(check_gzip_header(Some(b"identity"), b"junk"), Ok(None));
-        assert_eq!(
-            check_gzip_header(Some(b"gzip"), b"junk")
-                .unwrap_err()
-                .status,
-            500
-        );
         let gz = gzip::compress(b"m f=1 1\n");
-        let start = check_gzip_header(Some(b"gzip"), &gz).unwrap();
+        let start = gzip::read_header(&gz).ok();
         assert_eq!(start, Some(10));
         let lim = Limits::default();
-        assert_eq!(&*read_body(&gz, start, &lim).unwrap(), b"m f=1 1\n");
-        assert_eq!(&*read_body(b"m f=1", None, &lim).unwrap(), b"m f=1");
+        assert_eq!(&*decode_body(&gz, start, &lim).unwrap(), b"m f=1 1\n");
+        assert_eq!(&*decode_body(b"m f=1", None, &lim).unwrap(), b"m f=1");
         let small = Limits { max_body: 5, ..lim };
-        assert_eq!(read_body(b"m f=1", None, &small).unwrap_err().status, 413);
+        assert_eq!(decode_body(b"m f=1", None, &small).unwrap_err().status, 413);
         let mut bad = gz.clone();
         let k = bad.len() - 8;
         bad[k] ^= 1;
-        let r = read_body(&bad, start, &lim).unwrap_err();
+        let r = decode_body(&bad, start, &lim).unwrap_err();
         assert_eq!(
             r.body,
             br#"{"code":"invalid","message":"unable to read data: gzip: invalid checksum"}"#

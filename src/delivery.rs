@@ -1,0 +1,198 @@
+//! Store-and-forward's policy (`linegate_core::delivery`) and Go's gzip reader for the JS
+//! doors: the Worker's spool asks [`delivery_decision`] what to do after each answer and
+//! reads gzip with [`gunzip`]; the page's viewer decodes a gzip file with [`Gunzip`], so the
+//! viewer, the spool's 413 split and the check read the same bytes.
+
+use linegate_core::delivery::{self, Answer, Batch, Decision, History, Policy};
+use linegate_core::gzip;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::options::type_error;
+use crate::results::set;
+
+fn get(o: &JsValue, key: &str) -> Result<Option<JsValue>, JsValue> {
+    if !o.is_object() {
+        return Ok(None);
+    }
+    let v = js_sys::Reflect::get(o, &JsValue::from_str(key))?;
+    Ok((!v.is_undefined() && !v.is_null()).then_some(v))
+}
+
+/// A non-negative number at `o[key]`, if present.
+fn num(o: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
+    match get(o, key)? {
+        None => Ok(None),
+        Some(v) => match v.as_f64() {
+            Some(n) if n >= 0.0 => Ok(Some(n)),
+            _ => Err(type_error(&format!(
+                "linegate: {key} must be a non-negative number"
+            ))),
+        },
+    }
+}
+
+fn text(o: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
+    get(o, key)?
+        .map(|v| {
+            v.as_string()
+                .ok_or_else(|| type_error(&format!("linegate: {key} must be a string")))
+        })
+        .transpose()
+}
+
+// Saturating float-to-int casts: Infinity means "no limit".
+fn policy(o: &JsValue) -> Result<Policy, JsValue> {
+    let d = Policy::default();
+    Ok(Policy {
+        backoff_base_ms: num(o, "backoffBaseMs")?.map_or(d.backoff_base_ms, |n| n as u64),
+        backoff_cap_ms: num(o, "backoffCapMs")?.map_or(d.backoff_cap_ms, |n| n as u64),
+        own_credentials: get(o, "ownCredentials")?.map_or(d.own_credentials, |v| v.is_truthy()),
+        auth_retry_ms: num(o, "authRetryMs")?.map_or(d.auth_retry_ms, |n| n as u64),
+        max_strikes: num(o, "maxStrikes")?.map_or(d.max_strikes, |n| n as u32),
+        max_strike_age_ms: num(o, "maxStrikeAgeMs")?.map_or(d.max_strike_age_ms, |n| n as u64),
+        split_limit: num(o, "splitLimit")?.map_or(d.split_limit, |n| n as usize),
+    })
+}
+
+fn history(o: &JsValue) -> Result<History, JsValue> {
+    Ok(History {
+        attempts: num(o, "attempts")?.map_or(0, |n| n as u32),
+        strikes: num(o, "strikes")?.map_or(0, |n| n as u32),
+        first_strike_ms: num(o, "firstStrikeMs")?.map(|n| n as u64),
+    })
+}
+
+/// What to do with a batch after one delivery attempt (see `npm/index.d.ts`,
+/// `deliveryDecision`): `attempt` says what the upstream did (`status` and `retryAfter`, or
+/// `failure`: `"unreachable"` or `"timeout"`), what the batch is (`body`,
+/// `contentEncoding`, read only on a 413), its `history` so far, `now` (ms), `random` and
+/// the `policy`. The answer carries the history to keep for the next attempt.
+#[wasm_bindgen(js_name = deliveryDecision)]
+pub fn delivery_decision(attempt: JsValue) -> Result<JsValue, JsValue> {
+    if !attempt.is_object() {
+        return Err(type_error(
+            "linegate: deliveryDecision needs an attempt object",
+        ));
+    }
+    let retry_after = text(&attempt, "retryAfter")?;
+    let answer = match (num(&attempt, "status")?, text(&attempt, "failure")?.as_deref()) {
+        (Some(s), None) if s.fract() == 0.0 && s <= 999.0 => Answer::Status {
+            status: s as u16,
+            retry_after: retry_after.as_deref().map(str::as_bytes),
+        },
+        (None, Some("unreachable")) => Answer::Unreachable,
+        (None, Some("timeout")) => Answer::Timeout,
+        _ => {
+            return Err(type_error(
+                "linegate: an attempt has a status (100-999) or a failure (\"unreachable\" or \"timeout\")",
+            ))
+        }
+    };
+    // The body is copied into wasm memory only when the decision reads it (a 413).
+    let body = match get(&attempt, "body")? {
+        Some(b) if delivery::needs_batch(&answer) => b
+            .dyn_into::<js_sys::Uint8Array>()
+            .map_err(|_| type_error("linegate: body must be a Uint8Array"))?
+            .to_vec(),
+        _ => Vec::new(),
+    };
+    let encoding = text(&attempt, "contentEncoding")?;
+    let batch = Batch {
+        body: &body,
+        content_encoding: encoding.as_deref().map(str::as_bytes),
+    };
+    let mut h = history(&get(&attempt, "history")?.unwrap_or(JsValue::NULL))?;
+    let now = num(&attempt, "now")?.unwrap_or_else(js_sys::Date::now) as u64;
+    let random = num(&attempt, "random")?.unwrap_or_else(js_sys::Math::random);
+    let p = policy(&get(&attempt, "policy")?.unwrap_or(JsValue::NULL))?;
+    let d = delivery::classify(&answer, &batch, &h, now, random, &p);
+    h.record(&d, now);
+
+    let out = js_sys::Object::new();
+    let n = |v: u64| JsValue::from_f64(v as f64);
+    match &d {
+        Decision::Delivered => set(&out, "action", &"delivered".into())?,
+        Decision::Retry { after_ms, strike } => {
+            set(&out, "action", &"retry".into())?;
+            set(&out, "afterMs", &n(*after_ms))?;
+            set(&out, "strike", &JsValue::from_bool(*strike))?;
+        }
+        Decision::Split { at, plain } => {
+            set(&out, "action", &"split".into())?;
+            set(&out, "at", &n(*at as u64))?;
+            let plain = match plain {
+                Some(p) => js_sys::Uint8Array::from(p.as_slice()).into(),
+                None => JsValue::NULL,
+            };
+            set(&out, "plain", &plain)?;
+        }
+        Decision::DeadLetter { reason } => {
+            set(&out, "action", &"dead".into())?;
+            set(&out, "reason", &reason.as_str().into())?;
+        }
+    }
+    let hist = js_sys::Object::new();
+    set(&hist, "attempts", &n(u64::from(h.attempts)))?;
+    set(&hist, "strikes", &n(u64::from(h.strikes)))?;
+    let first = h.first_strike_ms.map_or(JsValue::NULL, n);
+    set(&hist, "firstStrikeMs", &first)?;
+    set(&out, "history", &hist)?;
+    Ok(out.into())
+}
+
+/// Where a 413's batch is cut (the start of the logical line with points nearest the
+/// middle), or `undefined` when it holds fewer than two.
+#[wasm_bindgen(js_name = splitPoint)]
+pub fn split_point(body: &[u8]) -> Option<usize> {
+    delivery::split_point(body)
+}
+
+fn limit(v: Option<f64>) -> usize {
+    v.map_or(linegate_core::limits::DEFAULT_LIMITS.max_batch, |n| {
+        n as usize
+    })
+}
+
+fn gzip_error(e: gzip::ReadError) -> JsValue {
+    js_sys::Error::new(&format!("linegate: gzip: {}", e.go_text())).into()
+}
+
+/// A whole gzip body decoded as InfluxDB reads it (every member; Go's error texts), up to
+/// `limit` decoded bytes (default: the decompressed batch limit, 512 MiB).
+#[wasm_bindgen]
+pub fn gunzip(body: &[u8], limit_bytes: Option<f64>) -> Result<Vec<u8>, JsValue> {
+    gzip::decompress(body, limit(limit_bytes)).map_err(gzip_error)
+}
+
+/// [`gunzip`] fed in pieces: `push` each chunk (its decoded bytes come back), then
+/// `finish`; free it with `free()`.
+#[wasm_bindgen(js_name = Gunzip)]
+pub struct GunzipStream(gzip::Gunzip);
+
+#[wasm_bindgen(js_class = Gunzip)]
+impl GunzipStream {
+    /// A decoder stopping at `limit` decoded bytes (default 512 MiB).
+    #[wasm_bindgen(constructor)]
+    pub fn new(limit_bytes: Option<f64>) -> GunzipStream {
+        GunzipStream(gzip::Gunzip::new(limit(limit_bytes)))
+    }
+
+    /// The decoded bytes of the next chunk.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<u8>, JsValue> {
+        let mut out = Vec::new();
+        self.0
+            .push(chunk, &mut |d| out.extend_from_slice(d))
+            .map_err(gzip_error)?;
+        Ok(out)
+    }
+
+    /// The last decoded bytes; throws when the body did not end after a whole member.
+    pub fn finish(&mut self) -> Result<Vec<u8>, JsValue> {
+        let mut out = Vec::new();
+        self.0
+            .finish(&mut |d| out.extend_from_slice(d))
+            .map_err(gzip_error)?;
+        Ok(out)
+    }
+}

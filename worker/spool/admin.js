@@ -1,0 +1,61 @@
+// The spool's admin endpoint: GET /spool lists every destination with its queue and dead
+// letters; POST /spool/replay and /spool/drop with `dest=ID` (and optionally `id=N`, one
+// dead letter) requeue or delete dead letters. Behind `Authorization: Bearer
+// SPOOL_ADMIN_TOKEN`; without that token, no endpoint (404).
+
+import { credentials } from "../linegate.js";
+import { notFound, unauthorized } from "../respond.js";
+import { INDEX } from "./object.js";
+
+const enc = new TextEncoder();
+const sha256 = async (s) =>
+  new Uint8Array(await crypto.subtle.digest("SHA-256", typeof s === "string" ? enc.encode(s) : s));
+
+async function adminAuthorized(request, token) {
+  // The bearer token as InfluxDB's v2 endpoints read one (the package says, not a regex).
+  const c = credentials({ headers: { authorization: request.headers.get("Authorization") ?? undefined } });
+  if (c === null || c.user !== null) return false;
+  // Digests compared in constant time: neither content nor length shows in the timing.
+  return crypto.subtle.timingSafeEqual(await sha256(c.secret), await sha256(token));
+}
+
+function json(status, value) {
+  return new Response(JSON.stringify(value, null, 2) + "\n", {
+    status,
+    headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" },
+  });
+}
+
+export const isSpoolAdmin = (pathname) => pathname === "/spool" || pathname.startsWith("/spool/");
+
+export async function spoolAdmin(request, url, cfg) {
+  const s = cfg.spool;
+  if (s.adminToken === null || s.ns === null) return notFound();
+  if (!(await adminAuthorized(request, s.adminToken))) return unauthorized();
+  const action = url.pathname.slice("/spool".length);
+  if (action === "" && (request.method === "GET" || request.method === "HEAD")) {
+    const index = s.ns.get(s.ns.idFromName(INDEX));
+    const destinations = [];
+    for (const { id } of await index.destinations()) {
+      destinations.push({ id, ...(await s.ns.get(s.ns.idFromString(id)).stats()) });
+    }
+    return json(200, { destinations });
+  }
+  if ((action === "/replay" || action === "/drop") && request.method === "POST") {
+    const dest = url.searchParams.get("dest") ?? "";
+    const id = url.searchParams.get("id");
+    if (!/^[0-9a-f]{64}$/.test(dest) || (id !== null && !/^\d+$/.test(id))) {
+      return json(400, { error: "want dest=<destination id> and optionally id=<dead letter id>" });
+    }
+    let stub;
+    try {
+      stub = s.ns.get(s.ns.idFromString(dest));
+    } catch {
+      return json(400, { error: "not a destination id of this spool" });
+    }
+    const which = id === null ? null : Number(id);
+    if (action === "/replay") return json(200, { replayed: await stub.replay(which) });
+    return json(200, { dropped: await stub.drop(which) });
+  }
+  return json(404, { error: "GET /spool, POST /spool/replay?dest=ID[&id=N], POST /spool/drop?dest=ID[&id=N]" });
+}

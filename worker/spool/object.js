@@ -1,0 +1,355 @@
+// The spool's Durable Object: one per destination, holding its batches in SQLite (store.js)
+// and delivering them in order from its alarm, one attempt at a time (deliver.js), doing
+// what the package's delivery policy decides. One object, named INDEX, lists the
+// destinations for the admin endpoint and grants each the bytes it may hold, so the whole
+// spool stays within SPOOL_MAX_DESTINATIONS and SPOOL_MAX_TOTAL_BYTES.
+//
+// Delivery is at-least-once: a batch is removed only after the backend's 2xx, and that
+// removal is synced to storage before the next batch is sent, so a crash re-sends at most
+// the one batch whose removal was not confirmed. A removal that storage refuses (full) is
+// retried before anything else is sent, never by sending the batch again.
+
+import { DurableObject } from "cloudflare:workers";
+import { config } from "../config.js";
+import { Store } from "./store.js";
+import { attempt, header } from "./deliver.js";
+import { seal, unseal } from "./secrets.js";
+
+// The object that lists the destinations and holds the spool-wide byte budget.
+export const INDEX = "\u0000index";
+// One alarm run delivers for at most this long, then hands over to a fresh alarm.
+const RUN_MS = 20_000;
+// After a run failed on storage (or anything unforeseen): the next one this much later.
+const RESCUE_MS = 5_000;
+// Bytes a destination asks the index for beyond what it needs, so the index is asked
+// rarely: 8 MiB, or a 64th of the whole spool's budget when that is smaller.
+const block = (s) => Math.min(8 << 20, Math.floor(s.maxTotalBytes / 64));
+
+const message = (e) => String(e && e.message).slice(0, 200);
+
+/** The delivery policy's knobs from the Worker's settings (worker/README.md, "Spool"). */
+function policy(cfg) {
+  const s = cfg.spool;
+  return {
+    backoffBaseMs: s.backoffBaseMs,
+    backoffCapMs: s.backoffCapMs,
+    maxStrikes: s.maxStrikes,
+    maxStrikeAgeMs: s.maxStrikeAgeMs,
+    // A gzip batch split on 413 is decoded within the edge's own decompressed limit.
+    splitLimit: cfg.maxBatch,
+  };
+}
+
+export class Spool extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.store = new Store(ctx.storage.sql);
+    const t = this.store.totals();
+    this.count = t.count;
+    this.bytes = t.bytes;
+    this.maxOrd = t.maxOrd;
+    this.queued = t.queued;
+    // Bytes the index granted this destination (kept here too, to ask it only once per block).
+    this.reserved = Number(this.store.meta("reserved") ?? 0);
+    this.delivering = false;
+    // Whether the alarm waits out a backoff (lost on restart: then one early attempt).
+    this.backingOff = false;
+    // A delivered batch whose removal storage refused: removed before anything is sent.
+    this.unrecorded = null;
+  }
+
+  index() {
+    return this.env.SPOOL_DO.get(this.env.SPOOL_DO.idFromName(INDEX));
+  }
+
+  /** Queued batches (the fallback path forwards directly only when there are none). */
+  waiting() {
+    return this.queued;
+  }
+
+  /** Stores one batch; resolves once the write is on disk. `{ ok, seq }` or `{ ok: false }`. */
+  async hold(name, target, headers, body) {
+    const cfg = config(this.env);
+    const s = cfg.spool;
+    const fits = () => this.count + 1 <= s.maxBatches && this.bytes + body.length <= s.maxBytes;
+    if (!fits()) return { ok: false };
+    if (this.bytes + body.length > this.reserved) {
+      // Room from the spool-wide budget (the first time, this also lists the destination
+      // at the index, before its first 204, so the admin endpoint sees every batch).
+      const need = this.bytes + body.length;
+      const granted = await this.index().reserve(this.ctx.id.toString(), name, need, Math.min(s.maxBytes, need + block(s)));
+      if (granted === null) return { ok: false };
+      this.reserved = Math.max(this.reserved, granted);
+      this.store.setMeta("reserved", this.reserved);
+      if (!fits() || this.bytes + body.length > this.reserved) return { ok: false };
+    }
+    if (this.store.meta("name") === null) this.store.setMeta("name", name);
+    const sealedTarget = await seal(cfg, target);
+    const sealedHeaders = await seal(cfg, JSON.stringify(headers));
+    const seq = this.ctx.storage.transactionSync(() =>
+      this.store.insert(this.maxOrd + 1, Date.now(), sealedTarget, sealedHeaders, body),
+    );
+    this.maxOrd++;
+    this.count++;
+    this.bytes += body.length;
+    this.queued++;
+    // Deliver now, unless a delivery is running or waiting out a backoff (the alarm set to
+    // expire dead letters does not count).
+    if (!this.delivering && !this.backingOff) {
+      const at = await this.ctx.storage.getAlarm();
+      if (at === null || at > Date.now()) await this.ctx.storage.setAlarm(Date.now());
+    }
+    await this.ctx.storage.sync();
+    return { ok: true, seq };
+  }
+
+  // Never throws: a run that fails (storage full, anything unforeseen) is logged and the
+  // next one is set, so workerd never gives up on this destination's alarm.
+  async alarm() {
+    try {
+      await this.deliverAll();
+    } catch (e) {
+      this.log({ outcome: "run_failed", error: message(e) });
+      try {
+        await this.ctx.storage.setAlarm(Date.now() + RESCUE_MS);
+      } catch {}
+    }
+  }
+
+  async deliverAll() {
+    if (this.delivering) return;
+    this.delivering = true;
+    let next;
+    try {
+      next = await this.run();
+    } finally {
+      this.delivering = false;
+    }
+    // hold() leaves the alarm to a running delivery: what it queued since goes now.
+    this.backingOff = next.retrying;
+    let at = next.at;
+    if (!next.retrying && this.queued > 0) at = Date.now();
+    if (at !== null) await this.ctx.storage.setAlarm(at);
+    await this.release();
+  }
+
+  /** Delivers from the head until empty, a retry wait or RUN_MS; when to wake up next. */
+  async run() {
+    const cfg = config(this.env);
+    const s = cfg.spool;
+    this.purge(s);
+    const until = Date.now() + RUN_MS;
+    for (;;) {
+      if (this.unrecorded !== null && !this.tryRemove(this.unrecorded)) {
+        return { at: Date.now() + RESCUE_MS, retrying: true };
+      }
+      const head = this.store.head();
+      if (head === undefined) break;
+      const wait = await this.deliver(head, cfg);
+      // The removal (or move to the dead letters) is on disk before the next batch goes.
+      await this.ctx.storage.sync();
+      if (wait !== null) return { at: Date.now() + wait, retrying: true };
+      if (Date.now() > until) return { at: Date.now(), retrying: false };
+    }
+    // Nothing queued: wake up again only to expire dead letters.
+    const first = this.store.firstDeadAt();
+    return { at: first === null ? null : first + s.deadLetterMs + 1000, retrying: false };
+  }
+
+  log(line) {
+    console.log(JSON.stringify({ linegate_spool: { dest: this.ctx.id.toString().slice(0, 16), ...line } }));
+  }
+
+  /** One attempt at the head batch: null when done with it, else ms to wait before retrying. */
+  async deliver(row, cfg) {
+    // One log line per attempt: never the token, the query string or the body.
+    const line = { seq: row.seq, attempt: row.attempts + 1, bytes: row.size };
+    const history = { attempts: row.attempts, strikes: row.strikes, firstStrikeMs: row.first_strike };
+    let batch;
+    try {
+      batch = {
+        target: await unseal(cfg, row.target),
+        headers: JSON.parse(await unseal(cfg, row.headers)),
+        body: this.store.body(row),
+        history,
+      };
+    } catch (e) {
+      // Sealed under another SPOOL_KEY: kept, and tried again once the key is back.
+      line.error = message(e);
+      line.outcome = "retry";
+      line.retry_in_ms = cfg.spool.backoffCapMs;
+      this.store.failed(row.seq, { ...history, attempts: row.attempts + 1 });
+      this.log(line);
+      return line.retry_in_ms;
+    }
+    const t0 = Date.now();
+    const r = await attempt(cfg, batch, policy(cfg));
+    line.ms = Date.now() - t0;
+    if (r.status !== null) line.status = r.status;
+    if (r.error !== null) line.error = r.error;
+    const d = r.decision;
+    let wait = null;
+    if (d.action === "delivered") {
+      line.outcome = "delivered";
+      if (!this.tryRemove(row)) line.unrecorded = true;
+    } else if (d.action === "retry") {
+      this.store.failed(row.seq, d.history);
+      wait = d.afterMs;
+      line.outcome = "retry";
+      line.retry_in_ms = wait;
+      if (d.strike) line.strikes = d.history.strikes;
+    } else if (d.action === "split") {
+      await this.split(row, batch, d, cfg);
+      line.outcome = "split";
+      line.halves = [d.at, (d.plain ?? batch.body).length - d.at];
+    } else {
+      this.store.dead(row.seq, r.status, r.answer ?? "", d.reason, row.attempts + 1, Date.now());
+      this.queued--;
+      line.outcome = "dead";
+      line.reason = d.reason;
+    }
+    this.log(line);
+    return wait;
+  }
+
+  // Removes a delivered batch; when storage refuses, remembers it so that it is removed
+  // (not sent) first thing next time.
+  tryRemove(row) {
+    try {
+      this.removeRow(row);
+      this.unrecorded = null;
+      return true;
+    } catch (e) {
+      this.unrecorded = row;
+      this.log({ seq: row.seq, outcome: "remove_failed", error: message(e) });
+      return false;
+    }
+  }
+
+  removeRow(row) {
+    const gone = this.ctx.storage.transactionSync(() => this.store.remove(row.seq));
+    if (gone) {
+      this.count--;
+      this.bytes -= row.size;
+      if (row.state === "queued") this.queued--;
+    }
+  }
+
+  // 413: the batch is replaced, in place, by its two halves, cut where the policy said (on a
+  // logical line, as Telegraf does). A gzip batch was decoded by the policy: its halves go
+  // plain, without Content-Encoding (recompressing would cost CPU the edge need not spend).
+  async split(row, batch, d, cfg) {
+    const body = d.plain ?? batch.body;
+    let headers = row.headers;
+    if (d.plain !== null) {
+      const h = { ...batch.headers };
+      delete h[Object.keys(h).find((k) => k.toLowerCase() === "content-encoding")];
+      headers = await seal(cfg, JSON.stringify(h));
+    }
+    const ord2 = this.store.ordAfter(row.ord);
+    this.ctx.storage.transactionSync(() => {
+      this.store.remove(row.seq);
+      this.store.insert(row.ord, row.received, row.target, headers, body.subarray(0, d.at));
+      this.store.insert(ord2, row.received, row.target, headers, body.subarray(d.at));
+    });
+    this.count += 1;
+    this.queued += 1;
+    this.bytes += body.length - row.size;
+  }
+
+  purge(s) {
+    for (const row of this.store.expired(Date.now() - s.deadLetterMs)) this.removeRow(row);
+  }
+
+  // Hands back to the index what this destination no longer needs (all of it once empty);
+  // best effort: a failure only keeps the budget conservative until the next run.
+  async release() {
+    const b = block(config(this.env).spool);
+    const keep = this.count === 0 ? 0 : this.bytes + b;
+    if (this.reserved === 0 || (this.count > 0 && this.reserved - this.bytes <= 2 * b)) return;
+    try {
+      const name = this.store.meta("name") ?? "";
+      const granted = await this.index().reserve(this.ctx.id.toString(), name, keep, keep);
+      if (granted !== null) {
+        this.reserved = granted;
+        this.store.setMeta("reserved", granted);
+      }
+    } catch {}
+  }
+
+  /** Admin: what this destination holds. */
+  stats() {
+    this.purge(config(this.env).spool);
+    const now = Date.now();
+    const q = this.store.queueStats();
+    const dead = this.store.deadLetters().map((d) => ({
+      id: d.seq,
+      status: d.status,
+      reason: d.reason,
+      body: d.answer,
+      bytes: d.size,
+      attempts: d.attempts,
+      received: new Date(d.received).toISOString(),
+      dead_at: new Date(d.dead_at).toISOString(),
+    }));
+    const name = this.store.meta("name");
+    const parts = name === null ? [] : JSON.parse(name);
+    const where =
+      parts[0] === "/write"
+        ? { path: parts[0], db: parts[1], rp: parts[2] }
+        : { path: parts[0], org: parts[1], orgID: parts[2], bucket: parts[3] };
+    return {
+      ...where,
+      queued: q.n,
+      queued_bytes: q.b,
+      oldest_age_s: q.oldest === null ? null : Math.round((now - q.oldest) / 1000),
+      head_attempts: q.attempts ?? 0,
+      dead_letters: dead.length,
+      dead,
+    };
+  }
+
+  /** Admin: dead letters (one, or all) back in the queue, after what is queued now. */
+  async replay(id) {
+    const rows = this.store.deadOnes(id);
+    this.ctx.storage.transactionSync(() => {
+      for (const { seq } of rows) this.store.requeue(seq, ++this.maxOrd);
+    });
+    this.queued += rows.length;
+    if (rows.length > 0 && !this.delivering) await this.ctx.storage.setAlarm(Date.now());
+    await this.ctx.storage.sync();
+    return rows.length;
+  }
+
+  /** Admin: delete dead letters (one, or all). */
+  async drop(id) {
+    const rows = this.store.deadOnes(id);
+    for (const r of rows) this.removeRow(r);
+    await this.ctx.storage.sync();
+    return rows.length;
+  }
+
+  // ---- the index object (named INDEX) ----
+
+  /**
+   * Grants destination `id` a budget of at least `need` bytes (up to `want`) within
+   * SPOOL_MAX_TOTAL_BYTES, listing it on first use within SPOOL_MAX_DESTINATIONS
+   * (destinations holding nothing do not count); null when it does not fit. A budget below
+   * what is granted now hands the difference back.
+   */
+  reserve(id, name, need, want) {
+    const s = config(this.env).spool;
+    const mine = this.store.hasDestination(id) ? this.store.reserved(id) : 0;
+    if (need > 0 && mine === 0 && this.store.holdingCount() >= s.maxDestinations) return null;
+    const room = s.maxTotalBytes - (this.store.reservedTotal() - mine);
+    if (need > room) return null;
+    const granted = Math.min(want, room);
+    this.store.register(id, name);
+    this.store.setReserved(id, granted);
+    return granted;
+  }
+
+  destinations() {
+    return this.store.destinations();
+  }
+}
