@@ -33,10 +33,13 @@ enum Cmd {
     /// No token is asked: reading the data directory (0700, owned by the server's user)
     /// already gives every point, so the filesystem is the permission here.
     Export(Export),
-    /// List batches the upstream refused, one JSON object per line (no token, as `export`).
+    /// List batches the upstream refused, one JSON object per line (no token, as `export`);
+    /// `replay` marks them for the relay to send again, `drop` deletes them.
     DeadLetters {
-        #[arg(long, env = "LINEGATE_DATA")]
-        data: PathBuf,
+        #[arg(long, env = "LINEGATE_DATA", global = true)]
+        data: Option<PathBuf>,
+        #[command(subcommand)]
+        action: Option<DeadAction>,
     },
     /// Send delivered batches to the upstream again, from those committed at or after
     /// `--since` (after an upstream lost what it had acknowledged). Works while a server
@@ -53,6 +56,24 @@ enum Cmd {
     /// Manage v1 authorizations (user name and password, for `/write`).
     #[command(name = "v1-auth", subcommand)]
     V1Auth(linegate_backend::store::v1::cli::V1AuthCmd),
+}
+
+#[derive(Subcommand)]
+enum DeadAction {
+    /// Send them to the upstream again (after a fix: a new token, a created database); a
+    /// running server's relay takes them up within a second, before newer batches. One
+    /// refused again becomes a new dead letter with the new answer.
+    Replay {
+        /// Only these (the `id` of the listing; repeatable). Default: all.
+        #[arg(long = "id")]
+        ids: Vec<i64>,
+    },
+    /// Delete them.
+    Drop {
+        /// Only these (repeatable). Default: all.
+        #[arg(long = "id")]
+        ids: Vec<i64>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -195,7 +216,11 @@ fn main() -> ExitCode {
     let res = match cli.cmd {
         Cmd::Serve(s) => serve(*s),
         Cmd::Export(e) => export(e),
-        Cmd::DeadLetters { data } => dead_letters(data),
+        Cmd::DeadLetters { data, action } => match (data, action) {
+            (None, _) => Err("--data DIR (or LINEGATE_DATA) is required".into()),
+            (Some(data), None) => dead_letters(data),
+            (Some(data), Some(a)) => dead_letters_act(data, a),
+        },
         Cmd::Replay { data, since } => replay(data, &since),
         Cmd::Rejected(r) => rejected(r),
         Cmd::V1Auth(c) => linegate_backend::store::v1::cli::run(c),
@@ -368,6 +393,19 @@ fn replay(data: PathBuf, since: &str) -> Result<(), String> {
     store::set_meta(&conn, linegate_backend::relay::REPLAY_KEY, &seq.to_string())
         .map_err(|x| x.to_string())?;
     println!("replay: batches after seq {seq} will be sent again");
+    Ok(())
+}
+
+fn dead_letters_act(data: PathBuf, action: DeadAction) -> Result<(), String> {
+    if !store::db_path(&data).exists() {
+        return Err(format!("{}: no linegate database here", data.display()));
+    }
+    let conn = store::open_read(&data).map_err(|x| x.to_string())?;
+    let (n, what) = match action {
+        DeadAction::Replay { ids } => (store::mark_replay(&conn, &ids), "marked for replay"),
+        DeadAction::Drop { ids } => (store::drop_dead_letters(&conn, &ids), "dropped"),
+    };
+    println!("dead letters {what}: {}", n.map_err(|x| x.to_string())?);
     Ok(())
 }
 

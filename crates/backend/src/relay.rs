@@ -181,6 +181,9 @@ impl Relay {
     pub async fn run(self) {
         loop {
             self.take_replay().await;
+            if self.replay_dead_letter().await {
+                continue;
+            }
             let cursor = self.cursor.load(Ordering::SeqCst);
             let dir = self.store.dir.clone();
             let batches = tokio::task::spawn_blocking(move || {
@@ -246,6 +249,38 @@ impl Relay {
             tracing::error!(error = %e, "relay: saving the cursor");
         }
         r.is_ok()
+    }
+
+    /// Sends the oldest dead letter marked for replay (`dead-letters replay`), then removes
+    /// it: delivered, or parked again as a new dead letter with the new answer. `false` when
+    /// none is marked.
+    async fn replay_dead_letter(&self) -> bool {
+        let dir = self.store.dir.clone();
+        let next = tokio::task::spawn_blocking(move || {
+            let conn = store::open_read(&dir).map_err(|e| e.to_string())?;
+            store::next_replay(&conn)
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        let (id, mut b) = match next {
+            Ok(Some(x)) => x,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::error!(error = %e, "relay: reading dead letters");
+                return false;
+            }
+        };
+        b.points = count_points(&b.body, b.precision, b.now) as i64;
+        self.deliver(&b).await;
+        while let Err(e) = self
+            .store
+            .exec(move |tx| store::drop_dead_letters(tx, &[id]).map(drop))
+            .await
+        {
+            tracing::error!(error = %e, "relay: removing a replayed dead letter");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        true
     }
 
     /// Takes up a cursor `replay` left (it may only move back), in the same transaction

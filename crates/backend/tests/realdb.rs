@@ -163,6 +163,31 @@ fn relay_to_influxdb1() {
     );
     // The 500 was not retried: one request for it, not a retry loop.
     assert!(metric(&s, "linegate_dead_letters_total") >= 2.0);
+
+    // After the fix (the retention policy exists now), that dead letter is replayed into
+    // it while the server runs; the other is dropped.
+    db.influxql(
+        "",
+        "CREATE RETENTION POLICY nope ON d DURATION 0s REPLICATION 1",
+    );
+    let rp = dl
+        .iter()
+        .find(|d| d.to_string().contains("retention policy"))
+        .unwrap();
+    let id = rp["id"].to_string();
+    let data = s.data.to_str().unwrap();
+    let (ok, _, err) = support::run(&["dead-letters", "--data", data, "replay", "--id", &id]);
+    assert!(ok, "{err}");
+    wait_for(30, "the replayed dead letter in d.nope", || {
+        let v = db.influxql("d", "SELECT f FROM d.nope.m");
+        v["results"][0]["series"][0]["values"][0][1].as_f64() == Some(1.0)
+    });
+    wait_for(10, "the replayed one gone", || {
+        dead_letters(&s.data).len() == 1
+    });
+    let (ok, _, err) = support::run(&["dead-letters", "--data", data, "drop"]);
+    assert!(ok, "{err}");
+    assert!(dead_letters(&s.data).is_empty());
 }
 
 /// VictoriaMetrics: the bucket arrives as the `db` label; a SIGKILL of the backend while it

@@ -66,3 +66,66 @@ pub fn insert_dead_letter(tx: &Connection, d: &NewDeadLetter<'_>) -> rusqlite::R
     )?;
     Ok(())
 }
+
+/// Adds the `replay` mark to a dead-letter table made before it existed.
+pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has: bool = conn
+        .prepare("SELECT 1 FROM pragma_table_info('dead_letters') WHERE name = 'replay'")?
+        .exists([])?;
+    if !has {
+        conn.execute_batch(
+            "ALTER TABLE dead_letters ADD COLUMN replay INTEGER NOT NULL DEFAULT 0",
+        )?;
+    }
+    Ok(())
+}
+
+/// Marks dead letters (all, or those `ids`) to be sent again by the relay; their count.
+pub fn mark_replay(conn: &Connection, ids: &[i64]) -> rusqlite::Result<usize> {
+    if ids.is_empty() {
+        return conn.execute("UPDATE dead_letters SET replay = 1", []);
+    }
+    let mut n = 0;
+    for id in ids {
+        n += conn.execute("UPDATE dead_letters SET replay = 1 WHERE id = ?1", [id])?;
+    }
+    Ok(n)
+}
+
+/// Deletes dead letters (all, or those `ids`); their count.
+pub fn drop_dead_letters(conn: &Connection, ids: &[i64]) -> rusqlite::Result<usize> {
+    if ids.is_empty() {
+        return conn.execute("DELETE FROM dead_letters", []);
+    }
+    let mut n = 0;
+    for id in ids {
+        n += conn.execute("DELETE FROM dead_letters WHERE id = ?1", [id])?;
+    }
+    Ok(n)
+}
+
+/// The oldest dead letter marked for replay, as the relay sends it: (id, the batch).
+pub fn next_replay(conn: &Connection) -> Result<Option<(i64, StoredBatch)>, String> {
+    conn.query_row(
+        "SELECT id, seq, bucket_id, precision, body, at_ns FROM dead_letters WHERE replay = 1 ORDER BY id LIMIT 1",
+        [],
+        |r| {
+            let body = lz4_flex::decompress_size_prepended(&r.get::<_, Vec<u8>>(4)?)
+                .unwrap_or_default();
+            let precision: String = r.get(3)?;
+            Ok((
+                r.get(0)?,
+                StoredBatch {
+                    seq: r.get(1)?,
+                    bucket_id: to_u(r.get(2)?),
+                    precision: Precision::from_param(precision.as_bytes()).unwrap_or_default(),
+                    now: r.get(5)?,
+                    points: 0,
+                    body,
+                },
+            ))
+        },
+    )
+    .optional()
+    .map_err(|e| e.to_string())
+}

@@ -114,6 +114,7 @@ fn open_write(dir: &Path) -> rusqlite::Result<Connection> {
     conn.execute_batch(v1::SCHEMA)?;
     conn.execute_batch(quarantine::SCHEMA)?;
     migrate_tokens(&conn)?;
+    dead_letters::migrate(&conn)?;
     if get_meta(&conn, SALT_KEY)?.is_none() {
         let mut salt = [0u8; 32];
         random_bytes(&mut salt);
