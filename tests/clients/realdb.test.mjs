@@ -12,13 +12,24 @@ import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { InfluxDB as InfluxV2, Point } from "@influxdata/influxdb-client";
 import Influx from "influx";
-import { startWorker, send, hasPkg } from "../worker/helpers.mjs";
+import fs from "node:fs";
+import path from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { startWorker, send, hasPkg, ROOT } from "../worker/helpers.mjs";
 import { startRealDb, installed } from "../support/realdb.mjs";
 
 const noPkg = !hasPkg && "pkg/ is not built (npm run build)";
 const skip1 = noPkg || (!installed("influxd") && "influxd is not installed (scripts/setup.sh installs it)");
 const skipVm =
   noPkg || (!installed("victoria-metrics") && "victoria-metrics is not installed (scripts/setup.sh installs it)");
+
+const PYTHON = path.join(ROOT, ".venv-clients/bin/python");
+const havePython = fs.existsSync(PYTHON);
+async function python(...args) {
+  const { stdout } = await promisify(execFile)(PYTHON, [path.join(ROOT, "tests/clients/realdb.py"), ...args]);
+  return JSON.parse(stdout);
+}
 
 async function json(base, p, headers = {}) {
   const r = await send(base, { method: "GET", path: p, headers });
@@ -69,6 +80,21 @@ describe("InfluxDB 1.x behind the Worker", { skip: skip1 }, () => {
     assert.ok(!(await client.getDatabaseNames()).includes("nodedb"));
   });
 
+  test("PyPI influxdb 5.3: database calls, writes and queries through the Worker", { skip: !havePython && "no .venv-clients" }, async () => {
+    const out = await python("v1", w.url.origin);
+    assert.equal(out.listed, true);
+    assert.equal(out.dropped, true);
+    assert.equal(out.rows.length, 40);
+    out.rows.forEach((r, i) => {
+      assert.equal(r.time, 1_700_000_000_000 + i);
+      assert.equal(r.host, `h${i % 3}`);
+      assert.equal(r.f, i + 0.5);
+      assert.equal(r.n, i);
+      assert.equal(r.s, `v"${i}\\`);
+      assert.equal(r.ok, i % 2 === 0);
+    });
+  });
+
   test("@influxdata/influxdb-client: a v2 write lands in db/rp with its values; unsigned is a clear 400", async () => {
     await send(db.url, { path: "/query?q=CREATE%20DATABASE%20v2db" });
     const api = new InfluxV2({ url: w.url.origin, token: "someone:secret" }).getWriteApi("o", "v2db/autogen", "us");
@@ -117,8 +143,19 @@ describe("InfluxDB 1.x behind the Worker", { skip: skip1 }, () => {
     // InfluxDB 1.6 has no /health: the client hears that, not the edge's "pass".
     const health = await send(w.url, { method: "GET", path: "/health" });
     assert.equal(health.status, 404);
+    if (havePython) {
+      const up = await python("probes", w.url.origin);
+      assert.equal(up.ping, true);
+      assert.equal(up.health, "fail", "1.6 has no /health: not the edge's pass");
+    }
     await db.kill();
     try {
+      if (havePython) {
+        const down = await python("probes", w.url.origin);
+        assert.equal(down.ping, false);
+        assert.equal(down.health, "fail");
+        assert.notEqual(down.ready, "ready");
+      }
       for (const p of ["/ping", "/health", "/ready"]) {
         const r = await send(w.url, { method: "GET", path: p });
         assert.equal(r.status, 503, p);
