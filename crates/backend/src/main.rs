@@ -12,6 +12,7 @@ use linegate_backend::store::{self, ExportFilter};
 use linegate_backend::{http, ServeOptions};
 use linegate_core::upstream::Kind;
 use linegate_core::Limits;
+use std::collections::HashMap;
 
 #[derive(Parser)]
 #[command(
@@ -41,9 +42,9 @@ enum Cmd {
         #[command(subcommand)]
         action: Option<DeadAction>,
     },
-    /// Send delivered batches to the upstream again, from those committed at or after
+    /// Send delivered batches to the upstreams again, from those committed at or after
     /// `--since` (after an upstream lost what it had acknowledged). Works while a server
-    /// runs: its relay takes the request up within a second.
+    /// runs: each upstream's relay takes the request up within a second.
     Replay {
         #[arg(long, env = "LINEGATE_DATA")]
         data: PathBuf,
@@ -96,14 +97,17 @@ struct Serve {
     /// On a new data directory: the all-access token to create (random if absent).
     #[arg(long)]
     setup_token: Option<String>,
-    /// Upstream InfluxDB v2 base URL: accepted batches are forwarded there.
+    /// Upstream base URL: accepted batches are forwarded there. Repeatable: each upstream
+    /// gets every batch, with its own cursor, dead letters and metrics.
     #[arg(long)]
-    upstream: Option<String>,
+    upstream: Vec<String>,
+    /// The upstream's token (one for all, or one per `--upstream`, in order).
     #[arg(long)]
-    upstream_token: Option<String>,
-    /// What the upstream is: influxdb2 (default), influxdb1 or victoriametrics.
+    upstream_token: Vec<String>,
+    /// What the upstream is: influxdb2 (default), influxdb1 or victoriametrics (one for
+    /// all, or one per `--upstream`, in order).
     #[arg(long)]
-    upstream_kind: Option<String>,
+    upstream_kind: Vec<String>,
     /// Upstream org (default: each bucket's local org name).
     #[arg(long)]
     upstream_org: Option<String>,
@@ -283,48 +287,66 @@ fn serve(s: Serve) -> Result<(), String> {
         .or_else(|| cfg.bind.clone())
         .unwrap_or_else(|| "127.0.0.1:8086".into());
     let up = cfg.upstream.clone().unwrap_or_default();
-    let upstream = match s.upstream.or(up.url) {
-        Some(url) => {
-            let token = s
-                .upstream_token
-                .or(up.token)
-                .ok_or("--upstream needs --upstream-token")?;
-            let mut rc = RelayConfig::new(url, token);
-            rc.org = s.upstream_org.or(up.org);
-            if let Some(k) = s.upstream_kind.or(up.kind) {
-                rc.kind = Kind::parse(&k).ok_or_else(|| {
-                    format!("--upstream-kind {k}: want influxdb2, influxdb1 or victoriametrics")
-                })?;
-            }
-            for b in up.buckets {
-                rc.buckets.insert(
-                    b.local,
-                    Target {
-                        org: b.org,
-                        bucket: b.bucket,
-                    },
-                );
-            }
-            for m in s.upstream_bucket {
-                let (local, to) = m
-                    .split_once('=')
-                    .ok_or_else(|| format!("--upstream-bucket {m}: want LOCAL=BUCKET"))?;
-                let t = match to.split_once('/') {
-                    Some((o, b)) => Target {
-                        org: Some(o.into()),
-                        bucket: Some(b.into()),
-                    },
-                    None => Target {
-                        org: None,
-                        bucket: Some(to.into()),
-                    },
-                };
-                rc.buckets.insert(local.into(), t);
-            }
-            Some(rc)
-        }
-        None => None,
+    // `--upstream` repeats (each its own relay); tokens and kinds pair with them by position,
+    // or one applies to all.
+    let urls: Vec<String> = if s.upstream.is_empty() {
+        up.url.clone().into_iter().collect()
+    } else {
+        s.upstream.clone()
     };
+    let pick = |v: &[String], i: usize, what: &str| -> Result<Option<String>, String> {
+        match v.len() {
+            0 => Ok(None),
+            1 => Ok(Some(v[0].clone())),
+            n if n == urls.len() => Ok(Some(v[i].clone())),
+            n => Err(format!(
+                "{n} --{what} for {} --upstream: give one, or one per upstream",
+                urls.len()
+            )),
+        }
+    };
+    let mut targets = HashMap::new();
+    for b in up.buckets {
+        targets.insert(
+            b.local,
+            Target {
+                org: b.org,
+                bucket: b.bucket,
+            },
+        );
+    }
+    for m in &s.upstream_bucket {
+        let (local, to) = m
+            .split_once('=')
+            .ok_or_else(|| format!("--upstream-bucket {m}: want LOCAL=BUCKET"))?;
+        let t = match to.split_once('/') {
+            Some((o, b)) => Target {
+                org: Some(o.into()),
+                bucket: Some(b.into()),
+            },
+            None => Target {
+                org: None,
+                bucket: Some(to.into()),
+            },
+        };
+        targets.insert(local.into(), t);
+    }
+    let mut upstream = Vec::new();
+    for (i, url) in urls.iter().enumerate() {
+        let token = pick(&s.upstream_token, i, "upstream-token")?
+            .or(up.token.clone())
+            .ok_or("--upstream needs --upstream-token")?;
+        let mut rc = RelayConfig::new(url.clone(), token);
+        rc.index = i;
+        rc.org = s.upstream_org.clone().or(up.org.clone());
+        if let Some(k) = pick(&s.upstream_kind, i, "upstream-kind")?.or(up.kind.clone()) {
+            rc.kind = Kind::parse(&k).ok_or_else(|| {
+                format!("--upstream-kind {k}: want influxdb2, influxdb1 or victoriametrics")
+            })?;
+        }
+        rc.buckets = targets.clone();
+        upstream.push(rc);
+    }
     let partial = cfg.partial_writes(s.partial_writes.as_deref())?;
     let quarantine = cfg.quarantine(s.quarantine_bytes, s.quarantine_age_hours);
     let opts = ServeOptions {
@@ -390,8 +412,16 @@ fn replay(data: PathBuf, since: &str) -> Result<(), String> {
             |r| r.get(0),
         )
         .map_err(|x| x.to_string())?;
-    store::set_meta(&conn, linegate_backend::relay::REPLAY_KEY, &seq.to_string())
-        .map_err(|x| x.to_string())?;
+    // A generation with the cursor: each upstream's relay takes a request up once.
+    let generation = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    store::set_meta(
+        &conn,
+        linegate_backend::relay::REPLAY_KEY,
+        &format!("{generation} {seq}"),
+    )
+    .map_err(|x| x.to_string())?;
     println!("replay: batches after seq {seq} will be sent again");
     Ok(())
 }

@@ -12,7 +12,7 @@
 //! acknowledged.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -60,6 +60,9 @@ pub struct RelayConfig {
     pub url: String,
     /// What the upstream is: its URL, credentials and answers follow that kind's rules.
     pub kind: Kind,
+    /// Its place among `--upstream`s: the first keeps the unsuffixed cursor key and
+    /// dead-letter name of a single-upstream relay.
+    pub index: usize,
     pub token: String,
     /// Upstream org for every bucket without its own (default: the local org's name).
     pub org: Option<String>,
@@ -76,6 +79,7 @@ impl RelayConfig {
         RelayConfig {
             url: url.trim_end_matches('/').to_string(),
             kind: Kind::InfluxDb2,
+            index: 0,
             token,
             org: None,
             buckets: HashMap::new(),
@@ -137,8 +141,24 @@ fn random01() -> f64 {
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// What `/metrics` shows of one upstream's relay.
+#[derive(Debug)]
+pub struct UpstreamStats {
+    pub url: String,
+    /// Last batch done.
+    pub cursor: Arc<AtomicI64>,
+    /// Points delivered.
+    pub points: AtomicU64,
+    /// Batches or parts parked.
+    pub dead_letters: AtomicU64,
+}
+
 pub struct Relay {
     store: Arc<Store>,
+    /// This upstream's own cursor key, dead-letter name and counters.
+    name: String,
+    cursor_key: String,
+    pub stats: Arc<UpstreamStats>,
     cfg: RelayConfig,
     /// Core's delivery policy with this relay's backoff; the relay sends its own token, so a
     /// 401 or 403 waits for an operator instead of parking every batch.
@@ -155,10 +175,28 @@ impl Relay {
         metrics: Arc<Metrics>,
     ) -> Result<Relay, String> {
         let conn = store::open_read(&store.dir).map_err(|e| e.to_string())?;
-        let cursor = store::get_meta(&conn, CURSOR_KEY)
+        // The first upstream keeps a single relay's names; the others are told by URL.
+        let name = if cfg.index == 0 {
+            String::new()
+        } else {
+            cfg.url.clone()
+        };
+        let cursor_key = if cfg.index == 0 {
+            CURSOR_KEY.to_string()
+        } else {
+            format!("{CURSOR_KEY}:{}", cfg.url)
+        };
+        let cursor = store::get_meta(&conn, &cursor_key)
             .map_err(|e| e.to_string())?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0i64);
+        let cursor = Arc::new(AtomicI64::new(cursor));
+        let stats = Arc::new(UpstreamStats {
+            url: cfg.url.clone(),
+            cursor: cursor.clone(),
+            points: AtomicU64::new(0),
+            dead_letters: AtomicU64::new(0),
+        });
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new()).build(http);
@@ -170,11 +208,14 @@ impl Relay {
         };
         Ok(Relay {
             store,
+            name,
+            cursor_key,
+            stats,
             cfg,
             policy,
             client,
             metrics,
-            cursor: Arc::new(AtomicI64::new(cursor)),
+            cursor,
         })
     }
 
@@ -241,9 +282,10 @@ impl Relay {
     }
 
     async fn save_cursor(&self, seq: i64) -> bool {
+        let key = self.cursor_key.clone();
         let r = self
             .store
-            .exec(move |tx| store::set_meta(tx, CURSOR_KEY, &seq.to_string()))
+            .exec(move |tx| store::set_meta(tx, &key, &seq.to_string()))
             .await;
         if let Err(e) = &r {
             tracing::error!(error = %e, "relay: saving the cursor");
@@ -255,10 +297,10 @@ impl Relay {
     /// it: delivered, or parked again as a new dead letter with the new answer. `false` when
     /// none is marked.
     async fn replay_dead_letter(&self) -> bool {
-        let dir = self.store.dir.clone();
+        let (dir, name) = (self.store.dir.clone(), self.name.clone());
         let next = tokio::task::spawn_blocking(move || {
             let conn = store::open_read(&dir).map_err(|e| e.to_string())?;
-            store::next_replay(&conn)
+            store::next_replay(&conn, &name)
         })
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
@@ -283,30 +325,48 @@ impl Relay {
         true
     }
 
-    /// Takes up a cursor `replay` left (it may only move back), in the same transaction
-    /// that saves it and clears the request.
+    /// Takes up a cursor `replay` left (`<generation> <seq>`; it may only move back), once
+    /// per upstream: the generation taken is saved with the cursor, in one transaction.
     async fn take_replay(&self) {
         let dir = self.store.dir.clone();
-        let want = tokio::task::spawn_blocking(move || {
+        let taken_key = format!(
+            "{}_taken{}",
+            REPLAY_KEY,
+            self.cursor_key.trim_start_matches(CURSOR_KEY)
+        );
+        let tk = taken_key.clone();
+        let got = tokio::task::spawn_blocking(move || {
             let conn = store::open_read(&dir).ok()?;
-            store::get_meta(&conn, REPLAY_KEY).ok()?
+            let want = store::get_meta(&conn, REPLAY_KEY).ok()??;
+            let taken = store::get_meta(&conn, &tk).ok()?;
+            Some((want, taken))
         })
         .await
         .ok()
         .flatten();
-        let Some(want) = want.and_then(|v| v.parse::<i64>().ok()) else {
+        let Some((want, taken)) = got else {
             return;
         };
-        let seq = want.min(self.cursor.load(Ordering::SeqCst));
+        let Some((generation, seq)) = want.split_once(' ') else {
+            return;
+        };
+        if taken.as_deref() == Some(generation) {
+            return;
+        }
+        let Ok(seq) = seq.parse::<i64>() else {
+            return;
+        };
+        let seq = seq.min(self.cursor.load(Ordering::SeqCst));
+        let (key, generation) = (self.cursor_key.clone(), generation.to_string());
         let r = self
             .store
             .exec(move |tx| {
-                store::set_meta(tx, CURSOR_KEY, &seq.to_string())?;
-                store::delete_meta(tx, REPLAY_KEY)
+                store::set_meta(tx, &key, &seq.to_string())?;
+                store::set_meta(tx, &taken_key, &generation)
             })
             .await;
         if r.is_ok() {
-            tracing::info!(seq, "relay: replaying from a cursor moved back");
+            tracing::info!(seq, upstream = %self.cfg.url, "relay: replaying from a cursor moved back");
             self.cursor.store(seq, Ordering::SeqCst);
         }
     }
@@ -361,6 +421,9 @@ impl Relay {
                     self.metrics
                         .upstream_points
                         .fetch_add(points as u64, Ordering::Relaxed);
+                    self.stats
+                        .points
+                        .fetch_add(points as u64, Ordering::Relaxed);
                     return true;
                 }
                 d @ Decision::Retry { after_ms, .. } => {
@@ -397,6 +460,7 @@ impl Relay {
                         self.metrics
                             .upstream_points
                             .fetch_add(points, Ordering::Relaxed);
+                        self.stats.points.fetch_add(points, Ordering::Relaxed);
                         break;
                     }
                     d @ Decision::Retry { after_ms, .. } => {
@@ -433,9 +497,10 @@ impl Relay {
         reason: &str,
     ) {
         let (seq, bucket, body, reason) = (b.seq, b.bucket_id, body.to_vec(), reason.to_string());
+        let upstream = self.name.clone();
         tracing::warn!(seq, status, reason = %reason, "relay: parked in dead letters");
         loop {
-            let (body, reason) = (body.clone(), reason.clone());
+            let (body, reason, upstream) = (body.clone(), reason.clone(), upstream.clone());
             let r = self
                 .store
                 .exec(move |tx| {
@@ -449,6 +514,7 @@ impl Relay {
                             precision,
                             body: &body,
                             at_ns: now_ns(),
+                            upstream: &upstream,
                         },
                     )
                 })
@@ -462,6 +528,7 @@ impl Relay {
             }
         }
         self.metrics.dead_letters.fetch_add(1, Ordering::Relaxed);
+        self.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
     }
 
     async fn send(&self, org: &str, bucket: &str, precision: Precision, body: &[u8]) -> Sent {

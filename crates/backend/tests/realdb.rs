@@ -388,3 +388,77 @@ fn relay_waits_out_a_rejected_token() {
     wait_for(30, "every point after the fix", || count() == 50);
     assert!(dead_letters(&s.data).is_empty());
 }
+
+/// `--upstream` twice: InfluxDB 1.x and VictoriaMetrics each get every batch, with their
+/// own cursor and metrics; one that is down holds nothing back at the other.
+#[test]
+fn relay_to_two_upstreams() {
+    let dir = temp_dir("realdb-two");
+    let (Some(db), Some(mut vm)) = (
+        RealDb::new(Db::Influx1, &dir.join("influx"), &[]),
+        RealDb::new(Db::Victoria, &dir.join("vm"), &[]),
+    ) else {
+        return skip("influxd or victoria-metrics");
+    };
+    vm.kill();
+    db.influxql("", "CREATE DATABASE b");
+    let (iurl, vurl) = (format!("http://{}", db.addr), format!("http://{}", vm.addr));
+    let args = [
+        &support::setup("o", "b", "tok")[..],
+        &[
+            "--upstream",
+            &iurl,
+            "--upstream-kind",
+            "influxdb1",
+            "--upstream",
+            &vurl,
+            "--upstream-kind",
+            "victoriametrics",
+            "--upstream-token",
+            "t",
+        ],
+    ]
+    .concat();
+    let s = Server::start(&dir.join("data"), &args);
+    let t0 = now_ms() - 60_000;
+    let (batches, per) = (30, 10);
+    for i in 0..batches {
+        let r = s.write(
+            "tok",
+            "org=o&bucket=b&precision=ms",
+            &batch(i, per, t0, false),
+        );
+        assert_eq!(r.status, 204);
+    }
+    let want = (batches * per) as u64;
+    let count = || {
+        let v = db.influxql("b", "SELECT count(f) FROM m");
+        v["results"][0]["series"][0]["values"][0][1]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    // VictoriaMetrics is down: InfluxDB gets everything anyway.
+    wait_for(
+        30,
+        "every point in InfluxDB while VictoriaMetrics is down",
+        || count() == want,
+    );
+    let m = s.request("GET", "/metrics", &[], b"").text();
+    assert!(
+        m.contains(&format!(
+            "linegate_relay_upstream_queue_depth{{upstream=\"{iurl}\"}} 0"
+        )),
+        "{m}"
+    );
+    assert!(m.contains(&format!(
+        "linegate_relay_upstream_points_total{{upstream=\"{iurl}\"}} {want}"
+    )));
+    assert!(m.contains(&format!(
+        "linegate_relay_upstream_points_total{{upstream=\"{vurl}\"}} 0"
+    )));
+    vm.start();
+    wait_for(60, "every sample in VictoriaMetrics", || {
+        vm.export(r#"{__name__="m_f"}"#).len() as u64 == want
+    });
+    assert_eq!(count(), want);
+}

@@ -13,11 +13,13 @@ pub struct DeadLetter {
     pub precision: String,
     pub points_text: String,
     pub at_ns: i64,
+    /// The upstream that refused it (empty: the first `--upstream`).
+    pub upstream: String,
 }
 
 pub fn dead_letters(conn: &Connection) -> Result<Vec<DeadLetter>, String> {
     let mut st = conn
-        .prepare("SELECT id, seq, bucket_id, status, reason, precision, body, at_ns FROM dead_letters ORDER BY id")
+        .prepare("SELECT id, seq, bucket_id, status, reason, precision, body, at_ns, upstream FROM dead_letters ORDER BY id")
         .map_err(|e| e.to_string())?;
     let rows = st
         .query_map([], |r| {
@@ -34,6 +36,7 @@ pub fn dead_letters(conn: &Connection) -> Result<Vec<DeadLetter>, String> {
                 )
                 .into_owned(),
                 at_ns: r.get(7)?,
+                upstream: r.get(8)?,
             })
         })
         .map_err(|e| e.to_string())?;
@@ -49,11 +52,13 @@ pub struct NewDeadLetter<'a> {
     pub precision: Precision,
     pub body: &'a [u8],
     pub at_ns: i64,
+    /// The upstream that refused it (empty: the first).
+    pub upstream: &'a str,
 }
 
 pub fn insert_dead_letter(tx: &Connection, d: &NewDeadLetter<'_>) -> rusqlite::Result<()> {
     tx.execute(
-        "INSERT INTO dead_letters(seq, bucket_id, status, reason, precision, body, at_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO dead_letters(seq, bucket_id, status, reason, precision, body, at_ns, upstream) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             d.seq,
             to_i(d.bucket_id),
@@ -61,21 +66,25 @@ pub fn insert_dead_letter(tx: &Connection, d: &NewDeadLetter<'_>) -> rusqlite::R
             d.reason,
             d.precision.as_str(),
             lz4_flex::compress_prepend_size(d.body),
-            d.at_ns
+            d.at_ns,
+            d.upstream
         ],
     )?;
     Ok(())
 }
 
-/// Adds the `replay` mark to a dead-letter table made before it existed.
+/// Adds the `replay` mark and the `upstream` name to a dead-letter table made before them.
 pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let has: bool = conn
-        .prepare("SELECT 1 FROM pragma_table_info('dead_letters') WHERE name = 'replay'")?
-        .exists([])?;
-    if !has {
-        conn.execute_batch(
-            "ALTER TABLE dead_letters ADD COLUMN replay INTEGER NOT NULL DEFAULT 0",
-        )?;
+    for (col, def) in [
+        ("replay", "INTEGER NOT NULL DEFAULT 0"),
+        ("upstream", "TEXT NOT NULL DEFAULT ''"),
+    ] {
+        let has = conn
+            .prepare("SELECT 1 FROM pragma_table_info('dead_letters') WHERE name = ?1")?
+            .exists([col])?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE dead_letters ADD COLUMN {col} {def}"))?;
+        }
     }
     Ok(())
 }
@@ -104,11 +113,15 @@ pub fn drop_dead_letters(conn: &Connection, ids: &[i64]) -> rusqlite::Result<usi
     Ok(n)
 }
 
-/// The oldest dead letter marked for replay, as the relay sends it: (id, the batch).
-pub fn next_replay(conn: &Connection) -> Result<Option<(i64, StoredBatch)>, String> {
+/// The oldest dead letter of `upstream` marked for replay, as its relay sends it: (id, the
+/// batch).
+pub fn next_replay(
+    conn: &Connection,
+    upstream: &str,
+) -> Result<Option<(i64, StoredBatch)>, String> {
     conn.query_row(
-        "SELECT id, seq, bucket_id, precision, body, at_ns FROM dead_letters WHERE replay = 1 ORDER BY id LIMIT 1",
-        [],
+        "SELECT id, seq, bucket_id, precision, body, at_ns FROM dead_letters WHERE replay = 1 AND upstream = ?1 ORDER BY id LIMIT 1",
+        [upstream],
         |r| {
             let body = lz4_flex::decompress_size_prepended(&r.get::<_, Vec<u8>>(4)?)
                 .unwrap_or_default();
