@@ -292,9 +292,13 @@ function queryOfUrl(url) {
 }
 
 // The path of a request URL, when it names v1's write endpoint (else the default applies).
+function pathOfUrl(url) {
+  return typeof URL === "function" && url instanceof URL ? url.pathname : new URL(String(url), "http://x").pathname;
+}
+
 function endpointOfUrl(url) {
   if (url === undefined || url === null) return undefined;
-  const path = typeof URL === "function" && url instanceof URL ? url.pathname : new URL(String(url), "http://x").pathname;
+  const path = pathOfUrl(url);
   return path === "/write" ? path : undefined;
 }
 
@@ -318,24 +322,33 @@ function requestHead(req) {
 
 /**
  * Checks a write request as InfluxDB OSS v2 would answer it (spec Part A; v1's `/write`:
- * Part C): forward it, or reject it with the exact status, headers and JSON body.
+ * Part C): forward it, or reject it with the exact status, headers and JSON body. With
+ * `acceptPartial` (spec Part D.1) a batch with good and bad lines is `partial`: forward its
+ * accepted lines, keep its rejected ones, and answer once the accepted part is stored.
  */
 export function checkWrite(req) {
   if (req === null || typeof req !== "object") throw new TypeError("linegate: checkWrite needs a request object");
-  // `now` and `limits` go as given: the wasm side validates them.
-  const opts = { ...requestHead(req), now: req.now, limits: req.limits };
+  // `now`, `limits` and `acceptPartial` go as given: the wasm side validates them.
+  const opts = { ...requestHead(req), now: req.now, limits: req.limits, acceptPartial: req.acceptPartial };
   return withBody("checkWrite", req.body, (buf) => glue.checkWrite(buf, opts));
 }
 
 /**
  * The credentials of a write request as its endpoint reads them: `{ user, secret }` (`user`
  * null for a token), or null when it has none. On `/write` they come from `u`/`p`,
- * `Authorization: Token [user:]secret` or Basic, in InfluxDB's order.
+ * `Authorization: Token [user:]secret` or Basic, in InfluxDB's order. Given a `url` (and no
+ * `endpoint`), they are read as InfluxDB reads them at its path: so on `/write` and
+ * `/query`, the `Authorization` token (`Token`/`Bearer`) alone elsewhere.
  */
 export function credentials(req) {
   need("credentials");
   if (req === null || typeof req !== "object") throw new TypeError("linegate: credentials needs a request object");
-  return glue.writeCredentials(requestHead(req));
+  const head = requestHead(req);
+  // Given a URL of any path, core reads the credentials as InfluxDB does at that path.
+  if ((req.endpoint === undefined || req.endpoint === null) && req.url !== undefined && req.url !== null) {
+    head.path = pathOfUrl(req.url);
+  }
+  return glue.writeCredentials(head);
 }
 
 /**
@@ -426,6 +439,16 @@ export function answer(kind, args) {
 }
 
 /**
+ * The header an edge sets to its client's address when it forwards a request: the backend
+ * counts failed authentication per client by it, believing it only from the proxies its
+ * operator names (`--trusted-proxies`).
+ */
+export function clientAddressHeader() {
+  need("clientAddressHeader()");
+  return glue.clientAddressHeader();
+}
+
+/**
  * Store-and-forward's policy (linegate-core's `delivery`): what to do with a stored batch
  * after one delivery attempt. `attempt` is `{ status, retryAfter }` (the upstream's answer)
  * or `{ failure: "unreachable" | "timeout" }`, with the batch (`body`, `contentEncoding`:
@@ -436,6 +459,15 @@ export function answer(kind, args) {
 export function deliveryDecision(attempt) {
   need("deliveryDecision()");
   return glue.deliveryDecision(attempt);
+}
+
+/**
+ * SPOOL=fallback's rule: whether a live write's answer `status` means the batch is kept to be
+ * delivered later (429, 5xx) instead of passed back to the client.
+ */
+export function fallbackHolds(status) {
+  need("fallbackHolds()");
+  return glue.fallbackHolds(status);
 }
 
 /**
@@ -535,7 +567,7 @@ export class Checker {
   static forRequest(req) {
     need("Checker.forRequest()");
     if (req === null || typeof req !== "object") throw new TypeError("linegate: Checker.forRequest needs a request object");
-    const opts = { ...requestHead(req), now: req.now, limits: req.limits, upstream: req.upstream };
+    const opts = { ...requestHead(req), now: req.now, limits: req.limits, acceptPartial: req.acceptPartial, upstream: req.upstream };
     return new Checker(RAW, glue.StreamChecker.forRequest(opts));
   }
 
@@ -547,6 +579,14 @@ export class Checker {
   /** Feeds the next bytes of the body. */
   push(chunk) {
     this.#live().push(chunkBytes(chunk));
+  }
+
+  /**
+   * A partial write's accepted lines parsed since the last call (each followed by LF), to
+   * send on while the body still arrives; `finish()`'s `forward` then holds only the rest.
+   */
+  takeAccepted() {
+    return this.#live().takeAccepted();
   }
 
   /** Whether the answer is already known whatever else arrives. */

@@ -50,7 +50,31 @@ export type Reject = {
   /** The exact response body. */
   body: string;
 };
-export type Verdict = Forward | Reject;
+/** A rejected line of a partial write, to keep (and fix). */
+export type RejectedLine = { line: number; reason: Text; text: Text };
+/**
+ * A partial write (spec Part D.1): send `forward` (the accepted lines, plain: no
+ * Content-Encoding, same path and query) and, once it is stored, answer with `status`,
+ * `headers` and `body`; keep `rejectedLines`.
+ */
+export type PartialWrite = {
+  action: "partial";
+  status: 400;
+  code: "invalid";
+  /** The first rejected line (it is also in the body). */
+  line: number;
+  headers: ErrorHeaders<"invalid">;
+  /** The answer to give once `forward` is stored. */
+  body: string;
+  accepted: number;
+  rejected: number;
+  forward: Uint8Array;
+  /** The rejected lines (up to 64 MiB of them; `rejected` counts them all). */
+  rejectedLines: RejectedLine[];
+  /** What the rejected lines are recorded under: the path and query string without `u` and `p`. */
+  destination: string;
+};
+export type Verdict = Forward | Reject | PartialWrite;
 
 /** What `checkWrite` reads of a fetch `Headers` (a Request's headers, for instance). */
 export type HeadersLike = { get(name: string): string | null; has(name: string): boolean };
@@ -71,6 +95,11 @@ export type CheckWriteRequest = {
   /** The server's clock in ns (lines without a timestamp get it). Default: the wall clock. */
   now?: bigint | undefined;
   limits?: Limits | undefined;
+  /**
+   * Partial writes (spec Part D.1): `true` or `"always"` splits every batch with good and bad
+   * lines, `"request"` those whose query has `accept_partial=true`. Default: off.
+   */
+  acceptPartial?: boolean | "off" | "request" | "always" | undefined;
 };
 
 /** Checks a write request as InfluxDB OSS v2 would answer it: forward, or reject with the exact answer. */
@@ -94,7 +123,11 @@ export function upstreamWrite(
 /** A request's credentials: a token (`user` null), or a v1 user name and password. */
 export type Credentials = { user: Text | null; secret: Text };
 
-/** The credentials of a write request as its endpoint reads them; null when it has none. */
+/**
+ * The credentials of a write request as its endpoint reads them; null when it has none. Given
+ * a `url` and no `endpoint`: as InfluxDB reads them at the URL's path (v1's rule on `/write`
+ * and `/query`, the `Authorization` token elsewhere).
+ */
 export function credentials(req: Omit<CheckWriteRequest, "body" | "now" | "limits">): Credentials | null;
 
 /** Text from the body: a string when it is valid UTF-8, else its raw bytes. */
@@ -294,6 +327,8 @@ export class Checker<R extends Validation | Verdict = Validation> {
   static forRequest(req: Omit<CheckWriteRequest, "body"> & { upstream?: UpstreamKind | undefined }): Checker<Verdict>;
   /** Feeds the next bytes of the body. */
   push(chunk: Chunk): void;
+  /** A partial write's accepted lines parsed since the last call; `finish()`'s `forward` then holds the rest. */
+  takeAccepted(): Uint8Array;
   /** Whether the answer is already known whatever else arrives (reading can stop). */
   decided(): boolean;
   /** Bytes pushed so far. */
@@ -361,6 +396,12 @@ export function answer(kind: "method-not-allowed", args: { allow: string }): Ans
 export function answer(kind: "unavailable" | "spool-full" | "spool-unavailable", args: { retryAfter: number }): Answer;
 /** `/ping`: 204 with InfluxDB's build headers. */
 export function answer(kind: "ping", args: { version: string }): Answer;
+/**
+ * The header an edge sets to its client's address when it forwards a request (believed by
+ * the backend only from the proxies its operator names, `--trusted-proxies`).
+ */
+export function clientAddressHeader(): string;
+
 /** `/health`: 200, InfluxDB's text. */
 export function answer(kind: "health", args: { version: string; commit: string }): Answer;
 export function isReady(): boolean;
@@ -406,6 +447,8 @@ export type DeliveryDecision =
   | { action: "dead"; reason: DeadLetterReason; history: DeliveryHistory };
 /** Store-and-forward's policy: what to do with a stored batch after one delivery attempt. */
 export function deliveryDecision(attempt: DeliveryAttempt): DeliveryDecision;
+/** SPOOL=fallback's rule: whether a live write's answer status means the batch is kept for later (429, 5xx). */
+export function fallbackHolds(status: number): boolean;
 /** Where a batch is cut on a 413 (the start of the logical line nearest the middle), or null for one line. */
 export function splitPoint(body: Uint8Array | ArrayBuffer | ArrayBufferView | string): number | null;
 /** A whole gzip body decoded as InfluxDB reads it (every member); throws on a bad body or past `limit` decoded bytes. */

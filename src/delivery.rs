@@ -148,6 +148,13 @@ pub fn split_point(body: &[u8]) -> Option<usize> {
     delivery::split_point(body)
 }
 
+/// `SPOOL=fallback`: whether a live write's answer `status` means the batch is spooled for
+/// later instead of answered (linegate-core's `delivery::fallback_holds`).
+#[wasm_bindgen(js_name = fallbackHolds)]
+pub fn fallback_holds(status: u16) -> bool {
+    delivery::fallback_holds(status)
+}
+
 fn limit(v: Option<f64>) -> usize {
     v.map_or(linegate_core::limits::DEFAULT_LIMITS.max_batch, |n| {
         n as usize

@@ -49,22 +49,39 @@ pub fn check_write(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue>
         content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         body: body.bytes(),
     };
-    let v = match prepare(o.endpoint, &req, &o.limits) {
-        Ok(p) => verdict(&p.read(o.now, o.limits.max_message, |_| {})),
-        Err(r) => Verdict::Reject(r),
+    let p = match prepare(o.endpoint, &req, &o.limits) {
+        Ok(p) => p,
+        Err(r) => return to_js(&CheckAnswer::from(Verdict::Reject(r))),
     };
-    to_js(&CheckAnswer::from(v))
+    if !o.is_partial() {
+        return to_js(&CheckAnswer::from(verdict(&p.read(
+            o.now,
+            o.limits.max_message,
+            |_| {},
+        ))));
+    }
+    let (report, split) = linegate_core::partial::split_batch(
+        &p.body,
+        &p.time.options(o.now),
+        o.limits.max_message,
+        linegate_core::partial::DEFAULT_KEEP,
+        |_| {},
+    );
+    to_js(&CheckAnswer::of_split(split, o.destination(), || {
+        verdict(&report)
+    }))
 }
 
 /// The credentials of a write request as its endpoint reads them (for `/write`, spec Part C
 /// step 1: `u`/`p`, `Token [user:]secret`, Basic), or null when it has none: what an edge
-/// compares with the tokens it lets through.
+/// compares with the tokens it lets through. Given a `path` (any request's), the rule is
+/// the one InfluxDB reads credentials by at that path (`pipeline::credentials_rule`).
 #[wasm_bindgen(js_name = writeCredentials)]
 pub fn write_credentials(opts: JsValue) -> Result<JsValue, JsValue> {
-    use linegate_core::pipeline::{credentials, Credentials, Head};
+    use linegate_core::pipeline::{credentials, credentials_rule, Credentials, Head};
     let o = CheckOptions::read(opts)?;
     let head = Head {
-        endpoint: o.endpoint,
+        endpoint: o.path.as_deref().map_or(o.endpoint, credentials_rule),
         query: o.query.as_deref().unwrap_or_default().as_bytes(),
         authorization: o.authorization.as_deref().map(str::as_bytes),
         content_encoding: None,
@@ -151,6 +168,13 @@ pub fn parse(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue> {
     results::set(&out, "points", &points)?;
     results::set(&out, "validation", &to_js(&JsValidation::from(v))?)?;
     Ok(out.into())
+}
+
+/// The header an edge sets to its client's address when it forwards a request (core's
+/// `pipeline::CLIENT_ADDRESS_HEADER`; the backend believes it from its trusted proxies only).
+#[wasm_bindgen(js_name = clientAddressHeader)]
+pub fn client_address_header() -> String {
+    linegate_core::pipeline::CLIENT_ADDRESS_HEADER.to_string()
 }
 
 /// The crate version (the npm package's version is stamped from the same Cargo field).

@@ -6,6 +6,7 @@
 //! the option.
 
 use linegate_core::limits::DEFAULT_LIMITS;
+use linegate_core::partial::PartialWrites;
 use linegate_core::upstream::Kind;
 use linegate_core::{Endpoint, Limits, ValidateOptions};
 use wasm_bindgen::{JsCast, JsValue};
@@ -66,6 +67,22 @@ impl Opts {
                     "linegate: upstream must be \"influxdb2\", \"influxdb1\" or \"victoriametrics\"",
                 )
             }),
+        }
+    }
+
+    fn partial(&self) -> Result<PartialWrites, JsValue> {
+        const MSG: &str =
+            "linegate: acceptPartial must be a boolean or \"off\", \"request\" or \"always\"";
+        match self.get("acceptPartial")? {
+            None => Ok(PartialWrites::Off),
+            Some(v) => match v.as_bool() {
+                Some(true) => Ok(PartialWrites::Always),
+                Some(false) => Ok(PartialWrites::Off),
+                None => v
+                    .as_string()
+                    .and_then(|s| PartialWrites::parse(&s))
+                    .ok_or_else(|| type_error(MSG)),
+            },
         }
     }
 
@@ -138,13 +155,33 @@ pub(crate) struct CheckOptions {
     pub query: Option<String>,
     pub authorization: Option<String>,
     pub content_encoding: Option<String>,
+    /// The request's path, when the caller gave a URL rather than an endpoint
+    /// (`credentials` reads it by core's rule for the path).
+    pub path: Option<String>,
     pub now: i64,
     pub limits: Limits,
+    /// `acceptPartial` (spec Part D.1): `true`/`"always"`, `"request"` (with
+    /// `accept_partial=true` in the query), `false`/`"off"`/absent.
+    pub partial: PartialWrites,
     /// What the edge forwards to (`upstream`: `influxdb2`, `influxdb1`, `victoriametrics`).
     pub upstream: Kind,
 }
 
 impl CheckOptions {
+    /// Where a partial write's rejected lines are recorded (core's rule).
+    pub fn destination(&self) -> Vec<u8> {
+        linegate_core::partial::destination(
+            self.endpoint.path(),
+            self.query.as_deref().unwrap_or_default().as_bytes(),
+        )
+    }
+
+    /// Whether this write is split (a partial write) rather than judged whole.
+    pub fn is_partial(&self) -> bool {
+        self.partial
+            .applies(self.query.as_deref().unwrap_or_default().as_bytes())
+    }
+
     pub fn read(v: JsValue) -> Result<CheckOptions, JsValue> {
         let o = Opts::new(v, "the request")?;
         Ok(CheckOptions {
@@ -152,8 +189,10 @@ impl CheckOptions {
             query: o.string("query")?,
             authorization: o.string("authorization")?,
             content_encoding: o.string("contentEncoding")?,
+            path: o.string("path")?,
             now: now_or_clock(o.now()?),
             limits: o.limits()?,
+            partial: o.partial()?,
             upstream: o.upstream()?,
         })
     }

@@ -5,6 +5,7 @@
 
 use linegate_core::diagnostics::{Diagnostic, Summary, Warning};
 use linegate_core::limits::EXCERPT_MAX;
+use linegate_core::partial::{Decision, Split};
 use linegate_core::{FieldType, Validation, Verdict};
 use serde::{Serialize, Serializer};
 use wasm_bindgen::JsValue;
@@ -75,6 +76,73 @@ pub(crate) enum CheckAnswer {
         headers: ErrorHeaders,
         body: String,
     },
+    /// A partial write (spec Part D.1): forward `forward` (plain, no Content-Encoding), and
+    /// once it is stored answer `status`/`headers`/`body`; `rejectedLines` are to be kept.
+    #[serde(rename_all = "camelCase")]
+    Partial {
+        status: u16,
+        code: &'static str,
+        line: Option<f64>,
+        headers: ErrorHeaders,
+        body: String,
+        accepted: f64,
+        rejected: f64,
+        forward: Bytes,
+        rejected_lines: Vec<JsRejectedLine>,
+        /// What the rejected lines are recorded under: path and query without `u`, `p`.
+        destination: String,
+    },
+}
+
+/// Bytes as a `Uint8Array`.
+pub(crate) struct Bytes(pub Vec<u8>);
+
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+/// A rejected line of a partial write, to keep.
+#[derive(Serialize)]
+pub(crate) struct JsRejectedLine {
+    line: f64,
+    reason: OwnedText,
+    text: OwnedText,
+}
+
+impl CheckAnswer {
+    /// The answer of a split batch; `whole` is the verdict without the switch (for R = 0).
+    pub(crate) fn of_split(
+        split: Split,
+        destination: Vec<u8>,
+        whole: impl FnOnce() -> Verdict,
+    ) -> CheckAnswer {
+        match split.decision() {
+            Decision::Forward => whole().into(),
+            Decision::Reject(r) => Verdict::Reject(r).into(),
+            Decision::Partial(r) => CheckAnswer::Partial {
+                status: r.status,
+                code: r.code,
+                line: r.line.map(|l| l as f64),
+                headers: ErrorHeaders::new(r.code),
+                body: utf8(r.body),
+                accepted: split.accepted as f64,
+                rejected: split.rejected as f64,
+                forward: Bytes(split.body),
+                rejected_lines: split
+                    .kept
+                    .into_iter()
+                    .map(|l| JsRejectedLine {
+                        line: l.line as f64,
+                        reason: OwnedText(l.reason),
+                        text: OwnedText(l.text),
+                    })
+                    .collect(),
+                destination: utf8(destination),
+            },
+        }
+    }
 }
 
 impl From<Verdict> for CheckAnswer {

@@ -17,6 +17,8 @@ pub struct StreamChecker {
     inner: Option<Checker>,
     /// A live request (answer: the verdict), or a batch (answer: the Validation).
     request: bool,
+    /// A partial write's destination (see `CheckOptions::destination`).
+    destination: Vec<u8>,
 }
 
 #[wasm_bindgen]
@@ -31,9 +33,14 @@ impl StreamChecker {
             authorization: o.authorization.as_deref().map(str::as_bytes),
             content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         };
+        let mut c = Checker::for_request_to(&head, &o.limits, o.now, o.upstream);
+        if o.is_partial() {
+            c = c.accept_partial(linegate_core::partial::DEFAULT_KEEP);
+        }
         Ok(StreamChecker {
-            inner: Some(Checker::for_request_to(&head, &o.limits, o.now, o.upstream)),
+            inner: Some(c),
             request: true,
+            destination: o.destination(),
         })
     }
 
@@ -44,6 +51,7 @@ impl StreamChecker {
         Ok(StreamChecker {
             inner: Some(Checker::new(&o.core())),
             request: false,
+            destination: Vec::new(),
         })
     }
 
@@ -58,6 +66,13 @@ impl StreamChecker {
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), JsValue> {
         self.live()?.push(chunk);
         Ok(())
+    }
+
+    /// The accepted lines parsed since the last call (a partial write's `forward`, produced
+    /// as the body is checked: a door may send them on as they come).
+    #[wasm_bindgen(js_name = takeAccepted)]
+    pub fn take_accepted(&mut self) -> Result<Vec<u8>, JsValue> {
+        Ok(self.live()?.take_accepted())
     }
 
     /// Whether the answer is known whatever else arrives: the caller may stop reading.
@@ -76,7 +91,15 @@ impl StreamChecker {
         self.live()?;
         let c = self.inner.take().expect("checked live");
         if self.request {
-            to_js(&CheckAnswer::from(c.finish_request()))
+            let (v, split) = c.finish_request_split();
+            match split {
+                Some(split) => to_js(&CheckAnswer::of_split(
+                    split,
+                    std::mem::take(&mut self.destination),
+                    || v,
+                )),
+                None => to_js(&CheckAnswer::from(v)),
+            }
         } else {
             to_js(&JsValidation::from(c.finish()))
         }

@@ -1,6 +1,7 @@
 // Optional edge authentication: EDGE_TOKENS lists the tokens the edge lets through.
 // The Authorization header is still forwarded (its first value); the backend checks it again.
 
+import { credentials } from "./linegate.js";
 import { firstValue } from "./body.js";
 
 const enc = new TextEncoder();
@@ -24,14 +25,15 @@ function tokenDigests(cfg) {
   return d;
 }
 
-// InfluxDB v2 accepts `Token <t>` and `Bearer <t>`.
+// Whether the credential the backend will act on for this request is one of EDGE_TOKENS,
+// read by core as the backend reads it: on /write v1's (u/p first, then `Token
+// [user:]secret` or Basic), on every other path the `Authorization` token alone (`Token`
+// or `Bearer`; a u/p in the query means nothing to the backend there, so nothing here).
 export async function edgeAuthorized(request, cfg) {
   if (cfg.edgeTokens.length === 0) return true;
-  const header = firstValue(request.headers, "Authorization");
-  if (header === null) return false;
-  const m = /^(?:Token|Bearer) +(\S+) *$/.exec(header);
-  if (!m) return false;
-  return edgeSecretAllowed(m[1], cfg);
+  const authorization = firstValue(request.headers, "Authorization") ?? undefined;
+  const c = credentials({ url: request.url, headers: { authorization } });
+  return c !== null && (await edgeSecretAllowed(c.secret, cfg));
 }
 
 // Whether a secret (a string, or bytes that are not UTF-8) is one of EDGE_TOKENS.
@@ -45,4 +47,10 @@ export async function edgeSecretAllowed(secret, cfg) {
     if (await same(given, d)) ok = true;
   }
   return ok;
+}
+
+// The client's address as Cloudflare saw it (never a header the client chose): the backend
+// counts failed authentication per client by it when it trusts this Worker as a proxy.
+export function clientAddress(request) {
+  return request.headers.get("CF-Connecting-IP");
 }

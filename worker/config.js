@@ -45,6 +45,11 @@ function parse(env) {
     // failing while the backend cannot be reached ("edge", the default for influxdb2).
     probes: probes(env),
     spool: spoolSettings(env),
+    partialWrites: partialWrites(env),
+    quarantine: Object.freeze({
+      maxBytes: count(env, "QUARANTINE_MAX_BYTES", 64 * MiB),
+      maxAgeMs: count(env, "QUARANTINE_HOURS", 168) * 3_600_000,
+    }),
     // Requests the Worker does not check go to the backend unchanged (worker/forward.js).
     passThrough: str(env.PASS_THROUGH).toLowerCase() !== "off",
   });
@@ -113,6 +118,19 @@ function backendKind(v) {
     throw new ConfigError(`BACKEND_KIND must be ${KINDS.join(", ")}, got ${JSON.stringify(k)}`);
   }
   return k;
+}
+
+// PARTIAL_WRITES=off|request|always (spec Part D.1): the rejected lines are kept in the
+// destination's spool object, so the switch needs its binding even with SPOOL=off.
+function partialWrites(env) {
+  const mode = str(env.PARTIAL_WRITES) || "off";
+  if (!["off", "request", "always"].includes(mode)) {
+    throw new ConfigError(`PARTIAL_WRITES must be off, request or always, got ${JSON.stringify(mode)}`);
+  }
+  if (mode !== "off" && (env.SPOOL_DO ?? null) === null) {
+    throw new ConfigError("PARTIAL_WRITES needs the SPOOL_DO Durable Object binding (wrangler.toml)");
+  }
+  return mode;
 }
 
 function onOff(env, name) {

@@ -6,23 +6,17 @@
 // The probes (/ping, /health, /ready) go too, so a client sees the backend's version and
 // state, not the edge's (see `probesPass`).
 
-import { credentials } from "./linegate.js";
-import { edgeAuthorized, edgeSecretAllowed } from "./auth.js";
+import { clientAddress, edgeAuthorized } from "./auth.js";
+import { CLIENT_ADDRESS_HEADER } from "./linegate.js";
 import { tooLarge, unauthorized, unavailable } from "./respond.js";
-import { firstValue } from "./body.js";
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the request.
 const HOP = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "host"];
 
-// Whether the request may pass the edge: with EDGE_TOKENS set, its token (Token/Bearer), or
-// the secret a v1 client sends (u/p, Token user:secret, Basic), must be one of them.
-async function allowed(request, url, cfg) {
-  if (cfg.edgeTokens.length === 0) return true;
-  if (await edgeAuthorized(request, cfg)) return true;
-  const auth = firstValue(request.headers, "Authorization") ?? undefined;
-  const c = credentials({ endpoint: "/write", query: url.search.slice(1), headers: { authorization: auth } });
-  return c !== null && (await edgeSecretAllowed(c.secret, cfg));
-}
+// Whether the request may pass the edge: with EDGE_TOKENS set, exactly the credential the
+// backend will act on must be one of them (issue 25: a v1 password in the query passed the
+// edge while the backend acted on the request's own Authorization).
+const allowed = (request, cfg) => edgeAuthorized(request, cfg);
 
 // A body whose length nobody declared (chunked), counted on its way: at `max` bytes the
 // request to the backend is aborted — not ended, which would hand the backend a cut body
@@ -75,7 +69,7 @@ export async function backendReachable(cfg) {
 }
 
 export async function passThrough(request, url, cfg, log, { probe = false } = {}) {
-  if (!probe && !(await allowed(request, url, cfg))) {
+  if (!probe && !(await allowed(request, cfg))) {
     log.action = "reject";
     log.code = "unauthorized";
     return unauthorized();
@@ -93,6 +87,10 @@ export async function passThrough(request, url, cfg, log, { probe = false } = {}
   }
   const headers = new Headers(request.headers);
   for (const h of HOP) headers.delete(h);
+  // Only the Worker names the client to the backend.
+  headers.delete(CLIENT_ADDRESS_HEADER);
+  const client = clientAddress(request);
+  if (client !== null) headers.set(CLIENT_ADDRESS_HEADER, client);
   const state = { over: false };
   const abort = new AbortController();
   let body = null;

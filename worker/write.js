@@ -1,10 +1,10 @@
 // POST /api/v2/write and v1's POST /write: check at the edge, forward what passes, unchanged.
 
-import { Checker, credentials, upstreamWrite } from "./linegate.js";
+import { Checker, credentials, CLIENT_ADDRESS_HEADER, upstreamWrite } from "./linegate.js";
 import { firstValue, readBody } from "./body.js";
-import { edgeAuthorized, edgeSecretAllowed } from "./auth.js";
+import { clientAddress, edgeAuthorized } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
-import { spoolWrite } from "./spool.js";
+import { destination, spoolWrite } from "./spool.js";
 import { asAccepted } from "./forward.js";
 
 // The request headers that matter to an InfluxDB write (spec Part A §5).
@@ -37,6 +37,7 @@ export async function handleWrite(request, cfg, log) {
         "content-encoding": firstValue(request.headers, "Content-Encoding") ?? undefined,
       },
       limits: { maxBody: cap, maxBatch: cfg.maxBatch, maxMessage: cfg.maxMessage },
+      acceptPartial: cfg.partialWrites,
       upstream: cfg.backendKind,
     });
     return {
@@ -71,9 +72,6 @@ export async function handleWrite(request, cfg, log) {
     return new Response(verdict.body, { status: verdict.status, headers: verdict.headers });
   }
 
-  log.action = "forward";
-  log.points = verdict.points;
-  log.lines = verdict.lines;
   if (cfg.backend === null) {
     log.action = "unavailable";
     log.error = "BACKEND_URL is not set";
@@ -84,6 +82,8 @@ export async function handleWrite(request, cfg, log) {
     const v = FIRST_VALUE.has(name) ? firstValue(request.headers, name) : request.headers.get(name);
     if (v !== null) headers[name] = v;
   }
+  const client = clientAddress(request);
+  if (client !== null) headers[CLIENT_ADDRESS_HEADER] = client;
   let target = url.pathname + url.search;
   if (url.pathname === "/api/v2/write" && cfg.backendKind !== "influxdb2") {
     // A v2 write to InfluxDB 1.x or VictoriaMetrics: the path and credentials they read.
@@ -99,11 +99,49 @@ export async function handleWrite(request, cfg, log) {
       if (up.authorization !== null) headers.Authorization = up.authorization;
     }
   }
+  if (verdict.action === "partial") return partialWrite(cfg, url, target, headers, verdict, log, request);
+  log.action = "forward";
+  log.points = verdict.points;
+  log.lines = verdict.lines;
   const send = () => forward(cfg, target, headers, body.stream(), log, request);
   if (cfg.spool.mode !== "off") {
     return spoolWrite(cfg, url, { target, headers, body: body.bytes }, log, send);
   }
   return (await send()) ?? unavailable(cfg.retryAfter);
+}
+
+// A partial write (spec Part D.1): the accepted lines go on (plain: no Content-Encoding),
+// or to the spool under SPOOL; once they are stored or held, the rejected lines are kept in
+// the destination's spool object and the partial 400 is the answer. Any other answer of
+// the backend (or the spool) is returned unchanged, and then nothing is kept.
+async function partialWrite(cfg, url, target, headers, verdict, log, request) {
+  log.action = "partial";
+  log.accepted = verdict.accepted;
+  log.rejected = verdict.rejected;
+  log.line = verdict.line;
+  const plain = { ...headers };
+  delete plain["Content-Encoding"];
+  const send = () => forward(cfg, target, plain, verdict.forward, log, request);
+  const res =
+    cfg.spool.mode !== "off"
+      ? await spoolWrite(cfg, url, { target, headers: plain, body: verdict.forward }, log, send)
+      : ((await send()) ?? unavailable(cfg.retryAfter));
+  if (res.status < 200 || res.status > 299) return res;
+  await res.body?.cancel();
+  const stored = log.action;
+  log.action = "partial";
+  log.stored = stored;
+  try {
+    const { name, stub } = destination(cfg, url);
+    const notKept = verdict.rejected - verdict.rejectedLines.length;
+    const kept = await stub.keepRejected(name, verdict.destination, verdict.rejectedLines, notKept);
+    log.quarantined = kept.kept;
+    if (kept.dropped > 0) log.quarantine_dropped = kept.dropped;
+  } catch (e) {
+    // The accepted lines are stored: a quarantine that fails never fails the write.
+    log.quarantine_error = String(e && e.message).slice(0, 200);
+  }
+  return new Response(verdict.body, { status: verdict.status, headers: verdict.headers });
 }
 
 // Sends the batch to the backend now: its Response, or null when it was unreachable or did
@@ -138,16 +176,17 @@ async function forward(cfg, target, headers, body, log, request) {
 }
 
 // v1's /write reads credentials from u/p, `Token [user:]secret` or Basic (the core says
-// which); with EDGE_TOKENS, the secret must be one of them. Without EDGE_TOKENS, a v1 write
-// without credentials goes on to the check, whose rule for the backend's kind decides (in
-// front of InfluxDB 1.x the server does).
+// which; none: 401); with EDGE_TOKENS, the secret must be one of them (edgeAuthorized).
+// Without EDGE_TOKENS, a v1 write without credentials goes on to the check, whose rule for
+// the backend's kind decides (in front of InfluxDB 1.x the server does).
 async function admitted(request, url, auth, cfg) {
   if (url.pathname === "/write") {
     const c = credentials({ endpoint: "/write", query: url.search.slice(1), headers: { authorization: auth ?? undefined } });
     if (c === null) return cfg.edgeTokens.length === 0 && cfg.backendKind === "influxdb1";
-    return edgeSecretAllowed(c.secret, cfg);
+  } else if (auth === null || /^[\t ]*$/.test(auth)) {
+    return false;
   }
-  return auth !== null && !/^[\t ]*$/.test(auth) && (await edgeAuthorized(request, cfg));
+  return edgeAuthorized(request, cfg);
 }
 
 function round(ms) {

@@ -71,7 +71,7 @@ export async function startBackend({ org, bucket, token }) {
 }
 
 // `wrangler dev` of the repository's Worker in front of `backend`, allowing `origin` (CORS).
-export async function startWorker({ backend, origin }) {
+export async function startWorker({ backend, origin, vars = {} }) {
   const port = await freePort();
   const inspector = await freePort();
   const state = fs.mkdtempSync(path.join(os.tmpdir(), 'linegate-www-wrangler-'));
@@ -80,7 +80,8 @@ export async function startWorker({ backend, origin }) {
   const proc = spawn(
     path.join(root, 'node_modules', '.bin', 'wrangler'),
     ['dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--persist-to', state,
-      '--var', `BACKEND_URL:${backend}`, '--var', `CORS_ORIGINS:${origin}`, '--log-level', 'warn'],
+      '--var', `BACKEND_URL:${backend}`, '--var', `CORS_ORIGINS:${origin}`,
+      ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]), '--log-level', 'warn'],
     { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

@@ -43,7 +43,7 @@ function samples() {
   const out = [];
   const verdict = (req) => {
     const v = checkWrite({ query: "org=o&bucket=b", headers: auth, now: NOW, ...req });
-    out.push([v, v.action === "forward" ? "Forward" : "Reject"]);
+    out.push([v, { forward: "Forward", reject: "Reject", partial: "PartialWrite" }[v.action]]);
     return v;
   };
   assert.equal(verdict({ body: "m f=1i 1\n" }).action, "forward");
@@ -56,6 +56,7 @@ function samples() {
     verdict({ query: "org=o&bucket=b&precision=h", body: "m f=1" }),
   ].map((v) => v.status);
   assert.deepEqual(statuses, [400, 401, 404, 413, 500, 400]);
+  assert.equal(verdict({ body: "m f=1\nm f=oops\nm\xff f=\"\xff\" 3\n\xff\n", acceptPartial: true }).action, "partial");
 
   const validation = (body, opts) => {
     const v = validate(body, { now: NOW, ...opts });

@@ -137,4 +137,10 @@ test("credentials as each endpoint reads them", () => {
   assert.equal(c({ endpoint: "/write", query: "p=only" }), null);
   assert.deepEqual(c({ query: "u=a&p=b", headers: { Authorization: "Bearer tok" } }), { user: null, secret: "tok" });
   assert.equal(c({ query: "u=a&p=b" }), null);
+  // A URL of any path: read as InfluxDB reads credentials there (v1's rule on /write and
+  // /query only), so a u/p in another path's query is nobody's credential.
+  assert.deepEqual(c({ url: "http://h/query?u=a&p=b", headers: { Authorization: "Token t" } }), { user: "a", secret: "b" });
+  assert.deepEqual(c({ url: "http://h/api/v2/orgs?u=a&p=b", headers: { Authorization: "Token t" } }), { user: null, secret: "t" });
+  assert.equal(c({ url: "http://h/metrics?u=a&p=b" }), null);
+  assert.equal(c({ url: "http://h/api/v2/orgs", headers: { Authorization: "Token  t" } }).secret, " t");
 });

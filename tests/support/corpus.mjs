@@ -78,3 +78,17 @@ export function expectedBody(row) {
 
 /** Go's corrupt-deflate offset may differ (spec Part A §2): compare the code only. */
 export const offsetExempt = (row) => row.body.includes("flate: corrupt input before offset");
+
+/**
+ * Rows of corpus/partial-expected.jsonl (spec Part D.1), each with `request`: its row in
+ * expected.jsonl or v1-expected.jsonl (the failures, the content encoding), and `query`.
+ */
+export function partialRows() {
+  const all = { v2: corpusRows("expected.jsonl"), v1: corpusRows("v1-expected.jsonl") };
+  return corpusRows("partial-expected.jsonl").map((row) => {
+    const request = all[row.endpoint].find((r) => r.run === row.run && r.file === row.file);
+    let query = row.endpoint === "v1" ? "db=b" : "org=o&bucket=b";
+    if (row.precision !== null && row.precision !== undefined) query += "&precision=" + encodeQueryValue(row.precision);
+    return { ...row, request, query, path: row.endpoint === "v1" ? "/write" : "/api/v2/write" };
+  });
+}

@@ -243,3 +243,68 @@ describe("the edge's rules apply to passed-through requests", { skip }, () => {
     assert.equal(rec.received.length, n);
   });
 });
+
+// Issue 25 item 3: the edge let `?u=x&p=<edge token>` through on any path and forwarded the
+// request's own Authorization, which the backend acted on. The edge now judges exactly the
+// credential the backend will act on (core's rule for the path): the Authorization token
+// everywhere but v1's /write and /query, where u/p come first for both.
+describe("EDGE_TOKENS judge the credential the backend acts on", { skip }, () => {
+  const EDGE = "edge-only-token";
+  const BACKEND_TOKEN = { Authorization: `Token ${SETUP.token}` };
+  let target, w;
+  before(async () => ({ rec: target, w } = await startWorkerAndTarget({ EDGE_TOKENS: EDGE })));
+  after(() => stopAll(w, target));
+
+  test("a query password never vouches for another Authorization", async () => {
+    const n = target.received.length;
+    for (const p of ["/api/v2/orgs", "/api/v2/buckets?org=o", "/metrics", "/api/v2/export?org=o&bucket=b"]) {
+      const sep = p.includes("?") ? "&" : "?";
+      const r = await send(w.url, { method: "GET", path: `${p}${sep}u=x&p=${EDGE}`, headers: BACKEND_TOKEN });
+      assert.equal(r.status, 401, p);
+      assert.equal(r.body.toString(), '{"code":"unauthorized","message":"unauthorized access"}');
+    }
+    assert.equal(target.received.length, n, "nothing reached the backend");
+  });
+
+  test("the credential the backend reads passes when it is an edge token", async () => {
+    const n = target.received.length;
+    // The Authorization token, where the backend reads it.
+    const v2 = await send(w.url, { method: "GET", path: "/api/v2/orgs", headers: { Authorization: `Token ${EDGE}` } });
+    // v1's paths: u/p first, for the edge as for the backend (the Authorization rides along unused).
+    const v1 = await send(w.url, { method: "GET", path: `/write?db=b&u=x&p=${EDGE}`, headers: BACKEND_TOKEN });
+    const query = await send(w.url, { method: "GET", path: `/query?q=SHOW&u=x&p=${EDGE}` });
+    assert.equal(target.received.length, n + 3, "all three passed the edge");
+    if (target.backend !== null) {
+      // The backend judged the edge token (unknown to it), never the all-access Authorization.
+      assert.equal(v2.status, 401);
+      assert.equal(v1.status, 401);
+      assert.equal(query.status, 404);
+    }
+  });
+});
+
+// Issue 25 item 4: behind the Worker every client has the Worker's address, so the Worker
+// names the client to the backend (which believes it from --trusted-proxies only); a client
+// cannot name itself.
+describe("the Worker names the client to the backend", { skip }, () => {
+  const HEADER = "x-linegate-client-address";
+  let rec, w;
+  before(async () => {
+    rec = await startRecorder(() => ({ status: 204 }));
+    w = await startWorker({ BACKEND_URL: rec.url });
+  });
+  after(() => stopAll(w, rec));
+
+  test("writes and passed-through requests carry the address Cloudflare saw, never the client's word", async () => {
+    const n = rec.received.length;
+    const forged = { ...TOKEN, "X-Linegate-Client-Address": "203.0.113.66" };
+    await send(w.url, { method: "POST", path: "/api/v2/write?org=o&bucket=b", headers: forged, body: "m f=1 1\n" });
+    await send(w.url, { method: "GET", path: "/api/v2/buckets", headers: forged });
+    assert.equal(rec.received.length, n + 2);
+    for (const got of rec.received.slice(n)) {
+      assert.notEqual(got.headers[HEADER], "203.0.113.66", got.url);
+      // The test's client is on the loopback: that is what the Worker saw.
+      assert.equal(got.headers[HEADER], "127.0.0.1", got.url);
+    }
+  });
+});

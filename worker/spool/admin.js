@@ -57,5 +57,55 @@ export async function spoolAdmin(request, url, cfg) {
     if (action === "/replay") return json(200, { replayed: await stub.replay(which) });
     return json(200, { dropped: await stub.drop(which) });
   }
-  return json(404, { error: "GET /spool, POST /spool/replay?dest=ID[&id=N], POST /spool/drop?dest=ID[&id=N]" });
+  if (action === "/rejected" || action === "/rejected.lp" || action === "/rejected/drop") {
+    return rejected(request, url, s, action);
+  }
+  return json(404, {
+    error:
+      "GET /spool, POST /spool/replay?dest=ID[&id=N], POST /spool/drop?dest=ID[&id=N], " +
+      "GET /spool/rejected[?dest=ID], GET /spool/rejected.lp[?dest=ID], POST /spool/rejected/drop[?dest=ID]",
+  });
+}
+
+// The rejected lines of partial writes (spec Part D.1.5): listed as JSON, given back as line
+// protocol (the lines alone, to fix and send again), or dropped; one destination
+// (`dest=ID`) or all of them.
+async function rejected(request, url, s, action) {
+  const post = action === "/rejected/drop";
+  if (post ? request.method !== "POST" : request.method !== "GET" && request.method !== "HEAD") {
+    return json(405, { error: post ? "POST only" : "GET only" });
+  }
+  const dest = url.searchParams.get("dest");
+  let ids;
+  if (dest === null) {
+    ids = (await s.ns.get(s.ns.idFromName(INDEX)).destinations()).map((d) => d.id);
+  } else if (/^[0-9a-f]{64}$/.test(dest)) {
+    ids = [dest];
+  } else {
+    return json(400, { error: "dest must be a destination id" });
+  }
+  const stubs = [];
+  for (const id of ids) {
+    try {
+      stubs.push([id, s.ns.get(s.ns.idFromString(id))]);
+    } catch {
+      return json(400, { error: "not a destination id of this spool" });
+    }
+  }
+  if (action === "/rejected.lp") {
+    const parts = [];
+    for (const [, stub] of stubs) parts.push(await stub.rejectedLp());
+    return new Response(new Blob(parts), {
+      status: 200,
+      headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" },
+    });
+  }
+  if (post) {
+    let dropped = 0;
+    for (const [, stub] of stubs) dropped += await stub.dropRejected();
+    return json(200, { dropped });
+  }
+  const destinations = [];
+  for (const [id, stub] of stubs) destinations.push({ id, rejected: await stub.rejected(10_000) });
+  return json(200, { destinations });
 }

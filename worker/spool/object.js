@@ -6,14 +6,16 @@
 //
 // Delivery is at-least-once: a batch is removed only after the backend's 2xx, and that
 // removal is synced to storage before the next batch is sent, so a crash re-sends at most
-// the one batch whose removal was not confirmed. A removal that storage refuses (full) is
-// retried before anything else is sent, never by sending the batch again.
+// the one batch whose removal was not confirmed. Each attempt is recorded before it is
+// made, so full storage stops delivery instead of repeating it: a removal that storage
+// refuses is retried before anything else is sent, never by sending the batch again.
 
 import { DurableObject } from "cloudflare:workers";
 import { config } from "../config.js";
 import { Store } from "./store.js";
 import { attempt, header } from "./deliver.js";
 import { seal, unseal } from "./secrets.js";
+import { Quarantine } from "./quarantine.js";
 
 // The object that lists the destinations and holds the spool-wide byte budget.
 export const INDEX = "\u0000index";
@@ -44,6 +46,8 @@ export class Spool extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     this.store = new Store(ctx.storage.sql);
+    this.store.collect();
+    this.quarantine = new Quarantine(ctx.storage.sql);
     const t = this.store.totals();
     this.count = t.count;
     this.bytes = t.bytes;
@@ -56,6 +60,8 @@ export class Spool extends DurableObject {
     this.backingOff = false;
     // A delivered batch whose removal storage refused: removed before anything is sent.
     this.unrecorded = null;
+    // A delivered batch whose parts are still stored: they go with the next attempt's record.
+    this.garbage = null;
   }
 
   index() {
@@ -71,6 +77,10 @@ export class Spool extends DurableObject {
   async hold(name, target, headers, body) {
     const cfg = config(this.env);
     const s = cfg.spool;
+    // Sealed first: the checks below and the insert then run with no await between them
+    // but the index's (after which they are made again).
+    const sealedTarget = await seal(cfg, target);
+    const sealedHeaders = await seal(cfg, JSON.stringify(headers));
     const fits = () => this.count + 1 <= s.maxBatches && this.bytes + body.length <= s.maxBytes;
     if (!fits()) return { ok: false };
     if (this.bytes + body.length > this.reserved) {
@@ -84,8 +94,6 @@ export class Spool extends DurableObject {
       if (!fits() || this.bytes + body.length > this.reserved) return { ok: false };
     }
     if (this.store.meta("name") === null) this.store.setMeta("name", name);
-    const sealedTarget = await seal(cfg, target);
-    const sealedHeaders = await seal(cfg, JSON.stringify(headers));
     const seq = this.ctx.storage.transactionSync(() =>
       this.store.insert(this.maxOrd + 1, Date.now(), sealedTarget, sealedHeaders, body),
     );
@@ -140,7 +148,7 @@ export class Spool extends DurableObject {
     this.purge(s);
     const until = Date.now() + RUN_MS;
     for (;;) {
-      if (this.unrecorded !== null && !this.tryRemove(this.unrecorded)) {
+      if (this.unrecorded !== null && !this.tryRemove(this.unrecorded, true)) {
         return { at: Date.now() + RESCUE_MS, retrying: true };
       }
       const head = this.store.head();
@@ -182,6 +190,16 @@ export class Spool extends DurableObject {
       this.log(line);
       return line.retry_in_ms;
     }
+    // The attempt is on disk before it is made. Storage too full to take this small write
+    // cannot take the outcome either: then nothing is sent (the object restarts and tries
+    // again), rather than sent again and again because its removal never commits.
+    // It touches the pages a removal does, and carries the last delivered batch's parts.
+    this.ctx.storage.transactionSync(() => {
+      if (this.garbage !== null) this.store.collect(this.garbage);
+      this.store.started(row.seq, row.attempts + 1);
+    });
+    this.garbage = null;
+    await this.ctx.storage.sync();
     const t0 = Date.now();
     const r = await attempt(cfg, batch, policy(cfg));
     line.ms = Date.now() - t0;
@@ -191,7 +209,7 @@ export class Spool extends DurableObject {
     let wait = null;
     if (d.action === "delivered") {
       line.outcome = "delivered";
-      if (!this.tryRemove(row)) line.unrecorded = true;
+      if (!this.tryRemove(row, true)) line.unrecorded = true;
     } else if (d.action === "retry") {
       this.store.failed(row.seq, d.history);
       wait = d.afterMs;
@@ -214,9 +232,9 @@ export class Spool extends DurableObject {
 
   // Removes a delivered batch; when storage refuses, remembers it so that it is removed
   // (not sent) first thing next time.
-  tryRemove(row) {
+  tryRemove(row, delivered = false) {
     try {
-      this.removeRow(row);
+      this.removeRow(row, delivered);
       this.unrecorded = null;
       return true;
     } catch (e) {
@@ -226,8 +244,11 @@ export class Spool extends DurableObject {
     }
   }
 
-  removeRow(row) {
-    const gone = this.ctx.storage.transactionSync(() => this.store.remove(row.seq));
+  // A delivered batch loses only its row now (the smallest write, so that storage which
+  // took the attempt's record takes this too); its parts go with the next record.
+  removeRow(row, delivered = false) {
+    const gone = this.ctx.storage.transactionSync(() => (delivered ? this.store.forget(row.seq) : this.store.remove(row.seq)));
+    if (delivered) this.garbage = row.seq;
     if (gone) {
       this.count--;
       this.bytes -= row.size;
@@ -277,9 +298,48 @@ export class Spool extends DurableObject {
     } catch {}
   }
 
-  /** Admin: what this destination holds. */
-  stats() {
+  /**
+   * Keeps a partial write's rejected lines (spec Part D.1.5); resolves once on disk. Lists
+   * this destination at the index, so the admin endpoint finds it.
+   */
+  async keepRejected(name, destination, lines, notKept) {
+    const q = config(this.env).quarantine;
+    const r = this.ctx.storage.transactionSync(() =>
+      this.quarantine.add(destination, Date.now(), lines, notKept, q.maxBytes, q.maxAgeMs),
+    );
+    if (this.store.meta("name") === null) this.store.setMeta("name", name);
+    if (this.store.meta("listed") === null) {
+      await this.index().listDestination(this.ctx.id.toString(), name);
+      this.store.setMeta("listed", 1);
+    }
+    await this.ctx.storage.sync();
+    if (r.dropped > 0) this.log({ outcome: "rejected_dropped", dropped: r.dropped });
+    return r;
+  }
+
+  /** Admin: the rejected lines kept here (JSON), as line protocol, or dropped. */
+  rejected(limit) {
+    return this.quarantine.list(limit);
+  }
+
+  rejectedLp() {
+    return this.quarantine.lp();
+  }
+
+  async dropRejected() {
+    const n = this.quarantine.drop();
+    await this.ctx.storage.sync();
+    return n;
+  }
+
+  /** Admin: what this destination holds. Looking also wakes a destination whose alarm was
+   * lost (workerd drops an alarm it failed to store, as on a full disk) while it holds
+   * batches; so does any write to it (hold). */
+  async stats() {
     this.purge(config(this.env).spool);
+    if (this.queued > 0 && !this.delivering && (await this.ctx.storage.getAlarm()) === null) {
+      await this.ctx.storage.setAlarm(Date.now());
+    }
     const now = Date.now();
     const q = this.store.queueStats();
     const dead = this.store.deadLetters().map((d) => ({
@@ -306,6 +366,7 @@ export class Spool extends DurableObject {
       head_attempts: q.attempts ?? 0,
       dead_letters: dead.length,
       dead,
+      ...this.quarantine.stats(),
     };
   }
 
@@ -351,5 +412,10 @@ export class Spool extends DurableObject {
 
   destinations() {
     return this.store.destinations();
+  }
+
+  /** Lists destination `id` (holding rejected lines only: no budget asked). */
+  listDestination(id, name) {
+    this.store.register(id, name);
   }
 }

@@ -100,6 +100,22 @@ export class Store {
     return this.sql.exec("DELETE FROM batch WHERE seq = ?", seq).rowsWritten > 0;
   }
 
+  /** An attempt about to be made (its number), recorded first (see object.js, deliver). */
+  started(seq, attempts) {
+    this.sql.exec("UPDATE batch SET attempts = ?, ord = ord WHERE seq = ?", attempts, seq);
+  }
+
+  /** A delivered batch, removed with the smallest write: its row (its parts go later). */
+  forget(seq) {
+    return this.sql.exec("DELETE FROM batch WHERE seq = ?", seq).rowsWritten > 0;
+  }
+
+  /** The parts of batches forgotten (one, or all of them). */
+  collect(seq = null) {
+    if (seq !== null) this.sql.exec("DELETE FROM part WHERE seq = ?", seq);
+    else this.sql.exec("DELETE FROM part WHERE seq NOT IN (SELECT seq FROM batch)");
+  }
+
   /** What a failed attempt leaves: the history delivery needs for the next one. */
   failed(seq, h) {
     this.sql.exec("UPDATE batch SET attempts = ?, strikes = ?, first_strike = ? WHERE seq = ?", h.attempts, h.strikes, h.firstStrikeMs, seq);

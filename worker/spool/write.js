@@ -1,6 +1,7 @@
 // The write path for SPOOL=fallback|always, once the edge check has passed: which object
 // holds a write (its destination), and when a batch goes to the backend now or to the spool.
 
+import { fallbackHolds } from "../linegate.js";
 import { internal, spoolFull, spoolUnavailable } from "../respond.js";
 
 /**
@@ -50,7 +51,7 @@ export async function spoolWrite(cfg, url, batch, log, forward) {
     }
     if (waiting === 0) {
       const res = await forward();
-      if (res !== null && res.status !== 429 && res.status < 500) return res;
+      if (res !== null && !fallbackHolds(res.status)) return res;
       if (res !== null) {
         log.backend_status = res.status;
         await res.body?.cancel();

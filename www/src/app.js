@@ -238,7 +238,7 @@ $('endpoint').addEventListener('change', () => {
   showEndpoint();
   schedule(0);
 });
-for (const id of ['precision', 'encoding']) $(id).addEventListener('change', () => schedule(0));
+for (const id of ['precision', 'encoding', 'partial']) $(id).addEventListener('change', () => schedule(0));
 for (const id of ['now', 'max-body', 'max-batch', 'max-message']) $(id).addEventListener('input', () => schedule(400));
 $('now-set').addEventListener('click', () => {
   $('now').value = (BigInt(Date.now()) * 1000000n).toString();
@@ -281,6 +281,7 @@ function readOptions() {
     endpoint: $('endpoint').value,
     precision: $('precision').value,
     encoding: $('encoding').value,
+    partial: $('partial').checked,
     now,
     limits,
   };
@@ -469,6 +470,29 @@ function showResult(r) {
   }
 
   renderSummary($('summary'), r);
+  showPartial(r);
+}
+
+// The split of a partial write: the answer the server gives once the good lines are stored,
+// the lines that would go and those kept back.
+function showPartial(r) {
+  const p = r.partial;
+  $('partial-box').hidden = !p;
+  if (!p) return;
+  $('verdict-text').textContent = `${STATUS_TEXT[400]} — a partial write: ${int(p.accepted)} lines would be written, ${int(p.rejected)} kept back.`;
+  $('verdict-body').textContent = p.body;
+  $('verdict-body').dataset.full = 'true';
+  $('partial-text').textContent = `With accept_partial=true a linegate Worker or backend writes ${int(p.accepted)} lines (${bytes(p.forwardBytes)}, sent plain) and keeps ${int(p.rejected)} back for you to fix.`;
+  $('partial-go-count').textContent = `(${int(p.accepted)})`;
+  $('partial-go').textContent = p.forward;
+  $('partial-kept-count').textContent = `(${int(p.rejected)})`;
+  const ol = $('partial-kept');
+  ol.replaceChildren();
+  for (const l of p.kept) {
+    const li = document.createElement('li');
+    li.append(span('where', `line ${int(l.line)}`), ' ', span('reason', l.reason), ' ', span('text', l.text));
+    ol.append(li);
+  }
 }
 
 function moreDiags() {
@@ -595,6 +619,7 @@ $('send-form').addEventListener('submit', async (e) => {
       rp: $('send-rp').value.trim(),
       token: $('send-token').value,
       precision: opts.precision || $('precision').value,
+      partial: $('partial').checked,
       gzip,
       body: src.blob,
     });

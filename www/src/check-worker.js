@@ -59,6 +59,10 @@ async function check({ id, source, options }) {
   // v1's /write: its precision rules (never rejected, u/m/h read as ns) and its warning.
   if (options.endpoint === '/write') opts.endpoint = '/write';
   const v = await linegate.checkStream(blob.stream(), opts);
+  // A partial write (spec Part D.1): when some lines pass and some do not, the split as the
+  // server would make it, from the package's request check (an authorized write naming an
+  // org and bucket, as the batch check assumes).
+  const partial = options.partial && v.status === 400 && v.rejected > 0 && v.points > 0 ? await split(blob, options, gzip) : null;
   const tParse = performance.now();
   const tRead = t0;
 
@@ -85,7 +89,33 @@ async function check({ id, source, options }) {
     warnings: v.warnings,
     warningsTotal: v.warningsTotal,
     summary: v.summary,
+    partial,
     ms: { read: tRead - t0, parse: tParse - tRead, total: performance.now() - t0 },
+  };
+}
+
+const MAX_PARTIAL_SHOWN = 2000; // lines of each side the page lists
+const PARTIAL_TEXT = 1 << 20; // bytes of the accepted lines shown
+
+async function split(blob, options, gzip) {
+  const v1 = options.endpoint === '/write';
+  const query = `${v1 ? 'db=b' : 'org=o&bucket=b'}&precision=${encodeURIComponent(options.precision)}&accept_partial=true`;
+  const headers = { authorization: 'Token t' };
+  if (gzip) headers['content-encoding'] = 'gzip';
+  const req = { endpoint: options.endpoint, query, headers, now: options.now, limits: options.limits, acceptPartial: 'request' };
+  const p = await linegate.checkStream(blob.stream(), { request: req });
+  if (p.action !== 'partial') return null;
+  const dec = new TextDecoder('utf-8');
+  const text = (t) => visible(typeof t === 'string' ? t : dec.decode(t));
+  return {
+    status: p.status,
+    headers: p.headers,
+    body: p.body,
+    accepted: p.accepted,
+    rejected: p.rejected,
+    forwardBytes: p.forward.length,
+    forward: dec.decode(p.forward.subarray(0, PARTIAL_TEXT)),
+    kept: p.rejectedLines.slice(0, MAX_PARTIAL_SHOWN).map((l) => ({ line: l.line, reason: text(l.reason), text: text(l.text) })),
   };
 }
 

@@ -4,7 +4,7 @@
 // `endpoint` is the path chosen on the page: v2's `/api/v2/write` (org, bucket) or v1's
 // `/write` (db, rp). The URL may be a server root or already end in either write path (one
 // typed before switching): that path is replaced by the chosen one.
-export function writeUrl(base, { endpoint = '/api/v2/write', org, bucket, db, rp, precision }) {
+export function writeUrl(base, { endpoint = '/api/v2/write', org, bucket, db, rp, precision, partial = false }) {
   const u = new URL(base);
   u.pathname = u.pathname.replace(/\/+$/, '').replace(/\/api\/v2\/write$|\/write$/, '') + endpoint;
   if (endpoint === '/write') {
@@ -15,13 +15,15 @@ export function writeUrl(base, { endpoint = '/api/v2/write', org, bucket, db, rp
     u.searchParams.set('bucket', bucket);
   }
   u.searchParams.set('precision', precision);
+  // A partial write (spec Part D.1): the server keeps the good lines of a bad batch.
+  if (partial) u.searchParams.set('accept_partial', 'true');
   return u;
 }
 
-export async function send({ url, endpoint, org, bucket, db, rp, token, precision, gzip, body, timeoutMs = 120000 }) {
+export async function send({ url, endpoint, org, bucket, db, rp, token, precision, partial, gzip, body, timeoutMs = 120000 }) {
   let u;
   try {
-    u = writeUrl(url, { endpoint, org, bucket, db, rp, precision });
+    u = writeUrl(url, { endpoint, org, bucket, db, rp, precision, partial });
   } catch {
     throw new Error(`“${url}” is not a URL`);
   }

@@ -1,8 +1,12 @@
-//! A delay for addresses that keep guessing tokens.
+//! What bounds the cost of failed authentication: a delay for addresses that keep guessing
+//! (taken first, before a password is hashed), the client's address as a trusted proxy
+//! names it, and a small pool of low-priority threads for password hashing, so a flood of
+//! wrong v1 passwords cannot take the CPU from valid writes (issue 25 item 4).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::str::FromStr;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Failed authentications per client address over a minute: past `burst`, each further
@@ -28,6 +32,21 @@ impl Throttle {
         }
     }
 
+    /// How long a request from `ip` waits before its password is hashed: what its next
+    /// failure would cost, once the address is past its burst (nothing is counted).
+    pub fn owed(&self, ip: IpAddr) -> Duration {
+        if self.delay.is_zero() {
+            return Duration::ZERO;
+        }
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        match seen.get(&ip) {
+            Some(&(t, n)) if t.elapsed() < WINDOW => {
+                self.delay * n.saturating_sub(self.burst).min(8)
+            }
+            _ => Duration::ZERO,
+        }
+    }
+
     /// Notes a failure from `ip`; gives how long its answer should wait.
     pub fn failed(&self, ip: IpAddr) -> Duration {
         if self.delay.is_zero() {
@@ -48,5 +67,196 @@ impl Throttle {
         e.1 = e.1.saturating_add(1);
         let over = e.1.saturating_sub(self.burst);
         self.delay * over.min(8)
+    }
+}
+
+/// An address or network an operator names as a proxy (`--trusted-proxies`): `127.0.0.1`,
+/// `10.0.0.0/8`, `::1`, `fd00::/8`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Net {
+    addr: IpAddr,
+    bits: u8,
+}
+
+impl FromStr for Net {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Net, String> {
+        let bad = || format!("{s:?}: want an IP address or ADDRESS/BITS");
+        let (a, bits) = match s.trim().split_once('/') {
+            Some((a, b)) => (a, Some(b.parse::<u8>().map_err(|_| bad())?)),
+            None => (s.trim(), None),
+        };
+        let addr: IpAddr = a.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let bits = bits.unwrap_or(max);
+        if bits > max {
+            return Err(bad());
+        }
+        Ok(Net { addr, bits })
+    }
+}
+
+impl Net {
+    /// Whether `ip` is in this network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let (a, b, width) = match (self.addr, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => (u32::from(a) as u128, u32::from(b) as u128, 32),
+            (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),
+            _ => return false,
+        };
+        let shift = width - u32::from(self.bits);
+        shift >= width || (a >> shift) == (b >> shift)
+    }
+}
+
+/// The client's address: the peer's, or, when the peer is a proxy the operator trusts,
+/// the address it names in `header` (the Worker sets it; from anyone else it is ignored,
+/// so a client cannot pick the address its failures are counted against).
+pub fn client_address(peer: IpAddr, trusted: &[Net], header: Option<&[u8]>) -> IpAddr {
+    if !trusted.iter().any(|n| n.contains(peer)) {
+        return peer;
+    }
+    header
+        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok())
+        .unwrap_or(peer)
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed number of threads for password hashing, at the lowest CPU priority (nice 19):
+/// at most that many hashes run at once, others wait their turn, and while the machine is
+/// busy with valid writes the hashing gets only what is left over.
+pub struct HashPool {
+    jobs: Mutex<mpsc::Sender<Job>>,
+}
+
+impl HashPool {
+    /// Starts `threads` hashing threads (at least one).
+    pub fn new(threads: usize) -> HashPool {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("linegate-hash-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "starting a password hashing thread");
+            }
+        }
+        HashPool {
+            jobs: Mutex::new(tx),
+        }
+    }
+
+    /// Runs `f` on the pool and waits for its result (`None` if the pool is gone).
+    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = mpsc::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(job)
+            .ok()?;
+        rx.recv().ok()
+    }
+}
+
+impl HashPool {
+    /// [`HashPool::run`] for async callers: the wait parks the task, not a thread.
+    pub async fn run_async<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(job)
+            .ok()?;
+        rx.await.ok()
+    }
+}
+
+static POOL: OnceLock<HashPool> = OnceLock::new();
+
+/// Sizes the process's hashing pool (`serve --hash-threads`); the first call wins.
+pub fn init_hash_pool(threads: usize) {
+    let _ = POOL.set(HashPool::new(threads));
+}
+
+/// The process's hashing pool (one thread unless `init_hash_pool` said otherwise).
+pub fn hash_pool() -> &'static HashPool {
+    POOL.get_or_init(|| HashPool::new(1))
+}
+
+/// Nice 19 for the calling thread (Linux keeps the nice value per thread); elsewhere, or
+/// if refused, the thread keeps its priority and the pool's size still bounds it.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its arguments; `who` 0 names the calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nets() {
+        let n: Net = "10.0.0.0/8".parse().unwrap();
+        assert!(n.contains("10.1.2.3".parse().unwrap()));
+        assert!(!n.contains("11.0.0.1".parse().unwrap()));
+        assert!(!n.contains("::1".parse().unwrap()));
+        let one: Net = "127.0.0.1".parse().unwrap();
+        assert!(one.contains("127.0.0.1".parse().unwrap()));
+        assert!(!one.contains("127.0.0.2".parse().unwrap()));
+        let all: Net = "::/0".parse().unwrap();
+        assert!(all.contains("fd00::1".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<Net>().is_err());
+        assert!("nope".parse::<Net>().is_err());
+    }
+
+    #[test]
+    fn the_header_counts_only_from_a_trusted_proxy() {
+        let proxy: Vec<Net> = vec!["127.0.0.1".parse().unwrap()];
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let other: IpAddr = "192.0.2.7".parse().unwrap();
+        let named = Some(&b"198.51.100.9"[..]);
+        assert_eq!(
+            client_address(lo, &proxy, named),
+            "198.51.100.9".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(client_address(other, &proxy, named), other);
+        assert_eq!(client_address(lo, &proxy, Some(b"garbage")), lo);
+        assert_eq!(client_address(lo, &[], named), lo);
+    }
+
+    #[test]
+    fn owed_before_hashing() {
+        let t = Throttle::new(2, Duration::from_millis(10));
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(t.owed(ip), Duration::ZERO);
+        for _ in 0..4 {
+            t.failed(ip);
+        }
+        assert_eq!(t.owed(ip), Duration::from_millis(20));
+        assert_eq!(HashPool::new(1).run(|| 6 * 7), Some(42));
     }
 }

@@ -379,3 +379,15 @@ bucket = "n"
         assert!(toml::from_str::<FileConfig>("nonsense = 1").is_err());
     }
 }
+
+/// Who may do what beyond a token's own permissions (flags of `serve`).
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    /// OSS's rule for the DBRP API: a mapping needs write on its own bucket only, even when
+    /// its database takes another bucket's virtual mapping (`--dbrp-oss-permissions`).
+    /// Off by default: such a mapping needs write on the shadowed buckets too.
+    pub dbrp_oss_permissions: bool,
+    /// Proxies whose `X-Linegate-Client-Address` names the client (`--trusted-proxies`):
+    /// failed authentication is then counted per client, not per proxy.
+    pub trusted_proxies: Vec<crate::auth::Net>,
+}

@@ -42,6 +42,8 @@ pub struct ServeOptions {
     pub compression: store::Compression,
     /// Timeouts, caps and the failed-authentication delay.
     pub guards: config::Guards,
+    /// What is trusted beyond tokens.
+    pub access: config::Access,
     /// Partial writes (spec Part D.1) and the quarantine's bounds.
     pub partial: linegate_core::partial::PartialWrites,
     pub quarantine: store::QuarantineBounds,
@@ -236,6 +238,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         budget: body::Budget::new(opts.guards.max_inflight_bytes),
         throttle: auth::Throttle::new(opts.guards.auth_fail_burst, opts.guards.auth_fail_delay),
         conns: conns.clone(),
+        access: opts.access.clone(),
         partial: opts.partial,
         quarantine: opts.quarantine,
         quarantine_stats: Default::default(),

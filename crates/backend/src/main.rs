@@ -153,6 +153,18 @@ struct Serve {
     /// The delay, in milliseconds.
     #[arg(long)]
     auth_fail_delay_ms: Option<u64>,
+    /// OSS's DBRP permissions: a mapping whose database takes another bucket's virtual
+    /// mapping needs write on its own bucket only (default: on the shadowed buckets too).
+    #[arg(long)]
+    dbrp_oss_permissions: bool,
+    /// Proxies (addresses or ADDRESS/BITS, comma-separated) whose X-Linegate-Client-Address
+    /// header names the client, e.g. the Worker's egress: failed authentication is then
+    /// counted, and delayed, per client rather than per proxy.
+    #[arg(long, env = "LINEGATE_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<linegate_backend::auth::Net>,
+    /// Threads hashing v1 passwords (at the lowest CPU priority; more wait their turn).
+    #[arg(long, env = "LINEGATE_HASH_THREADS", default_value_t = 1)]
+    hash_threads: usize,
     /// Partial writes (spec Part D.1): `off` (default), `request` (with
     /// `accept_partial=true`) or `always`.
     #[arg(long, value_parser = ["off", "request", "always"])]
@@ -361,9 +373,14 @@ fn serve(s: Serve) -> Result<(), String> {
         now_override: s.now_ns,
         compression: store::Compression::parse(&s.compression).unwrap_or_default(),
         guards,
+        access: linegate_backend::config::Access {
+            dbrp_oss_permissions: s.dbrp_oss_permissions,
+            trusted_proxies: s.trusted_proxies,
+        },
         partial,
         quarantine,
     };
+    linegate_backend::auth::init_hash_pool(s.hash_threads);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

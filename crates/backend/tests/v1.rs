@@ -732,3 +732,94 @@ fn dbrp_get_and_patch() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 25 item 9: a token that may write bucket `b` only maps `secret/autogen → b`; an
+/// all-access client's `/write?db=secret` would then land in `b`. OSS's DBRP service checks
+/// only the mapping's own bucket (`dbrp/middleware_auth.go`), so it allows this; linegate
+/// refuses it unless `--dbrp-oss-permissions` asks for OSS's rule.
+#[test]
+fn dbrp_cannot_shadow_a_bucket_the_token_cannot_write() {
+    const CONFIG: &str = r#"
+[[orgs]]
+name = "o"
+[[buckets]]
+org = "o"
+name = "b"
+[[buckets]]
+org = "o"
+name = "secret"
+[[tokens]]
+token = "all-access"
+all_access = true
+[[tokens]]
+token = "writes-b"
+org = "o"
+write = ["b"]
+read = ["b"]
+"#;
+    for oss in [false, true] {
+        let dir = support::temp_dir("v1-dbrp-shadow");
+        let cfg = dir.join("linegate.toml");
+        std::fs::write(&cfg, CONFIG).unwrap();
+        let mut args = vec!["--config", cfg.to_str().unwrap()];
+        if oss {
+            args.push("--dbrp-oss-permissions");
+        }
+        let server = Server::start(&dir.join("data"), &args);
+        let as_token = |tok: &str, method: &str, path: &str, body: &str| {
+            let auth = format!("Token {tok}");
+            server.request(
+                method,
+                path,
+                &[
+                    ("Authorization", &auth),
+                    ("Content-Type", "application/json"),
+                ],
+                body.as_bytes(),
+            )
+        };
+        let r = as_token("all-access", "GET", "/api/v2/buckets?name=b", "");
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        let b = v["buckets"][0]["id"].as_str().unwrap().to_string();
+        let map = |db: &str, rp: &str| {
+            as_token(
+                "writes-b",
+                "POST",
+                "/api/v2/dbrps",
+                &format!(
+                    r#"{{"org":"o","bucketID":"{b}","database":"{db}","retention_policy":"{rp}"}}"#
+                ),
+            )
+        };
+        // A database no other bucket's virtual mapping names: allowed either way.
+        assert_eq!(map("mine", "autogen").status, 201);
+        // `secret`'s own (db, rp), and another rp of its database (the first mapping of a
+        // database is its default, so it would take `db=secret` without rp too).
+        for rp in ["autogen", "other"] {
+            let r = map("secret", rp);
+            let want = if oss { 201 } else { 403 };
+            assert_eq!(r.status, want, "secret/{rp} oss={oss}: {}", r.text());
+        }
+        let w = as_token("all-access", "POST", "/write?db=secret", "m f=1 1\n");
+        assert_eq!(w.status, 204, "{}", w.text());
+        let exported = |bucket: &str| {
+            let r = as_token(
+                "all-access",
+                "GET",
+                &format!("/api/v2/export?org=o&bucket={bucket}"),
+                "",
+            );
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.text()
+        };
+        let (into_b, into_secret) = (exported("b"), exported("secret"));
+        if oss {
+            // OSS's behaviour, asked for: the write went where the mapping points.
+            assert_eq!((into_b.as_str(), into_secret.as_str()), ("m f=1.0 1\n", ""));
+        } else {
+            assert_eq!((into_b.as_str(), into_secret.as_str()), ("", "m f=1.0 1\n"));
+        }
+        drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

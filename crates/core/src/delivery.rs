@@ -236,6 +236,15 @@ pub fn classify(
     }
 }
 
+/// `SPOOL=fallback`'s rule for a live write's answer: whether the door keeps the batch to
+/// deliver later instead of passing the answer to the client. Only an upstream that is
+/// busy or failing (429, 5xx) is; its other answers (2xx, 4xx, and 1xx/3xx as they come)
+/// go back as they are, so the client still sees the backend's verdict. (No answer at all
+/// is held too; that the door knows without asking.)
+pub fn fallback_holds(status: u16) -> bool {
+    status == 429 || status >= 500
+}
+
 /// Whether [`classify`] reads the batch for `answer` (only a 413's split does), so a door
 /// that must copy the body to call it can leave it where it is otherwise.
 pub fn needs_batch(answer: &Answer<'_>) -> bool {
@@ -488,6 +497,12 @@ mod tests {
         for (name, answer, body, want) in rows {
             assert_eq!(decide(answer, body), want, "{name}");
         }
+    }
+
+    #[test]
+    fn fallback_holds_busy_and_failing_answers_only() {
+        let held: Vec<u16> = (100..600).filter(|&s| fallback_holds(s)).collect();
+        assert_eq!(held, [429].into_iter().chain(500..600).collect::<Vec<_>>());
     }
 
     #[test]

@@ -60,6 +60,8 @@
 //!
 //! ## The rest
 //!
+//! - [`partial`]: partial writes (spec Part D.1): the split of a batch into accepted and
+//!   rejected lines, and the answer.
 //! - [`limits`]: every limit and its default ([`Limits`] for the ones a caller sets).
 //! - [`answers`]: every answer as data ([`Rejection`] with its [`answers::Reason`], and
 //!   `/ping`, `/health`, `/ready`, unknown paths and methods), sent unchanged by the doors.

@@ -273,6 +273,22 @@ impl TimeRule {
     }
 }
 
+/// Whose credential rule a request at `path` is read by, as InfluxDB reads credentials
+/// there: v1's (`u`/`p`, `Token [user:]secret`, Basic) on the v1-compatibility paths
+/// `/write` and `/query`, v2's (`Token`/`Bearer` only) everywhere else. An edge judging
+/// credentials for a server judges this one, so it judges what the server will act on.
+pub fn credentials_rule(path: &str) -> Endpoint {
+    match path {
+        "/write" | "/query" => Endpoint::V1,
+        _ => Endpoint::V2,
+    }
+}
+
+/// The header an edge sets to its client's address when it forwards a request, so a server
+/// behind it counts failed authentication per client rather than per edge. A server
+/// believes it only from proxies its operator names.
+pub const CLIENT_ADDRESS_HEADER: &str = "X-Linegate-Client-Address";
+
 /// Reads the credentials of a request as its endpoint does (Part C step 1 for v1).
 pub fn credentials<'a>(head: &Head<'a>, query: &Query<'a>) -> Option<Credentials<'a>> {
     let auth = head.authorization;
@@ -410,7 +426,9 @@ pub fn admit<'a, L: Lookup>(head: &Head<'a>, lookup: &mut L) -> Result<Admitted<
     })
 }
 
-fn authenticate<L: Lookup>(lookup: &mut L, creds: &Credentials<'_>) -> Option<L::Auth> {
+/// Step 1 on a server: the authorization credentials stand for, if any (a v1 user name
+/// that names no v1 authorization has its password tried as a token).
+pub fn authenticate<L: Lookup>(lookup: &mut L, creds: &Credentials<'_>) -> Option<L::Auth> {
     match creds {
         Credentials::Token(t) => lookup.token(t),
         Credentials::Password { user, password } => match lookup.v1_user(user, password) {
@@ -586,6 +604,15 @@ pub fn virtual_mapping(bucket_name: &[u8]) -> (&[u8], &[u8], bool) {
         Some(i) => (&bucket_name[..i], &bucket_name[i + 1..], false),
         None => (bucket_name, b"autogen", true),
     }
+}
+
+/// Whether an explicit mapping of database `db` can take `/write`s meant for the virtual
+/// mapping of bucket `bucket_name` ([`find_bucket_v1`] looks explicit mappings up first, and
+/// the first mapping of a database becomes its default, so any explicit mapping of that
+/// database can). Creating one then needs the right to write that bucket too, unless the
+/// operator asks for OSS's behaviour (OSS checks only the mapping's own bucket).
+pub fn shadows_virtual(db: &[u8], bucket_name: &[u8]) -> bool {
+    virtual_mapping(bucket_name).0 == db
 }
 
 /// Step 5 of v1: the bucket of a DBRP mapping in the token's org; explicit mappings first,
@@ -802,6 +829,25 @@ mod tests {
             assert_eq!(found.is_ok(), default, "{name} without rp");
         }
         assert_eq!(virtual_mapping(b"a/b/c"), (&b"a"[..], &b"b/c"[..], false));
+    }
+
+    #[test]
+    fn credentials_rule_follows_the_path() {
+        assert_eq!(credentials_rule("/write"), Endpoint::V1);
+        assert_eq!(credentials_rule("/query"), Endpoint::V1);
+        for p in ["/api/v2/write", "/api/v2/orgs", "/metrics", "/write/", "/"] {
+            assert_eq!(credentials_rule(p), Endpoint::V2, "{p}");
+        }
+    }
+
+    /// Any explicit mapping of a bucket's virtual database can take its writes (issue 25
+    /// item 9: `secret/autogen → b` shadowed bucket `secret`).
+    #[test]
+    fn explicit_mappings_shadow_virtual_ones_of_their_database() {
+        assert!(shadows_virtual(b"secret", b"secret"));
+        assert!(shadows_virtual(b"db", b"db/rp"));
+        assert!(!shadows_virtual(b"other", b"secret"));
+        assert!(!shadows_virtual(b"db/rp", b"db/rp"));
     }
 
     #[test]

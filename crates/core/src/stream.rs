@@ -599,14 +599,20 @@ impl Checker {
 
     /// [`finish`](Checker::finish) as a live request's verdict, equal to
     /// [`check_request`](crate::check_request)'s.
-    pub fn finish_request(mut self) -> Verdict {
+    pub fn finish_request(self) -> Verdict {
+        self.finish_request_split().0
+    }
+
+    /// [`finish_request`](Checker::finish_request) and the split asked for with
+    /// [`accept_partial`](Checker::accept_partial) (see [`finish_split`](Checker::finish_split)).
+    pub fn finish_request_split(mut self) -> (Verdict, Option<Split>) {
         let (kind, mut refused) = (self.upstream, self.refused.take());
-        let v = self.finish_with(&mut |p| {
+        let (v, split) = self.finish_split_with(&mut |p| {
             if refused.is_none() && kind != Kind::InfluxDb2 {
                 refused = upstream::refuse_point(kind, p);
             }
         });
-        match v.code {
+        let verdict = match v.code {
             // The body is good line protocol, but the upstream would refuse or lose a point.
             None if refused.is_some() => Verdict::Reject(refused.expect("checked")),
             None => Verdict::Forward {
@@ -620,6 +626,7 @@ impl Checker {
                 body: v.body,
                 line: v.line,
             }),
-        }
+        };
+        (verdict, split)
     }
 }

@@ -67,13 +67,19 @@ pub struct Outgoing {
 /// InfluxDB 1.8's `bucket2dbrp`: `db/rp` or `db` (default policy); a leading `/` has no
 /// database.
 pub fn bucket_to_dbrp(bucket: &str) -> Result<(&str, Option<&str>), Rejection> {
-    // `split_once`, not indexing: no char-boundary panic path (and its formatting) in wasm.
-    match bucket.split_once('/') {
-        None => Ok((bucket, None)),
-        Some(("", _)) => Err(Rejection::invalid(
-            format!("bucket name \"{bucket}\" is missing a database").as_bytes(),
-        )),
-        Some((db, rp)) => Ok((db, (!rp.is_empty()).then_some(rp))),
+    // Bytes and `get`, not `find` and indexing: no searcher and no char-boundary panic path
+    // (with its formatting) in the wasm build.
+    let Some(i) = bucket.bytes().position(|b| b == b'/') else {
+        return Ok((bucket, None));
+    };
+    match (bucket.get(..i), bucket.get(i + 1..)) {
+        (Some(db), Some(rp)) if !db.is_empty() => Ok((db, (!rp.is_empty()).then_some(rp))),
+        _ => {
+            let mut m = b"bucket name \"".to_vec();
+            m.extend_from_slice(bucket.as_bytes());
+            m.extend_from_slice(b"\" is missing a database");
+            Err(Rejection::invalid(&m))
+        }
     }
 }
 
@@ -277,20 +283,22 @@ pub fn decide(
 /// Standard base64 with padding (RFC 4648), for Basic credentials.
 pub fn base64(input: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    let mut out = Vec::with_capacity(input.len().div_ceil(3) * 4);
     for c in input.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
+        let n = c
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
         for i in 0..4 {
-            if i <= c.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            out.push(if i <= c.len() {
+                A[(n >> (18 - 6 * i) & 63) as usize]
             } else {
-                out.push('=');
-            }
+                b'='
+            });
         }
     }
-    out
+    // Only ASCII was pushed.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -187,7 +187,7 @@ pub async fn create(State(app): State<Arc<App>>, req: Request) -> Response {
         let Some(bucket) = reg.buckets.get(&bid).filter(|b| b.org_id == org) else {
             return error(404, "not found", "no bucket with this bucketID in the org");
         };
-        if !token.can_write(bucket) {
+        if !token.can_write(bucket) || shadows_unwritable(&app, &reg, &token, bucket, &db) {
             return reject(Rejection::forbidden_write());
         }
         let same_db = |m: &&Dbrp| m.org_id == org && m.db == db;
@@ -237,6 +237,21 @@ pub async fn create(State(app): State<Arc<App>>, req: Request) -> Response {
         return error(500, "internal error", &e);
     }
     json_response(201, &mapping_json(&mapping))
+}
+
+/// Whether a mapping of `db` to `bucket` would take `/write`s meant for the virtual mapping
+/// of another bucket of the org that the token may not write (issue 25: a token scoped to
+/// `b` mapping `secret/autogen → b` received an all-access client's writes to `db=secret`).
+/// OSS allows it (its DBRP service checks the mapping's own bucket only): so does
+/// `--dbrp-oss-permissions`.
+fn shadows_unwritable(app: &App, reg: &Registry, token: &Token, bucket: &Bucket, db: &str) -> bool {
+    !app.access.dbrp_oss_permissions
+        && reg.buckets.values().any(|b| {
+            b.org_id == bucket.org_id
+                && b.id != bucket.id
+                && pipeline::shadows_virtual(db.as_bytes(), b.name.as_bytes())
+                && !token.can_write(b)
+        })
 }
 
 /// The mapping `id` of `org` as the API shows it — explicit, or a bucket's virtual one when
@@ -335,6 +350,14 @@ pub async fn update(State(app): State<Arc<App>>, Path(id): Path<String>, req: Re
                 "invalid",
                 "a virtual DBRP mapping follows its bucket's name and cannot be updated",
             );
+        }
+        // A mapping made before this rule (or under --dbrp-oss-permissions) is not extended.
+        let shadowing = reg
+            .buckets
+            .get(&old.bucket_id)
+            .is_some_and(|b| shadows_unwritable(&app, &reg, &token, b, &old.db));
+        if shadowing {
+            return reject(Rejection::forbidden_write());
         }
         let mut new = old.clone();
         if let Some(rp) = upd.retention_policy {

@@ -7,6 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -14,7 +15,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -68,6 +69,7 @@ pub struct App {
     /// Delays for addresses that keep failing authentication.
     pub throttle: Throttle,
     pub conns: Arc<ConnStats>,
+    pub access: crate::config::Access,
     /// Partial writes (spec Part D.1) and the quarantine of their rejected lines.
     pub partial: linegate_core::partial::PartialWrites,
     pub quarantine: store::QuarantineBounds,
@@ -237,19 +239,65 @@ async fn authorize(app: &App, parts: &Parts) -> Result<Token, Response> {
     if let Some(t) = found {
         return Ok(t);
     }
-    throttle(app, parts).await;
+    throttle(app, &parts.extensions, &parts.headers).await;
     Err(reject(Rejection::unauthorized()))
 }
 
+/// The client's address: the peer's, or the one a proxy the operator trusts names
+/// (`crate::auth::client_address`).
+fn client_ip(app: &App, ext: &Extensions, headers: &HeaderMap) -> Option<IpAddr> {
+    let Peer(addr) = ext.get::<Peer>()?;
+    let named = first_value(headers, pipeline::CLIENT_ADDRESS_HEADER);
+    Some(crate::auth::client_address(
+        addr.ip(),
+        &app.access.trusted_proxies,
+        named,
+    ))
+}
+
 /// Holds back the 401 of an address that keeps failing authentication.
-async fn throttle(app: &App, parts: &Parts) {
-    if let Some(Peer(addr)) = parts.extensions.get::<Peer>() {
-        let wait = app.throttle.failed(addr.ip());
+async fn throttle(app: &App, ext: &Extensions, headers: &HeaderMap) {
+    if let Some(ip) = client_ip(app, ext, headers) {
+        let wait = app.throttle.failed(ip);
         if !wait.is_zero() {
             app.metrics.auth_delayed.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// A request's v1 password, judged before the pipeline asks: an address past its burst of
+/// failures waits first (what its next failure would cost), so guessing costs the guesser
+/// time before it costs the server CPU; then the hash is awaited on the hashing pool (a
+/// password that verified recently is neither delayed nor hashed). The lookup it returns
+/// gives the pipeline that answer.
+async fn password_first(
+    app: &App,
+    ext: &Extensions,
+    headers: &HeaderMap,
+    head: &Head<'_>,
+) -> StoreLookup {
+    let mut lookup = StoreLookup::new(app.store.clone());
+    let q = Query::parse(head.query);
+    let Some(Credentials::Password { user, password }) = pipeline::credentials(head, &q) else {
+        return lookup;
+    };
+    if !store::v1::recently_verified(&app.store, &user, &password) {
+        if let Some(ip) = client_ip(app, ext, headers) {
+            let wait = app.throttle.owed(ip);
+            if !wait.is_zero() {
+                app.metrics.auth_delayed.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+    let found = store::v1::v1_user_async(&app.store, &user, &password).await;
+    lookup.judged = Some(crate::lookup::Judged {
+        user,
+        password,
+        found,
+    });
+    lookup
 }
 
 /// A body that could not be read: step 8's read error (the client's stream broke, or it
@@ -291,9 +339,7 @@ async fn json_body<T: serde::de::DeserializeOwned>(app: &App, body: Body) -> Res
 /// Steps 5 and 6 (org, then bucket) as the pipeline takes them, for the other endpoints
 /// that name a bucket the same way (export).
 pub fn find_org_bucket(app: &App, q: &Query<'_>) -> Result<Bucket, Response> {
-    let mut lookup = StoreLookup {
-        store: app.store.clone(),
-    };
+    let mut lookup = StoreLookup::new(app.store.clone());
     pipeline::find_bucket_v2(&mut lookup, q).map_err(reject)
 }
 

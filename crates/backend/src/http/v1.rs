@@ -2,8 +2,6 @@
 //! then answers 405. The write itself goes through the same door as `/api/v2/write`
 //! (`write.rs`); v1 authorizations and DBRP mappings are kept by `crate::store::v1`.
 
-use linegate_core::pipeline::Lookup;
-
 use super::*;
 
 /// Any other method on `/write`: the credentials are judged first (step 1), then 405.
@@ -15,17 +13,11 @@ pub async fn method_not_allowed(State(app): State<Arc<App>>, req: Request) -> Re
         content_encoding: None,
     };
     let q = linegate_core::Query::parse(head.query);
-    let mut l = StoreLookup {
-        store: app.store.clone(),
-    };
-    let known = pipeline::credentials(&head, &q).is_some_and(|c| match c {
-        pipeline::Credentials::Token(t) => l.token(t).is_some(),
-        pipeline::Credentials::Password { user, password } => match l.v1_user(&user, &password) {
-            Some(found) => found.is_some(),
-            None => l.token(&password).is_some(),
-        },
-    });
+    let mut l = password_first(&app, req.extensions(), req.headers(), &head).await;
+    let known = pipeline::credentials(&head, &q)
+        .is_some_and(|c| pipeline::authenticate(&mut l, &c).is_some());
     if !known {
+        throttle(&app, req.extensions(), req.headers()).await;
         return reject(Rejection::unauthorized());
     }
     let mut res = reject(Rejection::method_not_allowed("POST"));

@@ -64,15 +64,16 @@ pub(super) async fn write_inner(app: &App, parts: &Parts, reader: &mut body::Rea
         authorization: first_value(&parts.headers, "authorization"),
         content_encoding: first_value(&parts.headers, "content-encoding"),
     };
-    let mut lookup = StoreLookup {
-        store: app.store.clone(),
+    // 1–3. The head (a v1 password judged first: `password_first`).
+    let mut lookup = match head.endpoint {
+        Endpoint::V1 => password_first(app, &parts.extensions, &parts.headers, &head).await,
+        Endpoint::V2 => StoreLookup::new(app.store.clone()),
     };
-    // 1–3. The head.
     let admitted = match pipeline::admit(&head, &mut lookup) {
         Ok(a) => a,
         Err(r) => {
             if r.reason == Reason::Unauthorized {
-                throttle(app, parts).await;
+                throttle(app, &parts.extensions, &parts.headers).await;
             }
             return Outcome::of(reject(r));
         }

@@ -142,7 +142,7 @@ pub fn hash_password(salt: &[u8], password: &[u8], rounds: u32) -> Vec<u8> {
 
 fn same(a: &[u8], b: &[u8]) -> bool {
     // Constant time in the contents: a mismatch does not say where.
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
 }
 
 /// Passwords that verified, by user: a digest of (auth id, salt, hash, password). A changed
@@ -158,33 +158,81 @@ fn verified_key(a: &V1Auth, password: &[u8]) -> [u8; 32] {
     h.finalize().into()
 }
 
-fn check_password(a: &V1Auth, password: &[u8]) -> bool {
-    let key = verified_key(a, password);
-    let mut cache = VERIFIED.lock().unwrap_or_else(|e| e.into_inner());
-    if cache
+fn cached(a: &V1Auth, key: &[u8; 32]) -> bool {
+    let cache = VERIFIED.lock().unwrap_or_else(|e| e.into_inner());
+    cache
         .as_ref()
         .and_then(|c| c.get(&a.username))
-        .is_some_and(|k| same(k, &key))
-    {
+        .is_some_and(|k| same(k, key))
+}
+
+/// Whether `password` verified for `user` recently: such a request costs no hashing, so it
+/// owes no delay either.
+pub fn recently_verified(store: &Store, user: &[u8], password: &[u8]) -> bool {
+    let Ok(user) = std::str::from_utf8(user) else {
+        return false;
+    };
+    let reg = store.registry();
+    reg.v1
+        .users
+        .get(user)
+        .is_some_and(|a| cached(a, &verified_key(a, password)))
+}
+
+fn check_password(a: &V1Auth, password: &[u8]) -> bool {
+    let key = verified_key(a, password);
+    if cached(a, &key) {
         return true;
     }
-    drop(cache);
-    if !same(&hash_password(&a.salt, password, a.iterations), &a.hash) {
-        return false;
+    // On the hashing pool: a bounded number at once, at the lowest priority.
+    let (salt, given, rounds) = (a.salt.clone(), password.to_vec(), a.iterations);
+    let hashed = crate::auth::hash_pool().run(move || hash_password(&salt, &given, rounds));
+    let ok = hashed.is_some_and(|h| same(&h, &a.hash));
+    if ok {
+        remember(a, key);
     }
-    cache = VERIFIED.lock().unwrap_or_else(|e| e.into_inner());
+    ok
+}
+
+/// The lookup's `v1_user` for an async caller: the same answer, the hash awaited on the
+/// pool rather than waited for on a thread of the server's (`http::password_first`).
+pub async fn v1_user_async(
+    store: &Arc<Store>,
+    user: &[u8],
+    password: &[u8],
+) -> Option<Option<Token>> {
+    let user = std::str::from_utf8(user).ok()?;
+    refresh_users(store);
+    let a = store.registry().v1.users.get(user).cloned()?;
+    let key = verified_key(&a, password);
+    if cached(&a, &key) {
+        return Some(Some(a.as_token()));
+    }
+    let (salt, given, rounds) = (a.salt.clone(), password.to_vec(), a.iterations);
+    let hashed = crate::auth::hash_pool()
+        .run_async(move || hash_password(&salt, &given, rounds))
+        .await;
+    if !hashed.is_some_and(|h| same(&h, &a.hash)) {
+        return Some(None);
+    }
+    remember(&a, key);
+    Some(Some(a.as_token()))
+}
+
+fn remember(a: &V1Auth, key: [u8; 32]) {
+    let mut cache = VERIFIED.lock().unwrap_or_else(|e| e.into_inner());
     let c = cache.get_or_insert_with(HashMap::new);
     // Bounded: one entry per v1 user at most, and never more than this many.
     if c.len() >= 10_000 {
         c.clear();
     }
     c.insert(a.username.clone(), key);
-    true
 }
 
 /// The lookup's `v1_user`: `None` when no v1 authorization has that name (the password is
-/// then tried as a token), `Some(None)` when the password does not match. The hash runs
-/// off the async scheduler's way (`block_in_place`). The registry is first reloaded (at
+/// then tried as a token), `Some(None)` when the password does not match. A password that
+/// verified recently is not hashed again; otherwise the hash runs on the hashing pool
+/// (`crate::auth::hash_pool`), waited for off the async scheduler's way (`block_in_place`). The registry is first reloaded (at
 /// most once a second), so a `v1-auth create` or `delete` made while the server runs takes
 /// effect.
 pub fn v1_user(store: &Arc<Store>, user: &[u8], password: &[u8]) -> Option<Option<Token>> {
