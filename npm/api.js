@@ -352,6 +352,17 @@ export function credentials(req) {
 }
 
 /**
+ * Where a checked `/api/v2/write` request goes on `req.upstream` (InfluxDB 1.x or
+ * VictoriaMetrics: `{ path, authorization }`), null when it goes unchanged, or a rejection
+ * verdict when the upstream cannot take it. The rules are the core's (`upstream`).
+ */
+export function upstreamWrite(req) {
+  need("upstreamWrite");
+  if (req === null || typeof req !== "object") throw new TypeError("linegate: upstreamWrite needs a request object");
+  return glue.upstreamWrite({ ...requestHead(req), upstream: req.upstream });
+}
+
+/**
  * Checks a batch as the server would answer an authorized write to an existing bucket, and
  * explains the answer: the verdict plus diagnostics, warnings and (optionally) a summary.
  */
@@ -612,7 +623,7 @@ export class Checker {
   static forRequest(req) {
     need("Checker.forRequest()");
     if (req === null || typeof req !== "object") throw new TypeError("linegate: Checker.forRequest needs a request object");
-    const opts = { ...requestHead(req), now: req.now, limits: req.limits, acceptPartial: req.acceptPartial };
+    const opts = { ...requestHead(req), now: req.now, limits: req.limits, acceptPartial: req.acceptPartial, upstream: req.upstream };
     const raw = glue.StreamChecker.forRequest(opts);
     // The write quotas (spec D.2): the batch's distinct series (`verdict.series`, of the
     // lines that go on) and its decoded size (`verdict.decoded`), when asked for.

@@ -121,6 +121,28 @@ export type PartialRequest = CheckWriteRequest & { acceptPartial: AcceptPartial 
 export function checkWrite(req: PartialRequest): PartialVerdict;
 export function checkWrite(req: CheckWriteRequest): Verdict;
 
+/** What an edge forwards to: InfluxDB OSS v2 (as linegate), InfluxDB 1.x, or VictoriaMetrics. */
+export type UpstreamKind = "influxdb2" | "influxdb1" | "victoriametrics";
+
+/** Where a checked v2 write goes on an upstream of another kind, and the Authorization to send (null: none). */
+export type UpstreamWrite = { path: string; authorization: string | null };
+
+/**
+ * Where a checked `/api/v2/write` request goes on `req.upstream` (`/write?db=&rp=` for
+ * InfluxDB 1.x and VictoriaMetrics, with their credentials): null when it goes unchanged,
+ * or a rejection when the upstream cannot take it.
+ */
+export function upstreamWrite(
+  req: Omit<CheckWriteRequest, "body" | "now" | "limits"> & { upstream: UpstreamKind },
+): UpstreamWrite | Extract<Verdict, { action: "reject" }> | null;
+
+/** What `Checker.forRequest` takes beside the request: the quotas' extras and the upstream's rules. */
+export type ForRequestOptions = {
+  series?: boolean | undefined;
+  decoded?: boolean | undefined;
+  upstream?: UpstreamKind | undefined;
+};
+
 /** A request's credentials: a token (`user` null), or a v1 user name and password. */
 export type Credentials = { user: Text | null; secret: Text };
 
@@ -320,10 +342,14 @@ export type Chunk = Uint8Array | ArrayBuffer | ArrayBufferView | string;
 export class Checker<R extends Validation | Verdict | PartialVerdict = Validation> {
   /** A batch, as `validate` checks it (`onProgress` and `signal` are `checkStream`'s). */
   constructor(opts?: Omit<ValidateOptions, "onProgress" | "signal">);
-  /** A live write request: `checkWrite`'s request without the body. */
-  /** `series`/`decoded`: a forward verdict also gives the batch's distinct series / its decoded size (the write quotas). */
-  static forRequest(req: Omit<PartialRequest, "body"> & { series?: boolean | undefined; decoded?: boolean | undefined }): Checker<PartialVerdict>;
-  static forRequest(req: Omit<CheckWriteRequest, "body"> & { series?: boolean | undefined; decoded?: boolean | undefined }): Checker<Verdict>;
+  /**
+   * A live write request: `checkWrite`'s request without the body. `series`/`decoded`: a
+   * forward verdict also gives the batch's distinct series / its decoded size (the write
+   * quotas). With `upstream`, the edge's rules for that kind: InfluxDB 1.x takes v1 writes
+   * without credentials, and points the upstream cannot store as sent are refused (400).
+   */
+  static forRequest(req: Omit<PartialRequest, "body"> & ForRequestOptions): Checker<PartialVerdict>;
+  static forRequest(req: Omit<CheckWriteRequest, "body"> & ForRequestOptions): Checker<Verdict>;
   /** Feeds the next bytes of the body. */
   push(chunk: Chunk): void;
   /** A partial write's accepted lines parsed since the last call; `finish()`'s `forward` then holds the rest. */

@@ -13,6 +13,9 @@
 # write arriving.
 # Ports and names: BACKEND_PORT, WORKER_PORT, PAGE_PORT, LINEGATE_DATA, LINEGATE_TOKEN,
 # LINEGATE_SPOOL_ADMIN (the spool admin endpoint's dev token).
+# BACKEND=influxdb1 puts a real InfluxDB 1.x (Debian's influxd, data in .linegate/influxdb1,
+# auth off) behind the Worker instead of linegate-backend (BACKEND_KIND=influxdb1): v2
+# writes land in database $BUCKET, read back with InfluxQL.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -30,6 +33,9 @@ BUCKET=metrics
 mkdir -p "$(dirname "$DATA")" "$root/.linegate/logs"
 logs="$root/.linegate/logs"
 say() { printf '\033[1mlinegate:\033[0m %s\n' "$*" >&2; }
+
+BACKEND="${BACKEND:-linegate}"
+case "$BACKEND" in linegate | influxdb1) ;; *) say "BACKEND must be linegate or influxdb1"; exit 2 ;; esac
 
 pids=()
 stop() {
@@ -49,19 +55,53 @@ wait_for() { # url, what, log
   exit 1
 }
 
+start_influxdb1() {
+  local d="$root/.linegate/influxdb1"
+  mkdir -p "$d"
+  cat >"$d/influxdb.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:$((BACKEND_PORT + 2))"
+[meta]
+  dir = "$d/meta"
+[data]
+  dir = "$d/data"
+  wal-dir = "$d/wal"
+[http]
+  bind-address = "127.0.0.1:$BACKEND_PORT"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+CONF
+  setsid influxd -config "$d/influxdb.conf" >>"$logs/backend.log" 2>&1 &
+  backend_pid=$!
+  pids+=("$backend_pid")
+  wait_for "http://127.0.0.1:$BACKEND_PORT/ping" influxd "$logs/backend.log"
+  curl -sS -o /dev/null -XPOST "http://127.0.0.1:$BACKEND_PORT/query" --data-urlencode "q=CREATE DATABASE $BUCKET"
+}
+# What the backend holds: linegate-backend's export, or InfluxQL on 1.x.
+stored() {
+  if [ "$BACKEND" = influxdb1 ]; then
+    curl -sS "http://127.0.0.1:$BACKEND_PORT/query" --data-urlencode "db=$BUCKET" \
+      --data-urlencode "q=SELECT * FROM /.*/ ORDER BY time DESC LIMIT ${1:-5}"; echo
+  else
+    target/release/linegate-backend export --data "$DATA" --bucket "$BUCKET" | head -n "${1:-5}"
+  fi
+}
+
 start_backend() {
+  if [ "$BACKEND" = influxdb1 ]; then start_influxdb1; return; fi
   setsid target/release/linegate-backend serve --data "$DATA" --bind "127.0.0.1:$BACKEND_PORT" \
     --setup-org "$ORG" --setup-bucket "$BUCKET" --setup-token "$TOKEN" >>"$logs/backend.log" 2>&1 &
   backend_pid=$!
   pids+=("$backend_pid")
   wait_for "http://127.0.0.1:$BACKEND_PORT/health" backend "$logs/backend.log"
 }
-say "backend: http://127.0.0.1:$BACKEND_PORT (data in $DATA; log $logs/backend.log)"
+say "backend ($BACKEND): http://127.0.0.1:$BACKEND_PORT (log $logs/backend.log)"
 start_backend
 
 say "Worker (wrangler dev): http://127.0.0.1:$WORKER_PORT (log $logs/worker.log)"
 setsid npx wrangler dev --ip 127.0.0.1 --port "$WORKER_PORT" --persist-to "$root/.linegate/wrangler" \
-  --var "BACKEND_URL:http://127.0.0.1:$BACKEND_PORT" \
+  --var "BACKEND_URL:http://127.0.0.1:$BACKEND_PORT" --var "BACKEND_KIND:${BACKEND/linegate/influxdb2}" \
   --var SPOOL:fallback --var SPOOL_OPEN:on --var "SPOOL_ADMIN_TOKEN:$SPOOL_ADMIN" \
   --var "CORS_ORIGINS:http://127.0.0.1:$PAGE_PORT" >"$logs/worker.log" 2>&1 &
 pids+=($!)
@@ -80,8 +120,8 @@ for f in samples/good.lp samples/bad.lp; do
   say "POST $f through the Worker:"
   curl -sS -w '  -> HTTP %{http_code}\n' -H "Authorization: Token $TOKEN" --data-binary "@$f" "$write"
 done
-say "stored in the backend (export):"
-target/release/linegate-backend export --data "$DATA" --bucket "$BUCKET" | head -n 5
+say "stored in the backend:"
+stored 5
 
 # The spool: a write accepted while the backend is down arrives once it is back.
 spool() { curl -sS -H "Authorization: Bearer $SPOOL_ADMIN" "http://127.0.0.1:$WORKER_PORT/spool"; }
@@ -97,7 +137,7 @@ say "starting the backend again"
 start_backend
 for _ in $(seq 1 120); do [ "$(queued)" = 0 ] && break; sleep 0.5; done
 say "after the restart: $(queued) queued; the backend has:"
-target/release/linegate-backend export --data "$DATA" --bucket "$BUCKET" | grep '^spool_demo' | tail -n 1
+if [ "$BACKEND" = influxdb1 ]; then stored 1; else stored 1000000 | grep '^spool_demo' | tail -n 1; fi
 
 cat >&2 <<MSG
 

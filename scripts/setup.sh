@@ -19,11 +19,18 @@ command -v python3 >/dev/null || missing+=(python3)
 # python3 -m venv needs ensurepip (Debian's python3-venv) for the clients' venv below.
 python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v node >/dev/null || missing+=(nodejs npm)
+# Real databases the `realdb` tests put behind the Worker and the relay (issue 24). Their
+# services are not started here: the tests run them on free ports with temporary data.
+command -v influxd >/dev/null || missing+=(influxdb)
+command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   say "apt-get install ${missing[*]}"
-  $sudo apt-get update -qq
+  # Update the package lists only when apt cannot see a package yet.
+  for p in "${missing[@]}"; do
+    apt-cache show "$p" >/dev/null 2>&1 || { $sudo apt-get update -qq; break; }
+  done
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 

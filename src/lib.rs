@@ -102,6 +102,33 @@ pub fn write_credentials(opts: JsValue) -> Result<JsValue, JsValue> {
     to_js(&found)
 }
 
+/// Where a checked v2 write goes on the upstream (`opts.upstream`): `{ path, authorization }`
+/// (`authorization` null: send none), null when it goes unchanged, or a rejection verdict
+/// when the upstream cannot take it (a bucket 1.x cannot map).
+#[wasm_bindgen(js_name = upstreamWrite)]
+pub fn upstream_write(opts: JsValue) -> Result<JsValue, JsValue> {
+    let o = CheckOptions::read(opts)?;
+    match linegate_core::upstream::v2_request(
+        o.upstream,
+        o.query.as_deref().unwrap_or_default().as_bytes(),
+        o.authorization.as_deref().map(str::as_bytes),
+    ) {
+        Ok(None) => Ok(JsValue::NULL),
+        Ok(Some(out)) => {
+            // Built by hand: two strings do not need serde's machinery.
+            let o = js_sys::Object::new();
+            results::set(&o, "path", &JsValue::from_str(&out.path))?;
+            let auth = out
+                .authorization
+                .as_deref()
+                .map_or(JsValue::NULL, JsValue::from_str);
+            results::set(&o, "authorization", &auth)?;
+            Ok(o.into())
+        }
+        Err(r) => to_js(&CheckAnswer::from(Verdict::Reject(r))),
+    }
+}
+
 /// A batch checked as the server would answer an authorized write to an existing bucket,
 /// explained: diagnostics for rejected lines, storage warnings, and an optional summary.
 /// `opts.onProgress` and `opts.signal` report and cancel (see [`progress`]).

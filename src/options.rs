@@ -7,6 +7,7 @@
 
 use linegate_core::limits::DEFAULT_LIMITS;
 use linegate_core::partial::PartialWrites;
+use linegate_core::upstream::Kind;
 use linegate_core::{Endpoint, Limits, ValidateOptions};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -53,6 +54,18 @@ impl Opts {
             None => Ok(Endpoint::V2),
             Some(p) => Endpoint::from_path(&p).ok_or_else(|| {
                 type_error("linegate: endpoint must be \"/api/v2/write\" or \"/write\"")
+            }),
+        }
+    }
+
+    /// The upstream kind (absent: `influxdb2`).
+    pub(crate) fn upstream(&self) -> Result<Kind, JsValue> {
+        match self.string("upstream")? {
+            None => Ok(Kind::InfluxDb2),
+            Some(k) => Kind::parse(&k).ok_or_else(|| {
+                type_error(
+                    "linegate: upstream must be \"influxdb2\", \"influxdb1\" or \"victoriametrics\"",
+                )
             }),
         }
     }
@@ -150,6 +163,8 @@ pub(crate) struct CheckOptions {
     /// `acceptPartial` (spec Part D.1): `true`/`"always"`, `"request"` (with
     /// `accept_partial=true` in the query), `false`/`"off"`/absent.
     pub partial: PartialWrites,
+    /// What the edge forwards to (`upstream`: `influxdb2`, `influxdb1`, `victoriametrics`).
+    pub upstream: Kind,
 }
 
 impl CheckOptions {
@@ -178,6 +193,7 @@ impl CheckOptions {
             now: now_or_clock(o.now()?),
             limits: o.limits()?,
             partial: o.partial()?,
+            upstream: o.upstream()?,
         })
     }
 }

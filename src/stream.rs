@@ -39,7 +39,7 @@ impl StreamChecker {
             authorization: o.authorization.as_deref().map(str::as_bytes),
             content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         };
-        let mut c = Checker::for_request(&head, &o.limits, o.now);
+        let mut c = Checker::for_request_to(&head, &o.limits, o.now, o.upstream);
         if o.is_partial() {
             c = c.accept_partial(linegate_core::partial::DEFAULT_KEEP);
         }

@@ -42,6 +42,13 @@ function parse(env) {
     edgeTokens: edgeTokens(env.EDGE_TOKENS),
     // Absent: core's InfluxDB version (the package's answer() fills it in).
     influxVersion: str(env.INFLUX_VERSION) || undefined,
+    // What BACKEND_URL is: influxdb2 (linegate-backend or InfluxDB OSS v2), influxdb1 or
+    // victoriametrics; its rules are the core's, through the package (worker/README.md).
+    backendKind: backendKind(env.BACKEND_KIND),
+    // /ping, /health, /ready: the backend's own answers ("backend", the default in front of
+    // InfluxDB 1.x and VictoriaMetrics) or the edge's InfluxDB v2 answers with /health
+    // failing while the backend cannot be reached ("edge", the default for influxdb2).
+    probes: probes(env),
     spool: spoolSettings(env),
     quota: quotaSettings(env),
     bodyBudget: count(env, "BODY_BUDGET_BYTES", DEFAULTS.bodyBudget),
@@ -101,7 +108,27 @@ function spoolSettings(env) {
   });
 }
 
+function probes(env) {
+  const dflt = backendKind(env.BACKEND_KIND) === "influxdb2" ? "edge" : "backend";
+  const p = str(env.PROBES) || dflt;
+  if (p !== "edge" && p !== "backend") {
+    throw new ConfigError(`PROBES must be edge or backend, got ${JSON.stringify(p)}`);
+  }
+  return p;
+}
 
+const KINDS = ["influxdb2", "influxdb1", "victoriametrics"];
+
+function backendKind(v) {
+  const k = str(v) || "influxdb2";
+  if (!KINDS.includes(k)) {
+    throw new ConfigError(`BACKEND_KIND must be ${KINDS.join(", ")}, got ${JSON.stringify(k)}`);
+  }
+  return k;
+}
+
+// PARTIAL_WRITES=off|request|always (spec Part D.1): the rejected lines are kept in the
+// destination's spool object, so the switch needs its binding even with SPOOL=off.
 function partialWrites(env) {
   const mode = str(env.PARTIAL_WRITES) || "off";
   if (!["off", "request", "always"].includes(mode)) {

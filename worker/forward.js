@@ -3,6 +3,8 @@
 // backend's answer comes back as it was sent (status, headers, streamed body). Edge
 // authentication, the body size limit and the backend-down 503 apply as for writes.
 // PASS_THROUGH = "off" turns this off (unknown paths 404, other methods 405, as before).
+// The probes (/ping, /health, /ready) go too, so a client sees the backend's version and
+// state, not the edge's (see `probesPass`).
 
 import { clientAddress, edgeAuthorized } from "./auth.js";
 import { CLIENT_ADDRESS_HEADER } from "./linegate.js";
@@ -37,8 +39,37 @@ function capped(body, max, state, abort) {
   );
 }
 
-export async function passThrough(request, url, cfg, log) {
-  if (!(await allowed(request, cfg))) {
+// GET|HEAD /ping, /health, /ready with PROBES=backend: the backend's answers (its version,
+// its state; the writes' 503 when it cannot be reached, never a `pass` of the edge's own).
+// Not when a spool makes the edge the one that accepts writes: then the edge's own answers
+// say what clients need (writes are taken while the backend is down). Probes carry no data
+// and InfluxDB asks no credentials for them, so EDGE_TOKENS does not apply.
+export const PROBES = new Set(["/ping", "/health", "/ready"]);
+
+export function probesPass(cfg) {
+  return cfg.passThrough && cfg.spool.mode === "off" && cfg.probes === "backend";
+}
+
+// PROBES=edge: whether the edge's own `/health` may say `pass`. Without a spool, writes
+// succeed only while the backend answers, so it is asked (its /ping, bounded in time).
+export async function backendReachable(cfg) {
+  if (cfg.spool.mode !== "off") return true;
+  if (cfg.backend === null) return false;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), Math.min(cfg.timeoutMs, 5_000));
+  try {
+    const res = await fetch(cfg.backend + "/ping", { signal: abort.signal, redirect: "manual" });
+    await res.body?.cancel();
+    return res.status < 500;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function passThrough(request, url, cfg, log, { probe = false } = {}) {
+  if (!probe && !(await allowed(request, cfg))) {
     log.action = "reject";
     log.code = "unauthorized";
     return unauthorized();
@@ -63,7 +94,9 @@ export async function passThrough(request, url, cfg, log) {
   const state = { over: false };
   const abort = new AbortController();
   let body = null;
-  if (request.body !== null) {
+  // A GET or HEAD may arrive with an empty body (npm influx sends `Content-Length: 0`), which
+  // fetch refuses to send on.
+  if (request.body !== null && request.method !== "GET" && request.method !== "HEAD") {
     // A declared length is enforced by HTTP framing itself; only undeclared ones are counted.
     body = declared !== null ? request.body : capped(request.body, cfg.maxBody, state, abort);
   }
@@ -91,5 +124,35 @@ export async function passThrough(request, url, cfg, log) {
     clearTimeout(timer);
   }
   log.status_backend = res.status;
-  return new Response(res.body, res);
+  return asAccepted(request, res);
+}
+
+// The platform rewrites a request's Accept-Encoding to `br, gzip` (the client's own is in
+// `request.cf.clientAcceptEncoding`, empty when it sent none); workerd's fetch asks the
+// backend for the same whatever the subrequest says, decodes what comes back, and encodes it
+// again on the way out as its Content-Encoding says. So an answer in an encoding the client
+// did not accept goes out without that header: the decoded bytes, as identity. One the
+// client accepts is left as it is.
+export function asAccepted(request, res) {
+  const out = new Response(res.body, res);
+  const enc = res.headers.get("Content-Encoding");
+  const asked = request.cf?.clientAcceptEncoding ?? request.headers.get("Accept-Encoding");
+  if (enc !== null && !accepts(asked || null, enc)) {
+    out.headers.delete("Content-Encoding");
+    out.headers.delete("Content-Length");
+  }
+  return out;
+}
+
+// RFC 9110 §12.5.3: a coding is acceptable when listed (or `*`) without q=0.
+function accepts(header, coding) {
+  if (header === null) return false;
+  coding = coding.trim().toLowerCase();
+  for (const part of header.split(",")) {
+    const [name, ...params] = part.split(";").map((x) => x.trim().toLowerCase());
+    if (name !== coding && name !== "*") continue;
+    const q = params.find((p) => p.startsWith("q="));
+    if (q === undefined || Number(q.slice(2)) > 0) return true;
+  }
+  return false;
 }

@@ -5,7 +5,7 @@
 import { config } from "./config.js";
 import { handleWrite } from "./write.js";
 import { drain } from "./body.js";
-import { passThrough } from "./forward.js";
+import { backendReachable, passThrough, PROBES, probesPass } from "./forward.js";
 import { isSpoolAdmin, spoolAdmin } from "./spool.js";
 import { isQuotaAdmin, quotaAdmin } from "./quota.js";
 import {
@@ -16,6 +16,7 @@ import {
   notFound,
   ping,
   preflight,
+  unavailable,
   withCors,
 } from "./respond.js";
 
@@ -66,6 +67,9 @@ async function route(request, url, cfg, origin, log) {
   if (isSpoolAdmin(url.pathname)) return spoolAdmin(request, url, cfg);
   if (isQuotaAdmin(url.pathname) && cfg.quota.adminToken !== null) return quotaAdmin(request, cfg);
   const methods = ROUTES[url.pathname];
+  if (PROBES.has(url.pathname) && (request.method === "GET" || request.method === "HEAD") && probesPass(cfg)) {
+    return passThrough(request, url, cfg, log, { probe: true });
+  }
   const checked = methods !== undefined && (methods.includes(request.method) || request.method === "OPTIONS");
   if (!checked && cfg.passThrough && !(request.method === "OPTIONS" && origin !== null)) {
     return passThrough(request, url, cfg, log);
@@ -89,6 +93,10 @@ async function route(request, url, cfg, origin, log) {
     case "/ping":
       return ping(cfg);
     default:
+      if (!(await backendReachable(cfg))) {
+        log.action = "unavailable";
+        return unavailable(cfg.retryAfter);
+      }
       return health(cfg, request.method === "HEAD");
   }
 }

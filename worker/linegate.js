@@ -15,6 +15,7 @@ import {
   checkRate,
   countRate,
   admitSeries,
+  upstreamWrite,
 } from "../pkg/web.js";
 
 initSync(wasm);
@@ -35,4 +36,5 @@ export {
   checkRate,
   countRate,
   admitSeries,
+  upstreamWrite,
 };

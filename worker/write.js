@@ -1,12 +1,13 @@
 // POST /api/v2/write and v1's POST /write: check at the edge, forward what passes, unchanged.
 
-import { Checker, credentials, CLIENT_ADDRESS_HEADER, MAX_GZIP_HEADER } from "./linegate.js";
+import { Checker, credentials, CLIENT_ADDRESS_HEADER, MAX_GZIP_HEADER, upstreamWrite } from "./linegate.js";
 import { firstValue, readBody } from "./body.js";
 import { clientAddress, edgeAuthorized } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
 import { destination, spoolWrite } from "./spool.js";
 import { admitBatch, beforeBody, countBytes } from "./quota.js";
 import { busy, reserve } from "./budget.js";
+import { asAccepted } from "./forward.js";
 
 // The request headers that matter to an InfluxDB write (spec Part A §5).
 const FORWARDED = ["Authorization", "Content-Encoding", "Content-Type", "Zap-Trace-Span"];
@@ -87,6 +88,7 @@ async function checkAndForward(request, url, auth, cfg, log, names) {
       acceptPartial: cfg.partialWrites,
       series,
       decoded: names !== null,
+      upstream: cfg.backendKind,
     });
     return {
       push(chunk) {
@@ -140,13 +142,28 @@ async function checkAndForward(request, url, auth, cfg, log, names) {
   }
   const client = clientAddress(request);
   if (client !== null) headers[CLIENT_ADDRESS_HEADER] = client;
-  if (verdict.action === "partial") return partialWrite(cfg, url, headers, verdict, log);
+  let target = url.pathname + url.search;
+  if (url.pathname === "/api/v2/write" && cfg.backendKind !== "influxdb2") {
+    // A v2 write to InfluxDB 1.x or VictoriaMetrics: the path and credentials they read.
+    const up = upstreamWrite({ endpoint: url.pathname, query: url.search.slice(1), headers: { authorization: auth ?? undefined }, upstream: cfg.backendKind });
+    if (up !== null && up.action === "reject") {
+      log.action = "reject";
+      log.code = up.code;
+      return new Response(up.body, { status: up.status, headers: up.headers });
+    }
+    if (up !== null) {
+      target = up.path;
+      delete headers.Authorization;
+      if (up.authorization !== null) headers.Authorization = up.authorization;
+    }
+  }
+  if (verdict.action === "partial") return partialWrite(cfg, url, target, headers, verdict, log, request);
   log.action = "forward";
   log.points = verdict.points;
   log.lines = verdict.lines;
-  const send = () => forward(cfg, url.pathname + url.search, headers, body.stream(), log);
+  const send = () => forward(cfg, target, headers, body.stream(), log, request);
   if (cfg.spool.mode !== "off") {
-    return spoolWrite(cfg, url, { target: url.pathname + url.search, headers, body: body.bytes }, log, send);
+    return spoolWrite(cfg, url, { target, headers, body: body.bytes }, log, send);
   }
   return (await send()) ?? unavailable(cfg.retryAfter);
 }
@@ -155,15 +172,14 @@ async function checkAndForward(request, url, auth, cfg, log, names) {
 // or to the spool under SPOOL; once they are stored or held, the rejected lines are kept in
 // the destination's spool object and the partial 400 is the answer. Any other answer of
 // the backend (or the spool) is returned unchanged, and then nothing is kept.
-async function partialWrite(cfg, url, headers, verdict, log) {
+async function partialWrite(cfg, url, target, headers, verdict, log, request) {
   log.action = "partial";
   log.accepted = verdict.accepted;
   log.rejected = verdict.rejected;
   log.line = verdict.line;
   const plain = { ...headers };
   delete plain["Content-Encoding"];
-  const target = url.pathname + url.search;
-  const send = () => forward(cfg, target, plain, verdict.forward, log);
+  const send = () => forward(cfg, target, plain, verdict.forward, log, request);
   const res =
     cfg.spool.mode !== "off"
       ? await spoolWrite(cfg, url, { target, headers: plain, body: verdict.forward }, log, send)
@@ -188,7 +204,7 @@ async function partialWrite(cfg, url, headers, verdict, log) {
 
 // Sends the batch to the backend now: its Response, or null when it was unreachable or did
 // not answer in time (`log` says why).
-async function forward(cfg, target, headers, body, log) {
+async function forward(cfg, target, headers, body, log, request) {
   const t1 = performance.now();
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), cfg.timeoutMs);
@@ -212,16 +228,19 @@ async function forward(cfg, target, headers, body, log) {
   }
   log.backend_ms = round(performance.now() - t1);
   log.action = "backend";
-  // Status, headers (Retry-After among them) and body exactly as the backend sent them.
-  return new Response(res.body, res);
+  // Status, headers (Retry-After among them) and body exactly as the backend sent them, in
+  // an encoding the client accepts.
+  return asAccepted(request, res);
 }
 
 // v1's /write reads credentials from u/p, `Token [user:]secret` or Basic (the core says
 // which; none: 401); with EDGE_TOKENS, the secret must be one of them (edgeAuthorized).
+// Without EDGE_TOKENS, a v1 write without credentials goes on to the check, whose rule for
+// the backend's kind decides (in front of InfluxDB 1.x the server does).
 async function admitted(request, url, auth, cfg) {
   if (url.pathname === "/write") {
     const c = credentials({ endpoint: "/write", query: url.search.slice(1), headers: { authorization: auth ?? undefined } });
-    if (c === null) return false;
+    if (c === null) return cfg.edgeTokens.length === 0 && cfg.backendKind === "influxdb1";
   } else if (auth === null || /^[\t ]*$/.test(auth)) {
     return false;
   }

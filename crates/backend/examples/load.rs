@@ -35,6 +35,9 @@ struct Args {
     concurrency: usize,
     seconds: f64,
     null_server: Option<String>,
+    /// Path and query to write to instead of v2's (`/write?db=b&precision=n` for InfluxDB 1.x
+    /// and VictoriaMetrics).
+    path: Option<String>,
 }
 
 fn args() -> Args {
@@ -48,12 +51,14 @@ fn args() -> Args {
         concurrency: 1,
         seconds: 20.0,
         null_server: None,
+        path: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let mut v = || it.next().unwrap_or_else(|| panic!("{k} needs a value"));
         match k.as_str() {
             "--url" => a.url = v(),
+            "--path" => a.path = Some(v()),
             "--token" => a.token = v(),
             "--org" => a.org = v(),
             "--bucket" => a.bucket = v(),
@@ -109,12 +114,15 @@ async fn run(a: Args, batches: Vec<(Bytes, u64)>) {
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(a.concurrency)
         .build(http);
-    let uri = format!(
-        "{}/api/v2/write?org={}&bucket={}&precision=ns",
-        a.url.trim_end_matches('/'),
-        a.org,
-        a.bucket
-    );
+    let uri = match &a.path {
+        Some(p) => format!("{}{p}", a.url.trim_end_matches('/')),
+        None => format!(
+            "{}/api/v2/write?org={}&bucket={}&precision=ns",
+            a.url.trim_end_matches('/'),
+            a.org,
+            a.bucket
+        ),
+    };
     let auth = format!("Token {}", a.token);
     let batches = Arc::new(batches);
     let next = Arc::new(AtomicUsize::new(0));

@@ -122,6 +122,8 @@ pub struct TokenConf {
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConf {
     pub url: Option<String>,
+    /// `influxdb2` (default), `influxdb1` or `victoriametrics`.
+    pub kind: Option<String>,
     pub token: Option<String>,
     pub org: Option<String>,
     #[serde(default)]

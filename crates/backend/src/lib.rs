@@ -36,7 +36,8 @@ pub struct ServeOptions {
     pub setup_org: Option<String>,
     pub setup_bucket: Option<String>,
     pub setup_token: Option<String>,
-    pub upstream: Option<relay::RelayConfig>,
+    /// One relay per upstream (none: no store-and-forward).
+    pub upstream: Vec<relay::RelayConfig>,
     pub now_override: Option<i64>,
     /// Added to the quota clock (tests only).
     pub quota_clock_offset_ms: i64,
@@ -210,9 +211,11 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     provision(&store, &opts, is_new).await?;
     let metrics = Arc::new(metrics::Metrics::default());
     let mut relay_cursor = None;
-    if let Some(cfg) = opts.upstream.clone() {
+    let mut relays = Vec::new();
+    for cfg in opts.upstream.clone() {
         let r = relay::Relay::new(store.clone(), cfg, metrics.clone())?;
-        relay_cursor = Some(r.cursor.clone());
+        relay_cursor.get_or_insert_with(|| r.cursor.clone());
+        relays.push(r.stats.clone());
         tokio::spawn(r.run());
     }
     if opts.guards.max_inflight_bytes < opts.limits.max_body {
@@ -234,6 +237,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         metrics,
         started: SystemTime::now(),
         relay_cursor,
+        relays,
         guards: opts.guards,
         budget: body::Budget::new(opts.guards.max_inflight_bytes),
         throttle: auth::Throttle::new(opts.guards.auth_fail_burst, opts.guards.auth_fail_delay),

@@ -10,7 +10,9 @@ use linegate_backend::config::FileConfig;
 use linegate_backend::relay::{RelayConfig, Target};
 use linegate_backend::store::{self, ExportFilter};
 use linegate_backend::{http, ServeOptions};
+use linegate_core::upstream::Kind;
 use linegate_core::Limits;
+use std::collections::HashMap;
 
 #[derive(Parser)]
 #[command(
@@ -32,16 +34,47 @@ enum Cmd {
     /// No token is asked: reading the data directory (0700, owned by the server's user)
     /// already gives every point, so the filesystem is the permission here.
     Export(Export),
-    /// List batches the upstream refused, one JSON object per line (no token, as `export`).
+    /// List batches the upstream refused, one JSON object per line (no token, as `export`);
+    /// `replay` marks them for the relay to send again, `drop` deletes them.
     DeadLetters {
+        #[arg(long, env = "LINEGATE_DATA", global = true)]
+        data: Option<PathBuf>,
+        #[command(subcommand)]
+        action: Option<DeadAction>,
+    },
+    /// Send delivered batches to the upstreams again, from those committed at or after
+    /// `--since` (after an upstream lost what it had acknowledged). Works while a server
+    /// runs: each upstream's relay takes the request up within a second.
+    Replay {
         #[arg(long, env = "LINEGATE_DATA")]
         data: PathBuf,
+        /// RFC 3339 time (`2026-12-07T08:00:00Z`) or nanoseconds since the epoch.
+        #[arg(long)]
+        since: String,
     },
     /// The rejected lines of partial writes (the quarantine; no token, as `export`).
     Rejected(Rejected),
     /// Manage v1 authorizations (user name and password, for `/write`).
     #[command(name = "v1-auth", subcommand)]
     V1Auth(linegate_backend::cli::V1AuthCmd),
+}
+
+#[derive(Subcommand)]
+enum DeadAction {
+    /// Send them to the upstream again (after a fix: a new token, a created database); a
+    /// running server's relay takes them up within a second, before newer batches. One
+    /// refused again becomes a new dead letter with the new answer.
+    Replay {
+        /// Only these (the `id` of the listing; repeatable). Default: all.
+        #[arg(long = "id")]
+        ids: Vec<i64>,
+    },
+    /// Delete them.
+    Drop {
+        /// Only these (repeatable). Default: all.
+        #[arg(long = "id")]
+        ids: Vec<i64>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -64,11 +97,17 @@ struct Serve {
     /// On a new data directory: the all-access token to create (random if absent).
     #[arg(long)]
     setup_token: Option<String>,
-    /// Upstream InfluxDB v2 base URL: accepted batches are forwarded there.
+    /// Upstream base URL: accepted batches are forwarded there. Repeatable: each upstream
+    /// gets every batch, with its own cursor, dead letters and metrics.
     #[arg(long)]
-    upstream: Option<String>,
+    upstream: Vec<String>,
+    /// The upstream's token (one for all, or one per `--upstream`, in order).
     #[arg(long)]
-    upstream_token: Option<String>,
+    upstream_token: Vec<String>,
+    /// What the upstream is: influxdb2 (default), influxdb1 or victoriametrics (one for
+    /// all, or one per `--upstream`, in order).
+    #[arg(long)]
+    upstream_kind: Vec<String>,
     /// Upstream org (default: each bucket's local org name).
     #[arg(long)]
     upstream_org: Option<String>,
@@ -207,7 +246,12 @@ fn main() -> ExitCode {
     let res = match cli.cmd {
         Cmd::Serve(s) => serve(*s),
         Cmd::Export(e) => export(e),
-        Cmd::DeadLetters { data } => dead_letters(data),
+        Cmd::DeadLetters { data, action } => match (data, action) {
+            (None, _) => Err("--data DIR (or LINEGATE_DATA) is required".into()),
+            (Some(data), None) => dead_letters(data),
+            (Some(data), Some(a)) => dead_letters_act(data, a),
+        },
+        Cmd::Replay { data, since } => replay(data, &since),
         Cmd::Rejected(r) => rejected(r),
         Cmd::V1Auth(c) => linegate_backend::cli::run(c),
     };
@@ -271,43 +315,66 @@ fn serve(s: Serve) -> Result<(), String> {
         .or_else(|| cfg.bind.clone())
         .unwrap_or_else(|| "127.0.0.1:8086".into());
     let up = cfg.upstream.clone().unwrap_or_default();
-    let upstream = match s.upstream.or(up.url) {
-        Some(url) => {
-            let token = s
-                .upstream_token
-                .or(up.token)
-                .ok_or("--upstream needs --upstream-token")?;
-            let mut rc = RelayConfig::new(url, token);
-            rc.org = s.upstream_org.or(up.org);
-            for b in up.buckets {
-                rc.buckets.insert(
-                    b.local,
-                    Target {
-                        org: b.org,
-                        bucket: b.bucket,
-                    },
-                );
-            }
-            for m in s.upstream_bucket {
-                let (local, to) = m
-                    .split_once('=')
-                    .ok_or_else(|| format!("--upstream-bucket {m}: want LOCAL=BUCKET"))?;
-                let t = match to.split_once('/') {
-                    Some((o, b)) => Target {
-                        org: Some(o.into()),
-                        bucket: Some(b.into()),
-                    },
-                    None => Target {
-                        org: None,
-                        bucket: Some(to.into()),
-                    },
-                };
-                rc.buckets.insert(local.into(), t);
-            }
-            Some(rc)
-        }
-        None => None,
+    // `--upstream` repeats (each its own relay); tokens and kinds pair with them by position,
+    // or one applies to all.
+    let urls: Vec<String> = if s.upstream.is_empty() {
+        up.url.clone().into_iter().collect()
+    } else {
+        s.upstream.clone()
     };
+    let pick = |v: &[String], i: usize, what: &str| -> Result<Option<String>, String> {
+        match v.len() {
+            0 => Ok(None),
+            1 => Ok(Some(v[0].clone())),
+            n if n == urls.len() => Ok(Some(v[i].clone())),
+            n => Err(format!(
+                "{n} --{what} for {} --upstream: give one, or one per upstream",
+                urls.len()
+            )),
+        }
+    };
+    let mut targets = HashMap::new();
+    for b in up.buckets {
+        targets.insert(
+            b.local,
+            Target {
+                org: b.org,
+                bucket: b.bucket,
+            },
+        );
+    }
+    for m in &s.upstream_bucket {
+        let (local, to) = m
+            .split_once('=')
+            .ok_or_else(|| format!("--upstream-bucket {m}: want LOCAL=BUCKET"))?;
+        let t = match to.split_once('/') {
+            Some((o, b)) => Target {
+                org: Some(o.into()),
+                bucket: Some(b.into()),
+            },
+            None => Target {
+                org: None,
+                bucket: Some(to.into()),
+            },
+        };
+        targets.insert(local.into(), t);
+    }
+    let mut upstream = Vec::new();
+    for (i, url) in urls.iter().enumerate() {
+        let token = pick(&s.upstream_token, i, "upstream-token")?
+            .or(up.token.clone())
+            .ok_or("--upstream needs --upstream-token")?;
+        let mut rc = RelayConfig::new(url.clone(), token);
+        rc.index = i;
+        rc.org = s.upstream_org.clone().or(up.org.clone());
+        if let Some(k) = pick(&s.upstream_kind, i, "upstream-kind")?.or(up.kind.clone()) {
+            rc.kind = Kind::parse(&k).ok_or_else(|| {
+                format!("--upstream-kind {k}: want influxdb2, influxdb1 or victoriametrics")
+            })?;
+        }
+        rc.buckets = targets.clone();
+        upstream.push(rc);
+    }
     let partial = cfg.partial_writes(s.partial_writes.as_deref())?;
     let quarantine = cfg.quarantine(s.quarantine_bytes, s.quarantine_age_hours);
     let opts = ServeOptions {
@@ -358,6 +425,51 @@ fn export(e: Export) -> Result<(), String> {
     };
     // Streamed: memory stays bounded whatever the bucket holds.
     store::export(&conn, bucket.id, &filter, &mut std::io::stdout().lock())?;
+    Ok(())
+}
+
+fn replay(data: PathBuf, since: &str) -> Result<(), String> {
+    let since_ns = since
+        .parse::<i64>()
+        .ok()
+        .or_else(|| linegate_core::time::parse_rfc3339(since))
+        .ok_or_else(|| format!("--since {since}: want an RFC 3339 time or nanoseconds"))?;
+    if !store::db_path(&data).exists() {
+        return Err(format!("{}: no linegate database here", data.display()));
+    }
+    let conn = store::open_read(&data).map_err(|x| x.to_string())?;
+    // The last batch committed before `since`: the relay goes on from the one after it.
+    let seq: i64 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(seq), 0) FROM batches WHERE now < ?1",
+            [since_ns],
+            |r| r.get(0),
+        )
+        .map_err(|x| x.to_string())?;
+    // A generation with the cursor: each upstream's relay takes a request up once.
+    let generation = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    store::set_meta(
+        &conn,
+        linegate_backend::relay::REPLAY_KEY,
+        &format!("{generation} {seq}"),
+    )
+    .map_err(|x| x.to_string())?;
+    println!("replay: batches after seq {seq} will be sent again");
+    Ok(())
+}
+
+fn dead_letters_act(data: PathBuf, action: DeadAction) -> Result<(), String> {
+    if !store::db_path(&data).exists() {
+        return Err(format!("{}: no linegate database here", data.display()));
+    }
+    let conn = store::open_read(&data).map_err(|x| x.to_string())?;
+    let (n, what) = match action {
+        DeadAction::Replay { ids } => (store::mark_replay(&conn, &ids), "marked for replay"),
+        DeadAction::Drop { ids } => (store::drop_dead_letters(&conn, &ids), "dropped"),
+    };
+    println!("dead letters {what}: {}", n.map_err(|x| x.to_string())?);
     Ok(())
 }
 

@@ -1,14 +1,18 @@
-//! Store-and-forward: committed batches are delivered to an upstream InfluxDB v2 in commit
-//! order, one at a time, at least once. Transient failures (no connection, 408, 429, 5xx)
-//! are retried forever with backoff, honouring `Retry-After`; 413 splits the batch in
-//! halves; any other 4xx parks the batch (or part) in the dead-letter table with the
-//! upstream's answer. The cursor (last batch done) lives in memory, so nothing is sent twice
-//! while the process lives, and is saved to the database about once a second; after a
-//! crash the batches since the last save are sent again, which InfluxDB absorbs (same
-//! series, time and values overwrite).
+//! Store-and-forward: committed batches are delivered to an upstream (InfluxDB v2, InfluxDB
+//! 1.x or VictoriaMetrics: `--upstream-kind`, whose rules are core's `upstream` module) in
+//! commit order, one request at a time, at least once. What follows an answer is core's one
+//! delivery policy (`linegate_core::delivery`, read through `upstream::decide` so that 1.x's
+//! partial writes and permanent errors are dead letters at once): the relay loops on its
+//! decision — delivered, retry after N ms, split at a line start, dead letter — and never
+//! reads a status itself. It sends its own token, so a 401 or 403 (a rotated token) waits
+//! for an operator without parking anything. The cursor (last batch done) is saved with
+//! each delivered request, so a crash re-sends at most the request in flight. Delivered
+//! batches stay in the store (they are the backend's own data), so `linegate-backend replay
+//! --since T` moves the cursor back to send them again after an upstream lost what it had
+//! acknowledged.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,13 +20,19 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use linegate_core::{encode_query_value, read_batch, ParseOptions, Precision};
+use linegate_core::delivery::{
+    Answer, Batch as DeliveryBatch, DeadReason, Decision, History, Policy,
+};
+use linegate_core::upstream::{self, Kind};
+use linegate_core::{read_batch, ParseOptions, Precision};
 
 use crate::http::now_ns;
 use crate::metrics::Metrics;
 use crate::store::{self, Store, StoredBatch};
 
 const CURSOR_KEY: &str = "relay_cursor";
+/// Where `replay` leaves the cursor it wants; the running relay takes it up.
+pub const REPLAY_KEY: &str = "relay_replay";
 
 /// Most bytes of stored batches joined into one upstream request.
 const COALESCE_BYTES: usize = 8 << 20;
@@ -48,6 +58,11 @@ pub struct Target {
 pub struct RelayConfig {
     /// Base URL, e.g. `http://127.0.0.1:8086`.
     pub url: String,
+    /// What the upstream is: its URL, credentials and answers follow that kind's rules.
+    pub kind: Kind,
+    /// Its place among `--upstream`s: the first keeps the unsuffixed cursor key and
+    /// dead-letter name of a single-upstream relay.
+    pub index: usize,
     pub token: String,
     /// Upstream org for every bucket without its own (default: the local org's name).
     pub org: Option<String>,
@@ -63,6 +78,8 @@ impl RelayConfig {
     pub fn new(url: String, token: String) -> RelayConfig {
         RelayConfig {
             url: url.trim_end_matches('/').to_string(),
+            kind: Kind::InfluxDb2,
+            index: 0,
             token,
             org: None,
             buckets: HashMap::new(),
@@ -76,17 +93,76 @@ impl RelayConfig {
 /// A batch or part of one: its precision, body and points.
 type Part = (Precision, Vec<u8>, u64);
 
-enum Sent {
-    Ok,
-    /// Try again after this long.
-    Retry(Option<Duration>),
-    TooLarge,
-    Rejected(u16, String),
+/// One attempt's outcome, as core's delivery policy reads it: the answer (status and
+/// `Retry-After`, or none) and the answer's body.
+struct Sent {
+    answer: Answer<'static>,
+    retry_after: Option<Vec<u8>>,
+    body: String,
+}
+
+impl Sent {
+    fn failed(answer: Answer<'static>) -> Sent {
+        Sent {
+            answer,
+            retry_after: None,
+            body: String::new(),
+        }
+    }
+
+    fn status(&self) -> u16 {
+        match self.answer {
+            Answer::Status { status, .. } => status,
+            _ => 0,
+        }
+    }
+
+    fn answer(&self) -> Answer<'_> {
+        match self.answer {
+            Answer::Status { status, .. } => Answer::Status {
+                status,
+                retry_after: self.retry_after.as_deref(),
+            },
+            a => a,
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    (now_ns() / 1_000_000).max(0) as u64
+}
+
+/// A number in [0, 1) for the backoff's jitter (no cryptographic need: xorshift of the clock).
+fn random01() -> f64 {
+    let mut x = now_ns() as u64 | 1;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// What `/metrics` shows of one upstream's relay.
+#[derive(Debug)]
+pub struct UpstreamStats {
+    pub url: String,
+    /// Last batch done.
+    pub cursor: Arc<AtomicI64>,
+    /// Points delivered.
+    pub points: AtomicU64,
+    /// Batches or parts parked.
+    pub dead_letters: AtomicU64,
 }
 
 pub struct Relay {
     store: Arc<Store>,
+    /// This upstream's own cursor key, dead-letter name and counters.
+    name: String,
+    cursor_key: String,
+    pub stats: Arc<UpstreamStats>,
     cfg: RelayConfig,
+    /// Core's delivery policy with this relay's backoff; the relay sends its own token, so a
+    /// 401 or 403 waits for an operator instead of parking every batch.
+    policy: Policy,
     client: Client<HttpConnector, Full<Bytes>>,
     metrics: Arc<Metrics>,
     pub cursor: Arc<AtomicI64>,
@@ -99,26 +175,56 @@ impl Relay {
         metrics: Arc<Metrics>,
     ) -> Result<Relay, String> {
         let conn = store::open_read(&store.dir).map_err(|e| e.to_string())?;
-        let cursor = store::get_meta(&conn, CURSOR_KEY)
+        // The first upstream keeps a single relay's names; the others are told by URL.
+        let name = if cfg.index == 0 {
+            String::new()
+        } else {
+            cfg.url.clone()
+        };
+        let cursor_key = if cfg.index == 0 {
+            CURSOR_KEY.to_string()
+        } else {
+            format!("{CURSOR_KEY}:{}", cfg.url)
+        };
+        let cursor = store::get_meta(&conn, &cursor_key)
             .map_err(|e| e.to_string())?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0i64);
+        let cursor = Arc::new(AtomicI64::new(cursor));
+        let stats = Arc::new(UpstreamStats {
+            url: cfg.url.clone(),
+            cursor: cursor.clone(),
+            points: AtomicU64::new(0),
+            dead_letters: AtomicU64::new(0),
+        });
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new()).build(http);
+        let policy = Policy {
+            backoff_base_ms: cfg.min_backoff.as_millis() as u64,
+            backoff_cap_ms: cfg.max_backoff.as_millis() as u64,
+            own_credentials: true,
+            ..Policy::default()
+        };
         Ok(Relay {
             store,
+            name,
+            cursor_key,
+            stats,
             cfg,
+            policy,
             client,
             metrics,
-            cursor: Arc::new(AtomicI64::new(cursor)),
+            cursor,
         })
     }
 
     pub async fn run(self) {
-        let mut saved = self.cursor.load(Ordering::SeqCst);
-        let mut last_save = Instant::now();
         loop {
+            self.take_replay().await;
+            if self.replay_dead_letter().await {
+                continue;
+            }
             let cursor = self.cursor.load(Ordering::SeqCst);
             let dir = self.store.dir.clone();
             let batches = tokio::task::spawn_blocking(move || {
@@ -136,10 +242,6 @@ impl Relay {
                 }
             };
             if batches.is_empty() {
-                if saved != cursor && self.save_cursor(cursor).await {
-                    saved = cursor;
-                    last_save = Instant::now();
-                }
                 let _ = tokio::time::timeout(
                     Duration::from_millis(500),
                     self.store.committed.notified(),
@@ -167,11 +269,12 @@ impl Relay {
                         self.deliver(b).await;
                     }
                 }
+                // Saved before the next request goes: a crash re-sends at most the one in
+                // flight (VictoriaMetrics keeps both copies of a re-sent sample).
                 let seq = group[group.len() - 1].seq;
                 self.cursor.store(seq, Ordering::SeqCst);
-                if last_save.elapsed() > Duration::from_secs(1) && self.save_cursor(seq).await {
-                    saved = seq;
-                    last_save = Instant::now();
+                while !self.save_cursor(seq).await {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 i = j;
             }
@@ -179,10 +282,93 @@ impl Relay {
     }
 
     async fn save_cursor(&self, seq: i64) -> bool {
-        self.store
-            .exec(move |tx| store::set_meta(tx, CURSOR_KEY, &seq.to_string()))
+        let key = self.cursor_key.clone();
+        let r = self
+            .store
+            .exec(move |tx| store::set_meta(tx, &key, &seq.to_string()))
+            .await;
+        if let Err(e) = &r {
+            tracing::error!(error = %e, "relay: saving the cursor");
+        }
+        r.is_ok()
+    }
+
+    /// Sends the oldest dead letter marked for replay (`dead-letters replay`), then removes
+    /// it: delivered, or parked again as a new dead letter with the new answer. `false` when
+    /// none is marked.
+    async fn replay_dead_letter(&self) -> bool {
+        let (dir, name) = (self.store.dir.clone(), self.name.clone());
+        let next = tokio::task::spawn_blocking(move || {
+            let conn = store::open_read(&dir).map_err(|e| e.to_string())?;
+            store::next_replay(&conn, &name)
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        let (id, mut b) = match next {
+            Ok(Some(x)) => x,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::error!(error = %e, "relay: reading dead letters");
+                return false;
+            }
+        };
+        b.points = count_points(&b.body, b.precision, b.now) as i64;
+        self.deliver(&b).await;
+        while let Err(e) = self
+            .store
+            .exec(move |tx| store::drop_dead_letters(tx, &[id]).map(drop))
             .await
-            .is_ok()
+        {
+            tracing::error!(error = %e, "relay: removing a replayed dead letter");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        true
+    }
+
+    /// Takes up a cursor `replay` left (`<generation> <seq>`; it may only move back), once
+    /// per upstream: the generation taken is saved with the cursor, in one transaction.
+    async fn take_replay(&self) {
+        let dir = self.store.dir.clone();
+        let taken_key = format!(
+            "{}_taken{}",
+            REPLAY_KEY,
+            self.cursor_key.trim_start_matches(CURSOR_KEY)
+        );
+        let tk = taken_key.clone();
+        let got = tokio::task::spawn_blocking(move || {
+            let conn = store::open_read(&dir).ok()?;
+            let want = store::get_meta(&conn, REPLAY_KEY).ok()??;
+            let taken = store::get_meta(&conn, &tk).ok()?;
+            Some((want, taken))
+        })
+        .await
+        .ok()
+        .flatten();
+        let Some((want, taken)) = got else {
+            return;
+        };
+        let Some((generation, seq)) = want.split_once(' ') else {
+            return;
+        };
+        if taken.as_deref() == Some(generation) {
+            return;
+        }
+        let Ok(seq) = seq.parse::<i64>() else {
+            return;
+        };
+        let seq = seq.min(self.cursor.load(Ordering::SeqCst));
+        let (key, generation) = (self.cursor_key.clone(), generation.to_string());
+        let r = self
+            .store
+            .exec(move |tx| {
+                store::set_meta(tx, &key, &seq.to_string())?;
+                store::set_meta(tx, &taken_key, &generation)
+            })
+            .await;
+        if r.is_ok() {
+            tracing::info!(seq, upstream = %self.cfg.url, "relay: replaying from a cursor moved back");
+            self.cursor.store(seq, Ordering::SeqCst);
+        }
     }
 
     fn target(&self, bucket_id: u64) -> Option<(String, String)> {
@@ -194,9 +380,27 @@ impl Relay {
         Some((org, t.bucket.unwrap_or_else(|| b.name.clone())))
     }
 
-    /// Sends consecutive batches as one request, retrying transient failures; `false` when
-    /// upstream refused it (413 or another 4xx): the caller then sends them one by one, so
-    /// only the batch at fault is split or parked.
+    /// Core's decision on one attempt at `body`.
+    fn decide(&self, sent: &Sent, body: &[u8], history: &History) -> Decision {
+        let batch = DeliveryBatch {
+            body,
+            content_encoding: None,
+        };
+        upstream::decide(
+            self.cfg.kind,
+            &sent.answer(),
+            sent.body.as_bytes(),
+            &batch,
+            history,
+            now_ms(),
+            random01(),
+            &self.policy,
+        )
+    }
+
+    /// Sends consecutive batches as one request, retrying as core's policy says; `false`
+    /// when the upstream refused it (413, a dead letter): the caller then sends them one by
+    /// one, so only the batch at fault is split or parked.
     async fn deliver_joined(&self, group: &[StoredBatch]) -> bool {
         let Some((org, bucket)) = self.target(group[0].bucket_id) else {
             return false;
@@ -209,27 +413,30 @@ impl Relay {
             }
         }
         let points: i64 = group.iter().map(|b| b.points).sum();
-        let mut backoff = self.cfg.min_backoff;
+        let mut history = History::default();
         loop {
-            match self.send(&org, &bucket, group[0].precision, &body).await {
-                Sent::Ok => {
+            let sent = self.send(&org, &bucket, group[0].precision, &body).await;
+            match self.decide(&sent, &body, &history) {
+                Decision::Delivered => {
                     self.metrics
                         .upstream_points
                         .fetch_add(points as u64, Ordering::Relaxed);
+                    self.stats
+                        .points
+                        .fetch_add(points as u64, Ordering::Relaxed);
                     return true;
                 }
-                Sent::Retry(after) => {
-                    let wait = after.unwrap_or(backoff).min(Duration::from_secs(300));
-                    backoff = (backoff * 2).min(self.cfg.max_backoff);
-                    tokio::time::sleep(wait).await;
+                d @ Decision::Retry { after_ms, .. } => {
+                    history.record(&d, now_ms());
+                    tokio::time::sleep(Duration::from_millis(after_ms)).await;
                 }
-                Sent::TooLarge | Sent::Rejected(..) => return false,
+                Decision::Split { .. } | Decision::DeadLetter { .. } => return false,
             }
         }
     }
 
-    /// Delivers one batch (in parts when upstream finds it too large); returns when every
-    /// part is delivered or parked.
+    /// Delivers one batch (in parts when the upstream finds it too large); returns when
+    /// every part is delivered or parked.
     async fn deliver(&self, b: &StoredBatch) {
         let Some((org, bucket)) = self.target(b.bucket_id) else {
             self.park(
@@ -244,43 +451,36 @@ impl Relay {
         };
         let mut parts: VecDeque<Part> = VecDeque::new();
         parts.push_back((b.precision, b.body.clone(), b.points as u64));
-        let mut backoff = self.cfg.min_backoff;
         while let Some((precision, body, points)) = parts.pop_front() {
+            let mut history = History::default();
             loop {
-                match self.send(&org, &bucket, precision, &body).await {
-                    Sent::Ok => {
+                let sent = self.send(&org, &bucket, precision, &body).await;
+                match self.decide(&sent, &body, &history) {
+                    Decision::Delivered => {
                         self.metrics
                             .upstream_points
                             .fetch_add(points, Ordering::Relaxed);
-                        backoff = self.cfg.min_backoff;
+                        self.stats.points.fetch_add(points, Ordering::Relaxed);
                         break;
                     }
-                    Sent::Retry(after) => {
-                        let wait = after.unwrap_or(backoff).min(Duration::from_secs(300));
-                        backoff = (backoff * 2).min(self.cfg.max_backoff);
-                        tokio::time::sleep(wait).await;
+                    d @ Decision::Retry { after_ms, .. } => {
+                        history.record(&d, now_ms());
+                        tokio::time::sleep(Duration::from_millis(after_ms)).await;
                     }
-                    Sent::TooLarge => {
-                        match split(&body, precision, b.now) {
-                            Some((l, r)) => {
-                                parts.push_front(r);
-                                parts.push_front(l);
-                            }
-                            None => {
-                                self.park(
-                                    b,
-                                    precision,
-                                    &body,
-                                    413,
-                                    "upstream: request too large (a single point)",
-                                )
-                                .await
-                            }
-                        }
+                    Decision::Split { at, .. } => {
+                        // Stored bodies are plain line protocol: core cut it at a line start.
+                        let (l, r) = body.split_at(at);
+                        let n = count_points(l, precision, b.now);
+                        parts.push_front((precision, r.to_vec(), points.saturating_sub(n)));
+                        parts.push_front((precision, l.to_vec(), n));
                         break;
                     }
-                    Sent::Rejected(status, reason) => {
-                        self.park(b, precision, &body, status, &reason).await;
+                    Decision::DeadLetter { reason } => {
+                        let why = match reason {
+                            DeadReason::Refused => sent.body.clone(),
+                            r => format!("{}: {}", r.as_str(), sent.body),
+                        };
+                        self.park(b, precision, &body, sent.status(), &why).await;
                         break;
                     }
                 }
@@ -297,9 +497,10 @@ impl Relay {
         reason: &str,
     ) {
         let (seq, bucket, body, reason) = (b.seq, b.bucket_id, body.to_vec(), reason.to_string());
+        let upstream = self.name.clone();
         tracing::warn!(seq, status, reason = %reason, "relay: parked in dead letters");
         loop {
-            let (body, reason) = (body.clone(), reason.clone());
+            let (body, reason, upstream) = (body.clone(), reason.clone(), upstream.clone());
             let r = self
                 .store
                 .exec(move |tx| {
@@ -313,6 +514,7 @@ impl Relay {
                             precision,
                             body: &body,
                             at_ns: now_ns(),
+                            upstream: &upstream,
                         },
                     )
                 })
@@ -326,23 +528,38 @@ impl Relay {
             }
         }
         self.metrics.dead_letters.fetch_add(1, Ordering::Relaxed);
+        self.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
     }
 
     async fn send(&self, org: &str, bucket: &str, precision: Precision, body: &[u8]) -> Sent {
-        let uri = format!(
-            "{}/api/v2/write?org={}&bucket={}&precision={}",
-            self.cfg.url,
-            encode_query_value(org.as_bytes()),
-            encode_query_value(bucket.as_bytes()),
-            precision.as_str()
-        );
-        let req = match hyper::Request::post(&uri)
-            .header("Authorization", format!("Token {}", self.cfg.token))
-            .header("Content-Type", "text/plain; charset=utf-8")
-            .body(Full::new(Bytes::copy_from_slice(body)))
-        {
-            Ok(r) => r,
-            Err(e) => return Sent::Rejected(0, format!("bad upstream request: {e}")),
+        let out = match upstream::v2_write(
+            self.cfg.kind,
+            org,
+            bucket,
+            precision,
+            Some(self.cfg.token.as_bytes()),
+        ) {
+            Ok(o) => o,
+            Err(r) => {
+                // The upstream cannot take this bucket at all (a 1.x bucket without a
+                // database): a 400 of the edge's own, parked as the upstream's would be.
+                return Sent {
+                    answer: Answer::Status {
+                        status: r.status,
+                        retry_after: None,
+                    },
+                    retry_after: None,
+                    body: String::from_utf8_lossy(&r.body).into_owned(),
+                };
+            }
+        };
+        let mut req = hyper::Request::post(format!("{}{}", self.cfg.url, out.path))
+            .header("Content-Type", "text/plain; charset=utf-8");
+        if let Some(a) = &out.authorization {
+            req = req.header("Authorization", a);
+        }
+        let Ok(req) = req.body(Full::new(Bytes::copy_from_slice(body))) else {
+            return Sent::failed(Answer::Unreachable);
         };
         let t0 = Instant::now();
         let res = tokio::time::timeout(self.cfg.timeout, async {
@@ -358,47 +575,34 @@ impl Relay {
             Ok(Err(e)) => {
                 self.metrics.upstream(0, secs);
                 tracing::debug!(error = %e, "relay: upstream unreachable");
-                return Sent::Retry(None);
+                return Sent::failed(Answer::Unreachable);
             }
             Err(_) => {
                 self.metrics.upstream(0, secs);
-                return Sent::Retry(None);
+                return Sent::failed(Answer::Timeout);
             }
         };
         let status = parts.status.as_u16();
         self.metrics.upstream(status, secs);
-        match status {
-            200..=299 => Sent::Ok,
-            413 => Sent::TooLarge,
-            408 | 429 | 500..=599 => Sent::Retry(
-                parts
-                    .headers
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs),
-            ),
-            _ => Sent::Rejected(status, String::from_utf8_lossy(&bytes).into_owned()),
+        Sent {
+            answer: Answer::Status {
+                status,
+                retry_after: None,
+            },
+            retry_after: parts
+                .headers
+                .get("retry-after")
+                .map(|v| v.as_bytes().to_vec()),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
 }
 
-/// Splits a body into two halves of its points, each rendered with explicit ns times.
-fn split(body: &[u8], precision: Precision, now: i64) -> Option<(Part, Part)> {
-    let mut lines: Vec<Vec<u8>> = Vec::new();
-    read_batch(body, &ParseOptions::new(precision, now), 1 << 10, |p| {
-        let mut l = Vec::new();
-        linegate_core::lp::write_line(&mut l, p, |_| true);
-        lines.push(l);
+/// Points in a plain body (for the metrics of a part after a split).
+fn count_points(body: &[u8], precision: Precision, now: i64) -> u64 {
+    let mut n = 0;
+    read_batch(body, &ParseOptions::new(precision, now), 1 << 10, |_| {
+        n += 1
     });
-    if lines.len() < 2 {
-        return None;
-    }
-    let mid = lines.len() / 2;
-    let n = lines.len() as u64;
-    let right = lines.split_off(mid);
-    Some((
-        (Precision::Ns, lines.concat(), mid as u64),
-        (Precision::Ns, right.concat(), n - mid as u64),
-    ))
+    n
 }

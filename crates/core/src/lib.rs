@@ -142,8 +142,10 @@ pub use diagnostics::hasher::MapState;
 pub use stream::Checker;
 pub use validate::{validate, validate_split, validate_with_progress, ValidateOptions, Validation};
 
-// Store-and-forward: what a door does with an upstream's answer (the relay and the spool).
+// Store-and-forward: what a door does with an upstream's answer (the relay and the spool),
+// and what each kind of upstream (InfluxDB v2, InfluxDB 1.x, VictoriaMetrics) reads.
 pub mod delivery;
+pub mod upstream;
 
 // What storage decides, and the formats InfluxDB speaks byte for byte.
 pub mod gzip;

@@ -134,6 +134,11 @@ pub trait Lookup {
     fn scope(&self) -> Scope {
         Scope::Server
     }
+    /// Whether a v1 write without credentials goes on (an edge in front of InfluxDB 1.x,
+    /// which decides itself: with auth off, its common setup, it takes them).
+    fn v1_open(&self) -> bool {
+        false
+    }
     /// The authorization of an API token.
     fn token(&mut self, _secret: &[u8]) -> Option<Self::Auth> {
         None
@@ -184,6 +189,23 @@ impl Lookup for Edge {
     type Bucket = ();
     fn scope(&self) -> Scope {
         Scope::Edge
+    }
+}
+
+/// The lookup of an edge in front of an upstream of a given kind: [`Edge`]'s, except that
+/// in front of InfluxDB 1.x a v1 write without credentials goes on (the server decides).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EdgeFor(pub crate::upstream::Kind);
+
+impl Lookup for EdgeFor {
+    type Auth = ();
+    type Org = ();
+    type Bucket = ();
+    fn scope(&self) -> Scope {
+        Scope::Edge
+    }
+    fn v1_open(&self) -> bool {
+        self.0 == crate::upstream::Kind::InfluxDb1
     }
 }
 
@@ -366,7 +388,10 @@ pub fn admit<'a, L: Lookup>(head: &Head<'a>, lookup: &mut L) -> Result<Admitted<
                 }
                 credentials(head, &query)
             }
-            Endpoint::V1 => Some(credentials(head, &query).ok_or_else(Rejection::unauthorized)?),
+            Endpoint::V1 => match credentials(head, &query) {
+                None if lookup.v1_open() => None,
+                c => Some(c.ok_or_else(Rejection::unauthorized)?),
+            },
         };
         if scope == Scope::Server {
             let creds = creds.ok_or_else(Rejection::unauthorized)?;

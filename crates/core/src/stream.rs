@@ -17,9 +17,10 @@ use crate::limits::Limits;
 use crate::limits::MAX_GZIP_HEADER;
 use crate::partial::{Run, Split, Splitter};
 use crate::pipeline::Verdict;
-use crate::pipeline::{self, Batch, Edge, Head, Lookup, Resolved, TimeRule};
+use crate::pipeline::{self, Batch, EdgeFor, Head, Lookup, Resolved, TimeRule};
 use crate::point::Point;
 use crate::reference::LineScan;
+use crate::upstream::{self, Kind};
 use crate::validate::{ValidateOptions, Validation};
 
 /// What the parsed lines add up to, as [`BatchReport`](crate::BatchReport) and
@@ -282,6 +283,10 @@ pub struct Checker {
     after_header: Option<Rejection>,
     lines: Option<Lines>,
     summary_buckets: usize,
+    /// The upstream whose rules screen each point ([`upstream::refuse_point`]).
+    upstream: Kind,
+    /// The first point the upstream could not store as sent.
+    refused: Option<Rejection>,
 }
 
 impl Checker {
@@ -313,7 +318,16 @@ impl Checker {
     /// the org parameter, and the body, as [`check_request`](crate::check_request) judges it
     /// (or [`pipeline::prepare`](crate::pipeline::prepare) for the v1 endpoint).
     pub fn for_request(head: &Head<'_>, limits: &Limits, now: i64) -> Checker {
-        Checker::admit(head, &mut Edge, *limits, now, Extras::default())
+        Checker::for_request_to(head, limits, now, Kind::InfluxDb2)
+    }
+
+    /// [`for_request`](Checker::for_request) at an edge in front of an upstream of `kind`:
+    /// its credential rule ([`EdgeFor`]) and, once the body checks, the first point it
+    /// could not store as sent ([`upstream::refuse_point`]) as the answer.
+    pub fn for_request_to(head: &Head<'_>, limits: &Limits, now: i64, kind: Kind) -> Checker {
+        let mut c = Checker::admit(head, &mut EdgeFor(kind), *limits, now, Extras::default());
+        c.upstream = kind;
+        c
     }
 
     /// The body of a request a server has taken through steps 1–7
@@ -391,6 +405,8 @@ impl Checker {
             after_header,
             lines,
             summary_buckets: extras.summary_buckets.unwrap_or(0),
+            upstream: Kind::InfluxDb2,
+            refused: None,
         }
     }
 
@@ -452,6 +468,21 @@ impl Checker {
         if matches!(self.phase, Phase::Done(_)) {
             return;
         }
+        if self.upstream != Kind::InfluxDb2 {
+            let (kind, mut refused) = (self.upstream, self.refused.take());
+            self.push_points(chunk, &mut |p| {
+                if refused.is_none() {
+                    refused = upstream::refuse_point(kind, p);
+                }
+                on_point(p)
+            });
+            self.refused = refused;
+            return;
+        }
+        self.push_points(chunk, on_point);
+    }
+
+    fn push_points(&mut self, chunk: &[u8], on_point: &mut dyn FnMut(&Point<'_>)) {
         self.received = self.received.saturating_add(chunk.len());
         if let Phase::Header = self.phase {
             let take = (MAX_GZIP_HEADER - self.head.len()).min(chunk.len());
@@ -605,11 +636,19 @@ impl Checker {
     /// points of the last lines, and the bytes of the body after gzip decoding (what the
     /// write quota counts, spec D.2).
     pub fn finish_request_all(
-        self,
+        mut self,
         on_point: &mut dyn FnMut(&Point<'_>),
     ) -> (Verdict, Option<Split>, usize) {
-        let (v, split, decoded) = self.finish_all(on_point);
+        let (kind, mut refused) = (self.upstream, self.refused.take());
+        let (v, split, decoded) = self.finish_all(&mut |p| {
+            if refused.is_none() && kind != Kind::InfluxDb2 {
+                refused = upstream::refuse_point(kind, p);
+            }
+            on_point(p);
+        });
         let verdict = match v.code {
+            // The body is good line protocol, but the upstream would refuse or lose a point.
+            None if refused.is_some() => Verdict::Reject(refused.expect("checked")),
             None => Verdict::Forward {
                 points: v.points,
                 lines: v.lines,

@@ -120,6 +120,7 @@ fn open_write(dir: &Path) -> rusqlite::Result<Connection> {
     conn.execute_batch(quota::SCHEMA)?;
     conn.execute_batch(quarantine::SCHEMA)?;
     migrate_tokens(&conn)?;
+    dead_letters::migrate(&conn)?;
     if get_meta(&conn, SALT_KEY)?.is_none() {
         let mut salt = [0u8; 32];
         random_bytes(&mut salt);
@@ -148,6 +149,11 @@ pub fn set_meta(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<(
         "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
         params![key, value],
     )?;
+    Ok(())
+}
+
+pub fn delete_meta(conn: &Connection, key: &str) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM meta WHERE key = ?1", [key])?;
     Ok(())
 }
 

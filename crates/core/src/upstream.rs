@@ -1,0 +1,521 @@
+//! What linegate forwards to, and each kind's rules: where a v2 write goes, which
+//! credentials it carries, which points the upstream cannot store as sent, and how its
+//! answers read. Pure; the Worker (through the package) and the backend's relay only send
+//! what these functions return.
+//!
+//! - `influxdb2` (the default): InfluxDB OSS v2, as linegate itself; nothing changes.
+//! - `influxdb1`: InfluxDB 1.x. A v2 write goes to `/write?db=&rp=` by the rule InfluxDB 1.8
+//!   applies on its own `/api/v2/write` (`bucket` is `db/rp`, or `db` for the default
+//!   retention policy); precision as 1.x spells it (`u`, not `us`: 1.6 reads an unknown
+//!   spelling as nanoseconds); `Token user:pass` becomes Basic (1.6 knows no `Token`);
+//!   unsigned integers are refused (1.x answers `1u` with 400).
+//! - `victoriametrics`: a v2 write goes to `/write?db=<bucket>` so the bucket survives as
+//!   VictoriaMetrics' `db` label (its `/api/v2/write` drops `org` and `bucket`); a raw line
+//!   feed inside a string value is refused (VictoriaMetrics splits lines at every LF and
+//!   loses both halves behind a 204).
+
+use crate::answers::Rejection;
+use crate::delivery;
+use crate::pipeline::{credentials, Credentials, Endpoint, Head};
+use crate::point::{FieldValue, Point};
+use crate::precision::Precision;
+use crate::query::{encode_value, Query};
+
+/// The kind of server behind linegate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Kind {
+    /// InfluxDB OSS v2 (and linegate-backend): writes go as they came.
+    #[default]
+    InfluxDb2,
+    /// InfluxDB 1.x: `/write?db=&rp=`, Basic credentials, no unsigned values.
+    InfluxDb1,
+    /// VictoriaMetrics: `/write?db=<bucket>`, no raw line feed inside a string.
+    VictoriaMetrics,
+}
+
+impl Kind {
+    /// `influxdb2`, `influxdb1` or `victoriametrics` (as in `BACKEND_KIND` and `--upstream-kind`).
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "influxdb2" => Some(Kind::InfluxDb2),
+            "influxdb1" => Some(Kind::InfluxDb1),
+            "victoriametrics" => Some(Kind::VictoriaMetrics),
+            _ => None,
+        }
+    }
+
+    /// The kind's name, as [`Kind::parse`] reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::InfluxDb2 => "influxdb2",
+            Kind::InfluxDb1 => "influxdb1",
+            Kind::VictoriaMetrics => "victoriametrics",
+        }
+    }
+}
+
+/// A write as the upstream wants it: path with query, and the `Authorization` to send
+/// (`None`: send none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Path and query on the upstream (`/write?db=d&precision=u`).
+    pub path: String,
+    /// The `Authorization` header to send, if any.
+    pub authorization: Option<String>,
+}
+
+/// InfluxDB 1.8's `bucket2dbrp`: `db/rp` or `db` (default policy); a leading `/` has no
+/// database.
+pub fn bucket_to_dbrp(bucket: &str) -> Result<(&str, Option<&str>), Rejection> {
+    // Bytes and `get`, not `find` and indexing: no searcher and no char-boundary panic path
+    // (with its formatting) in the wasm build.
+    let Some(i) = bucket.bytes().position(|b| b == b'/') else {
+        return Ok((bucket, None));
+    };
+    match (bucket.get(..i), bucket.get(i + 1..)) {
+        (Some(db), Some(rp)) if !db.is_empty() => Ok((db, (!rp.is_empty()).then_some(rp))),
+        _ => {
+            let mut m = b"bucket name \"".to_vec();
+            m.extend_from_slice(bucket.as_bytes());
+            m.extend_from_slice(b"\" is missing a database");
+            Err(Rejection::invalid(&m))
+        }
+    }
+}
+
+/// `precision` as InfluxDB 1.x's `/write` reads it (`n`, `u`, `ms`, `s`).
+pub fn v1_precision(p: Precision) -> &'static str {
+    match p {
+        Precision::Ns => "n",
+        Precision::Us => "u",
+        Precision::Ms => "ms",
+        Precision::S => "s",
+    }
+}
+
+/// The `Authorization` for a 1.x-style upstream from a v2 token: `user:pass` becomes Basic;
+/// a token without a colon names no 1.x user, so none is sent (a server with auth off takes
+/// the write; one with auth on answers 401 itself).
+pub fn basic_from_token(token: &[u8]) -> Option<String> {
+    token.contains(&b':').then_some(())?;
+    Some(format!("Basic {}", base64(token)))
+}
+
+/// Where a v2 write (`org`, `bucket`, `precision`, the token after `Token `) goes.
+pub fn v2_write(
+    kind: Kind,
+    org: &str,
+    bucket: &str,
+    precision: Precision,
+    token: Option<&[u8]>,
+) -> Result<Outgoing, Rejection> {
+    match kind {
+        Kind::InfluxDb2 => Ok(Outgoing {
+            path: format!(
+                "/api/v2/write?org={}&bucket={}&precision={}",
+                encode_value(org.as_bytes()),
+                encode_value(bucket.as_bytes()),
+                precision.as_str()
+            ),
+            authorization: token.map(|t| format!("Token {}", String::from_utf8_lossy(t))),
+        }),
+        Kind::InfluxDb1 => {
+            let (db, rp) = bucket_to_dbrp(bucket)?;
+            let mut path = format!("/write?db={}", encode_value(db.as_bytes()));
+            if let Some(rp) = rp {
+                path.push_str("&rp=");
+                path.push_str(&encode_value(rp.as_bytes()));
+            }
+            path.push_str("&precision=");
+            path.push_str(v1_precision(precision));
+            Ok(Outgoing {
+                path,
+                authorization: token.and_then(basic_from_token),
+            })
+        }
+        Kind::VictoriaMetrics => Ok(Outgoing {
+            path: format!(
+                "/write?db={}&precision={}",
+                encode_value(bucket.as_bytes()),
+                v1_precision(precision)
+            ),
+            authorization: token.map(|t| match basic_from_token(t) {
+                Some(b) => b,
+                None => format!("Bearer {}", String::from_utf8_lossy(t)),
+            }),
+        }),
+    }
+}
+
+/// Where a v2 write request an edge checked (its raw query and `Authorization`) goes on an
+/// upstream of `kind`: `None` when it goes unchanged (`influxdb2`).
+pub fn v2_request(
+    kind: Kind,
+    query: &[u8],
+    authorization: Option<&[u8]>,
+) -> Result<Option<Outgoing>, Rejection> {
+    if kind == Kind::InfluxDb2 {
+        return Ok(None);
+    }
+    let q = Query::parse(query);
+    let head = Head {
+        endpoint: Endpoint::V2,
+        query,
+        authorization,
+        content_encoding: None,
+    };
+    let token = match credentials(&head, &q) {
+        Some(Credentials::Token(t)) => Some(t),
+        _ => None,
+    };
+    let precision = Precision::from_param(q.get_or_empty("precision")).unwrap_or_default();
+    let text = |k| String::from_utf8_lossy(q.get_or_empty(k)).into_owned();
+    v2_write(kind, &text("org"), &text("bucket"), precision, token).map(Some)
+}
+
+/// Why the upstream cannot store this point as sent (a 400 `invalid` naming the line),
+/// or `None`.
+pub fn refuse_point(kind: Kind, p: &Point<'_>) -> Option<Rejection> {
+    let bad = |field: &[u8], why: &str| {
+        let mut r = Rejection::invalid(
+            format!(
+                "line {}: field \"{}\" {why}",
+                p.line(),
+                String::from_utf8_lossy(field)
+            )
+            .as_bytes(),
+        );
+        r.line = Some(p.line());
+        Some(r)
+    };
+    for f in p.fields() {
+        match (kind, f.value()) {
+            (Kind::InfluxDb1, FieldValue::Unsigned(_)) => {
+                return bad(
+                    &f.key(),
+                    "is an unsigned integer, which InfluxDB 1.x cannot store",
+                )
+            }
+            (Kind::VictoriaMetrics, FieldValue::String(s)) if s.raw().contains(&b'\n') => {
+                return bad(
+                    &f.key(),
+                    "holds a line feed, which VictoriaMetrics would split and lose",
+                )
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// How an upstream's answer to a write reads, beside its status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reading {
+    /// Stored (2xx).
+    Stored,
+    /// Part was stored and `dropped` points were refused (1.x `400 partial write: …
+    /// dropped=N`): sending it again stores nothing more.
+    Partial {
+        /// Points the upstream dropped, as it said (0 when it did not say).
+        dropped: u64,
+    },
+    /// Will never succeed as sent (1.x `500 … retention policy not found`, `database not
+    /// found`): a dead letter at once, not a retry.
+    Permanent,
+    /// Nothing special: classify by status.
+    ByStatus,
+}
+
+/// Reads an upstream's answer to a write by its kind's conventions.
+pub fn read_answer(kind: Kind, status: u16, body: &[u8]) -> Reading {
+    if (200..300).contains(&status) {
+        return Reading::Stored;
+    }
+    if kind != Kind::InfluxDb1 {
+        return Reading::ByStatus;
+    }
+    let text = String::from_utf8_lossy(body);
+    if status == 400 && text.contains("partial write") {
+        let dropped = text
+            .split("dropped=")
+            .nth(1)
+            .map(|s| s.bytes().take_while(u8::is_ascii_digit).collect::<Vec<_>>())
+            .and_then(|d| std::str::from_utf8(&d).ok()?.parse().ok())
+            .unwrap_or(0);
+        return Reading::Partial { dropped };
+    }
+    if status == 500
+        && (text.contains("retention policy not found") || text.contains("database not found"))
+    {
+        return Reading::Permanent;
+    }
+    if status == 404 && text.contains("database not found") {
+        return Reading::Permanent;
+    }
+    Reading::ByStatus
+}
+
+/// The delivery decision for an upstream of `kind`: its own reading of the answer first
+/// ([`read_answer`]: a 1.x partial write or permanent error is a dead letter at once, as
+/// retrying cannot change it), then core's one delivery policy
+/// ([`delivery::classify`](crate::delivery::classify)). `body` is the answer's body.
+#[allow(clippy::too_many_arguments)]
+pub fn decide(
+    kind: Kind,
+    answer: &delivery::Answer<'_>,
+    body: &[u8],
+    batch: &delivery::Batch<'_>,
+    history: &delivery::History,
+    now_ms: u64,
+    random01: f64,
+    policy: &delivery::Policy,
+) -> delivery::Decision {
+    if let delivery::Answer::Status { status, .. } = *answer {
+        if let Reading::Partial { .. } | Reading::Permanent = read_answer(kind, status, body) {
+            return delivery::Decision::DeadLetter {
+                reason: delivery::DeadReason::Refused,
+            };
+        }
+    }
+    delivery::classify(answer, batch, history, now_ms, random01, policy)
+}
+
+/// Standard base64 with padding (RFC 4648), for Basic credentials.
+pub fn base64(input: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(input.len().div_ceil(3) * 4);
+    for c in input.chunks(3) {
+        let n = c
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= c.len() {
+                A[(n >> (18 - 6 * i) & 63) as usize]
+            } else {
+                b'='
+            });
+        }
+    }
+    // Only ASCII was pushed.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{read_batch, ParseOptions};
+
+    #[test]
+    fn kinds_parse_and_print() {
+        for k in [Kind::InfluxDb2, Kind::InfluxDb1, Kind::VictoriaMetrics] {
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(Kind::parse("influxdb"), None);
+    }
+
+    #[test]
+    fn bucket_maps_like_influxdb_1_8() {
+        assert_eq!(bucket_to_dbrp("db").unwrap(), ("db", None));
+        assert_eq!(bucket_to_dbrp("db/rp").unwrap(), ("db", Some("rp")));
+        assert_eq!(bucket_to_dbrp("db/").unwrap(), ("db", None));
+        assert_eq!(bucket_to_dbrp("db/r/p").unwrap(), ("db", Some("r/p")));
+        let r = bucket_to_dbrp("/rp").unwrap_err();
+        assert_eq!(r.status, 400);
+        assert_eq!(
+            String::from_utf8(r.body).unwrap(),
+            r#"{"code":"invalid","message":"bucket name \"/rp\" is missing a database"}"#
+        );
+    }
+
+    #[test]
+    fn v2_writes_per_kind() {
+        let o = v2_write(
+            Kind::InfluxDb1,
+            "o",
+            "my db/one",
+            Precision::Us,
+            Some(b"u:p"),
+        )
+        .unwrap();
+        assert_eq!(o.path, "/write?db=my%20db&rp=one&precision=u");
+        assert_eq!(o.authorization.as_deref(), Some("Basic dTpw"));
+        let o = v2_write(Kind::InfluxDb1, "o", "db", Precision::Ns, Some(b"tok")).unwrap();
+        assert_eq!(o.path, "/write?db=db&precision=n");
+        assert_eq!(o.authorization, None);
+        let o = v2_write(Kind::VictoriaMetrics, "o", "b", Precision::Ms, Some(b"t")).unwrap();
+        assert_eq!(o.path, "/write?db=b&precision=ms");
+        assert_eq!(o.authorization.as_deref(), Some("Bearer t"));
+        let o = v2_write(Kind::InfluxDb2, "o&", "b", Precision::S, Some(b"t")).unwrap();
+        assert_eq!(o.path, "/api/v2/write?org=o%26&bucket=b&precision=s");
+        assert_eq!(o.authorization.as_deref(), Some("Token t"));
+    }
+
+    #[test]
+    fn an_edges_v2_request() {
+        let q = b"org=o&bucket=d%2Frp&precision=us";
+        assert_eq!(v2_request(Kind::InfluxDb2, q, Some(b"Token t")), Ok(None));
+        let o = v2_request(Kind::InfluxDb1, q, Some(b"Token a:b"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(o.path, "/write?db=d&rp=rp&precision=u");
+        assert_eq!(o.authorization.as_deref(), Some("Basic YTpi"));
+        let o = v2_request(Kind::VictoriaMetrics, b"org=o&bucket=b", Some(b"Bearer x"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(o.path, "/write?db=b&precision=n");
+        assert_eq!(o.authorization.as_deref(), Some("Bearer x"));
+    }
+
+    fn refusals(kind: Kind, body: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        let r = read_batch(body, &ParseOptions::new(Precision::Ns, 0), 1 << 20, |p| {
+            if let Some(r) = refuse_point(kind, p) {
+                out.push(String::from_utf8(r.body).unwrap());
+            }
+        });
+        assert!(r.is_ok());
+        out
+    }
+
+    #[test]
+    fn points_each_kind_cannot_store() {
+        let body = b"m a=1u\nm s=\"x\ny\"\nm b=2i\n";
+        assert_eq!(refusals(Kind::InfluxDb2, body), Vec::<String>::new());
+        assert_eq!(
+            refusals(Kind::InfluxDb1, body),
+            [
+                r#"{"code":"invalid","message":"line 1: field \"a\" is an unsigned integer, which InfluxDB 1.x cannot store"}"#
+            ]
+        );
+        assert_eq!(
+            refusals(Kind::VictoriaMetrics, body),
+            [
+                r#"{"code":"invalid","message":"line 2: field \"s\" holds a line feed, which VictoriaMetrics would split and lose"}"#
+            ]
+        );
+    }
+
+    #[test]
+    fn an_edge_in_front_of_each_kind() {
+        use crate::{Checker, Limits, Verdict};
+        let check = |kind, auth: Option<&[u8]>, body: &[u8]| {
+            let head = Head {
+                endpoint: Endpoint::V1,
+                query: b"db=d",
+                authorization: auth,
+                content_encoding: None,
+            };
+            let mut c = Checker::for_request_to(&head, &Limits::default(), 0, kind);
+            c.push(body);
+            match c.finish_request() {
+                Verdict::Forward { points, .. } => Ok(points),
+                Verdict::Reject(r) => Err((r.status, r.line)),
+            }
+        };
+        // InfluxDB 1.x decides about a v1 write without credentials; OSS v2 needs them.
+        assert_eq!(check(Kind::InfluxDb1, None, b"m a=1 1\n"), Ok(1));
+        assert_eq!(check(Kind::InfluxDb2, None, b"m a=1 1\n"), Err((401, None)));
+        assert_eq!(
+            check(Kind::VictoriaMetrics, None, b"m a=1 1\n"),
+            Err((401, None))
+        );
+        // What the upstream cannot store is refused, after the body's own errors.
+        let tok = Some(&b"Token t"[..]);
+        assert_eq!(
+            check(Kind::InfluxDb1, tok, b"m a=1 1\nm a=2u 2\n"),
+            Err((400, Some(2)))
+        );
+        assert_eq!(check(Kind::InfluxDb2, tok, b"m a=1 1\nm a=2u 2\n"), Ok(2));
+        assert_eq!(
+            check(Kind::InfluxDb1, tok, b"m a=2u 2\nbad\n"),
+            Err((400, Some(2)))
+        );
+        assert_eq!(
+            check(Kind::VictoriaMetrics, tok, b"m s=\"a\nb\" 1\n"),
+            Err((400, Some(1)))
+        );
+    }
+
+    #[test]
+    fn influxdb1_answers() {
+        let k = Kind::InfluxDb1;
+        assert_eq!(read_answer(k, 204, b""), Reading::Stored);
+        assert_eq!(
+            read_answer(
+                k,
+                400,
+                br#"{"error":"partial write: field type conflict: input field \"v\" on measurement \"m\" is type string, already exists as type float dropped=3"}"#
+            ),
+            Reading::Partial { dropped: 3 }
+        );
+        assert_eq!(
+            read_answer(k, 500, br#"{"error":"retention policy not found: nope"}"#),
+            Reading::Permanent
+        );
+        assert_eq!(
+            read_answer(k, 404, br#"{"error":"database not found: \"x\""}"#),
+            Reading::Permanent
+        );
+        assert_eq!(
+            read_answer(k, 500, b"{\"error\":\"timeout\"}"),
+            Reading::ByStatus
+        );
+        assert_eq!(
+            read_answer(Kind::InfluxDb2, 400, b"partial write dropped=1"),
+            Reading::ByStatus
+        );
+    }
+
+    #[test]
+    fn decisions_read_the_kind_first() {
+        use delivery::{Answer, Batch, DeadReason, Decision, History, Policy};
+        let batch = Batch {
+            body: b"m f=1 1\n",
+            content_encoding: None,
+        };
+        let d = |kind, status, body: &[u8]| {
+            let a = Answer::Status {
+                status,
+                retry_after: None,
+            };
+            decide(
+                kind,
+                &a,
+                body,
+                &batch,
+                &History::default(),
+                0,
+                0.5,
+                &Policy::default(),
+            )
+        };
+        let refused = Decision::DeadLetter {
+            reason: DeadReason::Refused,
+        };
+        let rp = br#"{"error":"retention policy not found: x"}"#;
+        assert_eq!(d(Kind::InfluxDb1, 500, rp), refused);
+        assert!(matches!(
+            d(Kind::InfluxDb2, 500, rp),
+            Decision::Retry { .. }
+        ));
+        assert_eq!(
+            d(Kind::InfluxDb1, 400, b"partial write: x dropped=2"),
+            refused
+        );
+        assert_eq!(d(Kind::InfluxDb1, 204, b""), Decision::Delivered);
+        assert!(matches!(
+            d(Kind::InfluxDb1, 503, b"{}"),
+            Decision::Retry { .. }
+        ));
+    }
+
+    #[test]
+    fn base64_pads() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
+    }
+}
