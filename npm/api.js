@@ -437,7 +437,10 @@ export function answer(kind, args) {
 export function quotaNames(req) {
   need("quotaNames()");
   if (req === null || typeof req !== "object") throw new TypeError("linegate: quotaNames needs a request object");
-  return glue.quotaNames(requestHead(req));
+  const names = glue.quotaNames(requestHead(req));
+  if (names === "") return null;
+  const i = names.indexOf("\n");
+  return { tenant: names.slice(0, i), bucket: names.slice(i + 1) };
 }
 
 /**

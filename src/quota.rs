@@ -33,10 +33,11 @@ fn usage(window: f64, bytes: f64) -> Result<Usage, JsValue> {
 }
 
 /// The names of a write request's quotas, from its head (`checkWrite`'s request without the
-/// body): `{ tenant, bucket }` — the tenant (the org as the request names it, query-encoded)
-/// and the destination bucket — or null when InfluxDB answers the head first.
+/// body): the tenant (the org as the request names it, query-encoded) and the destination
+/// bucket, joined by LF (neither holds one), or an empty string when InfluxDB answers the
+/// head first.
 #[wasm_bindgen(js_name = quotaNames)]
-pub fn quota_names(opts: JsValue) -> Result<JsValue, JsValue> {
+pub fn quota_names(opts: JsValue) -> Result<String, JsValue> {
     let o = CheckOptions::read(opts)?;
     let head = Head {
         endpoint: o.endpoint,
@@ -44,17 +45,10 @@ pub fn quota_names(opts: JsValue) -> Result<JsValue, JsValue> {
         authorization: o.authorization.as_deref().map(str::as_bytes),
         content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
     };
-    let Some((tenant, bucket)) = quota::edge_names(&head) else {
-        return Ok(JsValue::NULL);
-    };
-    let out = js_sys::Object::new();
-    set(
-        &out,
-        "tenant",
-        &JsValue::from_str(&encode_query_value(&tenant)),
-    )?;
-    set(&out, "bucket", &JsValue::from_str(&bucket))?;
-    Ok(out.into())
+    Ok(match quota::edge_names(&head) {
+        Some((tenant, bucket)) => encode_query_value(&tenant) + "\n" + &bucket,
+        None => String::new(),
+    })
 }
 
 /// The rate decision before the body is read: null (go on), or the 429 with `Retry-After`

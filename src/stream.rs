@@ -76,10 +76,12 @@ impl StreamChecker {
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), JsValue> {
         self.live()?;
         let c = self.inner.as_mut().expect("checked live");
-        match &mut self.series {
-            None => c.push(chunk),
-            Some(s) => c.push_with(chunk, &mut |p| s.push(p)),
-        }
+        let series = &mut self.series;
+        c.push_with(chunk, &mut |p| {
+            if let Some(s) = series {
+                s.push(p);
+            }
+        });
         Ok(())
     }
 
@@ -128,13 +130,14 @@ impl StreamChecker {
     pub fn finish(&mut self) -> Result<JsValue, JsValue> {
         self.live()?;
         let c = self.inner.take().expect("checked live");
-        let mut on_point: Box<dyn FnMut(&linegate_core::Point<'_>)> = match self.series.as_mut() {
-            Some(s) => Box::new(move |p| s.push(p)),
-            None => Box::new(|_| {}),
+        let series = &mut self.series;
+        let mut on_point = |p: &linegate_core::Point<'_>| {
+            if let Some(s) = series {
+                s.push(p);
+            }
         };
         if self.request {
             let (v, split, decoded) = c.finish_request_all(&mut on_point);
-            drop(on_point);
             self.decoded = decoded;
             match split {
                 Some(split) => to_js(&CheckAnswer::of_split(

@@ -41,7 +41,7 @@ enum Cmd {
     Rejected(Rejected),
     /// Manage v1 authorizations (user name and password, for `/write`).
     #[command(name = "v1-auth", subcommand)]
-    V1Auth(linegate_backend::store::v1::cli::V1AuthCmd),
+    V1Auth(linegate_backend::cli::V1AuthCmd),
 }
 
 #[derive(clap::Args)]
@@ -209,7 +209,7 @@ fn main() -> ExitCode {
         Cmd::Export(e) => export(e),
         Cmd::DeadLetters { data } => dead_letters(data),
         Cmd::Rejected(r) => rejected(r),
-        Cmd::V1Auth(c) => linegate_backend::store::v1::cli::run(c),
+        Cmd::V1Auth(c) => linegate_backend::cli::run(c),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

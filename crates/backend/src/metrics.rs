@@ -85,7 +85,7 @@ impl Metrics {
         self.upstream_latency.observe(secs);
     }
 
-    pub fn render(&self, queue_depth: Option<i64>) -> String {
+    pub fn render(&self, queue_depth: Option<i64>, others: &Others) -> String {
         let mut o = String::new();
         o.push_str("# HELP linegate_http_requests_total HTTP requests by endpoint and status.\n# TYPE linegate_http_requests_total counter\n");
         for ((e, s), n) in self
@@ -171,6 +171,34 @@ impl Metrics {
             self.upstream_latency
                 .render("linegate_upstream_duration_seconds", "", &mut o);
         }
+        others.render(&mut o);
         o
+    }
+}
+
+/// What other parts of the server count (its connections, the body budget, the
+/// quarantine), read when `/metrics` is asked, so every line of Prometheus text is written
+/// here.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Others {
+    pub connections_open: u64,
+    pub connections_refused: u64,
+    pub budget_free: usize,
+    pub quarantine_stored: u64,
+    pub quarantine_dropped: u64,
+}
+
+impl Others {
+    fn render(&self, o: &mut String) {
+        let _ = write!(
+            o,
+            "# HELP linegate_connections_open Open client connections.\n# TYPE linegate_connections_open gauge\nlinegate_connections_open {}\n# HELP linegate_connections_refused_total Connections closed on arrival at the connection cap.\n# TYPE linegate_connections_refused_total counter\nlinegate_connections_refused_total {}\n# HELP linegate_body_budget_free_bytes Bytes of the in-flight body budget not held by a body being read.\n# TYPE linegate_body_budget_free_bytes gauge\nlinegate_body_budget_free_bytes {}\n",
+            self.connections_open, self.connections_refused, self.budget_free
+        );
+        let _ = write!(
+            o,
+            "# HELP linegate_quarantine_lines_total Rejected lines of partial writes kept in the quarantine.\n# TYPE linegate_quarantine_lines_total counter\nlinegate_quarantine_lines_total {}\n# HELP linegate_quarantine_dropped_total Rejected lines dropped from the quarantine (past its bytes or age bound).\n# TYPE linegate_quarantine_dropped_total counter\nlinegate_quarantine_dropped_total {}\n",
+            self.quarantine_stored, self.quarantine_dropped
+        );
     }
 }

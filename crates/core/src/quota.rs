@@ -74,39 +74,35 @@ pub fn org_tenant(org_id: u64) -> String {
 /// The Worker's tenant, which cannot know the token's org: the org as the request names it
 /// (`orgID`, else `org`; on `/write`, `db`).
 pub fn edge_tenant(endpoint: Endpoint, query: &[u8]) -> Vec<u8> {
-    let q = Query::parse(query);
-    match endpoint {
-        Endpoint::V2 => {
-            let id = q.get_or_empty("orgID");
-            if id.is_empty() {
-                q.get_or_empty("org").to_vec()
-            } else {
-                id.to_vec()
-            }
-        }
-        Endpoint::V1 => q.get_or_empty("db").to_vec(),
-    }
+    names(endpoint, &Query::parse(query)).0
 }
 
 /// The Worker's name for a destination bucket of the series quota: org and bucket as the
 /// request names them (on `/write`, `db` and `rp`), each query-encoded so that the name is
 /// text and no two destinations share it.
 pub fn edge_bucket(endpoint: Endpoint, query: &[u8]) -> String {
-    let q = Query::parse(query);
-    let (head, tenant, key, value) = match endpoint {
-        Endpoint::V2 => (
-            "v2 org=",
-            edge_tenant(endpoint, query),
-            "&bucket=",
-            "bucket",
-        ),
-        Endpoint::V1 => ("v1 db=", edge_tenant(endpoint, query), "&rp=", "rp"),
+    names(endpoint, &Query::parse(query)).1
+}
+
+/// The tenant and the bucket's name, from the query parsed once.
+fn names(endpoint: Endpoint, q: &Query<'_>) -> (Vec<u8>, String) {
+    let (tenant, head, key, value) = match endpoint {
+        Endpoint::V2 => {
+            let id = q.get_or_empty("orgID");
+            let t = if id.is_empty() {
+                q.get_or_empty("org")
+            } else {
+                id
+            };
+            (t, "v2 org=", "&bucket=", "bucket")
+        }
+        Endpoint::V1 => (q.get_or_empty("db"), "v1 db=", "&rp=", "rp"),
     };
-    let mut out = String::from(head);
-    out.push_str(&encode_value(&tenant));
-    out.push_str(key);
-    out.push_str(&encode_value(q.get_or_empty(value)));
-    out
+    let mut bucket = String::from(head);
+    bucket.push_str(&encode_value(tenant));
+    bucket.push_str(key);
+    bucket.push_str(&encode_value(q.get_or_empty(value)));
+    (tenant.to_vec(), bucket)
 }
 
 /// What the Worker's quotas need from a request's head: its tenant and its bucket, or
@@ -114,14 +110,10 @@ pub fn edge_bucket(endpoint: Endpoint, query: &[u8]) -> String {
 /// or `db`, org: steps that come before the rate quota, spec D.0.3), so that a request
 /// InfluxDB rejects from its head is not throttled.
 pub fn edge_names(head: &Head<'_>) -> Option<(Vec<u8>, String)> {
-    pipeline::admit(head, &mut Edge)
-        .ok()?
-        .resolve_with(None, &mut Edge)
-        .ok()?;
-    Some((
-        edge_tenant(head.endpoint, head.query),
-        edge_bucket(head.endpoint, head.query),
-    ))
+    let resolved = pipeline::admit(head, &mut Edge).ok()?;
+    let found = names(head.endpoint, &resolved.query);
+    resolved.resolve_with(None, &mut Edge).ok()?;
+    Some(found)
 }
 
 /// The 64-bit hash that may stand for a series key (FNV-1a: the same in every door, wasm

@@ -26,8 +26,6 @@ import {
   type ErrorHeaders,
   type Forward,
   type Reject,
-  type PartialWrite,
-  type RejectedLine,
   type Verdict,
   type PartialVerdict,
   type PartialWrite,
@@ -86,14 +84,6 @@ if (v.action === "forward") {
   const f: Forward = v;
   const n: number = f.points + f.lines;
   void n;
-} else if (v.action === "partial") {
-  // Only with acceptPartial: the accepted lines to send, and the answer once they are stored.
-  const p: PartialWrite = v;
-  const sent: Uint8Array = p.forward;
-  const kept: RejectedLine[] = p.rejectedLines;
-  const counts: number = p.accepted + p.rejected + p.line;
-  const where: string = p.destination;
-  void [sent, kept, counts, where, p.body, p.headers];
 } else {
   const r: Reject = v;
   const code: ErrorCode = r.code;

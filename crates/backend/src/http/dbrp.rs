@@ -17,12 +17,11 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use linegate_core::pipeline::{self, parse_id};
 use linegate_core::{Query, Rejection};
-use rusqlite::params;
 use serde_json::{json, Value};
 
 use super::{authorize, error, json_body, json_response, reject, App};
 use crate::store::v1::Dbrp;
-use crate::store::{Bucket, Registry, Token};
+use crate::store::{self, Bucket, Registry, Token};
 
 fn hex(id: u64) -> String {
     format!("{id:016x}")
@@ -209,30 +208,7 @@ pub async fn create(State(app): State<Arc<App>>, req: Request) -> Response {
         }
     };
     let m = mapping.clone();
-    let res = app
-        .store
-        .exec(move |tx| {
-            if m.default {
-                tx.execute(
-                    "UPDATE dbrps SET is_default = 0 WHERE org_id = ?1 AND db = ?2",
-                    params![m.org_id as i64, m.db],
-                )?;
-            }
-            tx.execute(
-                "INSERT INTO dbrps(id, org_id, bucket_id, db, rp, is_default)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    m.id as i64,
-                    m.org_id as i64,
-                    m.bucket_id as i64,
-                    m.db,
-                    m.rp,
-                    m.default as i64
-                ],
-            )?;
-            Ok(())
-        })
-        .await;
+    let res = app.store.exec(move |tx| store::dbrps::insert(tx, &m)).await;
     if let Err(e) = res.and_then(|()| app.store.reload_registry()) {
         return error(500, "internal error", &e);
     }
@@ -392,26 +368,7 @@ pub async fn update(State(app): State<Arc<App>>, Path(id): Path<String>, req: Re
     let m = new.clone();
     let res = app
         .store
-        .exec(move |tx| {
-            if m.default && !old.default {
-                tx.execute(
-                    "UPDATE dbrps SET is_default = 0 WHERE org_id = ?1 AND db = ?2",
-                    params![m.org_id as i64, m.db],
-                )?;
-            }
-            tx.execute(
-                "UPDATE dbrps SET rp = ?2, is_default = ?3 WHERE id = ?1",
-                params![m.id as i64, m.rp, m.default as i64],
-            )?;
-            if old.default && !m.default {
-                tx.execute(
-                    "UPDATE dbrps SET is_default = 1 WHERE id = (SELECT MIN(id) FROM dbrps
-                     WHERE org_id = ?1 AND db = ?2 AND id != ?3)",
-                    params![m.org_id as i64, m.db, m.id as i64],
-                )?;
-            }
-            Ok(())
-        })
+        .exec(move |tx| store::dbrps::update(tx, &old, &m))
         .await;
     if let Err(e) = res.and_then(|()| app.store.reload_registry()) {
         return error(500, "internal error", &e);
@@ -456,20 +413,7 @@ pub async fn delete(State(app): State<Arc<App>>, Path(id): Path<String>, req: Re
         }
         m
     };
-    let res = app
-        .store
-        .exec(move |tx| {
-            tx.execute("DELETE FROM dbrps WHERE id = ?1", [m.id as i64])?;
-            if m.default {
-                tx.execute(
-                    "UPDATE dbrps SET is_default = 1 WHERE id = (SELECT MIN(id) FROM dbrps
-                     WHERE org_id = ?1 AND db = ?2)",
-                    params![m.org_id as i64, m.db],
-                )?;
-            }
-            Ok(())
-        })
-        .await;
+    let res = app.store.exec(move |tx| store::dbrps::delete(tx, &m)).await;
     if let Err(e) = res.and_then(|()| app.store.reload_registry()) {
         return error(500, "internal error", &e);
     }

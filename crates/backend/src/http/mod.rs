@@ -364,26 +364,15 @@ async fn metrics(State(app): State<Arc<App>>, method: Method) -> Response {
         .relay_cursor
         .as_ref()
         .map(|c| (app.store.last_seq.load(Ordering::SeqCst) - c.load(Ordering::SeqCst)).max(0));
-    let mut text = app.metrics.render(depth);
-    let c = &app.conns;
-    let _ = std::fmt::Write::write_fmt(
-        &mut text,
-        format_args!(
-            "# HELP linegate_connections_open Open client connections.\n# TYPE linegate_connections_open gauge\nlinegate_connections_open {}\n# HELP linegate_connections_refused_total Connections closed on arrival at the connection cap.\n# TYPE linegate_connections_refused_total counter\nlinegate_connections_refused_total {}\n# HELP linegate_body_budget_free_bytes Bytes of the in-flight body budget not held by a body being read.\n# TYPE linegate_body_budget_free_bytes gauge\nlinegate_body_budget_free_bytes {}\n",
-            c.open.load(Ordering::Relaxed),
-            c.refused.load(Ordering::Relaxed),
-            app.budget.available()
-        ),
-    );
-    let q = &app.quarantine_stats;
-    let _ = std::fmt::Write::write_fmt(
-        &mut text,
-        format_args!(
-            "# HELP linegate_quarantine_lines_total Rejected lines of partial writes kept in the quarantine.\n# TYPE linegate_quarantine_lines_total counter\nlinegate_quarantine_lines_total {}\n# HELP linegate_quarantine_dropped_total Rejected lines dropped from the quarantine (past its bytes or age bound).\n# TYPE linegate_quarantine_dropped_total counter\nlinegate_quarantine_dropped_total {}\n",
-            q.stored.load(Ordering::Relaxed),
-            q.dropped.load(Ordering::Relaxed),
-        ),
-    );
+    let (c, q) = (&app.conns, &app.quarantine_stats);
+    let others = crate::metrics::Others {
+        connections_open: c.open.load(Ordering::Relaxed) as u64,
+        connections_refused: c.refused.load(Ordering::Relaxed) as u64,
+        budget_free: app.budget.available(),
+        quarantine_stored: q.stored.load(Ordering::Relaxed),
+        quarantine_dropped: q.dropped.load(Ordering::Relaxed),
+    };
+    let text = app.metrics.render(depth, &others);
     let _ = method;
     base(200)
         .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

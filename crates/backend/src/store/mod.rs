@@ -7,6 +7,7 @@
 //! answered before the commit that holds their batch has returned.
 
 mod codec;
+pub mod dbrps;
 mod dead_letters;
 mod export;
 mod ids;
