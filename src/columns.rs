@@ -37,7 +37,9 @@ pub(crate) struct PointColumns {
     floats: Vec<f64>,
     ints: Vec<i64>,
     points: u32,
-    seen: std::collections::HashMap<Vec<u8>, u32, linegate_core::MapState>,
+    // u64 values (names are numbered in u32) so this map is the same type as the
+    // summary's measurement counts, and wasm carries one copy of its code.
+    seen: std::collections::HashMap<Vec<u8>, u64, linegate_core::MapState>,
 }
 
 /// Distinct names remembered for reuse; past it, new names are sent each time.
@@ -57,12 +59,12 @@ impl PointColumns {
     /// A name: sent once, then referred to by number.
     fn name(&mut self, t: &[u8]) {
         if let Some(&n) = self.seen.get(t) {
-            self.refs.push(n);
+            self.refs.push(n as u32);
             return;
         }
         let n = self.lens.len() as u32;
         if self.seen.len() < MAX_SEEN {
-            self.seen.insert(t.to_vec(), n);
+            self.seen.insert(t.to_vec(), u64::from(n));
         }
         self.text(t);
     }

@@ -11,6 +11,15 @@ use crate::point::{FieldType, FieldValue, Point};
 use crate::precision::Precision;
 use crate::storage::{self, BucketRules};
 
+/// Field types by their discriminant (`ty as u64`), to unpack `Warnings::types`.
+const TYPES: [FieldType; 5] = [
+    FieldType::Float,
+    FieldType::Integer,
+    FieldType::Unsigned,
+    FieldType::String,
+    FieldType::Boolean,
+];
+
 /// What storage would do with an accepted point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WarningKind {
@@ -60,7 +69,9 @@ pub struct Warnings {
     cap: usize,
     precision: Precision,
     /// Type of each field seen, keyed by unescaped measurement, 0xFF, unescaped field key.
-    types: HashMap<Vec<u8>, (FieldType, u64), BuildFast>,
+    /// The first type and line of each field, as `line << 3 | type` (one u64, so the map is
+    /// the same type as the summary's counts and wasm carries one copy of its code).
+    types: HashMap<Vec<u8>, u64, BuildFast>,
     reported: HashSet<(WarningKind, Vec<u8>, Vec<u8>), super::hasher::MapState>,
     /// Hashes of the (raw measurement, field keys and types) shapes already checked: a
     /// batch repeats a few shapes, and a known shape cannot add a conflict.
@@ -230,9 +241,10 @@ impl Warnings {
             self.key.push(0xff);
             self.key.extend_from_slice(&fkey);
             let (first, first_line) = match self.types.get(self.key.as_slice()) {
-                Some(&seen) => seen,
+                Some(&seen) => (TYPES[(seen & 7) as usize], seen >> 3),
                 None => {
-                    self.types.insert(self.key.clone(), (ty, p.line()));
+                    self.types
+                        .insert(self.key.clone(), p.line() << 3 | ty as u64);
                     continue;
                 }
             };
@@ -248,6 +260,19 @@ impl Warnings {
                     ),
                 );
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TYPES;
+
+    /// `Warnings::types` packs a type as its discriminant and unpacks it through `TYPES`.
+    #[test]
+    fn types_table_follows_the_discriminants() {
+        for (i, &t) in TYPES.iter().enumerate() {
+            assert_eq!(t as usize, i);
         }
     }
 }
