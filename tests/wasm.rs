@@ -342,8 +342,14 @@ fn field_codes_and_answers_cross_as_data() {
         linegate::core::answers::Rejection::spool_unavailable().body
     );
     assert!(answer("nope", JsValue::UNDEFINED).is_err());
+    // No version: core's own InfluxDB version (one string, in core); a wrong type is an error.
+    let a = answer("ping", JsValue::UNDEFINED).unwrap();
+    assert_eq!(
+        s(&get(&a, "headers"), "X-Influxdb-Version"),
+        linegate::core::answers::INFLUX_VERSION
+    );
     assert!(
-        answer("ping", JsValue::UNDEFINED).is_err(),
-        "a missing version"
+        answer("ping", obj(&[("version", 2.0.into())])).is_err(),
+        "a version that is not a string"
     );
 }
