@@ -4,8 +4,7 @@
 // length, or MAX_BODY_BYTES when it declares none — and a write that does not fit is
 // answered 503 with Retry-After (core's answer) without its body being read.
 
-import { answer } from "./linegate.js";
-import { HEADER_PREFIX } from "./body.js";
+import { answer, MAX_GZIP_HEADER } from "./linegate.js";
 
 // Bytes reserved by the writes of this isolate (module state lives as long as the isolate).
 let held = 0;
@@ -21,8 +20,9 @@ export const heldBytes = () => held;
 export function reserve(request, cfg) {
   const v = request.headers.get("Content-Length");
   const declared = v !== null && /^\d+$/.test(v) ? Number(v) : null;
-  // A body declared too large is answered 413 from its first HEADER_PREFIX bytes.
-  const n = declared === null ? cfg.maxBody : declared >= cfg.maxBody ? Math.min(cfg.maxBody, HEADER_PREFIX) : declared;
+  // A body declared too large is answered 413 from its first MAX_GZIP_HEADER bytes (core's
+  // bound on a gzip header: what readBody holds of it, see write.js).
+  const n = declared === null ? cfg.maxBody : declared >= cfg.maxBody ? Math.min(cfg.maxBody, MAX_GZIP_HEADER) : declared;
   if (held > 0 && held + n > cfg.bodyBudget) return null;
   held += n;
   let done = false;
