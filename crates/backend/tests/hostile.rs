@@ -819,8 +819,10 @@ fn bodies_past_the_in_flight_budget_wait_then_get_503() {
         &[
             "--max-inflight-bytes",
             "100000",
+            // Long beside the trickle's 100 ms, so a stalled test thread on a busy machine
+            // cannot let the hog's upload time out and free the budget (seen: 204, not 503).
             "--body-idle-timeout-ms",
-            "500",
+            "2000",
             "--min-body-rate",
             "0",
         ],
