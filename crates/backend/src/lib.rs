@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod body;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod http;
 pub mod lookup;

@@ -26,7 +26,7 @@ use linegate_core::delivery::{
 use linegate_core::upstream::{self, Kind};
 use linegate_core::{read_batch, ParseOptions, Precision};
 
-use crate::http::now_ns;
+use crate::clock::now_ns;
 use crate::metrics::Metrics;
 use crate::store::{self, Store, StoredBatch};
 

@@ -100,6 +100,9 @@ macro_rules! influx_version {
     };
 }
 
+/// InfluxDB Cloud's text for the series-cardinality 429 (spec Part D.2).
+pub const SERIES_MESSAGE: &str = "Series cardinality exceeds your plan's service quota";
+
 /// The InfluxDB OSS version linegate answers as (`X-Influxdb-Version`, `/health`), written
 /// once: the backend appends its own, the Worker and the page send it as it is.
 pub const INFLUX_VERSION: &str = influx_version!();
@@ -356,7 +359,7 @@ impl Rejection {
             Reason::SeriesQuota,
             429,
             "too many requests",
-            crate::quota::SERIES_MESSAGE.as_bytes(),
+            SERIES_MESSAGE.as_bytes(),
         )
     }
     /// The edge's 503 when the isolate's budget of bodies in flight is spent; send

@@ -12,8 +12,8 @@ use crate::query::{encode_value, Query};
 /// Length of a rate window in seconds; windows are aligned to multiples of it in Unix time.
 pub const WINDOW_SECS: u64 = 300;
 
-/// InfluxDB Cloud's text for the series-cardinality 429.
-pub const SERIES_MESSAGE: &str = "Series cardinality exceeds your plan's service quota";
+/// InfluxDB Cloud's text for the series-cardinality 429 (an answer text: kept in `answers`).
+pub use crate::answers::SERIES_MESSAGE;
 
 /// Start (seconds of Unix time) of the window holding `now_ms` (milliseconds of Unix time).
 pub fn window_start(now_ms: u64) -> u64 {

@@ -27,6 +27,7 @@ use tokio::sync::oneshot;
 
 use crate::auth::Throttle;
 use crate::body::{self, Budget, Cut};
+use crate::clock::now_ns;
 use crate::config::Guards;
 use crate::lookup::StoreLookup;
 use crate::metrics::Metrics;
@@ -98,13 +99,6 @@ impl App {
 
 /// Bodies at least this large are compressed while they are parsed.
 const EARLY_COMPRESS: usize = 256 << 10;
-
-pub fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
