@@ -115,7 +115,6 @@ pub fn upstream_write(opts: JsValue) -> Result<JsValue, JsValue> {
     ) {
         Ok(None) => Ok(JsValue::NULL),
         Ok(Some(out)) => {
-            // Built by hand: two strings do not need serde's machinery.
             let o = js_sys::Object::new();
             results::set(&o, "path", &JsValue::from_str(&out.path))?;
             let auth = out

@@ -7,17 +7,18 @@ use linegate_core::diagnostics::{Diagnostic, Summary, Warning};
 use linegate_core::limits::EXCERPT_MAX;
 use linegate_core::partial::{Decision, Split};
 use linegate_core::{FieldType, Validation, Verdict};
-use serde::{Serialize, Serializer};
 use wasm_bindgen::JsValue;
 
-/// i64/u64 become BigInt (exact), `None` becomes `null`; counts are sent as f64 on purpose
-/// so they stay plain numbers.
-pub(crate) fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
-    let s = serde_wasm_bindgen::Serializer::new()
-        .serialize_large_number_types_as_bigints(true)
-        .serialize_missing_as_null(true);
-    v.serialize(&s)
-        .map_err(|e| js_sys::Error::new(&format!("linegate: {e}")).into())
+/// Data that crosses to JS as a plain value, built directly (serde's machinery cost the
+/// package ≈12 KB of wasm for a handful of shapes): i64 becomes BigInt (exact), `None`
+/// becomes `null`; counts are f64 on purpose so they stay plain numbers.
+pub(crate) trait ToJs {
+    fn to_js(&self) -> JsValue;
+}
+
+/// Converts `v` for a `#[wasm_bindgen]` return.
+pub(crate) fn to_js<T: ToJs>(v: &T) -> Result<JsValue, JsValue> {
+    Ok(v.to_js())
 }
 
 /// Sets `o[k] = v`.
@@ -25,16 +26,100 @@ pub(crate) fn set(o: &js_sys::Object, k: &str, v: &JsValue) -> Result<(), JsValu
     js_sys::Reflect::set(o, &JsValue::from_str(k), v).map(drop)
 }
 
+/// A plain object, filled key by key in the order JS will list them.
+struct Obj(js_sys::Object);
+
+impl Obj {
+    fn new() -> Self {
+        Obj(js_sys::Object::new())
+    }
+
+    fn put(self, k: &str, v: impl ToJs) -> Self {
+        // Setting an own data property of a fresh plain object cannot fail.
+        let _ = js_sys::Reflect::set(&self.0, &JsValue::from_str(k), &v.to_js());
+        self
+    }
+
+    fn done(self) -> JsValue {
+        self.0.into()
+    }
+}
+
+impl<T: ToJs + ?Sized> ToJs for &T {
+    fn to_js(&self) -> JsValue {
+        (**self).to_js()
+    }
+}
+
+impl ToJs for f64 {
+    fn to_js(&self) -> JsValue {
+        JsValue::from_f64(*self)
+    }
+}
+
+impl ToJs for u16 {
+    fn to_js(&self) -> JsValue {
+        JsValue::from_f64(f64::from(*self))
+    }
+}
+
+impl ToJs for u32 {
+    fn to_js(&self) -> JsValue {
+        JsValue::from_f64(f64::from(*self))
+    }
+}
+
+impl ToJs for i64 {
+    fn to_js(&self) -> JsValue {
+        JsValue::from(*self)
+    }
+}
+
+impl ToJs for bool {
+    fn to_js(&self) -> JsValue {
+        JsValue::from_bool(*self)
+    }
+}
+
+impl ToJs for str {
+    fn to_js(&self) -> JsValue {
+        JsValue::from_str(self)
+    }
+}
+
+impl ToJs for String {
+    fn to_js(&self) -> JsValue {
+        JsValue::from_str(self)
+    }
+}
+
+impl ToJs for std::borrow::Cow<'_, str> {
+    fn to_js(&self) -> JsValue {
+        JsValue::from_str(self)
+    }
+}
+
+impl<T: ToJs> ToJs for Option<T> {
+    fn to_js(&self) -> JsValue {
+        self.as_ref().map_or(JsValue::NULL, ToJs::to_js)
+    }
+}
+
+impl<T: ToJs> ToJs for Vec<T> {
+    fn to_js(&self) -> JsValue {
+        self.iter()
+            .map(ToJs::to_js)
+            .collect::<js_sys::Array>()
+            .into()
+    }
+}
+
 /// Text from the body: a string when it is valid UTF-8, else the raw bytes (`Uint8Array`),
 /// so nothing is lost to replacement characters.
-struct Text<'a>(&'a [u8]);
-
-impl Serialize for Text<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match std::str::from_utf8(self.0) {
-            Ok(t) => s.serialize_str(t),
-            Err(_) => s.serialize_bytes(self.0),
-        }
+fn text(b: &[u8]) -> JsValue {
+    match std::str::from_utf8(b) {
+        Ok(t) => JsValue::from_str(t),
+        Err(_) => js_sys::Uint8Array::from(b).into(),
     }
 }
 
@@ -43,11 +128,8 @@ fn utf8(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-#[derive(Serialize)]
 pub(crate) struct ErrorHeaders {
-    #[serde(rename = "Content-Type")]
     content_type: &'static str,
-    #[serde(rename = "X-Platform-Error-Code")]
     code: &'static str,
 }
 
@@ -60,10 +142,17 @@ impl ErrorHeaders {
     }
 }
 
+impl ToJs for ErrorHeaders {
+    fn to_js(&self) -> JsValue {
+        Obj::new()
+            .put("Content-Type", self.content_type)
+            .put("X-Platform-Error-Code", self.code)
+            .done()
+    }
+}
+
 /// `checkWrite`'s answer: `forward`, or `reject` with the exact answer and, as data, the
 /// error code and the first rejected line (parse errors; else null).
-#[derive(Serialize)]
-#[serde(tag = "action", rename_all = "lowercase")]
 pub(crate) enum CheckAnswer {
     Forward {
         points: f64,
@@ -78,7 +167,6 @@ pub(crate) enum CheckAnswer {
     },
     /// A partial write (spec Part D.1): forward `forward` (plain, no Content-Encoding), and
     /// once it is stored answer `status`/`headers`/`body`; `rejectedLines` are to be kept.
-    #[serde(rename_all = "camelCase")]
     Partial {
         status: u16,
         code: &'static str,
@@ -97,18 +185,77 @@ pub(crate) enum CheckAnswer {
 /// Bytes as a `Uint8Array`.
 pub(crate) struct Bytes(pub Vec<u8>);
 
-impl Serialize for Bytes {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
+impl ToJs for Bytes {
+    fn to_js(&self) -> JsValue {
+        js_sys::Uint8Array::from(self.0.as_slice()).into()
     }
 }
 
 /// A rejected line of a partial write, to keep.
-#[derive(Serialize)]
 pub(crate) struct JsRejectedLine {
     line: f64,
     reason: OwnedText,
     text: OwnedText,
+}
+
+impl ToJs for JsRejectedLine {
+    fn to_js(&self) -> JsValue {
+        Obj::new()
+            .put("line", self.line)
+            .put("reason", &self.reason)
+            .put("text", &self.text)
+            .done()
+    }
+}
+
+impl ToJs for CheckAnswer {
+    fn to_js(&self) -> JsValue {
+        match self {
+            CheckAnswer::Forward { points, lines } => Obj::new()
+                .put("action", "forward")
+                .put("points", *points)
+                .put("lines", *lines)
+                .done(),
+            CheckAnswer::Reject {
+                status,
+                code,
+                line,
+                headers,
+                body,
+            } => Obj::new()
+                .put("action", "reject")
+                .put("status", *status)
+                .put("code", *code)
+                .put("line", *line)
+                .put("headers", headers)
+                .put("body", body)
+                .done(),
+            CheckAnswer::Partial {
+                status,
+                code,
+                line,
+                headers,
+                body,
+                accepted,
+                rejected,
+                forward,
+                rejected_lines,
+                destination,
+            } => Obj::new()
+                .put("action", "partial")
+                .put("status", *status)
+                .put("code", *code)
+                .put("line", *line)
+                .put("headers", headers)
+                .put("body", body)
+                .put("accepted", *accepted)
+                .put("rejected", *rejected)
+                .put("forward", forward)
+                .put("rejectedLines", rejected_lines)
+                .put("destination", destination)
+                .done(),
+        }
+    }
 }
 
 impl CheckAnswer {
@@ -162,9 +309,6 @@ impl From<Verdict> for CheckAnswer {
         }
     }
 }
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct JsDiagnostic {
     line: f64,
     column: f64,
@@ -182,6 +326,25 @@ struct JsDiagnostic {
     /// Whether the window cut the line before and after it (show an ellipsis there).
     excerpt_cut_before: bool,
     excerpt_cut_after: bool,
+}
+
+impl ToJs for JsDiagnostic {
+    fn to_js(&self) -> JsValue {
+        Obj::new()
+            .put("line", self.line)
+            .put("column", self.column)
+            .put("code", self.code)
+            .put("reason", &self.reason)
+            .put("hint", &self.hint)
+            .put("spans", self.spans)
+            .put("textStart", self.text_start)
+            .put("textLength", self.text_length)
+            .put("excerpt", &self.excerpt)
+            .put("excerptSpot", self.excerpt_spot)
+            .put("excerptCutBefore", self.excerpt_cut_before)
+            .put("excerptCutAfter", self.excerpt_cut_after)
+            .done()
+    }
 }
 
 impl From<Diagnostic> for JsDiagnostic {
@@ -213,11 +376,20 @@ impl From<Diagnostic> for JsDiagnostic {
     }
 }
 
-#[derive(Serialize)]
 struct JsWarning {
     line: f64,
     kind: &'static str,
     message: String,
+}
+
+impl ToJs for JsWarning {
+    fn to_js(&self) -> JsValue {
+        Obj::new()
+            .put("line", self.line)
+            .put("kind", self.kind)
+            .put("message", &self.message)
+            .done()
+    }
 }
 
 impl From<Warning> for JsWarning {
@@ -233,13 +405,13 @@ impl From<Warning> for JsWarning {
 /// Owned text for the summary (measurement names outlive the body there).
 pub(crate) struct OwnedText(pub Vec<u8>);
 
-impl Serialize for OwnedText {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        Text(&self.0).serialize(s)
+impl ToJs for OwnedText {
+    fn to_js(&self) -> JsValue {
+        text(&self.0)
     }
 }
 
-#[derive(Serialize, Default)]
+#[derive(Default)]
 struct FieldTypeCounts {
     float: f64,
     integer: f64,
@@ -248,14 +420,10 @@ struct FieldTypeCounts {
     boolean: f64,
 }
 
-#[derive(Serialize)]
 struct NamedCount {
     name: OwnedText,
     points: f64,
 }
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct JsSummary {
     points: f64,
     fields: f64,
@@ -265,6 +433,42 @@ struct JsSummary {
     min_time: Option<i64>,
     max_time: Option<i64>,
     histogram: Vec<f64>,
+}
+
+impl ToJs for FieldTypeCounts {
+    fn to_js(&self) -> JsValue {
+        Obj::new()
+            .put("float", self.float)
+            .put("integer", self.integer)
+            .put("unsigned", self.unsigned)
+            .put("string", self.string)
+            .put("boolean", self.boolean)
+            .done()
+    }
+}
+
+impl ToJs for NamedCount {
+    fn to_js(&self) -> JsValue {
+        Obj::new()
+            .put("name", &self.name)
+            .put("points", self.points)
+            .done()
+    }
+}
+
+impl ToJs for JsSummary {
+    fn to_js(&self) -> JsValue {
+        Obj::new()
+            .put("points", self.points)
+            .put("fields", self.fields)
+            .put("series", self.series)
+            .put("measurements", &self.measurements)
+            .put("fieldTypes", &self.field_types)
+            .put("minTime", self.min_time)
+            .put("maxTime", self.max_time)
+            .put("histogram", &self.histogram)
+            .done()
+    }
 }
 
 impl From<Summary> for JsSummary {
@@ -302,8 +506,6 @@ impl From<Summary> for JsSummary {
 
 /// `validate`'s answer: the verdict as `checkWrite` shapes it (with `status` 204, no headers
 /// and an empty body when accepted) plus what linegate explains beyond InfluxDB.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 pub(crate) struct JsValidation {
     action: &'static str,
     status: u16,
@@ -319,6 +521,27 @@ pub(crate) struct JsValidation {
     warnings: Vec<JsWarning>,
     warnings_total: f64,
     summary: Option<JsSummary>,
+}
+
+impl ToJs for JsValidation {
+    fn to_js(&self) -> JsValue {
+        Obj::new()
+            .put("action", self.action)
+            .put("status", self.status)
+            .put("headers", &self.headers)
+            .put("body", &self.body)
+            .put("code", self.code)
+            .put("line", self.line)
+            .put("precision", self.precision)
+            .put("points", self.points)
+            .put("lines", self.lines)
+            .put("rejected", self.rejected)
+            .put("diagnostics", &self.diagnostics)
+            .put("warnings", &self.warnings)
+            .put("warningsTotal", self.warnings_total)
+            .put("summary", &self.summary)
+            .done()
+    }
 }
 
 impl From<Validation> for JsValidation {
@@ -344,8 +567,16 @@ impl From<Validation> for JsValidation {
 }
 
 /// `credentials`' answer: a token (`user` null), or a v1 user name and password.
-#[derive(Serialize)]
 pub(crate) struct JsCredentials {
     pub user: Option<OwnedText>,
     pub secret: OwnedText,
+}
+
+impl ToJs for JsCredentials {
+    fn to_js(&self) -> JsValue {
+        Obj::new()
+            .put("user", &self.user)
+            .put("secret", &self.secret)
+            .done()
+    }
 }
