@@ -91,6 +91,8 @@ export async function passThrough(request, url, cfg, log, { probe = false } = {}
   headers.delete(CLIENT_ADDRESS_HEADER);
   const client = clientAddress(request);
   if (client !== null) headers.set(CLIENT_ADDRESS_HEADER, client);
+  // The backend is asked for what the client accepts, not the platform's `br, gzip`.
+  headers.set("Accept-Encoding", clientAccepts(request) || "identity");
   const state = { over: false };
   const abort = new AbortController();
   let body = null;
@@ -136,12 +138,16 @@ export async function passThrough(request, url, cfg, log, { probe = false } = {}
 export function asAccepted(request, res) {
   const out = new Response(res.body, res);
   const enc = res.headers.get("Content-Encoding");
-  const asked = request.cf?.clientAcceptEncoding ?? request.headers.get("Accept-Encoding");
-  if (enc !== null && !accepts(asked || null, enc)) {
+  if (enc !== null && !accepts(clientAccepts(request) || null, enc)) {
     out.headers.delete("Content-Encoding");
     out.headers.delete("Content-Length");
   }
   return out;
+}
+
+// The client's own Accept-Encoding ("" when it sent none).
+function clientAccepts(request) {
+  return request.cf?.clientAcceptEncoding ?? request.headers.get("Accept-Encoding") ?? "";
 }
 
 // RFC 9110 §12.5.3: a coding is acceptable when listed (or `*`) without q=0.

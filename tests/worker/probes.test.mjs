@@ -56,6 +56,8 @@ describe("probes and encodings", { skip }, () => {
       const headers = ae === undefined ? {} : { "Accept-Encoding": ae };
       const r = await send(w.url, { method: "GET", path: "/query?q=SHOW%20DATABASES", headers });
       assert.equal(r.status, 200);
+      // The backend is asked for what the client accepts (none: identity).
+      assert.equal(rec.received.at(-1).headers["accept-encoding"], ae ?? "identity", String(ae));
       assert.equal(r.headers["content-encoding"], want, String(ae));
       // The platform may answer in any coding the client accepts (brotli here).
       const decode = { gzip: zlib.gunzipSync, br: zlib.brotliDecompressSync }[want] ?? ((b) => b);
