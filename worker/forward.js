@@ -130,11 +130,12 @@ export async function passThrough(request, url, cfg, log, { probe = false } = {}
 }
 
 // The platform rewrites a request's Accept-Encoding to `br, gzip` (the client's own is in
-// `request.cf.clientAcceptEncoding`, empty when it sent none); workerd's fetch asks the
-// backend for the same whatever the subrequest says, decodes what comes back, and encodes it
-// again on the way out as its Content-Encoding says. So an answer in an encoding the client
-// did not accept goes out without that header: the decoded bytes, as identity. One the
-// client accepts is left as it is.
+// `request.cf.clientAcceptEncoding`, empty when it sent none); `passThrough` asks the backend
+// for the client's own (identity for none: tests/worker/realdb.test.mjs shows what arrives
+// under wrangler dev). workerd decodes an encoded answer and encodes it again on the way out
+// as its Content-Encoding says, so one in an encoding the client did not accept (a backend
+// that ignores Accept-Encoding) goes out without that header: the decoded bytes, as
+// identity. One the client accepts is left as it is.
 export function asAccepted(request, res) {
   const out = new Response(res.body, res);
   const enc = res.headers.get("Content-Encoding");
