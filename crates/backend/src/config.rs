@@ -389,6 +389,7 @@ org = "acme"
 write = ["m"]
 [upstream]
 url = "http://x"
+replay_window = "10m"
 [[upstream.buckets]]
 local = "m"
 bucket = "n"
@@ -396,7 +397,9 @@ bucket = "n"
         )
         .unwrap();
         assert_eq!(c.tokens[0].write, ["m"]);
-        assert_eq!(c.upstream.unwrap().buckets[0].bucket.as_deref(), Some("n"));
+        let up = c.upstream.unwrap();
+        assert_eq!(up.buckets[0].bucket.as_deref(), Some("n"));
+        assert_eq!(up.replay_window.as_deref(), Some("10m"));
         assert!(toml::from_str::<FileConfig>("nonsense = 1").is_err());
     }
 }
