@@ -248,6 +248,8 @@ describe("VictoriaMetrics behind the Worker", { skip: skipVm }, () => {
         });
     };
     let okVals = [];
+    // Searchable now, not after VictoriaMetrics' own flush interval.
+    await send(vm.url, { method: "GET", path: "/internal/force_flush" });
     const deadline = Date.now() + 30_000;
     while (okVals.length === 0 && Date.now() < deadline) {
       okVals = await stored("ok", "edge");
