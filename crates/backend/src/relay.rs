@@ -438,7 +438,9 @@ impl Relay {
         let points: i64 = group.iter().map(|b| b.points).sum();
         let mut history = History::default();
         loop {
-            let sent = self.send(&org, &bucket, group[0].precision, &body).await;
+            let sent = self
+                .send(&org, &bucket, group[0].precision, group[0].now, &body)
+                .await;
             match self.decide(&sent, &body, &history) {
                 Decision::Delivered => {
                     self.metrics
@@ -477,7 +479,7 @@ impl Relay {
         while let Some((precision, body, points)) = parts.pop_front() {
             let mut history = History::default();
             loop {
-                let sent = self.send(&org, &bucket, precision, &body).await;
+                let sent = self.send(&org, &bucket, precision, b.now, &body).await;
                 match self.decide(&sent, &body, &history) {
                     Decision::Delivered => {
                         self.metrics
@@ -554,7 +556,29 @@ impl Relay {
         self.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
     }
 
-    async fn send(&self, org: &str, bucket: &str, precision: Precision, body: &[u8]) -> Sent {
+    async fn send(
+        &self,
+        org: &str,
+        bucket: &str,
+        precision: Precision,
+        now: i64,
+        body: &[u8],
+    ) -> Sent {
+        // VictoriaMetrics answers 204 to points it then loses or changes (core's
+        // `upstream::refuse_point`): such a batch is not sent but parked, with the 400 the
+        // Worker's edge would have answered, so nothing is lost without a word.
+        if self.cfg.kind == Kind::VictoriaMetrics {
+            if let Some(r) = refused(self.cfg.kind, body, precision, now) {
+                return Sent {
+                    answer: Answer::Status {
+                        status: r.status,
+                        retry_after: None,
+                    },
+                    retry_after: None,
+                    body: String::from_utf8_lossy(&r.body).into_owned(),
+                };
+            }
+        }
         let out = match upstream::v2_write(
             self.cfg.kind,
             org,
@@ -619,6 +643,23 @@ impl Relay {
             body: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
+}
+
+/// The first point of a plain body the upstream would lose or change, as core's rules say.
+fn refused(
+    kind: Kind,
+    body: &[u8],
+    precision: Precision,
+    now: i64,
+) -> Option<linegate_core::answers::Rejection> {
+    let mut first = None;
+    let clock = now_ns();
+    read_batch(body, &ParseOptions::new(precision, now), 1 << 10, |p| {
+        if first.is_none() {
+            first = upstream::refuse_point(kind, p, clock);
+        }
+    });
+    first
 }
 
 /// Points in a plain body (for the metrics of a part after a split).

@@ -225,6 +225,11 @@ fn relay_to_victoriametrics() {
             &batch(i, per, t0, false),
         );
         assert_eq!(r.status, 204);
+        if i == 100 {
+            // A float VictoriaMetrics would store as 0: parked with the edge's 400, not sent.
+            let r = s.write("tok", "org=o&bucket=b&precision=ms", b"z x=.5 1\n");
+            assert_eq!(r.status, 204);
+        }
     }
     vm.start();
     let delivered = |s: &Server| metric(s, "linegate_upstream_points_total");
@@ -253,6 +258,16 @@ fn relay_to_victoriametrics() {
         assert_eq!(*v, k as f64 + 0.25);
         assert_eq!(labels["host"], format!("h{}", k as usize % per));
     }
+    // Parked once, or once more when the SIGKILL came between parking it and saving the
+    // cursor (the request in flight is done again): that batch only, with the 400.
+    let dl = dead_letters(&s.data);
+    assert!(!dl.is_empty());
+    for d in &dl {
+        assert_eq!(d["seq"], dl[0]["seq"], "{dl:?}");
+        assert_eq!(d["status"], 400);
+        assert!(d.to_string().contains("leading or trailing dot"), "{dl:?}");
+    }
+    assert!(vm.export(r#"{__name__="z_x"}"#).is_empty());
     drop(s);
 
     // VictoriaMetrics loses its last seconds on SIGKILL: acknowledged, then gone. The batches
