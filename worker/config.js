@@ -109,8 +109,9 @@ function spoolSettings(env) {
 }
 
 function probes(env) {
-  const dflt = backendKind(env.BACKEND_KIND) === "influxdb2" ? "edge" : "backend";
-  const p = str(env.PROBES) || dflt;
+  // The backend's answers by default, whatever its kind (issue 24: a client asks the edge
+  // about the database behind it); `edge` keeps the edge's own.
+  const p = str(env.PROBES) || "backend";
   if (p !== "edge" && p !== "backend") {
     throw new ConfigError(`PROBES must be edge or backend, got ${JSON.stringify(p)}`);
   }

@@ -91,6 +91,8 @@ export async function passThrough(request, url, cfg, log, { probe = false } = {}
   headers.delete(CLIENT_ADDRESS_HEADER);
   const client = clientAddress(request);
   if (client !== null) headers.set(CLIENT_ADDRESS_HEADER, client);
+  // The backend is asked for what the client accepts, not the platform's `br, gzip`.
+  headers.set("Accept-Encoding", clientAccepts(request) || "identity");
   const state = { over: false };
   const abort = new AbortController();
   let body = null;
@@ -128,20 +130,25 @@ export async function passThrough(request, url, cfg, log, { probe = false } = {}
 }
 
 // The platform rewrites a request's Accept-Encoding to `br, gzip` (the client's own is in
-// `request.cf.clientAcceptEncoding`, empty when it sent none); workerd's fetch asks the
-// backend for the same whatever the subrequest says, decodes what comes back, and encodes it
-// again on the way out as its Content-Encoding says. So an answer in an encoding the client
-// did not accept goes out without that header: the decoded bytes, as identity. One the
-// client accepts is left as it is.
+// `request.cf.clientAcceptEncoding`, empty when it sent none); `passThrough` asks the backend
+// for the client's own (identity for none: tests/worker/realdb.test.mjs shows what arrives
+// under wrangler dev). workerd decodes an encoded answer and encodes it again on the way out
+// as its Content-Encoding says, so one in an encoding the client did not accept (a backend
+// that ignores Accept-Encoding) goes out without that header: the decoded bytes, as
+// identity. One the client accepts is left as it is.
 export function asAccepted(request, res) {
   const out = new Response(res.body, res);
   const enc = res.headers.get("Content-Encoding");
-  const asked = request.cf?.clientAcceptEncoding ?? request.headers.get("Accept-Encoding");
-  if (enc !== null && !accepts(asked || null, enc)) {
+  if (enc !== null && !accepts(clientAccepts(request) || null, enc)) {
     out.headers.delete("Content-Encoding");
     out.headers.delete("Content-Length");
   }
   return out;
+}
+
+// The client's own Accept-Encoding ("" when it sent none).
+function clientAccepts(request) {
+  return request.cf?.clientAcceptEncoding ?? request.headers.get("Accept-Encoding") ?? "";
 }
 
 // RFC 9110 §12.5.3: a coding is acceptable when listed (or `*`) without q=0.

@@ -12,22 +12,25 @@ const JSON_TYPE = "application/json; charset=utf-8";
 
 describe("default configuration", { skip }, () => {
   // wOff: with pass-through off (by default, what the edge does not check goes to the
-  // backend: tests/worker/passthrough.test.mjs).
-  let rec, w, wOff;
+  // backend: tests/worker/passthrough.test.mjs). wEdge: PROBES=edge, the edge's own /ping
+  // and /health (by default they are the backend's, issue 24: tests/worker/probes.test.mjs).
+  let rec, w, wOff, wEdge;
   before(async () => {
     rec = await startTarget();
     w = await startWorker({ BACKEND_URL: rec.url });
     wOff = await startWorker({ BACKEND_URL: rec.url, PASS_THROUGH: "off" });
+    wEdge = await startWorker({ BACKEND_URL: rec.url, PROBES: "edge" });
   });
   after(async () => {
     await w?.close();
     await wOff?.close();
+    await wEdge?.close();
     await rec?.close();
   });
 
-  test("/ping answers 204 with InfluxDB's build headers, GET and HEAD", async () => {
+  test("PROBES=edge: /ping answers 204 with InfluxDB's build headers, GET and HEAD", async () => {
     for (const method of ["GET", "HEAD"]) {
-      const r = await send(w.url, { method, path: "/ping" });
+      const r = await send(wEdge.url, { method, path: "/ping" });
       assert.equal(r.status, 204);
       assert.equal(r.headers["x-influxdb-build"], "OSS");
       assert.equal(r.headers["x-influxdb-version"], "v2.9.1");
@@ -35,8 +38,8 @@ describe("default configuration", { skip }, () => {
     }
   });
 
-  test("/health answers like InfluxDB's health handler", async () => {
-    const r = await send(w.url, { method: "GET", path: "/health" });
+  test("PROBES=edge: /health answers like InfluxDB's health handler", async () => {
+    const r = await send(wEdge.url, { method: "GET", path: "/health" });
     assert.equal(r.status, 200);
     assert.equal(r.headers["content-type"], JSON_TYPE);
     const text = r.body.toString();
@@ -47,9 +50,23 @@ describe("default configuration", { skip }, () => {
     assert.equal(h.message, "ready for queries and writes");
     assert.deepEqual(h.checks, []);
     assert.equal(h.version, "v2.9.1");
-    const head = await send(w.url, { method: "HEAD", path: "/health" });
+    const head = await send(wEdge.url, { method: "HEAD", path: "/health" });
     assert.equal(head.status, 200);
     assert.equal(head.body.length, 0);
+  });
+
+  test("by default /ping and /health are the backend's own answers", async () => {
+    const n = rec.received.length;
+    const ping = await send(w.url, { method: "GET", path: "/ping" });
+    assert.equal(ping.status, 204);
+    assert.equal(rec.received.length, n + 1);
+    assert.equal(rec.received.at(-1).url, "/ping");
+    const got = rec.received.at(-1).answer.headers;
+    assert.equal(ping.headers["x-influxdb-version"], got["x-influxdb-version"]);
+    const health = await send(w.url, { method: "GET", path: "/health" });
+    assert.equal(rec.received.at(-1).url, "/health");
+    assert.equal(health.status, rec.received.at(-1).answer.status);
+    assert.ok(health.body.equals(rec.received.at(-1).answer.body));
   });
 
   test("PASS_THROUGH off: other paths get InfluxDB's 404, and nothing is forwarded", async () => {

@@ -47,6 +47,7 @@
 //! url = "https://influx.example:8086"
 //! token = "upstream-token"
 //! org = "remote-org"            # default: the local org's name
+//! replay_window = "1h"          # delivery log kept for `replay --since` ("0": none)
 //! [[upstream.buckets]]
 //! local = "metrics"             # local bucket name
 //! bucket = "prod-metrics"       # upstream bucket (default: same name)
@@ -126,6 +127,9 @@ pub struct UpstreamConf {
     pub kind: Option<String>,
     pub token: Option<String>,
     pub org: Option<String>,
+    /// How long the delivery log keeps what each upstream acknowledged, for `replay
+    /// --since` (`1h` by default; `retention`'s units; `0`: no log).
+    pub replay_window: Option<String>,
     #[serde(default)]
     pub buckets: Vec<UpstreamBucket>,
 }
@@ -186,13 +190,15 @@ impl FileConfig {
             ("LINEGATE_UPSTREAM_URL", 0),
             ("LINEGATE_UPSTREAM_TOKEN", 1),
             ("LINEGATE_UPSTREAM_ORG", 2),
+            ("LINEGATE_UPSTREAM_REPLAY_WINDOW", 3),
         ] {
             if let Some(v) = var(k) {
                 let u = self.upstream.get_or_insert_with(UpstreamConf::default);
                 match set {
                     0 => u.url = Some(v),
                     1 => u.token = Some(v),
-                    _ => u.org = Some(v),
+                    2 => u.org = Some(v),
+                    _ => u.replay_window = Some(v),
                 }
             }
         }
@@ -383,6 +389,7 @@ org = "acme"
 write = ["m"]
 [upstream]
 url = "http://x"
+replay_window = "10m"
 [[upstream.buckets]]
 local = "m"
 bucket = "n"
@@ -390,7 +397,9 @@ bucket = "n"
         )
         .unwrap();
         assert_eq!(c.tokens[0].write, ["m"]);
-        assert_eq!(c.upstream.unwrap().buckets[0].bucket.as_deref(), Some("n"));
+        let up = c.upstream.unwrap();
+        assert_eq!(up.buckets[0].bucket.as_deref(), Some("n"));
+        assert_eq!(up.replay_window.as_deref(), Some("10m"));
         assert!(toml::from_str::<FileConfig>("nonsense = 1").is_err());
     }
 }

@@ -114,6 +114,10 @@ struct Serve {
     /// LOCAL=BUCKET or LOCAL=ORG/BUCKET: where a local bucket goes upstream (repeatable).
     #[arg(long = "upstream-bucket")]
     upstream_bucket: Vec<String>,
+    /// How long the delivery log keeps what each upstream acknowledged, for `replay
+    /// --since` (default 1h; s, m, h, d, w units; 0: no log, replay by commit time only).
+    #[arg(long)]
+    upstream_replay_window: Option<String>,
     /// Request bodies of this many bytes or more get 413.
     #[arg(long)]
     max_body: Option<usize>,
@@ -359,6 +363,19 @@ fn serve(s: Serve) -> Result<(), String> {
         };
         targets.insert(local.into(), t);
     }
+    let window = s
+        .upstream_replay_window
+        .clone()
+        .or(up.replay_window.clone())
+        .map(|w| {
+            linegate_backend::config::parse_retention(&w).map_err(|_| {
+                format!("--upstream-replay-window {w}: want 0, or a number with s, m, h, d or w")
+            })
+        })
+        .transpose()?
+        .map_or(std::time::Duration::from_secs(3600), |secs| {
+            std::time::Duration::from_secs(secs.max(0) as u64)
+        });
     let mut upstream = Vec::new();
     for (i, url) in urls.iter().enumerate() {
         let token = pick(&s.upstream_token, i, "upstream-token")?
@@ -373,6 +390,7 @@ fn serve(s: Serve) -> Result<(), String> {
             })?;
         }
         rc.buckets = targets.clone();
+        rc.replay_window = window;
         upstream.push(rc);
     }
     let partial = cfg.partial_writes(s.partial_writes.as_deref())?;
@@ -446,17 +464,39 @@ fn replay(data: PathBuf, since: &str) -> Result<(), String> {
             |r| r.get(0),
         )
         .map_err(|x| x.to_string())?;
-    // A generation with the cursor: each upstream's relay takes a request up once.
+    // A server of an older version has no delivery log yet.
+    conn.execute_batch(store::deliveries::SCHEMA)
+        .map_err(|x| x.to_string())?;
+    // A generation with the cursor and the time: each upstream's relay takes a request up
+    // once, moving back further to what its delivery log says it acknowledged since then.
     let generation = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     store::set_meta(
         &conn,
         linegate_backend::relay::REPLAY_KEY,
-        &format!("{generation} {seq}"),
+        &format!("{generation} {seq} {since_ns}"),
     )
     .map_err(|x| x.to_string())?;
-    println!("replay: batches after seq {seq} will be sent again");
+    println!("replay: batches committed after seq {seq} will be sent again");
+    for (name, oldest) in store::deliveries::logged(&conn).map_err(|x| x.to_string())? {
+        let who = if name.is_empty() {
+            "the first upstream"
+        } else {
+            &name
+        };
+        match store::deliveries::replay_from(&conn, &name, since_ns).map_err(|x| x.to_string())? {
+            Some(from) if from < seq => println!(
+                "replay: {who} acknowledged batches after seq {from} since then; they will be sent again too"
+            ),
+            _ => {}
+        }
+        if oldest > since_ns {
+            println!(
+                "replay: {who}'s delivery log (kept for the replay window) goes back to {oldest} ns"
+            );
+        }
+    }
     Ok(())
 }
 

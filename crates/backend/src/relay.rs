@@ -6,10 +6,12 @@
 //! decision — delivered, retry after N ms, split at a line start, dead letter — and never
 //! reads a status itself. It sends its own token, so a 401 or 403 (a rotated token) waits
 //! for an operator without parking anything. The cursor (last batch done) is saved with
-//! each delivered request, so a crash re-sends at most the request in flight. Delivered
-//! batches stay in the store (they are the backend's own data), so `linegate-backend replay
-//! --since T` moves the cursor back to send them again after an upstream lost what it had
-//! acknowledged.
+//! each delivered request, so a crash re-sends at most the request in flight, and with it a
+//! row of the delivery log (`store::deliveries`, kept for `--upstream-replay-window`).
+//! Delivered batches stay in the store (they are the backend's own data), so
+//! `linegate-backend replay --since T` moves the cursor back to send again what the upstream
+//! acknowledged at or after T (by the log) or what was committed since (by commit time),
+//! after an upstream lost what it had acknowledged.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -72,6 +74,9 @@ pub struct RelayConfig {
     pub min_backoff: Duration,
     pub max_backoff: Duration,
     pub timeout: Duration,
+    /// How long the delivery log keeps what this upstream acknowledged, for `replay --since`
+    /// (zero: no log; replay then goes by commit time only).
+    pub replay_window: Duration,
 }
 
 impl RelayConfig {
@@ -86,6 +91,7 @@ impl RelayConfig {
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(30),
             timeout: Duration::from_secs(30),
+            replay_window: Duration::from_secs(3600),
         }
     }
 }
@@ -273,7 +279,7 @@ impl Relay {
                 // flight (VictoriaMetrics keeps both copies of a re-sent sample).
                 let seq = group[group.len() - 1].seq;
                 self.cursor.store(seq, Ordering::SeqCst);
-                while !self.save_cursor(seq).await {
+                while !self.save_cursor(group[0].seq, seq).await {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 i = j;
@@ -281,11 +287,17 @@ impl Relay {
         }
     }
 
-    async fn save_cursor(&self, seq: i64) -> bool {
-        let key = self.cursor_key.clone();
+    /// Saves the cursor after batches `first..=seq` were done, and logs their delivery (kept
+    /// for the replay window) in the same transaction.
+    async fn save_cursor(&self, first: i64, seq: i64) -> bool {
+        let (key, name) = (self.cursor_key.clone(), self.name.clone());
+        let window = self.cfg.replay_window.as_nanos().min(i64::MAX as u128) as i64;
         let r = self
             .store
-            .exec(move |tx| store::set_meta(tx, &key, &seq.to_string()))
+            .exec(move |tx| {
+                store::set_meta(tx, &key, &seq.to_string())?;
+                store::deliveries::record(tx, &name, first, seq, now_ns(), window)
+            })
             .await;
         if let Err(e) = &r {
             tracing::error!(error = %e, "relay: saving the cursor");
@@ -325,10 +337,13 @@ impl Relay {
         true
     }
 
-    /// Takes up a cursor `replay` left (`<generation> <seq>`; it may only move back), once
-    /// per upstream: the generation taken is saved with the cursor, in one transaction.
+    /// Takes up a cursor `replay` left (`<generation> <seq> <since>`: the last batch
+    /// committed before `since`, moved further back to the first this upstream acknowledged
+    /// at or after `since` by its delivery log; it may only move back), once per upstream:
+    /// the generation taken is saved with the cursor, in one transaction.
     async fn take_replay(&self) {
         let dir = self.store.dir.clone();
+        let name = self.name.clone();
         let taken_key = format!(
             "{}_taken{}",
             REPLAY_KEY,
@@ -339,15 +354,21 @@ impl Relay {
             let conn = store::open_read(&dir).ok()?;
             let want = store::get_meta(&conn, REPLAY_KEY).ok()??;
             let taken = store::get_meta(&conn, &tk).ok()?;
-            Some((want, taken))
+            let logged = want
+                .split(' ')
+                .nth(2)
+                .and_then(|s| s.parse::<i64>().ok())
+                .and_then(|since| store::deliveries::replay_from(&conn, &name, since).ok()?);
+            Some((want, taken, logged))
         })
         .await
         .ok()
         .flatten();
-        let Some((want, taken)) = got else {
+        let Some((want, taken, logged)) = got else {
             return;
         };
-        let Some((generation, seq)) = want.split_once(' ') else {
+        let mut parts = want.split(' ');
+        let (Some(generation), Some(seq)) = (parts.next(), parts.next()) else {
             return;
         };
         if taken.as_deref() == Some(generation) {
@@ -356,7 +377,9 @@ impl Relay {
         let Ok(seq) = seq.parse::<i64>() else {
             return;
         };
-        let seq = seq.min(self.cursor.load(Ordering::SeqCst));
+        let seq = seq
+            .min(logged.unwrap_or(i64::MAX))
+            .min(self.cursor.load(Ordering::SeqCst));
         let (key, generation) = (self.cursor_key.clone(), generation.to_string());
         let r = self
             .store
@@ -415,7 +438,9 @@ impl Relay {
         let points: i64 = group.iter().map(|b| b.points).sum();
         let mut history = History::default();
         loop {
-            let sent = self.send(&org, &bucket, group[0].precision, &body).await;
+            let sent = self
+                .send(&org, &bucket, group[0].precision, group[0].now, &body)
+                .await;
             match self.decide(&sent, &body, &history) {
                 Decision::Delivered => {
                     self.metrics
@@ -454,7 +479,7 @@ impl Relay {
         while let Some((precision, body, points)) = parts.pop_front() {
             let mut history = History::default();
             loop {
-                let sent = self.send(&org, &bucket, precision, &body).await;
+                let sent = self.send(&org, &bucket, precision, b.now, &body).await;
                 match self.decide(&sent, &body, &history) {
                     Decision::Delivered => {
                         self.metrics
@@ -531,7 +556,29 @@ impl Relay {
         self.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
     }
 
-    async fn send(&self, org: &str, bucket: &str, precision: Precision, body: &[u8]) -> Sent {
+    async fn send(
+        &self,
+        org: &str,
+        bucket: &str,
+        precision: Precision,
+        now: i64,
+        body: &[u8],
+    ) -> Sent {
+        // VictoriaMetrics answers 204 to points it then loses or changes (core's
+        // `upstream::refuse_point`): such a batch is not sent but parked, with the 400 the
+        // Worker's edge would have answered, so nothing is lost without a word.
+        if self.cfg.kind == Kind::VictoriaMetrics {
+            if let Some(r) = refused(self.cfg.kind, body, precision, now) {
+                return Sent {
+                    answer: Answer::Status {
+                        status: r.status,
+                        retry_after: None,
+                    },
+                    retry_after: None,
+                    body: String::from_utf8_lossy(&r.body).into_owned(),
+                };
+            }
+        }
         let out = match upstream::v2_write(
             self.cfg.kind,
             org,
@@ -596,6 +643,23 @@ impl Relay {
             body: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
+}
+
+/// The first point of a plain body the upstream would lose or change, as core's rules say.
+fn refused(
+    kind: Kind,
+    body: &[u8],
+    precision: Precision,
+    now: i64,
+) -> Option<linegate_core::answers::Rejection> {
+    let mut first = None;
+    let clock = now_ns();
+    read_batch(body, &ParseOptions::new(precision, now), 1 << 10, |p| {
+        if first.is_none() {
+            first = upstream::refuse_point(kind, p, clock);
+        }
+    });
+    first
 }
 
 /// Points in a plain body (for the metrics of a part after a split).

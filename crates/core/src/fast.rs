@@ -363,7 +363,11 @@ fn parse_with<'a>(
         } else {
             return None;
         };
-        out.fields.push(Field { key, value });
+        out.fields.push(Field {
+            key,
+            value,
+            raw_value: &body[vs..end],
+        });
         match body.get(end) {
             Some(b',') => i = end + 1,
             Some(b' ') => {

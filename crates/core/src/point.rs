@@ -113,6 +113,8 @@ impl<'a> Tag<'a> {
 pub struct Field<'a> {
     pub(crate) key: &'a [u8],
     pub(crate) value: FieldValue<'a>,
+    /// The value's bytes as written (`.5`, `1i`, `"a\"b"` with its quotes).
+    pub(crate) raw_value: &'a [u8],
 }
 
 impl<'a> Field<'a> {
@@ -127,6 +129,10 @@ impl<'a> Field<'a> {
     /// The field's value.
     pub fn value(&self) -> FieldValue<'a> {
         self.value
+    }
+    /// The value's bytes as written (a string with its quotes).
+    pub fn raw_value(&self) -> &'a [u8] {
+        self.raw_value
     }
 }
 

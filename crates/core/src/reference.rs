@@ -496,6 +496,7 @@ pub(crate) fn parse_line<'a>(
         out.fields.push(Field {
             key: &sub[..k],
             value: typed_value(&fields[vstart..vend]),
+            raw_value: &fields[vstart..vend],
         });
         p = vend;
         if p < fields.len() {

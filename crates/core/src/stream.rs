@@ -287,6 +287,9 @@ pub struct Checker {
     upstream: Kind,
     /// The first point the upstream could not store as sent.
     refused: Option<Rejection>,
+    /// The clock the upstream's rules read (ns; VictoriaMetrics drops points more than two
+    /// days ahead of it).
+    upstream_now: i64,
 }
 
 impl Checker {
@@ -327,6 +330,7 @@ impl Checker {
     pub fn for_request_to(head: &Head<'_>, limits: &Limits, now: i64, kind: Kind) -> Checker {
         let mut c = Checker::admit(head, &mut EdgeFor(kind), *limits, now, Extras::default());
         c.upstream = kind;
+        c.upstream_now = now;
         c
     }
 
@@ -407,6 +411,7 @@ impl Checker {
             summary_buckets: extras.summary_buckets.unwrap_or(0),
             upstream: Kind::InfluxDb2,
             refused: None,
+            upstream_now: 0,
         }
     }
 
@@ -469,10 +474,10 @@ impl Checker {
             return;
         }
         if self.upstream != Kind::InfluxDb2 {
-            let (kind, mut refused) = (self.upstream, self.refused.take());
+            let (kind, now, mut refused) = (self.upstream, self.upstream_now, self.refused.take());
             self.push_points(chunk, &mut |p| {
                 if refused.is_none() {
-                    refused = upstream::refuse_point(kind, p);
+                    refused = upstream::refuse_point(kind, p, now);
                 }
                 on_point(p)
             });
@@ -639,10 +644,10 @@ impl Checker {
         mut self,
         on_point: &mut dyn FnMut(&Point<'_>),
     ) -> (Verdict, Option<Split>, usize) {
-        let (kind, mut refused) = (self.upstream, self.refused.take());
+        let (kind, now, mut refused) = (self.upstream, self.upstream_now, self.refused.take());
         let (v, split, decoded) = self.finish_all(&mut |p| {
             if refused.is_none() && kind != Kind::InfluxDb2 {
-                refused = upstream::refuse_point(kind, p);
+                refused = upstream::refuse_point(kind, p, now);
             }
             on_point(p);
         });

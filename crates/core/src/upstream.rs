@@ -10,9 +10,9 @@
 //!   spelling as nanoseconds); `Token user:pass` becomes Basic (1.6 knows no `Token`);
 //!   unsigned integers are refused (1.x answers `1u` with 400).
 //! - `victoriametrics`: a v2 write goes to `/write?db=<bucket>` so the bucket survives as
-//!   VictoriaMetrics' `db` label (its `/api/v2/write` drops `org` and `bucket`); a raw line
-//!   feed inside a string value is refused (VictoriaMetrics splits lines at every LF and
-//!   loses both halves behind a 204).
+//!   VictoriaMetrics' `db` label (its `/api/v2/write` drops `org` and `bucket`); points it
+//!   would lose or change behind a 204 are refused ([`refuse_point`]: a raw line feed inside
+//!   a string, `.5` or `5.`, a time before 1970 or more than two days ahead).
 
 use crate::answers::Rejection;
 use crate::delivery;
@@ -173,39 +173,78 @@ pub fn v2_request(
     v2_write(kind, &text("org"), &text("bucket"), precision, token).map(Some)
 }
 
+/// VictoriaMetrics drops points more than this far ahead of its clock (ns; 2 days).
+pub const VM_MAX_AHEAD_NS: i64 = 2 * 86_400 * 1_000_000_000;
+
 /// Why the upstream cannot store this point as sent (a 400 `invalid` naming the line),
-/// or `None`.
-pub fn refuse_point(kind: Kind, p: &Point<'_>) -> Option<Rejection> {
-    let bad = |field: &[u8], why: &str| {
-        let mut r = Rejection::invalid(
-            format!(
-                "line {}: field \"{}\" {why}",
-                p.line(),
-                String::from_utf8_lossy(field)
-            )
-            .as_bytes(),
-        );
+/// or `None`. `now` is the edge's clock (ns).
+///
+/// VictoriaMetrics (1.79.5, tried) answers 204 and loses or changes, without a word: a
+/// string holding a raw line feed (split into two bad lines); a float written with a
+/// leading or trailing dot (`.5`, `-.5`, `5.`: stored as 0); a time before
+/// 1970-01-01T00:00:00.001Z (0 becomes the time of arrival, earlier ones are dropped); a
+/// time more than two days ahead (dropped).
+pub fn refuse_point(kind: Kind, p: &Point<'_>, now: i64) -> Option<Rejection> {
+    let bad = |what: &[u8], why: &str| {
+        let mut m = format!("line {}: ", p.line()).into_bytes();
+        m.extend_from_slice(what);
+        m.push(b' ');
+        m.extend_from_slice(why.as_bytes());
+        let mut r = Rejection::invalid(&m);
         r.line = Some(p.line());
         Some(r)
+    };
+    let field = |f: &crate::point::Field<'_>| {
+        let mut w = b"field \"".to_vec();
+        w.extend_from_slice(&f.key());
+        w.push(b'"');
+        w
     };
     for f in p.fields() {
         match (kind, f.value()) {
             (Kind::InfluxDb1, FieldValue::Unsigned(_)) => {
                 return bad(
-                    &f.key(),
+                    &field(f),
                     "is an unsigned integer, which InfluxDB 1.x cannot store",
                 )
             }
             (Kind::VictoriaMetrics, FieldValue::String(s)) if s.raw().contains(&b'\n') => {
                 return bad(
-                    &f.key(),
+                    &field(f),
                     "holds a line feed, which VictoriaMetrics would split and lose",
+                )
+            }
+            (Kind::VictoriaMetrics, FieldValue::Float(_)) if vm_loses_float(f.raw_value()) => {
+                return bad(
+                    &field(f),
+                    "has a number with a leading or trailing dot, which VictoriaMetrics would store as 0",
                 )
             }
             _ => {}
         }
     }
+    if kind == Kind::VictoriaMetrics {
+        if p.time() < 1_000_000 {
+            return bad(
+                b"time",
+                "is before 1970-01-01T00:00:00.001Z, which VictoriaMetrics would drop (or move to the time of arrival)",
+            );
+        }
+        if p.time() > now.saturating_add(VM_MAX_AHEAD_NS) {
+            return bad(
+                b"time",
+                "is more than 2 days ahead, which VictoriaMetrics would drop",
+            );
+        }
+    }
     None
+}
+
+/// Whether VictoriaMetrics reads this float as 0: a mantissa that starts or ends with a
+/// dot (`.5`, `-.5`, `.5e1`, `5.`; `1.e3` it reads right).
+fn vm_loses_float(raw: &[u8]) -> bool {
+    let m = raw.strip_prefix(b"-").unwrap_or(raw);
+    m.first() == Some(&b'.') || m.last() == Some(&b'.')
 }
 
 /// How an upstream's answer to a write reads, beside its status.
@@ -367,10 +406,12 @@ mod tests {
         assert_eq!(o.authorization.as_deref(), Some("Bearer x"));
     }
 
+    const NOW: i64 = 1_796_642_004_000_000_000;
+
     fn refusals(kind: Kind, body: &[u8]) -> Vec<String> {
         let mut out = Vec::new();
-        let r = read_batch(body, &ParseOptions::new(Precision::Ns, 0), 1 << 20, |p| {
-            if let Some(r) = refuse_point(kind, p) {
+        let r = read_batch(body, &ParseOptions::new(Precision::Ns, NOW), 1 << 20, |p| {
+            if let Some(r) = refuse_point(kind, p, NOW) {
                 out.push(String::from_utf8(r.body).unwrap());
             }
         });
@@ -394,6 +435,55 @@ mod tests {
                 r#"{"code":"invalid","message":"line 2: field \"s\" holds a line feed, which VictoriaMetrics would split and lose"}"#
             ]
         );
+    }
+
+    #[test]
+    fn what_victoriametrics_would_lose() {
+        let vm = |body: &str| refusals(Kind::VictoriaMetrics, body.as_bytes());
+        // Read right by VictoriaMetrics 1.79.5: kept.
+        let fine = format!(
+            "m a=1.e3,b=1.5,c=-0.5,d=1E+3,e=1i,f=t,s=\"\",g=0.5 {NOW}\nm a=1 1000000\nm a=1 {}\nm a=1\n",
+            NOW + VM_MAX_AHEAD_NS
+        );
+        assert_eq!(vm(&fine), Vec::<String>::new());
+        for (line, why) in [
+            (
+                "m x=.5",
+                r#"field \"x\" has a number with a leading or trailing dot"#,
+            ),
+            ("m x=-.5", r#"field \"x\" has a number"#),
+            ("m x=.5e1", r#"field \"x\" has a number"#),
+            ("m a=1,x=5.", r#"field \"x\" has a number"#),
+            ("m x=-1.", r#"field \"x\" has a number"#),
+        ] {
+            let got = vm(&format!("{line} {NOW}\n"));
+            assert_eq!(got.len(), 1, "{line}");
+            assert!(got[0].contains(why), "{line}: {got:?}");
+        }
+        for t in ["0".to_string(), "-1000".into(), "999999".into()] {
+            let got = vm(&format!("m x=1 {t}\n"));
+            assert_eq!(
+                got,
+                [
+                    r#"{"code":"invalid","message":"line 1: time is before 1970-01-01T00:00:00.001Z, which VictoriaMetrics would drop (or move to the time of arrival)"}"#
+                ],
+                "{t}"
+            );
+        }
+        let got = vm(&format!("m x=1 {}\n", NOW + VM_MAX_AHEAD_NS + 1));
+        assert_eq!(
+            got,
+            [
+                r#"{"code":"invalid","message":"line 1: time is more than 2 days ahead, which VictoriaMetrics would drop"}"#
+            ]
+        );
+        // Other kinds store all of these.
+        let all = format!(
+            "m x=.5,y=5. 0\nm x=1 -1\nm x=1 {}\n",
+            NOW + 4 * VM_MAX_AHEAD_NS
+        );
+        assert!(refusals(Kind::InfluxDb1, all.as_bytes()).is_empty());
+        assert!(refusals(Kind::InfluxDb2, all.as_bytes()).is_empty());
     }
 
     #[test]

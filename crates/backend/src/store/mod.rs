@@ -9,6 +9,7 @@
 mod codec;
 pub mod dbrps;
 mod dead_letters;
+pub mod deliveries;
 mod export;
 mod ids;
 mod quarantine;
@@ -119,6 +120,7 @@ fn open_write(dir: &Path) -> rusqlite::Result<Connection> {
     conn.execute_batch(v1::SCHEMA)?;
     conn.execute_batch(quota::SCHEMA)?;
     conn.execute_batch(quarantine::SCHEMA)?;
+    conn.execute_batch(deliveries::SCHEMA)?;
     migrate_tokens(&conn)?;
     dead_letters::migrate(&conn)?;
     if get_meta(&conn, SALT_KEY)?.is_none() {

@@ -136,6 +136,17 @@ impl RealDb {
         }
     }
 
+    /// SIGTERM (the database saves what it holds), and reap.
+    #[allow(dead_code)]
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let _ = c.wait();
+        }
+    }
+
     pub fn get(&self, path: &str) -> Resp {
         request(&self.addr, "GET", path, &[], b"").expect("database request")
     }
