@@ -72,7 +72,8 @@ fn start_front(target: String) -> Front {
             std::thread::spawn(move || {
                 let _ = client.set_nonblocking(false);
                 // The upstream is down: the connection is dropped (the relay sees no answer).
-                let Ok(up) = TcpStream::connect_timeout(&to.parse().unwrap(), Duration::from_secs(2))
+                let Ok(up) =
+                    TcpStream::connect_timeout(&to.parse().unwrap(), Duration::from_secs(2))
                 else {
                     return;
                 };
@@ -277,7 +278,10 @@ fn relay_loses_nothing_acknowledged_under_repeated_sigkill_of_both_sides() {
         .collect();
     // Duplicated writes, and the re-sent requests they came in: runs of consecutive
     // writes in commit order (a request carries consecutive batches).
-    let dup_writes: u64 = order.iter().map(|&(c, n)| arrived(c, n).saturating_sub(1)).sum();
+    let dup_writes: u64 = order
+        .iter()
+        .map(|&(c, n)| arrived(c, n).saturating_sub(1))
+        .sum();
     let mut dup_requests = 0u32;
     let mut prev = false;
     for &(c, n) in &order {
@@ -306,7 +310,10 @@ fn relay_loses_nothing_acknowledged_under_repeated_sigkill_of_both_sides() {
     );
     assert_eq!(depth, Some(0), "the relay still holds batches");
     assert_eq!(dead, 0, "dead letters");
-    assert!(lost.is_empty(), "acknowledged writes missing upstream: {lost:?}");
+    assert!(
+        lost.is_empty(),
+        "acknowledged writes missing upstream: {lost:?}"
+    );
     assert!(partial.is_empty(), "writes arrived in part: {partial:?}");
     assert!(
         dup_requests <= kills,
