@@ -102,17 +102,19 @@ start_backend
 
 # The spool seals the credentials it keeps under SPOOL_KEY (a spool mode refuses to run
 # without it): a dev key made once and kept beside the spool it seals, so batches spooled
-# by an earlier run can still be delivered.
+# by an earlier run can still be delivered. Given to wrangler as a secret (--env-file), so
+# its banner and log do not print it.
 keyfile="$root/.linegate/spool-key"
 if [ ! -s "$keyfile" ]; then
   (umask 077 && head -c 32 /dev/urandom | base64 >"$keyfile")
 fi
-SPOOL_KEY="${LINEGATE_SPOOL_KEY:-$(cat "$keyfile")}"
+envfile="$root/.linegate/worker.env"
+(umask 077 && printf 'SPOOL_KEY=%s\n' "${LINEGATE_SPOOL_KEY:-$(cat "$keyfile")}" >"$envfile")
 
 say "Worker (wrangler dev): http://127.0.0.1:$WORKER_PORT (log $logs/worker.log)"
 setsid npx wrangler dev --ip 127.0.0.1 --port "$WORKER_PORT" --persist-to "$root/.linegate/wrangler" \
   --var "BACKEND_URL:http://127.0.0.1:$BACKEND_PORT" --var "BACKEND_KIND:${BACKEND/linegate/influxdb2}" \
-  --var SPOOL:fallback --var SPOOL_OPEN:on --var "SPOOL_ADMIN_TOKEN:$SPOOL_ADMIN" --var "SPOOL_KEY:$SPOOL_KEY" \
+  --var SPOOL:fallback --var SPOOL_OPEN:on --var "SPOOL_ADMIN_TOKEN:$SPOOL_ADMIN" --env-file "$envfile" \
   --var "CORS_ORIGINS:http://127.0.0.1:$PAGE_PORT" >"$logs/worker.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$WORKER_PORT/ping" Worker "$logs/worker.log"
