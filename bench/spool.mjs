@@ -83,7 +83,7 @@ const tmp = () => {
 };
 const worker = (vars) =>
   startWorker(
-    { SPOOL_ADMIN_TOKEN: ADMIN, SPOOL_OPEN: "on", SPOOL_BACKOFF_BASE_MS: "200", SPOOL_BACKOFF_CAP_MS: "1000", ...vars },
+    { SPOOL_ADMIN_TOKEN: ADMIN, SPOOL_OPEN: "on", SPOOL_KEY: "bench spool key", SPOOL_BACKOFF_BASE_MS: "200", SPOOL_BACKOFF_CAP_MS: "1000", ...vars },
     { miniflare: { durableObjects: { SPOOL_DO: { className: "Spool", useSQLite: true } }, durableObjectsPersist: tmp() } },
   );
 

@@ -12,7 +12,8 @@
 # then stops the backend, writes through the Worker, restarts the backend and shows that
 # write arriving.
 # Ports and names: BACKEND_PORT, WORKER_PORT, PAGE_PORT, LINEGATE_DATA, LINEGATE_TOKEN,
-# LINEGATE_SPOOL_ADMIN (the spool admin endpoint's dev token).
+# LINEGATE_SPOOL_ADMIN (the spool admin endpoint's dev token), LINEGATE_SPOOL_KEY (the spool's
+# SPOOL_KEY; by default a random one kept in .linegate/spool-key).
 # BACKEND=influxdb1 puts a real InfluxDB 1.x (Debian's influxd, data in .linegate/influxdb1,
 # auth off) behind the Worker instead of linegate-backend (BACKEND_KIND=influxdb1): v2
 # writes land in database $BUCKET, read back with InfluxQL.
@@ -99,10 +100,21 @@ start_backend() {
 say "backend ($BACKEND): http://127.0.0.1:$BACKEND_PORT (log $logs/backend.log)"
 start_backend
 
+# The spool seals the credentials it keeps under SPOOL_KEY (a spool mode refuses to run
+# without it): a dev key made once and kept beside the spool it seals, so batches spooled
+# by an earlier run can still be delivered. Given to wrangler as a secret (--env-file), so
+# its banner and log do not print it.
+keyfile="$root/.linegate/spool-key"
+if [ ! -s "$keyfile" ]; then
+  (umask 077 && head -c 32 /dev/urandom | base64 >"$keyfile")
+fi
+envfile="$root/.linegate/worker.env"
+(umask 077 && printf 'SPOOL_KEY=%s\n' "${LINEGATE_SPOOL_KEY:-$(cat "$keyfile")}" >"$envfile")
+
 say "Worker (wrangler dev): http://127.0.0.1:$WORKER_PORT (log $logs/worker.log)"
 setsid npx wrangler dev --ip 127.0.0.1 --port "$WORKER_PORT" --persist-to "$root/.linegate/wrangler" \
   --var "BACKEND_URL:http://127.0.0.1:$BACKEND_PORT" --var "BACKEND_KIND:${BACKEND/linegate/influxdb2}" \
-  --var SPOOL:fallback --var SPOOL_OPEN:on --var "SPOOL_ADMIN_TOKEN:$SPOOL_ADMIN" \
+  --var SPOOL:fallback --var SPOOL_OPEN:on --var "SPOOL_ADMIN_TOKEN:$SPOOL_ADMIN" --env-file "$envfile" \
   --var "CORS_ORIGINS:http://127.0.0.1:$PAGE_PORT" >"$logs/worker.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$WORKER_PORT/ping" Worker "$logs/worker.log"

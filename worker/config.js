@@ -87,6 +87,17 @@ function spoolSettings(env) {
   if (mode !== "off" && ns === null) {
     throw new ConfigError("SPOOL needs the SPOOL_DO Durable Object binding (wrangler.toml)");
   }
+  // The credentials kept with each batch (Authorization, v1's p=) are sealed under
+  // SPOOL_KEY; without it a spool mode is a configuration error (500 on every request,
+  // logged) unless the operator says plain text is fine (SPOOL_PLAINTEXT_SECRETS=on).
+  const key = str(env.SPOOL_KEY) || null;
+  const plaintext = onOff(env, "SPOOL_PLAINTEXT_SECRETS");
+  if (mode !== "off" && key === null && !plaintext) {
+    throw new ConfigError(
+      `SPOOL=${mode} keeps each batch's credentials: set the secret SPOOL_KEY to seal them ` +
+        "(wrangler secret put SPOOL_KEY; locally .dev.vars or --var), or SPOOL_PLAINTEXT_SECRETS=on to keep them in plain text",
+    );
+  }
   const d = SPOOL_DEFAULTS;
   return Object.freeze({
     mode,
@@ -102,7 +113,8 @@ function spoolSettings(env) {
     maxTotalBytes: count(env, "SPOOL_MAX_TOTAL_BYTES", d.maxTotalBytes),
     adminToken: str(env.SPOOL_ADMIN_TOKEN) || null,
     // Seals the credentials kept with each batch (worker/spool/secrets.js).
-    key: str(env.SPOOL_KEY) || null,
+    key,
+    plaintext,
     // Without EDGE_TOKENS the spool refuses writes unless this says it may run open.
     open: onOff(env, "SPOOL_OPEN"),
   });

@@ -287,9 +287,16 @@ export async function startBackend({ dir, port, args: extraArgs = [] } = {}) {
     port,
     dir,
     output: () => out,
+    // SIGKILL (a crash); the data directory stays, to start again on it.
+    kill: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill("SIGKILL");
+        await new Promise((r) => proc.once("exit", r));
+      }
+    },
     // `keep`: leave the data directory for a restart on it.
     close: async ({ keep = false } = {}) => {
-      if (proc.exitCode === null) {
+      if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill("SIGTERM");
         await new Promise((r) => proc.once("exit", r));
       }

@@ -105,7 +105,7 @@ describe("partial writes under SPOOL=always, and the binding they need", { skip 
   test("the accepted lines are spooled then delivered; the 400 comes once they are held", async () => {
     const target = await startTarget();
     const w = await startWorker(
-      { BACKEND_URL: target.url, PARTIAL_WRITES: "always", SPOOL: "always", SPOOL_OPEN: "on", SPOOL_ADMIN_TOKEN: ADMIN },
+      { BACKEND_URL: target.url, PARTIAL_WRITES: "always", SPOOL: "always", SPOOL_OPEN: "on", SPOOL_KEY: "partial test key", SPOOL_ADMIN_TOKEN: ADMIN },
       { miniflare: DO },
     );
     try {

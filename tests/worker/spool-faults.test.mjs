@@ -36,7 +36,7 @@ after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
 
 function spoolWorker(vars, dir = tmpdir()) {
   return startWorker(
-    { SPOOL_ADMIN_TOKEN: ADMIN, SPOOL: "always", SPOOL_OPEN: "on", SPOOL_BACKOFF_BASE_MS: "100", SPOOL_BACKOFF_CAP_MS: "400", ...vars },
+    { SPOOL_ADMIN_TOKEN: ADMIN, SPOOL: "always", SPOOL_OPEN: "on", SPOOL_KEY: "spool-faults key", SPOOL_BACKOFF_BASE_MS: "100", SPOOL_BACKOFF_CAP_MS: "400", ...vars },
     { miniflare: { ...DO, durableObjectsPersist: dir } },
   );
 }
@@ -400,6 +400,49 @@ describe("item 10: the credentials kept with a batch are sealed under SPOOL_KEY 
       await tap.close();
       await down.close();
       await backend.close();
+    }
+  });
+});
+
+describe("item 10: a spool mode without SPOOL_KEY refuses to run unless plain text is asked for", { skip }, () => {
+  test("no SPOOL_KEY: every request 500, the log names it, nothing kept; SPOOL_PLAINTEXT_SECRETS=on runs, in plain text", async () => {
+    const down = await startTarget(() => {});
+    try {
+      for (const mode of ["always", "fallback"]) {
+        const dir = tmpdir();
+        const w = await spoolWorker({ BACKEND_URL: down.url, SPOOL: mode, SPOOL_KEY: "" }, dir);
+        try {
+          const r = await write(w, "b", "nokey f=1i 1700000000\n");
+          assert.equal(r.status, 500, `${mode}: ${r.status} ${r.body}`);
+          assert.equal((await send(w.url, { method: "GET", path: "/ping" })).status, 500, "not even a probe");
+          await w.logged((l) => l.includes("SPOOL_KEY") && l.includes("SPOOL_PLAINTEXT_SECRETS"));
+          assert.equal(down.received.length, 0);
+        } finally {
+          await w.close();
+        }
+        const files = fs.readdirSync(dir, { recursive: true }).map((f) => path.join(dir, f)).filter((f) => fs.statSync(f).isFile());
+        assert.ok(!Buffer.concat(files.map((f) => fs.readFileSync(f))).includes("nokey f=1i"), `${mode}: nothing kept`);
+      }
+      // A typo is not an opt-out.
+      const typo = await spoolWorker({ BACKEND_URL: down.url, SPOOL_KEY: "", SPOOL_PLAINTEXT_SECRETS: "yes" });
+      try {
+        assert.equal((await write(typo, "b", "nokey f=1i 1700000000\n")).status, 500);
+        await typo.logged((l) => l.includes("SPOOL_PLAINTEXT_SECRETS must be on or off"));
+      } finally {
+        await typo.close();
+      }
+      // Asked for explicitly: it runs, and the credentials are on disk as received.
+      const dir = tmpdir();
+      const w = await spoolWorker({ BACKEND_URL: down.url, SPOOL_KEY: "", SPOOL_PLAINTEXT_SECRETS: "on" }, dir);
+      try {
+        assert.equal((await write(w, "b", "plain f=1i 1700000000\n")).status, 204);
+      } finally {
+        await w.close();
+      }
+      const files = fs.readdirSync(dir, { recursive: true }).map((f) => path.join(dir, f)).filter((f) => fs.statSync(f).isFile());
+      assert.ok(Buffer.concat(files.map((f) => fs.readFileSync(f))).includes(SETUP.token), "plain text, as asked");
+    } finally {
+      await down.close();
     }
   });
 });

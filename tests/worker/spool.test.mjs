@@ -44,7 +44,7 @@ function tmpdir(what) {
 function spoolWorker(vars, dir) {
   return startWorker(
     // No EDGE_TOKENS here: the spool runs open only because it is told to.
-    { SPOOL_ADMIN_TOKEN: ADMIN, SPOOL_OPEN: "on", SPOOL_BACKOFF_BASE_MS: "100", SPOOL_BACKOFF_CAP_MS: "500", ...vars },
+    { SPOOL_ADMIN_TOKEN: ADMIN, SPOOL_OPEN: "on", SPOOL_KEY: "spool test key", SPOOL_BACKOFF_BASE_MS: "100", SPOOL_BACKOFF_CAP_MS: "500", ...vars },
     { miniflare: { ...DO, durableObjectsPersist: dir } },
   );
 }
@@ -485,7 +485,7 @@ describe("SPOOL=always, workerd killed with SIGKILL mid-delivery (wrangler dev)"
       [
         "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
         "--persist-to", persist,
-        "--var", `BACKEND_URL:${backendUrl}`, "--var", "SPOOL:always", "--var", "SPOOL_OPEN:on",
+        "--var", `BACKEND_URL:${backendUrl}`, "--var", "SPOOL:always", "--var", "SPOOL_OPEN:on", "--var", "SPOOL_KEY:spool test key",
         "--var", "SPOOL_BACKOFF_BASE_MS:100", "--var", "SPOOL_BACKOFF_CAP_MS:500",
       ],
       { cwd: ROOT, env: ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] },

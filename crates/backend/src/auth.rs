@@ -1,7 +1,8 @@
 //! What bounds the cost of failed authentication: a delay for addresses that keep guessing
 //! (taken first, before a password is hashed), the client's address as a trusted proxy
-//! names it, and a small pool of low-priority threads for password hashing, so a flood of
-//! wrong v1 passwords cannot take the CPU from valid writes (issue 25 item 4).
+//! names it, and a small pool of low-priority threads for password hashing with a bounded
+//! queue (past it a password is answered 503 unhashed), so a flood of wrong v1 passwords
+//! cannot take the CPU, or memory, from valid writes (issue 25 item 4).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -123,19 +124,41 @@ pub fn client_address(peer: IpAddr, trusted: &[Net], header: Option<&[u8]>) -> I
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// A fixed number of threads for password hashing, at the lowest CPU priority (nice 19):
-/// at most that many hashes run at once, others wait their turn, and while the machine is
-/// busy with valid writes the hashing gets only what is left over.
-pub struct HashPool {
-    jobs: Mutex<mpsc::Sender<Job>>,
+/// Why a hash did not run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotHashed {
+    /// The pool's threads and its queue were full for the whole wait: answered unhashed
+    /// (503 with `Retry-After`), so a flood of guesses costs no more hashing than the
+    /// pool does and holds no more than its queue.
+    Busy,
+    /// The pool is gone (its threads could not start).
+    Gone,
 }
 
+/// A fixed number of threads for password hashing, at the lowest CPU priority (`SCHED_IDLE`),
+/// with a bounded queue: at most `threads` hashes run at once and `queue` more wait their
+/// turn; a request past that waits (parked, no CPU) at most `wait` for a place, then is
+/// answered unhashed ([`NotHashed::Busy`]). While the machine is busy with valid writes
+/// the hashing gets only what is left over, and valid credentials (tokens, recently
+/// verified passwords) never come here.
+pub struct HashPool {
+    jobs: Mutex<mpsc::Sender<Job>>,
+    /// Places: running and queued hashes together.
+    places: Arc<tokio::sync::Semaphore>,
+    capacity: usize,
+    wait: Duration,
+}
+
+/// How long a password waits for a place in the hashing queue before its 503.
+pub const HASH_WAIT: Duration = Duration::from_secs(1);
+
 impl HashPool {
-    /// Starts `threads` hashing threads (at least one).
-    pub fn new(threads: usize) -> HashPool {
+    /// Starts `threads` hashing threads (at least one) with `queue` more places to wait in.
+    pub fn new(threads: usize, queue: usize, wait: Duration) -> HashPool {
+        let threads = threads.max(1);
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
-        for i in 0..threads.max(1) {
+        for i in 0..threads {
             let rx = rx.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("linegate-hash-{i}"))
@@ -155,61 +178,105 @@ impl HashPool {
         }
         HashPool {
             jobs: Mutex::new(tx),
+            places: Arc::new(tokio::sync::Semaphore::new(threads + queue)),
+            capacity: threads + queue,
+            wait,
         }
     }
 
-    /// Runs `f` on the pool and waits for its result (`None` if the pool is gone).
-    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-        let (tx, rx) = mpsc::channel();
+    /// Queues `f` holding `place` (given back when it has run).
+    fn send<T: Send + 'static>(
+        &self,
+        place: tokio::sync::OwnedSemaphorePermit,
+        f: impl FnOnce() -> T + Send + 'static,
+        done: impl FnOnce(T) + Send + 'static,
+    ) -> Result<(), NotHashed> {
         let job: Job = Box::new(move || {
-            let _ = tx.send(f());
+            let out = f();
+            drop(place);
+            done(out);
         });
         self.jobs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .send(job)
-            .ok()?;
-        rx.recv().ok()
+            .map_err(|_| NotHashed::Gone)
     }
-}
 
-impl HashPool {
-    /// [`HashPool::run`] for async callers: the wait parks the task, not a thread.
+    /// Runs `f` on the pool and waits for its result (blocking the calling thread; it polls
+    /// for a place for at most the pool's wait).
+    pub fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, NotHashed> {
+        let deadline = Instant::now() + self.wait;
+        let place = loop {
+            match self.places.clone().try_acquire_owned() {
+                Ok(p) => break p,
+                Err(tokio::sync::TryAcquireError::Closed) => return Err(NotHashed::Gone),
+                Err(tokio::sync::TryAcquireError::NoPermits) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(_) => return Err(NotHashed::Busy),
+            }
+        };
+        let (tx, rx) = mpsc::channel();
+        self.send(place, f, move |out| {
+            let _ = tx.send(out);
+        })?;
+        rx.recv().map_err(|_| NotHashed::Gone)
+    }
+
+    /// [`HashPool::run`] for async callers: the waits (for a place, for the hash) park the
+    /// task, not a thread.
     pub async fn run_async<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
-    ) -> Option<T> {
+    ) -> Result<T, NotHashed> {
+        let place = match tokio::time::timeout(self.wait, self.places.clone().acquire_owned()).await
+        {
+            Ok(Ok(p)) => p,
+            Ok(Err(_)) => return Err(NotHashed::Gone),
+            Err(_) => return Err(NotHashed::Busy),
+        };
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
-            let _ = tx.send(f());
-        });
-        self.jobs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(job)
-            .ok()?;
-        rx.await.ok()
+        self.send(place, f, move |out| {
+            let _ = tx.send(out);
+        })?;
+        rx.await.map_err(|_| NotHashed::Gone)
+    }
+
+    /// Hashes running or queued now.
+    pub fn in_use(&self) -> usize {
+        self.capacity
+            .saturating_sub(self.places.available_permits())
     }
 }
 
 static POOL: OnceLock<HashPool> = OnceLock::new();
 
-/// Sizes the process's hashing pool (`serve --hash-threads`); the first call wins.
-pub fn init_hash_pool(threads: usize) {
-    let _ = POOL.set(HashPool::new(threads));
+/// Sizes the process's hashing pool (`serve --hash-threads`, `--hash-queue`); the first
+/// call wins.
+pub fn init_hash_pool(threads: usize, queue: usize) {
+    let _ = POOL.set(HashPool::new(threads, queue, HASH_WAIT));
 }
 
-/// The process's hashing pool (one thread unless `init_hash_pool` said otherwise).
+/// The process's hashing pool (one thread and a queue of four unless `init_hash_pool`
+/// said otherwise).
 pub fn hash_pool() -> &'static HashPool {
-    POOL.get_or_init(|| HashPool::new(1))
+    POOL.get_or_init(|| HashPool::new(1, 4, HASH_WAIT))
 }
 
-/// Nice 19 for the calling thread (Linux keeps the nice value per thread); elsewhere, or
-/// if refused, the thread keeps its priority and the pool's size still bounds it.
+/// The lowest CPU priority for the calling thread (Linux keeps both per thread): the
+/// `SCHED_IDLE` policy, under which it runs only on a CPU nothing else wants, so hashing
+/// never takes time from valid writes; and nice 19, should that policy be refused. Elsewhere,
+/// or if both are refused, the thread keeps its priority and the pool's size still bounds it.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: setpriority only reads its arguments; `who` 0 names the calling thread.
+    // SAFETY: both calls only read their arguments; `pid`/`who` 0 names the calling thread.
     unsafe {
+        let param = libc::sched_param { sched_priority: 0 };
+        libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
         libc::setpriority(libc::PRIO_PROCESS, 0, 19);
     }
 }
@@ -257,6 +324,49 @@ mod tests {
             t.failed(ip);
         }
         assert_eq!(t.owed(ip), Duration::from_millis(20));
-        assert_eq!(HashPool::new(1).run(|| 6 * 7), Some(42));
+        assert_eq!(HashPool::new(1, 0, HASH_WAIT).run(|| 6 * 7), Ok(42));
+    }
+
+    #[test]
+    fn the_queue_is_bounded_and_past_it_nothing_is_hashed() {
+        // One thread, one place in the queue, no wait: the third job is refused unrun.
+        let pool = Arc::new(HashPool::new(1, 1, Duration::ZERO));
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let go_rx = Arc::new(Mutex::new(go_rx));
+        let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let (pool, go_rx, ran) = (pool.clone(), go_rx.clone(), ran.clone());
+            held.push(std::thread::spawn(move || {
+                pool.run(move || {
+                    let _ = go_rx.lock().unwrap().recv();
+                    ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                })
+            }));
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pool.in_use() < 2 {
+            assert!(
+                Instant::now() < deadline,
+                "the two jobs never took their places"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let r = pool.run(|| unreachable!("a job past the queue ran"));
+        assert_eq!(r, Err(NotHashed::Busy));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let r = rt.block_on(pool.run_async(|| unreachable!("a job past the queue ran")));
+        assert_eq!(r, Err(NotHashed::Busy));
+        go_tx.send(()).unwrap();
+        go_tx.send(()).unwrap();
+        for h in held {
+            assert_eq!(h.join().unwrap(), Ok(()));
+        }
+        assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(pool.in_use(), 0);
+        assert_eq!(pool.run(|| 7), Ok(7));
     }
 }

@@ -183,6 +183,10 @@ struct Serve {
     /// Threads hashing v1 passwords (at the lowest CPU priority; more wait their turn).
     #[arg(long, env = "LINEGATE_HASH_THREADS", default_value_t = 1)]
     hash_threads: usize,
+    /// v1 passwords that may wait for a hashing thread; past them (after a 1 s wait for a
+    /// place) a password gets 503 with `Retry-After` without being hashed.
+    #[arg(long, env = "LINEGATE_HASH_QUEUE", default_value_t = 4)]
+    hash_queue: usize,
     /// Partial writes (spec Part D.1): `off` (default), `request` (with
     /// `accept_partial=true`) or `always`.
     #[arg(long, value_parser = ["off", "request", "always"])]
@@ -415,7 +419,7 @@ fn serve(s: Serve) -> Result<(), String> {
         partial,
         quarantine,
     };
-    linegate_backend::auth::init_hash_pool(s.hash_threads);
+    linegate_backend::auth::init_hash_pool(s.hash_threads, s.hash_queue);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

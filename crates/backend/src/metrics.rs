@@ -60,6 +60,8 @@ pub struct Metrics {
     pub dead_letters: AtomicU64,
     /// 401s held back because their address kept failing authentication.
     pub auth_delayed: AtomicU64,
+    /// v1 passwords answered 503 unhashed: the hashing pool and its queue were full.
+    pub auth_shed: AtomicU64,
     /// Writes answered 429 by the rate quota, and by the series quota (spec D.2).
     pub quota_rate_429: AtomicU64,
     pub quota_series_429: AtomicU64,
@@ -134,6 +136,11 @@ impl Metrics {
                 "linegate_auth_delayed_total",
                 "401 answers delayed after repeated failures from one address.",
                 &self.auth_delayed,
+            ),
+            (
+                "linegate_auth_shed_total",
+                "v1 passwords answered 503 without hashing: the hashing pool's queue was full.",
+                &self.auth_shed,
             ),
             (
                 "linegate_quota_rate_throttled_total",

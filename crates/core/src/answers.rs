@@ -66,6 +66,9 @@ pub enum Reason {
     /// linegate's edge: the isolate's budget of bodies in flight is spent (503, sent with
     /// `Retry-After`).
     Busy,
+    /// linegate-backend: a v1 password that would wait for hashing behind more than the
+    /// hashing pool's queue holds (503, sent with `Retry-After`), answered unhashed.
+    PasswordChecksBusy,
     /// Any other failure of the server itself (500, generic text).
     Internal,
     /// A method the path does not serve (405).
@@ -370,6 +373,16 @@ impl Rejection {
             503,
             "unavailable",
             b"too many writes in flight",
+        )
+    }
+    /// linegate-backend's 503 for a v1 password it cannot hash now: the hashing pool and its
+    /// bounded queue are full (a flood of guesses); send `Retry-After` with it.
+    pub fn password_checks_busy() -> Rejection {
+        Rejection::new(
+            Reason::PasswordChecksBusy,
+            503,
+            "unavailable",
+            b"too many password checks in progress",
         )
     }
     /// The `Retry-After` seconds this rejection carries by itself (the rate quota's).

@@ -24,6 +24,7 @@ const TEXTS: &[&str] = &[
     "has exceeded limited_write plan limit",
     "Series cardinality exceeds",
     "too many writes in flight",
+    "too many password checks in progress",
     "\" not found",
 ];
 

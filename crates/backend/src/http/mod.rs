@@ -282,17 +282,18 @@ async fn throttle(app: &App, ext: &Extensions, headers: &HeaderMap) {
 /// failures waits first (what its next failure would cost), so guessing costs the guesser
 /// time before it costs the server CPU; then the hash is awaited on the hashing pool (a
 /// password that verified recently is neither delayed nor hashed). The lookup it returns
-/// gives the pipeline that answer.
+/// gives the pipeline that answer; `Err` is the 503 (with `Retry-After`) of a password the
+/// hashing pool had no place for (its queue is bounded): answered unhashed.
 async fn password_first(
     app: &App,
     ext: &Extensions,
     headers: &HeaderMap,
     head: &Head<'_>,
-) -> StoreLookup {
+) -> Result<StoreLookup, Response> {
     let mut lookup = StoreLookup::new(app.store.clone());
     let q = Query::parse(head.query);
     let Some(Credentials::Password { user, password }) = pipeline::credentials(head, &q) else {
-        return lookup;
+        return Ok(lookup);
     };
     if !store::v1::recently_verified(&app.store, &user, &password) {
         if let Some(ip) = client_ip(app, ext, headers) {
@@ -303,13 +304,22 @@ async fn password_first(
             }
         }
     }
-    let found = store::v1::v1_user_async(&app.store, &user, &password).await;
+    let found = match store::v1::v1_user_async(&app.store, &user, &password).await {
+        Ok(found) => found,
+        Err(_) => {
+            app.metrics.auth_shed.fetch_add(1, Ordering::Relaxed);
+            let mut r = reject(Rejection::password_checks_busy());
+            r.headers_mut()
+                .insert("Retry-After", HeaderValue::from_static("1"));
+            return Err(r);
+        }
+    };
     lookup.judged = Some(crate::lookup::Judged {
         user,
         password,
         found,
     });
-    lookup
+    Ok(lookup)
 }
 
 /// A body that could not be read: step 8's read error (the client's stream broke, or it

@@ -13,7 +13,10 @@ pub async fn method_not_allowed(State(app): State<Arc<App>>, req: Request) -> Re
         content_encoding: None,
     };
     let q = linegate_core::Query::parse(head.query);
-    let mut l = password_first(&app, req.extensions(), req.headers(), &head).await;
+    let mut l = match password_first(&app, req.extensions(), req.headers(), &head).await {
+        Ok(l) => l,
+        Err(busy) => return busy,
+    };
     let known = pipeline::credentials(&head, &q)
         .is_some_and(|c| pipeline::authenticate(&mut l, &c).is_some());
     if !known {

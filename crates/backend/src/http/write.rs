@@ -68,7 +68,10 @@ pub(super) async fn write_inner(app: &App, parts: &Parts, reader: &mut body::Rea
     };
     // 1–3. The head (a v1 password judged first: `password_first`).
     let mut lookup = match head.endpoint {
-        Endpoint::V1 => password_first(app, &parts.extensions, &parts.headers, &head).await,
+        Endpoint::V1 => match password_first(app, &parts.extensions, &parts.headers, &head).await {
+            Ok(l) => l,
+            Err(busy) => return Outcome::of(busy),
+        },
         Endpoint::V2 => StoreLookup::new(app.store.clone()),
     };
     let admitted = match pipeline::admit(&head, &mut lookup) {

@@ -187,8 +187,10 @@ fn check_password(a: &V1Auth, password: &[u8]) -> bool {
     }
     // On the hashing pool: a bounded number at once, at the lowest priority.
     let (salt, given, rounds) = (a.salt.clone(), password.to_vec(), a.iterations);
+    // Past the pool's bounded queue it is not hashed and does not verify (the async path,
+    // `v1_user_async`, which every request takes first, answers 503 instead).
     let hashed = crate::auth::hash_pool().run(move || hash_password(&salt, &given, rounds));
-    let ok = hashed.is_some_and(|h| same(&h, &a.hash));
+    let ok = hashed.is_ok_and(|h| same(&h, &a.hash));
     if ok {
         remember(a, key);
     }
@@ -196,28 +198,37 @@ fn check_password(a: &V1Auth, password: &[u8]) -> bool {
 }
 
 /// The lookup's `v1_user` for an async caller: the same answer, the hash awaited on the
-/// pool rather than waited for on a thread of the server's (`http::password_first`).
+/// pool rather than waited for on a thread of the server's (`http::password_first`);
+/// `Err(Busy)` when the pool's queue stayed full (nothing was hashed: the request gets a
+/// 503, neither a 401 nor a 204).
 pub async fn v1_user_async(
     store: &Arc<Store>,
     user: &[u8],
     password: &[u8],
-) -> Option<Option<Token>> {
-    let user = std::str::from_utf8(user).ok()?;
+) -> Result<Option<Option<Token>>, crate::auth::NotHashed> {
+    let Ok(user) = std::str::from_utf8(user) else {
+        return Ok(None);
+    };
     refresh_users(store);
-    let a = store.registry().v1.users.get(user).cloned()?;
+    let Some(a) = store.registry().v1.users.get(user).cloned() else {
+        return Ok(None);
+    };
     let key = verified_key(&a, password);
     if cached(&a, &key) {
-        return Some(Some(a.as_token()));
+        return Ok(Some(Some(a.as_token())));
     }
     let (salt, given, rounds) = (a.salt.clone(), password.to_vec(), a.iterations);
     let hashed = crate::auth::hash_pool()
         .run_async(move || hash_password(&salt, &given, rounds))
         .await;
-    if !hashed.is_some_and(|h| same(&h, &a.hash)) {
-        return Some(None);
+    match hashed {
+        Err(crate::auth::NotHashed::Busy) => Err(crate::auth::NotHashed::Busy),
+        Ok(h) if same(&h, &a.hash) => {
+            remember(&a, key);
+            Ok(Some(Some(a.as_token())))
+        }
+        _ => Ok(Some(None)),
     }
-    remember(&a, key);
-    Some(Some(a.as_token()))
 }
 
 fn remember(a: &V1Auth, key: [u8; 32]) {
