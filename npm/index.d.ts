@@ -153,6 +153,15 @@ export type Credentials = { user: Text | null; secret: Text };
  */
 export function credentials(req: Omit<CheckWriteRequest, "body" | "now" | "limits">): Credentials | null;
 
+/**
+ * Step 1 of a write as the request alone decides it, before its body is read: null when it
+ * goes on, or the 401 rejection when it has no credentials (on `/api/v2/write` also a blank
+ * `Authorization`; on `/write` none, unless `upstream` is InfluxDB 1.x, which decides itself).
+ */
+export function credentialsCheck(
+  req: Omit<CheckWriteRequest, "body" | "now" | "limits"> & { upstream?: UpstreamKind | undefined },
+): Reject | null;
+
 /** Text from the body: a string when it is valid UTF-8, else its raw bytes. */
 export type Text = string | Uint8Array;
 

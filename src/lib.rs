@@ -102,6 +102,27 @@ pub fn write_credentials(opts: JsValue) -> Result<JsValue, JsValue> {
     to_js(&found)
 }
 
+/// Step 1 of a write as the request alone decides it, before a byte of the body is read
+/// (`pipeline::given_credentials`): null when it goes on, or the 401 verdict when it has no
+/// credentials (on v2 also a blank `Authorization`; on v1 none, unless `opts.upstream` is
+/// InfluxDB 1.x, which decides itself).
+#[wasm_bindgen(js_name = credentialsCheck)]
+pub fn credentials_check(opts: JsValue) -> Result<JsValue, JsValue> {
+    use linegate_core::pipeline::{given_credentials, EdgeFor, Head};
+    let o = CheckOptions::read(opts)?;
+    let head = Head {
+        endpoint: o.endpoint,
+        query: o.query.as_deref().unwrap_or_default().as_bytes(),
+        authorization: o.authorization.as_deref().map(str::as_bytes),
+        content_encoding: None,
+    };
+    let query = linegate_core::Query::parse(head.query);
+    match given_credentials(&head, &query, &EdgeFor(o.upstream)) {
+        Ok(_) => Ok(JsValue::NULL),
+        Err(r) => to_js(&CheckAnswer::from(Verdict::Reject(r))),
+    }
+}
+
 /// Where a checked v2 write goes on the upstream (`opts.upstream`): `{ path, authorization }`
 /// (`authorization` null: send none), null when it goes unchanged, or a rejection verdict
 /// when the upstream cannot take it (a bucket 1.x cannot map).

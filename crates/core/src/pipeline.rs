@@ -380,19 +380,7 @@ pub fn admit<'a, L: Lookup>(head: &Head<'a>, lookup: &mut L) -> Result<Admitted<
     // 1. Credentials. An edge decides only their absence; a server judges them.
     let mut auth = None;
     if scope != Scope::Batch {
-        let creds = match head.endpoint {
-            Endpoint::V2 => {
-                // No Authorization (or a blank one) fails whoever judges it.
-                if head.authorization.is_none_or(|a| a.trim_ascii().is_empty()) {
-                    return Err(Rejection::unauthorized());
-                }
-                credentials(head, &query)
-            }
-            Endpoint::V1 => match credentials(head, &query) {
-                None if lookup.v1_open() => None,
-                c => Some(c.ok_or_else(Rejection::unauthorized)?),
-            },
-        };
+        let creds = given_credentials(head, &query, lookup)?;
         if scope == Scope::Server {
             let creds = creds.ok_or_else(Rejection::unauthorized)?;
             auth = Some(authenticate(lookup, &creds).ok_or_else(Rejection::unauthorized)?);
@@ -424,6 +412,30 @@ pub fn admit<'a, L: Lookup>(head: &Head<'a>, lookup: &mut L) -> Result<Admitted<
         time,
         scope,
     })
+}
+
+/// Step 1 as far as the request alone decides it (what an edge judges before reading the
+/// body): the credentials it carries, `None` for a v1 write without any that `lookup` lets
+/// go on ([`Lookup::v1_open`]), or the 401 when it has none. On v2 no `Authorization`, or a
+/// blank one, fails whoever judges it; what a present one is worth is the server's.
+pub fn given_credentials<'a, L: Lookup>(
+    head: &Head<'a>,
+    query: &Query<'a>,
+    lookup: &L,
+) -> Result<Option<Credentials<'a>>, Rejection> {
+    match head.endpoint {
+        Endpoint::V2 => {
+            if head.authorization.is_none_or(|a| a.trim_ascii().is_empty()) {
+                return Err(Rejection::unauthorized());
+            }
+            Ok(credentials(head, query))
+        }
+        Endpoint::V1 => match credentials(head, query) {
+            None if lookup.v1_open() => Ok(None),
+            None => Err(Rejection::unauthorized()),
+            c => Ok(c),
+        },
+    }
 }
 
 /// Step 1 on a server: the authorization credentials stand for, if any (a v1 user name
@@ -838,6 +850,52 @@ mod tests {
         for p in ["/api/v2/write", "/api/v2/orgs", "/metrics", "/write/", "/"] {
             assert_eq!(credentials_rule(p), Endpoint::V2, "{p}");
         }
+    }
+
+    /// What an edge decides of step 1 before the body: absence (and, on v2, blankness) only.
+    #[test]
+    fn given_credentials_before_the_body() {
+        let head = |endpoint, authorization: Option<&'static [u8]>| Head {
+            endpoint,
+            query: b"",
+            authorization,
+            content_encoding: None,
+        };
+        let q = Query::parse(b"");
+        let given = |h: &Head<'static>, open: bool| {
+            let r = given_credentials(
+                h,
+                &q,
+                &EdgeFor(if open {
+                    crate::upstream::Kind::InfluxDb1
+                } else {
+                    crate::upstream::Kind::InfluxDb2
+                }),
+            );
+            r.map(|c| c.is_some()).map_err(|r| r.status)
+        };
+        for blank in [None, Some(&b""[..]), Some(b" \t "), Some(b"\t")] {
+            assert_eq!(
+                given(&head(Endpoint::V2, blank), true),
+                Err(401),
+                "{blank:?}"
+            );
+        }
+        // A present v2 value is the server's to judge, even one no token can be read from.
+        assert_eq!(
+            given(&head(Endpoint::V2, Some(b"Basic eA==")), false),
+            Ok(false)
+        );
+        assert_eq!(
+            given(&head(Endpoint::V2, Some(b"Token x")), false),
+            Ok(true)
+        );
+        assert_eq!(given(&head(Endpoint::V1, None), false), Err(401));
+        assert_eq!(given(&head(Endpoint::V1, None), true), Ok(false));
+        assert_eq!(
+            given(&head(Endpoint::V1, Some(b"Token u:x")), false),
+            Ok(true)
+        );
     }
 
     /// Any explicit mapping of a bucket's virtual database can take its writes (issue 25
