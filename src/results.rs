@@ -43,20 +43,25 @@ fn utf8(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-#[derive(Serialize)]
-pub(crate) struct ErrorHeaders {
-    #[serde(rename = "Content-Type")]
-    content_type: &'static str,
-    #[serde(rename = "X-Platform-Error-Code")]
-    code: &'static str,
-}
+/// The headers of an error answer, as core lists them (`answers::error_headers`), as one
+/// object.
+pub(crate) struct ErrorHeaders(&'static str);
 
 impl ErrorHeaders {
     fn new(code: &'static str) -> Self {
-        ErrorHeaders {
-            content_type: "application/json; charset=utf-8",
-            code,
+        ErrorHeaders(code)
+    }
+}
+
+impl Serialize for ErrorHeaders {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let headers = linegate_core::answers::error_headers(self.0);
+        let mut o = s.serialize_struct("Headers", headers.len())?;
+        for (name, value) in headers {
+            o.serialize_field(name, value)?;
         }
+        o.end()
     }
 }
 

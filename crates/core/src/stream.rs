@@ -659,6 +659,7 @@ impl Checker {
                 code,
                 body: v.body,
                 line: v.line,
+                retry_after: None,
             }),
         };
         (verdict, split, decoded)

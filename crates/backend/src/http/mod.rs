@@ -20,9 +20,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::{Bytes, BytesMut};
-use linegate_core::answers::{self, Reason};
+use linegate_core::answers::{self, Answer, Reason};
 use linegate_core::pipeline::{self, Credentials, Endpoint, Head, Prefix};
-use linegate_core::{json, read_batch, Limits, Query, Rejection};
+use linegate_core::{read_batch, Limits, Query, Rejection};
 use tokio::sync::oneshot;
 
 use crate::auth::Throttle;
@@ -148,51 +148,41 @@ async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
 }
 
 async fn method_not_allowed() -> Response {
-    let r = Rejection::method_not_allowed("POST");
-    let mut res = reject(r);
-    res.headers_mut()
-        .insert("Allow", HeaderValue::from_static("POST"));
-    res
+    reject(Rejection::method_not_allowed("POST"))
 }
 
-fn base(status: u16) -> axum::http::response::Builder {
+/// Sends one of core's answers as it is: status, headers, body.
+fn answer(a: Answer) -> Response {
+    answer_with(a.status, a.headers, Body::from(a.body))
+}
+
+fn answer_with(status: u16, headers: Vec<(&'static str, String)>, body: Body) -> Response {
     let mut b = Response::builder().status(status);
-    for (k, v) in answers::build_headers(VERSION_HEADER) {
+    for (k, v) in headers {
         b = b.header(k, v);
     }
-    b
+    b.body(body).unwrap_or_default()
+}
+
+/// Sends one of core's answers as this server does: with the build headers (`Answer::built`).
+fn served(a: Answer) -> Response {
+    answer(a.built(VERSION_HEADER))
+}
+
+/// [`served`], with a body that streams.
+fn served_stream(a: Answer, body: Body) -> Response {
+    let a = a.built(VERSION_HEADER);
+    answer_with(a.status, a.headers, body)
 }
 
 fn reject(r: Rejection) -> Response {
-    let mut b = base(r.status);
-    for (k, v) in r.headers() {
-        b = b.header(k, v);
-    }
-    if let Some(secs) = r.retry_after() {
-        b = b.header("Retry-After", secs);
-    }
-    b.body(Body::from(r.body)).unwrap_or_default()
-}
-
-fn answer(a: answers::Answer) -> Response {
-    let mut b = Response::builder().status(a.status);
-    for (k, v) in a.headers {
-        b = b.header(k, v);
-    }
-    b.body(Body::from(a.body)).unwrap_or_default()
+    served(r.into())
 }
 
 /// An answer of linegate's bucket API in InfluxDB's error shape, with its own text (the
 /// write path's answers all come from `linegate_core::answers`).
 fn error(status: u16, code: &'static str, message: impl AsRef<[u8]>) -> Response {
-    let message = message.as_ref();
-    reject(Rejection {
-        reason: Reason::Invalid(message.to_vec()),
-        status,
-        code,
-        body: json::error_body(code, message),
-        line: None,
-    })
+    reject(Rejection::other(status, code, message.as_ref()))
 }
 
 /// A 400 with linegate's own text (its bucket and export APIs).
@@ -201,10 +191,10 @@ fn invalid(message: &[u8]) -> Response {
 }
 
 fn json_response(status: u16, v: &serde_json::Value) -> Response {
-    base(status)
-        .header("Content-Type", answers::JSON_TYPE)
-        .body(Body::from(serde_json::to_vec(v).unwrap_or_default()))
-        .unwrap_or_default()
+    served(Answer::json(
+        status,
+        serde_json::to_vec(v).unwrap_or_default(),
+    ))
 }
 
 async fn not_found() -> Response {
@@ -316,12 +306,7 @@ async fn password_first(
 /// was too slow), or 503 with `Retry-After` when the in-flight budget stayed full.
 fn body_error(cut: Cut) -> Response {
     match cut {
-        Cut::Busy => {
-            let mut r = reject(Rejection::unavailable());
-            r.headers_mut()
-                .insert("Retry-After", HeaderValue::from_static("1"));
-            r
-        }
+        Cut::Busy => reject(Rejection::unavailable().with_retry_after(1)),
         Cut::Broken | Cut::TooSlow => reject(Rejection::read_data(
             400,
             "request body could not be read".into(),
@@ -408,8 +393,5 @@ async fn metrics(State(app): State<Arc<App>>, method: Method) -> Response {
     let mut text = app.metrics.render(depth, &others);
     relay_metrics(&app, &mut text);
     let _ = method;
-    base(200)
-        .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-        .body(Body::from(text))
-        .unwrap_or_default()
+    served(Answer::ok(crate::metrics::CONTENT_TYPE, text.into_bytes()))
 }

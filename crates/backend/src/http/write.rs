@@ -266,7 +266,7 @@ pub(super) async fn store_batch(
     let scan = scanner.finish();
     out.parse_ms = t_parse.elapsed().as_secs_f64() * 1000.0;
     if scan.points == 0 {
-        out.response = base(204).body(Body::empty()).unwrap_or_default();
+        out.response = served(Answer::no_content());
         return out;
     }
     // 10. Storage; answered only once the commit holding the batch has returned.
@@ -312,7 +312,7 @@ pub(super) async fn store_batch(
             match partial_answer {
                 // The accepted lines are durable: now the partial write's 400.
                 Some(r) => reject(r),
-                None => base(204).body(Body::empty()).unwrap_or_default(),
+                None => served(Answer::no_content()),
             }
         }
         Ok(Ok(Some(msg))) => reject(partial_write(&msg)),
