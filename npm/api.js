@@ -587,6 +587,16 @@ export class Gunzip {
 if (typeof Symbol.dispose === "symbol") Gunzip.prototype[Symbol.dispose] = Gunzip.prototype.free;
 
 /**
+ * The `precision` values clients of `endpoint` (`"/api/v2/write"` or `"/write"`) send, each
+ * with how the endpoint reads given timestamps under it: `[{ value, unit, ignoresUnit }]`
+ * (`ignoresUnit`: a coarser 1.x unit that `/write` reads as nanoseconds).
+ */
+export function precisions(endpoint = "/api/v2/write") {
+  need("precisions()");
+  return glue.precisions(endpoint);
+}
+
+/**
  * The most bytes a gzip member header can take before the check decides on it: enough of a
  * body for every check that comes before the size check.
  */

@@ -447,6 +447,16 @@ export function maxGzipHeader(): number;
 
 /** `/health`: 200, InfluxDB's text. */
 export function answer(kind: "health", args: { version: string; commit: string }): Answer;
+/** A `precision` value an endpoint's clients send, and how the endpoint reads given timestamps under it. */
+export type PrecisionRule = {
+  value: string;
+  /** The unit given timestamps are read in. */
+  unit: Precision;
+  /** A coarser 1.x unit (`u`, `m`, `h`) that `/write` reads as nanoseconds. */
+  ignoresUnit: boolean;
+};
+/** The `precision` values clients of `endpoint` send, in the order a chooser lists them, with how each is read. */
+export function precisions(endpoint?: Endpoint): PrecisionRule[];
 export function isReady(): boolean;
 export function version(): string;
 

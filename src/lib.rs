@@ -123,6 +123,29 @@ pub fn credentials_check(opts: JsValue) -> Result<JsValue, JsValue> {
     }
 }
 
+/// The `precision` values clients of `endpoint` send, each with how the endpoint reads
+/// given timestamps under it: `[{ value, unit, ignoresUnit }]` (`unit` is `ns`, `us`, `ms`
+/// or `s`; `ignoresUnit`: a coarser 1.x unit read as nanoseconds, `/write`'s silent trap).
+#[wasm_bindgen]
+pub fn precisions(endpoint: &str) -> Result<JsValue, JsValue> {
+    use linegate_core::pipeline::{precision_params, TimeRule};
+    let ep = linegate_core::Endpoint::from_path(endpoint).ok_or_else(|| {
+        options::type_error("linegate: endpoint must be \"/api/v2/write\" or \"/write\"")
+    })?;
+    let out = js_sys::Array::new();
+    for p in precision_params(ep) {
+        let Some(rule) = TimeRule::of(ep, p.as_bytes()) else {
+            continue;
+        };
+        let o = js_sys::Object::new();
+        results::set(&o, "value", &JsValue::from_str(p))?;
+        results::set(&o, "unit", &JsValue::from_str(rule.precision.as_str()))?;
+        results::set(&o, "ignoresUnit", &JsValue::from(rule.ignores_unit()))?;
+        out.push(&o);
+    }
+    Ok(out.into())
+}
+
 /// Where a checked v2 write goes on the upstream (`opts.upstream`): `{ path, authorization }`
 /// (`authorization` null: send none), null when it goes unchanged, or a rejection verdict
 /// when the upstream cannot take it (a bucket 1.x cannot map).

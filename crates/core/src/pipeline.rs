@@ -231,7 +231,26 @@ pub struct TimeRule {
     pub truncate_ns: i64,
 }
 
+/// The `precision` values clients of an endpoint send, in the order a chooser lists them:
+/// v2's four (anything else is its 400), and on `/write` also 1.x's `n`, `u`, `m` and `h`
+/// (never rejected there; [`TimeRule::of`] says how each is read).
+pub fn precision_params(endpoint: Endpoint) -> &'static [&'static str] {
+    match endpoint {
+        Endpoint::V2 => &["ns", "us", "ms", "s"],
+        Endpoint::V1 => &["n", "u", "us", "ms", "s", "m", "h"],
+    }
+}
+
 impl TimeRule {
+    /// How an endpoint reads timestamps under a `precision` parameter; `None` when it
+    /// rejects the parameter (v2's 400; `/write` rejects none).
+    pub fn of(endpoint: Endpoint, param: &[u8]) -> Option<TimeRule> {
+        match endpoint {
+            Endpoint::V2 => Precision::from_param(param).map(TimeRule::v2),
+            Endpoint::V1 => Some(TimeRule::v1(param)),
+        }
+    }
+
     /// The v2 rule: one precision for both.
     pub fn v2(precision: Precision) -> TimeRule {
         TimeRule {
@@ -1038,6 +1057,15 @@ mod tests {
         assert_eq!(t("h").options(now).now, 1_699_999_200_000_000_000);
         assert_eq!(t("h").precision, Precision::Ns);
         assert!(t("h").ignores_unit() && t("u").ignores_unit() && !t("us").ignores_unit());
+        // Every value a chooser offers is read by its endpoint, v1's 1.x units as ns.
+        for ep in [Endpoint::V2, Endpoint::V1] {
+            for p in precision_params(ep) {
+                assert!(TimeRule::of(ep, p.as_bytes()).is_some(), "{p}");
+            }
+        }
+        assert_eq!(TimeRule::of(Endpoint::V2, b"h"), None);
+        let m = TimeRule::of(Endpoint::V1, b"m").unwrap();
+        assert!(m.ignores_unit() && m.precision == Precision::Ns);
         assert_eq!(t("m").options(now).now, 1_699_999_980_000_000_000);
         assert_eq!(t("u").options(now).now, 1_700_000_000_123_456_000);
         assert_eq!(t("xyz").options(now).now, now);
