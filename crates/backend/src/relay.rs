@@ -37,16 +37,6 @@ pub const REPLAY_KEY: &str = "relay_replay";
 /// Most bytes of stored batches joined into one upstream request.
 const COALESCE_BYTES: usize = 8 << 20;
 
-/// Whether another body may follow this one in a request: a last line ending in a
-/// backslash would swallow the line feed between them.
-fn joinable(b: &StoredBatch) -> bool {
-    let mut end = b.body.len();
-    while end > 0 && b.body[end - 1] == b'\n' {
-        end -= 1;
-    }
-    end > 0 && b.body[end - 1] != b'\\'
-}
-
 /// Where a local bucket goes upstream.
 #[derive(Clone, Debug, Default)]
 pub struct Target {
@@ -255,7 +245,7 @@ impl Relay {
                 let mut j = i + 1;
                 let mut size = batches[i].body.len();
                 while j < batches.len()
-                    && joinable(&batches[j - 1])
+                    && linegate_core::lp::joinable(&batches[j - 1].body)
                     && batches[j].bucket_id == batches[i].bucket_id
                     && batches[j].precision == batches[i].precision
                     && size + batches[j].body.len() < COALESCE_BYTES

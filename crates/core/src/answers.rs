@@ -111,6 +111,9 @@ pub const SERIES_MESSAGE: &str = "Series cardinality exceeds your plan's service
 /// once: the backend appends its own, the Worker and the page send it as it is.
 pub const INFLUX_VERSION: &str = influx_version!();
 
+/// What storage's 422 message starts with, before its reason.
+const PARTIAL_WRITE_PREFIX: &[u8] = b"failure writing points to database: partial write: ";
+
 /// Content type of every JSON answer.
 pub const JSON_TYPE: &str = "application/json; charset=utf-8";
 
@@ -332,13 +335,23 @@ impl Rejection {
     }
     /// Storage's 422 (spec Part B §6): `reason` is what follows `partial write: `.
     pub fn partial_write(reason: &[u8]) -> Rejection {
-        let mut m = b"failure writing points to database: partial write: ".to_vec();
+        let mut m = PARTIAL_WRITE_PREFIX.to_vec();
         m.extend_from_slice(reason);
         Rejection::new(
             Reason::PartialWrite(reason.to_vec()),
             422,
             "unprocessable entity",
             &m,
+        )
+    }
+    /// Storage's 422 from the whole message [`storage::apply`](crate::storage::apply)
+    /// gives (`Applied::error`, which already starts with what
+    /// [`partial_write`](Rejection::partial_write) puts first).
+    pub fn storage_partial_write(message: &[u8]) -> Rejection {
+        Rejection::partial_write(
+            message
+                .strip_prefix(PARTIAL_WRITE_PREFIX)
+                .unwrap_or(message),
         )
     }
     /// Storage's 500 (spec Part B §6).
@@ -557,6 +570,13 @@ mod tests {
             Rejection::method_not_allowed("POST").body,
             br#"{"code":"method not allowed","message":"allow: POST"}"#
         );
+        let full = b"failure writing points to database: partial write: x dropped=1";
+        let r = Rejection::storage_partial_write(full);
+        assert_eq!(
+            (r.status, &r.reason),
+            (422, &Reason::PartialWrite(b"x dropped=1".to_vec()))
+        );
+        assert_eq!(r.message_escaped(), full);
         let h = |r: Rejection| Answer::from(r).headers;
         assert_eq!(
             h(Rejection::method_not_allowed("POST")),

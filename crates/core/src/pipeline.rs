@@ -285,6 +285,18 @@ impl TimeRule {
         ParseOptions::new(self.precision, now)
     }
 
+    /// The server's clock as storage is to see it for this write: v1's `u`, `m` and `h`
+    /// read given timestamps as ns but truncate "now" to their unit (spec Part C step 8),
+    /// so storage sees the truncated clock; otherwise the clock as it is (storage truncates
+    /// it to the precision itself).
+    pub fn storage_now(&self, now: i64) -> i64 {
+        if self.truncate_ns == self.precision.multiplier() {
+            now
+        } else {
+            self.options(now).now
+        }
+    }
+
     /// Whether given timestamps are read as nanoseconds although the parameter names a
     /// coarser 1.x unit (`u`, `m`, `h`): OSS's silent trap on `/write`.
     pub fn ignores_unit(&self) -> bool {
@@ -1064,6 +1076,9 @@ mod tests {
             }
         }
         assert_eq!(TimeRule::of(Endpoint::V2, b"h"), None);
+        assert_eq!(t("h").storage_now(now), 1_699_999_200_000_000_000);
+        assert_eq!(t("ms").storage_now(now), now);
+        assert_eq!(TimeRule::v2(Precision::S).storage_now(now), now);
         let m = TimeRule::of(Endpoint::V1, b"m").unwrap();
         assert!(m.ignores_unit() && m.precision == Precision::Ns);
         assert_eq!(t("m").options(now).now, 1_699_999_980_000_000_000);
