@@ -27,7 +27,7 @@ use linegate_core::upstream::{self, Kind};
 use linegate_core::{read_batch, ParseOptions, Precision};
 
 use crate::clock::now_ns;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, UpstreamStats};
 use crate::store::{self, Store, StoredBatch};
 
 const CURSOR_KEY: &str = "relay_cursor";
@@ -129,18 +129,6 @@ fn random01() -> f64 {
     x ^= x >> 7;
     x ^= x << 17;
     (x >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// What `/metrics` shows of one upstream's relay.
-#[derive(Debug)]
-pub struct UpstreamStats {
-    pub url: String,
-    /// Last batch done.
-    pub cursor: Arc<AtomicI64>,
-    /// Points delivered.
-    pub points: AtomicU64,
-    /// Batches or parts parked.
-    pub dead_letters: AtomicU64,
 }
 
 pub struct Relay {

@@ -70,7 +70,7 @@ pub struct App {
     /// Whether batches are relayed upstream (for the queue-depth gauge).
     pub relay_cursor: Option<Arc<std::sync::atomic::AtomicI64>>,
     /// Each upstream's relay (labelled series, one per `--upstream`).
-    pub relays: Vec<Arc<crate::relay::UpstreamStats>>,
+    pub relays: Vec<Arc<crate::metrics::UpstreamStats>>,
     pub guards: Guards,
     /// Request-body bytes all requests may hold together.
     pub budget: Budget,
@@ -340,43 +340,6 @@ pub fn find_org_bucket(app: &App, q: &Query<'_>) -> Result<Bucket, Response> {
     pipeline::find_bucket_v2(&mut lookup, q).map_err(reject)
 }
 
-/// Each upstream's queue depth, delivered points and dead letters, labelled by its URL.
-fn relay_metrics(app: &App, o: &mut String) {
-    use std::fmt::Write;
-    if app.relays.is_empty() {
-        return;
-    }
-    let last = app.store.last_seq.load(Ordering::SeqCst);
-    type Value<'a> = &'a dyn Fn(&crate::relay::UpstreamStats) -> i64;
-    let series: [(&str, &str, &str, Value<'_>); 3] = [
-        (
-            "linegate_relay_upstream_queue_depth",
-            "gauge",
-            "Stored batches not yet delivered to this upstream.",
-            &|r| (last - r.cursor.load(Ordering::SeqCst)).max(0),
-        ),
-        (
-            "linegate_relay_upstream_points_total",
-            "counter",
-            "Points delivered to this upstream.",
-            &|r| r.points.load(Ordering::Relaxed) as i64,
-        ),
-        (
-            "linegate_relay_upstream_dead_letters_total",
-            "counter",
-            "Batches or parts this upstream refused.",
-            &|r| r.dead_letters.load(Ordering::Relaxed) as i64,
-        ),
-    ];
-    for (name, kind, help, value) in series {
-        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for r in &app.relays {
-            let url = r.url.replace('\\', "\\\\").replace('"', "\\\"");
-            let _ = writeln!(o, "{name}{{upstream=\"{url}\"}} {}", value(r));
-        }
-    }
-}
-
 async fn metrics(State(app): State<Arc<App>>, method: Method) -> Response {
     let depth = app
         .relay_cursor
@@ -391,7 +354,11 @@ async fn metrics(State(app): State<Arc<App>>, method: Method) -> Response {
         quarantine_dropped: q.dropped.load(Ordering::Relaxed),
     };
     let mut text = app.metrics.render(depth, &others);
-    relay_metrics(&app, &mut text);
+    crate::metrics::render_relays(
+        &app.relays,
+        app.store.last_seq.load(Ordering::SeqCst),
+        &mut text,
+    );
     let _ = method;
     served(Answer::ok(crate::metrics::CONTENT_TYPE, text.into_bytes()))
 }
