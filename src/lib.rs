@@ -108,7 +108,8 @@ pub fn write_credentials(opts: JsValue) -> Result<JsValue, JsValue> {
 /// InfluxDB 1.x, which decides itself).
 #[wasm_bindgen(js_name = credentialsCheck)]
 pub fn credentials_check(opts: JsValue) -> Result<JsValue, JsValue> {
-    use linegate_core::pipeline::{given_credentials, EdgeFor, Head};
+    use linegate_core::pipeline::{given_credentials, Head};
+    use linegate_core::upstream::EdgeFor;
     let o = CheckOptions::read(opts)?;
     let head = Head {
         endpoint: o.endpoint,

@@ -192,23 +192,6 @@ impl Lookup for Edge {
     }
 }
 
-/// The lookup of an edge in front of an upstream of a given kind: [`Edge`]'s, except that
-/// in front of InfluxDB 1.x a v1 write without credentials goes on (the server decides).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EdgeFor(pub crate::upstream::Kind);
-
-impl Lookup for EdgeFor {
-    type Auth = ();
-    type Org = ();
-    type Bucket = ();
-    fn scope(&self) -> Scope {
-        Scope::Edge
-    }
-    fn v1_open(&self) -> bool {
-        self.0 == crate::upstream::Kind::InfluxDb1
-    }
-}
-
 /// The lookup of a tool that checks a batch rather than a live request.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Batch;
@@ -893,16 +876,21 @@ mod tests {
             content_encoding: None,
         };
         let q = Query::parse(b"");
+        /// An edge whose server may take v1 writes without credentials (or not).
+        struct Open(bool);
+        impl Lookup for Open {
+            type Auth = ();
+            type Org = ();
+            type Bucket = ();
+            fn scope(&self) -> Scope {
+                Scope::Edge
+            }
+            fn v1_open(&self) -> bool {
+                self.0
+            }
+        }
         let given = |h: &Head<'static>, open: bool| {
-            let r = given_credentials(
-                h,
-                &q,
-                &EdgeFor(if open {
-                    crate::upstream::Kind::InfluxDb1
-                } else {
-                    crate::upstream::Kind::InfluxDb2
-                }),
-            );
+            let r = given_credentials(h, &q, &Open(open));
             r.map(|c| c.is_some()).map_err(|r| r.status)
         };
         for blank in [None, Some(&b""[..]), Some(b" \t "), Some(b"\t")] {
