@@ -108,11 +108,14 @@ impl Serialize for Bytes {
     }
 }
 
-/// A rejected line of a partial write, to keep.
+/// A rejected line of a partial write, to keep (and fix).
 #[derive(Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "RejectedLine"))]
 pub(crate) struct JsRejectedLine {
     line: f64,
+    #[cfg_attr(feature = "ts", ts(type = "Text"))]
     reason: OwnedText,
+    #[cfg_attr(feature = "ts", ts(type = "Text"))]
     text: OwnedText,
 }
 
@@ -168,23 +171,33 @@ impl From<Verdict> for CheckAnswer {
     }
 }
 
+/// A rejected line, explained.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct JsDiagnostic {
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "Diagnostic"))]
+pub(crate) struct JsDiagnostic {
+    /// 1-based physical line where the rejected line starts.
     line: f64,
+    /// 1-based byte column of the failing spot in that line.
     column: f64,
+    /// Stable name of the error (`invalid-number`, `bad-timestamp`, …).
     code: &'static str,
+    /// InfluxDB's reason, exactly (`invalid number`, …).
     reason: std::borrow::Cow<'static, str>,
+    /// What probably went wrong and how to fix it.
     hint: std::borrow::Cow<'static, str>,
+    /// Physical lines the logical line spans (> 1 when a stray quote or `\` joined lines).
     spans: u32,
+    /// Byte range of the quoted line text in the (decoded) body.
     text_start: f64,
     text_length: f64,
-    /// The physical line as written, cut to core's one excerpt window around the spot
-    /// (`linegate_core::diagnostics::excerpt`, what the CLI shows too), for display.
+    /// The physical line as written (at most 400 bytes of it, around the spot), for
+    /// display: core's one excerpt window (`linegate_core::diagnostics::excerpt`), the same
+    /// the CLI shows.
     excerpt: String,
-    /// Where the failing spot is in `excerpt`, in UTF-16 units (a JS string index).
+    /// Index of the failing spot in `excerpt` (a JS string index: UTF-16 units).
     excerpt_spot: f64,
-    /// Whether the window cut the line before and after it (show an ellipsis there).
+    /// Whether `excerpt` is cut from a longer line before and after it.
     excerpt_cut_before: bool,
     excerpt_cut_after: bool,
 }
@@ -245,7 +258,8 @@ impl Serialize for OwnedText {
 }
 
 #[derive(Serialize, Default)]
-struct FieldTypeCounts {
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub(crate) struct FieldTypeCounts {
     float: f64,
     integer: f64,
     unsigned: f64,
@@ -254,21 +268,30 @@ struct FieldTypeCounts {
 }
 
 #[derive(Serialize)]
-struct NamedCount {
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub(crate) struct NamedCount {
+    #[cfg_attr(feature = "ts", ts(type = "Text"))]
     name: OwnedText,
     points: f64,
 }
 
+/// What a batch holds.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct JsSummary {
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "Summary"))]
+pub(crate) struct JsSummary {
     points: f64,
     fields: f64,
+    /// Distinct series (exact up to a million, a lower bound past that).
     series: f64,
+    /// Points per measurement, sorted by name.
+    #[cfg_attr(feature = "ts", ts(inline))]
     measurements: Vec<NamedCount>,
+    #[cfg_attr(feature = "ts", ts(inline))]
     field_types: FieldTypeCounts,
     min_time: Option<i64>,
     max_time: Option<i64>,
+    /// Points per time bucket of equal width between minTime and maxTime.
     histogram: Vec<f64>,
 }
 
@@ -348,9 +371,41 @@ impl From<Validation> for JsValidation {
     }
 }
 
-/// `credentials`' answer: a token (`user` null), or a v1 user name and password.
+/// A request's credentials: a token (`user` null), or a v1 user name and password.
 #[derive(Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "Credentials"))]
 pub(crate) struct JsCredentials {
+    #[cfg_attr(feature = "ts", ts(type = "Text | null"))]
     pub user: Option<OwnedText>,
+    #[cfg_attr(feature = "ts", ts(type = "Text"))]
     pub secret: OwnedText,
+}
+
+/// The TypeScript declarations of the data types above, as `npm/types.d.ts` holds them
+/// (`--features ts`, host only): `index.d.ts` re-exports them, `tests/dts.rs` fails when
+/// the file and the Rust types differ, and `scripts/build-pkg.sh` writes the package's copy.
+#[cfg(feature = "ts")]
+pub fn typescript() -> String {
+    use ts_rs::TS;
+    let mut out = String::from(
+        "// Generated from the Rust types of src/results.rs (ts-rs) by tests/dts.rs: do not\n\
+         // edit. `LINEGATE_DTS_WRITE=npm/types.d.ts cargo test -p linegate --features ts\n\
+         // --test dts` writes it again; index.d.ts re-exports these types.\n\n\
+         import type { Text } from \"./index.js\";\n",
+    );
+    for (docs, decl) in [
+        (JsDiagnostic::docs(), JsDiagnostic::decl()),
+        (JsSummary::docs(), JsSummary::decl()),
+        (JsRejectedLine::docs(), JsRejectedLine::decl()),
+        (JsCredentials::docs(), JsCredentials::decl()),
+    ] {
+        out.push('\n');
+        if let Some(d) = docs {
+            out.push_str(&d);
+        }
+        out.push_str("export ");
+        out.push_str(&decl);
+        out.push('\n');
+    }
+    out
 }
