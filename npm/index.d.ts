@@ -2,11 +2,11 @@
 // @types/node: the few platform types used are declared below as empty interfaces that
 // merge with the real ones when a lib declares them. The result types match what the wasm
 // side (src/results.rs) serializes; tests/node/dts-drift.test.mjs fails when they drift.
-// Diagnostic, Summary, RejectedLine and Credentials are generated from the Rust types
-// (types.d.ts; tests/dts.rs fails when it and the Rust types differ).
+// Diagnostic, Warning, Summary, RejectedLine and Credentials are generated from the Rust
+// types (types.d.ts; tests/dts.rs fails when it and the Rust types differ).
 
-import type { Credentials, Diagnostic, RejectedLine, Summary } from "./types.js";
-export type { Credentials, Diagnostic, RejectedLine, Summary } from "./types.js";
+import type { Credentials, Diagnostic, RejectedLine, Summary, Warning } from "./types.js";
+export type { Credentials, Diagnostic, RejectedLine, Summary, Warning } from "./types.js";
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -165,11 +165,6 @@ export function credentialsCheck(
 /** Text from the body: a string when it is valid UTF-8, else its raw bytes. */
 export type Text = string | Uint8Array;
 
-export type Warning = {
-  line: number;
-  kind: "field-type-conflict" | "time-field" | "string-too-long" | "timestamp-unit";
-  message: string;
-};
 
 export type Precision = "ns" | "us" | "ms" | "s";
 

@@ -52,6 +52,11 @@ excerptSpot: number,
 excerptCutBefore: boolean, excerptCutAfter: boolean, };
 
 /**
+ * A warning about an accepted line: what storage would do with its point.
+ */
+export type Warning = { line: number, kind: "field-type-conflict" | "time-field" | "string-too-long" | "timestamp-unit" | "v1-precision", message: string, };
+
+/**
  * What a batch holds.
  */
 export type Summary = { points: number, fields: number, 

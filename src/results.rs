@@ -231,11 +231,43 @@ impl From<Diagnostic> for JsDiagnostic {
     }
 }
 
+/// A warning about an accepted line: what storage would do with its point.
 #[derive(Serialize)]
-struct JsWarning {
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "Warning"))]
+pub(crate) struct JsWarning {
     line: f64,
+    #[cfg_attr(feature = "ts", ts(as = "WarningName"))]
     kind: &'static str,
     message: String,
+}
+
+/// A warning's kind in TypeScript: the union of core's names (`WarningKind::name`).
+#[cfg(feature = "ts")]
+pub(crate) struct WarningName;
+
+#[cfg(feature = "ts")]
+impl ts_rs::TS for WarningName {
+    type WithoutGenerics = Self;
+    type OptionInnerType = Self;
+    fn name() -> String {
+        Self::inline()
+    }
+    fn inline() -> String {
+        let names: Vec<String> = linegate_core::diagnostics::WarningKind::ALL
+            .iter()
+            .map(|k| format!("\"{}\"", k.name()))
+            .collect();
+        names.join(" | ")
+    }
+    fn inline_flattened() -> String {
+        Self::inline()
+    }
+    fn decl() -> String {
+        format!("type WarningName = {};", Self::inline())
+    }
+    fn decl_concrete() -> String {
+        Self::decl()
+    }
 }
 
 impl From<Warning> for JsWarning {
@@ -395,6 +427,7 @@ pub fn typescript() -> String {
     );
     for (docs, decl) in [
         (JsDiagnostic::docs(), JsDiagnostic::decl()),
+        (JsWarning::docs(), JsWarning::decl()),
         (JsSummary::docs(), JsSummary::decl()),
         (JsRejectedLine::docs(), JsRejectedLine::decl()),
         (JsCredentials::docs(), JsCredentials::decl()),
