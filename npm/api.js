@@ -352,6 +352,18 @@ export function credentials(req) {
 }
 
 /**
+ * Step 1 of a write as the request alone decides it, before its body is read: null when it
+ * goes on, or the 401 rejection when it has no credentials (on `/api/v2/write` also a blank
+ * `Authorization`; on `/write` none, unless `req.upstream` is `"influxdb1"`, which decides
+ * itself). The rule is the core's (`pipeline::given_credentials`).
+ */
+export function credentialsCheck(req) {
+  need("credentialsCheck");
+  if (req === null || typeof req !== "object") throw new TypeError("linegate: credentialsCheck needs a request object");
+  return glue.credentialsCheck({ ...requestHead(req), upstream: req.upstream });
+}
+
+/**
  * Where a checked `/api/v2/write` request goes on `req.upstream` (InfluxDB 1.x or
  * VictoriaMetrics: `{ path, authorization }`), null when it goes unchanged, or a rejection
  * verdict when the upstream cannot take it. The rules are the core's (`upstream`).
@@ -573,6 +585,16 @@ export class Gunzip {
   }
 }
 if (typeof Symbol.dispose === "symbol") Gunzip.prototype[Symbol.dispose] = Gunzip.prototype.free;
+
+/**
+ * The `precision` values clients of `endpoint` (`"/api/v2/write"` or `"/write"`) send, each
+ * with how the endpoint reads given timestamps under it: `[{ value, unit, ignoresUnit }]`
+ * (`ignoresUnit`: a coarser 1.x unit that `/write` reads as nanoseconds).
+ */
+export function precisions(endpoint = "/api/v2/write") {
+  need("precisions()");
+  return glue.precisions(endpoint);
+}
 
 /**
  * The most bytes a gzip member header can take before the check decides on it: enough of a

@@ -2,6 +2,11 @@
 // @types/node: the few platform types used are declared below as empty interfaces that
 // merge with the real ones when a lib declares them. The result types match what the wasm
 // side (src/results.rs) serializes; tests/node/dts-drift.test.mjs fails when they drift.
+// Diagnostic, Warning, Summary, RejectedLine and Credentials are generated from the Rust
+// types (types.d.ts; tests/dts.rs fails when it and the Rust types differ).
+
+import type { Credentials, Diagnostic, RejectedLine, Summary, Warning } from "./types.js";
+export type { Credentials, Diagnostic, RejectedLine, Summary, Warning } from "./types.js";
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -58,8 +63,6 @@ export type Reject = {
   /** The exact response body. */
   body: string;
 };
-/** A rejected line of a partial write, to keep (and fix). */
-export type RejectedLine = { line: number; reason: Text; text: Text };
 /**
  * A partial write (spec Part D.1): send `forward` (the accepted lines, plain: no
  * Content-Encoding, same path and query) and, once it is stored, answer with `status`,
@@ -143,9 +146,6 @@ export type ForRequestOptions = {
   upstream?: UpstreamKind | undefined;
 };
 
-/** A request's credentials: a token (`user` null), or a v1 user name and password. */
-export type Credentials = { user: Text | null; secret: Text };
-
 /**
  * The credentials of a write request as its endpoint reads them; null when it has none. Given
  * a `url` and no `endpoint`: as InfluxDB reads them at the URL's path (v1's rule on `/write`
@@ -153,56 +153,18 @@ export type Credentials = { user: Text | null; secret: Text };
  */
 export function credentials(req: Omit<CheckWriteRequest, "body" | "now" | "limits">): Credentials | null;
 
+/**
+ * Step 1 of a write as the request alone decides it, before its body is read: null when it
+ * goes on, or the 401 rejection when it has no credentials (on `/api/v2/write` also a blank
+ * `Authorization`; on `/write` none, unless `upstream` is InfluxDB 1.x, which decides itself).
+ */
+export function credentialsCheck(
+  req: Omit<CheckWriteRequest, "body" | "now" | "limits"> & { upstream?: UpstreamKind | undefined },
+): Reject | null;
+
 /** Text from the body: a string when it is valid UTF-8, else its raw bytes. */
 export type Text = string | Uint8Array;
 
-export type Diagnostic = {
-  /** 1-based physical line where the rejected line starts. */
-  line: number;
-  /** 1-based byte column of the failing spot in that line. */
-  column: number;
-  /** Stable name of the error (`invalid-number`, `bad-timestamp`, …). */
-  code: string;
-  /** InfluxDB's reason, exactly (`invalid number`, …). */
-  reason: string;
-  /** What probably went wrong and how to fix it. */
-  hint: string;
-  /** Physical lines the logical line spans (> 1 when a stray quote or `\` joined lines). */
-  spans: number;
-  /** Byte range of the quoted line text in the (decoded) body. */
-  textStart: number;
-  textLength: number;
-  /**
-   * The physical line as written (at most 400 bytes of it, around the spot), for display:
-   * the same window the CLI shows.
-   */
-  excerpt: string;
-  /** Index of the failing spot in `excerpt` (a JS string index). */
-  excerptSpot: number;
-  /** Whether `excerpt` is cut from a longer line before and after it. */
-  excerptCutBefore: boolean;
-  excerptCutAfter: boolean;
-};
-
-export type Warning = {
-  line: number;
-  kind: "field-type-conflict" | "time-field" | "string-too-long" | "timestamp-unit";
-  message: string;
-};
-
-export type Summary = {
-  points: number;
-  fields: number;
-  /** Distinct series (exact up to a million, a lower bound past that). */
-  series: number;
-  /** Points per measurement, sorted by name. */
-  measurements: { name: Text; points: number }[];
-  fieldTypes: { float: number; integer: number; unsigned: number; string: number; boolean: number };
-  minTime: bigint | null;
-  maxTime: bigint | null;
-  /** Points per time bucket of equal width between minTime and maxTime. */
-  histogram: number[];
-};
 
 export type Precision = "ns" | "us" | "ms" | "s";
 
@@ -438,6 +400,16 @@ export function maxGzipHeader(): number;
 
 /** `/health`: 200, InfluxDB's text. */
 export function answer(kind: "health", args: { version: string; commit: string }): Answer;
+/** A `precision` value an endpoint's clients send, and how the endpoint reads given timestamps under it. */
+export type PrecisionRule = {
+  value: string;
+  /** The unit given timestamps are read in. */
+  unit: Precision;
+  /** A coarser 1.x unit (`u`, `m`, `h`) that `/write` reads as nanoseconds. */
+  ignoresUnit: boolean;
+};
+/** The `precision` values clients of `endpoint` send, in the order a chooser lists them, with how each is read. */
+export function precisions(endpoint?: Endpoint): PrecisionRule[];
 export function isReady(): boolean;
 export function version(): string;
 

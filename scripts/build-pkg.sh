@@ -3,7 +3,8 @@
 #   1. the root crate for wasm32-unknown-unknown (release, simd128),
 #   2. wasm-bindgen (the CLI version pinned in Cargo.toml) → JS glue for the web target,
 #   3. wasm-opt from the npm `binaryen` package, when installed (Debian's is too old),
-#   4. the hand-written package sources from npm/, with the version stamped from Cargo.
+#   4. the hand-written package sources from npm/, with the version stamped from Cargo, and
+#      types.d.ts generated from the Rust types (tests/dts.rs, host build).
 # Honours CARGO_TARGET_DIR. LINEGATE_WASM_OPT=0 skips step 3; LINEGATE_SIMD=0 builds
 # without simd128 (for engines that lack it); LINEGATE_PKG_DIR writes elsewhere than pkg/
 # (benchmark variants).
@@ -78,6 +79,11 @@ else
 fi
 
 cp npm/*.js npm/*.d.ts npm/README.md npm/package.json npm/LICENSE-MIT npm/LICENSE-APACHE "$stage/"
+# The data types of index.d.ts (types.d.ts) generated from the Rust types, on the host:
+# the `ts` feature never reaches the wasm build above. tests/dts.rs (the same run without
+# LINEGATE_DTS_WRITE) fails when the committed npm/types.d.ts differs from them.
+say "types.d.ts from the Rust types (cargo test --features ts --test dts)"
+LINEGATE_DTS_WRITE="$stage/types.d.ts" cargo test --quiet -p linegate --features ts --test dts >&2
 version="$(cargo metadata --no-deps --format-version 1 |
   node -e 'const m=JSON.parse(require("fs").readFileSync(0,"utf8"));process.stdout.write(m.packages.find(p=>p.name==="linegate").version)')"
 node -e '

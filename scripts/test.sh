@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs every test of linegate (what CI runs through .ci/run):
 #   style      cargo fmt --check, cargo clippy -D warnings
-#   rust       cargo test --workspace: core (unit, corpus parity, properties), CLI (corpus
+#   rust       cargo test --workspace (and tests/dts.rs: npm/types.d.ts against the Rust
+#              types, with --features ts): core (unit, corpus parity, properties), CLI (corpus
 #              through the binary), backend (the real binary on 127.0.0.1: corpus over HTTP,
 #              auth, strace durability, SIGKILL crash, relay)
 #   wasm       wasm-bindgen-test of the binding layer in Node and in headless Chromium
@@ -36,8 +37,8 @@ stage() { # name, command...
 
 export LINEGATE_BACKEND_BIN="$root/target/release/linegate-backend"
 
-stage style bash -c 'cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings'
-stage rust cargo test --workspace
+stage style bash -c 'cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings && cargo clippy -p linegate --features ts --all-targets -- -D warnings'
+stage rust bash -c 'cargo test --workspace && cargo test -p linegate --features ts --test dts'
 stage wasm bash -c '
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
   cargo test --target wasm32-unknown-unknown -p linegate --test wasm

@@ -55,12 +55,8 @@ fn js(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Result<JsValue, JsV
     Ok(o.into())
 }
 
-pub(crate) fn rejection(r: &Rejection, extra: Option<(&str, String)>) -> Result<JsValue, JsValue> {
-    let mut headers: Vec<(&str, &str)> = r.headers().to_vec();
-    if let Some((k, v)) = &extra {
-        headers.push((k, v.as_str()));
-    }
-    js(r.status, &headers, &r.body)
+pub(crate) fn rejection(r: Rejection) -> Result<JsValue, JsValue> {
+    whole(&r.into())
 }
 
 fn whole(a: &Answer) -> Result<JsValue, JsValue> {
@@ -68,13 +64,13 @@ fn whole(a: &Answer) -> Result<JsValue, JsValue> {
     js(a.status, &headers, &a.body)
 }
 
-/// `args.retryAfter` (seconds) as a `Retry-After` header.
-fn retry_after(args: &JsValue) -> Result<(&'static str, String), JsValue> {
+/// `args.retryAfter`: whole seconds, sent as `Retry-After`.
+fn retry_after(args: &JsValue) -> Result<u64, JsValue> {
     let secs = arg(args, "retryAfter")?
         .as_f64()
         .filter(|s| s.is_finite() && *s >= 0.0)
         .ok_or_else(|| type_error("linegate: args.retryAfter must be a number of seconds"))?;
-    Ok(("Retry-After", (secs as u64).to_string()))
+    Ok(secs as u64)
 }
 
 /// One answer by kind: `unauthorized`, `not-found`, `internal`, `too-large`, `method-not-allowed`
@@ -86,27 +82,21 @@ fn retry_after(args: &JsValue) -> Result<(&'static str, String), JsValue> {
 #[wasm_bindgen]
 pub fn answer(kind: &str, args: JsValue) -> Result<JsValue, JsValue> {
     match kind {
-        "unauthorized" => rejection(&Rejection::unauthorized(), None),
-        "not-found" => rejection(&Rejection::not_found(), None),
-        "internal" => rejection(&Rejection::internal(), None),
+        "unauthorized" => rejection(Rejection::unauthorized()),
+        "not-found" => rejection(Rejection::not_found()),
+        "internal" => rejection(Rejection::internal()),
         // The body size limit, on a request the edge passes through unchecked.
-        "too-large" => rejection(&Rejection::too_large(), None),
-        "method-not-allowed" => {
-            let allow = text(&args, "allow")?;
-            rejection(
-                &Rejection::method_not_allowed(&allow),
-                Some(("Allow", allow.clone())),
-            )
-        }
-        "unavailable" => rejection(&Rejection::unavailable(), Some(retry_after(&args)?)),
-        "spool-full" => rejection(&Rejection::spool_full(), Some(retry_after(&args)?)),
+        "too-large" => rejection(Rejection::too_large()),
+        "method-not-allowed" => rejection(Rejection::method_not_allowed(&text(&args, "allow")?)),
+        "unavailable" => rejection(Rejection::unavailable().with_retry_after(retry_after(&args)?)),
+        "spool-full" => rejection(Rejection::spool_full().with_retry_after(retry_after(&args)?)),
         "spool-unavailable" => {
-            rejection(&Rejection::spool_unavailable(), Some(retry_after(&args)?))
+            rejection(Rejection::spool_unavailable().with_retry_after(retry_after(&args)?))
         }
         // Spec D.2's series-cardinality 429 (no Retry-After).
-        "series-quota" => rejection(&Rejection::series_quota(), None),
+        "series-quota" => rejection(Rejection::series_quota()),
         // The isolate's budget of bodies in flight is spent.
-        "busy" => rejection(&Rejection::busy(), Some(retry_after(&args)?)),
+        "busy" => rejection(Rejection::busy().with_retry_after(retry_after(&args)?)),
         "ping" => whole(&answers::ping(&version(&args)?)),
         "health" => whole(&answers::health(&version(&args)?, &text(&args, "commit")?)),
         _ => Err(type_error(&format!(

@@ -7,7 +7,8 @@
 //! - [`options`]: the options objects, read and validated here once (the JS side passes
 //!   what the user gave);
 //! - [`results`]: verdicts, validations and diagnostics as typed JS objects (the shapes
-//!   `npm/index.d.ts` declares; `tests/node/dts-drift.test.mjs` checks the two agree);
+//!   `npm/index.d.ts` declares; `tests/node/dts-drift.test.mjs` checks the two agree, and
+//!   the leaf types are generated from these structs: `npm/types.d.ts`, `tests/dts.rs`);
 //! - [`columns`]: the parsed points as flat arrays, and their field-type codes;
 //! - [`progress`]: progress callbacks and cancellation (`AbortSignal`, `onProgress` → false);
 //! - [`answers`]: InfluxDB's answers to requests the doors answer themselves;
@@ -100,6 +101,51 @@ pub fn write_credentials(opts: JsValue) -> Result<JsValue, JsValue> {
         },
     };
     to_js(&found)
+}
+
+/// Step 1 of a write as the request alone decides it, before a byte of the body is read
+/// (`pipeline::given_credentials`): null when it goes on, or the 401 verdict when it has no
+/// credentials (on v2 also a blank `Authorization`; on v1 none, unless `opts.upstream` is
+/// InfluxDB 1.x, which decides itself).
+#[wasm_bindgen(js_name = credentialsCheck)]
+pub fn credentials_check(opts: JsValue) -> Result<JsValue, JsValue> {
+    use linegate_core::pipeline::{given_credentials, Head};
+    use linegate_core::upstream::EdgeFor;
+    let o = CheckOptions::read(opts)?;
+    let head = Head {
+        endpoint: o.endpoint,
+        query: o.query.as_deref().unwrap_or_default().as_bytes(),
+        authorization: o.authorization.as_deref().map(str::as_bytes),
+        content_encoding: None,
+    };
+    let query = linegate_core::Query::parse(head.query);
+    match given_credentials(&head, &query, &EdgeFor(o.upstream)) {
+        Ok(_) => Ok(JsValue::NULL),
+        Err(r) => to_js(&CheckAnswer::from(Verdict::Reject(r))),
+    }
+}
+
+/// The `precision` values clients of `endpoint` send, each with how the endpoint reads
+/// given timestamps under it: `[{ value, unit, ignoresUnit }]` (`unit` is `ns`, `us`, `ms`
+/// or `s`; `ignoresUnit`: a coarser 1.x unit read as nanoseconds, `/write`'s silent trap).
+#[wasm_bindgen]
+pub fn precisions(endpoint: &str) -> Result<JsValue, JsValue> {
+    use linegate_core::pipeline::{precision_params, TimeRule};
+    let ep = linegate_core::Endpoint::from_path(endpoint).ok_or_else(|| {
+        options::type_error("linegate: endpoint must be \"/api/v2/write\" or \"/write\"")
+    })?;
+    let out = js_sys::Array::new();
+    for p in precision_params(ep) {
+        let Some(rule) = TimeRule::of(ep, p.as_bytes()) else {
+            continue;
+        };
+        let o = js_sys::Object::new();
+        results::set(&o, "value", &JsValue::from_str(p))?;
+        results::set(&o, "unit", &JsValue::from_str(rule.precision.as_str()))?;
+        results::set(&o, "ignoresUnit", &JsValue::from(rule.ignores_unit()))?;
+        out.push(&o);
+    }
+    Ok(out.into())
 }
 
 /// Where a checked v2 write goes on the upstream (`opts.upstream`): `{ path, authorization }`

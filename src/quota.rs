@@ -67,7 +67,7 @@ pub fn check_rate(
     let now = count(now_ms)?;
     match quota::check_rate(&raw, usage(window, bytes)?, count(limit)?, now) {
         Ok(()) => Ok(JsValue::NULL),
-        Err(r) => rejection(&r, r.retry_after().map(|s| ("Retry-After", s.to_string()))),
+        Err(r) => rejection(r),
     }
 }
 

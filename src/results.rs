@@ -128,25 +128,21 @@ fn utf8(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-pub(crate) struct ErrorHeaders {
-    content_type: &'static str,
-    code: &'static str,
-}
+/// The headers of an error answer, as core lists them (`answers::error_headers`), as one
+/// object.
+pub(crate) struct ErrorHeaders(&'static str);
 
 impl ErrorHeaders {
     fn new(code: &'static str) -> Self {
-        ErrorHeaders {
-            content_type: "application/json; charset=utf-8",
-            code,
-        }
+        ErrorHeaders(code)
     }
 }
 
 impl ToJs for ErrorHeaders {
     fn to_js(&self) -> JsValue {
-        Obj::new()
-            .put("Content-Type", self.content_type)
-            .put("X-Platform-Error-Code", self.code)
+        linegate_core::answers::error_headers(self.0)
+            .into_iter()
+            .fold(Obj::new(), |o, (name, value)| o.put(name, value))
             .done()
     }
 }
@@ -191,10 +187,13 @@ impl ToJs for Bytes {
     }
 }
 
-/// A rejected line of a partial write, to keep.
+/// A rejected line of a partial write, to keep (and fix).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "RejectedLine"))]
 pub(crate) struct JsRejectedLine {
     line: f64,
+    #[cfg_attr(feature = "ts", ts(type = "Text"))]
     reason: OwnedText,
+    #[cfg_attr(feature = "ts", ts(type = "Text"))]
     text: OwnedText,
 }
 
@@ -309,21 +308,36 @@ impl From<Verdict> for CheckAnswer {
         }
     }
 }
-struct JsDiagnostic {
+
+/// A rejected line, explained.
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(rename = "Diagnostic", rename_all = "camelCase")
+)]
+pub(crate) struct JsDiagnostic {
+    /// 1-based physical line where the rejected line starts.
     line: f64,
+    /// 1-based byte column of the failing spot in that line.
     column: f64,
+    /// Stable name of the error (`invalid-number`, `bad-timestamp`, …).
     code: &'static str,
+    /// InfluxDB's reason, exactly (`invalid number`, …).
     reason: std::borrow::Cow<'static, str>,
+    /// What probably went wrong and how to fix it.
     hint: std::borrow::Cow<'static, str>,
+    /// Physical lines the logical line spans (> 1 when a stray quote or `\` joined lines).
     spans: u32,
+    /// Byte range of the quoted line text in the (decoded) body.
     text_start: f64,
     text_length: f64,
-    /// The physical line as written, cut to core's one excerpt window around the spot
-    /// (`linegate_core::diagnostics::excerpt`, what the CLI shows too), for display.
+    /// The physical line as written (at most 400 bytes of it, around the spot), for
+    /// display: core's one excerpt window (`linegate_core::diagnostics::excerpt`), the same
+    /// the CLI shows.
     excerpt: String,
-    /// Where the failing spot is in `excerpt`, in UTF-16 units (a JS string index).
+    /// Index of the failing spot in `excerpt` (a JS string index: UTF-16 units).
     excerpt_spot: f64,
-    /// Whether the window cut the line before and after it (show an ellipsis there).
+    /// Whether `excerpt` is cut from a longer line before and after it.
     excerpt_cut_before: bool,
     excerpt_cut_after: bool,
 }
@@ -376,10 +390,42 @@ impl From<Diagnostic> for JsDiagnostic {
     }
 }
 
-struct JsWarning {
+/// A warning about an accepted line: what storage would do with its point.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "Warning"))]
+pub(crate) struct JsWarning {
     line: f64,
+    #[cfg_attr(feature = "ts", ts(as = "WarningName"))]
     kind: &'static str,
     message: String,
+}
+
+/// A warning's kind in TypeScript: the union of core's names (`WarningKind::name`).
+#[cfg(feature = "ts")]
+pub(crate) struct WarningName;
+
+#[cfg(feature = "ts")]
+impl ts_rs::TS for WarningName {
+    type WithoutGenerics = Self;
+    type OptionInnerType = Self;
+    fn name() -> String {
+        Self::inline()
+    }
+    fn inline() -> String {
+        let names: Vec<String> = linegate_core::diagnostics::WarningKind::ALL
+            .iter()
+            .map(|k| format!("\"{}\"", k.name()))
+            .collect();
+        names.join(" | ")
+    }
+    fn inline_flattened() -> String {
+        Self::inline()
+    }
+    fn decl() -> String {
+        format!("type WarningName = {};", Self::inline())
+    }
+    fn decl_concrete() -> String {
+        Self::decl()
+    }
 }
 
 impl ToJs for JsWarning {
@@ -412,7 +458,8 @@ impl ToJs for OwnedText {
 }
 
 #[derive(Default)]
-struct FieldTypeCounts {
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub(crate) struct FieldTypeCounts {
     float: f64,
     integer: f64,
     unsigned: f64,
@@ -420,18 +467,32 @@ struct FieldTypeCounts {
     boolean: f64,
 }
 
-struct NamedCount {
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub(crate) struct NamedCount {
+    #[cfg_attr(feature = "ts", ts(type = "Text"))]
     name: OwnedText,
     points: f64,
 }
-struct JsSummary {
+
+/// What a batch holds.
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(rename = "Summary", rename_all = "camelCase")
+)]
+pub(crate) struct JsSummary {
     points: f64,
     fields: f64,
+    /// Distinct series (exact up to a million, a lower bound past that).
     series: f64,
+    /// Points per measurement, sorted by name.
+    #[cfg_attr(feature = "ts", ts(inline))]
     measurements: Vec<NamedCount>,
+    #[cfg_attr(feature = "ts", ts(inline))]
     field_types: FieldTypeCounts,
     min_time: Option<i64>,
     max_time: Option<i64>,
+    /// Points per time bucket of equal width between minTime and maxTime.
     histogram: Vec<f64>,
 }
 
@@ -566,10 +627,43 @@ impl From<Validation> for JsValidation {
     }
 }
 
-/// `credentials`' answer: a token (`user` null), or a v1 user name and password.
+/// A request's credentials: a token (`user` null), or a v1 user name and password.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "Credentials"))]
 pub(crate) struct JsCredentials {
+    #[cfg_attr(feature = "ts", ts(type = "Text | null"))]
     pub user: Option<OwnedText>,
+    #[cfg_attr(feature = "ts", ts(type = "Text"))]
     pub secret: OwnedText,
+}
+
+/// The TypeScript declarations of the data types above, as `npm/types.d.ts` holds them
+/// (`--features ts`, host only): `index.d.ts` re-exports them, `tests/dts.rs` fails when
+/// the file and the Rust types differ, and `scripts/build-pkg.sh` writes the package's copy.
+#[cfg(feature = "ts")]
+pub fn typescript() -> String {
+    use ts_rs::TS;
+    let mut out = String::from(
+        "// Generated from the Rust types of src/results.rs (ts-rs) by tests/dts.rs: do not\n\
+         // edit. `LINEGATE_DTS_WRITE=npm/types.d.ts cargo test -p linegate --features ts\n\
+         // --test dts` writes it again; index.d.ts re-exports these types.\n\n\
+         import type { Text } from \"./index.js\";\n",
+    );
+    for (docs, decl) in [
+        (JsDiagnostic::docs(), JsDiagnostic::decl()),
+        (JsWarning::docs(), JsWarning::decl()),
+        (JsSummary::docs(), JsSummary::decl()),
+        (JsRejectedLine::docs(), JsRejectedLine::decl()),
+        (JsCredentials::docs(), JsCredentials::decl()),
+    ] {
+        out.push('\n');
+        if let Some(d) = docs {
+            out.push_str(&d);
+        }
+        out.push_str("export ");
+        out.push_str(&decl);
+        out.push('\n');
+    }
+    out
 }
 
 impl ToJs for JsCredentials {

@@ -8,6 +8,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { admitSeries, answer, checkRate, countRate, quotaNames } from "./linegate.js";
+import { adminAuthorized } from "./auth.js";
 import { notFound, unauthorized } from "./respond.js";
 import { config } from "./config.js";
 
@@ -70,17 +71,13 @@ export async function countBytes(cfg, names, bytes, log) {
 
 // ---- admin endpoint -------------------------------------------------------------------
 
-const enc = new TextEncoder();
-const sha256 = async (s) => new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode(s)));
-
 export const isQuotaAdmin = (pathname) => pathname === "/quota";
 
 /** GET /quota: every tenant's bytes in its window and every bucket's series, behind QUOTA_ADMIN_TOKEN. */
 export async function quotaAdmin(request, cfg) {
   const q = cfg.quota;
   if (q.adminToken === null || q.ns === null) return notFound();
-  const m = /^(?:Token|Bearer) +(\S+) *$/.exec(request.headers.get("Authorization") ?? "");
-  if (!m || !crypto.subtle.timingSafeEqual(await sha256(m[1]), await sha256(q.adminToken))) return unauthorized();
+  if (!(await adminAuthorized(request, q.adminToken))) return unauthorized();
   const tenants = [];
   const buckets = [];
   for (const { id } of await stubOf(cfg, INDEX).list()) {

@@ -1,6 +1,6 @@
 // POST /api/v2/write and v1's POST /write: check at the edge, forward what passes, unchanged.
 
-import { Checker, credentials, CLIENT_ADDRESS_HEADER, MAX_GZIP_HEADER, upstreamWrite } from "./linegate.js";
+import { Checker, credentialsCheck, CLIENT_ADDRESS_HEADER, MAX_GZIP_HEADER, upstreamWrite } from "./linegate.js";
 import { firstValue, readBody } from "./body.js";
 import { clientAddress, edgeAuthorized } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
@@ -233,17 +233,12 @@ async function forward(cfg, target, headers, body, log, request) {
   return asAccepted(request, res);
 }
 
-// v1's /write reads credentials from u/p, `Token [user:]secret` or Basic (the core says
-// which; none: 401); with EDGE_TOKENS, the secret must be one of them (edgeAuthorized).
-// Without EDGE_TOKENS, a v1 write without credentials goes on to the check, whose rule for
-// the backend's kind decides (in front of InfluxDB 1.x the server does).
+// Step 1 before the body, as core decides it (credentialsCheck): no credentials is 401 (on
+// v2 also a blank Authorization; in front of InfluxDB 1.x a v1 write without any goes on,
+// the server decides). With EDGE_TOKENS, the secret must be one of them (edgeAuthorized).
 async function admitted(request, url, auth, cfg) {
-  if (url.pathname === "/write") {
-    const c = credentials({ endpoint: "/write", query: url.search.slice(1), headers: { authorization: auth ?? undefined } });
-    if (c === null) return cfg.edgeTokens.length === 0 && cfg.backendKind === "influxdb1";
-  } else if (auth === null || /^[\t ]*$/.test(auth)) {
-    return false;
-  }
+  const head = { endpoint: url.pathname, query: url.search.slice(1), headers: { authorization: auth ?? undefined } };
+  if (credentialsCheck({ ...head, upstream: cfg.backendKind }) !== null) return false;
   return edgeAuthorized(request, cfg);
 }
 

@@ -4,7 +4,7 @@
 // and `credentials` as InfluxDB's v1 endpoint reads them.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkWrite, validate, parse, credentials, LinegateError } from "linegate";
+import { checkWrite, validate, parse, credentials, credentialsCheck, precisions, LinegateError } from "linegate";
 import { NOW, haveCorpus, loadCases, wantPoint, gotPoint } from "./support/corpus.mjs";
 
 const skip = haveCorpus() ? false : "../shared/corpus is absent (it sits beside the project root in CI)";
@@ -143,4 +143,30 @@ test("credentials as each endpoint reads them", () => {
   assert.deepEqual(c({ url: "http://h/api/v2/orgs?u=a&p=b", headers: { Authorization: "Token t" } }), { user: null, secret: "t" });
   assert.equal(c({ url: "http://h/metrics?u=a&p=b" }), null);
   assert.equal(c({ url: "http://h/api/v2/orgs", headers: { Authorization: "Token  t" } }).secret, " t");
+});
+
+test("credentialsCheck: step 1 before the body, as core decides it", () => {
+  const v2 = (authorization) => credentialsCheck({ endpoint: "/api/v2/write", query: "org=o&bucket=b", headers: { authorization } });
+  for (const blank of [undefined, "", " ", "\t \t"]) {
+    const r = v2(blank);
+    assert.equal(r.status, 401, JSON.stringify(blank));
+    assert.equal(r.body, '{"code":"unauthorized","message":"unauthorized access"}');
+  }
+  // A present value is the server's to judge, even one no token can be read from.
+  assert.equal(v2("Token t"), null);
+  assert.equal(v2("Basic eA=="), null);
+  assert.equal(credentialsCheck({ url: "/write?db=d" }).status, 401);
+  assert.equal(credentialsCheck({ url: "/write?db=d", upstream: "influxdb1" }), null);
+  assert.equal(credentialsCheck({ url: "/write?db=d&u=a&p=b" }), null);
+});
+
+test("precisions: each endpoint's values and how it reads them, from core", () => {
+  assert.deepEqual(precisions("/api/v2/write").map((p) => p.value), ["ns", "us", "ms", "s"]);
+  assert.deepEqual(precisions(), precisions("/api/v2/write"));
+  const v1 = precisions("/write");
+  assert.deepEqual(v1.map((p) => p.value), ["n", "u", "us", "ms", "s", "m", "h"]);
+  assert.deepEqual(v1.filter((p) => p.ignoresUnit).map((p) => p.value), ["u", "m", "h"]);
+  assert.deepEqual(v1.find((p) => p.value === "ms"), { value: "ms", unit: "ms", ignoresUnit: false });
+  assert.deepEqual(v1.find((p) => p.value === "h"), { value: "h", unit: "ns", ignoresUnit: true });
+  assert.throws(() => precisions("/query"), TypeError);
 });

@@ -3,21 +3,9 @@
 // dead letter) requeue or delete dead letters. Behind `Authorization: Bearer
 // SPOOL_ADMIN_TOKEN`; without that token, no endpoint (404).
 
-import { credentials } from "../linegate.js";
+import { adminAuthorized } from "../auth.js";
 import { notFound, unauthorized } from "../respond.js";
 import { INDEX } from "./object.js";
-
-const enc = new TextEncoder();
-const sha256 = async (s) =>
-  new Uint8Array(await crypto.subtle.digest("SHA-256", typeof s === "string" ? enc.encode(s) : s));
-
-async function adminAuthorized(request, token) {
-  // The bearer token as InfluxDB's v2 endpoints read one (the package says, not a regex).
-  const c = credentials({ headers: { authorization: request.headers.get("Authorization") ?? undefined } });
-  if (c === null || c.user !== null) return false;
-  // Digests compared in constant time: neither content nor length shows in the timing.
-  return crypto.subtle.timingSafeEqual(await sha256(c.secret), await sha256(token));
-}
 
 function json(status, value) {
   return new Response(JSON.stringify(value, null, 2) + "\n", {

@@ -197,45 +197,37 @@ function clearSource() {
 
 // ---- options ------------------------------------------------------------------------------
 
-// The precisions each endpoint's clients send. v1's /write never rejects one; InfluxDB v2
-// scales given timestamps only for us, ms and s there, and reads n, u, m and h as ns (the
-// check warns about u, m and h: valid 1.x units that land at the wrong time).
-const PRECISIONS = {
-  '/api/v2/write': [...$('precision').options].map((o) => [o.value, o.textContent]),
-  '/write': [
-    ['n', 'n — nanoseconds'],
-    ['u', 'u — read as ns by InfluxDB v2'],
-    ['us', 'us — microseconds'],
-    ['ms', 'ms — milliseconds'],
-    ['s', 's — seconds'],
-    ['m', 'm — read as ns by InfluxDB v2'],
-    ['h', 'h — read as ns by InfluxDB v2'],
-  ],
-};
+// The precisions each endpoint's clients send, and how InfluxDB reads each, are the
+// package's (precisions(), asked by the check worker): v1's /write never rejects one and
+// reads n, u, m and h as ns (the check warns about u, m and h). Until the checker is up,
+// the select keeps index.html's v2 list.
+const UNITS = { ns: 'nanoseconds', us: 'microseconds', ms: 'milliseconds', s: 'seconds' };
 
-function showEndpoint() {
+async function showEndpoint() {
   const ep = $('endpoint').value;
-  const sel = $('precision');
-  const keep = sel.value;
-  const list = PRECISIONS[ep];
-  sel.replaceChildren(
-    ...list.map(([value, label]) => {
-      const o = document.createElement('option');
-      o.value = value;
-      o.textContent = label;
-      return o;
-    }),
-  );
-  // A unit both lists have stays chosen; otherwise each list's first (nanoseconds).
-  sel.value = list.some(([v]) => v === keep) ? keep : list[0][0];
   const v1 = ep === '/write';
   $('endpoint-help').textContent = v1 ? 'InfluxDB 1.x clients’ endpoint, as InfluxDB OSS v2 answers it.' : '';
   for (const e of document.querySelectorAll('.v2-only')) e.hidden = v1;
   for (const e of document.querySelectorAll('.v1-only')) e.hidden = !v1;
+  if (checker.precisions === null) await checker.ensure().catch(() => {});
+  const list = checker.precisions?.[ep];
+  if (!list || $('endpoint').value !== ep) return;
+  const sel = $('precision');
+  const keep = sel.value;
+  sel.replaceChildren(
+    ...list.map(({ value, unit, ignoresUnit }) => {
+      const o = document.createElement('option');
+      o.value = value;
+      o.textContent = `${value} — ${ignoresUnit ? 'read as ns by InfluxDB v2' : UNITS[unit]}`;
+      return o;
+    }),
+  );
+  // A unit both lists have stays chosen; otherwise each list's first (nanoseconds).
+  sel.value = list.some((p) => p.value === keep) ? keep : list[0].value;
 }
 
-$('endpoint').addEventListener('change', () => {
-  showEndpoint();
+$('endpoint').addEventListener('change', async () => {
+  await showEndpoint();
   schedule(0);
 });
 for (const id of ['precision', 'encoding', 'partial']) $(id).addEventListener('change', () => schedule(0));
@@ -639,12 +631,14 @@ $('send-form').addEventListener('submit', async (e) => {
 // ---- start --------------------------------------------------------------------------------
 
 $('build-info').textContent = BUILD ? `Build ${BUILD}.` : '';
-// A reload may keep the endpoint chosen before it (form state restored by the browser).
-if ($('endpoint').value !== '/api/v2/write') showEndpoint();
+// The endpoint's precision list from the package; a reload may keep the endpoint chosen
+// before it (form state restored by the browser).
+showEndpoint();
 describeSource();
 readOptions();
 checker
   .ensure()
+  .then(() => showEndpoint())
   .then(() => {
     document.body.dataset.ready = 'true';
     $('build-info').textContent = `linegate ${checker.version}, page build ${BUILD}.`;

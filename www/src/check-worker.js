@@ -19,7 +19,11 @@ self.onmessage = async (e) => {
     if (m.type === 'init') {
       linegate.initSync(m.module);
       ready = true;
-      post({ type: 'ready', version: linegate.version ? linegate.version() : '' });
+      // The precision values each endpoint's clients send, and how each is read: the
+      // package's, for the page's chooser (the page holds no wasm of its own).
+      const precisions = {};
+      for (const ep of ['/api/v2/write', '/write']) precisions[ep] = linegate.precisions(ep);
+      post({ type: 'ready', version: linegate.version ? linegate.version() : '', precisions });
     } else if (m.type === 'check') {
       if (!ready) throw new Error('the checker is not initialised');
       post({ type: 'result', id: m.id, result: await check(m) });

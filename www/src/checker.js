@@ -10,6 +10,7 @@ export class Checker {
     this.nextId = 1;
     this.busy = 0; // checks in flight
     this.version = '';
+    this.precisions = null; // { endpoint: [{ value, unit, ignoresUnit }] }, once ready
   }
 
   spawn() {
@@ -20,6 +21,7 @@ export class Checker {
         const m = e.data;
         if (m.type === 'ready') {
           this.version = m.version;
+          this.precisions = m.precisions;
           resolve();
           return;
         }

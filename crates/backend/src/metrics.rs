@@ -2,8 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The content type of Prometheus's text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BOUNDS: [f64; 12] = [
@@ -207,5 +210,79 @@ impl Others {
             "# HELP linegate_quarantine_lines_total Rejected lines of partial writes kept in the quarantine.\n# TYPE linegate_quarantine_lines_total counter\nlinegate_quarantine_lines_total {}\n# HELP linegate_quarantine_dropped_total Rejected lines dropped from the quarantine (past its bytes or age bound).\n# TYPE linegate_quarantine_dropped_total counter\nlinegate_quarantine_dropped_total {}\n",
             self.quarantine_stored, self.quarantine_dropped
         );
+    }
+}
+
+/// What `/metrics` shows of one upstream's relay (the relay counts, this file renders).
+#[derive(Debug)]
+pub struct UpstreamStats {
+    pub url: String,
+    /// Last batch done.
+    pub cursor: Arc<AtomicI64>,
+    /// Points delivered.
+    pub points: AtomicU64,
+    /// Batches or parts parked.
+    pub dead_letters: AtomicU64,
+}
+
+/// Each upstream's relay, one labelled series per `--upstream` (none without relays):
+/// `last_seq` is the store's last batch, so the queue depth is what is left after each
+/// relay's cursor.
+pub fn render_relays(relays: &[Arc<UpstreamStats>], last_seq: i64, o: &mut String) {
+    if relays.is_empty() {
+        return;
+    }
+    type Value<'a> = &'a dyn Fn(&UpstreamStats) -> i64;
+    let series: [(&str, &str, &str, Value<'_>); 3] = [
+        (
+            "linegate_relay_upstream_queue_depth",
+            "gauge",
+            "Stored batches not yet delivered to this upstream.",
+            &|r| (last_seq - r.cursor.load(Ordering::SeqCst)).max(0),
+        ),
+        (
+            "linegate_relay_upstream_points_total",
+            "counter",
+            "Points delivered to this upstream.",
+            &|r| r.points.load(Ordering::Relaxed) as i64,
+        ),
+        (
+            "linegate_relay_upstream_dead_letters_total",
+            "counter",
+            "Batches or parts this upstream refused.",
+            &|r| r.dead_letters.load(Ordering::Relaxed) as i64,
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for r in relays {
+            let url = r.url.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(o, "{name}{{upstream=\"{url}\"}} {}", value(r));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relays_render_one_labelled_series_each() {
+        let mut o = String::new();
+        render_relays(&[], 9, &mut o);
+        assert!(o.is_empty());
+        let r = Arc::new(UpstreamStats {
+            url: "http://h\"x".into(),
+            cursor: Arc::new(AtomicI64::new(7)),
+            points: AtomicU64::new(3),
+            dead_letters: AtomicU64::new(1),
+        });
+        render_relays(&[r], 9, &mut o);
+        assert!(o.contains("# TYPE linegate_relay_upstream_queue_depth gauge\n"));
+        assert!(o.contains("linegate_relay_upstream_queue_depth{upstream=\"http://h\\\"x\"} 2\n"));
+        assert!(o.contains("linegate_relay_upstream_points_total{upstream=\"http://h\\\"x\"} 3\n"));
+        assert!(o.contains(
+            "linegate_relay_upstream_dead_letters_total{upstream=\"http://h\\\"x\"} 1\n"
+        ));
     }
 }

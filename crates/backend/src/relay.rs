@@ -29,7 +29,7 @@ use linegate_core::upstream::{self, Kind};
 use linegate_core::{read_batch, ParseOptions, Precision};
 
 use crate::clock::now_ns;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, UpstreamStats};
 use crate::store::{self, Store, StoredBatch};
 
 const CURSOR_KEY: &str = "relay_cursor";
@@ -38,16 +38,6 @@ pub const REPLAY_KEY: &str = "relay_replay";
 
 /// Most bytes of stored batches joined into one upstream request.
 const COALESCE_BYTES: usize = 8 << 20;
-
-/// Whether another body may follow this one in a request: a last line ending in a
-/// backslash would swallow the line feed between them.
-fn joinable(b: &StoredBatch) -> bool {
-    let mut end = b.body.len();
-    while end > 0 && b.body[end - 1] == b'\n' {
-        end -= 1;
-    }
-    end > 0 && b.body[end - 1] != b'\\'
-}
 
 /// Where a local bucket goes upstream.
 #[derive(Clone, Debug, Default)]
@@ -145,18 +135,6 @@ fn random01() -> f64 {
     x ^= x >> 7;
     x ^= x << 17;
     (x >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// What `/metrics` shows of one upstream's relay.
-#[derive(Debug)]
-pub struct UpstreamStats {
-    pub url: String,
-    /// Last batch done.
-    pub cursor: Arc<AtomicI64>,
-    /// Points delivered.
-    pub points: AtomicU64,
-    /// Batches or parts parked.
-    pub dead_letters: AtomicU64,
 }
 
 pub struct Relay {
@@ -261,7 +239,7 @@ impl Relay {
                 let mut j = i + 1;
                 let mut size = batches[i].body.len();
                 while j < batches.len()
-                    && joinable(&batches[j - 1])
+                    && linegate_core::lp::joinable(&batches[j - 1].body)
                     && batches[j].bucket_id == batches[i].bucket_id
                     && batches[j].precision == batches[i].precision
                     && size + batches[j].body.len() < COALESCE_BYTES

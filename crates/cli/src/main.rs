@@ -9,6 +9,7 @@
 //! naming an existing org and bucket; with `--v1`, a `POST /write?db=…` to v1's endpoint). Exit status: 0 when every file would be accepted, 1
 //! when any is rejected, 2 on usage errors.
 
+mod args;
 mod human;
 mod partial;
 
@@ -16,163 +17,10 @@ use std::ffi::OsString;
 use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
 
+use args::Format;
 use linegate_core::{
-    json, validate_split, validate_with_progress, Checker, Endpoint, Limits, Point,
-    ValidateOptions, Validation,
+    json, validate_split, validate_with_progress, Checker, Point, ValidateOptions, Validation,
 };
-
-const USAGE: &str = "\
-usage: linegate check [options] FILE...|-
-
-Checks line-protocol files as InfluxDB OSS v2 would answer a write of each
-(an authorized request naming an existing org and bucket).
-
-options:
-  --v1                   answer as v1's `POST /write?db=…` (precision never rejected;
-                         given timestamps scaled only for us, ms and s)
-  --precision P          the `precision` query parameter, verbatim (absent: not sent;
-                         empty: ns; on /api/v2/write anything but ns, us, ms, s is 400)
-  --now NS               the server clock in ns, for lines without a timestamp
-                         (default: the current time)
-  --content-encoding E   the Content-Encoding header, verbatim (default: gzip for
-                         files ending in .gz, none otherwise)
-  --max-body N           reject bodies of N bytes or more (413)
-  --max-batch N          reject bodies of N bytes or more after decompression (413)
-  --max-message N        cap the error message at N escaped bytes
-  --format F             human (default on a terminal), jsonl (default otherwise) or json
-  --points               with json/jsonl: include the parsed points of accepted files
-  --accept-partial       answer as a partial write (spec Part D.1): the accepted lines
-                         go on, the rejected ones are kept
-  --accepted A.lp        with --accept-partial: write every file's accepted lines here
-  --rejected R.jsonl     with --accept-partial: write every rejected line here, one JSON
-                         object a line (file, line, reason, text)
-  -h, --help             this help
-  -V, --version          the version
-
-environment:
-  LINEGATE_SPLIT_MIN=N   with json/jsonl and no --points, bodies of N bytes or more
-                         (default 4 MiB) are read in two halves on two threads
-  LINEGATE_STREAM_MIN=N  files of N bytes or more (default 1 GiB), .gz files and standard
-                         input are checked as they are read, in memory bounded by the
-                         longest line (--points still keeps the points of each file)
-
-exit status: 0 every file accepted, 1 some file rejected, 2 usage error";
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Human,
-    Json,
-    Jsonl,
-}
-
-struct Args {
-    endpoint: Endpoint,
-    precision: Option<Vec<u8>>,
-    now: Option<i64>,
-    content_encoding: Option<Vec<u8>>,
-    limits: Limits,
-    format: Option<Format>,
-    points: bool,
-    accept_partial: bool,
-    accepted: Option<OsString>,
-    rejected: Option<OsString>,
-    files: Vec<OsString>,
-}
-
-fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("linegate: {msg}\n\n{USAGE}");
-    ExitCode::from(2)
-}
-
-#[cfg(unix)]
-fn os_bytes(s: OsString) -> Vec<u8> {
-    use std::os::unix::ffi::OsStringExt;
-    s.into_vec()
-}
-
-#[cfg(not(unix))]
-fn os_bytes(s: OsString) -> Vec<u8> {
-    s.to_string_lossy().into_owned().into_bytes()
-}
-
-fn parse_args(mut it: impl Iterator<Item = OsString>) -> Result<Args, String> {
-    let mut a = Args {
-        endpoint: Endpoint::V2,
-        precision: None,
-        now: None,
-        content_encoding: None,
-        limits: Limits::default(),
-        format: None,
-        points: false,
-        accept_partial: false,
-        accepted: None,
-        rejected: None,
-        files: Vec::new(),
-    };
-    let mut only_files = false;
-    while let Some(arg) = it.next() {
-        let s = arg.to_string_lossy().into_owned();
-        if only_files || s == "-" || !s.starts_with('-') {
-            a.files.push(arg);
-            continue;
-        }
-        if s == "--" {
-            only_files = true;
-            continue;
-        }
-        let (name, inline) = match s.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ => (s.clone(), None),
-        };
-        let mut value = |what: &str| -> Result<OsString, String> {
-            match &inline {
-                Some(v) => Ok(OsString::from(v)),
-                None => it.next().ok_or(format!("{what} needs a value")),
-            }
-        };
-        let number = |v: OsString, what: &str| -> Result<usize, String> {
-            v.to_str()
-                .and_then(|t| t.parse().ok())
-                .ok_or(format!("{what} takes a number of bytes"))
-        };
-        match name.as_str() {
-            "--precision" => a.precision = Some(os_bytes(value(&name)?)),
-            "--content-encoding" => a.content_encoding = Some(os_bytes(value(&name)?)),
-            "--now" => {
-                let v = value(&name)?;
-                a.now = Some(
-                    v.to_str()
-                        .and_then(|t| t.parse().ok())
-                        .ok_or("--now takes nanoseconds since the epoch")?,
-                );
-            }
-            "--max-body" => a.limits.max_body = number(value(&name)?, &name)?,
-            "--max-batch" => a.limits.max_batch = number(value(&name)?, &name)?,
-            "--max-message" => a.limits.max_message = number(value(&name)?, &name)?,
-            "--format" => {
-                a.format = Some(match value(&name)?.to_str() {
-                    Some("human") => Format::Human,
-                    Some("json") => Format::Json,
-                    Some("jsonl") => Format::Jsonl,
-                    _ => return Err("--format is human, json or jsonl".into()),
-                })
-            }
-            "--points" if inline.is_none() => a.points = true,
-            "--v1" if inline.is_none() => a.endpoint = Endpoint::V1,
-            "--accept-partial" if inline.is_none() => a.accept_partial = true,
-            "--accepted" => a.accepted = Some(value(&name)?),
-            "--rejected" => a.rejected = Some(value(&name)?),
-            _ => return Err(format!("unknown option {s}")),
-        }
-    }
-    if a.files.is_empty() {
-        return Err("no files given (use - for standard input)".into());
-    }
-    if !a.accept_partial && (a.accepted.is_some() || a.rejected.is_some()) {
-        return Err("--accepted and --rejected need --accept-partial".into());
-    }
-    Ok(a)
-}
 
 fn now_ns() -> i64 {
     std::time::SystemTime::now()
@@ -314,28 +162,9 @@ fn on_two_threads(a: &mut (dyn FnMut() + Send), b: &mut (dyn FnMut() + Send)) {
 }
 
 fn main() -> ExitCode {
-    let mut argv = std::env::args_os().skip(1);
-    match argv.next().as_ref().and_then(|s| s.to_str()) {
-        Some("check") => {}
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Some("-V" | "--version") => {
-            println!("linegate {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Some(other) => return usage_error(&format!("unknown command {other}")),
-        None => return usage_error("no command given"),
-    }
-    let args: Vec<OsString> = argv.collect();
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let args = match parse_args(args.into_iter()) {
+    let args = match args::parse() {
         Ok(a) => a,
-        Err(e) => return usage_error(&e),
+        Err(code) => return code,
     };
     let format = args.format.unwrap_or(if io::stdout().is_terminal() {
         Format::Human
@@ -354,7 +183,10 @@ fn main() -> ExitCode {
     let mut outputs = match partial::Outputs::create(args.accepted.as_ref(), args.rejected.as_ref())
     {
         Ok(o) => o,
-        Err(e) => return usage_error(&format!("cannot create an output file: {e}")),
+        Err(e) => {
+            eprintln!("linegate: cannot create an output file: {e}");
+            return ExitCode::from(2);
+        }
     };
     for file in &args.files {
         let name = file.to_string_lossy().into_owned();

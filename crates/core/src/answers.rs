@@ -71,8 +71,8 @@ pub enum Reason {
     PasswordChecksBusy,
     /// Any other failure of the server itself (500, generic text).
     Internal,
-    /// A method the path does not serve (405).
-    MethodNotAllowed,
+    /// A method the path does not serve (405); the methods it does, sent as `Allow`.
+    MethodNotAllowed(String),
     /// A path nothing serves (404).
     NotFound,
     /// A request to a linegate API that InfluxDB would answer with `invalid` (400).
@@ -80,7 +80,8 @@ pub enum Reason {
 }
 
 /// A rejection: what to answer instead of forwarding or storing. Data first (`reason`,
-/// `status`, `code`, `line`); `body` is the exact bytes to send.
+/// `status`, `code`, `line`, `retry_after`); `body` is the exact bytes to send and
+/// [`Rejection::headers`] every header that goes with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
     /// The step or condition that decided this answer.
@@ -93,6 +94,9 @@ pub struct Rejection {
     pub body: Vec<u8>,
     /// The first rejected line, for parse errors.
     pub line: Option<u64>,
+    /// The seconds sent as `Retry-After`: the rate quota's own, or what the door that
+    /// answers a 503 gives ([`Rejection::with_retry_after`]).
+    pub retry_after: Option<u64>,
 }
 
 /// The InfluxDB OSS version linegate answers as, as a literal (for `concat!`).
@@ -110,8 +114,14 @@ pub const SERIES_MESSAGE: &str = "Series cardinality exceeds your plan's service
 /// once: the backend appends its own, the Worker and the page send it as it is.
 pub const INFLUX_VERSION: &str = influx_version!();
 
+/// What storage's 422 message starts with, before its reason.
+const PARTIAL_WRITE_PREFIX: &[u8] = b"failure writing points to database: partial write: ";
+
 /// Content type of every JSON answer.
 pub const JSON_TYPE: &str = "application/json; charset=utf-8";
+
+/// Content type of a plain-text answer (line protocol out, `/ready`).
+pub const TEXT_TYPE: &str = "text/plain; charset=utf-8";
 
 impl Rejection {
     fn new(reason: Reason, status: u16, code: &'static str, message: &[u8]) -> Rejection {
@@ -121,15 +131,40 @@ impl Rejection {
             code,
             body: json::error_body(code, message),
             line: None,
+            retry_after: None,
         }
     }
 
-    /// The response headers InfluxDB sends with every error.
-    pub fn headers(&self) -> [(&'static str, &'static str); 2] {
-        [
-            ("Content-Type", JSON_TYPE),
-            ("X-Platform-Error-Code", self.code),
-        ]
+    /// An answer of linegate's own APIs in InfluxDB's error shape, with its own status,
+    /// code and text (the write path's answers are the constructors below).
+    pub fn other(status: u16, code: &'static str, message: &[u8]) -> Rejection {
+        Rejection::new(Reason::Invalid(message.to_vec()), status, code, message)
+    }
+
+    /// The response headers, in the order they are sent: those InfluxDB sends with every
+    /// error (`Content-Type`, `X-Platform-Error-Code`), then `Allow` on a 405 and
+    /// `Retry-After` when the rejection carries it.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut h: Vec<(&'static str, String)> = error_headers(self.code)
+            .iter()
+            .map(|&(k, v)| (k, v.to_string()))
+            .collect();
+        if let Reason::MethodNotAllowed(allow) = &self.reason {
+            h.push(("Allow", allow.clone()));
+        }
+        if let Some(secs) = self.retry_after {
+            h.push(("Retry-After", secs.to_string()));
+        }
+        h
+    }
+
+    /// This rejection sent with `Retry-After: <secs>` (the 503s of a door that knows when
+    /// to come back).
+    pub fn with_retry_after(self, secs: u64) -> Rejection {
+        Rejection {
+            retry_after: Some(secs),
+            ..self
+        }
     }
 
     /// The message, as sent (JSON-escaped), for logs and people.
@@ -279,6 +314,7 @@ impl Rejection {
             code: "invalid",
             body,
             line,
+            retry_after: None,
         }
     }
     /// The 400 of a partial write (spec Part D.1.2): the whole batch's 400 (`whole`, from
@@ -302,13 +338,23 @@ impl Rejection {
     }
     /// Storage's 422 (spec Part B §6): `reason` is what follows `partial write: `.
     pub fn partial_write(reason: &[u8]) -> Rejection {
-        let mut m = b"failure writing points to database: partial write: ".to_vec();
+        let mut m = PARTIAL_WRITE_PREFIX.to_vec();
         m.extend_from_slice(reason);
         Rejection::new(
             Reason::PartialWrite(reason.to_vec()),
             422,
             "unprocessable entity",
             &m,
+        )
+    }
+    /// Storage's 422 from the whole message [`storage::apply`](crate::storage::apply)
+    /// gives (`Applied::error`, which already starts with what
+    /// [`partial_write`](Rejection::partial_write) puts first).
+    pub fn storage_partial_write(message: &[u8]) -> Rejection {
+        Rejection::partial_write(
+            message
+                .strip_prefix(PARTIAL_WRITE_PREFIX)
+                .unwrap_or(message),
         )
     }
     /// Storage's 500 (spec Part B §6).
@@ -344,7 +390,7 @@ impl Rejection {
             b"write spool unavailable",
         )
     }
-    /// Spec D.2's rate 429 (InfluxDB Cloud's text); send [`Rejection::retry_after`] with it.
+    /// Spec D.2's rate 429 (InfluxDB Cloud's text), with `Retry-After: <retry_after>`.
     pub fn rate_quota(tenant: &[u8], retry_after: u64) -> Rejection {
         let mut m = b"org ".to_vec();
         m.extend_from_slice(tenant);
@@ -355,6 +401,7 @@ impl Rejection {
             "too many requests",
             &m,
         )
+        .with_retry_after(retry_after)
     }
     /// Spec D.2's series-cardinality 429 (InfluxDB Cloud's text); it has no `Retry-After`.
     pub fn series_quota() -> Rejection {
@@ -376,7 +423,7 @@ impl Rejection {
         )
     }
     /// linegate-backend's 503 for a v1 password it cannot hash now: the hashing pool and its
-    /// bounded queue are full (a flood of guesses); send `Retry-After` with it.
+    /// bounded queue are full (a flood of guesses); a second later there may be room.
     pub fn password_checks_busy() -> Rejection {
         Rejection::new(
             Reason::PasswordChecksBusy,
@@ -384,23 +431,17 @@ impl Rejection {
             "unavailable",
             b"too many password checks in progress",
         )
-    }
-    /// The `Retry-After` seconds this rejection carries by itself (the rate quota's).
-    pub fn retry_after(&self) -> Option<u64> {
-        match self.reason {
-            Reason::RateQuota { retry_after } => Some(retry_after),
-            _ => None,
-        }
+        .with_retry_after(1)
     }
     /// A 400 `invalid` with linegate's own text (its APIs' bad parameters).
     pub fn invalid(message: &[u8]) -> Rejection {
         Rejection::new(Reason::Invalid(message.to_vec()), 400, "invalid", message)
     }
-    /// 405 on a path served with other methods; send `Allow: <allow>` with it.
+    /// 405 on a path served with other methods, with `Allow: <allow>`.
     pub fn method_not_allowed(allow: &str) -> Rejection {
         let m = format!("allow: {allow}");
         Rejection::new(
-            Reason::MethodNotAllowed,
+            Reason::MethodNotAllowed(allow.to_string()),
             405,
             "method not allowed",
             m.as_bytes(),
@@ -415,6 +456,7 @@ impl Rejection {
             code: "not found",
             body: b"{\n\t\"code\": \"not found\",\n\t\"message\": \"path not found\"\n}".to_vec(),
             line: None,
+            retry_after: None,
         }
     }
 }
@@ -430,6 +472,58 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
+impl From<Rejection> for Answer {
+    fn from(r: Rejection) -> Answer {
+        Answer {
+            status: r.status,
+            headers: r.headers(),
+            body: r.body,
+        }
+    }
+}
+
+impl Answer {
+    /// 204, no body (a write stored, a mapping deleted).
+    pub fn no_content() -> Answer {
+        Answer {
+            status: 204,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// 200 with a body of `content_type` (such as [`JSON_TYPE`] or [`TEXT_TYPE`]).
+    pub fn ok(content_type: &str, body: Vec<u8>) -> Answer {
+        Answer::with_type(200, content_type, body)
+    }
+
+    /// A JSON answer of linegate's own APIs (a listing, a created record).
+    pub fn json(status: u16, body: Vec<u8>) -> Answer {
+        Answer::with_type(status, JSON_TYPE, body)
+    }
+
+    fn with_type(status: u16, content_type: &str, body: Vec<u8>) -> Answer {
+        Answer {
+            status,
+            headers: vec![("Content-Type", content_type.to_string())],
+            body,
+        }
+    }
+
+    /// The answer as a server sends it: InfluxDB's root handler adds the build headers of
+    /// `version` ([`build_headers`]) to every response, before the answer's own.
+    pub fn built(self, version: &str) -> Answer {
+        let mut headers = build_headers(version);
+        headers.extend(self.headers);
+        Answer { headers, ..self }
+    }
+}
+
+/// The headers InfluxDB sends with every error, whose code is `code`.
+pub fn error_headers(code: &'static str) -> [(&'static str, &'static str); 2] {
+    [("Content-Type", JSON_TYPE), ("X-Platform-Error-Code", code)]
+}
+
 /// The headers InfluxDB's root handler adds to every response.
 pub fn build_headers(version: &str) -> Vec<(&'static str, String)> {
     vec![
@@ -440,11 +534,7 @@ pub fn build_headers(version: &str) -> Vec<(&'static str, String)> {
 
 /// `GET|HEAD /ping`: 204 with the build headers.
 pub fn ping(version: &str) -> Answer {
-    Answer {
-        status: 204,
-        headers: build_headers(version),
-        body: Vec::new(),
-    }
+    Answer::no_content().built(version)
 }
 
 /// `GET /health`: InfluxDB's fixed text, with its spacing and trailing newline.
@@ -456,13 +546,7 @@ pub fn health(version: &str, commit: &str) -> Answer {
     body.extend_from_slice(b", \"commit\": ");
     body.extend_from_slice(&json::quote(commit.as_bytes()));
     body.extend_from_slice(b"}\n");
-    let mut headers = build_headers(version);
-    headers.push(("Content-Type", JSON_TYPE.into()));
-    Answer {
-        status: 200,
-        headers,
-        body,
-    }
+    Answer::ok(JSON_TYPE, body).built(version)
 }
 
 /// `GET /ready`: when the server started (ns since the epoch) and how long it has been up.
@@ -474,13 +558,7 @@ pub fn ready(version: &str, started_ns: i64, up_ns: i64) -> Answer {
         crate::time::format_rfc3339_nano(started_ns),
         crate::time::go_duration(up_ns),
     );
-    let mut headers = build_headers(version);
-    headers.push(("Content-Type", "text/plain; charset=utf-8".into()));
-    Answer {
-        status: 200,
-        headers,
-        body: body.into_bytes(),
-    }
+    Answer::ok(TEXT_TYPE, body.into_bytes()).built(version)
 }
 
 #[cfg(test)]
@@ -505,6 +583,35 @@ mod tests {
         assert_eq!(
             Rejection::method_not_allowed("POST").body,
             br#"{"code":"method not allowed","message":"allow: POST"}"#
+        );
+        let full = b"failure writing points to database: partial write: x dropped=1";
+        let r = Rejection::storage_partial_write(full);
+        assert_eq!(
+            (r.status, &r.reason),
+            (422, &Reason::PartialWrite(b"x dropped=1".to_vec()))
+        );
+        assert_eq!(r.message_escaped(), full);
+        let h = |r: Rejection| Answer::from(r).headers;
+        assert_eq!(
+            h(Rejection::method_not_allowed("POST")),
+            [
+                ("Content-Type", JSON_TYPE.to_string()),
+                ("X-Platform-Error-Code", "method not allowed".into()),
+                ("Allow", "POST".into()),
+            ]
+        );
+        assert_eq!(
+            h(Rejection::unavailable().with_retry_after(5))[2],
+            ("Retry-After", "5".into())
+        );
+        assert_eq!(h(Rejection::series_quota()).len(), 2);
+        assert_eq!(
+            Answer::from(Rejection::unauthorized()).built("v").headers[..3],
+            [
+                ("X-Influxdb-Build", "OSS".into()),
+                ("X-Influxdb-Version", "v".into()),
+                ("Content-Type", JSON_TYPE.to_string()),
+            ]
         );
         let h = health("v2.9.1", "x");
         assert!(h.body.ends_with(b"\"commit\": \"x\"}\n"));

@@ -160,8 +160,29 @@ pub fn field_identity(raw_key: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Whether another body may follow this one in a request, joined by a line feed: not when
+/// it holds no line, nor when its last line ends in a backslash, which would swallow the
+/// line feed between them (and join the next body's first line to it).
+pub fn joinable(body: &[u8]) -> bool {
+    let mut end = body.len();
+    while end > 0 && body[end - 1] == b'\n' {
+        end -= 1;
+    }
+    end > 0 && body[end - 1] != b'\\'
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn joinable_bodies() {
+        assert!(super::joinable(b"m f=1 1"));
+        assert!(super::joinable(b"m f=1 1\n\n"));
+        assert!(!super::joinable(b"m f=1 1\\\n"));
+        assert!(!super::joinable(b"m f=\"a\\"));
+        assert!(!super::joinable(b"\n\n"));
+        assert!(!super::joinable(b""));
+    }
+
     use super::*;
     use crate::{read_batch, ParseOptions, Precision};
 

@@ -192,23 +192,6 @@ impl Lookup for Edge {
     }
 }
 
-/// The lookup of an edge in front of an upstream of a given kind: [`Edge`]'s, except that
-/// in front of InfluxDB 1.x a v1 write without credentials goes on (the server decides).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EdgeFor(pub crate::upstream::Kind);
-
-impl Lookup for EdgeFor {
-    type Auth = ();
-    type Org = ();
-    type Bucket = ();
-    fn scope(&self) -> Scope {
-        Scope::Edge
-    }
-    fn v1_open(&self) -> bool {
-        self.0 == crate::upstream::Kind::InfluxDb1
-    }
-}
-
 /// The lookup of a tool that checks a batch rather than a live request.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Batch;
@@ -231,7 +214,26 @@ pub struct TimeRule {
     pub truncate_ns: i64,
 }
 
+/// The `precision` values clients of an endpoint send, in the order a chooser lists them:
+/// v2's four (anything else is its 400), and on `/write` also 1.x's `n`, `u`, `m` and `h`
+/// (never rejected there; [`TimeRule::of`] says how each is read).
+pub fn precision_params(endpoint: Endpoint) -> &'static [&'static str] {
+    match endpoint {
+        Endpoint::V2 => &["ns", "us", "ms", "s"],
+        Endpoint::V1 => &["n", "u", "us", "ms", "s", "m", "h"],
+    }
+}
+
 impl TimeRule {
+    /// How an endpoint reads timestamps under a `precision` parameter; `None` when it
+    /// rejects the parameter (v2's 400; `/write` rejects none).
+    pub fn of(endpoint: Endpoint, param: &[u8]) -> Option<TimeRule> {
+        match endpoint {
+            Endpoint::V2 => Precision::from_param(param).map(TimeRule::v2),
+            Endpoint::V1 => Some(TimeRule::v1(param)),
+        }
+    }
+
     /// The v2 rule: one precision for both.
     pub fn v2(precision: Precision) -> TimeRule {
         TimeRule {
@@ -264,6 +266,18 @@ impl TimeRule {
         let m = self.truncate_ns.max(1) as i128;
         let now = (t - t.rem_euclid(m)) as i64;
         ParseOptions::new(self.precision, now)
+    }
+
+    /// The server's clock as storage is to see it for this write: v1's `u`, `m` and `h`
+    /// read given timestamps as ns but truncate "now" to their unit (spec Part C step 8),
+    /// so storage sees the truncated clock; otherwise the clock as it is (storage truncates
+    /// it to the precision itself).
+    pub fn storage_now(&self, now: i64) -> i64 {
+        if self.truncate_ns == self.precision.multiplier() {
+            now
+        } else {
+            self.options(now).now
+        }
     }
 
     /// Whether given timestamps are read as nanoseconds although the parameter names a
@@ -380,19 +394,7 @@ pub fn admit<'a, L: Lookup>(head: &Head<'a>, lookup: &mut L) -> Result<Admitted<
     // 1. Credentials. An edge decides only their absence; a server judges them.
     let mut auth = None;
     if scope != Scope::Batch {
-        let creds = match head.endpoint {
-            Endpoint::V2 => {
-                // No Authorization (or a blank one) fails whoever judges it.
-                if head.authorization.is_none_or(|a| a.trim_ascii().is_empty()) {
-                    return Err(Rejection::unauthorized());
-                }
-                credentials(head, &query)
-            }
-            Endpoint::V1 => match credentials(head, &query) {
-                None if lookup.v1_open() => None,
-                c => Some(c.ok_or_else(Rejection::unauthorized)?),
-            },
-        };
+        let creds = given_credentials(head, &query, lookup)?;
         if scope == Scope::Server {
             let creds = creds.ok_or_else(Rejection::unauthorized)?;
             auth = Some(authenticate(lookup, &creds).ok_or_else(Rejection::unauthorized)?);
@@ -424,6 +426,30 @@ pub fn admit<'a, L: Lookup>(head: &Head<'a>, lookup: &mut L) -> Result<Admitted<
         time,
         scope,
     })
+}
+
+/// Step 1 as far as the request alone decides it (what an edge judges before reading the
+/// body): the credentials it carries, `None` for a v1 write without any that `lookup` lets
+/// go on ([`Lookup::v1_open`]), or the 401 when it has none. On v2 no `Authorization`, or a
+/// blank one, fails whoever judges it; what a present one is worth is the server's.
+pub fn given_credentials<'a, L: Lookup>(
+    head: &Head<'a>,
+    query: &Query<'a>,
+    lookup: &L,
+) -> Result<Option<Credentials<'a>>, Rejection> {
+    match head.endpoint {
+        Endpoint::V2 => {
+            if head.authorization.is_none_or(|a| a.trim_ascii().is_empty()) {
+                return Err(Rejection::unauthorized());
+            }
+            Ok(credentials(head, query))
+        }
+        Endpoint::V1 => match credentials(head, query) {
+            None if lookup.v1_open() => Ok(None),
+            None => Err(Rejection::unauthorized()),
+            c => Ok(c),
+        },
+    }
 }
 
 /// Step 1 on a server: the authorization credentials stand for, if any (a v1 user name
@@ -840,6 +866,57 @@ mod tests {
         }
     }
 
+    /// What an edge decides of step 1 before the body: absence (and, on v2, blankness) only.
+    #[test]
+    fn given_credentials_before_the_body() {
+        let head = |endpoint, authorization: Option<&'static [u8]>| Head {
+            endpoint,
+            query: b"",
+            authorization,
+            content_encoding: None,
+        };
+        let q = Query::parse(b"");
+        /// An edge whose server may take v1 writes without credentials (or not).
+        struct Open(bool);
+        impl Lookup for Open {
+            type Auth = ();
+            type Org = ();
+            type Bucket = ();
+            fn scope(&self) -> Scope {
+                Scope::Edge
+            }
+            fn v1_open(&self) -> bool {
+                self.0
+            }
+        }
+        let given = |h: &Head<'static>, open: bool| {
+            let r = given_credentials(h, &q, &Open(open));
+            r.map(|c| c.is_some()).map_err(|r| r.status)
+        };
+        for blank in [None, Some(&b""[..]), Some(b" \t "), Some(b"\t")] {
+            assert_eq!(
+                given(&head(Endpoint::V2, blank), true),
+                Err(401),
+                "{blank:?}"
+            );
+        }
+        // A present v2 value is the server's to judge, even one no token can be read from.
+        assert_eq!(
+            given(&head(Endpoint::V2, Some(b"Basic eA==")), false),
+            Ok(false)
+        );
+        assert_eq!(
+            given(&head(Endpoint::V2, Some(b"Token x")), false),
+            Ok(true)
+        );
+        assert_eq!(given(&head(Endpoint::V1, None), false), Err(401));
+        assert_eq!(given(&head(Endpoint::V1, None), true), Ok(false));
+        assert_eq!(
+            given(&head(Endpoint::V1, Some(b"Token u:x")), false),
+            Ok(true)
+        );
+    }
+
     /// Any explicit mapping of a bucket's virtual database can take its writes (issue 25
     /// item 9: `secret/autogen → b` shadowed bucket `secret`).
     #[test]
@@ -980,6 +1057,18 @@ mod tests {
         assert_eq!(t("h").options(now).now, 1_699_999_200_000_000_000);
         assert_eq!(t("h").precision, Precision::Ns);
         assert!(t("h").ignores_unit() && t("u").ignores_unit() && !t("us").ignores_unit());
+        // Every value a chooser offers is read by its endpoint, v1's 1.x units as ns.
+        for ep in [Endpoint::V2, Endpoint::V1] {
+            for p in precision_params(ep) {
+                assert!(TimeRule::of(ep, p.as_bytes()).is_some(), "{p}");
+            }
+        }
+        assert_eq!(TimeRule::of(Endpoint::V2, b"h"), None);
+        assert_eq!(t("h").storage_now(now), 1_699_999_200_000_000_000);
+        assert_eq!(t("ms").storage_now(now), now);
+        assert_eq!(TimeRule::v2(Precision::S).storage_now(now), now);
+        let m = TimeRule::of(Endpoint::V1, b"m").unwrap();
+        assert!(m.ignores_unit() && m.precision == Precision::Ns);
         assert_eq!(t("m").options(now).now, 1_699_999_980_000_000_000);
         assert_eq!(t("u").options(now).now, 1_700_000_000_123_456_000);
         assert_eq!(t("xyz").options(now).now, now);

@@ -311,7 +311,7 @@ mod tests {
         assert_eq!(u.bytes, 149);
         let r = check_rate(b"acme", u, 100, now).unwrap_err();
         assert_eq!(r.status, 429);
-        assert_eq!(r.retry_after(), Some(200));
+        assert_eq!(r.retry_after, Some(200));
         assert_eq!(
             r.body,
             br#"{"code":"too many requests","message":"org acme has exceeded limited_write plan limit"}"#
@@ -319,8 +319,12 @@ mod tests {
         assert_eq!(
             r.headers(),
             [
-                ("Content-Type", "application/json; charset=utf-8"),
-                ("X-Platform-Error-Code", "too many requests")
+                (
+                    "Content-Type",
+                    "application/json; charset=utf-8".to_string()
+                ),
+                ("X-Platform-Error-Code", "too many requests".into()),
+                ("Retry-After", "200".into())
             ]
         );
         // The next window starts from zero.
@@ -335,7 +339,7 @@ mod tests {
     fn the_series_answer_has_no_retry_after() {
         let r = Rejection::series_quota();
         assert_eq!(r.status, 429);
-        assert_eq!(r.retry_after(), None);
+        assert_eq!(r.retry_after, None);
         assert_eq!(
             r.body,
             br#"{"code":"too many requests","message":"Series cardinality exceeds your plan's service quota"}"#

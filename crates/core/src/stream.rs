@@ -17,9 +17,10 @@ use crate::limits::Limits;
 use crate::limits::MAX_GZIP_HEADER;
 use crate::partial::{Run, Split, Splitter};
 use crate::pipeline::Verdict;
-use crate::pipeline::{self, Batch, EdgeFor, Head, Lookup, Resolved, TimeRule};
+use crate::pipeline::{self, Batch, Head, Lookup, Resolved, TimeRule};
 use crate::point::Point;
 use crate::reference::LineScan;
+use crate::upstream::EdgeFor;
 use crate::upstream::{self, Kind};
 use crate::validate::{ValidateOptions, Validation};
 
@@ -664,6 +665,7 @@ impl Checker {
                 code,
                 body: v.body,
                 line: v.line,
+                retry_after: None,
             }),
         };
         (verdict, split, decoded)

@@ -16,7 +16,7 @@
 
 use crate::answers::Rejection;
 use crate::delivery;
-use crate::pipeline::{credentials, Credentials, Endpoint, Head};
+use crate::pipeline::{credentials, Credentials, Endpoint, Head, Lookup, Scope};
 use crate::point::{FieldValue, Point};
 use crate::precision::Precision;
 use crate::query::{encode_value, Query};
@@ -31,6 +31,24 @@ pub enum Kind {
     InfluxDb1,
     /// VictoriaMetrics: `/write?db=<bucket>`, no raw line feed inside a string.
     VictoriaMetrics,
+}
+
+/// The lookup of an edge in front of an upstream of a given kind:
+/// [`Edge`](crate::pipeline::Edge)'s, except that in front of InfluxDB 1.x a v1 write without
+/// credentials goes on (the server decides).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EdgeFor(pub Kind);
+
+impl Lookup for EdgeFor {
+    type Auth = ();
+    type Org = ();
+    type Bucket = ();
+    fn scope(&self) -> Scope {
+        Scope::Edge
+    }
+    fn v1_open(&self) -> bool {
+        self.0 == Kind::InfluxDb1
+    }
 }
 
 impl Kind {

@@ -11,15 +11,15 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
 use axum::response::Response;
+use linegate_core::answers::Answer;
 use linegate_core::pipeline::{self, parse_id};
 use linegate_core::{Query, Rejection};
 use serde_json::{json, Value};
 
-use super::{authorize, error, json_body, json_response, reject, App};
+use super::{authorize, error, json_body, json_response, reject, served, App};
 use crate::store::v1::Dbrp;
 use crate::store::{self, Bucket, Registry, Token};
 
@@ -417,10 +417,5 @@ pub async fn delete(State(app): State<Arc<App>>, Path(id): Path<String>, req: Re
     if let Err(e) = res.and_then(|()| app.store.reload_registry()) {
         return error(500, "internal error", &e);
     }
-    Response::builder()
-        .status(204)
-        .header("X-Influxdb-Build", "OSS")
-        .header("X-Influxdb-Version", crate::http::VERSION_HEADER)
-        .body(Body::empty())
-        .unwrap_or_default()
+    served(Answer::no_content())
 }

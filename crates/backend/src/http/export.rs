@@ -72,10 +72,10 @@ pub(super) async fn export(State(app): State<Arc<App>>, req: Request) -> Respons
     }
     app.metrics.request("export", 200);
     let stream = ChannelBody { rx, done };
-    base(200)
-        .header("Content-Type", "text/plain; charset=utf-8")
-        .body(Body::new(stream))
-        .unwrap_or_default()
+    served_stream(
+        Answer::ok(answers::TEXT_TYPE, Vec::new()),
+        Body::new(stream),
+    )
 }
 
 /// A response body fed by a channel of pieces.

@@ -20,9 +20,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::{Bytes, BytesMut};
-use linegate_core::answers::{self, Reason};
+use linegate_core::answers::{self, Answer, Reason};
 use linegate_core::pipeline::{self, Credentials, Endpoint, Head, Prefix};
-use linegate_core::{json, read_batch, Limits, Query, Rejection};
+use linegate_core::{read_batch, Limits, Query, Rejection};
 use tokio::sync::oneshot;
 
 use crate::auth::Throttle;
@@ -70,7 +70,7 @@ pub struct App {
     /// Whether batches are relayed upstream (for the queue-depth gauge).
     pub relay_cursor: Option<Arc<std::sync::atomic::AtomicI64>>,
     /// Each upstream's relay (labelled series, one per `--upstream`).
-    pub relays: Vec<Arc<crate::relay::UpstreamStats>>,
+    pub relays: Vec<Arc<crate::metrics::UpstreamStats>>,
     pub guards: Guards,
     /// Request-body bytes all requests may hold together.
     pub budget: Budget,
@@ -148,51 +148,41 @@ async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
 }
 
 async fn method_not_allowed() -> Response {
-    let r = Rejection::method_not_allowed("POST");
-    let mut res = reject(r);
-    res.headers_mut()
-        .insert("Allow", HeaderValue::from_static("POST"));
-    res
+    reject(Rejection::method_not_allowed("POST"))
 }
 
-fn base(status: u16) -> axum::http::response::Builder {
+/// Sends one of core's answers as it is: status, headers, body.
+fn answer(a: Answer) -> Response {
+    answer_with(a.status, a.headers, Body::from(a.body))
+}
+
+fn answer_with(status: u16, headers: Vec<(&'static str, String)>, body: Body) -> Response {
     let mut b = Response::builder().status(status);
-    for (k, v) in answers::build_headers(VERSION_HEADER) {
+    for (k, v) in headers {
         b = b.header(k, v);
     }
-    b
+    b.body(body).unwrap_or_default()
+}
+
+/// Sends one of core's answers as this server does: with the build headers (`Answer::built`).
+fn served(a: Answer) -> Response {
+    answer(a.built(VERSION_HEADER))
+}
+
+/// [`served`], with a body that streams.
+fn served_stream(a: Answer, body: Body) -> Response {
+    let a = a.built(VERSION_HEADER);
+    answer_with(a.status, a.headers, body)
 }
 
 fn reject(r: Rejection) -> Response {
-    let mut b = base(r.status);
-    for (k, v) in r.headers() {
-        b = b.header(k, v);
-    }
-    if let Some(secs) = r.retry_after() {
-        b = b.header("Retry-After", secs);
-    }
-    b.body(Body::from(r.body)).unwrap_or_default()
-}
-
-fn answer(a: answers::Answer) -> Response {
-    let mut b = Response::builder().status(a.status);
-    for (k, v) in a.headers {
-        b = b.header(k, v);
-    }
-    b.body(Body::from(a.body)).unwrap_or_default()
+    served(r.into())
 }
 
 /// An answer of linegate's bucket API in InfluxDB's error shape, with its own text (the
 /// write path's answers all come from `linegate_core::answers`).
 fn error(status: u16, code: &'static str, message: impl AsRef<[u8]>) -> Response {
-    let message = message.as_ref();
-    reject(Rejection {
-        reason: Reason::Invalid(message.to_vec()),
-        status,
-        code,
-        body: json::error_body(code, message),
-        line: None,
-    })
+    reject(Rejection::other(status, code, message.as_ref()))
 }
 
 /// A 400 with linegate's own text (its bucket and export APIs).
@@ -201,10 +191,10 @@ fn invalid(message: &[u8]) -> Response {
 }
 
 fn json_response(status: u16, v: &serde_json::Value) -> Response {
-    base(status)
-        .header("Content-Type", answers::JSON_TYPE)
-        .body(Body::from(serde_json::to_vec(v).unwrap_or_default()))
-        .unwrap_or_default()
+    served(Answer::json(
+        status,
+        serde_json::to_vec(v).unwrap_or_default(),
+    ))
 }
 
 async fn not_found() -> Response {
@@ -308,10 +298,7 @@ async fn password_first(
         Ok(found) => found,
         Err(_) => {
             app.metrics.auth_shed.fetch_add(1, Ordering::Relaxed);
-            let mut r = reject(Rejection::password_checks_busy());
-            r.headers_mut()
-                .insert("Retry-After", HeaderValue::from_static("1"));
-            return Err(r);
+            return Err(reject(Rejection::password_checks_busy()));
         }
     };
     lookup.judged = Some(crate::lookup::Judged {
@@ -326,12 +313,7 @@ async fn password_first(
 /// was too slow), or 503 with `Retry-After` when the in-flight budget stayed full.
 fn body_error(cut: Cut) -> Response {
     match cut {
-        Cut::Busy => {
-            let mut r = reject(Rejection::unavailable());
-            r.headers_mut()
-                .insert("Retry-After", HeaderValue::from_static("1"));
-            r
-        }
+        Cut::Busy => reject(Rejection::unavailable().with_retry_after(1)),
         Cut::Broken | Cut::TooSlow => reject(Rejection::read_data(
             400,
             "request body could not be read".into(),
@@ -365,43 +347,6 @@ pub fn find_org_bucket(app: &App, q: &Query<'_>) -> Result<Bucket, Response> {
     pipeline::find_bucket_v2(&mut lookup, q).map_err(reject)
 }
 
-/// Each upstream's queue depth, delivered points and dead letters, labelled by its URL.
-fn relay_metrics(app: &App, o: &mut String) {
-    use std::fmt::Write;
-    if app.relays.is_empty() {
-        return;
-    }
-    let last = app.store.last_seq.load(Ordering::SeqCst);
-    type Value<'a> = &'a dyn Fn(&crate::relay::UpstreamStats) -> i64;
-    let series: [(&str, &str, &str, Value<'_>); 3] = [
-        (
-            "linegate_relay_upstream_queue_depth",
-            "gauge",
-            "Stored batches not yet delivered to this upstream.",
-            &|r| (last - r.cursor.load(Ordering::SeqCst)).max(0),
-        ),
-        (
-            "linegate_relay_upstream_points_total",
-            "counter",
-            "Points delivered to this upstream.",
-            &|r| r.points.load(Ordering::Relaxed) as i64,
-        ),
-        (
-            "linegate_relay_upstream_dead_letters_total",
-            "counter",
-            "Batches or parts this upstream refused.",
-            &|r| r.dead_letters.load(Ordering::Relaxed) as i64,
-        ),
-    ];
-    for (name, kind, help, value) in series {
-        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for r in &app.relays {
-            let url = r.url.replace('\\', "\\\\").replace('"', "\\\"");
-            let _ = writeln!(o, "{name}{{upstream=\"{url}\"}} {}", value(r));
-        }
-    }
-}
-
 async fn metrics(State(app): State<Arc<App>>, method: Method) -> Response {
     let depth = app
         .relay_cursor
@@ -416,10 +361,11 @@ async fn metrics(State(app): State<Arc<App>>, method: Method) -> Response {
         quarantine_dropped: q.dropped.load(Ordering::Relaxed),
     };
     let mut text = app.metrics.render(depth, &others);
-    relay_metrics(&app, &mut text);
+    crate::metrics::render_relays(
+        &app.relays,
+        app.store.last_seq.load(Ordering::SeqCst),
+        &mut text,
+    );
     let _ = method;
-    base(200)
-        .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-        .body(Body::from(text))
-        .unwrap_or_default()
+    served(Answer::ok(crate::metrics::CONTENT_TYPE, text.into_bytes()))
 }

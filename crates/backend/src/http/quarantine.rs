@@ -61,17 +61,14 @@ pub(super) async fn list(State(app): State<Arc<App>>, req: Request) -> Response 
     .await;
     app.metrics.request("quarantine", 200);
     match res {
-        Ok(Ok(body)) => base(200)
-            .header(
-                "Content-Type",
-                if lp {
-                    "text/plain; charset=utf-8"
-                } else {
-                    answers::JSON_TYPE
-                },
-            )
-            .body(body)
-            .unwrap_or_default(),
+        Ok(Ok(body)) => {
+            let content_type = if lp {
+                answers::TEXT_TYPE
+            } else {
+                answers::JSON_TYPE
+            };
+            served_stream(Answer::ok(content_type, Vec::new()), body)
+        }
         Ok(Err(e)) => error(500, "internal error", e.as_bytes()),
         Err(e) => error(500, "internal error", e.to_string().as_bytes()),
     }

@@ -23,8 +23,5 @@ pub async fn method_not_allowed(State(app): State<Arc<App>>, req: Request) -> Re
         throttle(&app, req.extensions(), req.headers()).await;
         return reject(Rejection::unauthorized());
     }
-    let mut res = reject(Rejection::method_not_allowed("POST"));
-    res.headers_mut()
-        .insert("Allow", axum::http::HeaderValue::from_static("POST"));
-    res
+    reject(Rejection::method_not_allowed("POST"))
 }

@@ -196,14 +196,8 @@ pub(super) async fn store_batch(
     }
     // 9. Parse, noting what storage will need to look at.
     let t_parse = Instant::now();
-    let now = app.now();
-    // v1's `u`, `m` and `h` read given timestamps as ns but truncate "now" to the unit
-    // (spec Part C step 8): then "now" is the truncated one, for the scan and the store.
-    let now = if time.truncate_ns == precision.multiplier() {
-        now
-    } else {
-        time.options(now).now
-    };
+    // The clock as storage sees it (v1's `u`, `m`, `h` truncate it), for the scan and the store.
+    let now = time.storage_now(app.now());
     let mut scanner = Scanner::new(bucket.rules(), precision, now);
     // D.2's series quota: the batch's distinct series (of the lines stored), admitted by
     // the writer.
@@ -269,7 +263,7 @@ pub(super) async fn store_batch(
     let scan = scanner.finish();
     out.parse_ms = t_parse.elapsed().as_secs_f64() * 1000.0;
     if scan.points == 0 {
-        out.response = base(204).body(Body::empty()).unwrap_or_default();
+        out.response = served(Answer::no_content());
         return out;
     }
     // 10. Storage; answered only once the commit holding the batch has returned.
@@ -315,10 +309,10 @@ pub(super) async fn store_batch(
             match partial_answer {
                 // The accepted lines are durable: now the partial write's 400.
                 Some(r) => reject(r),
-                None => base(204).body(Body::empty()).unwrap_or_default(),
+                None => served(Answer::no_content()),
             }
         }
-        Ok(Ok(Some(msg))) => reject(partial_write(&msg)),
+        Ok(Ok(Some(msg))) => reject(Rejection::storage_partial_write(&msg)),
         Ok(Err(WriteError::SeriesQuota)) => {
             app.metrics.quota_series_429.fetch_add(1, Ordering::Relaxed);
             reject(Rejection::series_quota())
@@ -331,12 +325,4 @@ pub(super) async fn store_batch(
 
 pub(super) fn internal_write_error(e: &str) -> Response {
     reject(Rejection::write_failed(e.as_bytes()))
-}
-
-/// Storage's 422 from the full message `storage::apply` gives (it starts with the prefix
-/// `Rejection::partial_write` adds, which is taken from core rather than spelled here).
-pub(super) fn partial_write(full: &[u8]) -> Rejection {
-    let empty = Rejection::partial_write(b"");
-    let prefix = empty.message_escaped();
-    Rejection::partial_write(full.strip_prefix(prefix).unwrap_or(full))
 }

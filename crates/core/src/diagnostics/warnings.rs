@@ -37,6 +37,15 @@ pub enum WarningKind {
 }
 
 impl WarningKind {
+    /// Every kind, in the order they are declared.
+    pub const ALL: [WarningKind; 5] = [
+        WarningKind::FieldTypeConflict,
+        WarningKind::TimeField,
+        WarningKind::StringTooLong,
+        WarningKind::TimestampUnit,
+        WarningKind::V1Precision,
+    ];
+
     /// The warning's stable name, as the package and the CLI show it.
     pub fn name(self) -> &'static str {
         match self {

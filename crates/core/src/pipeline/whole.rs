@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use super::{admit, parse_rejection, Batch, EdgeFor, Endpoint, Head, Lookup, TimeRule};
+use super::{admit, parse_rejection, Batch, Edge, Endpoint, Head, Lookup, TimeRule};
 use crate::answers::Rejection;
 use crate::batch::BatchReport;
 use crate::limits::Limits;
@@ -98,12 +98,7 @@ pub fn prepare<'a>(
     req: &Request<'a>,
     limits: &Limits,
 ) -> Result<Prepared<'a>, Rejection> {
-    prepare_with(
-        &req.head(endpoint),
-        &mut EdgeFor::default(),
-        req.body,
-        limits,
-    )
+    prepare_with(&req.head(endpoint), &mut Edge, req.body, limits)
 }
 
 /// Runs the checks up to parsing for a batch checked outside a live request (CLI,
