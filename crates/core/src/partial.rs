@@ -200,6 +200,8 @@ impl Splitter {
             rejected: self.rejected,
             kept: self.kept,
             whole,
+            series: 0,
+            series_line: None,
         }
     }
 }
@@ -253,6 +255,11 @@ pub struct Split {
     pub kept: Vec<RejectedLine>,
     /// The whole batch's 400 (spec Part A §1), when the parser rejected a line.
     pub whole: Option<Rejection>,
+    /// Lines of new series the series quota refused (spec D.2's `<S>`), counted in
+    /// `rejected` too: moved there by [`refuse_series`](crate::quota::refuse_series).
+    pub series: u64,
+    /// The first of those lines.
+    pub series_line: Option<u64>,
 }
 
 /// What a door does with a split (spec Part D.1.2–3).
@@ -273,8 +280,24 @@ impl Split {
     }
 
     /// What the door does with the batch: forward it whole, reject it whole, or forward the
-    /// accepted lines and answer D.1.2's 400.
+    /// accepted lines and answer D.1.2's 400 (with D.2's line when the series quota refused
+    /// lines: then the accepted lines are forwarded even when the parser rejected none).
     pub fn decision(&self) -> Decision {
+        if let Some(first) = self.series_line {
+            return match &self.whole {
+                // Nothing left: the parser's 400 when it rejected a line (OSS checks syntax
+                // first), else the series 429.
+                w if self.accepted == 0 => {
+                    Decision::Reject(w.clone().unwrap_or_else(Rejection::series_quota))
+                }
+                w => Decision::Partial(Rejection::partial_series(
+                    (self.accepted, self.rejected),
+                    w.as_ref(),
+                    self.series,
+                    first,
+                )),
+            };
+        }
         match &self.whole {
             None if self.rejected == 0 => Decision::Forward,
             // Lines rejected by another rule than the parser's have no whole-batch 400 here:

@@ -36,6 +36,10 @@ pub struct QuotaJob {
     pub now_ms: u64,
     /// With `--quota-series`: the batch's distinct series in input order, and the quota.
     pub series: Option<(Vec<u64>, u64)>,
+    /// A partial write (spec D.1): a refused series refuses its lines, not the batch, and
+    /// the writer answers which series (nothing is stored: the HTTP layer moves their lines
+    /// to the rejected ones and sends the rest again).
+    pub partial: bool,
 }
 
 /// Each tenant's usage as last committed: the rate check reads it without waiting for the

@@ -34,6 +34,9 @@ pub enum WriteError {
     Failed(String),
     /// A new series did not fit the bucket's series quota (spec D.2's 429).
     SeriesQuota,
+    /// A partial write's series that did not fit (one flag per distinct series of the job,
+    /// `Admission::refused_mask`): nothing was stored or added.
+    SeriesRefused(Vec<bool>),
 }
 
 impl From<String> for WriteError {
@@ -287,7 +290,10 @@ fn write_counted(
             let a =
                 admit_series(tx, series, job.bucket.id, hashes, *limit, &mut added).map_err(e)?;
             if a.check().is_err() {
-                return Err(WriteError::SeriesQuota);
+                return Err(match q.partial {
+                    true => WriteError::SeriesRefused(a.refused_mask()),
+                    false => WriteError::SeriesQuota,
+                });
             }
         }
         let stored = write_one(tx, schema, created, job)?;
