@@ -117,6 +117,7 @@ impl RejectedLine {
 #[derive(Clone, Debug)]
 pub struct Splitter {
     body: Vec<u8>,
+    lens: Vec<usize>,
     accepted: u64,
     rejected: u64,
     kept: Vec<RejectedLine>,
@@ -130,6 +131,7 @@ impl Splitter {
     pub fn new(keep: usize) -> Splitter {
         Splitter {
             body: Vec::new(),
+            lens: Vec::new(),
             accepted: 0,
             rejected: 0,
             kept: Vec::new(),
@@ -141,6 +143,7 @@ impl Splitter {
     /// An accepted line: its text (no LF) goes to the body, followed by LF.
     pub fn accept(&mut self, text: &[u8]) {
         self.accepted += 1;
+        self.lens.push(text.len());
         self.body.extend_from_slice(text);
         self.body.push(b'\n');
     }
@@ -196,6 +199,7 @@ impl Splitter {
     pub fn finish(self, whole: Option<Rejection>) -> Split {
         Split {
             body: self.body,
+            lens: self.lens,
             accepted: self.accepted,
             rejected: self.rejected,
             kept: self.kept,
@@ -219,6 +223,7 @@ pub(crate) struct Run {
 impl Run {
     /// The accepted line whose text is `body[a..b]`.
     pub(crate) fn add(&mut self, split: &mut Splitter, body: &[u8], a: usize, b: usize) {
+        split.lens.push(b - a);
         if self.lines > 0 && a == self.end + 1 && body.get(self.end) == Some(&b'\n') {
             self.end = b;
             self.lines += 1;
@@ -242,11 +247,13 @@ impl Run {
 }
 
 /// A parsed batch split into accepted and rejected lines.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Split {
     /// The accepted lines, each followed by LF, in input order (what is left of it, when a
     /// door took parts with [`Splitter::take_body`]).
     pub body: Vec<u8>,
+    /// The length of each accepted line's text in the body (without its LF), in order.
+    pub lens: Vec<usize>,
     /// Logical lines the parser returned a point for (A).
     pub accepted: u64,
     /// Logical lines it rejected (R).

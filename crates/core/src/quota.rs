@@ -5,7 +5,6 @@
 //! series sets in their own durable stores and make the check and the count atomic there.
 
 use crate::answers::Rejection;
-use crate::batch::{Item, ParseOptions, Parser};
 use crate::partial::{RejectedLine, Split};
 use crate::pipeline::{self, Edge, Endpoint, Head};
 use crate::point::Point;
@@ -298,52 +297,50 @@ impl Admission {
 /// split's others in line order within `keep` bytes ([`RejectedLine::cost`]); the split's
 /// counts, `series` and `series_line` follow, and so does its
 /// [`decision`](Split::decision). `series` must be the points of the accepted lines, one per
-/// line in input order (as noted while the split was made); it keeps those of the lines
-/// left. Returns how many lines moved, or `None` when the accepted lines did not read back
-/// as noted (nothing changed: the door then refuses the batch whole).
+/// line in input order (as noted while the split was made), and the split's body whole (no
+/// part taken); `series` keeps those of the lines left. Returns how many lines moved, or
+/// `None` when the lines and points do not match (nothing changed: the door then refuses
+/// the batch whole).
 pub fn refuse_series(
     split: &mut Split,
     series: &mut BatchSeries,
     refused: &[bool],
     keep: usize,
 ) -> Option<u64> {
-    // The accepted lines read back (they parse alike at any precision: a timestamp valid
-    // at one is valid in nanoseconds), each matched to its noted point.
+    // Each accepted line's text, by its length, matched to its noted point.
+    if split.lens.len() != series.points.len()
+        || split.lens.iter().map(|n| n + 1).sum::<usize>() != split.body.len()
+    {
+        return None;
+    }
     let body = &split.body;
-    let mut parser = Parser::new(body, &ParseOptions::default());
     let mut left = Vec::with_capacity(body.len());
+    let mut lens = Vec::with_capacity(split.lens.len());
     let mut moved = Vec::new();
     let mut points = BatchSeries::new();
-    let mut k = 0;
-    loop {
-        match parser.next_item() {
-            None => break,
-            Some(Item::Point(_)) => {}
-            Some(Item::Error(_)) => return None,
-        }
-        let &(line, i) = series.points.get(k)?;
-        k += 1;
-        let (a, b) = parser.point_span();
+    let mut at = 0;
+    for (&n, &(line, i)) in split.lens.iter().zip(&series.points) {
+        let text = &body[at..at + n];
+        at += n + 1;
         if refused.get(i as usize).copied().unwrap_or(false) {
             moved.push(RejectedLine {
                 line,
-                text: body[a..b].to_vec(),
+                text: text.to_vec(),
                 reason: SERIES_MESSAGE.as_bytes().to_vec(),
             });
         } else {
-            left.extend_from_slice(&body[a..b]);
+            left.extend_from_slice(text);
             left.push(b'\n');
+            lens.push(n);
             points.push_hash(line, series.hashes[i as usize]);
         }
-    }
-    if k != series.points.len() {
-        return None;
     }
     let n = moved.len() as u64;
     if n == 0 {
         return Some(0);
     }
     split.body = left;
+    split.lens = lens;
     split.accepted -= n;
     split.rejected += n;
     split.series += n;
@@ -370,7 +367,7 @@ pub fn refuse_series(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{read_batch, Precision};
+    use crate::{read_batch, ParseOptions, Precision};
 
     #[test]
     fn windows_are_aligned_and_retry_after_runs_to_their_end() {
