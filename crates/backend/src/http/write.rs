@@ -284,6 +284,7 @@ pub(super) async fn store_batch(
         let quota = (g.quota_write_bytes.is_some() || g.quota_series.is_some()).then(|| QuotaJob {
             tenant: bucket.org_id,
             bytes: decoded.len() as u64,
+            rate: g.quota_write_bytes.is_some(),
             now_ms: app.quota_now_ms(),
             series: g
                 .quota_series

@@ -297,14 +297,17 @@ fn write_counted(
             }
         }
         let stored = write_one(tx, schema, created, job)?;
-        let u = count_bytes(tx, q.tenant, q.now_ms, q.bytes).map_err(e)?;
+        let u = match q.rate {
+            true => Some(count_bytes(tx, q.tenant, q.now_ms, q.bytes).map_err(e)?),
+            false => None,
+        };
         Ok((stored, u))
     };
     match run() {
         Ok((stored, u)) => {
             tx.execute_batch("RELEASE quota").map_err(e)?;
             done.0.extend(added);
-            done.1.push((q.tenant, u));
+            done.1.extend(u.map(|u| (q.tenant, u)));
             Ok(stored)
         }
         Err(err) => {
