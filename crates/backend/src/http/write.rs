@@ -281,16 +281,18 @@ pub(super) async fn store_batch(
     // rejected side and the rest goes again (the quota may have filled meanwhile).
     let answer = loop {
         let points = scan.points;
-        let quota = (g.quota_write_bytes.is_some() || g.quota_series.is_some()).then(|| QuotaJob {
-            tenant: bucket.org_id,
-            bytes: decoded.len() as u64,
-            rate: g.quota_write_bytes.is_some(),
-            now_ms: app.quota_now_ms(),
-            series: g
-                .quota_series
-                .zip(series.as_ref())
-                .map(|(n, s)| (s.hashes.clone(), n)),
-            partial: kept.is_some(),
+        let quota = (g.quota_write_bytes.is_some() || g.quota_series.is_some()).then(|| {
+            Box::new(QuotaJob {
+                tenant: bucket.org_id,
+                bytes: decoded.len() as u64,
+                rate: g.quota_write_bytes.is_some(),
+                now_ms: app.quota_now_ms(),
+                series: g
+                    .quota_series
+                    .zip(series.as_ref())
+                    .map(|(n, s)| (s.hashes.clone(), n)),
+                partial: kept.is_some(),
+            })
         });
         // The rejected lines to record (a copy when the series quota may move more).
         let quarantine = match (&mut kept, &partial_answer) {

@@ -16,7 +16,7 @@ pub struct WriteJob {
     /// How bodies are stored (`--compression`).
     pub compression: Compression,
     /// What the batch brings to the write quotas (spec D.2), when they are on.
-    pub quota: Option<QuotaJob>,
+    pub quota: Option<Box<QuotaJob>>,
     /// `Ok(None)`: stored whole; `Ok(Some(message))`: storage's 422 (the kept points are
     /// stored); `Err`: nothing stored.
     pub reply: oneshot::Sender<WriteResult>,
