@@ -416,3 +416,78 @@ fn series_quota_with_partial_writes_rejects_exactly_the_lines_that_do_not_fit() 
     assert_eq!(s.write("tok", q, b"m,h=9 v=1 1\n").status, 429);
     assert_eq!(usage(&s)["buckets"][0]["series"], 3);
 }
+
+/// Partial writes under the series quota, 16 clients at once: each batch brings a known
+/// series and three new ones; exactly N series are stored in all, every new line is
+/// either stored or counted in its answer as a line of a new series rejected, and the known
+/// series' lines are always stored (N counts the known series too).
+#[test]
+fn sixteen_partial_clients_store_exactly_the_quota() {
+    const N: u64 = 30;
+    let flags = ["--quota-series", "30", "--partial-writes", "always"];
+    let (_dir, s) = serve("quota-series-partial-race", &flags);
+    assert_eq!(
+        s.write("tok", "org=o&bucket=b", b"known v=0 1\n").status,
+        204
+    );
+    let addr = s.addr.clone();
+    let refused_lines = Arc::new(Mutex::new(0u64));
+    let threads: Vec<_> = (0..16)
+        .map(|c| {
+            let (addr, refused_lines) = (addr.clone(), refused_lines.clone());
+            std::thread::spawn(move || {
+                for i in 0..3 {
+                    let body = format!(
+                        "m,c={c},i={i},k=0 v=1 1\nknown v={c} 2\nm,c={c},i={i},k=1 v=1 1\nm,c={c},i={i},k=2 v=1 1\n"
+                    );
+                    let r = request(
+                        &addr,
+                        "POST",
+                        "/api/v2/write?org=o&bucket=b",
+                        &[("Authorization", "Token tok")],
+                        body.as_bytes(),
+                    )
+                    .unwrap();
+                    let text = r.text();
+                    let n = match r.status {
+                        204 => 0,
+                        400 => {
+                            let k = text
+                                .split("\\n")
+                                .nth(1)
+                                .and_then(|l| l.split(' ').next())
+                                .and_then(|n| n.parse::<u64>().ok())
+                                .unwrap_or_else(|| panic!("{text}"));
+                            assert!(
+                                text.contains("lines of new series rejected: Series cardinality"),
+                                "{text}"
+                            );
+                            k
+                        }
+                        s => panic!("{s} {text}"),
+                    };
+                    *refused_lines.lock().unwrap() += n;
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let out = export_cli(&s.data, "b", &["--raw"]);
+    let stored_new: std::collections::HashSet<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("m,"))
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    // The known series is one of the N.
+    assert_eq!(stored_new.len() as u64, N - 1, "{out}");
+    assert_eq!(
+        stored_new.len() as u64 + *refused_lines.lock().unwrap(),
+        16 * 3 * 3,
+        "every new line stored or answered as rejected"
+    );
+    let known = out.lines().filter(|l| l.starts_with("known ")).count();
+    assert_eq!(known, 1 + 16 * 3, "the known series' lines always stored");
+    assert_eq!(usage(&s)["buckets"][0]["series"], N);
+}
