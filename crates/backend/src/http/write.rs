@@ -255,11 +255,14 @@ pub(super) async fn store_batch(
                     accepted.clone()
                 }
             };
-            kept = Some(Kept {
-                split,
-                accepted,
-                destination,
-            });
+            // (A batch the parser took whole needs its split only for the series quota.)
+            if partial_answer.is_some() || series.is_some() {
+                kept = Some(Kept {
+                    split,
+                    accepted,
+                    destination,
+                });
+            }
             stored
         }
     };
