@@ -687,17 +687,39 @@ export class Checker {
     return this.#live().received;
   }
 
-  /** Ends the body and gives the answer; frees the checker. */
+  /**
+   * Ends the body and gives the answer; frees the checker, except after a verdict with
+   * `series` (then `refuseSeries` may follow: call `free()` when done).
+   */
   finish() {
     const raw = this.#live();
+    let keep = false;
     try {
       const v = raw.finish();
-      if (this.#series && v.action !== "reject") v.series = Array.from(raw.seriesHashes(), hex64);
-      if (this.#decoded && v.action !== "reject") v.decoded = raw.decoded;
-      return v;
+      keep = this.#series && v.action !== "reject";
+      return this.#shape(v);
     } finally {
-      this.free();
+      if (!keep) this.free();
     }
+  }
+
+  #shape(v) {
+    const raw = this.#raw;
+    if (this.#series && v.action !== "reject") v.series = Array.from(raw.seriesHashes(), hex64);
+    if (this.#decoded && v.action !== "reject") v.decoded = raw.decoded;
+    return v;
+  }
+
+  /**
+   * The series quota with partial writes (spec D.2 with D.1), after `finish()`: the lines of
+   * the series at `refused` (indices into `verdict.series`) become rejected lines, and the
+   * verdict is made again (`partial`, or `reject` when no line is left; its `series` are
+   * those left, to admit again). Null when the write is not partial: then the series 429.
+   */
+  refuseSeries(refused) {
+    const raw = this.#live();
+    const v = raw.refuseSeries(Uint32Array.from(refused));
+    return v === null ? null : this.#shape(v);
   }
 
   /** Frees the wasm memory now (an unfinished check is dropped). */

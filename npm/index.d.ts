@@ -35,7 +35,7 @@ export type Limits = {
 };
 
 /** InfluxDB's error codes, as in the body's `code` and the `X-Platform-Error-Code` header. */
-export type ErrorCode = "invalid" | "unauthorized" | "not found" | "request too large" | "internal error";
+export type ErrorCode = "invalid" | "unauthorized" | "not found" | "request too large" | "internal error" | "too many requests";
 
 export type ErrorHeaders<C extends ErrorCode = ErrorCode> = {
   "Content-Type": "application/json; charset=utf-8";
@@ -53,7 +53,8 @@ export type Forward = {
 };
 export type Reject = {
   action: "reject";
-  status: 400 | 401 | 404 | 413 | 500;
+  /** 429: the series quota (`Checker.refuseSeries`). */
+  status: 400 | 401 | 404 | 413 | 429 | 500;
   /** InfluxDB's error code (also the X-Platform-Error-Code header). */
   code: ErrorCode;
   /** The first rejected line, for parse errors (it is also in the body); null otherwise. */
@@ -84,6 +85,9 @@ export type PartialWrite = {
   rejectedLines: RejectedLine[];
   /** What the rejected lines are recorded under: the path and query string without `u` and `p`. */
   destination: string;
+  /** As `Forward`'s: the series of the accepted lines, and the body's decoded size. */
+  series?: string[];
+  decoded?: number;
 };
 export type Verdict = Forward | Reject;
 /** What a check with `acceptPartial` gives: a Verdict, or a partial write. */
@@ -320,8 +324,15 @@ export class Checker<R extends Validation | Verdict | PartialVerdict = Validatio
   decided(): boolean;
   /** Bytes pushed so far. */
   readonly received: number;
-  /** Ends the body and gives the answer; frees the checker. */
+  /** Ends the body and gives the answer; frees the checker (not after a verdict with `series`: then `free()` it). */
   finish(): R;
+  /**
+   * The series quota with partial writes (spec D.2 with D.1), after `finish()`: the lines of
+   * the series at `refused` (indices into `verdict.series`) become rejected lines and the
+   * verdict is made again (its `series`: those left, to admit again); null when the write
+   * is not partial (answer the series 429).
+   */
+  refuseSeries(refused: ArrayLike<number>): PartialWrite | Reject | null;
   /** Frees the wasm memory now (an unfinished check is dropped). */
   free(): void;
   /** `using c = new Checker()` frees it at the end of the block. */

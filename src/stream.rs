@@ -5,10 +5,11 @@
 //! `validate`'s Validation for a batch, equal to the one-shot calls' for every chunking.
 
 use linegate_core::pipeline::Head;
-use linegate_core::Checker;
+use linegate_core::{Checker, Verdict};
 use wasm_bindgen::prelude::*;
 
-use linegate_core::quota::BatchSeries;
+use linegate_core::partial::{Split, DEFAULT_KEEP};
+use linegate_core::quota::{self, BatchSeries};
 
 use crate::options::{BatchOptions, CheckOptions};
 use crate::results::{to_js, CheckAnswer, JsValidation};
@@ -25,6 +26,9 @@ pub struct StreamChecker {
     decoded: usize,
     /// A partial write's destination (see `CheckOptions::destination`).
     destination: Vec<u8>,
+    /// After `finish` of a partial write whose series are collected: its split, for the
+    /// series quota to move the lines of refused series (`refuseSeries`).
+    split: Option<Split>,
 }
 
 #[wasm_bindgen]
@@ -49,6 +53,7 @@ impl StreamChecker {
             series: None,
             decoded: 0,
             destination: o.destination(),
+            split: None,
         })
     }
 
@@ -62,6 +67,7 @@ impl StreamChecker {
             series: None,
             decoded: 0,
             destination: Vec::new(),
+            split: None,
         })
     }
 
@@ -99,6 +105,30 @@ impl StreamChecker {
             .as_ref()
             .map(|s| s.hashes.clone())
             .unwrap_or_default()
+    }
+
+    /// After `finish` of a partial write whose series were collected (spec D.2 with D.1):
+    /// the lines of the series at `refused` (indices into `seriesHashes`) become rejected
+    /// lines, and the verdict is made again (`seriesHashes` then lists the series left);
+    /// null when the write is not partial (the door answers the series 429).
+    #[wasm_bindgen(js_name = refuseSeries)]
+    pub fn refuse_series(&mut self, refused: &[u32]) -> Result<JsValue, JsValue> {
+        let (Some(split), Some(series)) = (self.split.as_mut(), self.series.as_mut()) else {
+            return Ok(JsValue::NULL);
+        };
+        let mut mask = vec![false; series.hashes.len()];
+        for &i in refused {
+            if let Some(m) = mask.get_mut(i as usize) {
+                *m = true;
+            }
+        }
+        let whole = Verdict::Reject(linegate_core::Rejection::series_quota());
+        if quota::refuse_series(split, series, &mask, DEFAULT_KEEP).is_none() {
+            // Lines and points that do not match (never seen): the whole batch's 429, as
+            // `split_answer` gives it for a split with nothing rejected.
+            *split = Split::default();
+        }
+        split_answer(split.clone(), self.destination.clone(), whole)
     }
 
     /// After `finish` of a live request: the body's bytes after gzip decoding (what the
@@ -140,15 +170,22 @@ impl StreamChecker {
             let (v, split, decoded) = c.finish_request_all(&mut on_point);
             self.decoded = decoded;
             match split {
-                Some(split) => to_js(&CheckAnswer::of_split(
-                    split,
-                    std::mem::take(&mut self.destination),
-                    || v,
-                )),
+                Some(split) => {
+                    if self.series.is_some() {
+                        self.split = Some(split.clone());
+                    }
+                    split_answer(split, self.destination.clone(), v)
+                }
                 None => to_js(&CheckAnswer::from(v)),
             }
         } else {
             to_js(&JsValidation::from(c.finish_with(&mut on_point)))
         }
     }
+}
+
+/// A split's answer (one copy of the serialisation for `finish` and `refuseSeries`).
+#[inline(never)]
+fn split_answer(split: Split, destination: Vec<u8>, whole: Verdict) -> Result<JsValue, JsValue> {
+    to_js(&CheckAnswer::of_split(split, destination, || whole))
 }

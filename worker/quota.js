@@ -42,20 +42,38 @@ export async function beforeBody(cfg, url, auth, contentEncoding, log) {
 }
 
 /**
- * After the check passed, before forwarding: the batch's distinct series (hex hashes, in
- * input order) admitted against the bucket's set; the series 429 when one does not fit
- * (then nothing is forwarded and no series is added), else null.
+ * After the check passed, before forwarding: the batch's distinct series (`verdict.series`,
+ * hex hashes in input order) admitted against the bucket's set. When one does not fit,
+ * nothing is added; a write that is not partial gets the series 429 (`response`), a partial
+ * one has the lines of the refused series moved to its rejected lines (the checker's
+ * `refuseSeries`, core's decision) and the series left are admitted again (the set may
+ * have filled meanwhile). `{ response, verdict }`: the answer to give now, else null and
+ * the verdict to go on with.
  */
-export async function admitBatch(cfg, names, hashes, log) {
-  if (cfg.quota.series === null || names === null || hashes.length === 0) return null;
+export async function admitBatch(cfg, names, checker, verdict, log) {
   const t0 = performance.now();
-  const refused = await stubOf(cfg, `series ${names.bucket}`).admit(names.bucket, hashes, cfg.quota.series);
-  log.series_ms = round(performance.now() - t0);
-  if (refused === 0) return null;
-  log.action = "series_refused";
-  log.code = "too many requests";
-  log.refused = refused;
-  return toResponse(answer("series-quota"));
+  const stub = stubOf(cfg, `series ${names.bucket}`);
+  let v = verdict;
+  try {
+    for (;;) {
+      const hashes = v.series ?? [];
+      if (hashes.length === 0) return { response: null, verdict: v };
+      const refused = await stub.admit(names.bucket, hashes, cfg.quota.series);
+      if (refused.length === 0) return { response: null, verdict: v };
+      log.refused = (log.refused ?? 0) + refused.length;
+      const again = checker.refuseSeries(refused);
+      if (again === null || (again.action === "reject" && again.status === 429)) {
+        log.action = "series_refused";
+        log.code = "too many requests";
+        return { response: toResponse(answer("series-quota")), verdict: null };
+      }
+      v = again;
+      // No line left but the parser rejected some: its 400, as the caller answers it.
+      if (v.action === "reject") return { response: null, verdict: v };
+    }
+  } finally {
+    log.series_ms = round(performance.now() - t0);
+  }
 }
 
 /** Once the batch was stored or spooled (a 2xx): its decoded bytes count for its tenant. */
@@ -153,8 +171,8 @@ export class Quota extends DurableObject {
 
   /**
    * Admits a batch's distinct series in input order (core's admitSeries) and adds the new
-   * ones that fit, in one transaction; returns how many were refused (0: go on). A batch
-   * with a refused series adds none.
+   * ones that fit, in one transaction; returns the indices of those refused (empty: go on).
+   * A batch with a refused series adds none (a partial write comes again without them).
    */
   async admit(bucket, hashes, limit) {
     await this.named("series", bucket);
@@ -164,10 +182,13 @@ export class Quota extends DurableObject {
       found.add(r.hash);
     }
     const known = Uint8Array.from(hashes, (h) => (found.has(h) ? 1 : 0));
-    const a = admitSeries(known, this.meta("count", 0), limit);
+    const a = admitSeries(known, this.meta("count", 0), limit, { partial: true });
     if (a.refused > 0) {
       this.setMeta("refused", this.meta("refused", 0) + 1);
-      return a.refused;
+      const fits = new Set(a.add);
+      const refused = [];
+      for (let i = 0; i < hashes.length; i++) if (known[i] === 0 && !fits.has(i)) refused.push(i);
+      return refused;
     }
     if (a.add.length > 0) {
       this.ctx.storage.transactionSync(() => {
@@ -175,7 +196,7 @@ export class Quota extends DurableObject {
         this.setMeta("count", this.meta("count", 0) + a.add.length);
       });
     }
-    return 0;
+    return [];
   }
 
   /** What the admin endpoint shows of this object. */

@@ -111,6 +111,14 @@ async function checkAndForward(request, url, auth, cfg, log, names) {
     const t = performance.now();
     verdict = checker.finish();
     log.check_ms = round(checkMs + performance.now() - t);
+    // The series quota: new series admitted (with partial writes, the lines of those that
+    // do not fit become rejected lines: the checker, kept until then, makes the verdict
+    // again).
+    if (series && verdict.action !== "reject") {
+      const a = await admitBatch(cfg, names, checker, verdict, log);
+      if (a.response !== null) return a.response;
+      verdict = a.verdict;
+    }
   } finally {
     if (checker !== null) checker.free();
   }
@@ -125,10 +133,6 @@ async function checkAndForward(request, url, auth, cfg, log, names) {
   // The write quotas: a partial write counts the accepted lines it forwards.
   if (verdict.decoded !== undefined) {
     log.decoded = verdict.action === "partial" ? verdict.forward.length : verdict.decoded;
-  }
-  if (series) {
-    const refused = await admitBatch(cfg, names, verdict.series ?? [], log);
-    if (refused !== null) return refused;
   }
   if (cfg.backend === null) {
     log.action = "unavailable";

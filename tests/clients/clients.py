@@ -6,6 +6,8 @@ Node side to compare with the backend's export.
   python clients.py v2 URL TOKEN ORG BUCKET GZIP    influxdb-client (InfluxDB 2.x API)
   python clients.py v1 HOST PORT USER PASS DB RP    influxdb (1.x API, /write)
   python clients.py partial URL TOKEN ORG BUCKET    influxdb-client: a batch with one bad line
+  python clients.py retry URL TOKEN ORG BUCKET N    influxdb-client's batching WriteApi with its
+                                                    default WriteOptions: N points, then close()
 """
 
 import json
@@ -93,6 +95,44 @@ def partial(url, token, org, bucket):
     print(json.dumps(out))
 
 
+def retry(url, token, org, bucket, n):
+    """The batching WriteApi exactly as a user gets it (WriteOptions() defaults: batches of
+    1000, flushed each second, 5 retries honouring Retry-After, 180 s in all), recording what
+    its callbacks saw and when."""
+    import time
+    from influxdb_client import InfluxDBClient, WriteOptions, WritePrecision
+
+    out = {"success": [], "error": [], "retry": []}
+    t0 = time.monotonic()
+    at = lambda: round(time.monotonic() - t0, 3)
+
+    def lines(data):
+        text = data.decode() if isinstance(data, bytes) else data
+        return len([l for l in text.split("\n") if l])
+
+    def on_retry(conf, data, e):
+        response = getattr(e, "response", None)
+        out["retry"].append({
+            "at": at(),
+            "status": getattr(response, "status", None),
+            "retry_after": getattr(e, "retry_after", None),
+            "message": str(e),
+        })
+
+    with InfluxDBClient(url=url, token=token, org=org, timeout=20_000) as c:
+        w = c.write_api(
+            write_options=WriteOptions(),
+            success_callback=lambda conf, data: out["success"].append({"at": at(), "lines": lines(data)}),
+            error_callback=lambda conf, data, e: out["error"].append({"at": at(), "error": str(e)}),
+            retry_callback=on_retry,
+        )
+        w.write(bucket=bucket, write_precision=WritePrecision.S,
+                record=[f"pyretry,n={i} v={i}i {1700000000 + i}" for i in range(int(n))])
+        w.close()
+    out["elapsed"] = at()
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
-    {"v2": v2, "v1": v1, "partial": partial}[mode](*args)
+    {"v2": v2, "v1": v1, "partial": partial, "retry": retry}[mode](*args)

@@ -64,3 +64,42 @@ test("Checker.forRequest({ series, decoded }): the distinct series and the decod
   d.push(body);
   assert.deepEqual(d.finish(), { action: "forward", points: 3, lines: 3 });
 });
+
+test("Checker.refuseSeries: a partial write's lines of refused series become rejected lines (spec D.2 with D.1)", () => {
+  const S = "Series cardinality exceeds your plan's service quota";
+  const start = (query, acceptPartial = "request") => Checker.forRequest({ query, headers: auth, acceptPartial, series: true });
+  // The parser rejects nothing: the verdict is a forward until a series is refused.
+  const c = start("org=o&bucket=b&accept_partial=true");
+  c.push("m,h=1 v=1 1\nm,h=2 v=1 2\n  m,h=1 v=2 3\nm,h=3 v=1 4\n");
+  const v = c.finish();
+  assert.equal(v.action, "forward");
+  assert.deepEqual(v.series, [fnv("m,h=1"), fnv("m,h=2"), fnv("m,h=3")]);
+  const p = c.refuseSeries([1, 2]);
+  c.free();
+  assert.equal(p.action, "partial");
+  assert.equal(p.status, 400);
+  assert.equal(
+    p.body,
+    `{"code":"invalid","message":"partial write error (2 accepted): 2 out of 4 lines rejected\\n2 lines of new series rejected: ${S}","line":2}`,
+  );
+  assert.equal(Buffer.from(p.forward).toString(), "m,h=1 v=1 1\nm,h=1 v=2 3\n");
+  assert.deepEqual(p.rejectedLines.map((l) => [l.line, String(l.text), String(l.reason)]), [
+    [2, "m,h=2 v=1 2", S],
+    [4, "m,h=3 v=1 4", S],
+  ]);
+  assert.deepEqual(p.series, [fnv("m,h=1")], "the series left, to admit again");
+  // With a bad line, and nothing left: the parser's 400.
+  const d = start("org=o&bucket=b", "always");
+  d.push("bad\nm,h=9 v=1 1\n");
+  assert.equal(d.finish().action, "partial");
+  const r = d.refuseSeries([0]);
+  d.free();
+  assert.equal(r.action, "reject");
+  assert.equal(r.body, `{"code":"invalid","message":"unable to parse 'bad': missing fields","line":1}`);
+  // Not partial: null (the door answers the series 429).
+  const e = start("org=o&bucket=b");
+  e.push("m,h=9 v=1 1\n");
+  e.finish();
+  assert.equal(e.refuseSeries([0]), null);
+  e.free();
+});

@@ -161,6 +161,82 @@ describe("write quotas at the edge", { skip }, () => {
     }
   });
 
+  // Spec D.2 with D.1: with partial writes on, exactly the lines of new series that do not
+  // fit are rejected and quarantined (reason: the series message); the rest is forwarded.
+  for (const spool of ["off", "always"]) {
+    test(`series with PARTIAL_WRITES (SPOOL=${spool}): exactly the lines that do not fit are rejected and kept`, async () => {
+      const target = await startTarget();
+      const vars = { QUOTA_SERIES: "3", PARTIAL_WRITES: "request", SPOOL_ADMIN_TOKEN: ADMIN };
+      if (spool !== "off") Object.assign(vars, { SPOOL: spool, SPOOL_OPEN: "on" });
+      const w = await startWorker(
+        { BACKEND_URL: target.url, QUOTA_ADMIN_TOKEN: ADMIN, ...vars },
+        { miniflare: { durableObjects: { ...DO.durableObjects, SPOOL_DO: { className: "Spool", useSQLite: true } } } },
+      );
+      const arrived = async (n) => {
+        const deadline = Date.now() + 15_000;
+        while (target.received.length < n && Date.now() < deadline) await sleep(25);
+        assert.equal(target.received.length, n);
+        return target.received[n - 1].body.toString();
+      };
+      try {
+        const q = "org=o&bucket=b&precision=s&accept_partial=true";
+        assert.equal((await write(w, q, "m,h=1 v=1 1\n")).status, 204);
+        await arrived(1);
+        // h=1 known, h=2 and h=4 fit (input order), h=3 and h=5 do not; a bad line besides.
+        const body = "m,h=2 v=1 1\nm,h=4 v=1 2\nbad\nm,h=1 v=2 3\n  m,h=3 v=1 4\nm,h=4 v=2 5\nm,h=5 v=1 6\n";
+        const r = await write(w, q, body);
+        assert.equal(r.status, 400);
+        assert.equal(r.headers["x-platform-error-code"], "invalid");
+        assert.equal(
+          r.body.toString(),
+          `{"code":"invalid","message":"partial write error (4 accepted): 3 out of 7 lines rejected\\nunable to parse 'bad': missing fields\\n2 lines of new series rejected: Series cardinality exceeds your plan's service quota","line":3}`,
+        );
+        assert.equal(await arrived(2), "m,h=2 v=1 1\nm,h=4 v=1 2\nm,h=1 v=2 3\nm,h=4 v=2 5\n");
+        assert.equal(target.received[1].headers["content-encoding"], undefined);
+        // No bad line: the accepted lines of a batch the parser took whole, plain.
+        const gz = (await import("node:zlib")).gzipSync("m,h=4 v=3 7\nm,h=6 v=1 8\n");
+        const r2 = await send(w.url, { path: `/api/v2/write?${q}`, headers: { ...AUTH, "Content-Encoding": "gzip" }, body: gz });
+        assert.equal(
+          r2.body.toString(),
+          `{"code":"invalid","message":"partial write error (1 accepted): 1 out of 2 lines rejected\\n1 lines of new series rejected: Series cardinality exceeds your plan's service quota","line":2}`,
+        );
+        assert.equal(await arrived(3), "m,h=4 v=3 7\n");
+        assert.equal(target.received[2].headers["content-encoding"], undefined);
+        // Nothing left: the series 429, or the parser's 400 when it rejected a line.
+        const r3 = await write(w, q, "m,h=7 v=1 9\n");
+        assert.equal(r3.status, 429);
+        assert.equal(r3.body.toString(), SERIES_429);
+        assert.equal(r3.headers["retry-after"], undefined);
+        const r4 = await write(w, q, "m,h=7 v=1 9\nbad\n");
+        assert.equal(r4.status, 400);
+        assert.equal(r4.body.toString(), `{"code":"invalid","message":"unable to parse 'bad': missing fields","line":2}`);
+        // Not partial: the whole batch's 429, as before.
+        const r5 = await write(w, "org=o&bucket=b&precision=s", "m,h=1 v=3 9\nm,h=8 v=1 9\n");
+        assert.equal(r5.body.toString(), SERIES_429);
+        await sleep(200);
+        assert.equal(target.received.length, 3, "nothing else was forwarded");
+        // The quarantine: the series lines with the series message, the bad line with its own.
+        const list = await send(w.url, { method: "GET", path: "/spool/rejected", headers: { Authorization: `Bearer ${ADMIN}` } });
+        assert.equal(list.status, 200, list.body.toString());
+        const kept = JSON.parse(list.body)
+          .destinations.flatMap((d) => d.rejected)
+          .map((l) => [l.line, l.text, l.reason])
+          .sort((a, b) => a[0] - b[0] || a[1].localeCompare(b[1]));
+        const S = "Series cardinality exceeds your plan's service quota";
+        assert.deepEqual(kept, [
+          [2, "m,h=6 v=1 8", S],
+          [3, "bad", "missing fields"],
+          [5, "m,h=3 v=1 4", S],
+          [7, "m,h=5 v=1 6", S],
+        ]);
+        const u = await usage(w.url);
+        assert.equal(u.buckets.find((x) => x.bucket === "v2 org=o&bucket=b").series, 3);
+      } finally {
+        await stopAll(w, target);
+      }
+    });
+  }
+
   test("16 concurrent clients never get more than N new series to the backend", async () => {
     const N = 20;
     const target = await startTarget();

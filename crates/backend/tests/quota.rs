@@ -320,3 +320,174 @@ fn sixteen_clients_never_admit_more_than_the_quota_even_across_a_kill() {
         429
     );
 }
+
+fn quarantine(s: &Server) -> Vec<(u64, String, String)> {
+    let r = s.request(
+        "GET",
+        "/api/v2/quarantine?org=o&bucket=b",
+        &[("Authorization", "Token tok")],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let mut out: Vec<_> = (v["rejected"].as_array().unwrap().iter())
+        .map(|l| {
+            let s = |k: &str| l[k].as_str().unwrap().to_string();
+            (l["line"].as_u64().unwrap(), s("text"), s("reason"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Spec D.2 with D.1: with partial writes on, exactly the lines of new series that do not
+/// fit are rejected and quarantined (reason: the series message), the rest stored; the
+/// answer is D.1.2's 400 with the series line; A = 0 gives the parser's 400, else the 429.
+#[test]
+fn series_quota_with_partial_writes_rejects_exactly_the_lines_that_do_not_fit() {
+    let flags = ["--quota-series", "3", "--partial-writes", "request"];
+    let (dir, mut s) = serve("quota-series-partial", &flags);
+    let q = "org=o&bucket=b&precision=s&accept_partial=true";
+    assert_eq!(s.write("tok", q, b"m,h=1 v=1 1\n").status, 204);
+    // h=1 known, h=2 and h=4 fit (input order), h=3 and h=5 do not; a bad line besides.
+    let body =
+        b"m,h=2 v=1 1\nm,h=4 v=1 2\nbad\nm,h=1 v=2 3\n  m,h=3 v=1 4\nm,h=4 v=2 5\nm,h=5 v=1 6\n";
+    let r = s.write("tok", q, body);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.header("X-Platform-Error-Code"), Some("invalid"));
+    assert_eq!(
+        r.text(),
+        r#"{"code":"invalid","message":"partial write error (4 accepted): 3 out of 7 lines rejected\nunable to parse 'bad': missing fields\n2 lines of new series rejected: Series cardinality exceeds your plan's service quota","line":3}"#
+    );
+    let out = export_cli(&s.data, "b", &["--raw"]);
+    for want in [
+        "m,h=2 v=1.0 1000000000",
+        "m,h=4 v=1.0 2000000000",
+        "m,h=1 v=2.0 3000000000",
+        "m,h=4 v=2.0 5000000000",
+    ] {
+        assert!(out.contains(want), "{want} not stored: {out}");
+    }
+    assert!(!out.contains("h=3") && !out.contains("h=5"), "{out}");
+    let series = "Series cardinality exceeds your plan's service quota";
+    let want = vec![
+        (3, "bad".to_string(), "missing fields".to_string()),
+        (5, "m,h=3 v=1 4".to_string(), series.to_string()),
+        (7, "m,h=5 v=1 6".to_string(), series.to_string()),
+    ];
+    assert_eq!(quarantine(&s), want);
+    assert_eq!(usage(&s)["buckets"][0]["series"], 3);
+    // No bad line: the rest stored, the 400 with the series line alone.
+    let r = s.write("tok", q, b"m,h=4 v=3 7\nm,h=6 v=1 8\n");
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.text(),
+        r#"{"code":"invalid","message":"partial write error (1 accepted): 1 out of 2 lines rejected\n1 lines of new series rejected: Series cardinality exceeds your plan's service quota","line":2}"#
+    );
+    assert!(export_cli(&s.data, "b", &["--raw"]).contains("m,h=4 v=3.0 7000000000"));
+    // Nothing left to store: the series 429, or the parser's 400 when it rejected a line.
+    let r = s.write("tok", q, b"m,h=7 v=1 9\n");
+    assert_eq!((r.status, r.text()), (429, SERIES_429.to_string()));
+    assert_eq!(r.header("Retry-After"), None);
+    let r = s.write("tok", q, b"m,h=7 v=1 9\nbad\n");
+    assert_eq!(
+        (r.status, r.text()),
+        (
+            400,
+            r#"{"code":"invalid","message":"unable to parse 'bad': missing fields","line":2}"#
+                .to_string()
+        )
+    );
+    assert_eq!(quarantine(&s).len(), 4);
+    // Not partial (no accept_partial): the whole batch's 429, as before.
+    let r = s.write(
+        "tok",
+        "org=o&bucket=b&precision=s",
+        b"m,h=1 v=3 9\nm,h=8 v=1 9\n",
+    );
+    assert_eq!((r.status, r.text()), (429, SERIES_429.to_string()));
+    // After a kill: the series admitted by the partial write still pass, none more.
+    s.kill();
+    let s = Server::start(&dir.join("data"), &flags);
+    assert_eq!(
+        s.write("tok", q, b"m,h=2 v=3 10\nm,h=4 v=3 11\n").status,
+        204
+    );
+    assert_eq!(s.write("tok", q, b"m,h=9 v=1 1\n").status, 429);
+    assert_eq!(usage(&s)["buckets"][0]["series"], 3);
+}
+
+/// Partial writes under the series quota, 16 clients at once: each batch brings a known
+/// series and three new ones; exactly N series are stored in all, every new line is
+/// either stored or counted in its answer as a line of a new series rejected, and the known
+/// series' lines are always stored (N counts the known series too).
+#[test]
+fn sixteen_partial_clients_store_exactly_the_quota() {
+    const N: u64 = 30;
+    let flags = ["--quota-series", "30", "--partial-writes", "always"];
+    let (_dir, s) = serve("quota-series-partial-race", &flags);
+    assert_eq!(
+        s.write("tok", "org=o&bucket=b", b"known v=0 1\n").status,
+        204
+    );
+    let addr = s.addr.clone();
+    let refused_lines = Arc::new(Mutex::new(0u64));
+    let threads: Vec<_> = (0..16)
+        .map(|c| {
+            let (addr, refused_lines) = (addr.clone(), refused_lines.clone());
+            std::thread::spawn(move || {
+                for i in 0..3 {
+                    let body = format!(
+                        "m,c={c},i={i},k=0 v=1 1\nknown v={c} 2\nm,c={c},i={i},k=1 v=1 1\nm,c={c},i={i},k=2 v=1 1\n"
+                    );
+                    let r = request(
+                        &addr,
+                        "POST",
+                        "/api/v2/write?org=o&bucket=b",
+                        &[("Authorization", "Token tok")],
+                        body.as_bytes(),
+                    )
+                    .unwrap();
+                    let text = r.text();
+                    let n = match r.status {
+                        204 => 0,
+                        400 => {
+                            let k = text
+                                .split("\\n")
+                                .nth(1)
+                                .and_then(|l| l.split(' ').next())
+                                .and_then(|n| n.parse::<u64>().ok())
+                                .unwrap_or_else(|| panic!("{text}"));
+                            assert!(
+                                text.contains("lines of new series rejected: Series cardinality"),
+                                "{text}"
+                            );
+                            k
+                        }
+                        s => panic!("{s} {text}"),
+                    };
+                    *refused_lines.lock().unwrap() += n;
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let out = export_cli(&s.data, "b", &["--raw"]);
+    let stored_new: std::collections::HashSet<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("m,"))
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    // The known series is one of the N.
+    assert_eq!(stored_new.len() as u64, N - 1, "{out}");
+    assert_eq!(
+        stored_new.len() as u64 + *refused_lines.lock().unwrap(),
+        16 * 3 * 3,
+        "every new line stored or answered as rejected"
+    );
+    let known = out.lines().filter(|l| l.starts_with("known ")).count();
+    assert_eq!(known, 1 + 16 * 3, "the known series' lines always stored");
+    assert_eq!(usage(&s)["buckets"][0]["series"], N);
+}

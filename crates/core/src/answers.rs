@@ -336,6 +336,44 @@ impl Rejection {
         body.extend_from_slice(rest);
         Rejection::parse_errors(body, whole.line)
     }
+    /// The 400 of a partial write whose lines of new series did not fit the series quota
+    /// (spec D.2 with D.1.2): D.1.2's first line with `(accepted, rejected)` (`rejected`
+    /// counting those lines), then the whole batch's message when the parser rejected a line
+    /// (`whole`), then `<series> lines of new series rejected: <SERIES_MESSAGE>`; `line` is
+    /// the first rejected line of either kind (`series_line` the first of new series).
+    pub fn partial_series(
+        (accepted, rejected): (u64, u64),
+        whole: Option<&Rejection>,
+        series: u64,
+        series_line: u64,
+    ) -> Rejection {
+        let head = b"{\"code\":\"invalid\",\"message\":\"";
+        let mut body = head.to_vec();
+        body.extend_from_slice(
+            format!(
+                "partial write error ({accepted} accepted): {rejected} out of {} lines rejected\\n",
+                accepted + rejected
+            )
+            .as_bytes(),
+        );
+        let mut line = series_line;
+        if let Some(w) = whole {
+            // The whole batch's escaped message: between the head and `","line":N}`.
+            let rest = w.body.strip_prefix(head.as_slice()).unwrap_or(&w.body);
+            let tail = b"\",\"line\":";
+            let end = (rest.windows(tail.len()))
+                .rposition(|w| w == tail)
+                .unwrap_or(rest.len());
+            body.extend_from_slice(&rest[..end]);
+            body.extend_from_slice(b"\\n");
+            line = line.min(w.line.unwrap_or(u64::MAX));
+        }
+        body.extend_from_slice(
+            format!("{series} lines of new series rejected: {SERIES_MESSAGE}\",\"line\":{line}}}")
+                .as_bytes(),
+        );
+        Rejection::parse_errors(body, Some(line))
+    }
     /// Storage's 422 (spec Part B §6): `reason` is what follows `partial write: `.
     pub fn partial_write(reason: &[u8]) -> Rejection {
         let mut m = PARTIAL_WRITE_PREFIX.to_vec();

@@ -117,6 +117,7 @@ impl RejectedLine {
 #[derive(Clone, Debug)]
 pub struct Splitter {
     body: Vec<u8>,
+    lens: Vec<usize>,
     accepted: u64,
     rejected: u64,
     kept: Vec<RejectedLine>,
@@ -130,6 +131,7 @@ impl Splitter {
     pub fn new(keep: usize) -> Splitter {
         Splitter {
             body: Vec::new(),
+            lens: Vec::new(),
             accepted: 0,
             rejected: 0,
             kept: Vec::new(),
@@ -141,6 +143,7 @@ impl Splitter {
     /// An accepted line: its text (no LF) goes to the body, followed by LF.
     pub fn accept(&mut self, text: &[u8]) {
         self.accepted += 1;
+        self.lens.push(text.len());
         self.body.extend_from_slice(text);
         self.body.push(b'\n');
     }
@@ -196,10 +199,13 @@ impl Splitter {
     pub fn finish(self, whole: Option<Rejection>) -> Split {
         Split {
             body: self.body,
+            lens: self.lens,
             accepted: self.accepted,
             rejected: self.rejected,
             kept: self.kept,
             whole,
+            series: 0,
+            series_line: None,
         }
     }
 }
@@ -217,6 +223,7 @@ pub(crate) struct Run {
 impl Run {
     /// The accepted line whose text is `body[a..b]`.
     pub(crate) fn add(&mut self, split: &mut Splitter, body: &[u8], a: usize, b: usize) {
+        split.lens.push(b - a);
         if self.lines > 0 && a == self.end + 1 && body.get(self.end) == Some(&b'\n') {
             self.end = b;
             self.lines += 1;
@@ -240,11 +247,13 @@ impl Run {
 }
 
 /// A parsed batch split into accepted and rejected lines.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Split {
     /// The accepted lines, each followed by LF, in input order (what is left of it, when a
     /// door took parts with [`Splitter::take_body`]).
     pub body: Vec<u8>,
+    /// The length of each accepted line's text in the body (without its LF), in order.
+    pub lens: Vec<usize>,
     /// Logical lines the parser returned a point for (A).
     pub accepted: u64,
     /// Logical lines it rejected (R).
@@ -253,6 +262,11 @@ pub struct Split {
     pub kept: Vec<RejectedLine>,
     /// The whole batch's 400 (spec Part A §1), when the parser rejected a line.
     pub whole: Option<Rejection>,
+    /// Lines of new series the series quota refused (spec D.2's `<S>`), counted in
+    /// `rejected` too: moved there by [`refuse_series`](crate::quota::refuse_series).
+    pub series: u64,
+    /// The first of those lines.
+    pub series_line: Option<u64>,
 }
 
 /// What a door does with a split (spec Part D.1.2–3).
@@ -273,8 +287,24 @@ impl Split {
     }
 
     /// What the door does with the batch: forward it whole, reject it whole, or forward the
-    /// accepted lines and answer D.1.2's 400.
+    /// accepted lines and answer D.1.2's 400 (with D.2's line when the series quota refused
+    /// lines: then the accepted lines are forwarded even when the parser rejected none).
     pub fn decision(&self) -> Decision {
+        if let Some(first) = self.series_line {
+            return match &self.whole {
+                // Nothing left: the parser's 400 when it rejected a line (OSS checks syntax
+                // first), else the series 429.
+                w if self.accepted == 0 => {
+                    Decision::Reject(w.clone().unwrap_or_else(Rejection::series_quota))
+                }
+                w => Decision::Partial(Rejection::partial_series(
+                    (self.accepted, self.rejected),
+                    w.as_ref(),
+                    self.series,
+                    first,
+                )),
+            };
+        }
         match &self.whole {
             None if self.rejected == 0 => Decision::Forward,
             // Lines rejected by another rule than the parser's have no whole-batch 400 here:

@@ -5,6 +5,7 @@
 //! series sets in their own durable stores and make the check and the count atomic there.
 
 use crate::answers::Rejection;
+use crate::partial::{RejectedLine, Split};
 use crate::pipeline::{self, Edge, Endpoint, Head};
 use crate::point::Point;
 use crate::query::{encode_value, Query};
@@ -283,6 +284,86 @@ pub fn admit(known: impl IntoIterator<Item = bool>, count: u64, quota: u64) -> A
     }
 }
 
+impl Admission {
+    /// One flag per distinct series: whether it was refused (for [`refuse_series`]).
+    pub fn refused_mask(&self) -> Vec<bool> {
+        self.fates.iter().map(|f| *f == Fate::Refused).collect()
+    }
+}
+
+/// Spec D.2 with D.1: in a partial write, the accepted lines of the series that `refused`
+/// marks (one flag per distinct series of `series`, as [`Admission::refused_mask`] gives
+/// them) become rejected lines, with [`SERIES_MESSAGE`] as their reason, kept with the
+/// split's others in line order within `keep` bytes ([`RejectedLine::cost`]); the split's
+/// counts, `series` and `series_line` follow, and so does its
+/// [`decision`](Split::decision). `series` must be the points of the accepted lines, one per
+/// line in input order (as noted while the split was made), and the split's body whole (no
+/// part taken); `series` keeps those of the lines left. Returns how many lines moved, or
+/// `None` when the lines and points do not match (nothing changed: the door then refuses
+/// the batch whole).
+pub fn refuse_series(
+    split: &mut Split,
+    series: &mut BatchSeries,
+    refused: &[bool],
+    keep: usize,
+) -> Option<u64> {
+    // Each accepted line's text, by its length, matched to its noted point.
+    if split.lens.len() != series.points.len()
+        || split.lens.iter().map(|n| n + 1).sum::<usize>() != split.body.len()
+    {
+        return None;
+    }
+    let body = &split.body;
+    let mut left = Vec::with_capacity(body.len());
+    let mut lens = Vec::with_capacity(split.lens.len());
+    let mut moved = Vec::new();
+    let mut points = BatchSeries::new();
+    let mut at = 0;
+    for (&n, &(line, i)) in split.lens.iter().zip(&series.points) {
+        let text = &body[at..at + n];
+        at += n + 1;
+        if refused.get(i as usize).copied().unwrap_or(false) {
+            moved.push(RejectedLine {
+                line,
+                text: text.to_vec(),
+                reason: SERIES_MESSAGE.as_bytes().to_vec(),
+            });
+        } else {
+            left.extend_from_slice(text);
+            left.push(b'\n');
+            lens.push(n);
+            points.push_hash(line, series.hashes[i as usize]);
+        }
+    }
+    let n = moved.len() as u64;
+    if n == 0 {
+        return Some(0);
+    }
+    split.body = left;
+    split.lens = lens;
+    split.accepted -= n;
+    split.rejected += n;
+    split.series += n;
+    let first = moved[0].line;
+    split.series_line = Some(split.series_line.map_or(first, |l| l.min(first)));
+    // The kept lines, merged in line order, within the bound.
+    let mut spent: usize = split.kept.iter().map(RejectedLine::cost).sum();
+    let old = std::mem::take(&mut split.kept);
+    let mut old = old.into_iter().peekable();
+    for m in moved {
+        while let Some(o) = old.next_if(|o| o.line < m.line) {
+            split.kept.push(o);
+        }
+        if spent + m.cost() <= keep {
+            spent += m.cost();
+            split.kept.push(m);
+        }
+    }
+    split.kept.extend(old);
+    *series = points;
+    Some(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,5 +509,113 @@ mod tests {
         // The FNV-1a reference value, so every door hashes alike.
         assert_eq!(series_hash(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(series_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    /// A partial split of `body` with its accepted lines' series noted.
+    fn split_noting(body: &[u8]) -> (Split, BatchSeries) {
+        let mut s = BatchSeries::new();
+        let opts = ParseOptions::new(Precision::S, 0);
+        let (_, split) = crate::partial::split_batch(body, &opts, 1 << 20, 1 << 20, |p| s.push(p));
+        (split, s)
+    }
+
+    fn message(r: &Rejection) -> String {
+        String::from_utf8(r.body.clone()).unwrap()
+    }
+
+    #[test]
+    fn partial_writes_reject_exactly_the_lines_of_refused_series() {
+        use crate::partial::Decision;
+        // Series in order: cpu,h=a (known) · cpu,h=b (new, fits) · cpu,h=c (new, refused).
+        let body = b"cpu,h=a v=1 1\n  cpu,h=b v=1 2\ncpu,h=c v=1 3\ncpu,h=c v=2 4\ncpu,h=a v=2 5\n";
+        let (mut split, mut s) = split_noting(body);
+        assert_eq!(split.decision(), Decision::Forward);
+        let a = admit([true, false, false], 9, 10);
+        assert_eq!(a.fates, [Fate::Known, Fate::New, Fate::Refused]);
+        assert_eq!(a.to_add(true), [1]);
+        assert_eq!(
+            refuse_series(&mut split, &mut s, &a.refused_mask(), 1 << 20),
+            Some(2)
+        );
+        assert_eq!(split.body, b"cpu,h=a v=1 1\ncpu,h=b v=1 2\ncpu,h=a v=2 5\n");
+        assert_eq!((split.accepted, split.rejected, split.series), (3, 2, 2));
+        assert_eq!(s.hashes, [series_hash(b"cpu,h=a"), series_hash(b"cpu,h=b")]);
+        assert_eq!(s.points, [(1, 0), (2, 1), (5, 0)]);
+        let kept: Vec<_> = split
+            .kept
+            .iter()
+            .map(|l| (l.line, l.text.clone()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                (3, b"cpu,h=c v=1 3".to_vec()),
+                (4, b"cpu,h=c v=2 4".to_vec())
+            ]
+        );
+        assert_eq!(split.kept[0].reason, SERIES_MESSAGE.as_bytes());
+        let Decision::Partial(r) = split.decision() else {
+            panic!()
+        };
+        assert_eq!(
+            message(&r),
+            r#"{"code":"invalid","message":"partial write error (3 accepted): 2 out of 5 lines rejected\n2 lines of new series rejected: Series cardinality exceeds your plan's service quota","line":3}"#
+        );
+        assert_eq!((r.status, r.line), (400, Some(3)));
+    }
+
+    #[test]
+    fn partial_writes_with_parse_errors_and_refused_series() {
+        use crate::partial::Decision;
+        let body = b"cpu,h=a v=1 1\ncpu,h=c v=1 2\nbad\ncpu,h=a v=2 3\n";
+        let (mut split, mut s) = split_noting(body);
+        let whole = split.whole.clone().unwrap();
+        assert_eq!(
+            refuse_series(&mut split, &mut s, &[false, true], 1 << 20),
+            Some(1)
+        );
+        let lines: Vec<_> = split.kept.iter().map(|l| l.line).collect();
+        assert_eq!(lines, [2, 3]);
+        let Decision::Partial(r) = split.decision() else {
+            panic!()
+        };
+        assert_eq!(
+            message(&r),
+            r#"{"code":"invalid","message":"partial write error (2 accepted): 2 out of 4 lines rejected\nunable to parse 'bad': missing fields\n1 lines of new series rejected: Series cardinality exceeds your plan's service quota","line":2}"#
+        );
+        // Removing the first and last lines of the message gives OSS's whole-batch message.
+        assert!(message(&whole)
+            .contains(r#""message":"unable to parse 'bad': missing fields","line":3}"#));
+        // A = 0: the parser's 400 when it rejected a line, else the series 429.
+        let (mut split, mut s) = split_noting(b"bad\ncpu,h=c v=1 2\n");
+        refuse_series(&mut split, &mut s, &[true], 1 << 20);
+        assert_eq!(
+            split.decision(),
+            Decision::Reject(split.whole.clone().unwrap())
+        );
+        let (mut split, mut s) = split_noting(b"cpu,h=c v=1 2\ncpu,h=d v=1 2\n");
+        assert_eq!(
+            refuse_series(&mut split, &mut s, &[true, true], 1 << 20),
+            Some(2)
+        );
+        assert_eq!(
+            split.decision(),
+            Decision::Reject(Rejection::series_quota())
+        );
+        // Nothing refused: nothing changes.
+        let (mut split, mut s) = split_noting(b"cpu,h=c v=1 2\n");
+        assert_eq!(
+            refuse_series(&mut split, &mut s, &[false], 1 << 20),
+            Some(0)
+        );
+        assert_eq!(split.decision(), Decision::Forward);
+        // The bound: lines past it are counted, not kept.
+        let (mut split, mut s) = split_noting(b"cpu,h=c v=1 2\ncpu,h=c v=1 3\ncpu v=1\n");
+        let one = 13 + SERIES_MESSAGE.len() + 32;
+        refuse_series(&mut split, &mut s, &[true, false], one);
+        assert_eq!(
+            (split.rejected, split.kept.len(), split.dropped()),
+            (2, 1, 1)
+        );
     }
 }

@@ -203,7 +203,10 @@ pub(super) async fn store_batch(
     // the writer.
     let mut series = app.guards.quota_series.map(|_| BatchSeries::new());
     let mut partial_answer = None;
-    let mut quarantine = None;
+    // A partial write: its split (the accepted lines apart, as shared bytes), kept for the
+    // series quota, which may move more of them to the rejected side.
+    let mut kept: Option<Kept> = None;
+    let keep = app.quarantine.bytes.min(usize::MAX as u64) as usize;
     let decoded = match partial {
         None => {
             let report = read_batch(&decoded, &time.options(now), app.limits.max_message, |p| {
@@ -219,8 +222,7 @@ pub(super) async fn store_batch(
             decoded
         }
         Some(destination) => {
-            let keep = app.quarantine.bytes.min(usize::MAX as u64) as usize;
-            let (_, split) = linegate_core::partial::split_batch(
+            let (_, mut split) = linegate_core::partial::split_batch(
                 &decoded,
                 &time.options(now),
                 app.limits.max_message,
@@ -232,7 +234,8 @@ pub(super) async fn store_batch(
                     }
                 },
             );
-            match split.decision() {
+            let accepted = Bytes::from(std::mem::take(&mut split.body));
+            let stored = match split.decision() {
                 Decision::Forward => decoded,
                 Decision::Reject(r) => {
                     out.response = reject(r);
@@ -246,59 +249,126 @@ pub(super) async fn store_batch(
                         "partial write"
                     );
                     partial_answer = Some(r);
-                    quarantine = Some(Box::new(store::Quarantined {
-                        bucket_id: bucket.id,
-                        destination,
-                        at_ns: now_ns(),
-                        not_kept: split.dropped(),
-                        lines: split.kept,
-                        bounds: app.quarantine,
-                        stats: app.quarantine_stats.clone(),
-                    }));
-                    Bytes::from(split.body)
+                    accepted.clone()
                 }
+            };
+            // (A batch the parser took whole needs its split only for the series quota.)
+            if partial_answer.is_some() || series.is_some() {
+                kept = Some(Kept {
+                    split,
+                    accepted,
+                    destination,
+                });
             }
+            stored
         }
     };
-    let scan = scanner.finish();
+    let mut scan = scanner.finish();
     out.parse_ms = t_parse.elapsed().as_secs_f64() * 1000.0;
     if scan.points == 0 {
         out.response = served(Answer::no_content());
         return out;
     }
     // 10. Storage; answered only once the commit holding the batch has returned.
-    let compressed = match early {
+    let mut compressed = match early {
         Some(task) if !scan.slow => task.await.ok(),
         _ => (compress && !scan.slow).then(|| app.compression.encode(&decoded)),
     };
-    let points = scan.points;
+    let mut decoded = decoded;
     let g = &app.guards;
-    let quota = (g.quota_write_bytes.is_some() || g.quota_series.is_some()).then(|| QuotaJob {
-        tenant: bucket.org_id,
-        bytes: decoded.len() as u64,
-        now_ms: app.quota_now_ms(),
-        series: g.quota_series.zip(series).map(|(n, s)| (s.hashes, n)),
-    });
-    let (tx, rx) = oneshot::channel();
-    let job = WriteJob {
-        bucket: bucket.rules(),
-        body: decoded,
-        precision,
-        now,
-        scan,
-        compressed,
-        compression: app.compression,
-        quota,
-        reply: tx,
-        quarantine,
+    // A partial write under the series quota may go to the writer more than once: each
+    // time the writer refuses series (and stores nothing), their lines move to the
+    // rejected side and the rest goes again (the quota may have filled meanwhile).
+    let answer = loop {
+        let points = scan.points;
+        let quota = (g.quota_write_bytes.is_some() || g.quota_series.is_some()).then(|| {
+            Box::new(QuotaJob {
+                tenant: bucket.org_id,
+                bytes: decoded.len() as u64,
+                rate: g.quota_write_bytes.is_some(),
+                now_ms: app.quota_now_ms(),
+                series: g
+                    .quota_series
+                    .zip(series.as_ref())
+                    .map(|(n, s)| (s.hashes.clone(), n)),
+                partial: kept.is_some(),
+            })
+        });
+        // The rejected lines to record (a copy when the series quota may move more).
+        let quarantine = match (&mut kept, &partial_answer) {
+            (Some(k), Some(_)) => Some(Box::new(store::Quarantined {
+                bucket_id: bucket.id,
+                destination: k.destination.clone(),
+                at_ns: now_ns(),
+                not_kept: k.split.dropped(),
+                lines: match series {
+                    Some(_) => k.split.kept.clone(),
+                    None => std::mem::take(&mut k.split.kept),
+                },
+                bounds: app.quarantine,
+                stats: app.quarantine_stats.clone(),
+            })),
+            _ => None,
+        };
+        let (tx, rx) = oneshot::channel();
+        let job = WriteJob {
+            bucket: bucket.rules(),
+            body: decoded.clone(),
+            precision,
+            now,
+            scan: std::mem::take(&mut scan),
+            compressed: compressed.take(),
+            compression: app.compression,
+            quota,
+            reply: tx,
+            quarantine,
+        };
+        if let Err(e) = app.store.submit(job) {
+            out.response = internal_write_error(&e);
+            return out;
+        }
+        let t_store = Instant::now();
+        let answer = rx.await;
+        out.store_ms += t_store.elapsed().as_secs_f64() * 1000.0;
+        let mask = match answer {
+            Ok(Err(WriteError::SeriesRefused(mask))) => mask,
+            other => break (other, points),
+        };
+        // D.2 with D.1: the lines of the refused series become rejected lines.
+        let (Some(k), Some(s)) = (kept.as_mut(), series.as_mut()) else {
+            break (Ok(Err(WriteError::Failed("no split to refuse".into()))), 0);
+        };
+        k.split.body = k.accepted.to_vec();
+        let moved = quota::refuse_series(&mut k.split, s, &mask, keep);
+        app.metrics.quota_series_429.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            refused_lines = moved.unwrap_or(0),
+            accepted = k.split.accepted,
+            bucket = bucket.name.as_str(),
+            "series quota: lines of new series rejected"
+        );
+        let r = match (moved, k.split.decision()) {
+            (Some(_), Decision::Partial(r)) => r,
+            (Some(_), Decision::Reject(r)) => {
+                out.response = reject(r);
+                return out;
+            }
+            _ => {
+                out.response = reject(Rejection::series_quota());
+                return out;
+            }
+        };
+        partial_answer = Some(r);
+        k.accepted = Bytes::from(std::mem::take(&mut k.split.body));
+        decoded = k.accepted.clone();
+        let mut scanner = Scanner::new(bucket.rules(), precision, now);
+        read_batch(&decoded, &time.options(now), app.limits.max_message, |p| {
+            scanner.observe(p)
+        });
+        scan = scanner.finish();
+        compressed = (compress && !scan.slow).then(|| app.compression.encode(&decoded));
     };
-    if let Err(e) = app.store.submit(job) {
-        out.response = internal_write_error(&e);
-        return out;
-    }
-    let t_store = Instant::now();
-    let answer = rx.await;
-    out.store_ms = t_store.elapsed().as_secs_f64() * 1000.0;
+    let (answer, points) = answer;
     out.response = match answer {
         Ok(Ok(None)) => {
             out.points = points;
@@ -318,9 +388,19 @@ pub(super) async fn store_batch(
             reject(Rejection::series_quota())
         }
         Ok(Err(WriteError::Failed(e))) => internal_write_error(&e),
-        Err(_) => internal_write_error("the writer stopped"),
+        Ok(Err(WriteError::SeriesRefused(_))) | Err(_) => {
+            internal_write_error("the writer stopped")
+        }
     };
     out
+}
+
+/// A partial write's split while it may still change (see `store_batch`).
+struct Kept {
+    split: linegate_core::partial::Split,
+    /// The accepted lines (the split's body, shared with the job that stores them).
+    accepted: Bytes,
+    destination: Vec<u8>,
 }
 
 pub(super) fn internal_write_error(e: &str) -> Response {

@@ -32,10 +32,17 @@ pub struct QuotaJob {
     pub tenant: u64,
     /// Decoded bytes to count when the batch is stored.
     pub bytes: u64,
+    /// Whether the rate quota is on: only then are the bytes counted (a series quota alone
+    /// spares the writer a read and an upsert per batch).
+    pub rate: bool,
     /// The quota clock (ms of Unix time) when the write arrived: its window counts them.
     pub now_ms: u64,
     /// With `--quota-series`: the batch's distinct series in input order, and the quota.
     pub series: Option<(Vec<u64>, u64)>,
+    /// A partial write (spec D.1): a refused series refuses its lines, not the batch, and
+    /// the writer answers which series (nothing is stored: the HTTP layer moves their lines
+    /// to the rejected ones and sends the rest again).
+    pub partial: bool,
 }
 
 /// Each tenant's usage as last committed: the rate check reads it without waiting for the
@@ -206,4 +213,140 @@ pub(crate) fn count_bytes(
     )?
     .execute(params![to_i(tenant), new.window as i64, new.bytes as i64])?;
     Ok(new)
+}
+
+/// What the series quota costs per step against the check itself, on 5,000-line batches of
+/// known series, with a bucket holding 500k series of a 1M quota (BENCHMARKS.md):
+/// `cargo test --release -p linegate-backend --lib series_quota_cost -- --ignored --nocapture`
+/// (`BENCH_FILE`: line protocol whose first 5,000 lines are one batch; default
+/// /tmp/linegate-bench-data/cpu.lp from `../shared/bench/gen.py`).
+#[cfg(test)]
+mod cost {
+    use super::*;
+    use linegate_core::quota::{series_hash, BatchSeries};
+    use std::time::Instant;
+
+    const KNOWN: u64 = 500_000;
+    const QUOTA: u64 = 1_000_000;
+
+    /// Median of `runs` timings of `f`, in microseconds.
+    fn median(runs: usize, mut f: impl FnMut()) -> f64 {
+        let mut t: Vec<f64> = (0..runs)
+            .map(|_| {
+                let t0 = Instant::now();
+                f();
+                t0.elapsed().as_secs_f64() * 1e6
+            })
+            .collect();
+        t.sort_by(f64::total_cmp);
+        t[runs / 2]
+    }
+
+    fn series_of(body: &[u8]) -> BatchSeries {
+        let mut s = BatchSeries::new();
+        let opts = ParseOptions::new(Precision::Ns, 0);
+        assert!(read_batch(body, &opts, 1 << 20, |p| s.push(p)).is_ok());
+        s
+    }
+
+    #[test]
+    #[ignore]
+    fn series_quota_cost() {
+        let file = std::env::var("BENCH_FILE")
+            .unwrap_or_else(|_| "/tmp/linegate-bench-data/cpu.lp".into());
+        let Ok(text) = std::fs::read(&file) else {
+            eprintln!("SKIPPED: {file} is absent (python3 ../shared/bench/gen.py)");
+            return;
+        };
+        let cpu: Vec<u8> = (text.split_inclusive(|&b| b == b'\n').take(5000))
+            .flatten()
+            .copied()
+            .collect();
+        // 5,000 lines of 5,000 distinct series, each line as long as cpu.lp's.
+        let wide: Vec<u8> = (0..5000)
+            .flat_map(|i| {
+                format!(
+                    "cpu,hostname=host_{i},region=eu-west-1,datacenter=eu-west-1a,rack={},os=Ubuntu16.04LTS,arch=x64,team=SF,service={},service_version=1,service_environment=production usage_user=49i,usage_system=84i,usage_idle=44i,usage_nice=75i,usage_iowait=67i,usage_irq=30i,usage_softirq=39i,usage_steal=47i,usage_guest=45i,usage_guest_nice=3i 1451606400000000000\n",
+                    i % 100,
+                    i % 20
+                )
+                .into_bytes()
+            })
+            .collect();
+        let dir = std::env::temp_dir().join(format!("linegate-quota-cost-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut conn = Connection::open(dir.join("q.db")).unwrap();
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            .unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        // The bucket half full: the batches' series and filler up to 500k.
+        let bucket = 1u64;
+        let mut known: Vec<u64> = series_of(&cpu).hashes;
+        known.extend(series_of(&wide).hashes);
+        let t0 = Instant::now();
+        {
+            let tx = conn.transaction().unwrap();
+            {
+                let mut ins = tx
+                    .prepare("INSERT OR IGNORE INTO quota_series(bucket_id, hash) VALUES (?1, ?2)")
+                    .unwrap();
+                for h in &known {
+                    ins.execute(params![to_i(bucket), *h as i64]).unwrap();
+                }
+                for i in 0..KNOWN - known.len() as u64 {
+                    let h = series_hash(format!("filler,n={i}").as_bytes());
+                    ins.execute(params![to_i(bucket), h as i64]).unwrap();
+                }
+            }
+            tx.execute(
+                "INSERT INTO quota_series_count(bucket_id, count) VALUES (?1, ?2)",
+                params![to_i(bucket), KNOWN as i64],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        eprintln!(
+            "store: {KNOWN} series in {:.1} s",
+            t0.elapsed().as_secs_f64()
+        );
+        let opts = ParseOptions::new(Precision::Ns, 0);
+        let runs = 31;
+        for (name, body) in [("cpu.lp (1,000 series)", &cpu), ("5,000 series", &wide)] {
+            let check = median(runs, || {
+                assert!(read_batch(body, &opts, 1 << 20, |_| {}).is_ok());
+            });
+            let with_hash = median(runs, || {
+                let mut s = BatchSeries::new();
+                assert!(read_batch(body, &opts, 1 << 20, |p| s.push(p)).is_ok());
+            });
+            let hashes = series_of(body).hashes;
+            // The writer's side: savepoint, lookups, count, admission (nothing to add).
+            let mut admit = |cache: &mut SeriesCache| {
+                let tx = conn.transaction().unwrap();
+                tx.execute_batch("SAVEPOINT quota").unwrap();
+                let mut added = Vec::new();
+                let a = admit_series(&tx, cache, bucket, &hashes, QUOTA, &mut added).unwrap();
+                assert_eq!((a.new, a.refused), (0, 0));
+                tx.execute_batch("RELEASE quota").unwrap();
+                tx.commit().unwrap();
+            };
+            let mut warm = SeriesCache::new(SERIES_CACHE);
+            admit(&mut warm);
+            let t_warm = median(runs, || admit(&mut warm));
+            let t_cold = median(runs, || admit(&mut SeriesCache::new(SERIES_CACHE)));
+            let hash = (with_hash - check).max(0.0);
+            eprintln!(
+                "{name}: check {check:.0} µs; series hashing +{hash:.0} µs ({:.1}%); \
+                 admission, cache warm {t_warm:.0} µs ({:.1}%), cold (SQLite) {t_cold:.0} µs ({:.1}%); \
+                 total warm {:.1}%, cold {:.1}%",
+                100.0 * hash / check,
+                100.0 * t_warm / check,
+                100.0 * t_cold / check,
+                100.0 * (hash + t_warm) / check,
+                100.0 * (hash + t_cold) / check,
+            );
+        }
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -16,7 +16,7 @@ pub struct WriteJob {
     /// How bodies are stored (`--compression`).
     pub compression: Compression,
     /// What the batch brings to the write quotas (spec D.2), when they are on.
-    pub quota: Option<QuotaJob>,
+    pub quota: Option<Box<QuotaJob>>,
     /// `Ok(None)`: stored whole; `Ok(Some(message))`: storage's 422 (the kept points are
     /// stored); `Err`: nothing stored.
     pub reply: oneshot::Sender<WriteResult>,
@@ -34,6 +34,9 @@ pub enum WriteError {
     Failed(String),
     /// A new series did not fit the bucket's series quota (spec D.2's 429).
     SeriesQuota,
+    /// A partial write's series that did not fit (one flag per distinct series of the job,
+    /// `Admission::refused_mask`): nothing was stored or added.
+    SeriesRefused(Vec<bool>),
 }
 
 impl From<String> for WriteError {
@@ -287,18 +290,24 @@ fn write_counted(
             let a =
                 admit_series(tx, series, job.bucket.id, hashes, *limit, &mut added).map_err(e)?;
             if a.check().is_err() {
-                return Err(WriteError::SeriesQuota);
+                return Err(match q.partial {
+                    true => WriteError::SeriesRefused(a.refused_mask()),
+                    false => WriteError::SeriesQuota,
+                });
             }
         }
         let stored = write_one(tx, schema, created, job)?;
-        let u = count_bytes(tx, q.tenant, q.now_ms, q.bytes).map_err(e)?;
+        let u = match q.rate {
+            true => Some(count_bytes(tx, q.tenant, q.now_ms, q.bytes).map_err(e)?),
+            false => None,
+        };
         Ok((stored, u))
     };
     match run() {
         Ok((stored, u)) => {
             tx.execute_batch("RELEASE quota").map_err(e)?;
             done.0.extend(added);
-            done.1.push((q.tenant, u));
+            done.1.extend(u.map(|u| (q.tenant, u)));
             Ok(stored)
         }
         Err(err) => {
