@@ -118,3 +118,58 @@ pub extern "C" fn check_gzip_whole(ptr: *const u8, len: usize) -> u32 {
     };
     u32::from(linegate_core::validate(bytes(ptr, len), &opts, |_| {}).status)
 }
+
+/// The structural-byte pass alone (the bitmaps the tokenizer walks).
+#[no_mangle]
+pub extern "C" fn stage_scan(ptr: *const u8, len: usize) -> u64 {
+    linegate_core::stages::scan(bytes(ptr, len))
+}
+
+/// Splitting into lines alone (memchr).
+#[no_mangle]
+pub extern "C" fn stage_lines(ptr: *const u8, len: usize) -> usize {
+    linegate_core::stages::lines(bytes(ptr, len))
+}
+
+/// The number reader alone over the numeric values of the body (found once, then cached).
+#[no_mangle]
+pub extern "C" fn stage_numbers(ptr: *const u8, len: usize) -> u64 {
+    thread_local! {
+        static SPANS: std::cell::RefCell<Vec<(usize, Vec<u32>)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SPANS.with(|s| {
+        let mut s = s.borrow_mut();
+        let k = match s.iter().position(|e| e.0 == ptr as usize) {
+            Some(k) => k,
+            None => {
+                s.push((ptr as usize, linegate_core::stages::numeric_values(bytes(ptr, len))));
+                s.len() - 1
+            }
+        };
+        linegate_core::stages::numbers(bytes(ptr, len), &s[k].1)
+    })
+}
+
+/// zlib-rs inflating the whole body into one buffer of `out_len` bytes.
+#[no_mangle]
+pub extern "C" fn inflate_zlibrs_whole(ptr: *const u8, len: usize, out_len: usize) -> usize {
+    let mut z = zlib_rs::Inflate::new(false, 15);
+    let mut out = vec![0u8; out_len];
+    let _ = z.decompress(deflate_of(bytes(ptr, len)), &mut out, zlib_rs::InflateFlush::Finish);
+    black_box(&out);
+    z.total_out() as usize
+}
+
+/// The plain one-shot check (`validate`).
+#[no_mangle]
+pub extern "C" fn check_plain(ptr: *const u8, len: usize) -> u32 {
+    let opts = ValidateOptions {
+        limits: Limits {
+            max_body: usize::MAX,
+            max_batch: usize::MAX,
+            ..Limits::default()
+        },
+        ..ValidateOptions::default()
+    };
+    u32::from(linegate_core::validate(bytes(ptr, len), &opts, |_| {}).status)
+}

@@ -120,6 +120,9 @@ mod query;
 pub mod quota;
 mod reference;
 mod sort;
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod stages;
 
 pub use batch::{
     read_batch, read_batch_split, read_batch_split_at, read_batch_until, BatchReport, Item, Join,
