@@ -143,6 +143,7 @@ const wasmStages = (d) => {
     "lines (memchr)": () => x.stage_lines(lpP, lp.length),
     "structural pass": () => x.stage_scan(lpP, lp.length),
     numbers: () => x.stage_numbers(lpP, lp.length),
+    "numbers, validity only": () => x.stage_numbers_valid(lpP, lp.length),
     "check plain": () => x.check_plain(lpP, lp.length),
     "check gzip one-shot": () => x.check_gzip_whole(gzP, gz.length),
     "check gzip streamed": () => x.check_gzip_stream(gzP, gz.length),

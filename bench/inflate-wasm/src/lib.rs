@@ -131,9 +131,7 @@ pub extern "C" fn stage_lines(ptr: *const u8, len: usize) -> usize {
     linegate_core::stages::lines(bytes(ptr, len))
 }
 
-/// The number reader alone over the numeric values of the body (found once, then cached).
-#[no_mangle]
-pub extern "C" fn stage_numbers(ptr: *const u8, len: usize) -> u64 {
+fn numeric_values(ptr: *const u8, len: usize, f: impl FnOnce(&[u8], &[u32]) -> u64) -> u64 {
     thread_local! {
         static SPANS: std::cell::RefCell<Vec<(usize, Vec<u32>)>> = const { std::cell::RefCell::new(Vec::new()) };
     }
@@ -146,8 +144,20 @@ pub extern "C" fn stage_numbers(ptr: *const u8, len: usize) -> u64 {
                 s.len() - 1
             }
         };
-        linegate_core::stages::numbers(bytes(ptr, len), &s[k].1)
+        f(bytes(ptr, len), &s[k].1)
     })
+}
+
+/// The number reader alone over the numeric values of the body (found once, then cached).
+#[no_mangle]
+pub extern "C" fn stage_numbers(ptr: *const u8, len: usize) -> u64 {
+    numeric_values(ptr, len, linegate_core::stages::numbers)
+}
+
+/// The same where only validity is asked (the check's reader).
+#[no_mangle]
+pub extern "C" fn stage_numbers_valid(ptr: *const u8, len: usize) -> u64 {
+    numeric_values(ptr, len, linegate_core::stages::numbers_valid)
 }
 
 /// zlib-rs inflating the whole body into one buffer of `out_len` bytes.

@@ -138,7 +138,10 @@ fn main() {
         .iter()
         .map(|d| {
             let f = data.join(format!("{d}.lp"));
-            (*d, std::fs::read(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display())))
+            (
+                *d,
+                std::fs::read(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display())),
+            )
         })
         .collect();
 
@@ -183,13 +186,29 @@ fn main() {
         let lp = &lp[..];
         let spans = stages::numeric_values(lp);
         let probes: Vec<Probe<'_>> = vec![
-            ("inflate, 64 KiB buffer", Box::new(|| inflate_window(&gz) as u64)),
-            ("inflate, whole body", Box::new(|| inflate_whole(&gz, lp.len()) as u64)),
-            ("crc32 zlib-rs", Box::new(|| u64::from(zlib_rs::crc32::crc32(0, lp)))),
-            ("crc32 crc32fast", Box::new(|| u64::from(crc32fast::hash(lp)))),
+            (
+                "inflate, 64 KiB buffer",
+                Box::new(|| inflate_window(&gz) as u64),
+            ),
+            (
+                "inflate, whole body",
+                Box::new(|| inflate_whole(&gz, lp.len()) as u64),
+            ),
+            (
+                "crc32 zlib-rs",
+                Box::new(|| u64::from(zlib_rs::crc32::crc32(0, lp))),
+            ),
+            (
+                "crc32 crc32fast",
+                Box::new(|| u64::from(crc32fast::hash(lp))),
+            ),
             ("lines (memchr)", Box::new(|| stages::lines(lp) as u64)),
             ("structural pass", Box::new(|| stages::scan(lp))),
             ("numbers", Box::new(|| stages::numbers(lp, &spans))),
+            (
+                "numbers, validity only",
+                Box::new(|| stages::numbers_valid(lp, &spans)),
+            ),
             ("check plain", Box::new(|| check(lp, false))),
             ("check gzip one-shot", Box::new(|| check(&gz, true))),
             ("check gzip streamed", Box::new(|| u64::from(streamed(&gz)))),

@@ -64,3 +64,17 @@ pub fn numbers(buf: &[u8], starts: &[u32]) -> u64 {
     }
     acc
 }
+
+/// [`numbers`] where only validity is asked (the check's float reader).
+pub fn numbers_valid(buf: &[u8], starts: &[u32]) -> u64 {
+    let mut acc = 0u64;
+    for &s in starts {
+        acc = acc.wrapping_add(match number::scan_valid(buf, s as usize) {
+            Some((Num::Float(f), e)) => f.to_bits() ^ e as u64,
+            Some((Num::Integer(i), e)) => i as u64 ^ e as u64,
+            Some((Num::Unsigned(u), e)) => u ^ e as u64,
+            None => 1,
+        });
+    }
+    acc
+}

@@ -36,6 +36,9 @@ struct Tally {
     summary: Option<SummaryBuilder>,
     /// The partial-write split (spec Part D.1), when asked for.
     split: Option<Splitter>,
+    /// Someone sees the points (`push_with` and the other `_with` calls): floats are
+    /// converted; otherwise only validated (`Parser::check_only`).
+    values: bool,
 }
 
 impl Tally {
@@ -50,6 +53,9 @@ impl Tally {
         on_point: &mut dyn FnMut(&Point<'_>),
     ) -> (usize, u64) {
         let mut parser = Parser::prefix(bytes, &self.opts, line, eof);
+        if !self.values {
+            parser = parser.check_only();
+        }
         let mut run = Run::default();
         loop {
             let accepted = match parser.next_item() {
@@ -287,6 +293,8 @@ pub struct Checker {
     upstream: Kind,
     /// The first point the upstream could not store as sent.
     refused: Option<Rejection>,
+    /// A caller asked to see the points (see `Tally::values`).
+    values: bool,
 }
 
 impl Checker {
@@ -389,6 +397,7 @@ impl Checker {
                     warnings,
                     summary: extras.summary_buckets.map(|_| SummaryBuilder::new()),
                     split: None,
+                    values: false,
                 };
                 let phase = if gz { Phase::Header } else { Phase::Body };
                 (phase, Some(Lines::new(tally)))
@@ -407,6 +416,7 @@ impl Checker {
             summary_buckets: extras.summary_buckets.unwrap_or(0),
             upstream: Kind::InfluxDb2,
             refused: None,
+            values: false,
         }
     }
 
@@ -456,7 +466,7 @@ impl Checker {
 
     /// Feeds the next bytes of the body.
     pub fn push(&mut self, chunk: &[u8]) {
-        self.push_with(chunk, &mut |_| {});
+        self.push_inner(chunk, &mut |_| {});
     }
 
     /// Feeds the next bytes of the body; `on_point` sees each point parsed from them, in
@@ -465,6 +475,11 @@ impl Checker {
     /// the answer then has no `precision`) has shown points the one-shot check never
     /// parses: discard them then.
     pub fn push_with(&mut self, chunk: &[u8], on_point: &mut dyn FnMut(&Point<'_>)) {
+        self.values = true;
+        self.push_inner(chunk, on_point);
+    }
+
+    fn push_inner(&mut self, chunk: &[u8], on_point: &mut dyn FnMut(&Point<'_>)) {
         if matches!(self.phase, Phase::Done(_)) {
             return;
         }
@@ -535,6 +550,7 @@ impl Checker {
         let Some(lines) = self.lines.as_mut() else {
             return;
         };
+        lines.tally.values |= self.values;
         let Some(dec) = self.gzip.as_mut() else {
             return lines.push(data, on_point);
         };
@@ -555,7 +571,7 @@ impl Checker {
 
     /// Ends the body and gives the answer, equal to the one-shot check's.
     pub fn finish(self) -> Validation {
-        self.finish_with(&mut |_| {})
+        self.finish_all(&mut |_| {}).0
     }
 
     /// [`finish`](Checker::finish), with `on_point` seeing the points of the last lines.
@@ -568,14 +584,16 @@ impl Checker {
     /// it was parsed, or no split was asked for). Its `body` holds the accepted lines not
     /// yet taken.
     pub fn finish_split(self) -> (Validation, Option<Split>) {
-        self.finish_split_with(&mut |_| {})
+        let (v, split, _) = self.finish_all(&mut |_| {});
+        (v, split)
     }
 
     /// [`finish_split`](Checker::finish_split) with `on_point`.
     pub fn finish_split_with(
-        self,
+        mut self,
         on_point: &mut dyn FnMut(&Point<'_>),
     ) -> (Validation, Option<Split>) {
+        self.values = true;
         let (v, split, _) = self.finish_all(on_point);
         (v, split)
     }
@@ -589,6 +607,9 @@ impl Checker {
         if let Phase::Header = self.phase {
             // The body ended inside the first header (or was empty).
             self.decide(Rejection::gzip_header());
+        }
+        if let Some(lines) = self.lines.as_mut() {
+            lines.tally.values |= self.values;
         }
         if let (Some(dec), Some(lines)) = (self.gzip.as_mut(), self.lines.as_mut()) {
             if let Err(e) = dec.finish(&mut |d| lines.push(d, on_point)) {
@@ -628,7 +649,7 @@ impl Checker {
     /// [`finish_request`](Checker::finish_request) and the split asked for with
     /// [`accept_partial`](Checker::accept_partial) (see [`finish_split`](Checker::finish_split)).
     pub fn finish_request_split(self) -> (Verdict, Option<Split>) {
-        let (v, split, _) = self.finish_request_all(&mut |_| {});
+        let (v, split, _) = self.finish_request_inner(&mut |_| {});
         (v, split)
     }
 
@@ -636,6 +657,14 @@ impl Checker {
     /// points of the last lines, and the bytes of the body after gzip decoding (what the
     /// write quota counts, spec D.2).
     pub fn finish_request_all(
+        mut self,
+        on_point: &mut dyn FnMut(&Point<'_>),
+    ) -> (Verdict, Option<Split>, usize) {
+        self.values = true;
+        self.finish_request_inner(on_point)
+    }
+
+    fn finish_request_inner(
         mut self,
         on_point: &mut dyn FnMut(&Point<'_>),
     ) -> (Verdict, Option<Split>, usize) {
