@@ -295,6 +295,8 @@ pub struct Checker {
     refused: Option<Rejection>,
     /// A caller asked to see the points (see `Tally::values`).
     values: bool,
+    /// The callers of the `_with` calls read keys and types only ([`Checker::without_values`]).
+    keys_only: bool,
 }
 
 impl Checker {
@@ -417,6 +419,7 @@ impl Checker {
             upstream: Kind::InfluxDb2,
             refused: None,
             values: false,
+            keys_only: false,
         }
     }
 
@@ -464,6 +467,15 @@ impl Checker {
             .unwrap_or_default()
     }
 
+    /// The points the `_with` calls hand over are read for their keys, tags and field types
+    /// only: a float's value may then be NaN (validated, not converted, as
+    /// [`check_batch`](crate::check_batch) reads it). For callers that note series or types;
+    /// the answer is the same.
+    pub fn without_values(mut self) -> Checker {
+        self.keys_only = true;
+        self
+    }
+
     /// Feeds the next bytes of the body.
     pub fn push(&mut self, chunk: &[u8]) {
         self.push_inner(chunk, &mut |_| {});
@@ -475,7 +487,7 @@ impl Checker {
     /// the answer then has no `precision`) has shown points the one-shot check never
     /// parses: discard them then.
     pub fn push_with(&mut self, chunk: &[u8], on_point: &mut dyn FnMut(&Point<'_>)) {
-        self.values = true;
+        self.values |= !self.keys_only;
         self.push_inner(chunk, on_point);
     }
 
@@ -593,7 +605,7 @@ impl Checker {
         mut self,
         on_point: &mut dyn FnMut(&Point<'_>),
     ) -> (Validation, Option<Split>) {
-        self.values = true;
+        self.values |= !self.keys_only;
         let (v, split, _) = self.finish_all(on_point);
         (v, split)
     }
@@ -660,7 +672,7 @@ impl Checker {
         mut self,
         on_point: &mut dyn FnMut(&Point<'_>),
     ) -> (Verdict, Option<Split>, usize) {
-        self.values = true;
+        self.values |= !self.keys_only;
         self.finish_request_inner(on_point)
     }
 
