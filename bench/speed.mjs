@@ -3,6 +3,7 @@
 // (native and wasm). Not a test: it prints Markdown.
 //
 //   node bench/speed.mjs [--rounds 7] [--gz-mb 5] [--requests 10] [--no-worker] [--no-build]
+//                        [--base-bin OTHER/target/release/linegate]
 //
 // 1. `linegate check` one core ÷ tremor-influx one core, per dataset (50 MB each): linegate
 //    as the whole CLI process on one pass (`LINEGATE_SPLIT_MIN` past the body: one thread),
@@ -37,6 +38,8 @@ const { values: opt } = parseArgs({
     "no-worker": { type: "boolean", default: false },
     "no-build": { type: "boolean", default: false },
     "no-native": { type: "boolean", default: false },
+    // Another build's CLI (e.g. main's), timed interleaved with this one: row 2's "today".
+    "base-bin": { type: "string" },
   },
 });
 const ROUNDS = Number(opt.rounds);
@@ -104,15 +107,23 @@ const nat = (ds, kind, stage) => native.find((r) => r.ds === ds && r.kind === ki
 log("the CLI, whole process, one pass");
 const cliBin = path.join(targetDir, "release/linegate");
 const cli = Object.fromEntries(DATASETS.map((d) => [d, []]));
+const base = Object.fromEntries(DATASETS.map((d) => [d, []]));
+function timeCli(bin, d) {
+  // bash's `time` reads the child's rusage to the millisecond (/usr/bin/time: 10 ms).
+  const out = path.join(DATA, "speed/cli.out");
+  const res = spawnSync("bash", ["-c", 'TIMEFORMAT="%3U %3S"; time "$0" check --format jsonl "$1" > "$2"', bin, path.join(DATA, `${d}.lp`), out], {
+    env: { ...process.env, LINEGATE_SPLIT_MIN: "999999999999" },
+    encoding: "utf8",
+  });
+  const answer = fs.readFileSync(out, "utf8");
+  if (res.status !== 0 || !answer.includes('"status":204')) throw new Error(`CLI ${d}: ${answer.slice(0, 200)} ${res.stderr.slice(0, 200)}`);
+  const [u, s] = res.stderr.trim().split("\n").pop().split(" ").map(Number);
+  return u + s;
+}
 for (let r = 0; r < ROUNDS; r++) {
   for (const d of DATASETS) {
-    const res = spawnSync("/usr/bin/time", ["-f", "%U %S", cliBin, "check", "--format", "jsonl", path.join(DATA, `${d}.lp`)], {
-      env: { ...process.env, LINEGATE_SPLIT_MIN: "999999999999" },
-      encoding: "utf8",
-    });
-    if (!res.stdout.includes('"status":204')) throw new Error(`CLI ${d}: ${res.stdout.slice(0, 200)} ${res.stderr.slice(0, 200)}`);
-    const [u, s] = res.stderr.trim().split("\n").pop().split(" ").map(Number);
-    cli[d].push(u + s);
+    cli[d].push(timeCli(cliBin, d));
+    if (opt["base-bin"]) base[d].push(timeCli(path.resolve(opt["base-bin"]), d));
   }
 }
 
@@ -144,8 +155,8 @@ const wasmStages = (d) => {
     "structural pass": () => x.stage_scan(lpP, lp.length),
     numbers: () => x.stage_numbers(lpP, lp.length),
     "numbers, validity only": () => x.stage_numbers_valid(lpP, lp.length),
-    "check plain": () => x.check_plain(lpP, lp.length),
-    "check gzip one-shot": () => x.check_gzip_whole(gzP, gz.length),
+    "check plain": () => x.check_request(lpP, lp.length, 0),
+    "check gzip one-shot": () => x.check_request(gzP, gz.length, 1),
     "check gzip streamed": () => x.check_gzip_stream(gzP, gz.length),
   };
 };
@@ -207,7 +218,12 @@ for (const d of DATASETS) {
 }
 if (row1.length) console.log(`| 1. \`linegate check\` one core ÷ tremor-influx one core, MB/s: whole process (in-process) ÷ tremor | ${row1.join("<br>")} | tremor-influx 0.13.0-rc.33, in-process | | ≥ 4× each |`);
 const cpuWhole = mb("cpu") / median(cli.cpu);
-console.log(`| 2. \`linegate check\` on cpu, whole process one core | ${f0(cpuWhole)} MB/s | 1,152 MB/s (issue 22) | ${f2(cpuWhole / TODAY_CPU_MBS)}× | ≥ 1.5× |`);
+if (opt["base-bin"]) {
+  const cells = DATASETS.map((d) => `${d}: ${f0(mb(d) / median(cli[d]))} vs ${f0(mb(d) / median(base[d]))} = **${f2(median(base[d]) / median(cli[d]))}×**`);
+  console.log(`| 2. \`linegate check\` whole process one core, this build vs --base-bin, MB/s | ${cells.join("<br>")} | ${opt["base-bin"]} | | ≥ 1.5× on cpu |`);
+} else {
+  console.log(`| 2. \`linegate check\` on cpu, whole process one core | ${f0(cpuWhole)} MB/s | 1,152 MB/s (issue 22) | ${f2(cpuWhole / TODAY_CPU_MBS)}× | ≥ 1.5× |`);
+}
 const row3 = DATASETS.filter(() => native.length).map((d) => {
   const w = mb(d) / (ms(`checkWrite:${d}`) / 1000);
   const n = mb(d) / nat(d, "parse").linegate_s;

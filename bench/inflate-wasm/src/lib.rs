@@ -183,3 +183,23 @@ pub extern "C" fn check_plain(ptr: *const u8, len: usize) -> u32 {
     };
     u32::from(linegate_core::validate(bytes(ptr, len), &opts, |_| {}).status)
 }
+
+/// The whole request check (`check_request`, as `checkWrite` runs it), plain or gzip.
+#[no_mangle]
+pub extern "C" fn check_request(ptr: *const u8, len: usize, gzip: u32) -> u32 {
+    let req = linegate_core::Request {
+        query: b"org=o&bucket=b&precision=ns",
+        authorization: Some(b"Token t"),
+        content_encoding: (gzip != 0).then_some(&b"gzip"[..]),
+        body: bytes(ptr, len),
+    };
+    let limits = Limits {
+        max_body: usize::MAX,
+        max_batch: usize::MAX,
+        ..Limits::default()
+    };
+    match linegate_core::check_request(&req, &limits, 1_700_000_000_123_456_789) {
+        linegate_core::Verdict::Forward { .. } => 204,
+        linegate_core::Verdict::Reject(r) => u32::from(r.status),
+    }
+}
