@@ -140,7 +140,10 @@ fn numeric_values(ptr: *const u8, len: usize, f: impl FnOnce(&[u8], &[u32]) -> u
         let k = match s.iter().position(|e| e.0 == ptr as usize) {
             Some(k) => k,
             None => {
-                s.push((ptr as usize, linegate_core::stages::numeric_values(bytes(ptr, len))));
+                s.push((
+                    ptr as usize,
+                    linegate_core::stages::numeric_values(bytes(ptr, len)),
+                ));
                 s.len() - 1
             }
         };
@@ -165,7 +168,11 @@ pub extern "C" fn stage_numbers_valid(ptr: *const u8, len: usize) -> u64 {
 pub extern "C" fn inflate_zlibrs_whole(ptr: *const u8, len: usize, out_len: usize) -> usize {
     let mut z = zlib_rs::Inflate::new(false, 15);
     let mut out = vec![0u8; out_len];
-    let _ = z.decompress(deflate_of(bytes(ptr, len)), &mut out, zlib_rs::InflateFlush::Finish);
+    let _ = z.decompress(
+        deflate_of(bytes(ptr, len)),
+        &mut out,
+        zlib_rs::InflateFlush::Finish,
+    );
     black_box(&out);
     z.total_out() as usize
 }
