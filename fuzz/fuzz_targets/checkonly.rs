@@ -8,8 +8,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use linegate_core::{
-    check_batch, check_batch_with_values, validate, BatchReport, Checker, ParseOptions,
-    Precision, ValidateOptions,
+    check_batch, check_batch_with_values, validate, BatchReport, Checker, ParseOptions, Precision,
+    ValidateOptions,
 };
 
 fn key(r: &BatchReport) -> String {
@@ -38,7 +38,9 @@ fuzz_target!(|data: &[u8]| {
     );
     let vopts = ValidateOptions::default();
     let mut want_seen = Vec::new();
-    let want = validate(data, &vopts, |p| want_seen.push((p.line(), p.fields().len())));
+    let want = validate(data, &vopts, |p| {
+        want_seen.push((p.line(), p.fields().len()))
+    });
     let piece = 1 + data.first().map_or(0, |&b| b as usize) * 3;
     // Without a callback, and with one that reads keys only (the package's Checker).
     for keys in [false, true] {
