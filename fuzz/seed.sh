@@ -8,7 +8,7 @@ if [ ! -d "$shared/corpus/cases" ]; then
   echo "seed.sh: ../shared/corpus is absent; fuzzing starts from an empty corpus" >&2
   exit 0
 fi
-for t in request differential stream pipeline policies; do
+for t in request differential stream pipeline policies checkonly; do
   mkdir -p "$here/corpus/$t"
   for f in "$shared"/corpus/cases/*/*.lp "$shared"/corpus/cases/*/*.gz; do
     size=$(stat -c %s "$f")

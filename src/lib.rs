@@ -57,11 +57,9 @@ pub fn check_write(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue>
         Err(r) => return to_js(&CheckAnswer::from(Verdict::Reject(r))),
     };
     if !o.is_partial() {
-        return to_js(&CheckAnswer::from(verdict(&p.read(
-            o.now,
-            o.limits.max_message,
-            |_| {},
-        ))));
+        return to_js(&CheckAnswer::from(verdict(
+            &p.check(o.now, o.limits.max_message),
+        )));
     }
     let (report, split) = linegate_core::partial::split_batch(
         &p.body,

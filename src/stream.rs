@@ -43,7 +43,7 @@ impl StreamChecker {
             authorization: o.authorization.as_deref().map(str::as_bytes),
             content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         };
-        let mut c = Checker::for_request_to(&head, &o.limits, o.now, o.upstream);
+        let mut c = Checker::for_request_to(&head, &o.limits, o.now, o.upstream).without_values();
         if o.is_partial() {
             c = c.accept_partial(linegate_core::partial::DEFAULT_KEEP);
         }
@@ -62,7 +62,7 @@ impl StreamChecker {
     pub fn for_batch(opts: JsValue) -> Result<StreamChecker, JsValue> {
         let o = BatchOptions::read(opts, true)?;
         Ok(StreamChecker {
-            inner: Some(Checker::new(&o.core())),
+            inner: Some(Checker::new(&o.core()).without_values()),
             request: false,
             series: None,
             decoded: 0,

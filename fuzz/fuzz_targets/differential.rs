@@ -41,5 +41,8 @@ fuzz_target!(|data: &[u8]| {
         _ => Precision::Ns,
     };
     let opts = ParseOptions::new(precision, 1_700_000_000_123_456_789);
-    assert_eq!(seen(Parser::new(data, &opts)), seen(Parser::reference_only(data, &opts)));
+    assert_eq!(
+        seen(Parser::new(data, &opts)),
+        seen(Parser::reference_only(data, &opts))
+    );
 });

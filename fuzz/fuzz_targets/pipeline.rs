@@ -53,12 +53,20 @@ impl Lookup for Server {
     }
 }
 
-fn run<L: Lookup>(lookup: &mut L, head: &Head<'_>, body: &[u8], limits: &Limits) -> Result<u64, Rejection> {
+fn run<L: Lookup>(
+    lookup: &mut L,
+    head: &Head<'_>,
+    body: &[u8],
+    limits: &Limits,
+) -> Result<u64, Rejection> {
     let admitted = pipeline::admit(head, lookup)?;
     // Step 4 on a prefix must agree with step 4 on the whole body.
     let cut = body.len().min(7);
     if let Ok(pipeline::Prefix::Ready(n)) = admitted.gzip_header(&body[..cut], false) {
-        assert_eq!(admitted.gzip_header(body, true), Ok(pipeline::Prefix::Ready(n)));
+        assert_eq!(
+            admitted.gzip_header(body, true),
+            Ok(pipeline::Prefix::Ready(n))
+        );
     }
     let resolved = admitted.resolve(body, lookup)?;
     let read = resolved.read(body, limits, 1_700_000_000_123_456_789, |_| {})?;
@@ -81,7 +89,11 @@ fuzz_target!(|data: &[u8]| {
     let authorization = parts.next();
     let body = parts.next().unwrap_or_default();
     let head = Head {
-        endpoint: if ctl & 1 == 0 { Endpoint::V2 } else { Endpoint::V1 },
+        endpoint: if ctl & 1 == 0 {
+            Endpoint::V2
+        } else {
+            Endpoint::V1
+        },
         query,
         authorization: authorization.filter(|_| ctl & 2 == 0),
         content_encoding: (ctl & 4 != 0).then_some(&b"gzip"[..]),
@@ -93,7 +105,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let server = run(&mut Server, &head, body, &limits);
     let edge = run(&mut Edge, &head, body, &limits);
-    for r in [&server, &edge].into_iter().filter_map(|r| r.as_ref().err()) {
+    for r in [&server, &edge]
+        .into_iter()
+        .filter_map(|r| r.as_ref().err())
+    {
         well_formed(r);
     }
     match (&server, &edge) {

@@ -17,10 +17,20 @@ fuzz_target!(|body: &[u8]| {
     let opts = ParseOptions::new(Precision::Ns, NOW);
     let whole = read_batch(body, &opts, CAP, |_| {});
     let (report, split) = split_batch(body, &opts, CAP, DEFAULT_KEEP, |_| {});
-    assert_eq!((report.points, report.rejected), (whole.points, whole.rejected));
+    assert_eq!(
+        (report.points, report.rejected),
+        (whole.points, whole.rejected)
+    );
     assert_eq!(report.error_body(), whole.error_body());
-    assert_eq!((split.accepted, split.rejected), (whole.points, whole.rejected));
-    assert_eq!(split.kept.len() as u64, split.rejected, "nothing past the bound here");
+    assert_eq!(
+        (split.accepted, split.rejected),
+        (whole.points, whole.rejected)
+    );
+    assert_eq!(
+        split.kept.len() as u64,
+        split.rejected,
+        "nothing past the bound here"
+    );
 
     // The accepted lines are accepted whole when sent again, each one a point. Spec D.1.1
     // forwards a line from its first byte that is not whitespace; where a line began with
@@ -32,7 +42,11 @@ fuzz_target!(|body: &[u8]| {
         .any(|l| matches!(l.first(), Some(b' ' | b'\t' | 0)));
     if !indented {
         let again = read_batch(&split.body, &opts, CAP, |_| {});
-        assert!(again.is_ok(), "forwarded lines rejected: {:?}", again.error_body());
+        assert!(
+            again.is_ok(),
+            "forwarded lines rejected: {:?}",
+            again.error_body()
+        );
         assert_eq!(again.points, split.accepted);
     }
 
@@ -50,11 +64,21 @@ fuzz_target!(|body: &[u8]| {
     }
 
     if let Some(at) = split_point(body) {
-        assert!(at > 0 && at < body.len() && body[at - 1] == b'\n', "cut at {at}");
+        assert!(
+            at > 0 && at < body.len() && body[at - 1] == b'\n',
+            "cut at {at}"
+        );
         let a = read_batch(&body[..at], &opts, CAP, |_| {});
         let b = read_batch(&body[at..], &opts, CAP, |_| {});
-        assert_eq!(a.points + b.points, whole.points, "a cut inside a logical line");
+        assert_eq!(
+            a.points + b.points,
+            whole.points,
+            "a cut inside a logical line"
+        );
         assert_eq!(a.rejected + b.rejected, whole.rejected);
-        assert!(a.points + a.rejected > 0 && b.points + b.rejected > 0, "an empty half");
+        assert!(
+            a.points + a.rejected > 0 && b.points + b.rejected > 0,
+            "an empty half"
+        );
     }
 });

@@ -65,7 +65,12 @@ fuzz_target!(|data: &[u8]| {
     let mut sizes = Vec::new();
     while !rest.is_empty() {
         let r = next();
-        let n = if r % 8 == 0 { rest.len() } else { 1 + (r as usize >> 3) % 64 }.min(rest.len());
+        let n = if r % 8 == 0 {
+            rest.len()
+        } else {
+            1 + (r as usize >> 3) % 64
+        }
+        .min(rest.len());
         sizes.push(n);
         c.push_with(&rest[..n], &mut see);
         rest = &rest[n..];

@@ -118,3 +118,95 @@ pub extern "C" fn check_gzip_whole(ptr: *const u8, len: usize) -> u32 {
     };
     u32::from(linegate_core::validate(bytes(ptr, len), &opts, |_| {}).status)
 }
+
+/// The structural-byte pass alone (the bitmaps the tokenizer walks).
+#[no_mangle]
+pub extern "C" fn stage_scan(ptr: *const u8, len: usize) -> u64 {
+    linegate_core::stages::scan(bytes(ptr, len))
+}
+
+/// Splitting into lines alone (memchr).
+#[no_mangle]
+pub extern "C" fn stage_lines(ptr: *const u8, len: usize) -> usize {
+    linegate_core::stages::lines(bytes(ptr, len))
+}
+
+fn numeric_values(ptr: *const u8, len: usize, f: impl FnOnce(&[u8], &[u32]) -> u64) -> u64 {
+    thread_local! {
+        static SPANS: std::cell::RefCell<Vec<(usize, Vec<u32>)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SPANS.with(|s| {
+        let mut s = s.borrow_mut();
+        let k = match s.iter().position(|e| e.0 == ptr as usize) {
+            Some(k) => k,
+            None => {
+                s.push((
+                    ptr as usize,
+                    linegate_core::stages::numeric_values(bytes(ptr, len)),
+                ));
+                s.len() - 1
+            }
+        };
+        f(bytes(ptr, len), &s[k].1)
+    })
+}
+
+/// The number reader alone over the numeric values of the body (found once, then cached).
+#[no_mangle]
+pub extern "C" fn stage_numbers(ptr: *const u8, len: usize) -> u64 {
+    numeric_values(ptr, len, linegate_core::stages::numbers)
+}
+
+/// The same where only validity is asked (the check's reader).
+#[no_mangle]
+pub extern "C" fn stage_numbers_valid(ptr: *const u8, len: usize) -> u64 {
+    numeric_values(ptr, len, linegate_core::stages::numbers_valid)
+}
+
+/// zlib-rs inflating the whole body into one buffer of `out_len` bytes.
+#[no_mangle]
+pub extern "C" fn inflate_zlibrs_whole(ptr: *const u8, len: usize, out_len: usize) -> usize {
+    let mut z = zlib_rs::Inflate::new(false, 15);
+    let mut out = vec![0u8; out_len];
+    let _ = z.decompress(
+        deflate_of(bytes(ptr, len)),
+        &mut out,
+        zlib_rs::InflateFlush::Finish,
+    );
+    black_box(&out);
+    z.total_out() as usize
+}
+
+/// The plain one-shot check (`validate`).
+#[no_mangle]
+pub extern "C" fn check_plain(ptr: *const u8, len: usize) -> u32 {
+    let opts = ValidateOptions {
+        limits: Limits {
+            max_body: usize::MAX,
+            max_batch: usize::MAX,
+            ..Limits::default()
+        },
+        ..ValidateOptions::default()
+    };
+    u32::from(linegate_core::validate(bytes(ptr, len), &opts, |_| {}).status)
+}
+
+/// The whole request check (`check_request`, as `checkWrite` runs it), plain or gzip.
+#[no_mangle]
+pub extern "C" fn check_request(ptr: *const u8, len: usize, gzip: u32) -> u32 {
+    let req = linegate_core::Request {
+        query: b"org=o&bucket=b&precision=ns",
+        authorization: Some(b"Token t"),
+        content_encoding: (gzip != 0).then_some(&b"gzip"[..]),
+        body: bytes(ptr, len),
+    };
+    let limits = Limits {
+        max_body: usize::MAX,
+        max_batch: usize::MAX,
+        ..Limits::default()
+    };
+    match linegate_core::check_request(&req, &limits, 1_700_000_000_123_456_789) {
+        linegate_core::Verdict::Forward { .. } => 204,
+        linegate_core::Verdict::Reject(r) => u32::from(r.status),
+    }
+}

@@ -271,12 +271,16 @@ fn main() -> ExitCode {
                     }
                 }
                 Source::Whole(body) => {
-                    let split = !want_points
-                        && !opts.warnings
-                        && progress.is_none()
-                        && body.len() >= split_min;
-                    if split {
+                    let no_points = !want_points && !opts.warnings && progress.is_none();
+                    if no_points && body.len() >= split_min {
                         validate_split(&body, &opts, &on_two_threads)
+                    } else if no_points {
+                        // One thread, but still the path without points (floats only
+                        // validated, not converted: `linegate_core::check_batch`).
+                        validate_split(&body, &opts, &|a, b| {
+                            a();
+                            b();
+                        })
                     } else {
                         validate_with_progress(&body, &opts, on_point, |done, total| {
                             if let Some(pr) = &progress {

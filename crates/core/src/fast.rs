@@ -39,6 +39,9 @@ pub(crate) struct Cache<'a> {
     tmp: Vec<Tag<'a>>,
     /// Where the structural bytes are, 64 bytes at a time.
     pub(crate) structurals: Structurals,
+    /// Only validity is asked (nobody sees the points' values): floats whose acceptance
+    /// does not depend on their value are not converted (`number::scan_valid`).
+    pub(crate) skip_values: bool,
 }
 
 /// Bytewise comparison of short slices, 8 bytes at a time (keys are a few bytes long, and a
@@ -321,7 +324,7 @@ fn parse_with<'a>(
         let c = *body.get(vs)?;
         let class = CLASS[c as usize];
         let (value, end) = if class & NUMBER_START != 0 {
-            let (num, e) = number::scan_fast(body, vs)?;
+            let (num, e) = number::scan(body, vs, !cache.skip_values)?;
             let v = match num {
                 Num::Float(f) => FieldValue::Float(f),
                 Num::Integer(v) => FieldValue::Integer(v),

@@ -8,7 +8,7 @@
 /// Bitmap of the structural bytes (`,` ` ` `=` `\` `"` LF) of `buf[base..base + 64]`: bit k
 /// is set when byte `base + k` is one; bits past the end of `buf` are clear.
 #[inline]
-fn block_mask(buf: &[u8], base: usize) -> u64 {
+pub(crate) fn block_mask(buf: &[u8], base: usize) -> u64 {
     if base + 64 > buf.len() {
         // The tail: classify a zero-padded copy (NUL is not structural).
         let mut tmp = [0u8; 64];

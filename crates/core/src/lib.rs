@@ -120,10 +120,13 @@ mod query;
 pub mod quota;
 mod reference;
 mod sort;
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod stages;
 
 pub use batch::{
-    read_batch, read_batch_split, read_batch_split_at, read_batch_until, BatchReport, Item, Join,
-    Message, ParseOptions, Parser,
+    check_batch, check_batch_with_values, read_batch, read_batch_split, read_batch_split_at,
+    read_batch_until, BatchReport, Item, Join, Message, ParseOptions, Parser,
 };
 pub use error::{ErrorKind, LineError, ReservedTagKey};
 pub use point::{EscapedStr, Field, FieldType, FieldValue, Point, Tag};

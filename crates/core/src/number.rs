@@ -298,7 +298,23 @@ fn exact_float(mant: u64, e10: i64) -> Option<f64> {
 /// hands the line to the reference parser, which gives InfluxDB's exact error (or, for the
 /// rare valid forms declined here, the value).
 #[inline(always)]
-pub(crate) fn scan_fast(buf: &[u8], mut i: usize) -> Option<(Num, usize)> {
+pub(crate) fn scan_fast(buf: &[u8], i: usize) -> Option<(Num, usize)> {
+    scan(buf, i, true)
+}
+
+/// [`scan_fast`] where only validity is asked: a float's value is computed only where
+/// InfluxDB's acceptance depends on it. A float of at most 19 significant digits whose
+/// decimal exponent `e` (value = mantissa · 10^e) is at most 289 is below 10^308, so Go's
+/// `ParseFloat` accepts it (underflow is no error in Go: it gives 0 or a subnormal); such a
+/// float comes back as `Num::Float(f64::NAN)`, a value no valid field has. Everything else
+/// (integers, unsigned, longer or larger floats, every rejection) is exactly `scan_fast`'s.
+#[inline(always)]
+pub(crate) fn scan_valid(buf: &[u8], i: usize) -> Option<(Num, usize)> {
+    scan(buf, i, false)
+}
+
+#[inline(always)]
+pub(crate) fn scan(buf: &[u8], mut i: usize, values: bool) -> Option<(Num, usize)> {
     let start = i;
     let neg = buf.get(i) == Some(&b'-');
     i += neg as usize;
@@ -404,6 +420,9 @@ pub(crate) fn scan_fast(buf: &[u8], mut i: usize) -> Option<(Num, usize)> {
     if !is_end(buf.get(i)) {
         return None;
     }
+    if !values && digits <= 19 && exp - frac_digits as i64 <= 289 {
+        return Some((Num::Float(f64::NAN), i));
+    }
     let exact = if digits <= 19 {
         exact_float(mant, exp - frac_digits as i64)
     } else {
@@ -434,6 +453,73 @@ pub(crate) fn scan_fast(buf: &[u8], mut i: usize) -> Option<(Num, usize)> {
 
 #[cfg(test)]
 mod tests {
+
+    /// The validity-only reader accepts exactly what the full one accepts, ends at the same
+    /// byte, and differs only by giving NaN for a float's value.
+    #[test]
+    fn validity_only_agrees() {
+        let mut cases: Vec<String> = [
+            "0",
+            "-0",
+            "1.5",
+            "45.277914590009466",
+            "-9223372036854775808i",
+            "18446744073709551615u",
+            "1e289",
+            "9999999999999999999e289",
+            "9999999999999999999e290",
+            "1e308",
+            "1.7976931348623157e308",
+            "1.8e308",
+            "17976931348623157e292",
+            "179769313486231580793e288",
+            "1e-400",
+            "0e99999",
+            "1e99999",
+            "-1e-99999",
+            "12345678901234567890.5",
+            "1.",
+            ".5",
+            "1e",
+            "1e+",
+            "1.5x",
+            "--1",
+            "0.000000000000000000000000000001",
+            "123456789012345678901234567890",
+            "1E5",
+            "1e+0010",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for d in 1..=21 {
+            for e in [
+                -330i32, -30, -1, 0, 1, 30, 268, 269, 270, 288, 289, 290, 291, 300, 308, 309,
+            ] {
+                let m = "9".repeat(d);
+                cases.push(format!("{m}e{e}"));
+                cases.push(format!("{}.{}e{e}", &m[..1], &m[1..]));
+                cases.push(format!("-1{}e{e}", "7".repeat(d - 1)));
+            }
+        }
+        for c in &cases {
+            for tail in ["", ",", " ", "\n"] {
+                let b = format!("{c}{tail}");
+                let full = scan_fast(b.as_bytes(), 0);
+                let valid = scan_valid(b.as_bytes(), 0);
+                match (full, valid) {
+                    (None, None) => {}
+                    (Some((Num::Float(_), e1)), Some((Num::Float(v), e2))) => {
+                        assert_eq!(e1, e2, "{b:?}");
+                        if !v.is_nan() {
+                            assert_eq!(full.map(|x| x.0), valid.map(|x| x.0), "{b:?}");
+                        }
+                    }
+                    (a, b2) => assert_eq!(a, b2, "{b:?}"),
+                }
+            }
+        }
+    }
     use super::*;
 
     fn fast(s: &str) -> Option<Num> {

@@ -37,6 +37,9 @@ struct Tally {
     summary: Option<SummaryBuilder>,
     /// The partial-write split (spec Part D.1), when asked for.
     split: Option<Splitter>,
+    /// Someone sees the points (`push_with` and the other `_with` calls): floats are
+    /// converted; otherwise only validated (`Parser::check_only`).
+    values: bool,
 }
 
 impl Tally {
@@ -51,6 +54,9 @@ impl Tally {
         on_point: &mut dyn FnMut(&Point<'_>),
     ) -> (usize, u64) {
         let mut parser = Parser::prefix(bytes, &self.opts, line, eof);
+        if !self.values {
+            parser = parser.check_only();
+        }
         let mut run = Run::default();
         loop {
             let accepted = match parser.next_item() {
@@ -291,6 +297,10 @@ pub struct Checker {
     /// The clock the upstream's rules read (ns; VictoriaMetrics drops points more than two
     /// days ahead of it).
     upstream_now: i64,
+    /// A caller asked to see the points (see `Tally::values`).
+    values: bool,
+    /// The callers of the `_with` calls read keys and types only ([`Checker::without_values`]).
+    keys_only: bool,
 }
 
 impl Checker {
@@ -394,6 +404,7 @@ impl Checker {
                     warnings,
                     summary: extras.summary_buckets.map(|_| SummaryBuilder::new()),
                     split: None,
+                    values: false,
                 };
                 let phase = if gz { Phase::Header } else { Phase::Body };
                 (phase, Some(Lines::new(tally)))
@@ -413,6 +424,8 @@ impl Checker {
             upstream: Kind::InfluxDb2,
             refused: None,
             upstream_now: 0,
+            values: false,
+            keys_only: false,
         }
     }
 
@@ -460,9 +473,18 @@ impl Checker {
             .unwrap_or_default()
     }
 
+    /// The points the `_with` calls hand over are read for their keys, tags and field types
+    /// only: a float's value may then be NaN (validated, not converted, as
+    /// [`check_batch`](crate::check_batch) reads it). For callers that note series or types;
+    /// the answer is the same.
+    pub fn without_values(mut self) -> Checker {
+        self.keys_only = true;
+        self
+    }
+
     /// Feeds the next bytes of the body.
     pub fn push(&mut self, chunk: &[u8]) {
-        self.push_with(chunk, &mut |_| {});
+        self.push_inner(chunk, &mut |_| {});
     }
 
     /// Feeds the next bytes of the body; `on_point` sees each point parsed from them, in
@@ -471,6 +493,11 @@ impl Checker {
     /// the answer then has no `precision`) has shown points the one-shot check never
     /// parses: discard them then.
     pub fn push_with(&mut self, chunk: &[u8], on_point: &mut dyn FnMut(&Point<'_>)) {
+        self.values |= !self.keys_only;
+        self.push_inner(chunk, on_point);
+    }
+
+    fn push_inner(&mut self, chunk: &[u8], on_point: &mut dyn FnMut(&Point<'_>)) {
         if matches!(self.phase, Phase::Done(_)) {
             return;
         }
@@ -541,6 +568,7 @@ impl Checker {
         let Some(lines) = self.lines.as_mut() else {
             return;
         };
+        lines.tally.values |= self.values;
         let Some(dec) = self.gzip.as_mut() else {
             return lines.push(data, on_point);
         };
@@ -561,7 +589,7 @@ impl Checker {
 
     /// Ends the body and gives the answer, equal to the one-shot check's.
     pub fn finish(self) -> Validation {
-        self.finish_with(&mut |_| {})
+        self.finish_all(&mut |_| {}).0
     }
 
     /// [`finish`](Checker::finish), with `on_point` seeing the points of the last lines.
@@ -574,14 +602,16 @@ impl Checker {
     /// it was parsed, or no split was asked for). Its `body` holds the accepted lines not
     /// yet taken.
     pub fn finish_split(self) -> (Validation, Option<Split>) {
-        self.finish_split_with(&mut |_| {})
+        let (v, split, _) = self.finish_all(&mut |_| {});
+        (v, split)
     }
 
     /// [`finish_split`](Checker::finish_split) with `on_point`.
     pub fn finish_split_with(
-        self,
+        mut self,
         on_point: &mut dyn FnMut(&Point<'_>),
     ) -> (Validation, Option<Split>) {
+        self.values |= !self.keys_only;
         let (v, split, _) = self.finish_all(on_point);
         (v, split)
     }
@@ -595,6 +625,9 @@ impl Checker {
         if let Phase::Header = self.phase {
             // The body ended inside the first header (or was empty).
             self.decide(Rejection::gzip_header());
+        }
+        if let Some(lines) = self.lines.as_mut() {
+            lines.tally.values |= self.values;
         }
         if let (Some(dec), Some(lines)) = (self.gzip.as_mut(), self.lines.as_mut()) {
             if let Err(e) = dec.finish(&mut |d| lines.push(d, on_point)) {
@@ -634,7 +667,7 @@ impl Checker {
     /// [`finish_request`](Checker::finish_request) and the split asked for with
     /// [`accept_partial`](Checker::accept_partial) (see [`finish_split`](Checker::finish_split)).
     pub fn finish_request_split(self) -> (Verdict, Option<Split>) {
-        let (v, split, _) = self.finish_request_all(&mut |_| {});
+        let (v, split, _) = self.finish_request_inner(&mut |_| {});
         (v, split)
     }
 
@@ -642,6 +675,14 @@ impl Checker {
     /// points of the last lines, and the bytes of the body after gzip decoding (what the
     /// write quota counts, spec D.2).
     pub fn finish_request_all(
+        mut self,
+        on_point: &mut dyn FnMut(&Point<'_>),
+    ) -> (Verdict, Option<Split>, usize) {
+        self.values |= !self.keys_only;
+        self.finish_request_inner(on_point)
+    }
+
+    fn finish_request_inner(
         mut self,
         on_point: &mut dyn FnMut(&Point<'_>),
     ) -> (Verdict, Option<Split>, usize) {

@@ -75,6 +75,12 @@ impl Prepared<'_> {
     ) -> BatchReport {
         crate::batch::read_batch(&self.body, &self.time.options(now), max_message, on_point)
     }
+
+    /// [`read`](Prepared::read) without points ([`check_batch`](crate::check_batch)): the
+    /// same report, the floats validated rather than converted.
+    pub fn check(&self, now: i64, max_message: usize) -> BatchReport {
+        crate::batch::check_batch(&self.body, &self.time.options(now), max_message)
+    }
 }
 
 fn prepare_with<'a, L: Lookup>(
@@ -138,7 +144,7 @@ pub fn verdict(report: &BatchReport) -> Verdict {
 /// The whole check of a live `/api/v2/write` request: forward or reject (spec Part A).
 pub fn check_request(req: &Request<'_>, limits: &Limits, now: i64) -> Verdict {
     match prepare(Endpoint::V2, req, limits) {
-        Ok(p) => verdict(&p.read(now, limits.max_message, |_| {})),
+        Ok(p) => verdict(&p.check(now, limits.max_message)),
         Err(r) => Verdict::Reject(r),
     }
 }
