@@ -239,6 +239,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         started: SystemTime::now(),
         relay_cursor,
         relays,
+        refuse_kinds: refuse_kinds(&opts.upstream),
         guards: opts.guards,
         budget: body::Budget::new(opts.guards.max_inflight_bytes),
         throttle: auth::Throttle::new(opts.guards.auth_fail_burst, opts.guards.auth_fail_delay),
@@ -256,6 +257,17 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     tracing::info!(%addr, data = %opts.data.display(), "listening");
     server::run(listener, http::router(app), opts.guards, conns, shutdown()).await;
     Ok(())
+}
+
+/// The distinct kinds among `upstreams` whose rules refuse points (all but `influxdb2`).
+fn refuse_kinds(upstreams: &[relay::RelayConfig]) -> Vec<linegate_core::upstream::Kind> {
+    let mut kinds = Vec::new();
+    for u in upstreams {
+        if u.kind != linegate_core::upstream::Kind::InfluxDb2 && !kinds.contains(&u.kind) {
+            kinds.push(u.kind);
+        }
+    }
+    kinds
 }
 
 async fn shutdown() {

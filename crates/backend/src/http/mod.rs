@@ -71,6 +71,10 @@ pub struct App {
     pub relay_cursor: Option<Arc<std::sync::atomic::AtomicI64>>,
     /// Each upstream's relay (labelled series, one per `--upstream`).
     pub relays: Vec<Arc<crate::metrics::UpstreamStats>>,
+    /// The kinds of the relay's upstreams that refuse or lose some valid points (core's
+    /// `upstream::refuse_point`): a write holding one is refused before it is stored, as
+    /// the Worker's edge refuses it. Empty (no screening at all) without such an upstream.
+    pub refuse_kinds: Vec<linegate_core::upstream::Kind>,
     pub guards: Guards,
     /// Request-body bytes all requests may hold together.
     pub budget: Budget,

@@ -5,6 +5,7 @@ use super::*;
 use crate::store::{QuotaJob, WriteError};
 use linegate_core::partial::Decision;
 use linegate_core::quota::{self, BatchSeries};
+use linegate_core::upstream;
 
 pub(super) struct Outcome {
     response: Response,
@@ -207,6 +208,11 @@ pub(super) async fn store_batch(
     // series quota, which may move more of them to the rejected side.
     let mut kept: Option<Kept> = None;
     let keep = app.quarantine.bytes.min(usize::MAX as u64) as usize;
+    // The relay's upstreams' rules, in the same pass (nothing to do without such an
+    // upstream): the first point one of them would refuse or lose, as the Worker's edge
+    // finds it (its clock: the server's, not the truncated one of the storage).
+    let (kinds, upstream_now) = (&app.refuse_kinds[..], app.now());
+    let mut refused: Option<Rejection> = None;
     let decoded = match partial {
         None => {
             let report = read_batch(&decoded, &time.options(now), app.limits.max_message, |p| {
@@ -214,8 +220,12 @@ pub(super) async fn store_batch(
                 if let Some(s) = &mut series {
                     s.push(p);
                 }
+                if !kinds.is_empty() && refused.is_none() {
+                    refused = refuse(kinds, p, upstream_now);
+                }
             });
-            if let Some(r) = pipeline::parse_rejection(&report) {
+            // A parse error answers first, as the Worker's Checker has it.
+            if let Some(r) = pipeline::parse_rejection(&report).or(refused) {
                 out.response = reject(r);
                 return out;
             }
@@ -232,15 +242,25 @@ pub(super) async fn store_batch(
                     if let Some(s) = &mut series {
                         s.push(p);
                     }
+                    if !kinds.is_empty() && refused.is_none() {
+                        refused = refuse(kinds, p, upstream_now);
+                    }
                 },
             );
             let accepted = Bytes::from(std::mem::take(&mut split.body));
             let stored = match split.decision() {
-                Decision::Forward => decoded,
                 Decision::Reject(r) => {
                     out.response = reject(r);
                     return out;
                 }
+                // A point of an accepted line an upstream would refuse or lose: the whole
+                // batch is refused, nothing stored, as the Worker's Checker refuses a
+                // partial write whose lines all parse (it has no per-line rule for these).
+                _ if refused.is_some() => {
+                    out.response = reject(refused.expect("checked"));
+                    return out;
+                }
+                Decision::Forward => decoded,
                 Decision::Partial(r) => {
                     tracing::info!(
                         accepted = split.accepted,
@@ -393,6 +413,13 @@ pub(super) async fn store_batch(
         }
     };
     out
+}
+
+/// The first refusal of `p` by one of the upstream `kinds` (core's `upstream::refuse_point`).
+fn refuse(kinds: &[upstream::Kind], p: &linegate_core::Point<'_>, now: i64) -> Option<Rejection> {
+    kinds
+        .iter()
+        .find_map(|&k| upstream::refuse_point(k, p, now))
 }
 
 /// A partial write's split while it may still change (see `store_batch`).
