@@ -113,7 +113,10 @@ fn relay_to_influxdb1() {
                 "org=o&bucket=b&precision=ms",
                 b"u,host=u x=1 1\nu,host=u x=1u 2\n",
             );
-            assert_refused(&r, r#"line 2: field "x" is an unsigned integer, which InfluxDB 1.x cannot store"#);
+            assert_refused(
+                &r,
+                r#"line 2: field "x" is an unsigned integer, which InfluxDB 1.x cannot store"#,
+            );
         }
         if i == 20 {
             db.kill();
@@ -164,7 +167,10 @@ fn relay_to_influxdb1() {
     }
     assert_eq!(seen, want);
     let v = db.influxql("d", "SELECT count(x) FROM u");
-    assert!(v["results"][0]["series"].is_null(), "nothing of the refused write: {v}");
+    assert!(
+        v["results"][0]["series"].is_null(),
+        "nothing of the refused write: {v}"
+    );
     let dl = dead_letters(&s.data);
     assert_eq!(dl.len(), 1, "{dl:?}");
     assert!(
@@ -192,7 +198,9 @@ fn relay_to_influxdb1() {
         let v = db.influxql("d", "SELECT f FROM d.nope.m");
         v["results"][0]["series"][0]["values"][0][1].as_f64() == Some(1.0)
     });
-    wait_for(10, "the replayed one gone", || dead_letters(&s.data).is_empty());
+    wait_for(10, "the replayed one gone", || {
+        dead_letters(&s.data).is_empty()
+    });
     let (ok, _, err) = support::run(&["dead-letters", "--data", data, "drop"]);
     assert!(ok, "{err}");
     assert!(dead_letters(&s.data).is_empty());
@@ -513,7 +521,11 @@ fn relay_to_two_upstreams() {
             r#"line 2: field "x" is an unsigned integer"#,
         ),
     ] {
-        let r = s.write("tok", &format!("org=o&bucket=b&precision=ms{q}"), body.as_bytes());
+        let r = s.write(
+            "tok",
+            &format!("org=o&bucket=b&precision=ms{q}"),
+            body.as_bytes(),
+        );
         assert_refused(&r, why);
     }
     let want = (batches * per) as u64;
