@@ -528,7 +528,18 @@ fn relay_to_two_upstreams() {
         );
         assert_refused(&r, why);
     }
-    let want = (batches * per) as u64;
+    // v1's `/write` too.
+    let body = format!("q x=-.5 {t0}\n");
+    let auth = [("Authorization", "Token tok")];
+    let r = s.request("POST", "/write?db=b&precision=ms", &auth, body.as_bytes());
+    assert_refused(
+        &r,
+        r#"line 1: field "x" has a number with a leading or trailing dot"#,
+    );
+    let body = format!("m f=0.25,i=0i,ok=true {}\n", t0 - 1);
+    let r = s.request("POST", "/write?db=b&precision=ms", &auth, body.as_bytes());
+    assert_eq!(r.status, 204, "{}", r.text());
+    let want = (batches * per) as u64 + 1;
     let count = || {
         let v = db.influxql("b", "SELECT count(f) FROM m");
         v["results"][0]["series"][0]["values"][0][1]
