@@ -693,6 +693,12 @@ impl Checker {
             }
             on_point(p);
         });
+        // A partial write holding a point the upstream would refuse or lose is refused whole
+        // (there is no per-line rule for these), as linegate-backend refuses it: otherwise
+        // the point would be forwarded with the accepted lines and lost behind a 2xx.
+        if split.is_some() && refused.is_some() {
+            return (Verdict::Reject(refused.expect("checked")), None, decoded);
+        }
         let verdict = match v.code {
             // The body is good line protocol, but the upstream would refuse or lose a point.
             None if refused.is_some() => Verdict::Reject(refused.expect("checked")),

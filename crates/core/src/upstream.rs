@@ -546,6 +546,41 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_write_holding_a_refused_point_is_refused_whole() {
+        use crate::{Checker, Limits, Verdict};
+        let head = Head {
+            endpoint: Endpoint::V2,
+            query: b"org=o&bucket=b",
+            authorization: Some(b"Token t"),
+            content_encoding: None,
+        };
+        let split = |kind, body: &[u8]| {
+            let mut c =
+                Checker::for_request_to(&head, &Limits::default(), 0, kind).accept_partial(1000);
+            c.push(body);
+            c.finish_request_split()
+        };
+        // A line that does not parse and an accepted line VictoriaMetrics would store as 0:
+        // nothing goes (the accepted lines would carry the loss behind a 2xx).
+        let (v, s) = split(
+            Kind::VictoriaMetrics,
+            b"m a=1 1000000000\nbad\nm x=.5 1000000000\n",
+        );
+        assert!(s.is_none());
+        let Verdict::Reject(r) = v else {
+            panic!("forwarded")
+        };
+        assert_eq!((r.status, r.line), (400, Some(3)));
+        // The same body in front of InfluxDB 2 is an ordinary partial write.
+        let (_, s) = split(
+            Kind::InfluxDb2,
+            b"m a=1 1000000000\nbad\nm x=.5 1000000000\n",
+        );
+        let s = s.expect("split");
+        assert_eq!((s.accepted, s.rejected), (2, 1));
+    }
+
+    #[test]
     fn influxdb1_answers() {
         let k = Kind::InfluxDb1;
         assert_eq!(read_answer(k, 204, b""), Reading::Stored);
