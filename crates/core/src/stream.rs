@@ -696,8 +696,8 @@ impl Checker {
         // A partial write holding a point the upstream would refuse or lose is refused whole
         // (there is no per-line rule for these), as linegate-backend refuses it: otherwise
         // the point would be forwarded with the accepted lines and lost behind a 2xx.
-        if split.is_some() && refused.is_some() {
-            return (Verdict::Reject(refused.expect("checked")), None, decoded);
+        if let (Some(_), Some(r)) = (&split, &refused) {
+            return (Verdict::Reject(r.clone()), None, decoded);
         }
         let verdict = match v.code {
             // The body is good line protocol, but the upstream would refuse or lose a point.
