@@ -10,27 +10,35 @@
 import type {
   AcceptedValidation,
   Credentials,
+  DeadLetterReason,
   Diagnostic,
   ErrorCode,
   ErrorHeaders,
   Forward as CheckForward,
   PartialWrite as CheckPartialWrite,
+  Precision,
   Reject,
   RejectedLine,
   RejectedValidation,
+  SeriesQuotaReject,
   Summary,
+  UpstreamKind,
   Warning,
 } from "./types.js";
 export type {
   AcceptedValidation,
   Credentials,
+  DeadLetterReason,
   Diagnostic,
   ErrorCode,
   ErrorHeaders,
+  Precision,
   Reject,
   RejectedLine,
   RejectedValidation,
+  SeriesQuotaReject,
   Summary,
+  UpstreamKind,
   Warning,
 } from "./types.js";
 
@@ -115,8 +123,6 @@ export type PartialRequest = CheckWriteRequest & { acceptPartial: AcceptPartial 
 export function checkWrite(req: PartialRequest): PartialVerdict;
 export function checkWrite(req: CheckWriteRequest): Verdict;
 
-/** What an edge forwards to: InfluxDB OSS v2 (as linegate), InfluxDB 1.x, or VictoriaMetrics. */
-export type UpstreamKind = "influxdb2" | "influxdb1" | "victoriametrics";
 
 /** Where a checked v2 write goes on an upstream of another kind, and the Authorization to send (null: none). */
 export type UpstreamWrite = { path: string; authorization: string | null };
@@ -157,7 +163,6 @@ export function credentialsCheck(
 export type Text = string | Uint8Array;
 
 
-export type Precision = "ns" | "us" | "ms" | "s";
 
 /** Narrow on `action` (or `status`): an accepted batch has no headers, code or line. */
 export type Validation = AcceptedValidation | RejectedValidation;
@@ -279,7 +284,7 @@ export class Checker<R extends Validation | Verdict | PartialVerdict = Validatio
    * verdict is made again (its `series`: those left, to admit again); null when the write
    * is not partial (answer the series 429).
    */
-  refuseSeries(refused: ArrayLike<number>): PartialWrite | Reject | null;
+  refuseSeries(refused: ArrayLike<number>): PartialWrite | Reject | SeriesQuotaReject | null;
   /** Frees the wasm memory now (an unfinished check is dropped). */
   free(): void;
   /** `using c = new Checker()` frees it at the end of the block. */
@@ -429,7 +434,6 @@ export type DeliveryAttempt = ({ status: number; retryAfter?: string | null } | 
   random?: number;
   policy?: DeliveryPolicy;
 };
-export type DeadLetterReason = "refused" | "too-large" | "undecodable" | "gave-up";
 /** What to do with the batch; `history` is what to keep for its next attempt. */
 export type DeliveryDecision =
   | { action: "delivered"; history: DeliveryHistory }

@@ -3,13 +3,30 @@
 // test -p linegate --features ts --test dts` writes it again; index.d.ts re-exports
 // these types.
 
-import type { Precision, Text } from "./index.js";
+import type { Text } from "./index.js";
 
 /**
  * InfluxDB's error codes, as in the body's `code` and the `X-Platform-Error-Code`
- * header (`linegate_core::answers::WRITE_CHECK_ANSWERS`).
+ * header: the write check's (`linegate_core::answers::WRITE_CHECK_ANSWERS`) and the
+ * series quota's.
  */
-export type ErrorCode = "invalid" | "unauthorized" | "not found" | "request too large" | "too many requests" | "internal error";
+export type ErrorCode = "invalid" | "unauthorized" | "not found" | "request too large" | "internal error" | "too many requests";
+
+/**
+ * A timestamp precision, as the `precision` parameter names it (`Precision::ALL`).
+ */
+export type Precision = "ns" | "us" | "ms" | "s";
+
+/**
+ * What an edge forwards to: InfluxDB OSS v2 (as linegate), InfluxDB 1.x, or
+ * VictoriaMetrics (`upstream::Kind::ALL`).
+ */
+export type UpstreamKind = "influxdb2" | "influxdb1" | "victoriametrics";
+
+/**
+ * Why a stored batch became a dead letter (`delivery::DeadReason::ALL`).
+ */
+export type DeadLetterReason = "refused" | "too-large" | "undecodable" | "gave-up";
 
 /**
  * The headers of an error answer.
@@ -19,7 +36,7 @@ export type ErrorHeaders<C extends ErrorCode = ErrorCode> = { "Content-Type": "a
 /**
  * The statuses of a rejected write (`linegate_core::answers::WRITE_CHECK_ANSWERS`).
  */
-export type RejectStatus = 400 | 401 | 404 | 413 | 429 | 500;
+export type RejectStatus = 400 | 401 | 404 | 413 | 500;
 
 /**
  * A partial write's status: the parse errors' (`Rejection::parse_errors`).
@@ -36,11 +53,7 @@ export type PartialCode = "invalid";
  * error code and the first rejected line (parse errors; else null). Its TypeScript
  * (`Forward`, `Reject`, `PartialWrite` in `npm/types.d.ts`) is generated from it.
  */
-export type CheckAnswer = { "action": "forward", points: number, lines: number, } | { "action": "reject", 
-/**
- * 429: the series quota (`Checker.refuseSeries`).
- */
-status: RejectStatus, 
+export type CheckAnswer = { "action": "forward", points: number, lines: number, } | { "action": "reject", status: RejectStatus, 
 /**
  * InfluxDB's error code (also the X-Platform-Error-Code header).
  */
@@ -84,6 +97,12 @@ export type Forward = Extract<CheckAnswer, { "action": "forward" }>;
  * A write to answer instead of forwarding.
  */
 export type Reject = Extract<CheckAnswer, { "action": "reject" }>;
+
+/**
+ * The series quota's 429 (spec D.2, `Rejection::series_quota`), as
+ * `Checker.refuseSeries` answers it.
+ */
+export type SeriesQuotaReject = Omit<Reject, "status" | "code" | "headers" | "line"> & { status: 429, code: "too many requests", headers: ErrorHeaders<"too many requests">, line: null, };
 
 /**
  * A partial write (spec Part D.1): send `forward` (the accepted lines, plain: no

@@ -165,7 +165,6 @@ pub(crate) enum CheckAnswer {
         lines: f64,
     },
     Reject {
-        /// 429: the series quota (`Checker.refuseSeries`).
         #[cfg_attr(feature = "ts", ts(as = "RejectStatus"))]
         status: u16,
         /// InfluxDB's error code (also the X-Platform-Error-Code header).
@@ -468,8 +467,13 @@ macro_rules! ts_union {
 #[cfg(feature = "ts")]
 ts_union! {
     /// InfluxDB's error codes, as in the body's `code` and the `X-Platform-Error-Code`
-    /// header (`linegate_core::answers::WRITE_CHECK_ANSWERS`).
-    ErrorCode = linegate_core::answers::WRITE_CHECK_ANSWERS.iter().map(|a| format!("{:?}", a.1))
+    /// header: the write check's (`linegate_core::answers::WRITE_CHECK_ANSWERS`) and the
+    /// series quota's.
+    ErrorCode = linegate_core::answers::WRITE_CHECK_ANSWERS
+        .iter()
+        .map(|a| a.1)
+        .chain([linegate_core::answers::Rejection::series_quota().code])
+        .map(|c| format!("{c:?}"))
 }
 
 #[cfg(feature = "ts")]
@@ -493,6 +497,29 @@ ts_union! {
         "{:?}",
         linegate_core::answers::Rejection::parse_errors(Vec::new(), None).code
     ))
+}
+
+#[cfg(feature = "ts")]
+ts_union! {
+    /// A timestamp precision, as the `precision` parameter names it (`Precision::ALL`).
+    Precision = linegate_core::Precision::ALL.iter().map(|p| format!("{:?}", p.as_str()))
+}
+
+#[cfg(feature = "ts")]
+ts_union! {
+    /// What an edge forwards to: InfluxDB OSS v2 (as linegate), InfluxDB 1.x, or
+    /// VictoriaMetrics (`upstream::Kind::ALL`).
+    UpstreamKind = linegate_core::upstream::Kind::ALL
+        .iter()
+        .map(|k| format!("{:?}", k.as_str()))
+}
+
+#[cfg(feature = "ts")]
+ts_union! {
+    /// Why a stored batch became a dead letter (`delivery::DeadReason::ALL`).
+    DeadLetterReason = linegate_core::delivery::DeadReason::ALL
+        .iter()
+        .map(|r| format!("{:?}", r.as_str()))
 }
 
 /// A warning's kind in TypeScript: the union of core's names (`WarningKind::name`).
@@ -760,7 +787,7 @@ pub fn typescript() -> String {
          // of answers by tests/dts.rs: do not edit. `LINEGATE_DTS_WRITE=npm/types.d.ts cargo\n\
          // test -p linegate --features ts --test dts` writes it again; index.d.ts re-exports\n\
          // these types.\n\n\
-         import type { Precision, Text } from \"./index.js\";\n",
+         import type { Text } from \"./index.js\";\n",
     );
     // The header an error answer carries, from core's list (`answers::error_headers`): the
     // error code's own value is the type parameter.
@@ -801,8 +828,21 @@ pub fn typescript() -> String {
         union(BATCH_CHECK_ANSWERS.iter().map(|a| a.0.to_string())),
     );
     let doc = |text: &str| Some(format!("/**\n * {text}\n */\n"));
+    let quota = linegate_core::answers::Rejection::series_quota();
+    let quota_reject =
+        format!(
+        "type SeriesQuotaReject = Omit<Reject, \"status\" | \"code\" | \"headers\" | \"line\"> & \
+         {{ status: {}, code: {:?}, headers: ErrorHeaders<{:?}>, line: {}, }};",
+        quota.status,
+        quota.code,
+        quota.code,
+        quota.line.map_or("null".to_string(), |_| "number".to_string()),
+    );
     for (docs, decl) in [
         (ErrorCode::docs(), ErrorCode::decl()),
+        (Precision::docs(), Precision::decl()),
+        (UpstreamKind::docs(), UpstreamKind::decl()),
+        (DeadLetterReason::docs(), DeadLetterReason::decl()),
         (doc("The headers of an error answer."), headers),
         (RejectStatus::docs(), RejectStatus::decl()),
         (PartialStatus::docs(), PartialStatus::decl()),
@@ -815,6 +855,13 @@ pub fn typescript() -> String {
         (
             doc("A write to answer instead of forwarding."),
             variant("Reject", "reject"),
+        ),
+        (
+            doc(
+                "The series quota's 429 (spec D.2, `Rejection::series_quota`), as\n \
+                 * `Checker.refuseSeries` answers it.",
+            ),
+            quota_reject,
         ),
         (
             doc(
