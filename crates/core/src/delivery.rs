@@ -148,14 +148,6 @@ pub enum DeadReason {
 }
 
 impl DeadReason {
-    /// Every reason (the package's TypeScript `DeadLetterReason` lists their names).
-    pub const ALL: [DeadReason; 4] = [
-        DeadReason::Refused,
-        DeadReason::TooLarge,
-        DeadReason::Undecodable,
-        DeadReason::GaveUp,
-    ];
-
     /// Its name in logs, the admin views and the package: `refused`, `too-large`,
     /// `undecodable`, `gave-up`.
     pub fn as_str(self) -> &'static str {
@@ -378,6 +370,17 @@ fn imf_fixdate_ms(v: &[u8]) -> Option<u64> {
         && s < 61;
     let secs = days * 86_400 + h * 3600 + m * 60 + s;
     (valid && secs >= 0).then(|| secs as u64 * 1000)
+}
+
+// After the code, as answers.rs's tables: no line the wasm refers to moved.
+impl DeadReason {
+    /// Every reason (the package's TypeScript `DeadLetterReason` lists their names).
+    pub const ALL: [DeadReason; 4] = [
+        DeadReason::Refused,
+        DeadReason::TooLarge,
+        DeadReason::Undecodable,
+        DeadReason::GaveUp,
+    ];
 }
 
 #[cfg(test)]
