@@ -17,6 +17,7 @@ import type {
   Forward as CheckForward,
   PartialWrite as CheckPartialWrite,
   Precision,
+  RateAnswer,
   Reject,
   RejectedLine,
   RejectedValidation,
@@ -33,6 +34,7 @@ export type {
   ErrorCode,
   ErrorHeaders,
   Precision,
+  RateAnswer,
   Reject,
   RejectedLine,
   RejectedValidation,
@@ -385,12 +387,6 @@ export function quotaNames(req: Omit<CheckWriteRequest, "body" | "now" | "limits
 
 /** A tenant's count: the window's start (seconds of Unix time) and the bytes in it. */
 export type RateUsage = { window: number; bytes: number };
-/** The 429 of the rate quota: with `Retry-After` (whole seconds to the window's end). */
-export type RateAnswer = {
-  status: 429;
-  headers: { "Content-Type": "application/json; charset=utf-8"; "X-Platform-Error-Code": "too many requests"; "Retry-After": string };
-  body: string;
-};
 /** null (go on), or the 429 when `usage` is at or above `limit` at `nowMs` (default: now). */
 export function checkRate(tenant: string, usage: RateUsage | null | undefined, limit: number, nowMs?: number): RateAnswer | null;
 /** The usage after `bytes` more were stored at `nowMs` (a count of an older window starts over). */

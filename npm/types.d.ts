@@ -159,6 +159,12 @@ line: number | null,
 precision: Precision | null, };
 
 /**
+ * The 429 of the rate quota (`Rejection::rate_quota`): with `Retry-After` (whole
+ * seconds to the window's end).
+ */
+export type RateAnswer = { status: 429, headers: { "Content-Type": "application/json; charset=utf-8", "X-Platform-Error-Code": "too many requests", "Retry-After": string, }, body: string, };
+
+/**
  * A rejected line, explained.
  */
 export type Diagnostic = { 

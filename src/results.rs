@@ -828,6 +828,30 @@ pub fn typescript() -> String {
         union(BATCH_CHECK_ANSWERS.iter().map(|a| a.0.to_string())),
     );
     let doc = |text: &str| Some(format!("/**\n * {text}\n */\n"));
+    // The rate quota's 429 as core makes it; a header whose value differs between two
+    // answers (`Retry-After`) is a string.
+    let rate_answer = {
+        use linegate_core::answers::Rejection;
+        let (a, b) = (
+            Rejection::rate_quota(b"t", 1),
+            Rejection::rate_quota(b"t", 2),
+        );
+        let fields: Vec<String> = (a.headers().into_iter().zip(b.headers()))
+            .map(|((name, x), (_, y))| {
+                let value = if x == y {
+                    format!("{x:?}")
+                } else {
+                    "string".into()
+                };
+                format!("{name:?}: {value}, ")
+            })
+            .collect();
+        format!(
+            "type RateAnswer = {{ status: {}, headers: {{ {}}}, body: string, }};",
+            a.status,
+            fields.concat()
+        )
+    };
     let quota = linegate_core::answers::Rejection::series_quota();
     let quota_reject =
         format!(
@@ -876,6 +900,13 @@ pub fn typescript() -> String {
             JsValidation::decl(),
         ),
         (doc("A batch InfluxDB would accept (204)."), validations),
+        (
+            doc(
+                "The 429 of the rate quota (`Rejection::rate_quota`): with `Retry-After` (whole\n \
+                 * seconds to the window's end).",
+            ),
+            rate_answer,
+        ),
         (JsDiagnostic::docs(), JsDiagnostic::decl()),
         (JsWarning::docs(), JsWarning::decl()),
         (JsSummary::docs(), JsSummary::decl()),
