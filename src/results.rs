@@ -1,7 +1,9 @@
 //! What crosses back to JS: verdicts, validations, diagnostics, warnings and summaries, as
 //! typed data. Every field a JS caller needs is its own field (`line`, `code`, …): nothing
-//! is meant to be read back out of a body or a message. `npm/index.d.ts` declares these
-//! shapes; `tests/node/dts-drift.test.mjs` fails when the two disagree.
+//! is meant to be read back out of a body or a message. Their TypeScript (`npm/types.d.ts`,
+//! which `npm/index.d.ts` re-exports) is generated from these types and core's tables of
+//! answers by `typescript` (`tests/dts.rs` fails when the file and they differ);
+//! `tests/node/dts-drift.test.mjs` checks real answers against the declared types.
 
 use linegate_core::diagnostics::{Diagnostic, Summary, Warning};
 use linegate_core::limits::EXCERPT_MAX;
