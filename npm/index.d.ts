@@ -2,11 +2,47 @@
 // @types/node: the few platform types used are declared below as empty interfaces that
 // merge with the real ones when a lib declares them. The result types match what the wasm
 // side (src/results.rs) serializes; tests/node/dts-drift.test.mjs fails when they drift.
-// Diagnostic, Warning, Summary, RejectedLine and Credentials are generated from the Rust
-// types (types.d.ts; tests/dts.rs fails when it and the Rust types differ).
+// The data types of the answers (verdicts, validations, diagnostics, warnings, summaries,
+// credentials, error codes and headers) are generated from the Rust types and core's tables
+// of answers (types.d.ts; tests/dts.rs fails when it and the Rust types differ). The rest,
+// the API of api.js (functions, classes, options, JSDoc), is written here.
 
-import type { Credentials, Diagnostic, RejectedLine, Summary, Warning } from "./types.js";
-export type { Credentials, Diagnostic, RejectedLine, Summary, Warning } from "./types.js";
+import type {
+  AcceptedValidation,
+  Credentials,
+  DeadLetterReason,
+  Diagnostic,
+  ErrorCode,
+  ErrorHeaders,
+  Forward as CheckForward,
+  PartialWrite as CheckPartialWrite,
+  Precision,
+  RateAnswer,
+  Reject,
+  RejectedLine,
+  RejectedValidation,
+  SeriesQuotaReject,
+  Summary,
+  UpstreamKind,
+  Warning,
+} from "./types.js";
+export type {
+  AcceptedValidation,
+  Credentials,
+  DeadLetterReason,
+  Diagnostic,
+  ErrorCode,
+  ErrorHeaders,
+  Precision,
+  RateAnswer,
+  Reject,
+  RejectedLine,
+  RejectedValidation,
+  SeriesQuotaReject,
+  Summary,
+  UpstreamKind,
+  Warning,
+} from "./types.js";
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -34,61 +70,22 @@ export type Limits = {
   maxMessage?: number | bigint | undefined;
 };
 
-/** InfluxDB's error codes, as in the body's `code` and the `X-Platform-Error-Code` header. */
-export type ErrorCode = "invalid" | "unauthorized" | "not found" | "request too large" | "internal error" | "too many requests";
-
-export type ErrorHeaders<C extends ErrorCode = ErrorCode> = {
-  "Content-Type": "application/json; charset=utf-8";
-  "X-Platform-Error-Code": C;
-};
-
-export type Forward = {
-  action: "forward";
-  points: number;
-  lines: number;
+/** What `Checker.forRequest` adds to a write that goes on (api.js): the write quotas' extras. */
+type QuotaExtras = {
   /** With `Checker.forRequest({ ..., series: true })`: the batch's distinct series (16 hex digits each, input order), for the series quota. */
   series?: string[];
   /** With `Checker.forRequest({ ..., decoded: true })` (or `series`): the body's bytes after gzip decoding. */
   decoded?: number;
 };
-export type Reject = {
-  action: "reject";
-  /** 429: the series quota (`Checker.refuseSeries`). */
-  status: 400 | 401 | 404 | 413 | 429 | 500;
-  /** InfluxDB's error code (also the X-Platform-Error-Code header). */
-  code: ErrorCode;
-  /** The first rejected line, for parse errors (it is also in the body); null otherwise. */
-  line: number | null;
-  /** The response headers, ready for `new Response(body, { status, headers })`. */
-  headers: ErrorHeaders;
-  /** The exact response body. */
-  body: string;
-};
+/** A write to forward as it is. */
+export type Forward = CheckForward & QuotaExtras;
 /**
  * A partial write (spec Part D.1): send `forward` (the accepted lines, plain: no
  * Content-Encoding, same path and query) and, once it is stored, answer with `status`,
- * `headers` and `body`; keep `rejectedLines`.
+ * `headers` and `body`; keep `rejectedLines`. `series` and `decoded`: as `Forward`'s, of
+ * the accepted lines.
  */
-export type PartialWrite = {
-  action: "partial";
-  status: 400;
-  code: "invalid";
-  /** The first rejected line (it is also in the body). */
-  line: number;
-  headers: ErrorHeaders<"invalid">;
-  /** The answer to give once `forward` is stored. */
-  body: string;
-  accepted: number;
-  rejected: number;
-  forward: Uint8Array;
-  /** The rejected lines (up to 64 MiB of them; `rejected` counts them all). */
-  rejectedLines: RejectedLine[];
-  /** What the rejected lines are recorded under: the path and query string without `u` and `p`. */
-  destination: string;
-  /** As `Forward`'s: the series of the accepted lines, and the body's decoded size. */
-  series?: string[];
-  decoded?: number;
-};
+export type PartialWrite = CheckPartialWrite & QuotaExtras;
 export type Verdict = Forward | Reject;
 /** What a check with `acceptPartial` gives: a Verdict, or a partial write. */
 export type PartialVerdict = Verdict | PartialWrite;
@@ -128,8 +125,6 @@ export type PartialRequest = CheckWriteRequest & { acceptPartial: AcceptPartial 
 export function checkWrite(req: PartialRequest): PartialVerdict;
 export function checkWrite(req: CheckWriteRequest): Verdict;
 
-/** What an edge forwards to: InfluxDB OSS v2 (as linegate), InfluxDB 1.x, or VictoriaMetrics. */
-export type UpstreamKind = "influxdb2" | "influxdb1" | "victoriametrics";
 
 /** Where a checked v2 write goes on an upstream of another kind, and the Authorization to send (null: none). */
 export type UpstreamWrite = { path: string; authorization: string | null };
@@ -170,47 +165,6 @@ export function credentialsCheck(
 export type Text = string | Uint8Array;
 
 
-export type Precision = "ns" | "us" | "ms" | "s";
-
-type Explained = {
-  /** Points in the batch (of the accepted lines, when some are rejected). */
-  points: number;
-  lines: number;
-  /** Lines rejected (the diagnostics list is capped like the message; this is the total). */
-  rejected: number;
-  diagnostics: Diagnostic[];
-  warnings: Warning[];
-  warningsTotal: number;
-  summary: Summary | null;
-};
-
-/** A batch InfluxDB would accept (204). */
-export type AcceptedValidation = Explained & {
-  action: "forward";
-  status: 204;
-  headers: null;
-  body: "";
-  code: null;
-  line: null;
-  /** The precision used. */
-  precision: Precision;
-};
-
-/** A batch InfluxDB would reject, with its exact answer. */
-export type RejectedValidation = Explained & {
-  action: "reject";
-  status: 400 | 413 | 500;
-  /** The error response headers. */
-  headers: ErrorHeaders<"invalid" | "request too large" | "internal error">;
-  /** The exact response body. */
-  body: string;
-  /** InfluxDB's error code. */
-  code: "invalid" | "request too large" | "internal error";
-  /** First rejected line, for parse errors; null otherwise. */
-  line: number | null;
-  /** The precision used; null when the request failed before (bad precision, gzip, size). */
-  precision: Precision | null;
-};
 
 /** Narrow on `action` (or `status`): an accepted batch has no headers, code or line. */
 export type Validation = AcceptedValidation | RejectedValidation;
@@ -332,7 +286,7 @@ export class Checker<R extends Validation | Verdict | PartialVerdict = Validatio
    * verdict is made again (its `series`: those left, to admit again); null when the write
    * is not partial (answer the series 429).
    */
-  refuseSeries(refused: ArrayLike<number>): PartialWrite | Reject | null;
+  refuseSeries(refused: ArrayLike<number>): PartialWrite | Reject | SeriesQuotaReject | null;
   /** Frees the wasm memory now (an unfinished check is dropped). */
   free(): void;
   /** `using c = new Checker()` frees it at the end of the block. */
@@ -433,12 +387,6 @@ export function quotaNames(req: Omit<CheckWriteRequest, "body" | "now" | "limits
 
 /** A tenant's count: the window's start (seconds of Unix time) and the bytes in it. */
 export type RateUsage = { window: number; bytes: number };
-/** The 429 of the rate quota: with `Retry-After` (whole seconds to the window's end). */
-export type RateAnswer = {
-  status: 429;
-  headers: { "Content-Type": "application/json; charset=utf-8"; "X-Platform-Error-Code": "too many requests"; "Retry-After": string };
-  body: string;
-};
 /** null (go on), or the 429 when `usage` is at or above `limit` at `nowMs` (default: now). */
 export function checkRate(tenant: string, usage: RateUsage | null | undefined, limit: number, nowMs?: number): RateAnswer | null;
 /** The usage after `bytes` more were stored at `nowMs` (a count of an older window starts over). */
@@ -482,7 +430,6 @@ export type DeliveryAttempt = ({ status: number; retryAfter?: string | null } | 
   random?: number;
   policy?: DeliveryPolicy;
 };
-export type DeadLetterReason = "refused" | "too-large" | "undecodable" | "gave-up";
 /** What to do with the batch; `history` is what to keep for its next attempt. */
 export type DeliveryDecision =
   | { action: "delivered"; history: DeliveryHistory }

@@ -1,8 +1,168 @@
-// Generated from the Rust types of src/results.rs (ts-rs) by tests/dts.rs: do not
-// edit. `LINEGATE_DTS_WRITE=npm/types.d.ts cargo test -p linegate --features ts
-// --test dts` writes it again; index.d.ts re-exports these types.
+// Generated from the Rust types of src/results.rs (ts-rs) and linegate-core's tables
+// of answers by tests/dts.rs: do not edit. `LINEGATE_DTS_WRITE=npm/types.d.ts cargo
+// test -p linegate --features ts --test dts` writes it again; index.d.ts re-exports
+// these types.
 
 import type { Text } from "./index.js";
+
+/**
+ * InfluxDB's error codes, as in the body's `code` and the `X-Platform-Error-Code`
+ * header: the write check's (`linegate_core::answers::WRITE_CHECK_ANSWERS`) and the
+ * series quota's.
+ */
+export type ErrorCode = "invalid" | "unauthorized" | "not found" | "request too large" | "internal error" | "too many requests";
+
+/**
+ * A timestamp precision, as the `precision` parameter names it (`Precision::ALL`).
+ */
+export type Precision = "ns" | "us" | "ms" | "s";
+
+/**
+ * What an edge forwards to: InfluxDB OSS v2 (as linegate), InfluxDB 1.x, or
+ * VictoriaMetrics (`upstream::Kind::ALL`).
+ */
+export type UpstreamKind = "influxdb2" | "influxdb1" | "victoriametrics";
+
+/**
+ * Why a stored batch became a dead letter (`delivery::DeadReason::ALL`).
+ */
+export type DeadLetterReason = "refused" | "too-large" | "undecodable" | "gave-up";
+
+/**
+ * The headers of an error answer.
+ */
+export type ErrorHeaders<C extends ErrorCode = ErrorCode> = { "Content-Type": "application/json; charset=utf-8", "X-Platform-Error-Code": C, };
+
+/**
+ * The statuses of a rejected write (`linegate_core::answers::WRITE_CHECK_ANSWERS`).
+ */
+export type RejectStatus = 400 | 401 | 404 | 413 | 500;
+
+/**
+ * A partial write's status: the parse errors' (`Rejection::parse_errors`).
+ */
+export type PartialStatus = 400;
+
+/**
+ * A partial write's error code: the parse errors'.
+ */
+export type PartialCode = "invalid";
+
+/**
+ * `checkWrite`'s answer: `forward`, or `reject` with the exact answer and, as data, the
+ * error code and the first rejected line (parse errors; else null). Its TypeScript
+ * (`Forward`, `Reject`, `PartialWrite` in `npm/types.d.ts`) is generated from it.
+ */
+export type CheckAnswer = { "action": "forward", points: number, lines: number, } | { "action": "reject", status: RejectStatus, 
+/**
+ * InfluxDB's error code (also the X-Platform-Error-Code header).
+ */
+code: ErrorCode, 
+/**
+ * The first rejected line, for parse errors (it is also in the body); null otherwise.
+ */
+line: number | null, 
+/**
+ * The response headers, ready for `new Response(body, { status, headers })`.
+ */
+headers: ErrorHeaders, 
+/**
+ * The exact response body.
+ */
+body: string, } | { "action": "partial", status: PartialStatus, code: PartialCode, 
+/**
+ * The first rejected line (it is also in the body): a partial write has one.
+ */
+line: number, headers: ErrorHeaders<PartialCode>, 
+/**
+ * The answer to give once `forward` is stored.
+ */
+body: string, accepted: number, rejected: number, forward: Uint8Array, 
+/**
+ * The rejected lines (up to 64 MiB of them; `rejected` counts them all).
+ */
+rejectedLines: Array<RejectedLine>, 
+/**
+ * What the rejected lines are recorded under: the path and query string without
+ * `u` and `p`.
+ */
+destination: string, };
+
+/**
+ * A write to forward as it is.
+ */
+export type Forward = Extract<CheckAnswer, { "action": "forward" }>;
+
+/**
+ * A write to answer instead of forwarding.
+ */
+export type Reject = Extract<CheckAnswer, { "action": "reject" }>;
+
+/**
+ * The series quota's 429 (spec D.2, `Rejection::series_quota`), as
+ * `Checker.refuseSeries` answers it.
+ */
+export type SeriesQuotaReject = Omit<Reject, "status" | "code" | "headers" | "line"> & { status: 429, code: "too many requests", headers: ErrorHeaders<"too many requests">, line: null, };
+
+/**
+ * A partial write (spec Part D.1): send `forward` (the accepted lines, plain: no
+ * Content-Encoding, same path and query) and, once it is stored, answer with
+ * `status`, `headers` and `body`; keep `rejectedLines`.
+ */
+export type PartialWrite = Extract<CheckAnswer, { "action": "partial" }>;
+
+/**
+ * What a batch's validation explains beyond InfluxDB's answer.
+ */
+export type Explained = { 
+/**
+ * Points in the batch (of the accepted lines, when some are rejected).
+ */
+points: number, lines: number, 
+/**
+ * Lines rejected (the diagnostics list is capped like the message; this is the total).
+ */
+rejected: number, diagnostics: Array<Diagnostic>, warnings: Array<Warning>, warningsTotal: number, summary: Summary | null, };
+
+/**
+ * A batch InfluxDB would accept (204).
+ */
+export type AcceptedValidation = Explained & { action: "forward", status: 204, headers: null, body: "", code: null, line: null, 
+/**
+ * The precision used.
+ */
+precision: Precision, };
+
+/**
+ * A batch InfluxDB would reject, with its exact answer.
+ */
+export type RejectedValidation = Explained & { action: "reject", status: 400 | 413 | 500, 
+/**
+ * The error response headers.
+ */
+headers: ErrorHeaders<"invalid" | "request too large" | "internal error">, 
+/**
+ * The exact response body.
+ */
+body: string, 
+/**
+ * InfluxDB's error code.
+ */
+code: "invalid" | "request too large" | "internal error", 
+/**
+ * First rejected line, for parse errors; null otherwise.
+ */
+line: number | null, 
+/**
+ * The precision used; null when the request failed before (bad precision, gzip, size).
+ */
+precision: Precision | null, };
+
+/**
+ * The 429 of the rate quota (`Rejection::rate_quota`): with `Retry-After` (whole
+ * seconds to the window's end).
+ */
+export type RateAnswer = { status: 429, headers: { "Content-Type": "application/json; charset=utf-8", "X-Platform-Error-Code": "too many requests", "Retry-After": string, }, body: string, };
 
 /**
  * A rejected line, explained.

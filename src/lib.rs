@@ -7,8 +7,8 @@
 //! - [`options`]: the options objects, read and validated here once (the JS side passes
 //!   what the user gave);
 //! - [`results`]: verdicts, validations and diagnostics as typed JS objects (the shapes
-//!   `npm/index.d.ts` declares; `tests/node/dts-drift.test.mjs` checks the two agree, and
-//!   the leaf types are generated from these structs: `npm/types.d.ts`, `tests/dts.rs`);
+//!   of `npm/types.d.ts`, generated from these types and core's tables by `tests/dts.rs`;
+//!   `tests/node/dts-drift.test.mjs` checks real answers against them);
 //! - [`columns`]: the parsed points as flat arrays, and their field-type codes;
 //! - [`progress`]: progress callbacks and cancellation (`AbortSignal`, `onProgress` → false);
 //! - [`answers`]: InfluxDB's answers to requests the doors answer themselves;

@@ -1,7 +1,9 @@
 //! What crosses back to JS: verdicts, validations, diagnostics, warnings and summaries, as
 //! typed data. Every field a JS caller needs is its own field (`line`, `code`, …): nothing
-//! is meant to be read back out of a body or a message. `npm/index.d.ts` declares these
-//! shapes; `tests/node/dts-drift.test.mjs` fails when the two disagree.
+//! is meant to be read back out of a body or a message. Their TypeScript (`npm/types.d.ts`,
+//! which `npm/index.d.ts` re-exports) is generated from these types and core's tables of
+//! answers by `typescript` (`tests/dts.rs` fails when the file and they differ);
+//! `tests/node/dts-drift.test.mjs` checks real answers against the declared types.
 
 use linegate_core::diagnostics::{Diagnostic, Summary, Warning};
 use linegate_core::limits::EXCERPT_MAX;
@@ -148,32 +150,58 @@ impl ToJs for ErrorHeaders {
 }
 
 /// `checkWrite`'s answer: `forward`, or `reject` with the exact answer and, as data, the
-/// error code and the first rejected line (parse errors; else null).
+/// error code and the first rejected line (parse errors; else null). Its TypeScript
+/// (`Forward`, `Reject`, `PartialWrite` in `npm/types.d.ts`) is generated from it.
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(
+        tag = "action",
+        rename_all = "lowercase",
+        rename_all_fields = "camelCase"
+    )
+)]
 pub(crate) enum CheckAnswer {
     Forward {
         points: f64,
         lines: f64,
     },
     Reject {
+        #[cfg_attr(feature = "ts", ts(as = "RejectStatus"))]
         status: u16,
+        /// InfluxDB's error code (also the X-Platform-Error-Code header).
+        #[cfg_attr(feature = "ts", ts(as = "ErrorCode"))]
         code: &'static str,
+        /// The first rejected line, for parse errors (it is also in the body); null otherwise.
         line: Option<f64>,
+        /// The response headers, ready for `new Response(body, { status, headers })`.
+        #[cfg_attr(feature = "ts", ts(type = "ErrorHeaders"))]
         headers: ErrorHeaders,
+        /// The exact response body.
         body: String,
     },
     /// A partial write (spec Part D.1): forward `forward` (plain, no Content-Encoding), and
     /// once it is stored answer `status`/`headers`/`body`; `rejectedLines` are to be kept.
     Partial {
+        #[cfg_attr(feature = "ts", ts(as = "PartialStatus"))]
         status: u16,
+        #[cfg_attr(feature = "ts", ts(as = "PartialCode"))]
         code: &'static str,
+        /// The first rejected line (it is also in the body): a partial write has one.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         line: Option<f64>,
+        #[cfg_attr(feature = "ts", ts(type = "ErrorHeaders<PartialCode>"))]
         headers: ErrorHeaders,
+        /// The answer to give once `forward` is stored.
         body: String,
         accepted: f64,
         rejected: f64,
+        #[cfg_attr(feature = "ts", ts(type = "Uint8Array"))]
         forward: Bytes,
+        /// The rejected lines (up to 64 MiB of them; `rejected` counts them all).
         rejected_lines: Vec<JsRejectedLine>,
-        /// What the rejected lines are recorded under: path and query without `u`, `p`.
+        /// What the rejected lines are recorded under: the path and query string without
+        /// `u` and `p`.
         destination: String,
     },
 }
@@ -399,6 +427,103 @@ pub(crate) struct JsWarning {
     message: String,
 }
 
+/// `a | b | c`.
+#[cfg(feature = "ts")]
+fn union(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join(" | ")
+}
+
+/// A TypeScript union named `$name`, of the literals `$members` gives (from core's tables).
+#[cfg(feature = "ts")]
+macro_rules! ts_union {
+    ($(#[doc = $doc:literal])* $name:ident = $members:expr) => {
+        $(#[doc = $doc])*
+        pub(crate) struct $name;
+
+        impl ts_rs::TS for $name {
+            type WithoutGenerics = Self;
+            type OptionInnerType = Self;
+            fn docs() -> Option<String> {
+                let lines: Vec<&str> = vec![$($doc),*];
+                Some(format!("/**\n *{}\n */\n", lines.join("\n *")))
+            }
+            fn name() -> String {
+                stringify!($name).to_string()
+            }
+            fn inline() -> String {
+                union($members)
+            }
+            fn inline_flattened() -> String {
+                Self::inline()
+            }
+            fn decl() -> String {
+                format!("type {} = {};", stringify!($name), Self::inline())
+            }
+            fn decl_concrete() -> String {
+                Self::decl()
+            }
+        }
+    };
+}
+
+#[cfg(feature = "ts")]
+ts_union! {
+    /// InfluxDB's error codes, as in the body's `code` and the `X-Platform-Error-Code`
+    /// header: the write check's (`linegate_core::answers::WRITE_CHECK_ANSWERS`) and the
+    /// series quota's.
+    ErrorCode = linegate_core::answers::WRITE_CHECK_ANSWERS
+        .iter()
+        .map(|a| a.1)
+        .chain([linegate_core::answers::Rejection::series_quota().code])
+        .map(|c| format!("{c:?}"))
+}
+
+#[cfg(feature = "ts")]
+ts_union! {
+    /// The statuses of a rejected write (`linegate_core::answers::WRITE_CHECK_ANSWERS`).
+    RejectStatus = linegate_core::answers::WRITE_CHECK_ANSWERS.iter().map(|a| a.0.to_string())
+}
+
+#[cfg(feature = "ts")]
+ts_union! {
+    /// A partial write's status: the parse errors' (`Rejection::parse_errors`).
+    PartialStatus = std::iter::once(
+        linegate_core::answers::Rejection::parse_errors(Vec::new(), None).status.to_string()
+    )
+}
+
+#[cfg(feature = "ts")]
+ts_union! {
+    /// A partial write's error code: the parse errors'.
+    PartialCode = std::iter::once(format!(
+        "{:?}",
+        linegate_core::answers::Rejection::parse_errors(Vec::new(), None).code
+    ))
+}
+
+#[cfg(feature = "ts")]
+ts_union! {
+    /// A timestamp precision, as the `precision` parameter names it (`Precision::ALL`).
+    Precision = linegate_core::Precision::ALL.iter().map(|p| format!("{:?}", p.as_str()))
+}
+
+#[cfg(feature = "ts")]
+ts_union! {
+    /// What an edge forwards to: InfluxDB OSS v2 (as linegate), InfluxDB 1.x, or
+    /// VictoriaMetrics (`upstream::Kind::ALL`).
+    UpstreamKind = linegate_core::upstream::Kind::ALL
+        .iter()
+        .map(|k| format!("{:?}", k.as_str()))
+}
+
+#[cfg(feature = "ts")]
+ts_union! {
+    /// Why a stored batch became a dead letter (`delivery::DeadReason::ALL`).
+    DeadLetterReason = linegate_core::delivery::DeadReason::ALL
+        .iter()
+        .map(|r| format!("{:?}", r.as_str()))
+}
+
 /// A warning's kind in TypeScript: the union of core's names (`WarningKind::name`).
 #[cfg(feature = "ts")]
 pub(crate) struct WarningName;
@@ -566,17 +691,33 @@ impl From<Summary> for JsSummary {
 }
 
 /// `validate`'s answer: the verdict as `checkWrite` shapes it (with `status` 204, no headers
-/// and an empty body when accepted) plus what linegate explains beyond InfluxDB.
+/// and an empty body when accepted) plus what linegate explains beyond InfluxDB. Its
+/// TypeScript is `Explained` (these explanations, generated) with the verdict's fields
+/// (`AcceptedValidation`, `RejectedValidation`: see [`typescript`]).
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(rename = "Explained", rename_all = "camelCase")
+)]
 pub(crate) struct JsValidation {
+    #[cfg_attr(feature = "ts", ts(skip))]
     action: &'static str,
+    #[cfg_attr(feature = "ts", ts(skip))]
     status: u16,
+    #[cfg_attr(feature = "ts", ts(skip))]
     headers: Option<ErrorHeaders>,
+    #[cfg_attr(feature = "ts", ts(skip))]
     body: String,
+    #[cfg_attr(feature = "ts", ts(skip))]
     code: Option<&'static str>,
+    #[cfg_attr(feature = "ts", ts(skip))]
     line: Option<f64>,
+    #[cfg_attr(feature = "ts", ts(skip))]
     precision: Option<&'static str>,
+    /// Points in the batch (of the accepted lines, when some are rejected).
     points: f64,
     lines: f64,
+    /// Lines rejected (the diagnostics list is capped like the message; this is the total).
     rejected: f64,
     diagnostics: Vec<JsDiagnostic>,
     warnings: Vec<JsWarning>,
@@ -641,14 +782,133 @@ pub(crate) struct JsCredentials {
 /// the file and the Rust types differ, and `scripts/build-pkg.sh` writes the package's copy.
 #[cfg(feature = "ts")]
 pub fn typescript() -> String {
+    use linegate_core::answers::BATCH_CHECK_ANSWERS;
     use ts_rs::TS;
     let mut out = String::from(
-        "// Generated from the Rust types of src/results.rs (ts-rs) by tests/dts.rs: do not\n\
-         // edit. `LINEGATE_DTS_WRITE=npm/types.d.ts cargo test -p linegate --features ts\n\
-         // --test dts` writes it again; index.d.ts re-exports these types.\n\n\
+        "// Generated from the Rust types of src/results.rs (ts-rs) and linegate-core's tables\n\
+         // of answers by tests/dts.rs: do not edit. `LINEGATE_DTS_WRITE=npm/types.d.ts cargo\n\
+         // test -p linegate --features ts --test dts` writes it again; index.d.ts re-exports\n\
+         // these types.\n\n\
          import type { Text } from \"./index.js\";\n",
     );
+    // The header an error answer carries, from core's list (`answers::error_headers`): the
+    // error code's own value is the type parameter.
+    let headers = {
+        const MARK: &str = "\u{0}code";
+        let fields: Vec<String> = linegate_core::answers::error_headers(MARK)
+            .into_iter()
+            .map(|(name, value)| {
+                let value = if value == MARK {
+                    "C".to_string()
+                } else {
+                    format!("{value:?}")
+                };
+                format!("{name:?}: {value}, ")
+            })
+            .collect();
+        format!(
+            "type ErrorHeaders<C extends ErrorCode = ErrorCode> = {{ {}}};",
+            fields.concat()
+        )
+    };
+    let variant = |name: &str, action: &str| {
+        format!("type {name} = Extract<CheckAnswer, {{ \"action\": \"{action}\" }}>;")
+    };
+    let batch_codes = union(BATCH_CHECK_ANSWERS.iter().map(|a| format!("{:?}", a.1)));
+    let validations = format!(
+        "type AcceptedValidation = Explained & {{ action: \"forward\", status: 204, \
+         headers: null, body: \"\", code: null, line: null, \n\
+         /**\n * The precision used.\n */\nprecision: Precision, }};\n\n\
+         /**\n * A batch InfluxDB would reject, with its exact answer.\n */\n\
+         export type RejectedValidation = Explained & {{ action: \"reject\", status: {}, \n\
+         /**\n * The error response headers.\n */\nheaders: ErrorHeaders<{batch_codes}>, \n\
+         /**\n * The exact response body.\n */\nbody: string, \n\
+         /**\n * InfluxDB's error code.\n */\ncode: {batch_codes}, \n\
+         /**\n * First rejected line, for parse errors; null otherwise.\n */\nline: number | null, \n\
+         /**\n * The precision used; null when the request failed before (bad precision, gzip, size).\n */\n\
+         precision: Precision | null, }};",
+        union(BATCH_CHECK_ANSWERS.iter().map(|a| a.0.to_string())),
+    );
+    let doc = |text: &str| Some(format!("/**\n * {text}\n */\n"));
+    // The rate quota's 429 as core makes it; a header whose value differs between two
+    // answers (`Retry-After`) is a string.
+    let rate_answer = {
+        use linegate_core::answers::Rejection;
+        let (a, b) = (
+            Rejection::rate_quota(b"t", 1),
+            Rejection::rate_quota(b"t", 2),
+        );
+        let fields: Vec<String> = (a.headers().into_iter().zip(b.headers()))
+            .map(|((name, x), (_, y))| {
+                let value = if x == y {
+                    format!("{x:?}")
+                } else {
+                    "string".into()
+                };
+                format!("{name:?}: {value}, ")
+            })
+            .collect();
+        format!(
+            "type RateAnswer = {{ status: {}, headers: {{ {}}}, body: string, }};",
+            a.status,
+            fields.concat()
+        )
+    };
+    let quota = linegate_core::answers::Rejection::series_quota();
+    let quota_reject =
+        format!(
+        "type SeriesQuotaReject = Omit<Reject, \"status\" | \"code\" | \"headers\" | \"line\"> & \
+         {{ status: {}, code: {:?}, headers: ErrorHeaders<{:?}>, line: {}, }};",
+        quota.status,
+        quota.code,
+        quota.code,
+        quota.line.map_or("null".to_string(), |_| "number".to_string()),
+    );
     for (docs, decl) in [
+        (ErrorCode::docs(), ErrorCode::decl()),
+        (Precision::docs(), Precision::decl()),
+        (UpstreamKind::docs(), UpstreamKind::decl()),
+        (DeadLetterReason::docs(), DeadLetterReason::decl()),
+        (doc("The headers of an error answer."), headers),
+        (RejectStatus::docs(), RejectStatus::decl()),
+        (PartialStatus::docs(), PartialStatus::decl()),
+        (PartialCode::docs(), PartialCode::decl()),
+        (CheckAnswer::docs(), CheckAnswer::decl()),
+        (
+            doc("A write to forward as it is."),
+            variant("Forward", "forward"),
+        ),
+        (
+            doc("A write to answer instead of forwarding."),
+            variant("Reject", "reject"),
+        ),
+        (
+            doc(
+                "The series quota's 429 (spec D.2, `Rejection::series_quota`), as\n \
+                 * `Checker.refuseSeries` answers it.",
+            ),
+            quota_reject,
+        ),
+        (
+            doc(
+                "A partial write (spec Part D.1): send `forward` (the accepted lines, plain: no\n \
+                 * Content-Encoding, same path and query) and, once it is stored, answer with\n \
+                 * `status`, `headers` and `body`; keep `rejectedLines`.",
+            ),
+            variant("PartialWrite", "partial"),
+        ),
+        (
+            doc("What a batch's validation explains beyond InfluxDB's answer."),
+            JsValidation::decl(),
+        ),
+        (doc("A batch InfluxDB would accept (204)."), validations),
+        (
+            doc(
+                "The 429 of the rate quota (`Rejection::rate_quota`): with `Retry-After` (whole\n \
+                 * seconds to the window's end).",
+            ),
+            rate_answer,
+        ),
         (JsDiagnostic::docs(), JsDiagnostic::decl()),
         (JsWarning::docs(), JsWarning::decl()),
         (JsSummary::docs(), JsSummary::decl()),

@@ -599,8 +599,64 @@ pub fn ready(version: &str, started_ns: i64, up_ns: i64) -> Answer {
     Answer::ok(TEXT_TYPE, body.into_bytes()).built(version)
 }
 
+// The tables below come after the code: adding them moved no line the wasm refers to
+// (its panic locations), so the wasm stayed byte for byte the same.
+/// The rejections linegate's write check answers (the package's `checkWrite` and
+/// `Checker`), as (status, InfluxDB error code): the package's TypeScript `Reject` is
+/// generated from this list (the series quota's 429, [`Rejection::series_quota`], is
+/// answered apart), and a test below fails when a constructor of the check answers
+/// something it does not hold.
+pub const WRITE_CHECK_ANSWERS: [(u16, &str); 5] = [
+    (400, "invalid"),
+    (401, "unauthorized"),
+    (404, "not found"),
+    (413, "request too large"),
+    (500, "internal error"),
+];
+
+/// The rejections of a batch checked alone (the package's `validate`: no credentials,
+/// bucket or quota), as (status, error code): its `RejectedValidation` is generated from it.
+pub const BATCH_CHECK_ANSWERS: [(u16, &str); 3] = [
+    (400, "invalid"),
+    (413, "request too large"),
+    (500, "internal error"),
+];
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_check_answers_only_what_its_tables_list() {
+        let batch = [
+            Rejection::invalid_precision(),
+            Rejection::internal(),
+            Rejection::gzip_header(),
+            Rejection::too_large(),
+            Rejection::read_data(400, String::new()),
+            Rejection::read_data(500, String::new()),
+            Rejection::parse_errors(Vec::new(), Some(1)),
+        ];
+        let write_only = [
+            Rejection::unauthorized(),
+            Rejection::bucket_not_found(),
+            Rejection::missing_org(),
+            Rejection::invalid_id("x"),
+            Rejection::org_name_not_found(b"o"),
+            Rejection::org_id_not_found(),
+            Rejection::bucket_named_not_found(b"b"),
+            Rejection::missing_db(),
+            Rejection::no_dbrp(),
+        ];
+        for r in &batch {
+            assert!(BATCH_CHECK_ANSWERS.contains(&(r.status, r.code)), "{r:?}");
+        }
+        for r in batch.iter().chain(&write_only) {
+            assert!(WRITE_CHECK_ANSWERS.contains(&(r.status, r.code)), "{r:?}");
+        }
+        for a in BATCH_CHECK_ANSWERS {
+            assert!(WRITE_CHECK_ANSWERS.contains(&a));
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -372,9 +372,34 @@ fn imf_fixdate_ms(v: &[u8]) -> Option<u64> {
     (valid && secs >= 0).then(|| secs as u64 * 1000)
 }
 
+// After the code, as answers.rs's tables: no line the wasm refers to moved.
+impl DeadReason {
+    /// Every reason (the package's TypeScript `DeadLetterReason` lists their names).
+    pub const ALL: [DeadReason; 4] = [
+        DeadReason::Refused,
+        DeadReason::TooLarge,
+        DeadReason::Undecodable,
+        DeadReason::GaveUp,
+    ];
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_lists_every_dead_reason_once() {
+        for (i, r) in DeadReason::ALL.into_iter().enumerate() {
+            // A new variant stops this compiling until ALL (and this) lists it.
+            let at = match r {
+                DeadReason::Refused => 0,
+                DeadReason::TooLarge => 1,
+                DeadReason::Undecodable => 2,
+                DeadReason::GaveUp => 3,
+            };
+            assert_eq!(at, i);
+        }
+    }
 
     const NOW: u64 = 1_445_412_480_000; // Wed, 21 Oct 2015 07:28:00 GMT
 

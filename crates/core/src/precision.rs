@@ -21,6 +21,9 @@ pub const MIN_NANO_TIME: i64 = i64::MIN + 2;
 pub const MAX_NANO_TIME: i64 = i64::MAX - 1;
 
 impl Precision {
+    /// Every precision, finest first (the package's TypeScript `Precision` lists these).
+    pub const ALL: [Precision; 4] = [Precision::Ns, Precision::Us, Precision::Ms, Precision::S];
+
     /// Parses the raw query parameter as InfluxDB OSS v2 does: empty means `ns`; otherwise
     /// exactly `ns`, `us`, `ms` or `s` (case-sensitive; the 1.x spellings `n`, `u`, `h`
     /// and `m` are rejected).
@@ -80,6 +83,23 @@ impl std::fmt::Display for Precision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_lists_every_precision_once() {
+        for (i, p) in Precision::ALL.into_iter().enumerate() {
+            // A new variant stops this compiling until ALL (and this) lists it.
+            let at = match p {
+                Precision::Ns => 0,
+                Precision::Us => 1,
+                Precision::Ms => 2,
+                Precision::S => 3,
+            };
+            assert_eq!(
+                (at, Precision::from_param(p.as_str().as_bytes())),
+                (i, Some(p))
+            );
+        }
+    }
 
     #[test]
     fn params() {

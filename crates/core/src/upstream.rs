@@ -52,6 +52,9 @@ impl Lookup for EdgeFor {
 }
 
 impl Kind {
+    /// Every kind (the package's TypeScript `UpstreamKind` lists their names).
+    pub const ALL: [Kind; 3] = [Kind::InfluxDb2, Kind::InfluxDb1, Kind::VictoriaMetrics];
+
     /// `influxdb2`, `influxdb1` or `victoriametrics` (as in `BACKEND_KIND` and `--upstream-kind`).
     pub fn parse(s: &str) -> Option<Kind> {
         match s {
@@ -362,6 +365,19 @@ pub fn base64(input: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::{read_batch, ParseOptions};
+
+    #[test]
+    fn all_lists_every_kind_once() {
+        for (i, k) in Kind::ALL.into_iter().enumerate() {
+            // A new variant stops this compiling until ALL (and this) lists it.
+            let at = match k {
+                Kind::InfluxDb2 => 0,
+                Kind::InfluxDb1 => 1,
+                Kind::VictoriaMetrics => 2,
+            };
+            assert_eq!((at, Kind::parse(k.as_str())), (i, Some(k)));
+        }
+    }
 
     #[test]
     fn kinds_parse_and_print() {
