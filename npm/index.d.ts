@@ -17,6 +17,7 @@ import type {
   Forward as CheckForward,
   PartialWrite as CheckPartialWrite,
   Precision,
+  PrecisionRule,
   RateAnswer,
   Reject,
   RejectedLine,
@@ -24,6 +25,7 @@ import type {
   SeriesQuotaReject,
   Summary,
   UpstreamKind,
+  UpstreamWrite,
   Warning,
 } from "./types.js";
 export type {
@@ -34,6 +36,7 @@ export type {
   ErrorCode,
   ErrorHeaders,
   Precision,
+  PrecisionRule,
   RateAnswer,
   Reject,
   RejectedLine,
@@ -41,6 +44,7 @@ export type {
   SeriesQuotaReject,
   Summary,
   UpstreamKind,
+  UpstreamWrite,
   Warning,
 } from "./types.js";
 
@@ -126,8 +130,6 @@ export function checkWrite(req: PartialRequest): PartialVerdict;
 export function checkWrite(req: CheckWriteRequest): Verdict;
 
 
-/** Where a checked v2 write goes on an upstream of another kind, and the Authorization to send (null: none). */
-export type UpstreamWrite = { path: string; authorization: string | null };
 
 /**
  * Where a checked `/api/v2/write` request goes on `req.upstream` (`/write?db=&rp=` for
@@ -365,14 +367,6 @@ export function maxGzipHeader(): number;
 
 /** `/health`: 200, InfluxDB's text. */
 export function answer(kind: "health", args: { version: string; commit: string }): Answer;
-/** A `precision` value an endpoint's clients send, and how the endpoint reads given timestamps under it. */
-export type PrecisionRule = {
-  value: string;
-  /** The unit given timestamps are read in. */
-  unit: Precision;
-  /** A coarser 1.x unit (`u`, `m`, `h`) that `/write` reads as nanoseconds. */
-  ignoresUnit: boolean;
-};
 /** The `precision` values clients of `endpoint` send, in the order a chooser lists them, with how each is read. */
 export function precisions(endpoint?: Endpoint): PrecisionRule[];
 export function isReady(): boolean;

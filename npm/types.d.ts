@@ -242,3 +242,23 @@ export type RejectedLine = { line: number, reason: Text, text: Text, };
  * A request's credentials: a token (`user` null), or a v1 user name and password.
  */
 export type Credentials = { user: Text | null, secret: Text, };
+
+/**
+ * A `precision` value an endpoint's clients send, and how the endpoint reads given
+ * timestamps under it (`precisions`).
+ */
+export type PrecisionRule = { value: string, 
+/**
+ * The unit given timestamps are read in.
+ */
+unit: Precision, 
+/**
+ * A coarser 1.x unit (`u`, `m`, `h`) that `/write` reads as nanoseconds.
+ */
+ignoresUnit: boolean, };
+
+/**
+ * Where a checked v2 write goes on an upstream of another kind, and the Authorization to
+ * send (null: none).
+ */
+export type UpstreamWrite = { path: string, authorization: string | null, };

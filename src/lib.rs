@@ -39,7 +39,10 @@ pub use stream::StreamChecker;
 use columns::PointColumns;
 use options::{BatchOptions, CheckOptions};
 use progress::Progress;
-use results::{to_js, CheckAnswer, JsCredentials, JsValidation, OwnedText};
+use results::{
+    to_js, CheckAnswer, JsCredentials, JsPrecisionRule, JsUpstreamWrite, JsValidation, OwnedText,
+    ToJs,
+};
 
 /// The whole request check of a live write request, at either endpoint (spec Part A for
 /// `/api/v2/write`, Part C for v1's `/write`), as an edge judges it.
@@ -137,11 +140,12 @@ pub fn precisions(endpoint: &str) -> Result<JsValue, JsValue> {
         let Some(rule) = TimeRule::of(ep, p.as_bytes()) else {
             continue;
         };
-        let o = js_sys::Object::new();
-        results::set(&o, "value", &JsValue::from_str(p))?;
-        results::set(&o, "unit", &JsValue::from_str(rule.precision.as_str()))?;
-        results::set(&o, "ignoresUnit", &JsValue::from(rule.ignores_unit()))?;
-        out.push(&o);
+        let rule = JsPrecisionRule {
+            value: p,
+            unit: rule.precision.as_str(),
+            ignores_unit: rule.ignores_unit(),
+        };
+        out.push(&rule.to_js());
     }
     Ok(out.into())
 }
@@ -158,16 +162,10 @@ pub fn upstream_write(opts: JsValue) -> Result<JsValue, JsValue> {
         o.authorization.as_deref().map(str::as_bytes),
     ) {
         Ok(None) => Ok(JsValue::NULL),
-        Ok(Some(out)) => {
-            let o = js_sys::Object::new();
-            results::set(&o, "path", &JsValue::from_str(&out.path))?;
-            let auth = out
-                .authorization
-                .as_deref()
-                .map_or(JsValue::NULL, JsValue::from_str);
-            results::set(&o, "authorization", &auth)?;
-            Ok(o.into())
-        }
+        Ok(Some(out)) => to_js(&JsUpstreamWrite {
+            path: out.path,
+            authorization: out.authorization,
+        }),
         Err(r) => to_js(&CheckAnswer::from(Verdict::Reject(r))),
     }
 }

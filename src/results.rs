@@ -777,6 +777,49 @@ pub(crate) struct JsCredentials {
     pub secret: OwnedText,
 }
 
+/// A `precision` value an endpoint's clients send, and how the endpoint reads given
+/// timestamps under it (`precisions`).
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(rename = "PrecisionRule", rename_all = "camelCase")
+)]
+pub(crate) struct JsPrecisionRule {
+    pub value: &'static str,
+    /// The unit given timestamps are read in.
+    #[cfg_attr(feature = "ts", ts(as = "Precision"))]
+    pub unit: &'static str,
+    /// A coarser 1.x unit (`u`, `m`, `h`) that `/write` reads as nanoseconds.
+    pub ignores_unit: bool,
+}
+
+impl ToJs for JsPrecisionRule {
+    fn to_js(&self) -> JsValue {
+        Obj::new()
+            .put("value", self.value)
+            .put("unit", self.unit)
+            .put("ignoresUnit", self.ignores_unit)
+            .done()
+    }
+}
+
+/// Where a checked v2 write goes on an upstream of another kind, and the Authorization to
+/// send (null: none).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "UpstreamWrite"))]
+pub(crate) struct JsUpstreamWrite {
+    pub path: String,
+    pub authorization: Option<String>,
+}
+
+impl ToJs for JsUpstreamWrite {
+    fn to_js(&self) -> JsValue {
+        Obj::new()
+            .put("path", &self.path)
+            .put("authorization", &self.authorization)
+            .done()
+    }
+}
+
 /// The TypeScript declarations of the data types above, as `npm/types.d.ts` holds them
 /// (`--features ts`, host only): `index.d.ts` re-exports them, `tests/dts.rs` fails when
 /// the file and the Rust types differ, and `scripts/build-pkg.sh` writes the package's copy.
@@ -914,6 +957,8 @@ pub fn typescript() -> String {
         (JsSummary::docs(), JsSummary::decl()),
         (JsRejectedLine::docs(), JsRejectedLine::decl()),
         (JsCredentials::docs(), JsCredentials::decl()),
+        (JsPrecisionRule::docs(), JsPrecisionRule::decl()),
+        (JsUpstreamWrite::docs(), JsUpstreamWrite::decl()),
     ] {
         out.push('\n');
         if let Some(d) = docs {
