@@ -9,6 +9,8 @@
 
 import type {
   AcceptedValidation,
+  Answer,
+  AnswerKind,
   Credentials,
   DeadLetterReason,
   Diagnostic,
@@ -30,6 +32,8 @@ import type {
 } from "./types.js";
 export type {
   AcceptedValidation,
+  Answer,
+  AnswerKind,
   Credentials,
   DeadLetterReason,
   Diagnostic,
@@ -339,9 +343,6 @@ export function initSync(module: ModuleInput | { module: ModuleInput }): void;
 export function init(
   input?: ModuleInput | Response | PromiseLike<Response> | Request | URL | string | { module: ModuleInput },
 ): Promise<void>;
-/** A complete answer: `new Response(a.body, { status: a.status, headers: a.headers })`. */
-export type Answer = { status: number; headers: Record<string, string>; body: string | null };
-export type AnswerKind = "unauthorized" | "not-found" | "internal" | "too-large" | "method-not-allowed" | "unavailable" | "spool-full" | "spool-unavailable" | "busy" | "series-quota" | "ping" | "health";
 
 /**
  * InfluxDB OSS v2's own answer of a kind a server makes itself, exactly (status, headers,

@@ -262,3 +262,13 @@ ignoresUnit: boolean, };
  * send (null: none).
  */
 export type UpstreamWrite = { path: string, authorization: string | null, };
+
+/**
+ * A complete answer: `new Response(a.body, { status: a.status, headers: a.headers })`.
+ */
+export type Answer = { status: number, headers: Record<string, string>, body: string | null, };
+
+/**
+ * The kinds of `answer` (`answers::KINDS`).
+ */
+export type AnswerKind = "unauthorized" | "not-found" | "internal" | "too-large" | "method-not-allowed" | "unavailable" | "spool-full" | "spool-unavailable" | "busy" | "series-quota" | "ping" | "health";

@@ -7,7 +7,7 @@ use linegate_core::answers::{self, Answer, Rejection};
 use wasm_bindgen::prelude::*;
 
 use crate::options::type_error;
-use crate::results::set;
+use crate::results::{to_js, JsAnswer};
 
 fn arg(args: &JsValue, key: &str) -> Result<JsValue, JsValue> {
     let v = if args.is_object() {
@@ -38,31 +38,34 @@ fn version(args: &JsValue) -> Result<String, JsValue> {
     }
 }
 
-fn js(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Result<JsValue, JsValue> {
-    let o = js_sys::Object::new();
-    let h = js_sys::Object::new();
-    for (k, v) in headers {
-        set(&h, k, &JsValue::from_str(v))?;
-    }
-    set(&o, "status", &JsValue::from(status))?;
-    set(&o, "headers", &h)?;
-    let body = if body.is_empty() {
-        JsValue::NULL
-    } else {
-        JsValue::from_str(&String::from_utf8_lossy(body))
-    };
-    set(&o, "body", &body)?;
-    Ok(o.into())
-}
-
 pub(crate) fn rejection(r: Rejection) -> Result<JsValue, JsValue> {
     whole(&r.into())
 }
 
 fn whole(a: &Answer) -> Result<JsValue, JsValue> {
-    let headers: Vec<(&str, &str)> = a.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    js(a.status, &headers, &a.body)
+    to_js(&JsAnswer {
+        status: a.status,
+        headers: &a.headers,
+        body: (!a.body.is_empty()).then(|| String::from_utf8_lossy(&a.body)),
+    })
 }
+
+/// The kinds `answer` gives, in the order its TypeScript (`AnswerKind`) lists them.
+#[cfg_attr(not(feature = "ts"), allow(dead_code))]
+pub(crate) const KINDS: &[&str] = &[
+    "unauthorized",
+    "not-found",
+    "internal",
+    "too-large",
+    "method-not-allowed",
+    "unavailable",
+    "spool-full",
+    "spool-unavailable",
+    "busy",
+    "series-quota",
+    "ping",
+    "health",
+];
 
 /// `args.retryAfter`: whole seconds, sent as `Retry-After`.
 fn retry_after(args: &JsValue) -> Result<u64, JsValue> {

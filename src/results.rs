@@ -820,6 +820,46 @@ impl ToJs for JsUpstreamWrite {
     }
 }
 
+/// A complete answer: `new Response(a.body, { status: a.status, headers: a.headers })`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "Answer"))]
+pub(crate) struct JsAnswer<'a> {
+    pub status: u16,
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, string>"))]
+    pub headers: &'a [(&'static str, String)],
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
+    pub body: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl ToJs for JsAnswer<'_> {
+    fn to_js(&self) -> JsValue {
+        let headers = self
+            .headers
+            .iter()
+            .fold(Obj::new(), |o, (k, v)| o.put(k, v))
+            .done();
+        Obj::new()
+            .put("status", self.status)
+            .put("headers", Raw(headers))
+            .put("body", &self.body)
+            .done()
+    }
+}
+
+/// A value already built.
+struct Raw(JsValue);
+
+impl ToJs for Raw {
+    fn to_js(&self) -> JsValue {
+        self.0.clone()
+    }
+}
+
+#[cfg(feature = "ts")]
+ts_union! {
+    /// The kinds of `answer` (`answers::KINDS`).
+    AnswerKind = crate::answers::KINDS.iter().map(|k| format!("{k:?}"))
+}
+
 /// The TypeScript declarations of the data types above, as `npm/types.d.ts` holds them
 /// (`--features ts`, host only): `index.d.ts` re-exports them, `tests/dts.rs` fails when
 /// the file and the Rust types differ, and `scripts/build-pkg.sh` writes the package's copy.
@@ -959,6 +999,8 @@ pub fn typescript() -> String {
         (JsCredentials::docs(), JsCredentials::decl()),
         (JsPrecisionRule::docs(), JsPrecisionRule::decl()),
         (JsUpstreamWrite::docs(), JsUpstreamWrite::decl()),
+        (JsAnswer::docs(), JsAnswer::decl()),
+        (AnswerKind::docs(), AnswerKind::decl()),
     ] {
         out.push('\n');
         if let Some(d) = docs {
