@@ -460,10 +460,7 @@ export function answer(kind, args) {
 export function quotaNames(req) {
   need("quotaNames()");
   if (req === null || typeof req !== "object") throw new TypeError("linegate: quotaNames needs a request object");
-  const names = glue.quotaNames(requestHead(req));
-  if (names === "") return null;
-  const i = names.indexOf("\n");
-  return { tenant: names.slice(0, i), bucket: names.slice(i + 1) };
+  return glue.quotaNames(requestHead(req));
 }
 
 /**
@@ -490,8 +487,7 @@ export function countRate(usage, bytes, nowMs = Date.now()) {
 export function admitSeries(known, count, limit, { partial = false } = {}) {
   need("admitSeries()");
   const k = known instanceof Uint8Array ? known : Uint8Array.from(known, (x) => (x ? 1 : 0));
-  const out = glue.admitSeries(k, count, limit, partial);
-  return { refused: out[0], add: out.subarray(1) };
+  return glue.admitSeries(k, count, limit, partial);
 }
 
 // A series hash as the sets keep it: 16 hex digits.

@@ -19,11 +19,14 @@ import type {
   Forward as CheckForward,
   PartialWrite as CheckPartialWrite,
   Precision,
+  QuotaNames,
   PrecisionRule,
   RateAnswer,
+  RateUsage,
   Reject,
   RejectedLine,
   RejectedValidation,
+  SeriesAdmission,
   SeriesQuotaReject,
   Summary,
   UpstreamKind,
@@ -40,11 +43,14 @@ export type {
   ErrorCode,
   ErrorHeaders,
   Precision,
+  QuotaNames,
   PrecisionRule,
   RateAnswer,
+  RateUsage,
   Reject,
   RejectedLine,
   RejectedValidation,
+  SeriesAdmission,
   SeriesQuotaReject,
   Summary,
   UpstreamKind,
@@ -375,19 +381,13 @@ export function version(): string;
 
 // ---- write quotas (spec Part D.2): the decisions, for a Worker's own storage ----------
 
-/** The names a request's quotas are kept under: the tenant (query-encoded) and the destination bucket. */
-export type QuotaNames = { tenant: string; bucket: string };
 /** Names from the head, or null when InfluxDB answers the head first. */
 export function quotaNames(req: Omit<CheckWriteRequest, "body" | "now" | "limits">): QuotaNames | null;
 
-/** A tenant's count: the window's start (seconds of Unix time) and the bytes in it. */
-export type RateUsage = { window: number; bytes: number };
 /** null (go on), or the 429 when `usage` is at or above `limit` at `nowMs` (default: now). */
 export function checkRate(tenant: string, usage: RateUsage | null | undefined, limit: number, nowMs?: number): RateAnswer | null;
 /** The usage after `bytes` more were stored at `nowMs` (a count of an older window starts over). */
 export function countRate(usage: RateUsage | null | undefined, bytes: number, nowMs?: number): RateUsage;
-/** New series admitted in input order while the set's `count` is below `limit`: how many were refused, and the indices to add (none when one was refused, unless `partial`). */
-export type SeriesAdmission = { refused: number; add: Uint32Array };
 export function admitSeries(
   known: Uint8Array | ArrayLike<unknown>,
   count: number,

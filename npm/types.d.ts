@@ -272,3 +272,20 @@ export type Answer = { status: number, headers: Record<string, string>, body: st
  * The kinds of `answer` (`answers::KINDS`).
  */
 export type AnswerKind = "unauthorized" | "not-found" | "internal" | "too-large" | "method-not-allowed" | "unavailable" | "spool-full" | "spool-unavailable" | "busy" | "series-quota" | "ping" | "health";
+
+/**
+ * The names a request's quotas are kept under: the tenant (query-encoded) and the
+ * destination bucket.
+ */
+export type QuotaNames = { tenant: string, bucket: string, };
+
+/**
+ * A tenant's count: the window's start (seconds of Unix time) and the bytes in it.
+ */
+export type RateUsage = { window: number, bytes: number, };
+
+/**
+ * New series admitted in input order while the set's `count` is below `limit`: how many
+ * were refused, and the indices to add (none when one was refused, unless `partial`).
+ */
+export type SeriesAdmission = { refused: number, add: Uint32Array, };

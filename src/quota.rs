@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::answers::rejection;
 use crate::options::{type_error, CheckOptions};
-use crate::results::set;
+use crate::results::{to_js, JsQuotaNames, JsRateUsage, JsSeriesAdmission};
 
 // One message for every count (a formatted one per call site would cost wasm size).
 #[inline(never)]
@@ -37,7 +37,7 @@ fn usage(window: f64, bytes: f64) -> Result<Usage, JsValue> {
 /// bucket, joined by LF (neither holds one), or an empty string when InfluxDB answers the
 /// head first.
 #[wasm_bindgen(js_name = quotaNames)]
-pub fn quota_names(opts: JsValue) -> Result<String, JsValue> {
+pub fn quota_names(opts: JsValue) -> Result<JsValue, JsValue> {
     let o = CheckOptions::read(opts)?;
     let head = Head {
         endpoint: o.endpoint,
@@ -45,10 +45,12 @@ pub fn quota_names(opts: JsValue) -> Result<String, JsValue> {
         authorization: o.authorization.as_deref().map(str::as_bytes),
         content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
     };
-    Ok(match quota::edge_names(&head) {
-        Some((tenant, bucket)) => encode_query_value(&tenant) + "\n" + &bucket,
-        None => String::new(),
-    })
+    to_js(
+        &quota::edge_names(&head).map(|(tenant, bucket)| JsQuotaNames {
+            tenant: encode_query_value(&tenant),
+            bucket,
+        }),
+    )
 }
 
 /// The rate decision before the body is read: null (go on), or the 429 with `Retry-After`
@@ -76,10 +78,10 @@ pub fn check_rate(
 #[wasm_bindgen(js_name = countRate)]
 pub fn count_rate(window: f64, bytes: f64, now_ms: f64, add: f64) -> Result<JsValue, JsValue> {
     let u = usage(window, bytes)?.add(count(now_ms)?, count(add)?);
-    let out = js_sys::Object::new();
-    set(&out, "window", &JsValue::from(u.window as f64))?;
-    set(&out, "bytes", &JsValue::from(u.bytes as f64))?;
-    Ok(out.into())
+    to_js(&JsRateUsage {
+        window: u.window as f64,
+        bytes: u.bytes as f64,
+    })
 }
 
 /// The admission of a batch's distinct series (in input order) against a bucket's set:
@@ -92,10 +94,11 @@ pub fn admit_series(
     count_now: f64,
     limit: f64,
     partial: bool,
-) -> Result<Vec<u32>, JsValue> {
+) -> Result<JsValue, JsValue> {
     let known = known.iter().map(|&k| k != 0);
     let a = quota::admit(known, count(count_now)?, count(limit)?);
-    let mut out = vec![a.refused as u32];
-    out.extend(a.to_add(partial));
-    Ok(out)
+    to_js(&JsSeriesAdmission {
+        refused: a.refused as u32 as f64,
+        add: a.to_add(partial),
+    })
 }

@@ -860,6 +860,57 @@ ts_union! {
     AnswerKind = crate::answers::KINDS.iter().map(|k| format!("{k:?}"))
 }
 
+/// The names a request's quotas are kept under: the tenant (query-encoded) and the
+/// destination bucket.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "QuotaNames"))]
+pub(crate) struct JsQuotaNames {
+    pub tenant: String,
+    pub bucket: String,
+}
+
+impl ToJs for JsQuotaNames {
+    fn to_js(&self) -> JsValue {
+        Obj::new()
+            .put("tenant", &self.tenant)
+            .put("bucket", &self.bucket)
+            .done()
+    }
+}
+
+/// A tenant's count: the window's start (seconds of Unix time) and the bytes in it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "RateUsage"))]
+pub(crate) struct JsRateUsage {
+    pub window: f64,
+    pub bytes: f64,
+}
+
+impl ToJs for JsRateUsage {
+    fn to_js(&self) -> JsValue {
+        Obj::new()
+            .put("window", self.window)
+            .put("bytes", self.bytes)
+            .done()
+    }
+}
+
+/// New series admitted in input order while the set's `count` is below `limit`: how many
+/// were refused, and the indices to add (none when one was refused, unless `partial`).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "SeriesAdmission"))]
+pub(crate) struct JsSeriesAdmission {
+    pub refused: f64,
+    #[cfg_attr(feature = "ts", ts(type = "Uint32Array"))]
+    pub add: Vec<u32>,
+}
+
+impl ToJs for JsSeriesAdmission {
+    fn to_js(&self) -> JsValue {
+        Obj::new()
+            .put("refused", self.refused)
+            .put("add", Raw(js_sys::Uint32Array::from(&self.add[..]).into()))
+            .done()
+    }
+}
+
 /// The TypeScript declarations of the data types above, as `npm/types.d.ts` holds them
 /// (`--features ts`, host only): `index.d.ts` re-exports them, `tests/dts.rs` fails when
 /// the file and the Rust types differ, and `scripts/build-pkg.sh` writes the package's copy.
@@ -1001,6 +1052,9 @@ pub fn typescript() -> String {
         (JsUpstreamWrite::docs(), JsUpstreamWrite::decl()),
         (JsAnswer::docs(), JsAnswer::decl()),
         (AnswerKind::docs(), AnswerKind::decl()),
+        (JsQuotaNames::docs(), JsQuotaNames::decl()),
+        (JsRateUsage::docs(), JsRateUsage::decl()),
+        (JsSeriesAdmission::docs(), JsSeriesAdmission::decl()),
     ] {
         out.push('\n');
         if let Some(d) = docs {
