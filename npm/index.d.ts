@@ -13,6 +13,8 @@ import type {
   AnswerKind,
   Credentials,
   DeadLetterReason,
+  DeliveryDecision,
+  DeliveryHistory,
   Diagnostic,
   ErrorCode,
   ErrorHeaders,
@@ -39,6 +41,8 @@ export type {
   AnswerKind,
   Credentials,
   DeadLetterReason,
+  DeliveryDecision,
+  DeliveryHistory,
   Diagnostic,
   ErrorCode,
   ErrorHeaders,
@@ -411,8 +415,6 @@ export type DeliveryPolicy = {
   /** Largest decoded gzip body taken apart on a 413 (default 512 MiB). */
   splitLimit?: number;
 };
-/** What a door keeps of a batch's attempts between them. */
-export type DeliveryHistory = { attempts: number; strikes: number; firstStrikeMs: number | null };
 /** One delivery attempt: the upstream's answer (or why there was none), the batch, its history. */
 export type DeliveryAttempt = ({ status: number; retryAfter?: string | null } | { failure: "unreachable" | "timeout" }) & {
   /** The batch as stored (read only on a 413). */
@@ -425,12 +427,6 @@ export type DeliveryAttempt = ({ status: number; retryAfter?: string | null } | 
   random?: number;
   policy?: DeliveryPolicy;
 };
-/** What to do with the batch; `history` is what to keep for its next attempt. */
-export type DeliveryDecision =
-  | { action: "delivered"; history: DeliveryHistory }
-  | { action: "retry"; afterMs: number; strike: boolean; history: DeliveryHistory }
-  | { action: "split"; at: number; plain: Uint8Array | null; history: DeliveryHistory }
-  | { action: "dead"; reason: DeadLetterReason; history: DeliveryHistory };
 /** Store-and-forward's policy: what to do with a stored batch after one delivery attempt. */
 export function deliveryDecision(attempt: DeliveryAttempt): DeliveryDecision;
 /** SPOOL=fallback's rule: whether a live write's answer status means the batch is kept for later (429, 5xx). */

@@ -289,3 +289,13 @@ export type RateUsage = { window: number, bytes: number, };
  * were refused, and the indices to add (none when one was refused, unless `partial`).
  */
 export type SeriesAdmission = { refused: number, add: Uint32Array, };
+
+/**
+ * What a door keeps of a batch's attempts between them.
+ */
+export type DeliveryHistory = { attempts: number, strikes: number, firstStrikeMs: number | null, };
+
+/**
+ * What to do with the batch; `history` is what to keep for its next attempt.
+ */
+export type DeliveryDecision = { "action": "delivered", history: DeliveryHistory, } | { "action": "retry", afterMs: number, strike: boolean, history: DeliveryHistory, } | { "action": "split", at: number, plain: Uint8Array | null, history: DeliveryHistory, } | { "action": "dead", reason: DeadLetterReason, history: DeliveryHistory, };

@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::options::type_error;
-use crate::results::set;
+use crate::results::{to_js, Bytes, JsDeliveryDecision, JsDeliveryHistory};
 
 fn get(o: &JsValue, key: &str) -> Result<Option<JsValue>, JsValue> {
     if !o.is_object() {
@@ -109,36 +109,29 @@ pub fn delivery_decision(attempt: JsValue) -> Result<JsValue, JsValue> {
     let d = delivery::classify(&answer, &batch, &h, now, random, &p);
     h.record(&d, now);
 
-    let out = js_sys::Object::new();
-    let n = |v: u64| JsValue::from_f64(v as f64);
-    match &d {
-        Decision::Delivered => set(&out, "action", &"delivered".into())?,
-        Decision::Retry { after_ms, strike } => {
-            set(&out, "action", &"retry".into())?;
-            set(&out, "afterMs", &n(*after_ms))?;
-            set(&out, "strike", &JsValue::from_bool(*strike))?;
-        }
-        Decision::Split { at, plain } => {
-            set(&out, "action", &"split".into())?;
-            set(&out, "at", &n(*at as u64))?;
-            let plain = match plain {
-                Some(p) => js_sys::Uint8Array::from(p.as_slice()).into(),
-                None => JsValue::NULL,
-            };
-            set(&out, "plain", &plain)?;
-        }
-        Decision::DeadLetter { reason } => {
-            set(&out, "action", &"dead".into())?;
-            set(&out, "reason", &reason.as_str().into())?;
-        }
-    }
-    let hist = js_sys::Object::new();
-    set(&hist, "attempts", &n(u64::from(h.attempts)))?;
-    set(&hist, "strikes", &n(u64::from(h.strikes)))?;
-    let first = h.first_strike_ms.map_or(JsValue::NULL, n);
-    set(&hist, "firstStrikeMs", &first)?;
-    set(&out, "history", &hist)?;
-    Ok(out.into())
+    let n = |v: u64| v as f64;
+    let history = JsDeliveryHistory {
+        attempts: h.attempts,
+        strikes: h.strikes,
+        first_strike_ms: h.first_strike_ms.map(n),
+    };
+    to_js(&match d {
+        Decision::Delivered => JsDeliveryDecision::Delivered { history },
+        Decision::Retry { after_ms, strike } => JsDeliveryDecision::Retry {
+            after_ms: n(after_ms),
+            strike,
+            history,
+        },
+        Decision::Split { at, plain } => JsDeliveryDecision::Split {
+            at: n(at as u64),
+            plain: plain.map(Bytes),
+            history,
+        },
+        Decision::DeadLetter { reason } => JsDeliveryDecision::Dead {
+            reason: reason.as_str(),
+            history,
+        },
+    })
 }
 
 /// Where a 413's batch is cut (the start of the logical line with points nearest the

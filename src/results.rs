@@ -911,6 +911,95 @@ impl ToJs for JsSeriesAdmission {
     }
 }
 
+/// What a door keeps of a batch's attempts between them.
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(rename = "DeliveryHistory", rename_all = "camelCase")
+)]
+pub(crate) struct JsDeliveryHistory {
+    pub attempts: u32,
+    pub strikes: u32,
+    pub first_strike_ms: Option<f64>,
+}
+
+impl ToJs for JsDeliveryHistory {
+    #[inline(never)]
+    fn to_js(&self) -> JsValue {
+        Obj::new()
+            .put("attempts", self.attempts)
+            .put("strikes", self.strikes)
+            .put("firstStrikeMs", self.first_strike_ms)
+            .done()
+    }
+}
+
+/// What to do with the batch; `history` is what to keep for its next attempt.
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(
+        rename = "DeliveryDecision",
+        tag = "action",
+        rename_all = "lowercase",
+        rename_all_fields = "camelCase"
+    )
+)]
+pub(crate) enum JsDeliveryDecision {
+    Delivered {
+        history: JsDeliveryHistory,
+    },
+    Retry {
+        after_ms: f64,
+        strike: bool,
+        history: JsDeliveryHistory,
+    },
+    Split {
+        at: f64,
+        #[cfg_attr(feature = "ts", ts(type = "Uint8Array | null"))]
+        plain: Option<Bytes>,
+        history: JsDeliveryHistory,
+    },
+    Dead {
+        #[cfg_attr(feature = "ts", ts(as = "DeadLetterReason"))]
+        reason: &'static str,
+        history: JsDeliveryHistory,
+    },
+}
+
+impl ToJs for JsDeliveryDecision {
+    fn to_js(&self) -> JsValue {
+        let (o, history) = match self {
+            JsDeliveryDecision::Delivered { history } => {
+                (Obj::new().put("action", "delivered"), history)
+            }
+            JsDeliveryDecision::Retry {
+                after_ms,
+                strike,
+                history,
+            } => (
+                Obj::new()
+                    .put("action", "retry")
+                    .put("afterMs", *after_ms)
+                    .put("strike", *strike),
+                history,
+            ),
+            JsDeliveryDecision::Split { at, plain, history } => (
+                Obj::new()
+                    .put("action", "split")
+                    .put("at", *at)
+                    .put("plain", plain),
+                history,
+            ),
+            JsDeliveryDecision::Dead { reason, history } => (
+                Obj::new().put("action", "dead").put("reason", *reason),
+                history,
+            ),
+        };
+        o.put("history", history).done()
+    }
+}
+
 /// The TypeScript declarations of the data types above, as `npm/types.d.ts` holds them
 /// (`--features ts`, host only): `index.d.ts` re-exports them, `tests/dts.rs` fails when
 /// the file and the Rust types differ, and `scripts/build-pkg.sh` writes the package's copy.
@@ -1055,6 +1144,8 @@ pub fn typescript() -> String {
         (JsQuotaNames::docs(), JsQuotaNames::decl()),
         (JsRateUsage::docs(), JsRateUsage::decl()),
         (JsSeriesAdmission::docs(), JsSeriesAdmission::decl()),
+        (JsDeliveryHistory::docs(), JsDeliveryHistory::decl()),
+        (JsDeliveryDecision::docs(), JsDeliveryDecision::decl()),
     ] {
         out.push('\n');
         if let Some(d) = docs {
