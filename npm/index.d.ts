@@ -15,6 +15,7 @@ import type {
   DeadLetterReason,
   DeliveryDecision,
   DeliveryHistory,
+  DeliveryPolicy,
   Diagnostic,
   ErrorCode,
   ErrorHeaders,
@@ -43,6 +44,7 @@ export type {
   DeadLetterReason,
   DeliveryDecision,
   DeliveryHistory,
+  DeliveryPolicy,
   Diagnostic,
   ErrorCode,
   ErrorHeaders,
@@ -398,23 +400,6 @@ export function admitSeries(
   limit: number,
   opts?: { partial?: boolean | undefined },
 ): SeriesAdmission;
-/** Store-and-forward's knobs (linegate-core's `delivery::Policy`); absent fields take its defaults. */
-export type DeliveryPolicy = {
-  /** First backoff step, doubling per failed attempt (default 1000). */
-  backoffBaseMs?: number;
-  /** Longest backoff step (default 300000). */
-  backoffCapMs?: number;
-  /** The door sends its own token with every batch: 401/403 wait instead of being dead letters (default false). */
-  ownCredentials?: boolean;
-  /** Shortest wait after 401/403 with `ownCredentials` (default 60000). */
-  authRetryMs?: number;
-  /** Strikes (failures that may be the batch's fault) before it may become a dead letter (default 10). */
-  maxStrikes?: number;
-  /** Age of the first strike before it may become a dead letter (default 600000). */
-  maxStrikeAgeMs?: number;
-  /** Largest decoded gzip body taken apart on a 413 (default 512 MiB). */
-  splitLimit?: number;
-};
 /** One delivery attempt: the upstream's answer (or why there was none), the batch, its history. */
 export type DeliveryAttempt = ({ status: number; retryAfter?: string | null } | { failure: "unreachable" | "timeout" }) & {
   /** The batch as stored (read only on a 413). */

@@ -291,6 +291,42 @@ export type RateUsage = { window: number, bytes: number, };
 export type SeriesAdmission = { refused: number, add: Uint32Array, };
 
 /**
+ * Store-and-forward's knobs (linegate-core's `delivery::Policy`); absent fields take its
+ * defaults. Read from JS (`deliveryDecision`'s `policy`).
+ */
+export type DeliveryPolicy = { 
+/**
+ * First backoff step, doubling per failed attempt (default 1000).
+ */
+backoffBaseMs?: number, 
+/**
+ * Longest backoff step (default 300000).
+ */
+backoffCapMs?: number, 
+/**
+ * The door sends its own token with every batch: 401/403 wait instead of being dead
+ * letters (default false).
+ */
+ownCredentials?: boolean, 
+/**
+ * Shortest wait after 401/403 with `ownCredentials` (default 60000).
+ */
+authRetryMs?: number, 
+/**
+ * Strikes (failures that may be the batch's fault) before it may become a dead letter
+ * (default 10).
+ */
+maxStrikes?: number, 
+/**
+ * Age of the first strike before it may become a dead letter (default 600000).
+ */
+maxStrikeAgeMs?: number, 
+/**
+ * Largest decoded gzip body taken apart on a 413 (default 512 MiB).
+ */
+splitLimit?: number, };
+
+/**
  * What a door keeps of a batch's attempts between them.
  */
 export type DeliveryHistory = { attempts: number, strikes: number, firstStrikeMs: number | null, };

@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::options::type_error;
-use crate::results::{to_js, Bytes, JsDeliveryDecision, JsDeliveryHistory};
+use crate::results::{to_js, Bytes, JsDeliveryDecision, JsDeliveryHistory, JsDeliveryPolicy};
 
 fn get(o: &JsValue, key: &str) -> Result<Option<JsValue>, JsValue> {
     if !o.is_object() {
@@ -41,17 +41,33 @@ fn text(o: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
         .transpose()
 }
 
+/// `policy` as JS gives it (absent and null fields are `None`).
+fn read_policy(o: &JsValue) -> Result<JsDeliveryPolicy, JsValue> {
+    Ok(JsDeliveryPolicy {
+        backoff_base_ms: num(o, "backoffBaseMs")?,
+        backoff_cap_ms: num(o, "backoffCapMs")?,
+        own_credentials: get(o, "ownCredentials")?.map(|v| v.is_truthy()),
+        auth_retry_ms: num(o, "authRetryMs")?,
+        max_strikes: num(o, "maxStrikes")?,
+        max_strike_age_ms: num(o, "maxStrikeAgeMs")?,
+        split_limit: num(o, "splitLimit")?,
+    })
+}
+
 // Saturating float-to-int casts: Infinity means "no limit".
 fn policy(o: &JsValue) -> Result<Policy, JsValue> {
+    let p = read_policy(o)?;
     let d = Policy::default();
     Ok(Policy {
-        backoff_base_ms: num(o, "backoffBaseMs")?.map_or(d.backoff_base_ms, |n| n as u64),
-        backoff_cap_ms: num(o, "backoffCapMs")?.map_or(d.backoff_cap_ms, |n| n as u64),
-        own_credentials: get(o, "ownCredentials")?.map_or(d.own_credentials, |v| v.is_truthy()),
-        auth_retry_ms: num(o, "authRetryMs")?.map_or(d.auth_retry_ms, |n| n as u64),
-        max_strikes: num(o, "maxStrikes")?.map_or(d.max_strikes, |n| n as u32),
-        max_strike_age_ms: num(o, "maxStrikeAgeMs")?.map_or(d.max_strike_age_ms, |n| n as u64),
-        split_limit: num(o, "splitLimit")?.map_or(d.split_limit, |n| n as usize),
+        backoff_base_ms: p.backoff_base_ms.map_or(d.backoff_base_ms, |n| n as u64),
+        backoff_cap_ms: p.backoff_cap_ms.map_or(d.backoff_cap_ms, |n| n as u64),
+        own_credentials: p.own_credentials.unwrap_or(d.own_credentials),
+        auth_retry_ms: p.auth_retry_ms.map_or(d.auth_retry_ms, |n| n as u64),
+        max_strikes: p.max_strikes.map_or(d.max_strikes, |n| n as u32),
+        max_strike_age_ms: p
+            .max_strike_age_ms
+            .map_or(d.max_strike_age_ms, |n| n as u64),
+        split_limit: p.split_limit.map_or(d.split_limit, |n| n as usize),
     })
 }
 

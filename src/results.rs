@@ -1000,6 +1000,39 @@ impl ToJs for JsDeliveryDecision {
     }
 }
 
+/// Store-and-forward's knobs (linegate-core's `delivery::Policy`); absent fields take its
+/// defaults. Read from JS (`deliveryDecision`'s `policy`).
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(rename = "DeliveryPolicy", rename_all = "camelCase")
+)]
+pub(crate) struct JsDeliveryPolicy {
+    /// First backoff step, doubling per failed attempt (default 1000).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub backoff_base_ms: Option<f64>,
+    /// Longest backoff step (default 300000).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub backoff_cap_ms: Option<f64>,
+    /// The door sends its own token with every batch: 401/403 wait instead of being dead
+    /// letters (default false).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub own_credentials: Option<bool>,
+    /// Shortest wait after 401/403 with `ownCredentials` (default 60000).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub auth_retry_ms: Option<f64>,
+    /// Strikes (failures that may be the batch's fault) before it may become a dead letter
+    /// (default 10).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub max_strikes: Option<f64>,
+    /// Age of the first strike before it may become a dead letter (default 600000).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub max_strike_age_ms: Option<f64>,
+    /// Largest decoded gzip body taken apart on a 413 (default 512 MiB).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub split_limit: Option<f64>,
+}
+
 /// The TypeScript declarations of the data types above, as `npm/types.d.ts` holds them
 /// (`--features ts`, host only): `index.d.ts` re-exports them, `tests/dts.rs` fails when
 /// the file and the Rust types differ, and `scripts/build-pkg.sh` writes the package's copy.
@@ -1144,6 +1177,7 @@ pub fn typescript() -> String {
         (JsQuotaNames::docs(), JsQuotaNames::decl()),
         (JsRateUsage::docs(), JsRateUsage::decl()),
         (JsSeriesAdmission::docs(), JsSeriesAdmission::decl()),
+        (JsDeliveryPolicy::docs(), JsDeliveryPolicy::decl()),
         (JsDeliveryHistory::docs(), JsDeliveryHistory::decl()),
         (JsDeliveryDecision::docs(), JsDeliveryDecision::decl()),
     ] {
