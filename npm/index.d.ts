@@ -13,6 +13,7 @@ import type {
   AnswerKind,
   Credentials,
   DeadLetterReason,
+  DeliveryAttempt,
   DeliveryDecision,
   DeliveryHistory,
   DeliveryPolicy,
@@ -42,6 +43,7 @@ export type {
   AnswerKind,
   Credentials,
   DeadLetterReason,
+  DeliveryAttempt,
   DeliveryDecision,
   DeliveryHistory,
   DeliveryPolicy,
@@ -400,18 +402,6 @@ export function admitSeries(
   limit: number,
   opts?: { partial?: boolean | undefined },
 ): SeriesAdmission;
-/** One delivery attempt: the upstream's answer (or why there was none), the batch, its history. */
-export type DeliveryAttempt = ({ status: number; retryAfter?: string | null } | { failure: "unreachable" | "timeout" }) & {
-  /** The batch as stored (read only on a 413). */
-  body?: Uint8Array;
-  contentEncoding?: string | null;
-  history?: DeliveryHistory;
-  /** ms since the epoch (default: now). */
-  now?: number;
-  /** In [0, 1): the backoff's jitter (default: Math.random()). */
-  random?: number;
-  policy?: DeliveryPolicy;
-};
 /** Store-and-forward's policy: what to do with a stored batch after one delivery attempt. */
 export function deliveryDecision(attempt: DeliveryAttempt): DeliveryDecision;
 /** SPOOL=fallback's rule: whether a live write's answer status means the batch is kept for later (429, 5xx). */

@@ -332,6 +332,24 @@ splitLimit?: number, };
 export type DeliveryHistory = { attempts: number, strikes: number, firstStrikeMs: number | null, };
 
 /**
+ * One delivery attempt: the upstream's answer (or why there was none), the batch, its
+ * history. Read from JS (`deliveryDecision`).
+ */
+export type DeliveryAttempt = { 
+/**
+ * The batch as stored (read only on a 413).
+ */
+body?: Uint8Array, contentEncoding?: string | null, history?: DeliveryHistory, 
+/**
+ * ms since the epoch (default: now).
+ */
+now?: number, 
+/**
+ * In [0, 1): the backoff's jitter (default: Math.random()).
+ */
+random?: number, policy?: DeliveryPolicy, } & ({ status: number, retryAfter?: string | null, } | { failure: "unreachable" | "timeout", });
+
+/**
  * What to do with the batch; `history` is what to keep for its next attempt.
  */
 export type DeliveryDecision = { "action": "delivered", history: DeliveryHistory, } | { "action": "retry", afterMs: number, strike: boolean, history: DeliveryHistory, } | { "action": "split", at: number, plain: Uint8Array | null, history: DeliveryHistory, } | { "action": "dead", reason: DeadLetterReason, history: DeliveryHistory, };

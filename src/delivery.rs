@@ -9,7 +9,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::options::type_error;
-use crate::results::{to_js, Bytes, JsDeliveryDecision, JsDeliveryHistory, JsDeliveryPolicy};
+use crate::results::{
+    to_js, Bytes, JsAttemptAnswer, JsDeliveryAttempt, JsDeliveryDecision, JsDeliveryHistory,
+    JsDeliveryPolicy,
+};
 
 fn get(o: &JsValue, key: &str) -> Result<Option<JsValue>, JsValue> {
     if !o.is_object() {
@@ -55,10 +58,9 @@ fn read_policy(o: &JsValue) -> Result<JsDeliveryPolicy, JsValue> {
 }
 
 // Saturating float-to-int casts: Infinity means "no limit".
-fn policy(o: &JsValue) -> Result<Policy, JsValue> {
-    let p = read_policy(o)?;
+fn policy(p: JsDeliveryPolicy) -> Policy {
     let d = Policy::default();
-    Ok(Policy {
+    Policy {
         backoff_base_ms: p.backoff_base_ms.map_or(d.backoff_base_ms, |n| n as u64),
         backoff_cap_ms: p.backoff_cap_ms.map_or(d.backoff_cap_ms, |n| n as u64),
         own_credentials: p.own_credentials.unwrap_or(d.own_credentials),
@@ -68,14 +70,43 @@ fn policy(o: &JsValue) -> Result<Policy, JsValue> {
             .max_strike_age_ms
             .map_or(d.max_strike_age_ms, |n| n as u64),
         split_limit: p.split_limit.map_or(d.split_limit, |n| n as usize),
+    }
+}
+
+fn read_history(o: &JsValue) -> Result<JsDeliveryHistory, JsValue> {
+    Ok(JsDeliveryHistory {
+        attempts: num(o, "attempts")?.map_or(0, |n| n as u32),
+        strikes: num(o, "strikes")?.map_or(0, |n| n as u32),
+        first_strike_ms: num(o, "firstStrikeMs")?,
     })
 }
 
-fn history(o: &JsValue) -> Result<History, JsValue> {
-    Ok(History {
-        attempts: num(o, "attempts")?.map_or(0, |n| n as u32),
-        strikes: num(o, "strikes")?.map_or(0, |n| n as u32),
-        first_strike_ms: num(o, "firstStrikeMs")?.map(|n| n as u64),
+/// `deliveryDecision`'s attempt, read in the order its checks have always run.
+fn read_attempt(o: &JsValue) -> Result<JsDeliveryAttempt, JsValue> {
+    let retry_after = text(o, "retryAfter")?;
+    let answer = match (num(o, "status")?, text(o, "failure")?.as_deref()) {
+        (Some(s), None) if s.fract() == 0.0 && s <= 999.0 => JsAttemptAnswer::Status {
+            status: s as u16,
+            retry_after,
+        },
+        (None, Some("unreachable")) => JsAttemptAnswer::Failure {
+            failure: "unreachable",
+        },
+        (None, Some("timeout")) => JsAttemptAnswer::Failure { failure: "timeout" },
+        _ => {
+            return Err(type_error(
+                "linegate: an attempt has a status (100-999) or a failure (\"unreachable\" or \"timeout\")",
+            ))
+        }
+    };
+    Ok(JsDeliveryAttempt {
+        answer,
+        body: get(o, "body")?,
+        content_encoding: text(o, "contentEncoding")?,
+        history: get(o, "history")?.map(|h| read_history(&h)).transpose()?,
+        now: num(o, "now")?,
+        random: num(o, "random")?,
+        policy: get(o, "policy")?.map(|p| read_policy(&p)).transpose()?,
     })
 }
 
@@ -91,37 +122,45 @@ pub fn delivery_decision(attempt: JsValue) -> Result<JsValue, JsValue> {
             "linegate: deliveryDecision needs an attempt object",
         ));
     }
-    let retry_after = text(&attempt, "retryAfter")?;
-    let answer = match (num(&attempt, "status")?, text(&attempt, "failure")?.as_deref()) {
-        (Some(s), None) if s.fract() == 0.0 && s <= 999.0 => Answer::Status {
-            status: s as u16,
+    let a = read_attempt(&attempt)?;
+    let answer = match &a.answer {
+        JsAttemptAnswer::Status {
+            status,
+            retry_after,
+        } => Answer::Status {
+            status: *status,
             retry_after: retry_after.as_deref().map(str::as_bytes),
         },
-        (None, Some("unreachable")) => Answer::Unreachable,
-        (None, Some("timeout")) => Answer::Timeout,
-        _ => {
-            return Err(type_error(
-                "linegate: an attempt has a status (100-999) or a failure (\"unreachable\" or \"timeout\")",
-            ))
-        }
+        JsAttemptAnswer::Failure { failure } if *failure == "unreachable" => Answer::Unreachable,
+        JsAttemptAnswer::Failure { .. } => Answer::Timeout,
     };
     // The body is copied into wasm memory only when the decision reads it (a 413).
-    let body = match get(&attempt, "body")? {
+    let body = match a.body {
         Some(b) if delivery::needs_batch(&answer) => b
             .dyn_into::<js_sys::Uint8Array>()
             .map_err(|_| type_error("linegate: body must be a Uint8Array"))?
             .to_vec(),
         _ => Vec::new(),
     };
-    let encoding = text(&attempt, "contentEncoding")?;
     let batch = Batch {
         body: &body,
-        content_encoding: encoding.as_deref().map(str::as_bytes),
+        content_encoding: a.content_encoding.as_deref().map(str::as_bytes),
     };
-    let mut h = history(&get(&attempt, "history")?.unwrap_or(JsValue::NULL))?;
-    let now = num(&attempt, "now")?.unwrap_or_else(js_sys::Date::now) as u64;
-    let random = num(&attempt, "random")?.unwrap_or_else(js_sys::Math::random);
-    let p = policy(&get(&attempt, "policy")?.unwrap_or(JsValue::NULL))?;
+    let mut h = a.history.map_or(
+        History {
+            attempts: 0,
+            strikes: 0,
+            first_strike_ms: None,
+        },
+        |h| History {
+            attempts: h.attempts,
+            strikes: h.strikes,
+            first_strike_ms: h.first_strike_ms.map(|n| n as u64),
+        },
+    );
+    let now = a.now.unwrap_or_else(js_sys::Date::now) as u64;
+    let random = a.random.unwrap_or_else(js_sys::Math::random);
+    let p = policy(a.policy.unwrap_or_default());
     let d = delivery::classify(&answer, &batch, &h, now, random, &p);
     h.record(&d, now);
 

@@ -1007,6 +1007,7 @@ impl ToJs for JsDeliveryDecision {
     derive(ts_rs::TS),
     ts(rename = "DeliveryPolicy", rename_all = "camelCase")
 )]
+#[derive(Default)]
 pub(crate) struct JsDeliveryPolicy {
     /// First backoff step, doubling per failed attempt (default 1000).
     #[cfg_attr(feature = "ts", ts(optional))]
@@ -1031,6 +1032,51 @@ pub(crate) struct JsDeliveryPolicy {
     /// Largest decoded gzip body taken apart on a 413 (default 512 MiB).
     #[cfg_attr(feature = "ts", ts(optional))]
     pub split_limit: Option<f64>,
+}
+
+/// The upstream's answer to a delivery attempt, or why there was none.
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(untagged, rename_all_fields = "camelCase")
+)]
+pub(crate) enum JsAttemptAnswer {
+    Status {
+        status: u16,
+        #[cfg_attr(feature = "ts", ts(optional = nullable))]
+        retry_after: Option<String>,
+    },
+    Failure {
+        #[cfg_attr(feature = "ts", ts(type = "\"unreachable\" | \"timeout\""))]
+        failure: &'static str,
+    },
+}
+
+/// One delivery attempt: the upstream's answer (or why there was none), the batch, its
+/// history. Read from JS (`deliveryDecision`).
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(rename = "DeliveryAttempt", rename_all = "camelCase")
+)]
+pub(crate) struct JsDeliveryAttempt {
+    #[cfg_attr(feature = "ts", ts(flatten))]
+    pub answer: JsAttemptAnswer,
+    /// The batch as stored (read only on a 413).
+    #[cfg_attr(feature = "ts", ts(optional, type = "Uint8Array"))]
+    pub body: Option<JsValue>,
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub content_encoding: Option<String>,
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub history: Option<JsDeliveryHistory>,
+    /// ms since the epoch (default: now).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub now: Option<f64>,
+    /// In [0, 1): the backoff's jitter (default: Math.random()).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub random: Option<f64>,
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub policy: Option<JsDeliveryPolicy>,
 }
 
 /// The TypeScript declarations of the data types above, as `npm/types.d.ts` holds them
@@ -1179,6 +1225,7 @@ pub fn typescript() -> String {
         (JsSeriesAdmission::docs(), JsSeriesAdmission::decl()),
         (JsDeliveryPolicy::docs(), JsDeliveryPolicy::decl()),
         (JsDeliveryHistory::docs(), JsDeliveryHistory::decl()),
+        (JsDeliveryAttempt::docs(), JsDeliveryAttempt::decl()),
         (JsDeliveryDecision::docs(), JsDeliveryDecision::decl()),
     ] {
         out.push('\n');
