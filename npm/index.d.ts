@@ -20,6 +20,7 @@ import type {
   Diagnostic,
   ErrorCode,
   ErrorHeaders,
+  Limits,
   Forward as CheckForward,
   PartialWrite as CheckPartialWrite,
   Precision,
@@ -50,6 +51,7 @@ export type {
   Diagnostic,
   ErrorCode,
   ErrorHeaders,
+  Limits,
   Precision,
   QuotaNames,
   PrecisionRule,
@@ -81,16 +83,6 @@ declare global {
 
 /** A request body: bytes, or a string (sent as its UTF-8 bytes), or a body already in wasm memory. */
 export type Body = Uint8Array | ArrayBuffer | ArrayBufferView | string | BodyBuffer;
-
-/** Size limits in bytes (spec Part A §4). A size equal to or above a limit gets 413; `Infinity` is none. */
-export type Limits = {
-  /** Body as received (compressed, if it is). Default 512 MiB. */
-  maxBody?: number | bigint | undefined;
-  /** Body after gzip decoding (InfluxDB's MaxBatchSizeBytes). Default 512 MiB. */
-  maxBatch?: number | bigint | undefined;
-  /** Escaped bytes of the 400 message before it is cut short. Default 16 MiB. */
-  maxMessage?: number | bigint | undefined;
-};
 
 /** What `Checker.forRequest` adds to a write that goes on (api.js): the write quotas' extras. */
 type QuotaExtras = {

@@ -244,6 +244,24 @@ export type RejectedLine = { line: number, reason: Text, text: Text, };
 export type Credentials = { user: Text | null, secret: Text, };
 
 /**
+ * Size limits in bytes (spec Part A §4). A size equal to or above a limit gets 413;
+ * `Infinity` is none.
+ */
+export type Limits = { 
+/**
+ * Body as received (compressed, if it is). Default 512 MiB.
+ */
+maxBody?: number | bigint | undefined, 
+/**
+ * Body after gzip decoding (InfluxDB's MaxBatchSizeBytes). Default 512 MiB.
+ */
+maxBatch?: number | bigint | undefined, 
+/**
+ * Escaped bytes of the 400 message before it is cut short. Default 16 MiB.
+ */
+maxMessage?: number | bigint | undefined, };
+
+/**
  * A `precision` value an endpoint's clients send, and how the endpoint reads given
  * timestamps under it (`precisions`).
  */

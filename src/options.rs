@@ -113,8 +113,8 @@ impl Opts {
             return Ok(DEFAULT_LIMITS);
         };
         let l = Opts::new(l, "limits")?;
-        let pick = |k: &str, d: usize| -> Result<usize, JsValue> {
-            let Some(v) = l.get(k)? else { return Ok(d) };
+        let pick = |k: &str| -> Result<Option<usize>, JsValue> {
+            let Some(v) = l.get(k)? else { return Ok(None) };
             let bad = || {
                 type_error(&format!(
                     "linegate: limits.{k} must be a non-negative number of bytes"
@@ -124,24 +124,48 @@ impl Opts {
                 if n.is_nan() || n < 0.0 {
                     return Err(bad());
                 }
-                return Ok(if n >= usize::MAX as f64 {
+                return Ok(Some(if n >= usize::MAX as f64 {
                     usize::MAX
                 } else {
                     n as usize
-                });
+                }));
             }
             if v.is_bigint() {
                 let n = u64::try_from(v).map_err(|_| bad())?;
-                return Ok(usize::try_from(n).unwrap_or(usize::MAX));
+                return Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)));
             }
             Err(bad())
         };
+        let l = JsLimits {
+            max_body: pick("maxBody")?,
+            max_batch: pick("maxBatch")?,
+            max_message: pick("maxMessage")?,
+        };
         Ok(Limits {
-            max_body: pick("maxBody", DEFAULT_LIMITS.max_body)?,
-            max_batch: pick("maxBatch", DEFAULT_LIMITS.max_batch)?,
-            max_message: pick("maxMessage", DEFAULT_LIMITS.max_message)?,
+            max_body: l.max_body.unwrap_or(DEFAULT_LIMITS.max_body),
+            max_batch: l.max_batch.unwrap_or(DEFAULT_LIMITS.max_batch),
+            max_message: l.max_message.unwrap_or(DEFAULT_LIMITS.max_message),
         })
     }
+}
+
+/// Size limits in bytes (spec Part A §4). A size equal to or above a limit gets 413;
+/// `Infinity` is none.
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(rename = "Limits", rename_all = "camelCase")
+)]
+pub(crate) struct JsLimits {
+    /// Body as received (compressed, if it is). Default 512 MiB.
+    #[cfg_attr(feature = "ts", ts(optional, type = "number | bigint | undefined"))]
+    pub max_body: Option<usize>,
+    /// Body after gzip decoding (InfluxDB's MaxBatchSizeBytes). Default 512 MiB.
+    #[cfg_attr(feature = "ts", ts(optional, type = "number | bigint | undefined"))]
+    pub max_batch: Option<usize>,
+    /// Escaped bytes of the 400 message before it is cut short. Default 16 MiB.
+    #[cfg_attr(feature = "ts", ts(optional, type = "number | bigint | undefined"))]
+    pub max_message: Option<usize>,
 }
 
 /// The wall clock in ns when the caller gives no `now` (ms resolution is what JS has).

@@ -1216,6 +1216,10 @@ pub fn typescript() -> String {
         (JsSummary::docs(), JsSummary::decl()),
         (JsRejectedLine::docs(), JsRejectedLine::decl()),
         (JsCredentials::docs(), JsCredentials::decl()),
+        (
+            crate::options::JsLimits::docs(),
+            crate::options::JsLimits::decl(),
+        ),
         (JsPrecisionRule::docs(), JsPrecisionRule::decl()),
         (JsUpstreamWrite::docs(), JsUpstreamWrite::decl()),
         (JsAnswer::docs(), JsAnswer::decl()),
