@@ -209,6 +209,8 @@ impl Writer {
             match m {
                 Msg::Write(job) => {
                     let b = to_i(job.bucket.id);
+                    // What this job adds to the caches, taken back if its id cannot be kept.
+                    let marks = (created.len(), series_added.len(), usages.len());
                     let duplicate = match &job.batch_id {
                         Some(id) => tx
                             .execute_batch("SAVEPOINT job")
@@ -241,6 +243,12 @@ impl Writer {
                             Ok(()) => Ok(r),
                             Err(e) => {
                                 let _ = tx.execute_batch("ROLLBACK TO job");
+                                for (k, _) in created.drain(marks.0..) {
+                                    self.schema.remove(&k);
+                                }
+                                self.series.forget(&series_added[marks.1..]);
+                                series_added.truncate(marks.1);
+                                usages.truncate(marks.2);
                                 Err(WriteError::Failed(e.to_string()))
                             }
                         },
