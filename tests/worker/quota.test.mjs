@@ -167,7 +167,7 @@ describe("write quotas at the edge", { skip }, () => {
     test(`series with PARTIAL_WRITES (SPOOL=${spool}): exactly the lines that do not fit are rejected and kept`, async () => {
       const target = await startTarget();
       const vars = { QUOTA_SERIES: "3", PARTIAL_WRITES: "request", SPOOL_ADMIN_TOKEN: ADMIN };
-      if (spool !== "off") Object.assign(vars, { SPOOL: spool, SPOOL_OPEN: "on" });
+      if (spool !== "off") Object.assign(vars, { SPOOL: spool, SPOOL_OPEN: "on", SPOOL_KEY: "quota test key" });
       const w = await startWorker(
         { BACKEND_URL: target.url, QUOTA_ADMIN_TOKEN: ADMIN, ...vars },
         { miniflare: { durableObjects: { ...DO.durableObjects, SPOOL_DO: { className: "Spool", useSQLite: true } } } },

@@ -126,7 +126,7 @@ describe("wrangler dev in front of real databases", { skip }, () => {
       assert.equal(q.status, 200);
       run = await writeThroughKill(
         tap,
-        { BACKEND_URL: tap.url, BACKEND_KIND: "influxdb1", SPOOL: "always", SPOOL_OPEN: "on", SPOOL_BACKOFF_BASE_MS: "100", SPOOL_BACKOFF_CAP_MS: "500" },
+        { BACKEND_URL: tap.url, BACKEND_KIND: "influxdb1", SPOOL: "always", SPOOL_OPEN: "on", SPOOL_KEY: "realdb test key", SPOOL_BACKOFF_BASE_MS: "100", SPOOL_BACKOFF_CAP_MS: "500" },
         40,
         20,
         Date.now() - 3_600_000,
@@ -171,7 +171,7 @@ describe("wrangler dev in front of real databases", { skip }, () => {
       const t0 = Date.now() - 600_000;
       run = await writeThroughKill(
         tap,
-        { BACKEND_URL: tap.url, BACKEND_KIND: "victoriametrics", SPOOL: "always", SPOOL_OPEN: "on", SPOOL_BACKOFF_BASE_MS: "100", SPOOL_BACKOFF_CAP_MS: "500" },
+        { BACKEND_URL: tap.url, BACKEND_KIND: "victoriametrics", SPOOL: "always", SPOOL_OPEN: "on", SPOOL_KEY: "realdb test key", SPOOL_BACKOFF_BASE_MS: "100", SPOOL_BACKOFF_CAP_MS: "500" },
         40,
         20,
         t0,

@@ -362,6 +362,11 @@ describe("SPOOL=always: dead letters, replay, drop, 413 splits, capacity", { ski
       assert.equal(Buffer.concat(ok.map((r) => r.body)).toString(), plain.toString().replaceAll("split,", m + ","));
       const ce = m === "splitid" ? "identity" : undefined;
       assert.ok(ok.every((r) => r.headers["content-encoding"] === ce), m);
+      // Each piece is a batch of its own, with an id of its own (none the whole's).
+      const whole = reqs.filter((r) => r.answer.status === 413 && r.body.length > 0);
+      const ids = new Set(ok.map((r) => r.headers["x-linegate-batch"]));
+      assert.equal(ids.size, ok.length, `${m}: ids of the pieces`);
+      assert.ok(whole.every((r) => !ids.has(r.headers["x-linegate-batch"])), m);
     }
     const exp = await exported(backend, "b");
     assert.equal(exp.split("\n").filter((l) => l.startsWith("split,")).length, 4000);
@@ -434,6 +439,10 @@ describe("SPOOL=fallback: a 5xx or 429 from the backend spools the batch; Retry-
       assert.equal(e.backend_status, 503);
       await until("delivery", () => rec.received.length === 3 && rec.received[2].answer !== undefined, 15_000);
       assert.ok(rec.received.every((x) => x.body.toString() === body));
+      // One batch id on the forward and on every delivery of it (the backend stores it once).
+      const ids = rec.received.map((x) => x.headers["x-linegate-batch"]);
+      assert.match(ids[0], /^[0-9a-f]{32}$/);
+      assert.deepEqual(ids, [ids[0], ids[0], ids[0]]);
       assert.equal(rec.received[2].answer.status, 204);
       const gap = stamps[2] - stamps[1];
       assert.ok(gap >= 1900, `waited ${gap} ms after Retry-After: 2`);
