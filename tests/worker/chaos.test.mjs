@@ -21,14 +21,11 @@ import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { spawn } from "node:child_process";
-import { ROOT, hasPkg, backendAvailable, startBackend, freePort, send, SETUP } from "./helpers.mjs";
+import { ROOT, hasPkg, backendAvailable, startBackend, freePort, send, SETUP, wranglerDev } from "./helpers.mjs";
 
 const skip =
   (!hasPkg && "pkg/ is not built (npm run build)") ||
   (!backendAvailable() && "linegate-backend is not built (cargo build --release -p linegate-backend)");
-const WRANGLER = path.join(ROOT, "node_modules/.bin/wrangler");
-const ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
 const ADMIN = "chaos-admin";
 const CLIENTS = 12;
 const POINTS = 3; // per write
@@ -38,40 +35,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const dirs = [];
 after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-/** `wrangler dev` in a process group of its own (it and its workerd die together). */
-async function dev(port, persist, vars, sink = []) {
-  const inspector = await freePort();
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", persist];
-  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-  const p = spawn(WRANGLER, args, { cwd: ROOT, env: ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  const keep = (c) => {
-    out += c;
-    sink.push(c);
-  };
-  p.stdout.on("data", keep);
-  p.stderr.on("data", keep);
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    assert.ok(p.exitCode === null && p.signalCode === null, `wrangler dev exited: ${out}`);
-    try {
-      if ((await send(base, { method: "GET", path: "/ping" })).status === 204) break;
-    } catch {}
-    assert.ok(Date.now() < deadline, `wrangler dev did not start: ${out}`);
-    await sleep(100);
-  }
-  return {
-    url: base,
-    output: () => out,
-    kill: async () => {
-      try {
-        process.kill(-p.pid, "SIGKILL");
-      } catch {}
-      if (p.exitCode === null && p.signalCode === null) await new Promise((r) => p.once("exit", r));
-    },
-  };
-}
+const dev = (port, persist, vars, sink = []) => wranglerDev(port, persist, vars, { poll: 100, sink });
 
 /** One write on a connection of its own, given up after `ms`: its status, or null. */
 function post(base, p, headers, body, ms = 15_000) {
