@@ -494,6 +494,16 @@ export function admitSeries(known, count, limit, { partial = false } = {}) {
 const hex64 = (h) => h.toString(16).padStart(16, "0");
 
 /**
+ * The header that names one accepted batch on every attempt to deliver it (a random id,
+ * 16-64 characters of [0-9A-Za-z_-]): linegate-backend stores a batch whose id it stored
+ * before only once, and answers the repeat 204. InfluxDB ignores it.
+ */
+export function batchIdHeader() {
+  need("batchIdHeader()");
+  return glue.batchIdHeader();
+}
+
+/**
  * The header an edge sets to its client's address when it forwards a request: the backend
  * counts failed authentication per client by it, believing it only from the proxies its
  * operator names (`--trusted-proxies`).

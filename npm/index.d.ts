@@ -364,6 +364,11 @@ export function answer(kind: "series-quota"): Answer;
 /** `/ping`: 204 with InfluxDB's build headers. */
 export function answer(kind: "ping", args: { version: string }): Answer;
 /**
+ * The header that names one accepted batch on every attempt to deliver it (a random id,
+ * 16-64 characters of [0-9A-Za-z_-]); linegate-backend stores a repeated id only once.
+ */
+export function batchIdHeader(): string;
+/**
  * The header an edge sets to its client's address when it forwards a request (believed by
  * the backend only from the proxies its operator names, `--trusted-proxies`).
  */

@@ -220,6 +220,14 @@ pub fn client_address_header() -> String {
     linegate_core::pipeline::CLIENT_ADDRESS_HEADER.to_string()
 }
 
+/// The header that names a batch on every attempt to deliver it (core's
+/// `delivery::BATCH_ID_HEADER`): linegate-backend stores a batch whose id it has stored
+/// before only once.
+#[wasm_bindgen(js_name = batchIdHeader)]
+pub fn batch_id_header() -> String {
+    linegate_core::delivery::BATCH_ID_HEADER.to_string()
+}
+
 /// The most bytes a gzip member header can take before core decides on it (core's
 /// `limits::MAX_GZIP_HEADER`): enough of a body for every check before the size check.
 #[wasm_bindgen(js_name = maxGzipHeader)]

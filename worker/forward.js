@@ -7,7 +7,7 @@
 // state, not the edge's (see `probesPass`).
 
 import { clientAddress, edgeAuthorized } from "./auth.js";
-import { CLIENT_ADDRESS_HEADER } from "./linegate.js";
+import { BATCH_ID_HEADER, CLIENT_ADDRESS_HEADER } from "./linegate.js";
 import { tooLarge, unauthorized, unavailable } from "./respond.js";
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the request.
@@ -87,8 +87,9 @@ export async function passThrough(request, url, cfg, log, { probe = false } = {}
   }
   const headers = new Headers(request.headers);
   for (const h of HOP) headers.delete(h);
-  // Only the Worker names the client to the backend.
+  // Only the Worker names the client, and its writes' batches, to the backend.
   headers.delete(CLIENT_ADDRESS_HEADER);
+  headers.delete(BATCH_ID_HEADER);
   const client = clientAddress(request);
   if (client !== null) headers.set(CLIENT_ADDRESS_HEADER, client);
   // The backend is asked for what the client accepts, not the platform's `br, gzip`.

@@ -11,6 +11,7 @@ import {
   deliveryDecision,
   fallbackHolds,
   clientAddressHeader,
+  batchIdHeader,
   maxGzipHeader,
   quotaNames,
   checkRate,
@@ -23,6 +24,9 @@ initSync(wasm);
 
 // Read once: core's name for the header that tells the backend who the client is.
 export const CLIENT_ADDRESS_HEADER = clientAddressHeader();
+// Core's name for the header that names a batch on every delivery attempt (the backend
+// stores a repeated id once).
+export const BATCH_ID_HEADER = batchIdHeader();
 // Core's bound on a gzip header: the prefix of a body declared too large that is still read.
 export const MAX_GZIP_HEADER = maxGzipHeader();
 

@@ -1,6 +1,7 @@
 // POST /api/v2/write and v1's POST /write: check at the edge, forward what passes, unchanged.
 
-import { Checker, credentialsCheck, CLIENT_ADDRESS_HEADER, MAX_GZIP_HEADER, upstreamWrite } from "./linegate.js";
+import { BATCH_ID_HEADER, Checker, credentialsCheck, CLIENT_ADDRESS_HEADER, MAX_GZIP_HEADER, upstreamWrite } from "./linegate.js";
+import { newBatchId } from "./spool/batch-id.js";
 import { firstValue, readBody } from "./body.js";
 import { clientAddress, edgeAuthorized } from "./auth.js";
 import { unauthorized, unavailable } from "./respond.js";
@@ -146,6 +147,10 @@ async function checkAndForward(request, url, auth, cfg, log, names) {
   }
   const client = clientAddress(request);
   if (client !== null) headers[CLIENT_ADDRESS_HEADER] = client;
+  // The write's own id, on the forward and on every delivery the spool makes of it: the
+  // backend stores a repeated id once, so a forward whose answer a crash cut off (then
+  // spooled) or a delivery repeated after one is not stored twice.
+  headers[BATCH_ID_HEADER] = newBatchId();
   let target = url.pathname + url.search;
   if (url.pathname === "/api/v2/write" && cfg.backendKind !== "influxdb2") {
     // A v2 write to InfluxDB 1.x or VictoriaMetrics: the path and credentials they read.

@@ -401,3 +401,49 @@ export async function startTarget() {
     },
   };
 }
+
+const WRANGLER = path.join(ROOT, "node_modules/.bin/wrangler");
+const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
+
+/**
+ * `wrangler dev` on 127.0.0.1:`port` with `persist` as its storage and `vars` as `--var`s, in
+ * a process group of its own (it and its workerd die together); resolves once `GET /ping`
+ * answers 204. A Worker that does not become ready within `timeout` ms is killed before the
+ * error is thrown: left running, it would keep the test file's process (and CI) waiting.
+ * `sink`, when given, gets the output as it comes. Returns `{ url, output(), kill() }`.
+ */
+export async function wranglerDev(port, persist, vars, { timeout = 90_000, poll = 200, sink = null } = {}) {
+  const inspector = await freePort();
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", persist];
+  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+  const p = spawn(WRANGLER, args, { cwd: ROOT, env: WRANGLER_ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  const keep = (c) => {
+    out += c;
+    sink?.push(c);
+  };
+  p.stdout.on("data", keep);
+  p.stderr.on("data", keep);
+  const url = `http://127.0.0.1:${port}`;
+  const kill = async () => {
+    try {
+      process.kill(-p.pid, "SIGKILL");
+    } catch {}
+    if (p.exitCode === null && p.signalCode === null) await new Promise((r) => p.once("exit", r));
+  };
+  const deadline = Date.now() + timeout;
+  try {
+    for (;;) {
+      if (p.exitCode !== null || p.signalCode !== null) throw new Error(`wrangler dev exited: ${out}`);
+      try {
+        if ((await send(url, { method: "GET", path: "/ping" })).status === 204) break;
+      } catch {}
+      if (Date.now() >= deadline) throw new Error(`wrangler dev did not start: ${out}`);
+      await new Promise((r) => setTimeout(r, poll));
+    }
+  } catch (e) {
+    await kill();
+    throw e;
+  }
+  return { url, output: () => out, kill };
+}

@@ -24,6 +24,7 @@ import {
   sendStream,
   stopAll,
   ray,
+  wranglerDev,
 } from "./helpers.mjs";
 
 const skip =
@@ -167,7 +168,7 @@ describe("write quotas at the edge", { skip }, () => {
     test(`series with PARTIAL_WRITES (SPOOL=${spool}): exactly the lines that do not fit are rejected and kept`, async () => {
       const target = await startTarget();
       const vars = { QUOTA_SERIES: "3", PARTIAL_WRITES: "request", SPOOL_ADMIN_TOKEN: ADMIN };
-      if (spool !== "off") Object.assign(vars, { SPOOL: spool, SPOOL_OPEN: "on" });
+      if (spool !== "off") Object.assign(vars, { SPOOL: spool, SPOOL_OPEN: "on", SPOOL_KEY: "quota test key" });
       const w = await startWorker(
         { BACKEND_URL: target.url, QUOTA_ADMIN_TOKEN: ADMIN, ...vars },
         { miniflare: { durableObjects: { ...DO.durableObjects, SPOOL_DO: { className: "Spool", useSQLite: true } } } },
@@ -267,48 +268,12 @@ describe("write quotas at the edge", { skip }, () => {
 // ---- SIGKILL of workerd -----------------------------------------------------------------
 
 describe("quotas survive SIGKILL of workerd (wrangler dev --persist-to)", { skip }, () => {
-  const WRANGLER = path.join(ROOT, "node_modules/.bin/wrangler");
-  const ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
 
   // The quota clock just past a window's start, so no count resets while the test runs.
   const offset = 300_000 - (Date.now() % 300_000) + 1_000;
 
-  async function dev(port, persist, backendUrl) {
-    const inspector = await freePort();
-    const p = spawn(
-      WRANGLER,
-      [
-        "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
-        "--persist-to", persist,
-        "--var", `BACKEND_URL:${backendUrl}`, "--var", "QUOTA_SERIES:3", "--var", "QUOTA_WRITE_BYTES:40",
-        "--var", `QUOTA_ADMIN_TOKEN:${ADMIN}`, "--var", `QUOTA_CLOCK_OFFSET_MS:${offset}`,
-      ],
-      { cwd: ROOT, env: ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    p.stdout.on("data", (c) => (out += c));
-    p.stderr.on("data", (c) => (out += c));
-    const base = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      assert.equal(p.exitCode, null, `wrangler dev exited: ${out}`);
-      try {
-        if ((await send(base, { method: "GET", path: "/ping" })).status === 204) break;
-      } catch {}
-      assert.ok(Date.now() < deadline, `wrangler dev did not start: ${out}`);
-      await sleep(200);
-    }
-    return {
-      url: base,
-      output: () => out,
-      kill: async () => {
-        try {
-          process.kill(-p.pid, "SIGKILL");
-        } catch {}
-        if (p.exitCode === null && p.signalCode === null) await new Promise((r) => p.once("exit", r));
-      },
-    };
-  }
+  const dev = (port, persist, backendUrl) =>
+    wranglerDev(port, persist, { BACKEND_URL: `${backendUrl}`, QUOTA_SERIES: "3", QUOTA_WRITE_BYTES: "40", QUOTA_ADMIN_TOKEN: `${ADMIN}`, QUOTA_CLOCK_OFFSET_MS: `${offset}` });
 
   test("the window's count and every admitted series are kept", { timeout: 200_000 }, async () => {
     const target = await startTarget();

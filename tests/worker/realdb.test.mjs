@@ -18,47 +18,16 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
-import { spawn } from "node:child_process";
-import { ROOT, hasPkg, freePort, send, startRecorder, forwardTo } from "./helpers.mjs";
+import { ROOT, hasPkg, freePort, send, startRecorder, forwardTo, wranglerDev } from "./helpers.mjs";
 import { installed, startRealDb } from "../support/realdb.mjs";
 
 const skip =
   (!hasPkg && "pkg/ is not built (npm run build)") ||
   (!installed("influxd") && "influxd is not installed (scripts/setup.sh installs it)") ||
   (!installed("victoria-metrics") && "victoria-metrics is not installed (scripts/setup.sh installs it)");
-const WRANGLER = path.join(ROOT, "node_modules/.bin/wrangler");
-const ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// wrangler dev in a session of its own, so that it and its workerd die together.
-async function dev(port, persist, vars) {
-  const inspector = await freePort();
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", persist];
-  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-  const p = spawn(WRANGLER, args, { cwd: ROOT, env: ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  p.stdout.on("data", (c) => (out += c));
-  p.stderr.on("data", (c) => (out += c));
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    assert.equal(p.exitCode, null, `wrangler dev exited: ${out}`);
-    try {
-      if ((await send(base, { method: "GET", path: "/ping" })).status === 204) break;
-    } catch {}
-    assert.ok(Date.now() < deadline, `wrangler dev did not start: ${out}`);
-    await sleep(200);
-  }
-  return {
-    url: base,
-    kill: async () => {
-      try {
-        process.kill(-p.pid, "SIGKILL");
-      } catch {}
-      if (p.exitCode === null && p.signalCode === null) await new Promise((r) => p.once("exit", r));
-    },
-  };
-}
+const dev = (port, persist, vars) => wranglerDev(port, persist, vars, { timeout: 30_000 });
 
 async function until(what, pred, timeout) {
   const deadline = Date.now() + timeout;
@@ -126,7 +95,7 @@ describe("wrangler dev in front of real databases", { skip }, () => {
       assert.equal(q.status, 200);
       run = await writeThroughKill(
         tap,
-        { BACKEND_URL: tap.url, BACKEND_KIND: "influxdb1", SPOOL: "always", SPOOL_OPEN: "on", SPOOL_BACKOFF_BASE_MS: "100", SPOOL_BACKOFF_CAP_MS: "500" },
+        { BACKEND_URL: tap.url, BACKEND_KIND: "influxdb1", SPOOL: "always", SPOOL_OPEN: "on", SPOOL_KEY: "realdb test key", SPOOL_BACKOFF_BASE_MS: "100", SPOOL_BACKOFF_CAP_MS: "500" },
         40,
         20,
         Date.now() - 3_600_000,
@@ -171,7 +140,7 @@ describe("wrangler dev in front of real databases", { skip }, () => {
       const t0 = Date.now() - 600_000;
       run = await writeThroughKill(
         tap,
-        { BACKEND_URL: tap.url, BACKEND_KIND: "victoriametrics", SPOOL: "always", SPOOL_OPEN: "on", SPOOL_BACKOFF_BASE_MS: "100", SPOOL_BACKOFF_CAP_MS: "500" },
+        { BACKEND_URL: tap.url, BACKEND_KIND: "victoriametrics", SPOOL: "always", SPOOL_OPEN: "on", SPOOL_KEY: "realdb test key", SPOOL_BACKOFF_BASE_MS: "100", SPOOL_BACKOFF_CAP_MS: "500" },
         40,
         20,
         t0,

@@ -26,6 +26,7 @@ import {
   send,
   ray,
   BACKEND_BIN,
+  wranglerDev,
 } from "./helpers.mjs";
 
 const skip =
@@ -362,6 +363,11 @@ describe("SPOOL=always: dead letters, replay, drop, 413 splits, capacity", { ski
       assert.equal(Buffer.concat(ok.map((r) => r.body)).toString(), plain.toString().replaceAll("split,", m + ","));
       const ce = m === "splitid" ? "identity" : undefined;
       assert.ok(ok.every((r) => r.headers["content-encoding"] === ce), m);
+      // Each piece is a batch of its own, with an id of its own (none the whole's).
+      const whole = reqs.filter((r) => r.answer.status === 413 && r.body.length > 0);
+      const ids = new Set(ok.map((r) => r.headers["x-linegate-batch"]));
+      assert.equal(ids.size, ok.length, `${m}: ids of the pieces`);
+      assert.ok(whole.every((r) => !ids.has(r.headers["x-linegate-batch"])), m);
     }
     const exp = await exported(backend, "b");
     assert.equal(exp.split("\n").filter((l) => l.startsWith("split,")).length, 4000);
@@ -434,6 +440,10 @@ describe("SPOOL=fallback: a 5xx or 429 from the backend spools the batch; Retry-
       assert.equal(e.backend_status, 503);
       await until("delivery", () => rec.received.length === 3 && rec.received[2].answer !== undefined, 15_000);
       assert.ok(rec.received.every((x) => x.body.toString() === body));
+      // One batch id on the forward and on every delivery of it (the backend stores it once).
+      const ids = rec.received.map((x) => x.headers["x-linegate-batch"]);
+      assert.match(ids[0], /^[0-9a-f]{32}$/);
+      assert.deepEqual(ids, [ids[0], ids[0], ids[0]]);
       assert.equal(rec.received[2].answer.status, 204);
       const gap = stamps[2] - stamps[1];
       assert.ok(gap >= 1900, `waited ${gap} ms after Retry-After: 2`);
@@ -474,45 +484,9 @@ describe("SPOOL_DEAD_LETTER_HOURS", { skip }, () => {
 });
 
 describe("SPOOL=always, workerd killed with SIGKILL mid-delivery (wrangler dev)", { skip }, () => {
-  const WRANGLER = path.join(ROOT, "node_modules/.bin/wrangler");
-  const ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
 
-  // wrangler dev in a session of its own, so that it and its workerd die together.
-  async function dev(port, persist, backendUrl) {
-    const inspector = await freePort();
-    const p = spawn(
-      WRANGLER,
-      [
-        "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
-        "--persist-to", persist,
-        "--var", `BACKEND_URL:${backendUrl}`, "--var", "SPOOL:always", "--var", "SPOOL_OPEN:on", "--var", "SPOOL_KEY:spool test key",
-        "--var", "SPOOL_BACKOFF_BASE_MS:100", "--var", "SPOOL_BACKOFF_CAP_MS:500",
-      ],
-      { cwd: ROOT, env: ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    p.stdout.on("data", (c) => (out += c));
-    p.stderr.on("data", (c) => (out += c));
-    const base = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      assert.equal(p.exitCode, null, `wrangler dev exited: ${out}`);
-      try {
-        if ((await send(base, { method: "GET", path: "/ping" })).status === 204) break;
-      } catch {}
-      assert.ok(Date.now() < deadline, `wrangler dev did not start: ${out}`);
-      await sleep(200);
-    }
-    return {
-      url: base,
-      kill: async () => {
-        try {
-          process.kill(-p.pid, "SIGKILL");
-        } catch {}
-        if (p.exitCode === null && p.signalCode === null) await new Promise((r) => p.once("exit", r));
-      },
-    };
-  }
+  const dev = (port, persist, backendUrl) =>
+    wranglerDev(port, persist, { BACKEND_URL: `${backendUrl}`, SPOOL: "always", SPOOL_OPEN: "on", SPOOL_KEY: "spool test key", SPOOL_BACKOFF_BASE_MS: "100", SPOOL_BACKOFF_CAP_MS: "500" });
 
   test("every batch that got 204 arrives at least once, in order; duplicates counted", { timeout: 150_000 }, async (t) => {
     const backend = await startBackend();

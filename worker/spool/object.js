@@ -15,6 +15,7 @@ import { config } from "../config.js";
 import { Store } from "./store.js";
 import { attempt, header } from "./deliver.js";
 import { seal, unseal } from "./secrets.js";
+import { withNewBatchId } from "./batch-id.js";
 import { Quarantine } from "./quarantine.js";
 
 // The object that lists the destinations and holds the spool-wide byte budget.
@@ -269,17 +270,17 @@ export class Spool extends DurableObject {
   // plain, without Content-Encoding (recompressing would cost CPU the edge need not spend).
   async split(row, batch, d, cfg) {
     const body = d.plain ?? batch.body;
-    let headers = row.headers;
-    if (d.plain !== null) {
-      const h = { ...batch.headers };
-      delete h[Object.keys(h).find((k) => k.toLowerCase() === "content-encoding")];
-      headers = await seal(cfg, JSON.stringify(h));
-    }
+    const h = { ...batch.headers };
+    if (d.plain !== null) delete h[Object.keys(h).find((k) => k.toLowerCase() === "content-encoding")];
+    // Each half is a batch of its own: an id of its own too (under the whole's id the
+    // backend would store the first half delivered and take the second for a repeat).
+    const first = await seal(cfg, JSON.stringify(withNewBatchId(h)));
+    const second = await seal(cfg, JSON.stringify(withNewBatchId(h)));
     const ord2 = this.store.ordAfter(row.ord);
     this.ctx.storage.transactionSync(() => {
       this.store.remove(row.seq);
-      this.store.insert(row.ord, row.received, row.target, headers, body.subarray(0, d.at));
-      this.store.insert(ord2, row.received, row.target, headers, body.subarray(d.at));
+      this.store.insert(row.ord, row.received, row.target, first, body.subarray(0, d.at));
+      this.store.insert(ord2, row.received, row.target, second, body.subarray(d.at));
     });
     this.count += 1;
     this.queued += 1;

@@ -68,6 +68,8 @@ pub struct Metrics {
     /// Writes answered 429 by the rate quota, and by the series quota (spec D.2).
     pub quota_rate_429: AtomicU64,
     pub quota_series_429: AtomicU64,
+    /// Writes whose batch id their bucket had stored: answered 204, not stored again.
+    pub write_duplicates: AtomicU64,
 }
 
 impl Metrics {
@@ -124,6 +126,11 @@ impl Metrics {
                 "linegate_batches_written_total",
                 "Batches durably stored.",
                 &self.batches_written,
+            ),
+            (
+                "linegate_write_duplicates_total",
+                "Writes whose batch id (X-Linegate-Batch) their bucket had stored: answered 204, not stored again.",
+                &self.write_duplicates,
             ),
             (
                 "linegate_upstream_points_total",

@@ -372,6 +372,31 @@ fn imf_fixdate_ms(v: &[u8]) -> Option<u64> {
     (valid && secs >= 0).then(|| secs as u64 * 1000)
 }
 
+/// The header that names one accepted batch on every attempt to deliver it: an edge that
+/// forwards or holds a write gives it a random id (128 bits, hex) and sends the same id
+/// each time; a server that keeps the ids of the batches it stored answers a repeated one
+/// 204 without storing it again, so a delivery whose answer was lost (the server died
+/// after its commit) is not stored twice. InfluxDB and VictoriaMetrics ignore it.
+pub const BATCH_ID_HEADER: &str = "X-Linegate-Batch";
+
+/// How long a server keeps the id of a batch it stored: longer than any edge holds a
+/// batch before delivering it again (a batch older than this may be stored twice).
+pub const BATCH_IDS_KEPT_NS: i64 = 24 * 3600 * 1_000_000_000;
+
+/// Most batch ids a server keeps, whatever their age (the oldest go first).
+pub const BATCH_IDS_MAX: i64 = 2_000_000;
+
+/// A batch id as a server takes it: 16 to 64 bytes of `[0-9A-Za-z_-]` (a random id long
+/// enough that nobody guesses another's). Anything else is no id: the write is stored as
+/// any other (never refused for it).
+pub fn batch_id(value: Option<&[u8]>) -> Option<&[u8]> {
+    let v = value?;
+    let ok = (16..=64).contains(&v.len())
+        && v.iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
+    ok.then_some(v)
+}
+
 // After the code, as answers.rs's tables: no line the wasm refers to moved.
 impl DeadReason {
     /// Every reason (the package's TypeScript `DeadLetterReason` lists their names).
@@ -705,5 +730,16 @@ mod tests {
         ] {
             assert_eq!(ra(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn batch_ids() {
+        assert_eq!(batch_id(None), None);
+        assert_eq!(batch_id(Some(b"short")), None);
+        let id = b"0123456789abcdef0123456789ABCDEF";
+        assert_eq!(batch_id(Some(id)), Some(&id[..]));
+        assert_eq!(batch_id(Some(b"0123456789abcdef.1")), None);
+        assert_eq!(batch_id(Some(&[b'a'; 65])), None);
+        assert_eq!(batch_id(Some(&[b'a'; 64])), Some(&[b'a'; 64][..]));
     }
 }

@@ -149,7 +149,15 @@ pub(super) async fn write_inner(app: &App, parts: &Parts, reader: &mut body::Rea
         .partial
         .applies(query)
         .then(|| linegate_core::partial::destination(parts.uri.path(), query));
-    store_batch(app, out, bucket, resolved.time, decoded, partial).await
+    // The edge's name for the batch (core's `delivery::batch_id`): judged only now, after
+    // the credentials, the bucket and the permission, so only a write that could be stored
+    // is deduplicated, and within its own bucket.
+    let batch_id = linegate_core::delivery::batch_id(first_value(
+        &parts.headers,
+        linegate_core::delivery::BATCH_ID_HEADER,
+    ))
+    .map(<[u8]>::to_vec);
+    store_batch(app, out, bucket, resolved.time, decoded, partial, batch_id).await
 }
 
 /// The first value of a header, as Go's `Header.Get` gives it.
@@ -168,6 +176,7 @@ pub(super) async fn store_batch(
     time: pipeline::TimeRule,
     decoded: Bytes,
     partial: Option<Vec<u8>>,
+    batch_id: Option<Vec<u8>>,
 ) -> Outcome {
     let precision = time.precision;
     app.metrics
@@ -342,6 +351,8 @@ pub(super) async fn store_batch(
             quota,
             reply: tx,
             quarantine,
+            batch_id: batch_id.clone(),
+            at_ns: now_ns(),
         };
         if let Err(e) = app.store.submit(job) {
             out.response = internal_write_error(&e);
@@ -406,6 +417,15 @@ pub(super) async fn store_batch(
         Ok(Err(WriteError::SeriesQuota)) => {
             app.metrics.quota_series_429.fetch_add(1, Ordering::Relaxed);
             reject(Rejection::series_quota())
+        }
+        Ok(Err(WriteError::Duplicate)) => {
+            // Stored once already (its first delivery's answer was lost): the 204 it got.
+            app.metrics.write_duplicates.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                bucket = bucket.name.as_str(),
+                "duplicate batch id: stored before, not again"
+            );
+            served(Answer::no_content())
         }
         Ok(Err(WriteError::Failed(e))) => internal_write_error(&e),
         Ok(Err(WriteError::SeriesRefused(_))) | Err(_) => {

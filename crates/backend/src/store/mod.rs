@@ -6,6 +6,7 @@
 //! (group commit), so each fsync covers every batch that arrived meanwhile; nobody is
 //! answered before the commit that holds their batch has returned.
 
+pub mod batch_ids;
 mod codec;
 pub mod dbrps;
 mod dead_letters;
@@ -121,6 +122,7 @@ fn open_write(dir: &Path) -> rusqlite::Result<Connection> {
     conn.execute_batch(quota::SCHEMA)?;
     conn.execute_batch(quarantine::SCHEMA)?;
     conn.execute_batch(deliveries::SCHEMA)?;
+    conn.execute_batch(batch_ids::SCHEMA)?;
     migrate_tokens(&conn)?;
     dead_letters::migrate(&conn)?;
     if get_meta(&conn, SALT_KEY)?.is_none() {

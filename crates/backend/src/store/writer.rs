@@ -22,6 +22,11 @@ pub struct WriteJob {
     pub reply: oneshot::Sender<WriteResult>,
     /// A partial write's rejected lines, stored in the same transaction (spec D.1.5).
     pub quarantine: Option<Box<Quarantined>>,
+    /// The batch's id (core's `delivery::batch_id`), recorded with it in the same
+    /// transaction; a batch whose id its bucket stored before is not stored again.
+    pub batch_id: Option<Vec<u8>>,
+    /// The time the id is recorded at (ns since the epoch).
+    pub at_ns: i64,
 }
 
 /// The writer's answer to a batch.
@@ -37,6 +42,8 @@ pub enum WriteError {
     /// A partial write's series that did not fit (one flag per distinct series of the job,
     /// `Admission::refused_mask`): nothing was stored or added.
     SeriesRefused(Vec<bool>),
+    /// The bucket stored a batch of the same id before: stored once, not again.
+    Duplicate,
 }
 
 impl From<String> for WriteError {
@@ -201,20 +208,54 @@ impl Writer {
         for m in group {
             match m {
                 Msg::Write(job) => {
-                    let res = match &job.quota {
-                        None => write_one(&tx, &mut self.schema, &mut created, &job)
-                            .map_err(WriteError::from),
-                        Some(q) => write_counted(
-                            &tx,
-                            (&mut self.schema, &mut self.series),
-                            q,
-                            &job,
-                            &mut created,
-                            (&mut series_added, &mut usages),
-                        ),
+                    let b = to_i(job.bucket.id);
+                    // What this job adds to the caches, taken back if its id cannot be kept.
+                    let marks = (created.len(), series_added.len(), usages.len());
+                    let duplicate = match &job.batch_id {
+                        Some(id) => tx
+                            .execute_batch("SAVEPOINT job")
+                            .and_then(|()| batch_ids::seen(&tx, b, id, job.at_ns)),
+                        None => Ok(false),
+                    };
+                    let res = match duplicate {
+                        Err(e) => Err(WriteError::Failed(e.to_string())),
+                        Ok(true) => Err(WriteError::Duplicate),
+                        Ok(false) => match &job.quota {
+                            None => write_one(&tx, &mut self.schema, &mut created, &job)
+                                .map_err(WriteError::from),
+                            Some(q) => write_counted(
+                                &tx,
+                                (&mut self.schema, &mut self.series),
+                                q,
+                                &job,
+                                &mut created,
+                                (&mut series_added, &mut usages),
+                            ),
+                        },
                     };
                     if let (Ok(_), Some(q)) = (&res, &job.quarantine) {
                         quarantine::insert(&tx, q);
+                    }
+                    // The id goes with what it names: if it cannot be recorded, the batch
+                    // is taken back whole (the group's other batches are not held up by it).
+                    let res = match (res, &job.batch_id) {
+                        (Ok(r), Some(id)) => match batch_ids::record(&tx, b, id, job.at_ns) {
+                            Ok(()) => Ok(r),
+                            Err(e) => {
+                                let _ = tx.execute_batch("ROLLBACK TO job");
+                                for (k, _) in created.drain(marks.0..) {
+                                    self.schema.remove(&k);
+                                }
+                                self.series.forget(&series_added[marks.1..]);
+                                series_added.truncate(marks.1);
+                                usages.truncate(marks.2);
+                                Err(WriteError::Failed(e.to_string()))
+                            }
+                        },
+                        (res, _) => res,
+                    };
+                    if job.batch_id.is_some() {
+                        let _ = tx.execute_batch("RELEASE job");
                     }
                     if let Ok((_, Some(seq))) = &res {
                         wrote = true;
