@@ -287,7 +287,7 @@ export type UpstreamWrite = { path: string, authorization: string | null, };
 export type Answer = { status: number, headers: Record<string, string>, body: string | null, };
 
 /**
- * The kinds of `answer` (`answers::KINDS`).
+ * The kinds of `answer` ([`ANSWER_KINDS`]).
  */
 export type AnswerKind = "unauthorized" | "not-found" | "internal" | "too-large" | "method-not-allowed" | "unavailable" | "spool-full" | "spool-unavailable" | "busy" | "series-quota" | "ping" | "health";
 

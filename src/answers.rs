@@ -50,23 +50,6 @@ fn whole(a: &Answer) -> Result<JsValue, JsValue> {
     })
 }
 
-/// The kinds `answer` gives, in the order its TypeScript (`AnswerKind`) lists them.
-#[cfg_attr(not(feature = "ts"), allow(dead_code))]
-pub(crate) const KINDS: &[&str] = &[
-    "unauthorized",
-    "not-found",
-    "internal",
-    "too-large",
-    "method-not-allowed",
-    "unavailable",
-    "spool-full",
-    "spool-unavailable",
-    "busy",
-    "series-quota",
-    "ping",
-    "health",
-];
-
 /// `args.retryAfter`: whole seconds, sent as `Retry-After`.
 fn retry_after(args: &JsValue) -> Result<u64, JsValue> {
     let secs = arg(args, "retryAfter")?

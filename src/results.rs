@@ -854,10 +854,28 @@ impl ToJs for Raw {
     }
 }
 
+/// The kinds `answers::answer` gives, in the order its TypeScript (`AnswerKind`) lists them
+/// (kept here, beside the shape, so the answers module does not depend back on this one).
+#[cfg_attr(not(feature = "ts"), allow(dead_code))]
+pub(crate) const ANSWER_KINDS: &[&str] = &[
+    "unauthorized",
+    "not-found",
+    "internal",
+    "too-large",
+    "method-not-allowed",
+    "unavailable",
+    "spool-full",
+    "spool-unavailable",
+    "busy",
+    "series-quota",
+    "ping",
+    "health",
+];
+
 #[cfg(feature = "ts")]
 ts_union! {
-    /// The kinds of `answer` (`answers::KINDS`).
-    AnswerKind = crate::answers::KINDS.iter().map(|k| format!("{k:?}"))
+    /// The kinds of `answer` ([`ANSWER_KINDS`]).
+    AnswerKind = ANSWER_KINDS.iter().map(|k| format!("{k:?}"))
 }
 
 /// The names a request's quotas are kept under: the tenant (query-encoded) and the
