@@ -7,36 +7,9 @@
 # machine is shared: compare medians).
 #   bash crates/backend/examples/quota-bench.sh [SECONDS] [ROUNDS]
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../../.." && pwd)"
-SHARED="${SHARED:-$ROOT/../shared}"
 SECS="${1:-10}"
 ROUNDS="${2:-3}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-WORK="$(mktemp -d)"
-DATA="${BENCH_DATA:-/tmp/linegate-bench-data}"
-cleanup() { for f in "$WORK"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-cargo build --release -q -p linegate-backend --bin linegate-backend --example load
-BIN="$CARGO_TARGET_DIR/release/linegate-backend"
-LOAD="$CARGO_TARGET_DIR/release/examples/load"
-if [ ! -f "$DATA/cpu.lp" ]; then
-  mkdir -p "$DATA"
-  python3 "$SHARED/bench/gen.py" --out "$DATA" --size-mb 50 --datasets cpu >/dev/null
-fi
-
-start() {
-  local name="$1" log="$WORK/$1.log"; shift
-  LINEGATE_LOG=warn "$@" >"$log" 2>&1 &
-  echo $! >"$WORK/$name.pid"
-  for _ in $(seq 100); do
-    if grep -q "listening on http://" "$log"; then
-      sed -n 's/.*listening on http:\/\///p' "$log" | head -1; return
-    fi
-    sleep 0.1
-  done
-  echo "server did not start: $(cat "$log")" >&2; exit 1
-}
+. "$(dirname "$0")/bench-lib.sh" 50
 
 setup=(--setup-org o --setup-bucket b --setup-token t)
 echo "linegate-backend series-quota benchmark: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), ${SECS}s per run"

@@ -5,22 +5,8 @@
 # concurrency 1, through Miniflare's workerd, BACKEND_KIND set). See BENCHMARKS.md.
 #   bash crates/backend/examples/realdb-bench.sh [SECONDS]
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../../.." && pwd)"
-SHARED="${SHARED:-$ROOT/../shared}"
 SECS="${1:-10}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-WORK="$(mktemp -d)"
-DATA="${BENCH_DATA:-/tmp/linegate-bench-data}"
-cleanup() { for f in "$WORK"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-cargo build --release -q -p linegate-backend --bin linegate-backend --example load
-BIN="$CARGO_TARGET_DIR/release/linegate-backend"
-LOAD="$CARGO_TARGET_DIR/release/examples/load"
-if [ ! -f "$DATA/cpu.lp" ]; then
-  mkdir -p "$DATA"
-  python3 "$SHARED/bench/gen.py" --out "$DATA" --size-mb 20 --datasets cpu >/dev/null
-fi
+. "$(dirname "$0")/bench-lib.sh" 20
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 up() { for _ in $(seq 200); do curl -fso /dev/null "$1" && return; sleep 0.1; done; echo "$1 did not come up" >&2; exit 1; }
 
