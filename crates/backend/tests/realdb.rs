@@ -13,6 +13,22 @@ use serde_json::Value;
 use support::realdb::{Db, RealDb};
 use support::{temp_dir, wait_for, Server};
 
+/// The backend's flags: org `o`, bucket `b`, token `tok`, relaying to each (URL, kind) of
+/// `upstreams` with `token`, then `extra`.
+fn relay_flags(upstreams: &[(&str, &str)], token: &str, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = support::setup("o", "b", "tok").map(String::from).to_vec();
+    for (url, kind) in upstreams {
+        v.extend(["--upstream", url, "--upstream-kind", kind].map(String::from));
+    }
+    v.extend(["--upstream-token", token].map(String::from));
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn argv(flags: &[String]) -> Vec<&str> {
+    flags.iter().map(String::as_str).collect()
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -81,23 +97,17 @@ fn relay_to_influxdb1() {
     };
     db.influxql("", "CREATE DATABASE d");
     let url = format!("http://{}", db.addr);
-    let args = [
-        &support::setup("o", "b", "tok")[..],
+    let flags = relay_flags(
+        &[(&url, "influxdb1")],
+        "someone:secret",
         &[
-            "--upstream",
-            &url,
-            "--upstream-kind",
-            "influxdb1",
-            "--upstream-token",
-            "someone:secret",
             "--upstream-bucket",
             "b=o/d/autogen",
             "--upstream-bucket",
             "lost=o/d/nope",
         ],
-    ]
-    .concat();
-    let s = Server::start(&dir.join("data"), &args);
+    );
+    let s = Server::start(&dir.join("data"), &argv(&flags));
     support::create_bucket(&s, "tok", "o", "lost");
     let t0 = now_ms() - 3_600_000;
     let (batches, per) = (40, 25);
@@ -219,18 +229,8 @@ fn relay_to_victoriametrics() {
     // The backlog: the relay cannot reach VictoriaMetrics while the batches arrive.
     vm.kill();
     let url = format!("http://{}", vm.addr);
-    let args = [
-        &support::setup("o", "b", "tok")[..],
-        &[
-            "--upstream",
-            &url,
-            "--upstream-kind",
-            "victoriametrics",
-            "--upstream-token",
-            "t",
-        ],
-    ]
-    .concat();
+    let flags = relay_flags(&[(&url, "victoriametrics")], "t", &[]);
+    let args = argv(&flags);
     let mut s = Server::start(&dir.join("data"), &args);
     let t0 = now_ms() - 600_000;
     let (batches, per) = (200, 10);
@@ -311,20 +311,12 @@ fn relay_to_victoriametrics() {
     };
     vm.kill();
     let url = format!("http://{}", vm.addr);
-    let args = [
-        &support::setup("o", "b", "tok")[..],
-        &[
-            "--upstream",
-            &url,
-            "--upstream-kind",
-            "victoriametrics",
-            "--upstream-token",
-            "t",
-            "--upstream-replay-window",
-            "10m",
-        ],
-    ]
-    .concat();
+    let flags = relay_flags(
+        &[(&url, "victoriametrics")],
+        "t",
+        &["--upstream-replay-window", "10m"],
+    );
+    let args = argv(&flags);
     let s = Server::start(&dir2.join("data"), &args);
     let t0 = now_ms() - 600_000;
     let write = |i| {
@@ -412,28 +404,14 @@ fn relay_waits_out_a_rejected_token() {
     );
     db.influxql_as("admin", "pw", "", "CREATE DATABASE d");
     let url = format!("http://{}", db.addr);
-    let flags = |token: &'static str| -> Vec<String> {
-        [
-            &support::setup("o", "b", "tok")[..],
-            &[
-                "--upstream",
-                &url,
-                "--upstream-kind",
-                "influxdb1",
-                "--upstream-token",
-                token,
-                "--upstream-bucket",
-                "b=o/d",
-            ],
-        ]
-        .concat()
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    let flags = |token: &str| {
+        relay_flags(
+            &[(&url, "influxdb1")],
+            token,
+            &["--upstream-bucket", "b=o/d"],
+        )
     };
-    let args: Vec<String> = flags("admin:rotated");
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut s = Server::start(&dir.join("data"), &argv);
+    let mut s = Server::start(&dir.join("data"), &argv(&flags("admin:rotated")));
     let t0 = now_ms() - 60_000;
     for i in 0..10 {
         let r = s.write("tok", "org=o&bucket=b&precision=ms", &batch(i, 5, t0, true));
@@ -446,9 +424,7 @@ fn relay_waits_out_a_rejected_token() {
     });
     assert!(dead_letters(&s.data).is_empty(), "nothing parked on a 401");
     s.kill();
-    let args: Vec<String> = flags("admin:pw");
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let s = Server::start(&dir.join("data"), &argv);
+    let s = Server::start(&dir.join("data"), &argv(&flags("admin:pw")));
     let count = || {
         let v = db.influxql_as("admin", "pw", "d", "SELECT count(f) FROM m");
         v["results"][0]["series"][0]["values"][0][1]
@@ -473,25 +449,12 @@ fn relay_to_two_upstreams() {
     vm.kill();
     db.influxql("", "CREATE DATABASE b");
     let (iurl, vurl) = (format!("http://{}", db.addr), format!("http://{}", vm.addr));
-    let args = [
-        &support::setup("o", "b", "tok")[..],
-        &[
-            "--upstream",
-            &iurl,
-            "--upstream-kind",
-            "influxdb1",
-            "--upstream",
-            &vurl,
-            "--upstream-kind",
-            "victoriametrics",
-            "--upstream-token",
-            "t",
-            "--partial-writes",
-            "request",
-        ],
-    ]
-    .concat();
-    let s = Server::start(&dir.join("data"), &args);
+    let flags = relay_flags(
+        &[(&iurl, "influxdb1"), (&vurl, "victoriametrics")],
+        "t",
+        &["--partial-writes", "request"],
+    );
+    let s = Server::start(&dir.join("data"), &argv(&flags));
     let t0 = now_ms() - 60_000;
     let (batches, per) = (30, 10);
     for i in 0..batches {
