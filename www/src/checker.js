@@ -17,6 +17,7 @@ export class Checker {
     const w = new Worker(new URL('./check-worker.js', import.meta.url), { type: 'module' });
     this.worker = w;
     this.ready = new Promise((resolve, reject) => {
+      this.readyReject = reject;
       w.onmessage = (e) => {
         const m = e.data;
         if (m.type === 'ready') {
@@ -42,6 +43,7 @@ export class Checker {
         this.failAll(err);
       };
     });
+    this.ready.catch(() => {}); // a cancelled start is the caller's to see, not unhandled
     this.module.then((module) => w.postMessage({ type: 'init', module }), (err) => this.failAll(err));
     return this.ready;
   }
@@ -58,6 +60,8 @@ export class Checker {
   }
 
   request(msg, extra = {}) {
+    // Cancelled between the worker's start and this request: nothing would ever answer.
+    if (!this.worker) return Promise.reject(cancelledError());
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, ...extra });
@@ -78,8 +82,10 @@ export class Checker {
     if (!this.worker) return;
     this.worker.terminate();
     this.worker = null;
-    const err = new Error('cancelled');
-    err.cancelled = true;
+    const err = cancelledError();
+    // A check still waiting for this worker to start would wait forever on a terminated
+    // worker's 'ready': it is cancelled as well.
+    this.readyReject(err);
     this.failAll(err);
   }
 
@@ -87,4 +93,10 @@ export class Checker {
     await this.ensure();
     return this.request({ type: 'lines', from, count });
   }
+}
+
+function cancelledError() {
+  const err = new Error('cancelled');
+  err.cancelled = true;
+  return err;
 }
