@@ -11,6 +11,8 @@ use linegate_core::upstream::Kind;
 use linegate_core::{Endpoint, Limits, ValidateOptions};
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::results::JsDeliveryHistory;
+
 pub(crate) fn type_error(msg: &str) -> JsValue {
     js_sys::TypeError::new(msg).into()
 }
@@ -293,4 +295,83 @@ impl BatchOptions {
             summary_buckets: self.summary_buckets,
         }
     }
+}
+
+/// Store-and-forward's knobs (linegate-core's `delivery::Policy`); absent fields take its
+/// defaults. Read from JS (`deliveryDecision`'s `policy`).
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(rename = "DeliveryPolicy", rename_all = "camelCase")
+)]
+#[derive(Default)]
+pub(crate) struct JsDeliveryPolicy {
+    /// First backoff step, doubling per failed attempt (default 1000).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub backoff_base_ms: Option<f64>,
+    /// Longest backoff step (default 300000).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub backoff_cap_ms: Option<f64>,
+    /// The door sends its own token with every batch: 401/403 wait instead of being dead
+    /// letters (default false).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub own_credentials: Option<bool>,
+    /// Shortest wait after 401/403 with `ownCredentials` (default 60000).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub auth_retry_ms: Option<f64>,
+    /// Strikes (failures that may be the batch's fault) before it may become a dead letter
+    /// (default 10).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub max_strikes: Option<f64>,
+    /// Age of the first strike before it may become a dead letter (default 600000).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub max_strike_age_ms: Option<f64>,
+    /// Largest decoded gzip body taken apart on a 413 (default 512 MiB).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub split_limit: Option<f64>,
+}
+
+/// The upstream's answer to a delivery attempt, or why there was none.
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(untagged, rename_all_fields = "camelCase")
+)]
+pub(crate) enum JsAttemptAnswer {
+    Status {
+        status: u16,
+        #[cfg_attr(feature = "ts", ts(optional = nullable))]
+        retry_after: Option<String>,
+    },
+    Failure {
+        #[cfg_attr(feature = "ts", ts(type = "\"unreachable\" | \"timeout\""))]
+        failure: &'static str,
+    },
+}
+
+/// One delivery attempt: the upstream's answer (or why there was none), the batch, its
+/// history. Read from JS (`deliveryDecision`).
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(rename = "DeliveryAttempt", rename_all = "camelCase")
+)]
+pub(crate) struct JsDeliveryAttempt {
+    #[cfg_attr(feature = "ts", ts(flatten))]
+    pub answer: JsAttemptAnswer,
+    /// The batch as stored (read only on a 413).
+    #[cfg_attr(feature = "ts", ts(optional, type = "Uint8Array"))]
+    pub body: Option<JsValue>,
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub content_encoding: Option<String>,
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub history: Option<JsDeliveryHistory>,
+    /// ms since the epoch (default: now).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub now: Option<f64>,
+    /// In [0, 1): the backoff's jitter (default: Math.random()).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub random: Option<f64>,
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub policy: Option<JsDeliveryPolicy>,
 }
