@@ -119,3 +119,34 @@ impl ts_rs::TS for WarningName {
 }
 
 pub(crate) use ts_union;
+
+/// Core's write endpoints, listed by a match that fails to compile when one is added.
+fn endpoints() -> [linegate_core::Endpoint; 2] {
+    use linegate_core::Endpoint;
+    let _every = |e: Endpoint| match e {
+        Endpoint::V2 | Endpoint::V1 => (),
+    };
+    [Endpoint::V2, Endpoint::V1]
+}
+
+ts_union! {
+    /// The write endpoint: InfluxDB v2's, or the v1-compatibility `/write` (`db`, `rp`,
+    /// `u`/`p`) (`Endpoint::path`).
+    Endpoint = endpoints().into_iter().map(|e| format!("{:?}", e.path()))
+}
+
+/// Core's partial-write switches, listed by a match that fails to compile when one is added.
+fn partial_writes() -> [linegate_core::partial::PartialWrites; 3] {
+    use linegate_core::partial::PartialWrites as P;
+    let _every = |p: P| match p {
+        P::Off | P::Request | P::Always => (),
+    };
+    [P::Off, P::Request, P::Always]
+}
+
+ts_union! {
+    /// `acceptPartial`'s values (spec Part D.1): a boolean (`true` is `"always"`) or the
+    /// switch's names (`PartialWrites::name`).
+    AcceptPartial = std::iter::once("boolean".to_string())
+        .chain(partial_writes().into_iter().map(|p| format!("{:?}", p.name())))
+}
