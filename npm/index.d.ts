@@ -1,14 +1,26 @@
 // Types of the linegate package (every entry: node.js, web.js). They need no DOM lib and no
 // @types/node: the few platform types used are declared below as empty interfaces that
-// merge with the real ones when a lib declares them. The result types match what the wasm
-// side (src/results.rs) serializes; tests/node/dts-drift.test.mjs fails when they drift.
-// The data types of the answers (verdicts, validations, diagnostics, warnings, summaries,
-// credentials, error codes and headers) are generated from the Rust types and core's tables
-// of answers (types.d.ts; tests/dts.rs fails when it and the Rust types differ). The rest,
-// the API of api.js (functions, classes, options, JSDoc), is written here.
+// merge with the real ones when a lib declares them.
+// Generated (types.d.ts; tests/dts.rs fails when it and the Rust types differ): the data
+// types of the answers (verdicts, validations, diagnostics, warnings, summaries,
+// credentials, error codes and headers), from the Rust types the wasm side serializes and
+// core's tables; and every option object, or part of one, that the wasm side reads
+// (WriteRequest, Limits, BatchOptions, ExplainOptions, UpstreamOption, Endpoint,
+// AcceptPartial), from the declarations src/options.rs reads them by.
+// Written here: the API of api.js (functions, classes, JSDoc), and what api.js alone reads
+// or builds: a request's `url`, `headers` and `body`, `Checker.forRequest`'s `series` and
+// `decoded`, `checkStream`'s options, and the points `parse` builds from the wasm side's
+// columns. tests/node/dts-drift.test.mjs checks real answers against all of it.
 
 import type {
   AcceptedValidation,
+  AcceptPartial,
+  BatchOptions,
+  Endpoint,
+  ExplainOptions,
+  UpstreamOption,
+  ValidateOptions,
+  WriteRequest,
   Answer,
   AnswerKind,
   Credentials,
@@ -40,6 +52,13 @@ import type {
 } from "./types.js";
 export type {
   AcceptedValidation,
+  AcceptPartial,
+  BatchOptions,
+  Endpoint,
+  ExplainOptions,
+  UpstreamOption,
+  ValidateOptions,
+  WriteRequest,
   Answer,
   AnswerKind,
   Credentials,
@@ -103,33 +122,20 @@ export type PartialWrite = CheckPartialWrite & QuotaExtras;
 export type Verdict = Forward | Reject;
 /** What a check with `acceptPartial` gives: a Verdict, or a partial write. */
 export type PartialVerdict = Verdict | PartialWrite;
-/** `acceptPartial`'s values (spec Part D.1). */
-export type AcceptPartial = boolean | "off" | "request" | "always";
 
 /** What `checkWrite` reads of a fetch `Headers` (a Request's headers, for instance). */
 export type HeadersLike = { get(name: string): string | null; has(name: string): boolean };
 
-/** The write endpoint: InfluxDB v2's, or the v1-compatibility `/write` (`db`, `rp`, `u`/`p`). */
-export type Endpoint = "/api/v2/write" | "/write";
-
-export type CheckWriteRequest = {
-  /** Which endpoint the request goes to. Default: `/write` when that is the path of `url`, else `/api/v2/write`. */
-  endpoint?: Endpoint | undefined;
-  /** The raw query string (`org=o&bucket=b&precision=s`; a leading `?` is ignored). */
-  query?: string | undefined;
+/**
+ * A write request: what the wasm side reads (`WriteRequest`, generated) and what api.js
+ * turns into it (the query of `url`, the two headers that matter) or sends (`body`).
+ */
+export type CheckWriteRequest = WriteRequest & {
   /** The request URL; its query string is used when `query` is absent. */
   url?: string | URL | undefined;
   /** Request headers; names are case-insensitive. Only Authorization and Content-Encoding matter. */
   headers?: Record<string, string | readonly string[] | undefined> | HeadersLike | undefined;
   body: Body;
-  /** The server's clock in ns (lines without a timestamp get it). Default: the wall clock. */
-  now?: bigint | undefined;
-  limits?: Limits | undefined;
-  /**
-   * Partial writes (spec Part D.1): `true` or `"always"` splits every batch with good and bad
-   * lines, `"request"` those whose query has `accept_partial=true`. Default: off.
-   */
-  acceptPartial?: AcceptPartial | undefined;
 };
 
 /** A request checked with `acceptPartial` given. */
@@ -150,11 +156,15 @@ export function upstreamWrite(
   req: Omit<CheckWriteRequest, "body" | "now" | "limits"> & { upstream: UpstreamKind },
 ): UpstreamWrite | Extract<Verdict, { action: "reject" }> | null;
 
-/** What `Checker.forRequest` takes beside the request: the quotas' extras and the upstream's rules. */
-export type ForRequestOptions = {
+/**
+ * What `Checker.forRequest` takes beside the request: the upstream's rules (`UpstreamOption`,
+ * read by the wasm side) and the quotas' extras (read by api.js).
+ */
+export type ForRequestOptions = UpstreamOption & {
+  /** A forward verdict also gives the batch's distinct series (`series`) and decoded size. */
   series?: boolean | undefined;
+  /** A forward verdict also gives the body's decoded size (`decoded`). */
   decoded?: boolean | undefined;
-  upstream?: UpstreamKind | undefined;
 };
 
 /**
@@ -170,7 +180,7 @@ export function credentials(req: Omit<CheckWriteRequest, "body" | "now" | "limit
  * `Authorization`; on `/write` none, unless `upstream` is InfluxDB 1.x, which decides itself).
  */
 export function credentialsCheck(
-  req: Omit<CheckWriteRequest, "body" | "now" | "limits"> & { upstream?: UpstreamKind | undefined },
+  req: Omit<CheckWriteRequest, "body" | "now" | "limits"> & UpstreamOption,
 ): Reject | null;
 
 /** Text from the body: a string when it is valid UTF-8, else its raw bytes. */
@@ -184,37 +194,13 @@ export type Validation = AcceptedValidation | RejectedValidation;
 /** What the check reads of an `AbortSignal`. */
 export type AbortSignalLike = { readonly aborted: boolean; readonly reason?: unknown };
 
-export type BatchOptions = {
-  /** Check as a write to this endpoint (default `/api/v2/write`); `/write` reads `precision` as InfluxDB's v1 endpoint does. */
-  endpoint?: Endpoint | undefined;
-  /** The `precision` query parameter, verbatim (absent or "" = ns). */
-  precision?: string | undefined;
-  /** The Content-Encoding header, verbatim (`gzip` and `x-gzip` decode). */
-  contentEncoding?: string | undefined;
-  now?: bigint | undefined;
-  limits?: Limits | undefined;
-  /**
-   * Called about every MiB and at the end with the bytes of the (decoded) body read so far
-   * and its size. Returning `false` cancels: the call then throws an Error named "AbortError".
-   */
-  onProgress?: ((bytesRead: number, bytesTotal: number) => boolean | void) | undefined;
-  /**
-   * Cancels the check once aborted (checked before it starts and at each progress step):
-   * the call throws `signal.reason`.
-   */
-  signal?: AbortSignalLike | undefined;
-};
-
-export type ValidateOptions = BatchOptions & {
-  /** Look for what storage would reject with 422 (default true). */
-  warnings?: boolean | undefined;
-  /** Build a summary; a number sets the histogram's bars (true = 50). */
-  summary?: boolean | number | undefined;
-};
 
 /** Checks a batch as the server would answer an authorized write to an existing bucket, and explains it. */
 export function validate(body: Body, opts?: ValidateOptions): Validation;
 
+// Points are written here on purpose: api.js builds them from the wasm side's flat
+// columns (src/columns.rs), and each field's `value` is a different JS type per `type`
+// (number, bigint, Text, boolean), a union no Rust type of the wasm side has.
 export type FieldValue = number | bigint | string | Uint8Array | boolean;
 
 export type Field =
@@ -310,6 +296,7 @@ export type ChunkSource =
   | { getReader(): { read(): PromiseLike<{ done: boolean; value?: Chunk | undefined }>; cancel(reason?: unknown): PromiseLike<void>; releaseLock(): void } }
   | AsyncIterable<Chunk>;
 
+/** `checkStream`'s own options (read by api.js, which feeds the Checker: none reaches the wasm side). */
 export type StreamOptions = {
   /**
    * Called after each chunk with the bytes read so far and `size` (0 when not given).

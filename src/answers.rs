@@ -6,8 +6,9 @@
 use linegate_core::answers::{self, Answer, Rejection};
 use wasm_bindgen::prelude::*;
 
+use crate::js::to_js;
 use crate::options::type_error;
-use crate::results::{to_js, JsAnswer};
+use crate::results::JsAnswer;
 
 fn arg(args: &JsValue, key: &str) -> Result<JsValue, JsValue> {
     let v = if args.is_object() {

@@ -124,7 +124,7 @@ impl PointColumns {
     }
 
     pub fn into_js(self) -> Result<JsValue, JsValue> {
-        use crate::results::set;
+        use crate::js::set;
         let o = js_sys::Object::new();
         set(&o, "count", &JsValue::from_f64(self.points as f64))?;
         set(&o, "shape", &js_sys::Uint32Array::from(&self.shape[..]))?;

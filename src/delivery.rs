@@ -8,11 +8,9 @@ use linegate_core::gzip;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::options::type_error;
-use crate::results::{
-    to_js, Bytes, JsAttemptAnswer, JsDeliveryAttempt, JsDeliveryDecision, JsDeliveryHistory,
-    JsDeliveryPolicy,
-};
+use crate::js::{to_js, Bytes};
+use crate::options::{type_error, JsAttemptAnswer, JsDeliveryAttempt, JsDeliveryPolicy};
+use crate::results::{JsDeliveryDecision, JsDeliveryHistory};
 
 fn get(o: &JsValue, key: &str) -> Result<Option<JsValue>, JsValue> {
     if !o.is_object() {

@@ -6,9 +6,12 @@
 //! - [`body`]: [`BodyBuffer`], the request body held in wasm memory;
 //! - [`options`]: the options objects, read and validated here once (the JS side passes
 //!   what the user gave);
-//! - [`results`]: verdicts, validations and diagnostics as typed JS objects (the shapes
-//!   of `npm/types.d.ts`, generated from these types and core's tables by `tests/dts.rs`;
-//!   `tests/node/dts-drift.test.mjs` checks real answers against them);
+//! - [`js`]: how a Rust value becomes a JS value ([`js::ToJs`], the plain-object builder);
+//! - [`results`]: verdicts, validations and diagnostics as typed JS objects
+//!   (`tests/node/dts-drift.test.mjs` checks real answers against their TypeScript);
+//! - `dts` (`--features ts`, host only): `npm/types.d.ts`, generated from the shapes of
+//!   `results`, the option objects of `options` and core's tables (`ts`); `tests/dts.rs`
+//!   fails when the committed file and they differ;
 //! - [`columns`]: the parsed points as flat arrays, and their field-type codes;
 //! - [`progress`]: progress callbacks and cancellation (`AbortSignal`, `onProgress` → false);
 //! - [`answers`]: InfluxDB's answers to requests the doors answer themselves;
@@ -20,11 +23,16 @@ pub mod answers;
 pub mod body;
 pub mod columns;
 pub mod delivery;
+#[cfg(feature = "ts")]
+pub mod dts;
+pub mod js;
 pub mod options;
 pub mod progress;
 pub mod quota;
 pub mod results;
 pub mod stream;
+#[cfg(feature = "ts")]
+mod ts;
 
 use linegate_core::pipeline::{prepare, verdict};
 use linegate_core::{validate_with_progress, Request, Verdict};
@@ -37,12 +45,10 @@ pub use linegate_core as core;
 pub use stream::StreamChecker;
 
 use columns::PointColumns;
+use js::{to_js, OwnedText, ToJs};
 use options::{BatchOptions, CheckOptions};
 use progress::Progress;
-use results::{
-    to_js, CheckAnswer, JsCredentials, JsPrecisionRule, JsUpstreamWrite, JsValidation, OwnedText,
-    ToJs,
-};
+use results::{CheckAnswer, JsCredentials, JsPrecisionRule, JsUpstreamWrite, JsValidation};
 
 /// The whole request check of a live write request, at either endpoint (spec Part A for
 /// `/api/v2/write`, Part C for v1's `/write`), as an edge judges it.
@@ -208,8 +214,8 @@ pub fn parse(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue> {
         JsValue::NULL
     };
     let out = js_sys::Object::new();
-    results::set(&out, "points", &points)?;
-    results::set(&out, "validation", &to_js(&JsValidation::from(v))?)?;
+    js::set(&out, "points", &points)?;
+    js::set(&out, "validation", &to_js(&JsValidation::from(v))?)?;
     Ok(out.into())
 }
 

@@ -10,8 +10,9 @@ use linegate_core::{encode_query_value, Query};
 use wasm_bindgen::prelude::*;
 
 use crate::answers::rejection;
+use crate::js::to_js;
 use crate::options::{type_error, CheckOptions};
-use crate::results::{to_js, JsQuotaNames, JsRateUsage, JsSeriesAdmission};
+use crate::results::{JsQuotaNames, JsRateUsage, JsSeriesAdmission};
 
 // One message for every count (a formatted one per call site would cost wasm size).
 #[inline(never)]

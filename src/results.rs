@@ -1,9 +1,10 @@
 //! What crosses back to JS: verdicts, validations, diagnostics, warnings and summaries, as
 //! typed data. Every field a JS caller needs is its own field (`line`, `code`, …): nothing
-//! is meant to be read back out of a body or a message. Their TypeScript (`npm/types.d.ts`,
-//! which `npm/index.d.ts` re-exports) is generated from these types and core's tables of
-//! answers by `typescript` (`tests/dts.rs` fails when the file and they differ);
-//! `tests/node/dts-drift.test.mjs` checks real answers against the declared types.
+//! is meant to be read back out of a body or a message. Each is built with `js`'s
+//! [`ToJs`]; its TypeScript (`npm/types.d.ts`, which `npm/index.d.ts` re-exports) is derived
+//! here (ts-rs, `--features ts` only) and written by `dts` (`tests/dts.rs` fails when the
+//! file and these types differ); `tests/node/dts-drift.test.mjs` checks real answers
+//! against the declared types.
 
 use linegate_core::diagnostics::{Diagnostic, Summary, Warning};
 use linegate_core::limits::EXCERPT_MAX;
@@ -11,124 +12,9 @@ use linegate_core::partial::{Decision, Split};
 use linegate_core::{FieldType, Validation, Verdict};
 use wasm_bindgen::JsValue;
 
-/// Data that crosses to JS as a plain value, built directly (serde's machinery cost the
-/// package ≈12 KB of wasm for a handful of shapes): i64 becomes BigInt (exact), `None`
-/// becomes `null`; counts are f64 on purpose so they stay plain numbers.
-pub(crate) trait ToJs {
-    fn to_js(&self) -> JsValue;
-}
-
-/// Converts `v` for a `#[wasm_bindgen]` return.
-pub(crate) fn to_js<T: ToJs>(v: &T) -> Result<JsValue, JsValue> {
-    Ok(v.to_js())
-}
-
-/// Sets `o[k] = v`.
-pub(crate) fn set(o: &js_sys::Object, k: &str, v: &JsValue) -> Result<(), JsValue> {
-    js_sys::Reflect::set(o, &JsValue::from_str(k), v).map(drop)
-}
-
-/// A plain object, filled key by key in the order JS will list them.
-struct Obj(js_sys::Object);
-
-impl Obj {
-    fn new() -> Self {
-        Obj(js_sys::Object::new())
-    }
-
-    fn put(self, k: &str, v: impl ToJs) -> Self {
-        // Setting an own data property of a fresh plain object cannot fail.
-        let _ = js_sys::Reflect::set(&self.0, &JsValue::from_str(k), &v.to_js());
-        self
-    }
-
-    fn done(self) -> JsValue {
-        self.0.into()
-    }
-}
-
-impl<T: ToJs + ?Sized> ToJs for &T {
-    fn to_js(&self) -> JsValue {
-        (**self).to_js()
-    }
-}
-
-impl ToJs for f64 {
-    fn to_js(&self) -> JsValue {
-        JsValue::from_f64(*self)
-    }
-}
-
-impl ToJs for u16 {
-    fn to_js(&self) -> JsValue {
-        JsValue::from_f64(f64::from(*self))
-    }
-}
-
-impl ToJs for u32 {
-    fn to_js(&self) -> JsValue {
-        JsValue::from_f64(f64::from(*self))
-    }
-}
-
-impl ToJs for i64 {
-    fn to_js(&self) -> JsValue {
-        JsValue::from(*self)
-    }
-}
-
-impl ToJs for bool {
-    fn to_js(&self) -> JsValue {
-        JsValue::from_bool(*self)
-    }
-}
-
-impl ToJs for str {
-    fn to_js(&self) -> JsValue {
-        JsValue::from_str(self)
-    }
-}
-
-impl ToJs for String {
-    fn to_js(&self) -> JsValue {
-        JsValue::from_str(self)
-    }
-}
-
-impl ToJs for std::borrow::Cow<'_, str> {
-    fn to_js(&self) -> JsValue {
-        JsValue::from_str(self)
-    }
-}
-
-impl<T: ToJs> ToJs for Option<T> {
-    fn to_js(&self) -> JsValue {
-        self.as_ref().map_or(JsValue::NULL, ToJs::to_js)
-    }
-}
-
-impl<T: ToJs> ToJs for Vec<T> {
-    fn to_js(&self) -> JsValue {
-        self.iter()
-            .map(ToJs::to_js)
-            .collect::<js_sys::Array>()
-            .into()
-    }
-}
-
-/// Text from the body: a string when it is valid UTF-8, else the raw bytes (`Uint8Array`),
-/// so nothing is lost to replacement characters.
-fn text(b: &[u8]) -> JsValue {
-    match std::str::from_utf8(b) {
-        Ok(t) => JsValue::from_str(t),
-        Err(_) => js_sys::Uint8Array::from(b).into(),
-    }
-}
-
-fn utf8(bytes: Vec<u8>) -> String {
-    // Bodies are Go-escaped JSON, always valid UTF-8; lossy only as a guard.
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
+use crate::js::{utf8, Bytes, Obj, OwnedText, Raw, ToJs};
+#[cfg(feature = "ts")]
+use crate::ts::*;
 
 /// The headers of an error answer, as core lists them (`answers::error_headers`), as one
 /// object.
@@ -204,15 +90,6 @@ pub(crate) enum CheckAnswer {
         /// `u` and `p`.
         destination: String,
     },
-}
-
-/// Bytes as a `Uint8Array`.
-pub(crate) struct Bytes(pub Vec<u8>);
-
-impl ToJs for Bytes {
-    fn to_js(&self) -> JsValue {
-        js_sys::Uint8Array::from(self.0.as_slice()).into()
-    }
 }
 
 /// A rejected line of a partial write, to keep (and fix).
@@ -427,132 +304,6 @@ pub(crate) struct JsWarning {
     message: String,
 }
 
-/// `a | b | c`.
-#[cfg(feature = "ts")]
-fn union(items: impl Iterator<Item = String>) -> String {
-    items.collect::<Vec<_>>().join(" | ")
-}
-
-/// A TypeScript union named `$name`, of the literals `$members` gives (from core's tables).
-#[cfg(feature = "ts")]
-macro_rules! ts_union {
-    ($(#[doc = $doc:literal])* $name:ident = $members:expr) => {
-        $(#[doc = $doc])*
-        pub(crate) struct $name;
-
-        impl ts_rs::TS for $name {
-            type WithoutGenerics = Self;
-            type OptionInnerType = Self;
-            fn docs() -> Option<String> {
-                let lines: Vec<&str> = vec![$($doc),*];
-                Some(format!("/**\n *{}\n */\n", lines.join("\n *")))
-            }
-            fn name() -> String {
-                stringify!($name).to_string()
-            }
-            fn inline() -> String {
-                union($members)
-            }
-            fn inline_flattened() -> String {
-                Self::inline()
-            }
-            fn decl() -> String {
-                format!("type {} = {};", stringify!($name), Self::inline())
-            }
-            fn decl_concrete() -> String {
-                Self::decl()
-            }
-        }
-    };
-}
-
-#[cfg(feature = "ts")]
-ts_union! {
-    /// InfluxDB's error codes, as in the body's `code` and the `X-Platform-Error-Code`
-    /// header: the write check's (`linegate_core::answers::WRITE_CHECK_ANSWERS`) and the
-    /// series quota's.
-    ErrorCode = linegate_core::answers::WRITE_CHECK_ANSWERS
-        .iter()
-        .map(|a| a.1)
-        .chain([linegate_core::answers::Rejection::series_quota().code])
-        .map(|c| format!("{c:?}"))
-}
-
-#[cfg(feature = "ts")]
-ts_union! {
-    /// The statuses of a rejected write (`linegate_core::answers::WRITE_CHECK_ANSWERS`).
-    RejectStatus = linegate_core::answers::WRITE_CHECK_ANSWERS.iter().map(|a| a.0.to_string())
-}
-
-#[cfg(feature = "ts")]
-ts_union! {
-    /// A partial write's status: the parse errors' (`Rejection::parse_errors`).
-    PartialStatus = std::iter::once(
-        linegate_core::answers::Rejection::parse_errors(Vec::new(), None).status.to_string()
-    )
-}
-
-#[cfg(feature = "ts")]
-ts_union! {
-    /// A partial write's error code: the parse errors'.
-    PartialCode = std::iter::once(format!(
-        "{:?}",
-        linegate_core::answers::Rejection::parse_errors(Vec::new(), None).code
-    ))
-}
-
-#[cfg(feature = "ts")]
-ts_union! {
-    /// A timestamp precision, as the `precision` parameter names it (`Precision::ALL`).
-    Precision = linegate_core::Precision::ALL.iter().map(|p| format!("{:?}", p.as_str()))
-}
-
-#[cfg(feature = "ts")]
-ts_union! {
-    /// What an edge forwards to: InfluxDB OSS v2 (as linegate), InfluxDB 1.x, or
-    /// VictoriaMetrics (`upstream::Kind::ALL`).
-    UpstreamKind = linegate_core::upstream::Kind::ALL
-        .iter()
-        .map(|k| format!("{:?}", k.as_str()))
-}
-
-#[cfg(feature = "ts")]
-ts_union! {
-    /// Why a stored batch became a dead letter (`delivery::DeadReason::ALL`).
-    DeadLetterReason = linegate_core::delivery::DeadReason::ALL
-        .iter()
-        .map(|r| format!("{:?}", r.as_str()))
-}
-
-/// A warning's kind in TypeScript: the union of core's names (`WarningKind::name`).
-#[cfg(feature = "ts")]
-pub(crate) struct WarningName;
-
-#[cfg(feature = "ts")]
-impl ts_rs::TS for WarningName {
-    type WithoutGenerics = Self;
-    type OptionInnerType = Self;
-    fn name() -> String {
-        Self::inline()
-    }
-    fn inline() -> String {
-        let names: Vec<String> = linegate_core::diagnostics::WarningKind::ALL
-            .iter()
-            .map(|k| format!("\"{}\"", k.name()))
-            .collect();
-        names.join(" | ")
-    }
-    fn inline_flattened() -> String {
-        Self::inline()
-    }
-    fn decl() -> String {
-        format!("type WarningName = {};", Self::inline())
-    }
-    fn decl_concrete() -> String {
-        Self::decl()
-    }
-}
-
 impl ToJs for JsWarning {
     fn to_js(&self) -> JsValue {
         Obj::new()
@@ -570,15 +321,6 @@ impl From<Warning> for JsWarning {
             kind: w.kind.name(),
             message: w.message,
         }
-    }
-}
-
-/// Owned text for the summary (measurement names outlive the body there).
-pub(crate) struct OwnedText(pub Vec<u8>);
-
-impl ToJs for OwnedText {
-    fn to_js(&self) -> JsValue {
-        text(&self.0)
     }
 }
 
@@ -693,7 +435,7 @@ impl From<Summary> for JsSummary {
 /// `validate`'s answer: the verdict as `checkWrite` shapes it (with `status` 204, no headers
 /// and an empty body when accepted) plus what linegate explains beyond InfluxDB. Its
 /// TypeScript is `Explained` (these explanations, generated) with the verdict's fields
-/// (`AcceptedValidation`, `RejectedValidation`: see [`typescript`]).
+/// (`AcceptedValidation`, `RejectedValidation`: see `dts::typescript`).
 #[cfg_attr(
     feature = "ts",
     derive(ts_rs::TS),
@@ -845,15 +587,6 @@ impl ToJs for JsAnswer<'_> {
     }
 }
 
-/// A value already built.
-struct Raw(JsValue);
-
-impl ToJs for Raw {
-    fn to_js(&self) -> JsValue {
-        self.0.clone()
-    }
-}
-
 /// The kinds `answers::answer` gives, in the order its TypeScript (`AnswerKind`) lists them
 /// (kept here, beside the shape, so the answers module does not depend back on this one).
 #[cfg_attr(not(feature = "ts"), allow(dead_code))]
@@ -871,12 +604,6 @@ pub(crate) const ANSWER_KINDS: &[&str] = &[
     "ping",
     "health",
 ];
-
-#[cfg(feature = "ts")]
-ts_union! {
-    /// The kinds of `answer` ([`ANSWER_KINDS`]).
-    AnswerKind = ANSWER_KINDS.iter().map(|k| format!("{k:?}"))
-}
 
 /// The names a request's quotas are kept under: the tenant (query-encoded) and the
 /// destination bucket.
@@ -1016,249 +743,6 @@ impl ToJs for JsDeliveryDecision {
         };
         o.put("history", history).done()
     }
-}
-
-/// Store-and-forward's knobs (linegate-core's `delivery::Policy`); absent fields take its
-/// defaults. Read from JS (`deliveryDecision`'s `policy`).
-#[cfg_attr(
-    feature = "ts",
-    derive(ts_rs::TS),
-    ts(rename = "DeliveryPolicy", rename_all = "camelCase")
-)]
-#[derive(Default)]
-pub(crate) struct JsDeliveryPolicy {
-    /// First backoff step, doubling per failed attempt (default 1000).
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub backoff_base_ms: Option<f64>,
-    /// Longest backoff step (default 300000).
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub backoff_cap_ms: Option<f64>,
-    /// The door sends its own token with every batch: 401/403 wait instead of being dead
-    /// letters (default false).
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub own_credentials: Option<bool>,
-    /// Shortest wait after 401/403 with `ownCredentials` (default 60000).
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub auth_retry_ms: Option<f64>,
-    /// Strikes (failures that may be the batch's fault) before it may become a dead letter
-    /// (default 10).
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub max_strikes: Option<f64>,
-    /// Age of the first strike before it may become a dead letter (default 600000).
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub max_strike_age_ms: Option<f64>,
-    /// Largest decoded gzip body taken apart on a 413 (default 512 MiB).
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub split_limit: Option<f64>,
-}
-
-/// The upstream's answer to a delivery attempt, or why there was none.
-#[cfg_attr(
-    feature = "ts",
-    derive(ts_rs::TS),
-    ts(untagged, rename_all_fields = "camelCase")
-)]
-pub(crate) enum JsAttemptAnswer {
-    Status {
-        status: u16,
-        #[cfg_attr(feature = "ts", ts(optional = nullable))]
-        retry_after: Option<String>,
-    },
-    Failure {
-        #[cfg_attr(feature = "ts", ts(type = "\"unreachable\" | \"timeout\""))]
-        failure: &'static str,
-    },
-}
-
-/// One delivery attempt: the upstream's answer (or why there was none), the batch, its
-/// history. Read from JS (`deliveryDecision`).
-#[cfg_attr(
-    feature = "ts",
-    derive(ts_rs::TS),
-    ts(rename = "DeliveryAttempt", rename_all = "camelCase")
-)]
-pub(crate) struct JsDeliveryAttempt {
-    #[cfg_attr(feature = "ts", ts(flatten))]
-    pub answer: JsAttemptAnswer,
-    /// The batch as stored (read only on a 413).
-    #[cfg_attr(feature = "ts", ts(optional, type = "Uint8Array"))]
-    pub body: Option<JsValue>,
-    #[cfg_attr(feature = "ts", ts(optional = nullable))]
-    pub content_encoding: Option<String>,
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub history: Option<JsDeliveryHistory>,
-    /// ms since the epoch (default: now).
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub now: Option<f64>,
-    /// In [0, 1): the backoff's jitter (default: Math.random()).
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub random: Option<f64>,
-    #[cfg_attr(feature = "ts", ts(optional))]
-    pub policy: Option<JsDeliveryPolicy>,
-}
-
-/// The TypeScript declarations of the data types above, as `npm/types.d.ts` holds them
-/// (`--features ts`, host only): `index.d.ts` re-exports them, `tests/dts.rs` fails when
-/// the file and the Rust types differ, and `scripts/build-pkg.sh` writes the package's copy.
-#[cfg(feature = "ts")]
-pub fn typescript() -> String {
-    use linegate_core::answers::BATCH_CHECK_ANSWERS;
-    use ts_rs::TS;
-    let mut out = String::from(
-        "// Generated from the Rust types of src/results.rs (ts-rs) and linegate-core's tables\n\
-         // of answers by tests/dts.rs: do not edit. `LINEGATE_DTS_WRITE=npm/types.d.ts cargo\n\
-         // test -p linegate --features ts --test dts` writes it again; index.d.ts re-exports\n\
-         // these types.\n\n\
-         import type { Text } from \"./index.js\";\n",
-    );
-    // The header an error answer carries, from core's list (`answers::error_headers`): the
-    // error code's own value is the type parameter.
-    let headers = {
-        const MARK: &str = "\u{0}code";
-        let fields: Vec<String> = linegate_core::answers::error_headers(MARK)
-            .into_iter()
-            .map(|(name, value)| {
-                let value = if value == MARK {
-                    "C".to_string()
-                } else {
-                    format!("{value:?}")
-                };
-                format!("{name:?}: {value}, ")
-            })
-            .collect();
-        format!(
-            "type ErrorHeaders<C extends ErrorCode = ErrorCode> = {{ {}}};",
-            fields.concat()
-        )
-    };
-    let variant = |name: &str, action: &str| {
-        format!("type {name} = Extract<CheckAnswer, {{ \"action\": \"{action}\" }}>;")
-    };
-    let batch_codes = union(BATCH_CHECK_ANSWERS.iter().map(|a| format!("{:?}", a.1)));
-    let validations = format!(
-        "type AcceptedValidation = Explained & {{ action: \"forward\", status: 204, \
-         headers: null, body: \"\", code: null, line: null, \n\
-         /**\n * The precision used.\n */\nprecision: Precision, }};\n\n\
-         /**\n * A batch InfluxDB would reject, with its exact answer.\n */\n\
-         export type RejectedValidation = Explained & {{ action: \"reject\", status: {}, \n\
-         /**\n * The error response headers.\n */\nheaders: ErrorHeaders<{batch_codes}>, \n\
-         /**\n * The exact response body.\n */\nbody: string, \n\
-         /**\n * InfluxDB's error code.\n */\ncode: {batch_codes}, \n\
-         /**\n * First rejected line, for parse errors; null otherwise.\n */\nline: number | null, \n\
-         /**\n * The precision used; null when the request failed before (bad precision, gzip, size).\n */\n\
-         precision: Precision | null, }};",
-        union(BATCH_CHECK_ANSWERS.iter().map(|a| a.0.to_string())),
-    );
-    let doc = |text: &str| Some(format!("/**\n * {text}\n */\n"));
-    // The rate quota's 429 as core makes it; a header whose value differs between two
-    // answers (`Retry-After`) is a string.
-    let rate_answer = {
-        use linegate_core::answers::Rejection;
-        let (a, b) = (
-            Rejection::rate_quota(b"t", 1),
-            Rejection::rate_quota(b"t", 2),
-        );
-        let fields: Vec<String> = (a.headers().into_iter().zip(b.headers()))
-            .map(|((name, x), (_, y))| {
-                let value = if x == y {
-                    format!("{x:?}")
-                } else {
-                    "string".into()
-                };
-                format!("{name:?}: {value}, ")
-            })
-            .collect();
-        format!(
-            "type RateAnswer = {{ status: {}, headers: {{ {}}}, body: string, }};",
-            a.status,
-            fields.concat()
-        )
-    };
-    let quota = linegate_core::answers::Rejection::series_quota();
-    let quota_reject =
-        format!(
-        "type SeriesQuotaReject = Omit<Reject, \"status\" | \"code\" | \"headers\" | \"line\"> & \
-         {{ status: {}, code: {:?}, headers: ErrorHeaders<{:?}>, line: {}, }};",
-        quota.status,
-        quota.code,
-        quota.code,
-        quota.line.map_or("null".to_string(), |_| "number".to_string()),
-    );
-    for (docs, decl) in [
-        (ErrorCode::docs(), ErrorCode::decl()),
-        (Precision::docs(), Precision::decl()),
-        (UpstreamKind::docs(), UpstreamKind::decl()),
-        (DeadLetterReason::docs(), DeadLetterReason::decl()),
-        (doc("The headers of an error answer."), headers),
-        (RejectStatus::docs(), RejectStatus::decl()),
-        (PartialStatus::docs(), PartialStatus::decl()),
-        (PartialCode::docs(), PartialCode::decl()),
-        (CheckAnswer::docs(), CheckAnswer::decl()),
-        (
-            doc("A write to forward as it is."),
-            variant("Forward", "forward"),
-        ),
-        (
-            doc("A write to answer instead of forwarding."),
-            variant("Reject", "reject"),
-        ),
-        (
-            doc(
-                "The series quota's 429 (spec D.2, `Rejection::series_quota`), as\n \
-                 * `Checker.refuseSeries` answers it.",
-            ),
-            quota_reject,
-        ),
-        (
-            doc(
-                "A partial write (spec Part D.1): send `forward` (the accepted lines, plain: no\n \
-                 * Content-Encoding, same path and query) and, once it is stored, answer with\n \
-                 * `status`, `headers` and `body`; keep `rejectedLines`.",
-            ),
-            variant("PartialWrite", "partial"),
-        ),
-        (
-            doc("What a batch's validation explains beyond InfluxDB's answer."),
-            JsValidation::decl(),
-        ),
-        (doc("A batch InfluxDB would accept (204)."), validations),
-        (
-            doc(
-                "The 429 of the rate quota (`Rejection::rate_quota`): with `Retry-After` (whole\n \
-                 * seconds to the window's end).",
-            ),
-            rate_answer,
-        ),
-        (JsDiagnostic::docs(), JsDiagnostic::decl()),
-        (JsWarning::docs(), JsWarning::decl()),
-        (JsSummary::docs(), JsSummary::decl()),
-        (JsRejectedLine::docs(), JsRejectedLine::decl()),
-        (JsCredentials::docs(), JsCredentials::decl()),
-        (
-            crate::options::JsLimits::docs(),
-            crate::options::JsLimits::decl(),
-        ),
-        (JsPrecisionRule::docs(), JsPrecisionRule::decl()),
-        (JsUpstreamWrite::docs(), JsUpstreamWrite::decl()),
-        (JsAnswer::docs(), JsAnswer::decl()),
-        (AnswerKind::docs(), AnswerKind::decl()),
-        (JsQuotaNames::docs(), JsQuotaNames::decl()),
-        (JsRateUsage::docs(), JsRateUsage::decl()),
-        (JsSeriesAdmission::docs(), JsSeriesAdmission::decl()),
-        (JsDeliveryPolicy::docs(), JsDeliveryPolicy::decl()),
-        (JsDeliveryHistory::docs(), JsDeliveryHistory::decl()),
-        (JsDeliveryAttempt::docs(), JsDeliveryAttempt::decl()),
-        (JsDeliveryDecision::docs(), JsDeliveryDecision::decl()),
-    ] {
-        out.push('\n');
-        if let Some(d) = docs {
-            out.push_str(&d);
-        }
-        out.push_str("export ");
-        out.push_str(&decl);
-        out.push('\n');
-    }
-    out
 }
 
 impl ToJs for JsCredentials {

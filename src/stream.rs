@@ -11,8 +11,9 @@ use wasm_bindgen::prelude::*;
 use linegate_core::partial::{Split, DEFAULT_KEEP};
 use linegate_core::quota::{self, BatchSeries};
 
+use crate::js::to_js;
 use crate::options::{BatchOptions, CheckOptions};
-use crate::results::{to_js, CheckAnswer, JsValidation};
+use crate::results::{CheckAnswer, JsValidation};
 
 /// One body being checked. `finish` ends it; pushing after that is an error.
 #[wasm_bindgen]

@@ -1,12 +1,12 @@
 //! `npm/types.d.ts` is generated from the Rust types the wasm side serializes
-//! (`linegate::results::typescript`, ts-rs): this test fails when the two differ. With
+//! (`linegate::dts::typescript`, ts-rs): this test fails when the two differ. With
 //! `LINEGATE_DTS_WRITE=<path>` it writes the declarations there instead (what
 //! `scripts/build-pkg.sh` does for the package, and how the committed file is refreshed).
 #![cfg(all(feature = "ts", not(target_arch = "wasm32")))]
 
 #[test]
 fn types_d_ts_is_generated_from_the_rust_types() {
-    let generated = linegate::results::typescript();
+    let generated = linegate::dts::typescript();
     if let Ok(path) = std::env::var("LINEGATE_DTS_WRITE") {
         std::fs::write(&path, &generated).unwrap();
         return;

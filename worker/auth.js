@@ -53,7 +53,8 @@ export async function edgeSecretAllowed(secret, cfg) {
 // token as InfluxDB's v2 endpoints read one (core says, not a regex), compared by digest in
 // constant time, so neither content nor length shows in the timing.
 export async function adminAuthorized(request, token) {
-  const c = credentials({ headers: { authorization: request.headers.get("Authorization") ?? undefined } });
+  // The first Authorization header, as every other read of it here and as Go reads it.
+  const c = credentials({ headers: { authorization: firstValue(request.headers, "Authorization") ?? undefined } });
   if (c === null || c.user !== null) return false;
   return same(await sha256(c.secret), await sha256(token));
 }
