@@ -128,8 +128,8 @@ enum Stage {
 /// first member header (read it with [`read_header`]) in chunks of any size, then
 /// [`finish`](Decoder::finish). Decoded bytes reach `sink` as they are produced, and the
 /// outcome equals [`decompress_members`] on the whole body, whatever the chunks. Memory is
-/// fixed (the 64 KiB output buffer, the inflate state and its window, at most one member
-/// header); nothing is sized from the body's own size fields.
+/// fixed (the 64 KiB output buffer and the CRC's 2.6 KB before it, the inflate state and its
+/// window, at most one member header); nothing is sized from the body's own size fields.
 pub struct Decoder {
     inflater: Box<Inflate>,
     /// The output buffer, inside the CRC (which overwrites what it has taken in).
