@@ -58,6 +58,7 @@ for (const d of ["cpu", "telegraf"]) {
   if (x.inflate_zlibrs(gp, gz.length) !== plain.length) throw new Error("zlib-rs length");
   if (x.check_gzip_stream(gp, gz.length) !== 204) throw new Error("check status");
   if ((x.crc_zlibrs(pp, plain.length) >>> 0) !== (x.crc_crc32fast(pp, plain.length) >>> 0)) throw new Error("crc");
+  if ((x.crc_linegate(pp, plain.length) >>> 0) !== (x.crc_crc32fast(pp, plain.length) >>> 0)) throw new Error("crc linegate");
   const r = {
     dataset: d,
     mb: n.toFixed(2),
@@ -67,6 +68,7 @@ for (const d of ["cpu", "telegraf"]) {
     zlibrs_inflate: per(best(() => x.inflate_zlibrs(gp, gz.length))),
     crc32fast: per(best(() => x.crc_crc32fast(pp, plain.length))),
     zlibrs_crc32: per(best(() => x.crc_zlibrs(pp, plain.length))),
+    linegate_crc32: per(best(() => x.crc_linegate(pp, plain.length))),
     linegate_gunzip: per(best(() => x.gunzip_linegate(gp, gz.length))),
     check_whole: per(best(() => x.check_gzip_whole(gp, gz.length))),
     check_stream: per(best(() => x.check_gzip_stream(gp, gz.length))),
@@ -75,8 +77,8 @@ for (const d of ["cpu", "telegraf"]) {
 }
 const f = (v) => (Number.isFinite(v) ? v.toFixed(2) : "–");
 console.log(`ms per MB of decoded line protocol, best of ${runs}, Node ${process.version}, ${mb} MB bodies gzip level 6`);
-console.log("| dataset | Node zlib gunzip | miniz_oxide inflate | zlib-rs inflate | crc32fast | zlib-rs crc32 | Node crc32 | linegate gunzip (zlib-rs inflate + CRC-32) | gzip check, whole | gzip check, streamed | streamed / Node gunzip |");
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+console.log("| dataset | Node zlib gunzip | miniz_oxide inflate | zlib-rs inflate | crc32fast | zlib-rs crc32 | linegate crc32 (Chorba) | Node crc32 | linegate gunzip (zlib-rs inflate + CRC-32) | gzip check, whole | gzip check, streamed | streamed / Node gunzip |");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const r of rows) {
-  console.log(`| ${r.dataset} (${r.mb} MB) | ${f(r.node_gunzip)} | ${f(r.miniz_inflate)} | ${f(r.zlibrs_inflate)} | ${f(r.crc32fast)} | ${f(r.zlibrs_crc32)} | ${f(r.node_crc32)} | ${f(r.linegate_gunzip)} | ${f(r.check_whole)} | ${f(r.check_stream)} | ${(r.check_stream / r.node_gunzip).toFixed(2)} |`);
+  console.log(`| ${r.dataset} (${r.mb} MB) | ${f(r.node_gunzip)} | ${f(r.miniz_inflate)} | ${f(r.zlibrs_inflate)} | ${f(r.crc32fast)} | ${f(r.zlibrs_crc32)} | ${f(r.linegate_crc32)} | ${f(r.node_crc32)} | ${f(r.linegate_gunzip)} | ${f(r.check_whole)} | ${f(r.check_stream)} | ${(r.check_stream / r.node_gunzip).toFixed(2)} |`);
 }

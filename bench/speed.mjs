@@ -150,6 +150,7 @@ const wasmStages = (d) => {
     "inflate, 64 KiB buffer": () => x.inflate_zlibrs(gzP, gz.length),
     "inflate, whole body": () => x.inflate_zlibrs_whole(gzP, gz.length, lp.length),
     "crc32 zlib-rs": () => x.crc_zlibrs(lpP, lp.length),
+    "crc32 linegate (Chorba)": () => x.crc_linegate(lpP, lp.length),
     "crc32 crc32fast": () => x.crc_crc32fast(lpP, lp.length),
     "lines (memchr)": () => x.stage_lines(lpP, lp.length),
     "structural pass": () => x.stage_scan(lpP, lp.length),

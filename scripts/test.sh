@@ -51,7 +51,7 @@ stage clients node --test tests/clients/
 stage fuzz bash -c '
   fuzz/seed.sh
   cd fuzz
-  for t in request differential stream pipeline policies checkonly; do
+  for t in request differential stream pipeline policies checkonly crc; do
     cargo +nightly fuzz run "$t" -- -max_total_time="${LINEGATE_FUZZ_SECONDS:-30}" -rss_limit_mb=2048
   done'
 

@@ -72,6 +72,13 @@ pub extern "C" fn crc_zlibrs(ptr: *const u8, len: usize) -> u32 {
     zlib_rs::crc32::crc32(0, bytes(ptr, len))
 }
 
+/// linegate's stream CRC-32 (crc::Crc32, no table lookup per byte), fed 32 KiB at a time:
+/// the copy into its buffer included, as the decoder's inflate writes there instead.
+#[no_mangle]
+pub extern "C" fn crc_linegate(ptr: *const u8, len: usize) -> u32 {
+    linegate_core::crc::crc32_of(bytes(ptr, len))
+}
+
 /// linegate's gzip decoder (miniz_oxide + CRC-32 + Go's member rules), output discarded.
 #[no_mangle]
 pub extern "C" fn gunzip_linegate(ptr: *const u8, len: usize) -> usize {

@@ -7,7 +7,7 @@
 //! - `parse`: the whole request check (`check_request`) and tremor-influx (line by line into
 //!   its value tree, mimalloc as for `benches/parse.rs`) on each 50 MB dataset;
 //! - `stage`: inflate (zlib-rs alone, 64 KiB output buffer reused, and the whole body into one
-//!   buffer), CRC-32 (zlib-rs's and crc32fast's), lines (memchr), the structural pass, the
+//!   buffer), CRC-32 (zlib-rs's, crc32fast's and linegate's `crc::Crc32`), lines (memchr), the structural pass, the
 //!   number reader alone, the plain check, the gzip check one-shot and streamed, on the first
 //!   `--gz-mb` MB of lines of cpu / cpuf / telegraf / escape gzipped at level 6.
 
@@ -201,6 +201,10 @@ fn main() {
             (
                 "crc32 crc32fast",
                 Box::new(|| u64::from(crc32fast::hash(lp))),
+            ),
+            (
+                "crc32 linegate (Chorba)",
+                Box::new(|| u64::from(linegate_core::crc::crc32_of(lp))),
             ),
             ("lines (memchr)", Box::new(|| stages::lines(lp) as u64)),
             ("structural pass", Box::new(|| stages::scan(lp))),

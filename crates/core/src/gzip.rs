@@ -4,8 +4,9 @@
 //! §1 steps 4 and 8). Member headers, trailers, CRC-32 and Go's error mapping are ours; the
 //! inflater only turns raw deflate data into bytes.
 
-// zlib-rs's CRC-32 too: its inflater links it anyway, so the package carries one set of
-// tables, and in wasm it is as fast as crc32fast's slicing-by-16 (BENCHMARKS.md).
+// The members' CRC-32 is `crc::Crc32` (no table lookup per byte but for its last 2.6 KB);
+// zlib-rs's table CRC-32 for the header's CRC-16 and the rest.
+use crate::crc::Crc32;
 use crate::limits::MAX_GZIP_HEADER;
 use zlib_rs::crc32::crc32;
 use zlib_rs::{Inflate, InflateFlush, Status};
@@ -110,7 +111,7 @@ pub fn read_header(buf: &[u8]) -> Result<usize, HeaderError> {
 const WINDOW: usize = 32 << 10;
 
 /// The decoder's output buffer: decoded bytes are handed to the caller from it as they come
-/// (the inflater keeps its own 32 KiB window).
+/// (the inflater keeps its own 32 KiB window), between 32 and 64 KiB at a time.
 const OUT: usize = 64 << 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,11 +128,12 @@ enum Stage {
 /// first member header (read it with [`read_header`]) in chunks of any size, then
 /// [`finish`](Decoder::finish). Decoded bytes reach `sink` as they are produced, and the
 /// outcome equals [`decompress_members`] on the whole body, whatever the chunks. Memory is
-/// fixed (the 64 KiB output buffer, the inflate state and its window, at most one member
-/// header); nothing is sized from the body's own size fields.
+/// fixed (the 64 KiB output buffer and the CRC's 2.6 KB before it, the inflate state and its
+/// window, at most one member header); nothing is sized from the body's own size fields.
 pub struct Decoder {
     inflater: Box<Inflate>,
-    window: Box<[u8]>,
+    /// The output buffer, inside the CRC (which overwrites what it has taken in).
+    crc: Crc32,
     limit: usize,
     /// Decoded bytes of all members so far.
     total: usize,
@@ -139,8 +141,6 @@ pub struct Decoder {
     member_len: usize,
     /// Deflate bytes of this member consumed so far.
     deflate_in: u64,
-    /// CRC-32 of this member's output so far.
-    crc: u32,
     stage: Stage,
     /// Trailer or header bytes gathered across pushes.
     tail: Vec<u8>,
@@ -155,12 +155,11 @@ impl Decoder {
         Decoder {
             // Raw deflate (no zlib header), Go's 32 KiB window.
             inflater: Box::new(Inflate::new(false, 15)),
-            window: vec![0; OUT].into_boxed_slice(),
+            crc: Crc32::new(OUT),
             limit,
             total: 0,
             member_len: 0,
             deflate_in: 0,
-            crc: 0,
             stage: Stage::Deflate,
             tail: Vec::new(),
             failed: None,
@@ -230,7 +229,7 @@ impl Decoder {
                     let t = &self.tail;
                     let crc = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
                     let size = u32::from_le_bytes([t[4], t[5], t[6], t[7]]);
-                    let want = std::mem::take(&mut self.crc);
+                    let want = self.crc.finish();
                     if crc != want || size != self.member_len as u32 {
                         let e = self.stop(ReadError::Checksum);
                         return self.fail(e);
@@ -298,7 +297,9 @@ impl Decoder {
         };
         loop {
             let (in0, out0) = (self.inflater.total_in(), self.inflater.total_out());
-            let status = self.inflater.decompress(input, &mut self.window, flush);
+            let out = self.crc.space();
+            let room = out.len();
+            let status = self.inflater.decompress(input, out, flush);
             let consumed = (self.inflater.total_in() - in0) as usize;
             let produced = (self.inflater.total_out() - out0) as usize;
             input = &input[consumed..];
@@ -309,9 +310,8 @@ impl Decoder {
                 if self.total > self.limit {
                     self.fail(ReadError::TooLarge)?;
                 }
-                let data = &self.window[..produced];
-                self.crc = crc32(self.crc, data);
-                sink(data);
+                sink(self.crc.written(produced));
+                self.crc.commit(produced);
             }
             let err = match status {
                 Ok(Status::StreamEnd) => {
@@ -319,7 +319,7 @@ impl Decoder {
                     return Ok(input);
                 }
                 // A full buffer: more output may be waiting.
-                Ok(_) if produced == OUT => continue,
+                Ok(_) if produced == room => continue,
                 Ok(Status::Ok) if consumed > 0 || produced > 0 => {
                     if input.is_empty() && !eof {
                         return Ok(input);

@@ -151,6 +151,7 @@ pub mod delivery;
 pub mod upstream;
 
 // What storage decides, and the formats InfluxDB speaks byte for byte.
+pub mod crc;
 pub mod gzip;
 pub mod json;
 pub mod lp;
