@@ -45,4 +45,13 @@ fuzz_target!(|data: &[u8]| {
         seen(Parser::new(data, &opts)),
         seen(Parser::reference_only(data, &opts))
     );
+    // The body twice: the second copy's lines find their keys in the fast parser's key
+    // cache (the bytes of the first copy's keys), the path the cpu and Telegraf bodies take.
+    let mut twice = data.to_vec();
+    twice.push(b'\n');
+    twice.extend_from_slice(data);
+    assert_eq!(
+        seen(Parser::new(&twice, &opts)),
+        seen(Parser::reference_only(&twice, &opts))
+    );
 });

@@ -25,23 +25,92 @@ use crate::number::{self, Num};
 use crate::point::{EscapedStr, Field, FieldValue, Point, Tag};
 use crate::precision::Precision;
 
-/// State the fast parser keeps between lines of a batch. Lines of one batch usually share
-/// their tag keys, and when those are written unsorted (TSBS, Telegraf) sorting them for
-/// every line is most of the work: the last line's keys and their sorted order are kept, and
-/// a line with the same keys reuses the order without comparing or checking them again.
+/// State the fast parser keeps between lines of a batch. Lines of one measurement usually
+/// share their tag and field keys, and when tags are written unsorted (TSBS, Telegraf)
+/// sorting them for every line is most of the work: the keys last seen with each measurement
+/// (a few, hashed by its first bytes) and the tags' sorted order are kept, and a line whose
+/// keys are the same bytes takes each key in one comparison, without finding its end, and
+/// reuses the order without comparing or checking the keys again.
 #[derive(Default)]
 pub(crate) struct Cache<'a> {
-    /// Raw keys of the last line with tags, in input order (all checked: not reserved, no
-    /// duplicates).
-    keys: Vec<&'a [u8]>,
-    /// Input indices in sorted order; empty when the input order is sorted.
-    order: Vec<usize>,
+    /// `SHAPES` entries once a line has been read (Telegraf interleaves a dozen or more
+    /// measurements line by line: one entry would miss on almost every line).
+    shapes: Vec<Shape<'a>>,
     tmp: Vec<Tag<'a>>,
     /// Where the structural bytes are, 64 bytes at a time.
     pub(crate) structurals: Structurals,
     /// Only validity is asked (nobody sees the points' values): floats whose acceptance
     /// does not depend on their value are not converted (`number::scan_valid`).
     pub(crate) skip_values: bool,
+}
+
+/// Entries of the key cache.
+const SHAPES: usize = 32;
+
+/// The keys of the last line read with one measurement.
+#[derive(Default)]
+struct Shape<'a> {
+    /// The measurement, raw.
+    measurement: &'a [u8],
+    /// Raw tag keys of the last such line with tags, in input order, all checked (not
+    /// reserved, no duplicates).
+    keys: Vec<&'a [u8]>,
+    /// Input indices in sorted order; empty when the input order is sorted.
+    order: Vec<usize>,
+    /// Raw field keys, in input order: only a guess of the next line's, each compared
+    /// before it is taken (field keys need no check beyond their bytes).
+    fields: Vec<&'a [u8]>,
+}
+
+/// The cache entry of the measurement `body[start..end]`: two entries per hash of its length
+/// and first 8 bytes, the one holding this measurement or else the older one, now taken
+/// for it (its keys stay as guesses: every cached key is compared before use, and the
+/// tag keys were all checked whatever their line).
+#[inline(always)]
+fn shape_of<'a>(shapes: &mut [Shape<'a>], body: &'a [u8], start: usize, end: usize) -> usize {
+    let len = end - start;
+    let word = match body.get(start..start + 8) {
+        Some(w) => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            u64::from_le_bytes(b) & (LOW_BYTES[len.min(8)] as u64)
+        }
+        None => 0,
+    };
+    let pair = ((word ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize * 2;
+    let m = &body[start..end];
+    if eq_in(body, shapes[pair].measurement, m) {
+        return pair;
+    }
+    // The most recent entry of the pair comes first: the second one, whether it holds this
+    // measurement or is the older one given to it.
+    shapes.swap(pair, pair + 1);
+    shapes[pair].measurement = m;
+    pair
+}
+
+/// Whether the key `key` (a slice of `body`, found before as a key in the same role) is
+/// written again at `at`, followed by `=`. Its bytes being the same, a scan from `at` would
+/// end where it ended (escapes pair alike: a cached key is followed by `=` and a value, so
+/// no backslash in it was within two bytes of the end), at the `=`. The `=` is looked at
+/// first (a different key seldom has one there); short keys are compared as one 16-byte
+/// word.
+#[inline(always)]
+fn key_at(body: &[u8], at: usize, key: &[u8]) -> bool {
+    let n = body.len();
+    let len = key.len();
+    if body.get(at + len) != Some(&b'=') {
+        return false;
+    }
+    let ko = (key.as_ptr() as usize).wrapping_sub(body.as_ptr() as usize);
+    if len <= 16 && n >= 16 && at <= n - 16 && ko <= n - 16 {
+        let mut x = [0u8; 16];
+        let mut y = [0u8; 16];
+        x.copy_from_slice(&body[at..at + 16]);
+        y.copy_from_slice(&body[ko..ko + 16]);
+        return (u128::from_le_bytes(x) ^ u128::from_le_bytes(y)) & LOW_BYTES[len] == 0;
+    }
+    body.get(at..at + len) == Some(key)
 }
 
 /// Bytewise comparison of short slices, 8 bytes at a time (keys are a few bytes long, and a
@@ -85,16 +154,20 @@ static LOW_BYTES: [u128; 17] = {
     t
 };
 
-/// `eq_bytes` for two slices of `body`: short keys are compared as one 16-byte word each
+/// `eq_bytes` for two slices of `body`: short ones are compared as one 16-byte word each
 /// when 16 bytes can be read from both.
 #[inline(always)]
 fn eq_in(body: &[u8], a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
+    let n = body.len();
     let base = body.as_ptr() as usize;
-    let (oa, ob) = (a.as_ptr() as usize - base, b.as_ptr() as usize - base);
-    if a.len() <= 16 && oa.max(ob) + 16 <= body.len() {
+    let (oa, ob) = (
+        (a.as_ptr() as usize).wrapping_sub(base),
+        (b.as_ptr() as usize).wrapping_sub(base),
+    );
+    if a.len() <= 16 && n >= 16 && oa <= n - 16 && ob <= n - 16 {
         let mut x = [0u8; 16];
         let mut y = [0u8; 16];
         x.copy_from_slice(&body[oa..oa + 16]);
@@ -102,15 +175,19 @@ fn eq_in(body: &[u8], a: &[u8], b: &[u8]) -> bool {
         let diff = u128::from_le_bytes(x) ^ u128::from_le_bytes(y);
         return diff & LOW_BYTES[a.len()] == 0;
     }
-    cmp_bytes(a, b).is_eq()
+    a == b
 }
 
 /// Checks the tags of a line the cache did not know (reserved keys, duplicates), sorts them
 /// by raw key, and remembers their keys and order. `None` when InfluxDB rejects them.
 #[cold]
-fn check_and_sort<'a>(tags: &mut Vec<Tag<'a>>, cache: &mut Cache<'a>) -> Option<()> {
-    cache.keys.clear();
-    cache.order.clear();
+fn check_and_sort<'a>(
+    tags: &mut Vec<Tag<'a>>,
+    shape: &mut Shape<'a>,
+    tmp: &mut Vec<Tag<'a>>,
+) -> Option<()> {
+    shape.keys.clear();
+    shape.order.clear();
     if tags.iter().any(|t| ReservedTagKey::of(t.key).is_some()) {
         return None;
     }
@@ -118,30 +195,30 @@ fn check_and_sort<'a>(tags: &mut Vec<Tag<'a>>, cache: &mut Cache<'a>) -> Option<
         .windows(2)
         .all(|w| cmp_bytes(w[0].key, w[1].key).is_lt());
     if !sorted {
-        cache.order.extend(0..tags.len());
-        crate::sort::sort_indices(&mut cache.order, &mut |a, b| {
+        shape.order.extend(0..tags.len());
+        crate::sort::sort_indices(&mut shape.order, &mut |a, b| {
             cmp_bytes(tags[a].key, tags[b].key).is_lt()
         });
-        if cache
+        if shape
             .order
             .windows(2)
             .any(|w| eq_bytes(tags[w[0]].key, tags[w[1]].key))
         {
-            cache.order.clear();
+            shape.order.clear();
             return None;
         }
     }
-    cache.keys.extend(tags.iter().map(|t| t.key));
-    apply_order(tags, cache);
+    shape.keys.extend(tags.iter().map(|t| t.key));
+    apply_order(tags, &shape.order, tmp);
     Some(())
 }
 
 #[inline(always)]
-fn apply_order<'a>(tags: &mut Vec<Tag<'a>>, cache: &mut Cache<'a>) {
-    if !cache.order.is_empty() {
-        cache.tmp.clear();
-        cache.tmp.extend(cache.order.iter().map(|&i| tags[i]));
-        std::mem::swap(tags, &mut cache.tmp);
+fn apply_order<'a>(tags: &mut Vec<Tag<'a>>, order: &[usize], tmp: &mut Vec<Tag<'a>>) {
+    if !order.is_empty() {
+        tmp.clear();
+        tmp.extend(order.iter().map(|&i| tags[i]));
+        std::mem::swap(tags, tmp);
     }
 }
 
@@ -232,6 +309,9 @@ pub(crate) fn parse<'a>(
     cache: &mut Cache<'a>,
 ) -> Option<usize> {
     out.clear();
+    if cache.shapes.is_empty() {
+        cache.shapes.resize_with(SHAPES, Shape::default);
+    }
     let mut st = std::mem::take(&mut cache.structurals);
     let res = parse_with(body, start, precision, default_time, out, cache, &mut st);
     cache.structurals = st;
@@ -258,17 +338,27 @@ fn parse_with<'a>(
         return None;
     }
     out.measurement = &body[start..j];
+    let at = shape_of(&mut cache.shapes, body, start, j);
+    let shape = &mut cache.shapes[at];
     // Tags.
     if body[j] == b',' {
         let mut known = true;
         loop {
             let ks = j + 1;
-            if !starts_ok(body, ks, BAD_TAG_KEY_START) {
-                return None;
-            }
-            j = token_end(st, body, first_byte(body, ks)?, b"\"")?;
-            if j >= n || body[j] != b'=' {
-                return None;
+            let k = out.tags.len();
+            match shape.keys.get(k) {
+                // After a key that differs, the rest are not guessed.
+                Some(cached) if known && key_at(body, ks, cached) => j = ks + cached.len(),
+                _ => {
+                    known = false;
+                    if !starts_ok(body, ks, BAD_TAG_KEY_START) {
+                        return None;
+                    }
+                    j = token_end(st, body, first_byte(body, ks)?, b"\"")?;
+                    if j >= n || body[j] != b'=' {
+                        return None;
+                    }
+                }
             }
             let key = &body[ks..j];
             let vs = j + 1;
@@ -279,11 +369,6 @@ fn parse_with<'a>(
             if j >= n || !matches!(body[j], b',' | b' ') {
                 return None;
             }
-            known = known
-                && cache
-                    .keys
-                    .get(out.tags.len())
-                    .is_some_and(|k| eq_in(body, k, key));
             out.tags.push(Tag {
                 key,
                 value: &body[vs..j],
@@ -292,10 +377,10 @@ fn parse_with<'a>(
                 break;
             }
         }
-        if known && out.tags.len() == cache.keys.len() {
-            apply_order(&mut out.tags, cache);
+        if known && out.tags.len() == shape.keys.len() {
+            apply_order(&mut out.tags, &shape.order, &mut cache.tmp);
         } else {
-            check_and_sort(&mut out.tags, cache)?;
+            check_and_sort(&mut out.tags, shape, &mut cache.tmp)?;
         }
     }
     let key_len = j - start;
@@ -303,18 +388,28 @@ fn parse_with<'a>(
         return None;
     }
     // Fields.
+    let mut same_fields = true;
     let mut i = j + 1;
     while i < n && CLASS[body[i] as usize] & WHITESPACE != 0 {
         i += 1;
     }
     loop {
-        if !starts_ok(body, i, BAD_FIELD_KEY_START) {
-            return None;
-        }
         let ks = i;
-        j = token_end(st, body, first_byte(body, ks)?, b"")?;
-        if j >= n || body[j] != b'=' {
-            return None;
+        let k = out.fields.len();
+        match shape.fields.get(k) {
+            Some(cached) if same_fields && key_at(body, ks, cached) => j = ks + cached.len(),
+            _ => {
+                same_fields = false;
+                if !starts_ok(body, ks, BAD_FIELD_KEY_START) {
+                    return None;
+                }
+                j = token_end(st, body, first_byte(body, ks)?, b"")?;
+                if j >= n || body[j] != b'=' {
+                    return None;
+                }
+                shape.fields.truncate(k);
+                shape.fields.push(&body[ks..j]);
+            }
         }
         let key = &body[ks..j];
         if key_len + 4 + key.len() > MAX_KEY_LENGTH {

@@ -423,3 +423,65 @@ fn agree_on_corpus_and_bench_data() {
     }
     println!("fast path and reference agree on {n} bodies");
 }
+
+/// The fast parser's key cache (keys last seen with a measurement, taken again when the same
+/// bytes and a `=` follow): lines whose keys repeat, almost repeat, or repeat in another role
+/// read as InfluxDB reads them.
+#[test]
+fn key_cache_agrees_with_reference() {
+    let lines: &[&[u8]] = &[
+        b"m,b=1,a=2 f=1i,g=2 1",
+        b"m,b=1,a=2 f=1i,g=2 2",
+        b"m,b=11,a=22 f=11i,g=22 3",
+        b"m,b=1,a=2,c=3 f=1i 4",
+        b"m,b=1 f=1i 5",
+        b"m,b=1,b=2 f=1i 6",
+        b"m,b=1,a=2,a=3 f=1i 7",
+        b"m,b=1,ab=2 f=1i,fg=2 8",
+        b"m,b=1,a f=1i 9",
+        b"m,b=1,a=2 f 10",
+        b"m,b=1,a=2 f=1i,g 11",
+        b"m,b=1,a=2 f=1i,g=2,g=3 12",
+        b"m,b\\ x=1,a\\=y=2 f\\ z=1i,g\\,h=2 13",
+        b"m,b\\ x=1,a\\=y=2 f\\ z=1i,g\\,h=2 14",
+        b"m,b\\ x=1,a\\=y=2 f\\ z=1i,g\\,h=\"s\" 15",
+        b"m,b\\\\=1 f=1 16",
+        b"m,time=1 f=1 17",
+        b"m,b=1,time=2 f=1 18",
+        b"m,b=1,a=2 time=1 19",
+        b"n,f=1,g=2 b=1,a=2 20",
+        b"n,b=1,a=2 f=1,g=2 21",
+        b"m,b=1,a=2 f=1i,g=2 22",
+        b"m,b=1,a=2 b=1,a=2 23",
+        b"m,f=1,g=2 f=1,g=2 24",
+        b"m,b=1,a=2 f=1i,g=2",
+        b"m,b=1,a=2 f=1i,g=2 ",
+        b"m,b=1,a=\"2\" f=1i 25",
+        b"m,a_long_tag_key_of_more_than_16=1,b=2 a_long_field_key_of_more_than_16=1 26",
+        b"m,a_long_tag_key_of_more_than_16=1,b=2 a_long_field_key_of_more_than_16=1 27",
+        b"m,a_long_tag_key_of_more_than_1X=1,b=2 a_long_field_key_of_more_than_1X=1 28",
+        b"  m,b=1,a=2 f=1i,g=2 29",
+        b"m,b=1,a=2  f=1i,g=2 30",
+        b"m\\,x,b=1,a=2 f=1i 31",
+        b"m\\,x,b=1,a=2 f=1i 32",
+        b"m,b=1,a=2 f=1i,g=2 33\\",
+        b"m,b=1,a=2 f=1i,g=2\\",
+        b"m,b=1,a=2\\",
+        b"m,b=1,a=",
+        b"m,b=1,a",
+        b"m,b=1,",
+    ];
+    for p in [Precision::Ns, Precision::S] {
+        agree(&lines.join(&b"\n"[..]), p);
+        // Every line after every other one, and each cut short at every byte (the cached
+        // keys reaching the body's end).
+        for a in lines {
+            for b in lines {
+                let body = [*a, *b].join(&b"\n"[..]);
+                for cut in 0..=body.len() {
+                    agree(&body[..cut], p);
+                }
+            }
+        }
+    }
+}
