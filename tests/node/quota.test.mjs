@@ -1,7 +1,7 @@
 // The write quotas' decisions as the package gives them (spec Part D.2), for a user's Worker
 // that keeps the counts and series sets in its own storage: the names, the rate's 429 with
 // Retry-After to the window's end, the window arithmetic, the admission of new series, and
-// a batch's distinct series from the streaming check (checked against FNV-1a written here).
+// a batch's distinct series from the streaming check (checked against the series hash written again here).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
