@@ -226,7 +226,11 @@ fn point_hash_in(p: &Point<'_>, buf: &mut Vec<u8>) -> u64 {
     #[cfg(target_arch = "wasm32")]
     let span = None;
     let key = match span {
-        Some(span) => span,
+        Some(span) => {
+            // The span's premise (one line's bytes, in order), checked wherever tests run.
+            debug_assert_eq!(span, &p.series_key()[..]);
+            span
+        }
         None => {
             buf.clear();
             buf.extend_from_slice(p.raw_measurement());
