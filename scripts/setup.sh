@@ -23,6 +23,8 @@ command -v node >/dev/null || missing+=(nodejs npm)
 # services are not started here: the tests run them on free ports with temporary data.
 command -v influxd >/dev/null || missing+=(influxdb)
 command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
+# The quota test that plants a Durable Object's old-version series set edits its SQLite file.
+command -v sqlite3 >/dev/null || missing+=(sqlite3)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
