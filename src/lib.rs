@@ -34,7 +34,7 @@ pub mod stream;
 #[cfg(feature = "ts")]
 mod ts;
 
-use linegate_core::pipeline::{prepare, verdict};
+use linegate_core::pipeline;
 use linegate_core::{validate_with_progress, Request, Verdict};
 use wasm_bindgen::prelude::*;
 
@@ -61,25 +61,13 @@ pub fn check_write(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue>
         content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         body: body.bytes(),
     };
-    let p = match prepare(o.endpoint, &req, &o.limits) {
-        Ok(p) => p,
-        Err(r) => return to_js(&CheckAnswer::from(Verdict::Reject(r))),
-    };
-    if !o.is_partial() {
-        return to_js(&CheckAnswer::from(verdict(
-            &p.check(o.now, o.limits.max_message),
-        )));
+    let keep = o
+        .is_partial()
+        .then_some(linegate_core::partial::DEFAULT_KEEP);
+    match pipeline::check_write(o.endpoint, &req, &o.limits, o.now, keep) {
+        (v, Some(split)) => stream::split_answer(split, o.destination(), v),
+        (v, None) => to_js(&CheckAnswer::from(v)),
     }
-    let (report, split) = linegate_core::partial::split_batch(
-        &p.body,
-        &p.time.options(o.now),
-        o.limits.max_message,
-        linegate_core::partial::DEFAULT_KEEP,
-        |_| {},
-    );
-    to_js(&CheckAnswer::of_split(split, o.destination(), || {
-        verdict(&report)
-    }))
 }
 
 /// The credentials of a write request as its endpoint reads them (for `/write`, spec Part C

@@ -185,8 +185,13 @@ impl StreamChecker {
     }
 }
 
-/// A split's answer (one copy of the serialisation for `finish` and `refuseSeries`).
+/// A split's answer (one copy of the serialisation for `finish`, `refuseSeries` and
+/// `checkWrite`).
 #[inline(never)]
-fn split_answer(split: Split, destination: Vec<u8>, whole: Verdict) -> Result<JsValue, JsValue> {
+pub(crate) fn split_answer(
+    split: Split,
+    destination: Vec<u8>,
+    whole: Verdict,
+) -> Result<JsValue, JsValue> {
     to_js(&CheckAnswer::of_split(split, destination, || whole))
 }

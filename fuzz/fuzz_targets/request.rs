@@ -1,12 +1,14 @@
 //! The whole request check on arbitrary bytes: query string, headers and body (plain or
 //! gzip), with small limits so the size checks run too. It must never panic, a rejection
 //! must be well-formed JSON of InfluxDB's shape, and reading a body in two halves must give
-//! the answer of one pass.
+//! the answer of one pass; a gzip body checked as it inflates gets the answer of
+//! the whole inflated body.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use linegate_core::pipeline::{prepare, verdict};
 use linegate_core::{
-    check_request, validate, validate_split, Limits, Request, ValidateOptions, Verdict,
+    check_request, validate, Endpoint, validate_split, Limits, Request, ValidateOptions, Verdict,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -36,7 +38,14 @@ fuzz_target!(|data: &[u8]| {
         content_encoding: ce,
         body,
     };
-    match check_request(&req, &limits, 1_700_000_000_123_456_789) {
+    let got = check_request(&req, &limits, 1_700_000_000_123_456_789);
+    // A gzip body is checked as it inflates: the same verdict as inflating it whole first.
+    let whole = match prepare(Endpoint::V2, &req, &limits) {
+        Ok(p) => verdict(&p.check(1_700_000_000_123_456_789, limits.max_message)),
+        Err(r) => Verdict::Reject(r),
+    };
+    assert_eq!(got, whole);
+    match got {
         Verdict::Forward { points, lines } => assert!(points <= lines),
         Verdict::Reject(r) => {
             assert!(r.body.starts_with(b"{\"code\":\""));

@@ -48,7 +48,7 @@ use crate::query::Query;
 mod whole;
 
 pub(crate) use whole::prepare_batch;
-pub use whole::{check_request, prepare, verdict, Prepared, Request, Verdict};
+pub use whole::{check_request, check_write, prepare, verdict, Prepared, Request, Verdict};
 
 /// Which write endpoint a request came to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

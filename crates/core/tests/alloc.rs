@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use linegate_core::pipeline::decode_body;
-use linegate_core::{gzip, Checker, Limits, ValidateOptions};
+use linegate_core::{check_request, gzip, Checker, Limits, Request, ValidateOptions, Verdict};
 
 struct Counting;
 
@@ -111,4 +111,41 @@ fn the_incremental_checker_holds_a_line_not_the_body() {
             data.len() >> 20
         );
     }
+}
+
+#[test]
+fn the_one_shot_request_check_holds_no_decoded_gzip_body() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let data = lines(32 << 20);
+    let body = gzip::compress(&data);
+    let req = Request {
+        query: b"org=o&bucket=b",
+        authorization: Some(b"Token t"),
+        content_encoding: Some(b"gzip"),
+        body: &body,
+    };
+    let lf = data.iter().filter(|&&b| b == b'\n').count() as u64;
+    let mut v = None;
+    let peak = peak_of(|| v = Some(check_request(&req, &Limits::default(), 0)));
+    assert_eq!(
+        v,
+        Some(Verdict::Forward {
+            points: lf,
+            lines: lf
+        })
+    );
+    // Parsed as it inflates: the window and a line, not the 32 MB decoded.
+    assert!(peak < 1 << 20, "peak {peak} bytes");
+    // A bomb stops at the limit on the decoded size, holding no more.
+    let small = Limits {
+        max_batch: 8 << 20,
+        ..Limits::default()
+    };
+    let mut v = None;
+    let peak = peak_of(|| v = Some(check_request(&req, &small, 0)));
+    let Some(Verdict::Reject(r)) = v else {
+        panic!("{v:?}")
+    };
+    assert_eq!(r.status, 413);
+    assert!(peak < 1 << 20, "peak {peak} bytes");
 }

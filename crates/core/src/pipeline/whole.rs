@@ -12,8 +12,10 @@ use super::{admit, parse_rejection, Batch, Edge, Endpoint, Head, Lookup, TimeRul
 use crate::answers::Rejection;
 use crate::batch::BatchReport;
 use crate::limits::Limits;
+use crate::partial::{split_batch, Split};
 use crate::point::Point;
 use crate::precision::Precision;
+use crate::stream::Checker;
 
 /// The parts of a write request the check reads.
 #[derive(Clone, Copy, Debug, Default)]
@@ -143,10 +145,41 @@ pub fn verdict(report: &BatchReport) -> Verdict {
 
 /// The whole check of a live `/api/v2/write` request: forward or reject (spec Part A).
 pub fn check_request(req: &Request<'_>, limits: &Limits, now: i64) -> Verdict {
-    match prepare(Endpoint::V2, req, limits) {
-        Ok(p) => verdict(&p.check(now, limits.max_message)),
-        Err(r) => Verdict::Reject(r),
+    check_write(Endpoint::V2, req, limits, now, None).0
+}
+
+/// The whole check of a live write at `endpoint` ([`check_request`] for either endpoint),
+/// and, given `keep` (a partial write, spec Part D.1), the split of its lines (`None` when
+/// the request was rejected before its body was parsed).
+///
+/// A gzip body is parsed as it inflates ([`Checker`]), never held decoded: the decoded body
+/// round trip through memory costs more than the parse gains from one buffer; only the
+/// split's accepted lines are kept.
+pub fn check_write(
+    endpoint: Endpoint,
+    req: &Request<'_>,
+    limits: &Limits,
+    now: i64,
+    keep: Option<usize>,
+) -> (Verdict, Option<Split>) {
+    if super::is_gzip(req.content_encoding) {
+        let mut c = Checker::for_request(&req.head(endpoint), limits, now);
+        if let Some(keep) = keep {
+            c = c.accept_partial(keep);
+        }
+        c.push(req.body);
+        return c.finish_request_split();
     }
+    let p = match prepare(endpoint, req, limits) {
+        Ok(p) => p,
+        Err(r) => return (Verdict::Reject(r), None),
+    };
+    let Some(keep) = keep else {
+        return (verdict(&p.check(now, limits.max_message)), None);
+    };
+    let opts = p.time.options(now);
+    let (report, split) = split_batch(&p.body, &opts, limits.max_message, keep, |_| {});
+    (verdict(&report), Some(split))
 }
 
 #[cfg(test)]
