@@ -19,6 +19,42 @@ const stubOf = (cfg, name) => cfg.quota.ns.get(cfg.quota.ns.idFromName(name));
 
 const toResponse = (a) => new Response(a.body, { status: a.status, headers: a.headers });
 
+// The series hash the sets hold (linegate_core::quota::SERIES_HASH_VERSION, the package's
+// `seriesHashes`): an object whose set is of another version starts a new one.
+export const SERIES_HASH_VERSION = 2;
+
+// Series this isolate knows are admitted, per bucket: a batch whose distinct series are all
+// here needs no object call. Admitted series are never removed from a set (no route deletes
+// them), and only what an object answered as admitted (or known) is put here, so the object
+// stays the authority for every new series and N still holds across isolates. Bounded:
+// dropped whole when full (the next batches ask the object again).
+export const KNOWN_MAX = 200_000;
+const known = new Map();
+let knownSize = 0;
+
+function allKnown(bucket, hashes) {
+  const set = known.get(bucket);
+  if (set === undefined) return false;
+  for (const h of hashes) if (!set.has(h)) return false;
+  return true;
+}
+
+function remember(bucket, hashes) {
+  if (hashes.length > KNOWN_MAX) return;
+  if (knownSize + hashes.length > KNOWN_MAX) {
+    known.clear();
+    knownSize = 0;
+  }
+  let set = known.get(bucket);
+  if (set === undefined) known.set(bucket, (set = new Set()));
+  for (const h of hashes) {
+    if (!set.has(h)) {
+      set.add(h);
+      knownSize++;
+    }
+  }
+}
+
 /**
  * Before the body is read: the quota names of the request, and the rate's 429 when its
  * tenant is at or above QUOTA_WRITE_BYTES in this window (`response`, else null). A head
@@ -52,14 +88,19 @@ export async function beforeBody(cfg, url, auth, contentEncoding, log) {
  */
 export async function admitBatch(cfg, names, checker, verdict, log) {
   const t0 = performance.now();
-  const stub = stubOf(cfg, `series ${names.bucket}`);
   let v = verdict;
+  log.series_calls = 0;
   try {
     for (;;) {
       const hashes = v.series ?? [];
       if (hashes.length === 0) return { response: null, verdict: v };
-      const refused = await stub.admit(names.bucket, hashes, cfg.quota.series);
-      if (refused.length === 0) return { response: null, verdict: v };
+      if (allKnown(names.bucket, hashes)) return { response: null, verdict: v };
+      log.series_calls++;
+      const refused = await stubOf(cfg, `series ${names.bucket}`).admit(names.bucket, hashes, cfg.quota.series);
+      if (refused.length === 0) {
+        remember(names.bucket, hashes);
+        return { response: null, verdict: v };
+      }
       log.refused = (log.refused ?? 0) + refused.length;
       const again = checker.refuseSeries(refused);
       if (again === null || (again.action === "reject" && again.status === 429)) {
@@ -125,6 +166,25 @@ export class Quota extends DurableObject {
       CREATE TABLE IF NOT EXISTS series (hash TEXT PRIMARY KEY) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS listed (id TEXT PRIMARY KEY, name TEXT NOT NULL) WITHOUT ROWID;
     `);
+    this.rehash();
+  }
+
+  // A set of another hash version (version 1: FNV-1a, before it was recorded) cannot be
+  // converted: the object keeps no keys. Its count is kept, so never more than N series are
+  // admitted in total, and a new set starts: a series known before counts once more the
+  // first time it comes again. Logged once, when the set is dropped.
+  rehash() {
+    const had = this.meta("series_hash", null);
+    if (had === SERIES_HASH_VERSION) return;
+    const old = this.sql.exec("SELECT COUNT(*) AS n FROM series").one().n;
+    this.ctx.storage.transactionSync(() => {
+      if (old > 0) this.sql.exec("DELETE FROM series");
+      this.setMeta("series_hash", SERIES_HASH_VERSION);
+    });
+    if (old > 0) {
+      const msg = "series quota: a set of an older series hash was dropped (its count kept; its series count once more)";
+      console.warn(JSON.stringify({ linegate_quota: { msg, bucket: this.meta("name", ""), dropped: old, from_version: had ?? 1, count: this.meta("count", 0) } }));
+    }
   }
 
   now() {

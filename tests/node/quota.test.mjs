@@ -1,7 +1,7 @@
 // The write quotas' decisions as the package gives them (spec Part D.2), for a user's Worker
 // that keeps the counts and series sets in its own storage: the names, the rate's 429 with
 // Retry-After to the window's end, the window arithmetic, the admission of new series, and
-// a batch's distinct series from the streaming check (checked against FNV-1a written here).
+// a batch's distinct series from the streaming check (checked against the series hash written again here).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
@@ -44,12 +44,49 @@ test("admitSeries: new series in input order while below the quota; known ones a
   assert.deepEqual(admitSeries([true, true], 50, 10), { refused: 0, add: new Uint32Array([]) });
 });
 
-// FNV-1a 64 over a series key, independently of the wasm side.
-function fnv(key) {
-  let h = 0xcbf29ce484222325n;
-  for (const b of Buffer.from(key)) h = ((h ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
+// The series hash (linegate_core::quota::series_hash, version 2) over a series key,
+// written again here from its definition, independently of the wasm side: the key
+// zero-padded to a multiple of 32 bytes, words of 8 bytes read little-endian into four
+// multiply-rotate lanes, word i into lane i % 4; lanes and length folded in order; then the
+// avalanche.
+const M = (1n << 64n) - 1n;
+const K = [0x9e3779b97f4a7c15n, 0xc2b2ae3d27d4eb4fn, 0x165667b19e3779f9n, 0xd6e8feb86659fd93n];
+const rotl = (x, r) => ((x << BigInt(r)) | (x >> BigInt(64 - r))) & M;
+function seriesHash(key) {
+  const b = Buffer.from(key);
+  const padded = Buffer.alloc(Math.ceil(b.length / 32) * 32);
+  b.copy(padded);
+  const l = [K[1], K[2], K[3], K[0]];
+  for (let i = 0; i * 8 < padded.length; i++) {
+    const j = i % 4;
+    l[j] = rotl(((l[j] ^ padded.readBigUInt64LE(i * 8)) * K[j]) & M, 29);
+  }
+  let h = (BigInt(b.length) * K[3]) & M;
+  for (let j = 0; j < 4; j++) h = rotl(((h ^ l[j]) * K[j]) & M, 31);
+  h ^= h >> 32n;
+  h = (h * K[3]) & M;
+  h ^= h >> 29n;
+  h = (h * K[0]) & M;
+  h ^= h >> 32n;
   return h.toString(16).padStart(16, "0");
 }
+const fnv = seriesHash;
+
+test("the series hash: the core's fixed vectors, and the package's hashes on both of its paths", () => {
+  // crates/core/src/quota.rs, series_hash_vectors.
+  assert.equal(seriesHash(""), "484eedc3a584e80d");
+  assert.equal(seriesHash("cpu,host=a"), "89679b323f6f926f");
+  assert.equal(seriesHash("0123456789abcdef0123456789abcdef!"), "e09ebf6e38fcc6f2");
+  // Tags written sorted (the key is one span of the line) and unsorted (assembled), a long
+  // key and escapes: the wasm build hashes as this reference does.
+  const long = Array.from({ length: 40 }, (_, i) => `,t${String(i).padStart(2, "0")}=value_${i}`).join("");
+  const body = `cpu,a=1,b=2 v=1 1\ncpu,b=3,a=1 v=1 1\nw\\ x,k\\ 1=v\\,1 v=1 1\nlong${long} v=1 1\n`;
+  const c = Checker.forRequest({ query: "org=o&bucket=b", headers: auth, series: true });
+  c.push(body);
+  const v = c.finish();
+  assert.equal(v.action, "forward");
+  assert.deepEqual(v.series, [seriesHash("cpu,a=1,b=2"), seriesHash("cpu,a=1,b=3"), seriesHash("w\\ x,k\\ 1=v\\,1"), seriesHash(`long${long}`)]);
+});
 
 test("Checker.forRequest({ series, decoded }): the distinct series and the decoded size", () => {
   const body = "cpu,z=1,a=2 v=1 1\nmem v=1 2\ncpu,a=2,z=1 v=2 3\n";

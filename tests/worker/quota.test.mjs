@@ -162,6 +162,96 @@ describe("write quotas at the edge", { skip }, () => {
     }
   });
 
+  test("series: a batch whose series this isolate knows admitted makes no object call", async () => {
+    const target = await startTarget();
+    const w = await quotaWorker(target, { QUOTA_SERIES: "3" });
+    try {
+      const q = "org=o&bucket=b&precision=s";
+      const at = async (body) => {
+        const id = ray();
+        const r = await send(w.url, { path: `/api/v2/write?${q}`, headers: { ...AUTH, "CF-Ray": id }, body });
+        return { r, e: await w.entry(id) };
+      };
+      // New series: the object admits them (one call).
+      let { r, e } = await at("m,h=1 v=1 1\nm,h=2 v=1 1\n");
+      assert.equal(r.status, 204);
+      assert.equal(e.series_calls, 1);
+      // Known in this isolate: no call, forwarded.
+      ({ r, e } = await at("m,h=2 v=2 2\nm,h=1 v=2 2\nm,h=1 v=3 3\n"));
+      assert.equal(r.status, 204);
+      assert.equal(e.series_calls, 0);
+      // One new series among known ones: the object decides (and counts it).
+      ({ r, e } = await at("m,h=1 v=4 4\nm,h=3 v=1 1\n"));
+      assert.equal(r.status, 204);
+      assert.equal(e.series_calls, 1);
+      // The set is full: a new series is refused by the object, never by the cache.
+      ({ r, e } = await at("m,h=3 v=2 2\nm,h=4 v=1 1\n"));
+      assert.equal(r.body.toString(), SERIES_429);
+      assert.equal(e.series_calls, 1);
+      // A refused series was not remembered: asked again, refused again.
+      ({ r, e } = await at("m,h=4 v=2 2\n"));
+      assert.equal(r.body.toString(), SERIES_429);
+      assert.equal(e.series_calls, 1);
+      ({ r, e } = await at("m,h=3 v=3 3\nm,h=2 v=3 3\n"));
+      assert.equal(r.status, 204);
+      assert.equal(e.series_calls, 0);
+      assert.equal(target.received.length, 4);
+      const b = (await usage(w.url)).buckets.find((x) => x.bucket === "v2 org=o&bucket=b");
+      assert.equal(b.series, 3);
+      assert.equal(b.refused, 2);
+    } finally {
+      await stopAll(w, target);
+    }
+  });
+
+  // A set of the old series hash (FNV-1a, no recorded version) cannot be converted: the
+  // object keeps its count, starts a new set and logs it once.
+  const sqlite3 = (() => {
+    try {
+      execFileSync("sqlite3", ["-version"]);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  test("series: a set of the old hash version keeps its count and starts again", { skip: !sqlite3 && "sqlite3 is not installed" }, async () => {
+    const target = await startTarget();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "linegate-quota-rehash-"));
+    let w = await quotaWorker(target, { QUOTA_SERIES: "3" }, dir);
+    try {
+      const q = "org=o&bucket=b&precision=s";
+      assert.equal((await write(w, q, "m,h=1 v=1 1\nm,h=2 v=1 1\n")).status, 204);
+      await w.close();
+      w = null;
+      // As an old build left the object: its two hashes of another function, no version.
+      const files = fs.readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith(".sqlite"));
+      let changed = 0;
+      for (const f of files) {
+        const db = path.join(dir, String(f));
+        const has = execFileSync("sqlite3", [db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'series'"], { encoding: "utf8" }).trim();
+        if (has !== "1") continue;
+        const n = execFileSync("sqlite3", [db, "SELECT COUNT(*) FROM series"], { encoding: "utf8" }).trim();
+        if (n !== "2") continue;
+        execFileSync("sqlite3", [db, "DELETE FROM meta WHERE k = 'series_hash'; UPDATE series SET hash = 'f' || substr(hash, 2)"]);
+        changed++;
+      }
+      assert.equal(changed, 1, `the series object among ${files.join(", ")}`);
+      w = await quotaWorker(target, { QUOTA_SERIES: "3" }, dir);
+      // An old series counts once more (the count was kept: 2, now 3)...
+      assert.equal((await write(w, q, "m,h=1 v=2 2\n")).status, 204);
+      await w.logged((l) => l.includes('"linegate_quota"') && l.includes('"dropped":2'));
+      // ...and the quota holds: no fourth series.
+      assert.equal((await write(w, q, "m,h=2 v=2 2\n")).body.toString(), SERIES_429);
+      assert.equal((await write(w, q, "m,h=1 v=3 3\n")).status, 204);
+      const b = (await usage(w.url)).buckets.find((x) => x.bucket === "v2 org=o&bucket=b");
+      assert.equal(b.series, 3);
+      assert.equal(w.logs.filter((l) => l.includes('"linegate_quota"')).length, 1, "logged once");
+    } finally {
+      await stopAll(w, target);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   // Spec D.2 with D.1: with partial writes on, exactly the lines of new series that do not
   // fit are rejected and quarantined (reason: the series message); the rest is forwarded.
   for (const spool of ["off", "always"]) {

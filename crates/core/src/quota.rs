@@ -117,39 +117,129 @@ pub fn edge_names(head: &Head<'_>) -> Option<(Vec<u8>, String)> {
     Some(found)
 }
 
-/// The 64-bit hash that may stand for a series key (FNV-1a: the same in every door, wasm
-/// or native, and stable across versions, as stored sets outlive them).
+/// Version of [`series_hash`]. Stored sets outlive versions: a door records the version its
+/// set was hashed with, and a set of another version no longer matches (version 1 was
+/// FNV-1a, [`series_hash_v1`]; version 2 is the word-at-a-time hash below).
+pub const SERIES_HASH_VERSION: u32 = 2;
+
+/// Multipliers of the four lanes (odd, with their bits spread: any odd constant keeps a
+/// lane's step a bijection of its word).
+const K: [u64; 4] = [
+    0x9e37_79b9_7f4a_7c15,
+    0xc2b2_ae3d_27d4_eb4f,
+    0x1656_67b1_9e37_79f9,
+    0xd6e8_feb8_6659_fd93,
+];
+
+#[inline(always)]
+fn word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(w)
+}
+
+/// One lane's step: the word folded in, multiplied (low bits reach the high ones) and
+/// rotated (the high ones come back down for the next word).
+#[inline(always)]
+fn step(lane: u64, w: u64, k: u64) -> u64 {
+    (lane ^ w).wrapping_mul(k).rotate_left(29)
+}
+
+/// The 64-bit hash that may stand for a series key, version [`SERIES_HASH_VERSION`]: the
+/// same in every door, wasm or native (words are read little-endian, all arithmetic is
+/// 64-bit), so sets made by one door are read by the others. The key is read 8 bytes at a
+/// time into four independent lanes (word `i` into lane `i % 4`, each a multiply-rotate
+/// chain: the lanes run in parallel), the key zero-padded to a multiple of 32 bytes; the lanes and the
+/// length are then folded in order and the result goes through a full avalanche. Not meant
+/// to resist chosen collisions (a client could collide only its own series into one).
+#[inline(never)]
 pub fn series_hash(key: &[u8]) -> u64 {
-    let mut h = Fnv::new();
-    h.write(key);
-    h.0
+    let mut l = [K[1], K[2], K[3], K[0]];
+    let full = key.len() / 32 * 32;
+    let mut last = [0u8; 32];
+    last[..key.len() - full].copy_from_slice(&key[full..]);
+    // One loop body for every block, the last one padded (small in wasm: no second copy of
+    // the steps for a tail).
+    let tail = (full < key.len()).then_some(&last[..]);
+    for c in key[..full].chunks_exact(32).chain(tail) {
+        l[0] = step(l[0], word(c), K[0]);
+        l[1] = step(l[1], word(&c[8..]), K[1]);
+        l[2] = step(l[2], word(&c[16..]), K[2]);
+        l[3] = step(l[3], word(&c[24..]), K[3]);
+    }
+    let mut h = (key.len() as u64).wrapping_mul(K[3]);
+    for (x, k) in l.into_iter().zip(K) {
+        h = (h ^ x).wrapping_mul(k).rotate_left(31);
+    }
+    // Full avalanche: every input bit reaches every output bit (the low bits pick a slot).
+    h ^= h >> 32;
+    h = h.wrapping_mul(0xd6e8_feb8_6659_fd93);
+    h ^= h >> 29;
+    h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^ (h >> 32)
 }
 
-/// [`series_hash`] of a point's series key ([`Point::series_key`]), without building it.
-pub fn point_series_hash(p: &Point<'_>) -> u64 {
-    let mut h = Fnv::new();
-    h.write(p.raw_measurement());
+/// The series hash of version 1 (FNV-1a, a byte at a time), which sets stored before
+/// version 2 hold: for a door that rebuilds such a set under the current version.
+pub fn series_hash_v1(key: &[u8]) -> u64 {
+    key.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+/// The point's series key as one slice of its line, when the line has it as written: the
+/// tags in sorted order, each right after the previous one (`m,k=v,k=v`, the most common
+/// case), found from the slices' addresses alone.
+fn key_span<'a>(p: &Point<'a>) -> Option<&'a [u8]> {
+    let m = p.raw_measurement();
+    let start = m.as_ptr() as usize;
+    let mut end = start + m.len();
     for t in p.tags() {
-        h.write(b",");
-        h.write(t.raw_key());
-        h.write(b"=");
-        h.write(t.raw_value());
+        let (k, v) = (t.raw_key(), t.raw_value());
+        if k.as_ptr() as usize != end + 1 || v.as_ptr() as usize != end + 2 + k.len() {
+            return None;
+        }
+        end += 2 + k.len() + v.len();
     }
-    h.0
+    // SAFETY: every slice of a point borrows from the one line it was parsed from (the
+    // parser never mixes buffers within a point), and each tag's key and value were found
+    // one byte after the end of the previous slice: the span from the measurement's start
+    // to the last value's end is that line's bytes, the `,` and `=` between them included,
+    // alive for 'a.
+    Some(unsafe { std::slice::from_raw_parts(m.as_ptr(), end - start) })
 }
 
-struct Fnv(u64);
+/// [`series_hash`] of a point's series key ([`Point::series_key`]), without building it
+/// when the line holds it as one span ([`key_span`]).
+pub fn point_series_hash(p: &Point<'_>) -> u64 {
+    point_hash_in(p, &mut Vec::new())
+}
 
-impl Fnv {
-    fn new() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+/// [`point_series_hash`], assembling a key that is not one span in `buf` (reused, so that
+/// its memory is allocated once per batch).
+fn point_hash_in(p: &Point<'_>, buf: &mut Vec<u8>) -> u64 {
+    // In wasm the key is always assembled: the span's test cost 82 bytes of the package's
+    // gzipped budget, which it did not have (the hash is the same either way).
+    #[cfg(not(target_arch = "wasm32"))]
+    let span = key_span(p);
+    #[cfg(target_arch = "wasm32")]
+    let span = None;
+    let key = match span {
+        Some(span) => span,
+        None => {
+            buf.clear();
+            buf.extend_from_slice(p.raw_measurement());
+            for t in p.tags() {
+                buf.push(b',');
+                buf.extend_from_slice(t.raw_key());
+                buf.push(b'=');
+                buf.extend_from_slice(t.raw_value());
+            }
+            &buf[..]
         }
-    }
+    };
+    series_hash(key)
 }
 
 /// The series of a batch: each distinct series once, in the order it first appears, and
@@ -163,6 +253,8 @@ pub struct BatchSeries {
     /// Open addressing over `hashes` (index + 1; 0 is empty): the hashes are uniform
     /// already, so their low bits pick the slot (and no general map is compiled into wasm).
     slots: Vec<u32>,
+    /// Where a key that is not one span of its line is assembled.
+    key: Vec<u8>,
 }
 
 impl BatchSeries {
@@ -173,7 +265,8 @@ impl BatchSeries {
 
     /// Notes a point's series.
     pub fn push(&mut self, p: &Point<'_>) {
-        self.push_hash(p.line(), point_series_hash(p));
+        let h = point_hash_in(p, &mut self.key);
+        self.push_hash(p.line(), h);
     }
 
     /// Notes the series hash of a point on `line`.
@@ -506,9 +599,145 @@ mod tests {
             ]
         );
         assert_eq!(s.points, [(1, 0), (2, 1), (3, 0), (5, 2)]);
-        // The FNV-1a reference value, so every door hashes alike.
-        assert_eq!(series_hash(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(series_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn series_hash_vectors() {
+        // Fixed values, so every door and every build hashes alike (the package's tests
+        // check the same values from wasm, tests/node/quota.test.mjs).
+        let cpu = b"cpu,arch=x64,datacenter=eu-west-1a,hostname=host_0,os=Ubuntu16.04LTS,rack=6,region=eu-west-1,service=19,service_environment=test,service_version=1,team=SF";
+        let got: Vec<u64> = [
+            &b""[..],
+            b"a",
+            b"cpu",
+            b"cpu,host=a",
+            b"01234567",
+            b"0123456789abcdef0123456789abcdef!",
+            cpu,
+        ]
+        .iter()
+        .map(|k| series_hash(k))
+        .collect();
+        assert_eq!(got, VECTORS);
+        // Version 1, for the doors' migrations: FNV-1a's reference values.
+        assert_eq!(series_hash_v1(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(series_hash_v1(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    const VECTORS: [u64; 7] = [
+        0x484e_edc3_a584_e80d,
+        0xe7f1_d93a_871b_8f4a,
+        0x4842_db9a_b17c_4e0a,
+        0x8967_9b32_3f6f_926f,
+        0xa33a_6ebc_392c_6937,
+        0xe09e_bf6e_38fc_c6f2,
+        0x4c32_57ec_9a52_0b0f,
+    ];
+
+    #[test]
+    fn series_hash_sees_length_order_and_every_bit() {
+        // Zero padding of the last word is told apart by the length.
+        let mut seen = std::collections::HashSet::new();
+        for n in 0..100 {
+            assert!(seen.insert(series_hash(&vec![0u8; n])));
+        }
+        // Words swapped between lanes, and within a lane across chunks.
+        let a: Vec<u8> = (0..64).collect();
+        for (i, j) in [(0, 8), (0, 32), (8, 40), (56, 24)] {
+            let mut b = a.clone();
+            for x in 0..8 {
+                b.swap(i + x, j + x);
+            }
+            assert_ne!(series_hash(&a), series_hash(&b));
+        }
+        // Each single-bit change of a 70-byte key changes about half the output bits.
+        let key: Vec<u8> = (0..70u8).map(|i| i.wrapping_mul(37)).collect();
+        let h = series_hash(&key);
+        let mut flipped = 0;
+        for bit in 0..key.len() * 8 {
+            let mut k = key.clone();
+            k[bit / 8] ^= 1 << (bit % 8);
+            let d = (series_hash(&k) ^ h).count_ones();
+            assert!((12..=52).contains(&d), "bit {bit}: {d} bits changed");
+            flipped += d;
+        }
+        let mean = flipped as f64 / (key.len() * 8) as f64;
+        assert!((30.0..34.0).contains(&mean), "{mean}");
+    }
+
+    /// Distinct series keys of a few shapes (TSBS-like hosts, short keys differing in one
+    /// byte, numbered tags): `n` of them, each once.
+    fn keys(n: usize) -> impl Iterator<Item = Vec<u8>> {
+        (0..n).map(|i| match i % 4 {
+            0 => format!("cpu,arch=x64,datacenter=eu-west-1a,hostname=host_{i},os=Ubuntu16.04LTS,rack={},region=eu-west-1,service={},team=SF", i % 100, i % 20).into_bytes(),
+            1 => format!("m,t={i}").into_bytes(),
+            2 => format!("{:08x}", i).into_bytes(),
+            _ => {
+                let mut k = b"disk,device=sda,path=/".to_vec();
+                k.extend_from_slice(&(i as u64).to_le_bytes());
+                k
+            }
+        })
+    }
+
+    fn no_collisions(n: usize) {
+        let mut h: Vec<u64> = keys(n).map(|k| series_hash(&k)).collect();
+        h.sort_unstable();
+        let dup = h.windows(2).filter(|w| w[0] == w[1]).count();
+        // With a uniform 64-bit hash, n keys collide with probability ~n²/2⁶⁵ (2·10⁻⁶ at 8M).
+        assert_eq!(dup, 0, "{dup} collisions among {n} keys");
+        // And the low bits (the slot of `BatchSeries`) are spread as uniform ones: the
+        // chi-square of 2¹⁶ slots is within ~8 standard deviations (√(2·2¹⁶) ≈ 362) of 2¹⁶.
+        let mut slots = vec![0u32; 1 << 16];
+        for x in &h {
+            slots[(*x & 0xffff) as usize] += 1;
+        }
+        let mean = n as f64 / 65536.0;
+        let chi2: f64 = slots
+            .iter()
+            .map(|&c| (f64::from(c) - mean).powi(2) / mean)
+            .sum();
+        assert!((62_500.0..68_500.0).contains(&chi2), "chi² {chi2}");
+    }
+
+    #[test]
+    fn no_collisions_among_a_million_series() {
+        no_collisions(1 << 20);
+    }
+
+    /// `cargo test --release -p linegate-core --lib collisions_8m -- --ignored`
+    #[test]
+    #[ignore]
+    fn no_collisions_among_8m_series_collisions_8m() {
+        no_collisions(8 << 20);
+    }
+
+    #[test]
+    fn point_hash_is_the_hash_of_the_series_key_on_both_paths() {
+        let body = concat!(
+            "cpu,a=1,b=2,c=3 v=1 1\n",              // sorted: one span
+            "cpu,c=3,b=2,a=1 v=1 1\n",              // unsorted: assembled
+            "mem v=1 1\n",                          // no tags
+            "w\\ x\\,y,k\\ 1=v\\,1,z=\\=q v=1 1\n", // escaped, sorted
+            "w\\ x,z=\\=q,k\\ 1=v\\,1 v=1 1\n",     // escaped, unsorted
+            "  cpu,b=2,a=1 v=1 1\n",                // leading spaces: the reference parser
+            "cpu,a=\"q\",b=x\\\\y v=1 1\n",         // backslashes, quotes
+        );
+        let mut long = String::from("long");
+        for i in (0..60).rev() {
+            long.push_str(&format!(",tag{i:02}=value_number_{i}"));
+        }
+        long.push_str(" v=1 1\n");
+        let body = format!("{body}{long}");
+        let opts = ParseOptions::new(Precision::Ns, 0);
+        let mut spans = Vec::new();
+        let r = read_batch(body.as_bytes(), &opts, 1 << 20, |p| {
+            let key = p.series_key();
+            assert_eq!(point_series_hash(p), series_hash(&key), "line {}", p.line());
+            spans.push(key_span(p).is_some());
+        });
+        assert!(r.is_ok(), "{r:?}");
+        assert_eq!(spans, [true, false, true, true, false, false, true, false]);
     }
 
     /// A partial split of `body` with its accepted lines' series noted.

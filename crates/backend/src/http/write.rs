@@ -310,16 +310,20 @@ pub(super) async fn store_batch(
     // rejected side and the rest goes again (the quota may have filled meanwhile).
     let answer = loop {
         let points = scan.points;
+        // The batch's series go to the writer; only a partial write, which may come back
+        // with series refused, needs them again here.
+        let hashes = match (&mut series, kept.is_some()) {
+            (Some(s), true) => Some(s.hashes.clone()),
+            (Some(s), false) => Some(std::mem::take(&mut s.hashes)),
+            (None, _) => None,
+        };
         let quota = (g.quota_write_bytes.is_some() || g.quota_series.is_some()).then(|| {
             Box::new(QuotaJob {
                 tenant: bucket.org_id,
                 bytes: decoded.len() as u64,
                 rate: g.quota_write_bytes.is_some(),
                 now_ms: app.quota_now_ms(),
-                series: g
-                    .quota_series
-                    .zip(series.as_ref())
-                    .map(|(n, s)| (s.hashes.clone(), n)),
+                series: g.quota_series.zip(hashes).map(|(n, h)| (h, n)),
                 partial: kept.is_some(),
             })
         });

@@ -125,6 +125,15 @@ fn open_write(dir: &Path) -> rusqlite::Result<Connection> {
     conn.execute_batch(batch_ids::SCHEMA)?;
     migrate_tokens(&conn)?;
     dead_letters::migrate(&conn)?;
+    if let Some(r) = quota::rehash(&conn)? {
+        tracing::warn!(
+            old = r.old,
+            found = r.found,
+            version = linegate_core::quota::SERIES_HASH_VERSION,
+            "series quota: sets rebuilt from the stored batches under the new series hash \
+             (series not found in a batch count once more if they come again)"
+        );
+    }
     if get_meta(&conn, SALT_KEY)?.is_none() {
         let mut salt = [0u8; 32];
         random_bytes(&mut salt);

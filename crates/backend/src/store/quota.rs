@@ -22,6 +22,104 @@ CREATE TABLE IF NOT EXISTS quota_series_count(bucket_id INTEGER PRIMARY KEY,
   count INTEGER NOT NULL);
 ";
 
+/// The meta key recording which `linegate_core::quota::SERIES_HASH_VERSION` the series
+/// sets are hashed with (absent: version 1, FNV-1a, from before it was recorded).
+pub(crate) const HASH_VERSION_KEY: &str = "quota_series_hash";
+
+/// What opening a store did to its series sets.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Rehashed {
+    /// Series of the old version found again in the stored batches, now in the new set.
+    pub found: u64,
+    /// Series of the old version, before.
+    pub old: u64,
+}
+
+/// Brings the series sets to the current hash version. Sets of version 1 are rebuilt from
+/// the stored batches, which the store keeps for ever (nothing deletes them): every point
+/// of every batch of a bucket with a set has its key hashed both ways, and its new hash
+/// goes into the new set when its old hash was in the old one, so the new set holds exactly
+/// the old set's series that the batches still show. Each bucket's count is kept as it
+/// was: a series admitted but in no batch (storage's rules dropped all its points, or kept
+/// them re-rendered with other escapes) counts once more if it comes again, never the other
+/// way (never more than the quota admitted). All in one transaction: a crash redoes it.
+pub(crate) fn rehash(conn: &Connection) -> rusqlite::Result<Option<Rehashed>> {
+    let want = quota::SERIES_HASH_VERSION.to_string();
+    let had = get_meta(conn, HASH_VERSION_KEY)?;
+    if had.as_deref() == Some(want.as_str()) {
+        return Ok(None);
+    }
+    if let Some(v) = &had {
+        if v != "1" {
+            return Err(failure(format!(
+                "the series quota's sets are hashed with version {v}, this build knows {want}"
+            )));
+        }
+    }
+    let tx = conn.unchecked_transaction()?;
+    let old: i64 = tx.query_row("SELECT COUNT(*) FROM quota_series", [], |r| r.get(0))?;
+    let mut done = Rehashed {
+        found: 0,
+        old: old as u64,
+    };
+    if old > 0 {
+        tx.execute_batch(
+            "ALTER TABLE quota_series RENAME TO quota_series_v1;
+             CREATE TABLE quota_series(bucket_id INTEGER NOT NULL, hash INTEGER NOT NULL,
+               PRIMARY KEY(bucket_id, hash)) WITHOUT ROWID;",
+        )?;
+        let mut rows = tx.prepare(
+            "SELECT bucket_id, precision, now, encoding, body FROM batches
+             WHERE bucket_id IN (SELECT DISTINCT bucket_id FROM quota_series_v1) ORDER BY seq",
+        )?;
+        let mut add = tx.prepare(
+            "INSERT OR IGNORE INTO quota_series(bucket_id, hash) SELECT ?1, ?2
+             WHERE EXISTS (SELECT 1 FROM quota_series_v1 WHERE bucket_id = ?1 AND hash = ?3)",
+        )?;
+        // Keys already looked up (bounded: dropped whole when full).
+        let mut seen: HashSet<(i64, u64)> = HashSet::new();
+        let mut q = rows.query([])?;
+        while let Some(r) = q.next()? {
+            let bucket: i64 = r.get(0)?;
+            let precision: String = r.get(1)?;
+            let now: i64 = r.get(2)?;
+            let body = decode_blob(r.get(3)?, r.get(4)?)
+                .map_err(|e| failure(format!("a stored batch: {e}")))?;
+            let opts = ParseOptions::new(
+                Precision::from_param(precision.as_bytes()).unwrap_or_default(),
+                now,
+            );
+            let mut keys = Vec::new();
+            read_batch(&body, &opts, 1 << 10, |p| {
+                let key = p.series_key();
+                let new = quota::series_hash(&key);
+                if seen.len() >= 1 << 20 {
+                    seen.clear();
+                }
+                if seen.insert((bucket, new)) {
+                    keys.push((new, quota::series_hash_v1(&key)));
+                }
+            });
+            for (new, v1) in keys {
+                done.found += add.execute(params![bucket, new as i64, v1 as i64])? as u64;
+            }
+        }
+        drop(q);
+        drop((rows, add));
+        tx.execute_batch("DROP TABLE quota_series_v1")?;
+    }
+    set_meta(&tx, HASH_VERSION_KEY, &want)?;
+    tx.commit()?;
+    Ok((old > 0).then_some(done))
+}
+
+fn failure(message: String) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+        Some(message),
+    )
+}
+
 /// Series hashes remembered as known, per process (two generations, as `FieldCache`).
 pub const SERIES_CACHE: usize = 1 << 20;
 
@@ -213,6 +311,120 @@ pub(crate) fn count_bytes(
     )?
     .execute(params![to_i(tenant), new.window as i64, new.bytes as i64])?;
     Ok(new)
+}
+
+#[cfg(test)]
+mod rehash_tests {
+    use super::*;
+    use linegate_core::quota::{series_hash, series_hash_v1};
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("linegate-rehash-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn known(conn: &Connection, bucket: u64, key: &[u8]) -> bool {
+        let tx = conn.unchecked_transaction().unwrap();
+        let mut cache = SeriesCache::new(16);
+        cache.known(&tx, (bucket, series_hash(key))).unwrap()
+    }
+
+    /// A store written before the hash was versioned: its sets hold FNV-1a hashes.
+    #[test]
+    fn a_store_of_the_old_hash_opens_and_still_knows_its_series() {
+        let d = dir("v1");
+        std::fs::create_dir_all(&d).unwrap();
+        {
+            let conn = open_write(&d).unwrap();
+            // As an old build left it: no version, FNV-1a hashes.
+            delete_meta(&conn, HASH_VERSION_KEY).unwrap();
+            conn.execute("DELETE FROM quota_series", []).unwrap();
+            let (raw, enc) =
+                Compression::Zstd.encode(b"cpu,host=a v=1 1\nmem,x=1 v=1 2\nfree v=1 3\n");
+            for (bucket, body, encoding) in [
+                (
+                    1i64,
+                    b"cpu,host=a v=1 1\ncpu,host=a v=2 2\n".to_vec(),
+                    ENC_RAW,
+                ),
+                (1, raw, enc),
+                // A bucket without a set, and a series of bucket 1 written to it.
+                (2, b"disk,d=1 v=1 1\ngone,k=v v=1 1\n".to_vec(), ENC_RAW),
+            ] {
+                conn.execute(
+                    "INSERT INTO batches(bucket_id, precision, now, points, min_time, max_time, encoding, body) VALUES (?1, 'ns', 0, 1, 0, 0, ?2, ?3)",
+                    params![bucket, encoding, body],
+                )
+                .unwrap();
+            }
+            // `free` was written while the quota was off (not in the set); `gone,k=v` was
+            // admitted but no batch of bucket 1 holds it.
+            for key in [&b"cpu,host=a"[..], b"mem,x=1", b"gone,k=v"] {
+                conn.execute(
+                    "INSERT INTO quota_series(bucket_id, hash) VALUES (1, ?1)",
+                    [series_hash_v1(key) as i64],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO quota_series_count(bucket_id, count) VALUES (1, 3)",
+                [],
+            )
+            .unwrap();
+        }
+        // Opened by this build: rebuilt once.
+        let conn = open_write(&d).unwrap();
+        assert_eq!(
+            get_meta(&conn, HASH_VERSION_KEY).unwrap().as_deref(),
+            Some(quota::SERIES_HASH_VERSION.to_string().as_str())
+        );
+        assert!(known(&conn, 1, b"cpu,host=a"));
+        assert!(known(&conn, 1, b"mem,x=1"));
+        assert!(
+            !known(&conn, 1, b"free"),
+            "never admitted: not known now either"
+        );
+        assert!(
+            !known(&conn, 1, b"gone,k=v"),
+            "in no batch: cannot be found again"
+        );
+        assert!(!known(&conn, 2, b"disk,d=1"));
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM quota_series", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 2);
+        // The count is kept (never more admitted than the quota allows).
+        assert_eq!(series_count(&conn, 1).unwrap(), 3);
+        let old: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'quota_series_v1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, 0);
+        // Opening again changes nothing.
+        assert_eq!(rehash(&conn).unwrap(), None);
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_new_store_records_the_version_and_an_unknown_one_is_refused() {
+        let d = dir("new");
+        std::fs::create_dir_all(&d).unwrap();
+        let conn = open_write(&d).unwrap();
+        assert_eq!(
+            get_meta(&conn, HASH_VERSION_KEY).unwrap(),
+            Some(quota::SERIES_HASH_VERSION.to_string())
+        );
+        set_meta(&conn, HASH_VERSION_KEY, "99").unwrap();
+        let e = rehash(&conn).unwrap_err().to_string();
+        assert!(e.contains("hashed with version 99"), "{e}");
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }
 
 /// What the series quota costs per step against the check itself, on 5,000-line batches of
