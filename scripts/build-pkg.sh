@@ -71,8 +71,12 @@ wasm_opt="$root/node_modules/binaryen/bin/wasm-opt"
 if [ "${LINEGATE_WASM_OPT:-1}" = 0 ]; then
   say "wasm-opt skipped (LINEGATE_WASM_OPT=0)"
 elif [ -x "$wasm_opt" ]; then
-  say "wasm-opt -O3 ($("$wasm_opt" --version))"
-  "$wasm_opt" -O3 "${opt_features[@]}" "$stage/linegate.wasm" -o "$stage/linegate.opt.wasm"
+  # -O3 for speed; --converge reruns it until the module stops shrinking. The rest only
+  # shrink: no Rust pointer ever wraps into the low 1 KiB (the stack sits under 1 MiB and
+  # grows down), and the producers/target_features sections are read by no engine.
+  say "wasm-opt -O3 --converge ($("$wasm_opt" --version))"
+  "$wasm_opt" --low-memory-unused --converge -O3 --strip-producers --strip-target-features \
+    "${opt_features[@]}" "$stage/linegate.wasm" -o "$stage/linegate.opt.wasm"
   mv "$stage/linegate.opt.wasm" "$stage/linegate.wasm"
 else
   say "wasm-opt not found (npm install brings the binaryen package); the module is left unoptimised"

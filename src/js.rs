@@ -31,8 +31,14 @@ impl Obj {
     }
 
     pub(crate) fn put(self, k: &str, v: impl ToJs) -> Self {
+        self.set(k, v.to_js())
+    }
+
+    // One copy of the set for every value type `put` is instantiated for (smaller wasm).
+    #[inline(never)]
+    fn set(self, k: &str, v: JsValue) -> Self {
         // Setting an own data property of a fresh plain object cannot fail.
-        let _ = js_sys::Reflect::set(&self.0, &JsValue::from_str(k), &v.to_js());
+        let _ = js_sys::Reflect::set(&self.0, &JsValue::from_str(k), &v);
         self
     }
 
