@@ -611,6 +611,17 @@ export function maxGzipHeader() {
   return glue.maxGzipHeader();
 }
 
+/**
+ * How much of a request body to read and hold, from its `Content-Length` value (null or
+ * undefined when it has none) and the body limit `maxBody`: `{ declared, tooLarge, cap,
+ * hold }`. A body declared `tooLarge` is answered 413 after the checks that come first,
+ * which need at most its first `cap` bytes.
+ */
+export function bodyRead(contentLength, maxBody) {
+  need("bodyRead()");
+  return glue.bodyRead(contentLength ?? "", maxBody);
+}
+
 /** The package (and crate) version. */
 export function version() {
   need("version()");

@@ -12,7 +12,7 @@ import {
   fallbackHolds,
   clientAddressHeader,
   batchIdHeader,
-  maxGzipHeader,
+  bodyRead,
   quotaNames,
   checkRate,
   countRate,
@@ -27,10 +27,9 @@ export const CLIENT_ADDRESS_HEADER = clientAddressHeader();
 // Core's name for the header that names a batch on every delivery attempt (the backend
 // stores a repeated id once).
 export const BATCH_ID_HEADER = batchIdHeader();
-// Core's bound on a gzip header: the prefix of a body declared too large that is still read.
-export const MAX_GZIP_HEADER = maxGzipHeader();
 
 export {
+  bodyRead,
   checkWrite,
   Checker,
   answer,

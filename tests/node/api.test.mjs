@@ -134,6 +134,21 @@ test("limits: 413 at a size equal to the limit, gzip bombs stop early", () => {
   assert.ok(capped.body.length < 400);
 });
 
+test("bodyRead: how much of a body to read and hold, from its Content-Length", () => {
+  const max = 1 << 20;
+  const header = lg.maxGzipHeader();
+  assert.deepEqual(lg.bodyRead(null, max), { declared: null, tooLarge: false, cap: max, hold: max });
+  assert.deepEqual(lg.bodyRead(undefined, max), { declared: null, tooLarge: false, cap: max, hold: max });
+  assert.deepEqual(lg.bodyRead("12", max), { declared: 12, tooLarge: false, cap: max, hold: 12 });
+  // At the limit: 413, after reading no more than a gzip header's bound.
+  assert.deepEqual(lg.bodyRead(String(max), max), { declared: max, tooLarge: true, cap: header, hold: header });
+  assert.deepEqual(lg.bodyRead("5", 5), { declared: 5, tooLarge: true, cap: 5, hold: 5 });
+  assert.equal(lg.bodyRead("9".repeat(40), max).tooLarge, true);
+  for (const v of ["", "+5", "5, 5", " 5", "1e3"]) {
+    assert.deepEqual(lg.bodyRead(v, max), { declared: null, tooLarge: false, cap: max, hold: max }, v);
+  }
+});
+
 test("now: lines without a timestamp get it, truncated to the precision; default is the clock", () => {
   const [p] = parse("m f=1", { precision: "ms", now: NOW });
   assert.equal(p.time, 1700000000123000000n);

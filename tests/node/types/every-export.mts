@@ -13,6 +13,7 @@ import {
   BodyBuffer,
   LinegateError,
   answer,
+  bodyRead,
   Checker,
   checkStream,
   type Chunk,
@@ -20,6 +21,7 @@ import {
   type StreamOptions,
   type Answer,
   type AnswerKind,
+  type BodyRead,
   type Body,
   type Limits,
   type ErrorCode,
@@ -67,6 +69,8 @@ await init(url);
 await init("/linegate.wasm");
 const ready: boolean = isReady();
 const ver: string = version();
+const plan: BodyRead = bodyRead(headers.get("content-length"), 1 << 20);
+const held: number = plan.tooLarge ? plan.cap : plan.hold;
 
 const limits: Limits = { maxBody: 1 << 20, maxBatch: 2n ** 30n };
 const body: Body = bytes;
