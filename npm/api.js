@@ -622,6 +622,16 @@ export function bodyRead(contentLength, maxBody) {
   return glue.bodyRead(contentLength ?? "", maxBody);
 }
 
+/**
+ * The name of a write's queue in an edge spool: the JSON array of `path` and the parameters
+ * of `query` (raw, with or without its `?`) that name the bucket (`org`, `orgID`, `bucket`;
+ * v1's `/write`: `db`, `rp`), decoded as `URLSearchParams` decodes them.
+ */
+export function spoolName(path, query = "") {
+  need("spoolName()");
+  return glue.spoolName(path, query.startsWith("?") ? query.slice(1) : query);
+}
+
 /** The package (and crate) version. */
 export function version() {
   need("version()");

@@ -374,6 +374,13 @@ export function maxGzipHeader(): number;
  */
 export function bodyRead(contentLength: string | null | undefined, maxBody: number): BodyRead;
 
+/**
+ * The name of a write's queue in an edge spool: the JSON array of `path` and the parameters
+ * of `query` (raw, with or without its `?`) that name the bucket (`org`, `orgID`, `bucket`;
+ * v1's `/write`: `db`, `rp`), each the first value, decoded as `URLSearchParams` decodes it.
+ */
+export function spoolName(path: string, query?: string): string;
+
 /** `/health`: 200, InfluxDB's text. */
 export function answer(kind: "health", args: { version: string; commit: string }): Answer;
 /** The `precision` values clients of `endpoint` send, in the order a chooser lists them, with how each is read. */

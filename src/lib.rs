@@ -250,6 +250,13 @@ pub fn body_read(content_length: &str, max_body: f64) -> JsValue {
     results::JsBodyRead::from(r).to_js()
 }
 
+/// The name of a write's queue in an edge spool (core's `spool::name`): the JSON array of
+/// `path` and the parameters of `query` (raw, without `?`) that name its bucket.
+#[wasm_bindgen(js_name = spoolName)]
+pub fn spool_name(path: &str, query: &str) -> String {
+    linegate_core::spool::name(path, query.as_bytes())
+}
+
 /// The crate version (the npm package's version is stamped from the same Cargo field).
 #[wasm_bindgen]
 pub fn version() -> String {

@@ -14,6 +14,7 @@ import {
   batchIdHeader,
   bodyRead,
   quotaNames,
+  spoolName,
   checkRate,
   countRate,
   admitSeries,
@@ -41,5 +42,6 @@ export {
   checkRate,
   countRate,
   admitSeries,
+  spoolName,
   upstreamWrite,
 };

@@ -14,6 +14,7 @@ import {
   LinegateError,
   answer,
   bodyRead,
+  spoolName,
   Checker,
   checkStream,
   type Chunk,
@@ -71,6 +72,7 @@ const ready: boolean = isReady();
 const ver: string = version();
 const plan: BodyRead = bodyRead(headers.get("content-length"), 1 << 20);
 const held: number = plan.tooLarge ? plan.cap : plan.hold;
+const queue: string = spoolName("/api/v2/write", "?org=o&bucket=b");
 
 const limits: Limits = { maxBody: 1 << 20, maxBatch: 2n ** 30n };
 const body: Body = bytes;
