@@ -611,6 +611,27 @@ export function maxGzipHeader() {
   return glue.maxGzipHeader();
 }
 
+/**
+ * How much of a request body to read and hold, from its `Content-Length` value (null or
+ * undefined when it has none) and the body limit `maxBody`: `{ declared, tooLarge, cap,
+ * hold }`. A body declared `tooLarge` is answered 413 after the checks that come first,
+ * which need at most its first `cap` bytes.
+ */
+export function bodyRead(contentLength, maxBody) {
+  need("bodyRead()");
+  return glue.bodyRead(contentLength ?? "", maxBody);
+}
+
+/**
+ * The name of a write's queue in an edge spool: the JSON array of `path` and the parameters
+ * of `query` (raw, with or without its `?`) that name the bucket (`org`, `orgID`, `bucket`;
+ * v1's `/write`: `db`, `rp`), decoded as `URLSearchParams` decodes them.
+ */
+export function spoolName(path, query = "") {
+  need("spoolName()");
+  return glue.spoolName(path, query.startsWith("?") ? query.slice(1) : query);
+}
+
 /** The package (and crate) version. */
 export function version() {
   need("version()");

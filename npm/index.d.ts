@@ -23,6 +23,7 @@ import type {
   WriteRequest,
   Answer,
   AnswerKind,
+  BodyRead,
   Credentials,
   DeadLetterReason,
   DeliveryAttempt,
@@ -61,6 +62,7 @@ export type {
   WriteRequest,
   Answer,
   AnswerKind,
+  BodyRead,
   Credentials,
   DeadLetterReason,
   DeliveryAttempt,
@@ -363,6 +365,21 @@ export function clientAddressHeader(): string;
 
 /** The most bytes a gzip member header can take before the check decides on it. */
 export function maxGzipHeader(): number;
+
+/**
+ * How much of a request body to read and hold, from its `Content-Length` value (null or
+ * undefined when it has none) under the body limit `maxBody`. A body declared `tooLarge`
+ * is answered 413 (`answer("too-large")`) after the checks that come first, which need at
+ * most its first `cap` bytes.
+ */
+export function bodyRead(contentLength: string | null | undefined, maxBody: number): BodyRead;
+
+/**
+ * The name of a write's queue in an edge spool: the JSON array of `path` and the parameters
+ * of `query` (raw, with or without its `?`) that name the bucket (`org`, `orgID`, `bucket`;
+ * v1's `/write`: `db`, `rp`), each the first value, decoded as `URLSearchParams` decodes it.
+ */
+export function spoolName(path: string, query?: string): string;
 
 /** `/health`: 200, InfluxDB's text. */
 export function answer(kind: "health", args: { version: string; commit: string }): Answer;

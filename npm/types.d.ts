@@ -391,6 +391,29 @@ ignoresUnit: boolean, };
 export type UpstreamWrite = { path: string, authorization: string | null, };
 
 /**
+ * How much of a request body to read and hold, from its declared `Content-Length`
+ * (core's `limits::BodyRead`): `tooLarge` is answered 413 after the checks that come
+ * first, which need no more than `cap` bytes.
+ */
+export type BodyRead = { 
+/**
+ * The declared length, or null when there is none or it is not decimal digits.
+ */
+declared: number | null, 
+/**
+ * The declared length is at or above `maxBody`: the answer is 413.
+ */
+tooLarge: boolean, 
+/**
+ * The most bytes to read, and the `maxBody` the check runs under.
+ */
+cap: number, 
+/**
+ * The most bytes the body can occupy while held.
+ */
+hold: number, };
+
+/**
  * A complete answer: `new Response(a.body, { status: a.status, headers: a.headers })`.
  */
 export type Answer = { status: number, headers: Record<string, string>, body: string | null, };

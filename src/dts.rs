@@ -161,6 +161,7 @@ pub fn typescript() -> String {
         ),
         (JsPrecisionRule::docs(), JsPrecisionRule::decl()),
         (JsUpstreamWrite::docs(), JsUpstreamWrite::decl()),
+        (JsBodyRead::docs(), JsBodyRead::decl()),
         (JsAnswer::docs(), JsAnswer::decl()),
         (AnswerKind::docs(), AnswerKind::decl()),
         (JsQuotaNames::docs(), JsQuotaNames::decl()),

@@ -229,6 +229,22 @@ pub fn max_gzip_header() -> usize {
     linegate_core::limits::MAX_GZIP_HEADER
 }
 
+/// How much of a request body to read and hold, from its `Content-Length` value (null when
+/// it has none: "", which is no number either) and `max_body` (core's `limits::BodyRead`).
+#[wasm_bindgen(js_name = bodyRead)]
+pub fn body_read(content_length: &str, max_body: f64) -> JsValue {
+    // `as` saturates: a NaN or negative limit is 0, a huge one usize::MAX.
+    let r = linegate_core::limits::BodyRead::of(Some(content_length.as_bytes()), max_body as usize);
+    results::JsBodyRead::from(r).to_js()
+}
+
+/// The name of a write's queue in an edge spool (core's `spool::name`): the JSON array of
+/// `path` and the parameters of `query` (raw, without `?`) that name its bucket.
+#[wasm_bindgen(js_name = spoolName)]
+pub fn spool_name(path: &str, query: &str) -> String {
+    linegate_core::spool::name(path, query.as_bytes())
+}
+
 /// The crate version (the npm package's version is stamped from the same Cargo field).
 #[wasm_bindgen]
 pub fn version() -> String {

@@ -545,6 +545,47 @@ impl ToJs for JsPrecisionRule {
     }
 }
 
+/// How much of a request body to read and hold, from its declared `Content-Length`
+/// (core's `limits::BodyRead`): `tooLarge` is answered 413 after the checks that come
+/// first, which need no more than `cap` bytes.
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(rename = "BodyRead", rename_all = "camelCase")
+)]
+pub(crate) struct JsBodyRead {
+    /// The declared length, or null when there is none or it is not decimal digits.
+    pub declared: Option<f64>,
+    /// The declared length is at or above `maxBody`: the answer is 413.
+    pub too_large: bool,
+    /// The most bytes to read, and the `maxBody` the check runs under.
+    pub cap: f64,
+    /// The most bytes the body can occupy while held.
+    pub hold: f64,
+}
+
+impl ToJs for JsBodyRead {
+    fn to_js(&self) -> JsValue {
+        Obj::new()
+            .put("declared", self.declared)
+            .put("tooLarge", self.too_large)
+            .put("cap", self.cap)
+            .put("hold", self.hold)
+            .done()
+    }
+}
+
+impl From<linegate_core::limits::BodyRead> for JsBodyRead {
+    fn from(r: linegate_core::limits::BodyRead) -> Self {
+        JsBodyRead {
+            declared: r.declared.map(|n| n as f64),
+            too_large: r.too_large,
+            cap: r.cap as f64,
+            hold: r.hold as f64,
+        }
+    }
+}
+
 /// Where a checked v2 write goes on an upstream of another kind, and the Authorization to
 /// send (null: none).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "UpstreamWrite"))]

@@ -7,11 +7,6 @@
 // answering, up to this many bytes; past that the upload is cut off.
 export const DISCARD_MAX = 128 * 1024 * 1024;
 
-function contentLength(request) {
-  const v = request.headers.get("Content-Length");
-  return v !== null && /^\d+$/.test(v) ? Number(v) : null;
-}
-
 async function discard(reader) {
   let n = 0;
   // A BYOB reader needs a buffer to read into: one scratch buffer, handed back each time.
@@ -34,19 +29,15 @@ async function discard(reader) {
 }
 
 /**
- * Returns the body as a `Body`. Its `over` is true when the body is at least `maxBody`
- * bytes long; then it holds a prefix (at most `maxBody` bytes, or only `headerPrefix`
- * bytes — core's bound on a gzip header, enough for every check before the size check,
- * spec Part A §3 — when the declared Content-Length already says it is too large) and the rest was
- * dropped. `start(cap)`, when given, returns a sink (`push(chunk)`, `decided()`) that sees
+ * Returns the body as a `Body`. Its `over` is true when the body is at least `cap` bytes
+ * long (core's `bodyRead(...).cap`: maxBody, or only the gzip header bound — enough for
+ * every check before the size check, spec Part A §3 — when the declared Content-Length
+ * already says it is too large); then it holds that prefix and the rest was dropped. `start(cap)`, when given, returns a sink (`push(chunk)`, `decided()`) that sees
  * each held chunk as it arrives (the check, with `cap` as its body limit); once it has
  * decided, the rest is dropped too (`decided` is then true).
  */
-export async function readBody(request, maxBody, start, headerPrefix = maxBody) {
+export async function readBody(request, cap, start) {
   if (request.body === null) return new Body([], 0, false, false);
-  const declared = contentLength(request);
-  const tooLarge = declared !== null && declared >= maxBody;
-  const cap = tooLarge ? Math.min(maxBody, headerPrefix) : maxBody;
   const sink = start ? start(cap) : null;
   const slabs = new Slabs(cap);
   let decided = false;

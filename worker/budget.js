@@ -1,10 +1,11 @@
 // The isolate's budget of request-body bytes in flight (issue 25 item 8): every write holds
 // its body (what it forwards) while it is checked and sent, and concurrent writes share one
-// isolate's 128 MB. A write reserves what it may hold before reading a byte — its declared
-// length, or MAX_BODY_BYTES when it declares none — and a write that does not fit is
+// isolate's 128 MB. A write reserves what it may hold before reading a byte — core's
+// `bodyRead(...).hold`: its declared length, MAX_BODY_BYTES when it declares none, or the
+// gzip header bound when it is declared too large — and a write that does not fit is
 // answered 503 with Retry-After (core's answer) without its body being read.
 
-import { answer, MAX_GZIP_HEADER } from "./linegate.js";
+import { answer } from "./linegate.js";
 
 // Bytes reserved by the writes of this isolate (module state lives as long as the isolate).
 let held = 0;
@@ -13,16 +14,11 @@ let held = 0;
 export const heldBytes = () => held;
 
 /**
- * Reserves the bytes `request` may hold: a release function, or null when they do not fit.
- * A write alone always fits (BODY_BUDGET_BYTES below MAX_BODY_BYTES must not stop every
- * write).
+ * Reserves `n` bytes (what a write's body may hold, `bodyRead(...).hold`): a release
+ * function, or null when they do not fit. A write alone always fits (BODY_BUDGET_BYTES
+ * below MAX_BODY_BYTES must not stop every write).
  */
-export function reserve(request, cfg) {
-  const v = request.headers.get("Content-Length");
-  const declared = v !== null && /^\d+$/.test(v) ? Number(v) : null;
-  // A body declared too large is answered 413 from its first MAX_GZIP_HEADER bytes (core's
-  // gzip header bound).
-  const n = declared === null ? cfg.maxBody : declared >= cfg.maxBody ? Math.min(cfg.maxBody, MAX_GZIP_HEADER) : declared;
+export function reserve(n, cfg) {
   if (held > 0 && held + n > cfg.bodyBudget) return null;
   held += n;
   let done = false;

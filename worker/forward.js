@@ -7,7 +7,7 @@
 // state, not the edge's (see `probesPass`).
 
 import { clientAddress, edgeAuthorized } from "./auth.js";
-import { BATCH_ID_HEADER, CLIENT_ADDRESS_HEADER } from "./linegate.js";
+import { BATCH_ID_HEADER, bodyRead, CLIENT_ADDRESS_HEADER } from "./linegate.js";
 import { tooLarge, unauthorized, unavailable } from "./respond.js";
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the request.
@@ -74,8 +74,8 @@ export async function passThrough(request, url, cfg, log, { probe = false } = {}
     log.code = "unauthorized";
     return unauthorized();
   }
-  const declared = request.headers.get("Content-Length");
-  if (declared !== null && /^\d+$/.test(declared) && Number(declared) >= cfg.maxBody) {
+  const size = bodyRead(request.headers.get("Content-Length"), cfg.maxBody);
+  if (size.tooLarge) {
     log.action = "reject";
     log.code = "request too large";
     return tooLarge();
@@ -101,7 +101,7 @@ export async function passThrough(request, url, cfg, log, { probe = false } = {}
   // fetch refuses to send on.
   if (request.body !== null && request.method !== "GET" && request.method !== "HEAD") {
     // A declared length is enforced by HTTP framing itself; only undeclared ones are counted.
-    body = declared !== null ? request.body : capped(request.body, cfg.maxBody, state, abort);
+    body = size.declared !== null ? request.body : capped(request.body, cfg.maxBody, state, abort);
   }
   log.action = "pass";
   const timer = setTimeout(() => abort.abort(), cfg.timeoutMs);

@@ -12,8 +12,9 @@ import {
   fallbackHolds,
   clientAddressHeader,
   batchIdHeader,
-  maxGzipHeader,
+  bodyRead,
   quotaNames,
+  spoolName,
   checkRate,
   countRate,
   admitSeries,
@@ -27,10 +28,9 @@ export const CLIENT_ADDRESS_HEADER = clientAddressHeader();
 // Core's name for the header that names a batch on every delivery attempt (the backend
 // stores a repeated id once).
 export const BATCH_ID_HEADER = batchIdHeader();
-// Core's bound on a gzip header: the prefix of a body declared too large that is still read.
-export const MAX_GZIP_HEADER = maxGzipHeader();
 
 export {
+  bodyRead,
   checkWrite,
   Checker,
   answer,
@@ -42,5 +42,6 @@ export {
   checkRate,
   countRate,
   admitSeries,
+  spoolName,
   upstreamWrite,
 };

@@ -1,6 +1,6 @@
 // POST /api/v2/write and v1's POST /write: check at the edge, forward what passes, unchanged.
 
-import { BATCH_ID_HEADER, Checker, credentialsCheck, CLIENT_ADDRESS_HEADER, MAX_GZIP_HEADER, upstreamWrite } from "./linegate.js";
+import { BATCH_ID_HEADER, bodyRead, Checker, credentialsCheck, CLIENT_ADDRESS_HEADER, upstreamWrite } from "./linegate.js";
 import { newBatchId } from "./spool/batch-id.js";
 import { firstValue, readBody } from "./body.js";
 import { clientAddress, edgeAuthorized } from "./auth.js";
@@ -21,6 +21,8 @@ export async function handleWrite(request, cfg, log) {
   // No credentials at all is InfluxDB's first check (401), so the body need not be read.
   const url = new URL(request.url);
   const auth = firstValue(request.headers, "Authorization");
+  // How much of the body is read and held, from its Content-Length (core's rule).
+  const plan = bodyRead(request.headers.get("Content-Length"), cfg.maxBody);
   if (!(await admitted(request, url, auth, cfg))) {
     log.action = "reject";
     log.code = "unauthorized";
@@ -32,20 +34,20 @@ export async function handleWrite(request, cfg, log) {
   if (cfg.quota.on) {
     const q = await beforeBody(cfg, url, auth, firstValue(request.headers, "Content-Encoding"), log);
     if (q.response !== null) {
-      await cancelBody(request);
+      await cancelBody(request, plan);
       return q.response;
     }
     names = q.names;
   }
   // The isolate's budget of bodies in flight: what does not fit waits for another try.
-  const release = reserve(request, cfg);
+  const release = reserve(plan.hold, cfg);
   if (release === null) {
     log.action = "busy";
-    await cancelBody(request);
+    await cancelBody(request, plan);
     return busy(cfg.retryAfter);
   }
   try {
-    const res = await checkAndForward(request, url, auth, cfg, log, names);
+    const res = await checkAndForward(request, plan, url, auth, cfg, log, names);
     if (names !== null && res.status >= 200 && res.status < 300 && log.decoded !== undefined) {
       await countBytes(cfg, names, log.decoded, log);
     }
@@ -60,9 +62,8 @@ export async function handleWrite(request, cfg, log) {
 // once rather than read (a throttled 200 MiB upload costs nothing).
 const DRAIN_MAX = 1024 * 1024;
 
-async function cancelBody(request) {
-  const v = request.headers.get("Content-Length");
-  if (v !== null && /^\d+$/.test(v) && Number(v) <= DRAIN_MAX) return;
+async function cancelBody(request, plan) {
+  if (plan.declared !== null && plan.declared <= DRAIN_MAX) return;
   try {
     await request.body?.cancel();
   } catch {
@@ -70,11 +71,11 @@ async function cancelBody(request) {
   }
 }
 
-async function checkAndForward(request, url, auth, cfg, log, names) {
+async function checkAndForward(request, plan, url, auth, cfg, log, names) {
   const series = names !== null && cfg.quota.series !== null;
   // The check runs as the body arrives (a Checker fed each chunk as read); its body limit
-  // is readBody's cap, so a prefix of an oversized body checks as exactly too large, after
-  // the checks that come first in InfluxDB's order.
+  // is readBody's cap (core's `bodyRead`), so a prefix of an oversized body checks as exactly
+  // too large, after the checks that come first in InfluxDB's order.
   let checker = null;
   let checkMs = 0;
   const start = (cap) => {
@@ -103,7 +104,7 @@ async function checkAndForward(request, url, auth, cfg, log, names) {
   let verdict;
   let body;
   try {
-    const read = await readBody(request, cfg.maxBody, start, MAX_GZIP_HEADER);
+    const read = await readBody(request, plan.cap, start);
     body = read;
     log.bytes = read.length;
     if (read.over) log.over = true;

@@ -134,6 +134,49 @@ test("limits: 413 at a size equal to the limit, gzip bombs stop early", () => {
   assert.ok(capped.body.length < 400);
 });
 
+test("bodyRead: how much of a body to read and hold, from its Content-Length", () => {
+  const max = 1 << 20;
+  const header = lg.maxGzipHeader();
+  assert.deepEqual(lg.bodyRead(null, max), { declared: null, tooLarge: false, cap: max, hold: max });
+  assert.deepEqual(lg.bodyRead(undefined, max), { declared: null, tooLarge: false, cap: max, hold: max });
+  assert.deepEqual(lg.bodyRead("12", max), { declared: 12, tooLarge: false, cap: max, hold: 12 });
+  // At the limit: 413, after reading no more than a gzip header's bound.
+  assert.deepEqual(lg.bodyRead(String(max), max), { declared: max, tooLarge: true, cap: header, hold: header });
+  assert.deepEqual(lg.bodyRead("5", 5), { declared: 5, tooLarge: true, cap: 5, hold: 5 });
+  assert.equal(lg.bodyRead("9".repeat(40), max).tooLarge, true);
+  for (const v of ["", "+5", "5, 5", " 5", "1e3"]) {
+    assert.deepEqual(lg.bodyRead(v, max), { declared: null, tooLarge: false, cap: max, hold: max }, v);
+  }
+});
+
+test("spoolName: the spool's queue name, as URLSearchParams and JSON.stringify always made it", () => {
+  const before = (url) => {
+    const q = url.searchParams;
+    return JSON.stringify(
+      url.pathname === "/write"
+        ? [url.pathname, q.get("db") ?? "", q.get("rp") ?? ""]
+        : [url.pathname, q.get("org") ?? "", q.get("orgID") ?? "", q.get("bucket") ?? ""],
+    );
+  };
+  const pieces = ["org", "orgID", "bucket", "db", "rp", "=", "&", "+", "%", "%2", "%zz", "%41", "%FF", "%C3%A9", "%E2%82", "%22", "%5C",
+    "%0A", "%01", "%7F", "%E2%80%A8", ";", "\\", '"', "é", "€", "\u2028", " ", "#", "?", "o", "b", "%62ucket", "or%67"];
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+  const queries = ["", "org=o&bucket=b", "db=d&rp=r&u=x&p=y", "orgID=1&org=a&org=b&bucket=c&bucket=d"];
+  for (let i = 0; i < 3000; i++) {
+    let q = "";
+    for (let n = next() % 12; n > 0; n--) q += pieces[next() % pieces.length];
+    queries.push(q);
+  }
+  for (const path of ["/api/v2/write", "/write"]) {
+    for (const q of queries) {
+      const url = new URL(`http://x${path}?${q}`);
+      assert.equal(lg.spoolName(url.pathname, url.search), before(url), `${path}?${q}`);
+      assert.equal(lg.spoolName(url.pathname, url.search.slice(1)), before(url), `${path}?${q}`);
+    }
+  }
+});
+
 test("now: lines without a timestamp get it, truncated to the precision; default is the clock", () => {
   const [p] = parse("m f=1", { precision: "ms", now: NOW });
   assert.equal(p.time, 1700000000123000000n);

@@ -1,21 +1,16 @@
 // The write path for SPOOL=fallback|always, once the edge check has passed: which object
 // holds a write (its destination), and when a batch goes to the backend now or to the spool.
 
-import { fallbackHolds } from "../linegate.js";
+import { fallbackHolds, spoolName } from "../linegate.js";
 import { internal, spoolFull, spoolUnavailable } from "../respond.js";
 
 /**
- * The object of a write's destination, and its name (what the admin endpoint shows): path +
- * org + orgID + bucket for /api/v2/write, path + db + rp for v1's /write (what names the
- * bucket there), so order is kept per bucket and one bucket's backlog holds up no other.
+ * The object of a write's destination, and its name (what the admin endpoint shows): core's
+ * `spoolName`, the path and the parameters that name the bucket, so order is kept per
+ * bucket and one bucket's backlog holds up no other.
  */
 export function destination(cfg, url) {
-  const q = url.searchParams;
-  const name = JSON.stringify(
-    url.pathname === "/write"
-      ? [url.pathname, q.get("db") ?? "", q.get("rp") ?? ""]
-      : [url.pathname, q.get("org") ?? "", q.get("orgID") ?? "", q.get("bucket") ?? ""],
-  );
+  const name = spoolName(url.pathname, url.search);
   return { name, stub: cfg.spool.ns.get(cfg.spool.ns.idFromName(name)) };
 }
 

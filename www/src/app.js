@@ -8,6 +8,7 @@ import { renderSummary } from './summary.js';
 import { int, bytes, nsToISO, parseSize } from './format.js';
 import { send } from './send.js';
 import { WASM, BUILD } from './config.js';
+import { looksGzipped } from './gzipped.js';
 
 const $ = (id) => document.getElementById(id);
 const EDITOR_MAX = 2 << 20; // files up to this size are also shown (and editable) in the editor
@@ -119,8 +120,7 @@ async function loadFile(file) {
 }
 
 async function openFile(file) {
-  const head = new Uint8Array(await file.slice(0, 2).arrayBuffer());
-  const gz = /\.gz(ip)?$/i.test(file.name) || (head[0] === 0x1f && head[1] === 0x8b);
+  const gz = looksGzipped(file.name, await file.slice(0, 2).arrayBuffer());
   if (!gz && file.size <= EDITOR_MAX) {
     // Small plain files are shown in the editor; the file's own bytes are still what is
     // checked until the text is edited (so invalid UTF-8 is checked as it is).

@@ -4,6 +4,7 @@
 
 import * as linegate from './engine.js';
 import { ByteSource, gunzipToBlob } from './bytes.js';
+import { looksGzipped } from './gzipped.js';
 
 const MAX_DIAGNOSTICS_SENT = 2000; // the page lists these; the total is always given
 const READ_CHUNK = 4 << 20;
@@ -126,8 +127,7 @@ async function split(blob, options, gzip) {
 function decideGzip(encoding, name, head) {
   if (encoding === 'gzip') return true;
   if (encoding === 'none') return false;
-  const b = new Uint8Array(head);
-  return /\.gz(ip)?$/i.test(name || '') || (b[0] === 0x1f && b[1] === 0x8b);
+  return looksGzipped(name, head);
 }
 
 async function decodedSource() {

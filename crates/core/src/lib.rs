@@ -73,6 +73,8 @@
 //! - [`gzip`], [`json`]: Go's gzip reader and JSON escaping, byte for byte.
 //! - [`delivery`]: store-and-forward's policy (deliver, retry when, split where, dead
 //!   letter why) for the doors that hold acknowledged batches.
+//! - [`spool`]: the name of a write's queue in an edge spool (the parameters that name its
+//!   bucket).
 //!
 //! Points borrow from the body; nothing is unescaped until asked:
 //!
@@ -148,6 +150,7 @@ pub use validate::{validate, validate_split, validate_with_progress, ValidateOpt
 // Store-and-forward: what a door does with an upstream's answer (the relay and the spool),
 // and what each kind of upstream (InfluxDB v2, InfluxDB 1.x, VictoriaMetrics) reads.
 pub mod delivery;
+pub mod spool;
 pub mod upstream;
 
 // What storage decides, and the formats InfluxDB speaks byte for byte.

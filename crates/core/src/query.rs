@@ -47,7 +47,8 @@ impl<'a> Query<'a> {
     }
 }
 
-fn hex(b: u8) -> Option<u8> {
+/// A hex digit's value.
+pub(crate) fn hex(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),

@@ -13,6 +13,8 @@ import {
   BodyBuffer,
   LinegateError,
   answer,
+  bodyRead,
+  spoolName,
   Checker,
   checkStream,
   type Chunk,
@@ -20,6 +22,7 @@ import {
   type StreamOptions,
   type Answer,
   type AnswerKind,
+  type BodyRead,
   type Body,
   type Limits,
   type ErrorCode,
@@ -67,6 +70,9 @@ await init(url);
 await init("/linegate.wasm");
 const ready: boolean = isReady();
 const ver: string = version();
+const plan: BodyRead = bodyRead(headers.get("content-length"), 1 << 20);
+const held: number = plan.tooLarge ? plan.cap : plan.hold;
+const queue: string = spoolName("/api/v2/write", "?org=o&bucket=b");
 
 const limits: Limits = { maxBody: 1 << 20, maxBatch: 2n ** 30n };
 const body: Body = bytes;

@@ -198,7 +198,7 @@ fn check_password(a: &V1Auth, password: &[u8]) -> bool {
 }
 
 /// The lookup's `v1_user` for an async caller: the same answer, the hash awaited on the
-/// pool rather than waited for on a thread of the server's (`http::password_first`);
+/// pool rather than waited for on a thread of the server's (`http::access::password_first`);
 /// `Err(Busy)` when the pool's queue stayed full (nothing was hashed: the request gets a
 /// 503, neither a 401 nor a 204).
 pub async fn v1_user_async(
