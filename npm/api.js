@@ -629,7 +629,10 @@ export function bodyRead(contentLength, maxBody) {
  */
 export function spoolName(path, query = "") {
   need("spoolName()");
-  return glue.spoolName(path, query.startsWith("?") ? query.slice(1) : query);
+  // Which parameters name the bucket is core's rule; the text is the one the spool has
+  // always used (its objects are named by it).
+  const q = new URLSearchParams(query);
+  return JSON.stringify([path, ...glue.spoolParams(path).split(",").map((k) => q.get(k) ?? "")]);
 }
 
 /** The package (and crate) version. */

@@ -65,7 +65,7 @@ pub fn check_write(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue>
         .is_partial()
         .then_some(linegate_core::partial::DEFAULT_KEEP);
     match pipeline::check_write(o.endpoint, &req, &o.limits, o.now, keep) {
-        (v, Some(split)) => stream::split_answer(split, o.destination(), v),
+        (v, Some(split)) => stream::split_answer(&split, o.destination(), v),
         (v, None) => to_js(&CheckAnswer::from(v)),
     }
 }
@@ -238,11 +238,11 @@ pub fn body_read(content_length: &str, max_body: f64) -> JsValue {
     results::JsBodyRead::from(r).to_js()
 }
 
-/// The name of a write's queue in an edge spool (core's `spool::name`): the JSON array of
-/// `path` and the parameters of `query` (raw, without `?`) that name its bucket.
-#[wasm_bindgen(js_name = spoolName)]
-pub fn spool_name(path: &str, query: &str) -> String {
-    linegate_core::spool::name(path, query.as_bytes())
+/// The query parameters that name a write's queue in an edge spool (core's
+/// `spool::naming_params`), comma-separated.
+#[wasm_bindgen(js_name = spoolParams)]
+pub fn spool_params(path: &str) -> String {
+    linegate_core::spool::naming_params(path).join(",")
 }
 
 /// The crate version (the npm package's version is stamped from the same Cargo field).

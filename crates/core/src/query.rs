@@ -47,8 +47,7 @@ impl<'a> Query<'a> {
     }
 }
 
-/// A hex digit's value.
-pub(crate) fn hex(b: u8) -> Option<u8> {
+fn hex(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),
