@@ -107,12 +107,34 @@ impl<T: ToJs> ToJs for Option<T> {
     }
 }
 
-impl<T: ToJs> ToJs for Vec<T> {
+impl<T: ToJs> ToJs for [T] {
     fn to_js(&self) -> JsValue {
         self.iter()
             .map(ToJs::to_js)
             .collect::<js_sys::Array>()
             .into()
+    }
+}
+
+impl<T: ToJs> ToJs for Vec<T> {
+    fn to_js(&self) -> JsValue {
+        self.as_slice().to_js()
+    }
+}
+
+/// Bytes as a `Uint8Array` (borrowed).
+impl ToJs for [u8] {
+    fn to_js(&self) -> JsValue {
+        js_sys::Uint8Array::from(self).into()
+    }
+}
+
+/// Borrowed text from the body, as [`text`] makes it.
+pub(crate) struct Text<'a>(pub &'a [u8]);
+
+impl ToJs for Text<'_> {
+    fn to_js(&self) -> JsValue {
+        text(self.0)
     }
 }
 

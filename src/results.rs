@@ -8,11 +8,11 @@
 
 use linegate_core::diagnostics::{Diagnostic, Summary, Warning};
 use linegate_core::limits::EXCERPT_MAX;
-use linegate_core::partial::{Decision, Split};
+use linegate_core::partial::{Decision, RejectedLine, Split};
 use linegate_core::{FieldType, Validation, Verdict};
 use wasm_bindgen::JsValue;
 
-use crate::js::{utf8, Bytes, Obj, OwnedText, Raw, ToJs};
+use crate::js::{utf8, Bytes, Obj, OwnedText, Raw, Text, ToJs};
 #[cfg(feature = "ts")]
 use crate::ts::*;
 
@@ -47,7 +47,7 @@ impl ToJs for ErrorHeaders {
         rename_all_fields = "camelCase"
     )
 )]
-pub(crate) enum CheckAnswer {
+pub(crate) enum CheckAnswer<'a> {
     Forward {
         points: f64,
         lines: f64,
@@ -83,36 +83,43 @@ pub(crate) enum CheckAnswer {
         accepted: f64,
         rejected: f64,
         #[cfg_attr(feature = "ts", ts(type = "Uint8Array"))]
-        forward: Bytes,
+        forward: &'a [u8],
         /// The rejected lines (up to 64 MiB of them; `rejected` counts them all).
-        rejected_lines: Vec<JsRejectedLine>,
+        #[cfg_attr(feature = "ts", ts(as = "Vec<JsRejectedLine>"))]
+        rejected_lines: &'a [RejectedLine],
         /// What the rejected lines are recorded under: the path and query string without
         /// `u` and `p`.
         destination: String,
     },
 }
 
+// The TypeScript of core's `RejectedLine` as the answer lists it (its `ToJs` is below).
 /// A rejected line of a partial write, to keep (and fix).
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "RejectedLine"))]
+#[cfg(feature = "ts")]
+#[derive(ts_rs::TS)]
+#[ts(rename = "RejectedLine")]
+#[allow(dead_code)]
 pub(crate) struct JsRejectedLine {
     line: f64,
-    #[cfg_attr(feature = "ts", ts(type = "Text"))]
+    #[ts(type = "Text")]
     reason: OwnedText,
-    #[cfg_attr(feature = "ts", ts(type = "Text"))]
+    #[ts(type = "Text")]
     text: OwnedText,
 }
 
-impl ToJs for JsRejectedLine {
+// The rejected lines as the answer lists them (borrowed from the split, which a `Checker`
+// keeps for `refuseSeries`: nothing is copied in Rust before the JS values are made).
+impl ToJs for RejectedLine {
     fn to_js(&self) -> JsValue {
         Obj::new()
-            .put("line", self.line)
-            .put("reason", &self.reason)
-            .put("text", &self.text)
+            .put("line", self.line as f64)
+            .put("reason", Text(&self.reason))
+            .put("text", Text(&self.text))
             .done()
     }
 }
 
-impl ToJs for CheckAnswer {
+impl ToJs for CheckAnswer<'_> {
     fn to_js(&self) -> JsValue {
         match self {
             CheckAnswer::Forward { points, lines } => Obj::new()
@@ -162,13 +169,13 @@ impl ToJs for CheckAnswer {
     }
 }
 
-impl CheckAnswer {
+impl<'a> CheckAnswer<'a> {
     /// The answer of a split batch; `whole` is the verdict without the switch (for R = 0).
     pub(crate) fn of_split(
-        split: Split,
+        split: &'a Split,
         destination: Vec<u8>,
         whole: impl FnOnce() -> Verdict,
-    ) -> CheckAnswer {
+    ) -> CheckAnswer<'a> {
         match split.decision() {
             Decision::Forward => whole().into(),
             Decision::Reject(r) => Verdict::Reject(r).into(),
@@ -180,23 +187,15 @@ impl CheckAnswer {
                 body: utf8(r.body),
                 accepted: split.accepted as f64,
                 rejected: split.rejected as f64,
-                forward: Bytes(split.body),
-                rejected_lines: split
-                    .kept
-                    .into_iter()
-                    .map(|l| JsRejectedLine {
-                        line: l.line as f64,
-                        reason: OwnedText(l.reason),
-                        text: OwnedText(l.text),
-                    })
-                    .collect(),
+                forward: &split.body,
+                rejected_lines: &split.kept,
                 destination: utf8(destination),
             },
         }
     }
 }
 
-impl From<Verdict> for CheckAnswer {
+impl From<Verdict> for CheckAnswer<'_> {
     fn from(v: Verdict) -> Self {
         match v {
             Verdict::Forward { points, lines } => CheckAnswer::Forward {

@@ -129,7 +129,7 @@ impl StreamChecker {
             // `split_answer` gives it for a split with nothing rejected.
             *split = Split::default();
         }
-        split_answer(split.clone(), self.destination.clone(), whole)
+        split_answer(split, self.destination.clone(), whole)
     }
 
     /// After `finish` of a live request: the body's bytes after gzip decoding (what the
@@ -172,10 +172,11 @@ impl StreamChecker {
             self.decoded = decoded;
             match split {
                 Some(split) => {
+                    let answer = split_answer(&split, self.destination.clone(), v);
                     if self.series.is_some() {
-                        self.split = Some(split.clone());
+                        self.split = Some(split);
                     }
-                    split_answer(split, self.destination.clone(), v)
+                    answer
                 }
                 None => to_js(&CheckAnswer::from(v)),
             }
@@ -189,7 +190,7 @@ impl StreamChecker {
 /// `checkWrite`).
 #[inline(never)]
 pub(crate) fn split_answer(
-    split: Split,
+    split: &Split,
     destination: Vec<u8>,
     whole: Verdict,
 ) -> Result<JsValue, JsValue> {
