@@ -9,13 +9,7 @@ use crate::point::{FieldValue, Point};
 /// a quirk like `f="a"b` is stored as `a"` and must not be copied verbatim. The time is
 /// always written, in nanoseconds.
 pub fn write_line(out: &mut Vec<u8>, p: &Point<'_>, keep: impl Fn(&[u8]) -> bool) {
-    out.extend_from_slice(p.raw_measurement());
-    for t in p.tags() {
-        out.push(b',');
-        out.extend_from_slice(t.raw_key());
-        out.push(b'=');
-        out.extend_from_slice(t.raw_value());
-    }
+    p.write_series_key(out);
     let mut first = true;
     for f in p.fields() {
         if !keep(f.raw_key()) {

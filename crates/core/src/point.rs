@@ -175,14 +175,20 @@ impl<'a> Point<'a> {
     }
     /// InfluxDB's series key: the raw measurement and the sorted raw tags.
     pub fn series_key(&self) -> Vec<u8> {
-        let mut k = self.measurement.to_vec();
-        for t in &self.tags {
-            k.push(b',');
-            k.extend_from_slice(t.key);
-            k.push(b'=');
-            k.extend_from_slice(t.value);
-        }
+        let mut k = Vec::new();
+        self.write_series_key(&mut k);
         k
+    }
+
+    /// Appends [`Point::series_key`] to `out` (a door reusing one buffer per batch).
+    pub fn write_series_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.measurement);
+        for t in &self.tags {
+            out.push(b',');
+            out.extend_from_slice(t.key);
+            out.push(b'=');
+            out.extend_from_slice(t.value);
+        }
     }
 
     pub(crate) fn clear(&mut self) {

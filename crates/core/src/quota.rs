@@ -233,13 +233,7 @@ fn point_hash_in(p: &Point<'_>, buf: &mut Vec<u8>) -> u64 {
         }
         None => {
             buf.clear();
-            buf.extend_from_slice(p.raw_measurement());
-            for t in p.tags() {
-                buf.push(b',');
-                buf.extend_from_slice(t.raw_key());
-                buf.push(b'=');
-                buf.extend_from_slice(t.raw_value());
-            }
+            p.write_series_key(buf);
             &buf[..]
         }
     };
