@@ -611,6 +611,12 @@ export function maxGzipHeader() {
   return glue.maxGzipHeader();
 }
 
+/** The version of the series hash `Checker.seriesHashes` gives (stored sets record it). */
+export function seriesHashVersion() {
+  need("seriesHashVersion()");
+  return glue.seriesHashVersion();
+}
+
 /**
  * How much of a request body to read and hold, from its `Content-Length` value (null or
  * undefined when it has none) and the body limit `maxBody`: `{ declared, tooLarge, cap,

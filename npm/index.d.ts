@@ -365,6 +365,8 @@ export function clientAddressHeader(): string;
 
 /** The most bytes a gzip member header can take before the check decides on it. */
 export function maxGzipHeader(): number;
+/** The version of the series hash `Checker.seriesHashes` gives (stored sets record it). */
+export function seriesHashVersion(): number;
 
 /**
  * How much of a request body to read and hold, from its `Content-Length` value (null or

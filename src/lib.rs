@@ -229,6 +229,13 @@ pub fn max_gzip_header() -> usize {
     linegate_core::limits::MAX_GZIP_HEADER
 }
 
+/// The version of the series hash (core's `quota::SERIES_HASH_VERSION`) that `seriesHashes`
+/// gives: a stored set of another version was made by another hash.
+#[wasm_bindgen(js_name = seriesHashVersion)]
+pub fn series_hash_version() -> u32 {
+    linegate_core::quota::SERIES_HASH_VERSION
+}
+
 /// How much of a request body to read and hold, from its `Content-Length` value (null when
 /// it has none: "", which is no number either) and `max_body` (core's `limits::BodyRead`).
 #[wasm_bindgen(js_name = bodyRead)]

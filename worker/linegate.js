@@ -18,6 +18,7 @@ import {
   checkRate,
   countRate,
   admitSeries,
+  seriesHashVersion,
   upstreamWrite,
 } from "../pkg/web.js";
 
@@ -28,6 +29,9 @@ export const CLIENT_ADDRESS_HEADER = clientAddressHeader();
 // Core's name for the header that names a batch on every delivery attempt (the backend
 // stores a repeated id once).
 export const BATCH_ID_HEADER = batchIdHeader();
+// The series hash the quota's sets hold (core's): an object whose set is of another version
+// starts a new one.
+export const SERIES_HASH_VERSION = seriesHashVersion();
 
 export {
   bodyRead,

@@ -7,7 +7,7 @@
 // worker/README.md, "Quotas".
 
 import { DurableObject } from "cloudflare:workers";
-import { admitSeries, answer, checkRate, countRate, quotaNames } from "./linegate.js";
+import { admitSeries, answer, checkRate, countRate, quotaNames, SERIES_HASH_VERSION } from "./linegate.js";
 import { adminAuthorized } from "./auth.js";
 import { notFound, unauthorized } from "./respond.js";
 import { config } from "./config.js";
@@ -19,9 +19,6 @@ const stubOf = (cfg, name) => cfg.quota.ns.get(cfg.quota.ns.idFromName(name));
 
 const toResponse = (a) => new Response(a.body, { status: a.status, headers: a.headers });
 
-// The series hash the sets hold (linegate_core::quota::SERIES_HASH_VERSION, the package's
-// `seriesHashes`): an object whose set is of another version starts a new one.
-export const SERIES_HASH_VERSION = 2;
 
 // Series this isolate knows are admitted, per bucket: a batch whose distinct series are all
 // here needs no object call. Admitted series are never removed from a set (no route deletes

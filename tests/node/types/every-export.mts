@@ -15,6 +15,7 @@ import {
   answer,
   bodyRead,
   spoolName,
+  seriesHashVersion,
   Checker,
   checkStream,
   type Chunk,
@@ -73,6 +74,7 @@ const ver: string = version();
 const plan: BodyRead = bodyRead(headers.get("content-length"), 1 << 20);
 const held: number = plan.tooLarge ? plan.cap : plan.hold;
 const queue: string = spoolName("/api/v2/write", "?org=o&bucket=b");
+const hashVersion: number = seriesHashVersion();
 
 const limits: Limits = { maxBody: 1 << 20, maxBatch: 2n ** 30n };
 const body: Body = bytes;
