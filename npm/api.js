@@ -661,6 +661,10 @@ function chunkBytes(chunk) {
 // Checker.forRequest hands its raw checker to the constructor through this.
 const RAW = Symbol("raw");
 
+// Each class's raw wasm object, for the other's methods (set by their static blocks).
+let checkerRaw;
+let knownRaw;
+
 /**
  * The check fed chunk by chunk as a body arrives: `push(chunk)` each piece, then
  * `finish()` gives `validate`'s Validation (`new Checker(opts)`, a batch) or `checkWrite`'s
@@ -684,15 +688,24 @@ export class Checker {
     const opts = { ...requestHead(req), now: req.now, limits: req.limits, acceptPartial: req.acceptPartial, upstream: req.upstream };
     const raw = glue.StreamChecker.forRequest(opts);
     // The write quotas (spec D.2): the batch's distinct series (`verdict.series`, of the
-    // lines that go on) and its decoded size (`verdict.decoded`), when asked for.
-    if (req.series === true) raw.collectSeries();
+    // lines that go on) and its decoded size (`verdict.decoded`), when asked for. "held":
+    // the series stay in the checker (`unknownSeries`, `seriesHashes`, `KnownSeries`), so a
+    // batch of known series hands none to JS.
+    const series = req.series === true || req.series === "held";
+    if (series) raw.collectSeries();
     const c = new Checker(RAW, raw);
-    c.#series = req.series === true;
-    c.#decoded = req.decoded === true || req.series === true;
+    c.#series = series;
+    c.#inVerdict = req.series === true;
+    c.#decoded = req.decoded === true || series;
     return c;
   }
 
+  static {
+    checkerRaw = (c) => c.#live();
+  }
+
   #series = false;
+  #inVerdict = false;
   #decoded = false;
 
   #live() {
@@ -741,7 +754,7 @@ export class Checker {
 
   #shape(v) {
     const raw = this.#raw;
-    if (this.#series && v.action !== "reject") v.series = Array.from(raw.seriesHashes(), hex64);
+    if (this.#inVerdict && v.action !== "reject") v.series = Array.from(raw.seriesHashes(), hex64);
     if (this.#decoded && v.action !== "reject") v.decoded = raw.decoded;
     return v;
   }
@@ -758,6 +771,22 @@ export class Checker {
     return v === null ? null : this.#shape(v);
   }
 
+  /**
+   * After `finish()` with `series`: the indices (a Uint32Array, into the batch's distinct
+   * series as `verdict.series` lists them) of the series not in `known`, a `KnownSeries`;
+   * empty when every one is known.
+   */
+  unknownSeries(known) {
+    return knownRaw(known).series(this.#live(), false);
+  }
+
+  /** After `finish()` with `series`: the series at `indices` (all when omitted), 16 hex digits each. */
+  seriesHashes(indices) {
+    // All the words cross (a copy of 8 bytes each); only those asked for become text.
+    const all = this.#live().seriesHashes();
+    return indices === undefined ? Array.from(all, hex64) : Array.from(indices, (i) => hex64(all[i]));
+  }
+
   /** Frees the wasm memory now (an unfinished check is dropped). */
   free() {
     if (this.#raw !== null) {
@@ -767,6 +796,74 @@ export class Checker {
   }
 }
 if (typeof Symbol.dispose === "symbol") Checker.prototype[Symbol.dispose] = Checker.prototype.free;
+
+/**
+ * Series a quota's authority admitted, held in wasm memory (linegate-core's `KnownSet`): a
+ * door's memory so a batch of known series needs no call to the authority (spec D.2).
+ * At most `max` series: when the new series of a batch would pass it, the set is dropped
+ * whole first (the next batches ask the authority again). Only put in what the authority
+ * admitted: it stays the one that counts. `free()` it when dropped.
+ */
+export class KnownSeries {
+  #raw;
+
+  constructor(max) {
+    need("new KnownSeries()");
+    if (!Number.isInteger(max) || max < 0 || max > 0xffffffff) {
+      throw new TypeError("linegate: KnownSeries needs a whole number of series ≥ 0");
+    }
+    this.#raw = new glue.KnownSeries(max);
+    this.max = max;
+  }
+
+  static {
+    knownRaw = (k) => {
+      if (!(k instanceof KnownSeries)) throw new TypeError("linegate: not a KnownSeries");
+      return k.#live();
+    };
+  }
+
+  #live() {
+    if (this.#raw === null) throw new Error("linegate: this KnownSeries was freed");
+    return this.#raw;
+  }
+
+  /** How many series it holds. */
+  get size() {
+    return this.#live().size;
+  }
+
+  /** Whether the series of this hash (16 hex digits, as `verdict.series` gives it) is held. */
+  has(hash) {
+    if (typeof hash !== "string" || !/^[0-9a-f]{16}$/.test(hash)) return false;
+    return this.#live().has(BigInt(`0x${hash}`));
+  }
+
+  /**
+   * Records every distinct series of a finished `Checker` (with `series`), once the
+   * authority admitted them. Returns the set's size after.
+   */
+  remember(checker) {
+    const raw = this.#live();
+    raw.series(checkerRaw(checker), true);
+    return raw.size;
+  }
+
+  /** Drops every series. */
+  clear() {
+    this.#live().free();
+    this.#raw = new glue.KnownSeries(this.max);
+  }
+
+  /** Frees the wasm memory now. */
+  free() {
+    if (this.#raw !== null) {
+      this.#raw.free();
+      this.#raw = null;
+    }
+  }
+}
+if (typeof Symbol.dispose === "symbol") KnownSeries.prototype[Symbol.dispose] = KnownSeries.prototype.free;
 
 // The value a cancelled call throws: the signal's reason, as fetch throws it, else an
 // Error named AbortError (the wasm side's progress.rs makes the same).

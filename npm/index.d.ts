@@ -163,8 +163,12 @@ export function upstreamWrite(
  * read by the wasm side) and the quotas' extras (read by api.js).
  */
 export type ForRequestOptions = UpstreamOption & {
-  /** A forward verdict also gives the batch's distinct series (`series`) and decoded size. */
-  series?: boolean | undefined;
+  /**
+   * A forward verdict also gives the batch's distinct series (`series`) and decoded size;
+   * `"held"`: the series stay in the checker, not in the verdict (`unknownSeries`,
+   * `seriesHashes`, `KnownSeries.remember`), so a batch of known series hands none to JS.
+   */
+  series?: boolean | "held" | undefined;
   /** A forward verdict also gives the body's decoded size (`decoded`). */
   decoded?: boolean | undefined;
 };
@@ -287,9 +291,40 @@ export class Checker<R extends Validation | Verdict | PartialVerdict = Validatio
    * is not partial (answer the series 429).
    */
   refuseSeries(refused: ArrayLike<number>): PartialWrite | Reject | SeriesQuotaReject | null;
+  /**
+   * After `finish()` with `series`: the indices (into the batch's distinct series, as
+   * `verdict.series` lists them) of those not in `known`; empty when all are known.
+   */
+  unknownSeries(known: KnownSeries): Uint32Array;
+  /** After `finish()` with `series`: the series at `indices` (all when omitted), 16 hex digits each. */
+  seriesHashes(indices?: ArrayLike<number>): string[];
   /** Frees the wasm memory now (an unfinished check is dropped). */
   free(): void;
   /** `using c = new Checker()` frees it at the end of the block. */
+  [Symbol.dispose](): void;
+}
+
+/**
+ * Series a quota's authority admitted, held in wasm memory: a door's memory so a batch of
+ * known series needs no call to the authority (spec D.2). At most `max` series: when a
+ * batch's new series would pass it, the set is dropped whole first. Only put in what the
+ * authority admitted.
+ */
+export class KnownSeries {
+  constructor(max: number);
+  /** The most series it holds. */
+  readonly max: number;
+  /** How many series it holds. */
+  readonly size: number;
+  /** Whether the series of this hash (16 hex digits, as `verdict.series` gives it) is held. */
+  has(hash: string): boolean;
+  /** Records every distinct series of a finished `Checker` (with `series`); the set's size after. */
+  remember(checker: Checker<Verdict | PartialVerdict>): number;
+  /** Drops every series. */
+  clear(): void;
+  /** Frees the wasm memory now. */
+  free(): void;
+  /** `using k = new KnownSeries(n)` frees it at the end of the block. */
   [Symbol.dispose](): void;
 }
 

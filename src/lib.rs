@@ -17,7 +17,8 @@
 //! - [`answers`]: InfluxDB's answers to requests the doors answer themselves;
 //! - [`stream`]: [`StreamChecker`], the check fed chunk by chunk as the body arrives;
 //! - [`delivery`]: the spool's delivery decisions and Go's gzip reader, for the JS doors;
-//! - [`quota`]: the write quotas' decisions (spec Part D.2) for a Worker's own storage.
+//! - [`quota`]: the write quotas' decisions (spec Part D.2) for a Worker's own storage;
+//! - [`known`]: [`KnownSeries`], an isolate's memory of admitted series, held in wasm.
 
 pub mod answers;
 pub mod body;
@@ -26,6 +27,7 @@ pub mod delivery;
 #[cfg(feature = "ts")]
 pub mod dts;
 pub mod js;
+pub mod known;
 pub mod options;
 pub mod progress;
 pub mod quota;
@@ -41,6 +43,7 @@ use wasm_bindgen::prelude::*;
 pub use answers::answer;
 pub use body::BodyBuffer;
 pub use columns::FieldCode;
+pub use known::KnownSeries;
 pub use linegate_core as core;
 pub use stream::StreamChecker;
 

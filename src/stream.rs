@@ -102,10 +102,12 @@ impl StreamChecker {
     /// (`linegate_core::quota::series_hash` of their keys), or none when not collected.
     #[wasm_bindgen(js_name = seriesHashes)]
     pub fn series_hashes(&self) -> Vec<u64> {
-        self.series
-            .as_ref()
-            .map(|s| s.hashes.clone())
-            .unwrap_or_default()
+        self.series().to_vec()
+    }
+
+    /// The batch's distinct series hashes so far (none when not collected).
+    pub(crate) fn series(&self) -> &[u64] {
+        self.series.as_ref().map_or(&[], |s| &s.hashes)
     }
 
     /// After `finish` of a partial write whose series were collected (spec D.2 with D.1):

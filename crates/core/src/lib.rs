@@ -115,6 +115,7 @@ mod batch;
 mod error;
 mod fast;
 mod find;
+pub mod known;
 mod number;
 mod point;
 mod precision;

@@ -9,6 +9,7 @@ import {
   initSync,
   BodyBuffer,
   Checker,
+  KnownSeries,
   checkStream,
   LinegateError,
   type Verdict,
@@ -105,4 +106,14 @@ declare const stream: ReadableStream<Uint8Array>;
 void checkStream(stream, { request: { query: "org=o&bucket=b" } }).then((v: Verdict) => v.action);
 // @ts-expect-error onProgress takes bytes, not a string
 void checkStream(stream, { onProgress: (s: string) => s });
-void [streamedBatch, wrong];
+// The series quota's memory of known series, asked without handing hashes to JS.
+const known = new KnownSeries(200_000);
+const held = Checker.forRequest({ query: "org=o&bucket=b", headers: { authorization: "Token t" }, series: "held" });
+held.push(bytes);
+held.finish();
+const unknown: Uint32Array = held.unknownSeries(known);
+const toAsk: string[] = held.seriesHashes(unknown);
+const size: number = known.remember(held);
+// @ts-expect-error series is a boolean or "held"
+Checker.forRequest({ query: "org=o&bucket=b", series: "lazy" });
+void [streamedBatch, wrong, toAsk, size, known.has("0123456789abcdef")];

@@ -1,0 +1,197 @@
+//! A door's memory of the series its quota authority admitted (spec D.2): a bounded set of
+//! series hashes (`quota::series_hash`), so a batch whose series are all known needs no
+//! call to the authority. Only series the authority answered as admitted go in, and
+//! admitted series are never removed there, so a door that forgets (drops the set) only
+//! asks again; N is the authority's, never this set's.
+
+/// A bounded set of 64-bit series hashes: open addressing with linear probing over the
+/// hashes themselves (they are uniform already, so their low bits pick the slot; 0 marks an
+/// empty slot, and the hash 0 is kept aside). At most `max` hashes: a batch that would take
+/// it past `max` drops the set whole first (see [`KnownSet::remember`]).
+#[derive(Debug, Default, Clone)]
+pub struct KnownSet {
+    slots: Vec<u64>,
+    len: usize,
+    zero: bool,
+    max: usize,
+}
+
+impl KnownSet {
+    /// An empty set that holds at most `max` hashes (its table grows as they come, to
+    /// twice the next power of two above `max`).
+    pub fn new(max: usize) -> KnownSet {
+        KnownSet {
+            max,
+            ..KnownSet::default()
+        }
+    }
+
+    /// How many hashes the set holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the set holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The most hashes it holds.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Whether `hash` is in the set.
+    // One copy for every caller (the wasm package pays for each inlined one).
+    #[inline(never)]
+    pub fn contains(&self, hash: u64) -> bool {
+        if hash == 0 {
+            return self.zero;
+        }
+        if self.slots.is_empty() {
+            return false;
+        }
+        let mask = self.slots.len() - 1;
+        let mut s = hash as usize & mask;
+        loop {
+            match self.slots[s] {
+                0 => return false,
+                h if h == hash => return true,
+                _ => s = (s + 1) & mask,
+            }
+        }
+    }
+
+    /// The indices of `hashes` not in the set, in order.
+    pub fn unknown<'a>(&'a self, hashes: &'a [u64]) -> impl Iterator<Item = usize> + 'a {
+        hashes
+            .iter()
+            .enumerate()
+            .filter(|(_, &h)| !self.contains(h))
+            .map(|(i, _)| i)
+    }
+
+    /// Drops every hash (and the table).
+    pub fn clear(&mut self) {
+        *self = KnownSet::new(self.max);
+    }
+
+    /// Records a batch of admitted series. When the ones not yet known would take the set
+    /// past `max`, it is dropped whole first (the next batches ask the authority again: no
+    /// eviction order to keep); a batch of more than `max` new series is not recorded.
+    /// Returns how many hashes were added.
+    pub fn remember(&mut self, hashes: &[u64]) -> usize {
+        let new = self.unknown(hashes).count();
+        if new == 0 || new > self.max {
+            return 0;
+        }
+        if self.len + new > self.max {
+            self.clear();
+        }
+        let want = (2 * (self.len + new)).next_power_of_two().max(16);
+        if self.slots.len() < want {
+            self.grow(want);
+        }
+        let before = self.len;
+        for &h in hashes {
+            self.insert(h);
+        }
+        self.len - before
+    }
+
+    fn grow(&mut self, size: usize) {
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        for h in old.into_iter().filter(|&h| h != 0) {
+            self.place(h);
+        }
+    }
+
+    // Room is made by `remember`: the table is at most half full.
+    fn insert(&mut self, hash: u64) {
+        if hash == 0 {
+            self.len += usize::from(!self.zero);
+            self.zero = true;
+        } else if self.place(hash) {
+            self.len += 1;
+        }
+    }
+
+    #[inline(never)]
+    fn place(&mut self, hash: u64) -> bool {
+        let mask = self.slots.len() - 1;
+        let mut s = hash as usize & mask;
+        loop {
+            match self.slots[s] {
+                0 => {
+                    self.slots[s] = hash;
+                    return true;
+                }
+                h if h == hash => return false,
+                _ => s = (s + 1) & mask,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remember_contains_unknown() {
+        let mut k = KnownSet::new(100);
+        assert!(k.is_empty());
+        assert!(!k.contains(7));
+        assert_eq!(k.unknown(&[1, 2]).collect::<Vec<_>>(), [0, 1]);
+        // Duplicates, the hash 0, and hashes sharing their low bits (one probe chain).
+        assert_eq!(k.remember(&[5, 0, 5, 1 << 40, 2 << 40, 3]), 5);
+        assert_eq!(k.len(), 5);
+        for h in [5, 0, 1 << 40, 2 << 40, 3] {
+            assert!(k.contains(h), "{h}");
+        }
+        assert!(!k.contains(3 << 40));
+        assert!(!k.contains(4));
+        assert_eq!(
+            k.unknown(&[3, 4, 0, 3 << 40, 5]).collect::<Vec<_>>(),
+            [1, 3]
+        );
+        assert_eq!(k.remember(&[3, 5]), 0, "all known: nothing added");
+        assert_eq!(k.len(), 5);
+    }
+
+    #[test]
+    fn grows_past_its_first_table() {
+        let mut k = KnownSet::new(10_000);
+        let hashes: Vec<u64> = (1..=3000u64)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
+        for chunk in hashes.chunks(7) {
+            k.remember(chunk);
+        }
+        assert_eq!(k.len(), 3000);
+        assert!(hashes.iter().all(|&h| k.contains(h)));
+        assert_eq!(k.unknown(&hashes).count(), 0);
+        assert!(!k.contains(0x9e37_79b9_7f4a_7c15u64.wrapping_mul(3001)));
+    }
+
+    #[test]
+    fn dropped_whole_when_full() {
+        let mut k = KnownSet::new(4);
+        assert_eq!(k.remember(&[1, 2, 3]), 3);
+        // One more fits exactly.
+        assert_eq!(k.remember(&[3, 4]), 1);
+        assert_eq!(k.len(), 4);
+        // Two new ones would pass the bound: the set is dropped, then the batch recorded.
+        assert_eq!(k.remember(&[4, 5, 6]), 3);
+        assert_eq!(k.len(), 3);
+        assert!(!k.contains(1) && !k.contains(2) && !k.contains(3));
+        assert!(k.contains(4) && k.contains(5) && k.contains(6));
+        // More new series than the bound: not recorded, the set kept.
+        assert_eq!(k.remember(&[7, 8, 9, 10, 11]), 0);
+        assert_eq!(k.len(), 3);
+        assert!(k.contains(4));
+        k.clear();
+        assert!(k.is_empty() && !k.contains(4));
+        assert_eq!(k.max(), 4);
+    }
+}

@@ -1,0 +1,92 @@
+// The package's memory of admitted series (spec D.2, a door's cache in front of its quota
+// authority): a KnownSeries held in wasm, asked about a finished Checker's distinct series
+// without handing them to JS; bounded, dropped whole when a batch's new series would pass
+// its bound. The unknown indices are checked against the verdict's own hashes.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Checker, KnownSeries } from "linegate";
+
+const auth = { authorization: "Token t" };
+
+// A finished checker of `lines` (one point each), with its series in the verdict too.
+function batch(lines, series = true) {
+  const c = Checker.forRequest({ query: "org=o&bucket=b", headers: auth, series });
+  c.push(lines.map((l) => `${l} v=1 1\n`).join(""));
+  const v = c.finish();
+  assert.equal(v.action, "forward");
+  return { c, v };
+}
+
+test("KnownSeries: remember a checker's series, then only the new ones are unknown (exact against the hashes)", () => {
+  const known = new KnownSeries(100);
+  assert.equal(known.size, 0);
+  const a = batch(["m,h=1", "m,h=2", "m,h=1", "n"]);
+  assert.deepEqual(a.v.series.length, 3);
+  assert.deepEqual([...a.c.unknownSeries(known)], [0, 1, 2], "nothing known yet");
+  assert.equal(known.remember(a.c), 3);
+  assert.deepEqual([...a.c.unknownSeries(known)], []);
+  for (const h of a.v.series) assert.equal(known.has(h), true, h);
+  a.c.free();
+
+  // Tags in another order are the same series; two new ones among known ones.
+  const b = batch(["n", "m,h=3", "m,h=2", "q,a=1,b=2", "q,b=2,a=1"]);
+  const unknown = b.c.unknownSeries(known);
+  assert.ok(unknown instanceof Uint32Array);
+  assert.deepEqual([...unknown], [1, 3]);
+  assert.deepEqual(
+    [...unknown],
+    b.v.series.flatMap((h, i) => (known.has(h) ? [] : [i])),
+    "the indices are exactly the verdict's hashes not in the set",
+  );
+  assert.deepEqual(b.c.seriesHashes(unknown), [b.v.series[1], b.v.series[3]]);
+  assert.deepEqual(b.c.seriesHashes(), b.v.series);
+  assert.equal(known.remember(b.c), 5);
+  assert.deepEqual([...b.c.unknownSeries(known)], []);
+  b.c.free();
+  assert.equal(known.has("0000000000000000"), false);
+  assert.equal(known.has("not a hash"), false);
+  known.free();
+  assert.throws(() => known.size, /freed/);
+});
+
+test('KnownSeries: series: "held" keeps the series out of the verdict, in the checker', () => {
+  const known = new KnownSeries(10);
+  const { c, v } = batch(["m,h=1", "m,h=2"], "held");
+  assert.equal(v.series, undefined);
+  assert.equal(typeof v.decoded, "number");
+  assert.deepEqual([...c.unknownSeries(known)], [0, 1]);
+  const hashes = c.seriesHashes();
+  assert.equal(known.remember(c), 2);
+  assert.deepEqual(hashes.map((h) => known.has(h)), [true, true]);
+  c.free();
+  assert.throws(() => c.unknownSeries(known), /finished or was freed/);
+  assert.throws(() => batch(["x"]).c.unknownSeries({}), TypeError);
+  known.free();
+});
+
+test("KnownSeries: bounded; a batch whose new series would pass the bound drops the set whole first", () => {
+  const known = new KnownSeries(4);
+  assert.equal(known.max, 4);
+  const a = batch(["s,i=1", "s,i=2", "s,i=3"]);
+  assert.equal(known.remember(a.c), 3);
+  // One new: fits exactly.
+  const b = batch(["s,i=3", "s,i=4"]);
+  assert.equal(known.remember(b.c), 4);
+  // Two new would make 6: dropped, then this batch's three recorded.
+  const c = batch(["s,i=4", "s,i=5", "s,i=6"]);
+  assert.deepEqual([...c.c.unknownSeries(known)], [1, 2]);
+  assert.equal(known.remember(c.c), 3);
+  assert.deepEqual(a.v.series.map((h) => known.has(h)), [false, false, false]);
+  assert.deepEqual(c.v.series.map((h) => known.has(h)), [true, true, true]);
+  // More new series than the bound: not recorded, the set kept.
+  const d = batch(["t,i=1", "t,i=2", "t,i=3", "t,i=4", "t,i=5"]);
+  assert.equal(known.remember(d.c), 3);
+  assert.deepEqual([...d.c.unknownSeries(known)], [0, 1, 2, 3, 4]);
+  known.clear();
+  assert.equal(known.size, 0);
+  assert.deepEqual([...c.c.unknownSeries(known)], [0, 1, 2]);
+  for (const x of [a, b, c, d]) x.c.free();
+  known.free();
+  assert.throws(() => new KnownSeries(-1), TypeError);
+  assert.throws(() => new KnownSeries(1.5), TypeError);
+});
