@@ -7,7 +7,7 @@
 // worker/README.md, "Quotas".
 
 import { DurableObject } from "cloudflare:workers";
-import { admitSeries, answer, checkRate, countRate, quotaNames, SERIES_HASH_VERSION } from "./linegate.js";
+import { admitSeries, answer, checkRate, countRate, KnownSeries, quotaNames, SERIES_HASH_VERSION } from "./linegate.js";
 import { adminAuthorized } from "./auth.js";
 import { notFound, unauthorized } from "./respond.js";
 import { config } from "./config.js";
@@ -23,33 +23,26 @@ const toResponse = (a) => new Response(a.body, { status: a.status, headers: a.he
 // Series this isolate knows are admitted, per bucket: a batch whose distinct series are all
 // here needs no object call. Admitted series are never removed from a set (no route deletes
 // them), and only what an object answered as admitted (or known) is put here, so the object
-// stays the authority for every new series and N still holds across isolates. Bounded:
-// dropped whole when full (the next batches ask the object again).
+// stays the authority for every new series and N still holds across isolates. The sets are
+// the package's KnownSeries, held in wasm and asked about the checker's series there (a
+// batch of known series hands no hash to JS). Bounded in total: when a batch's new series
+// would pass KNOWN_MAX, every set is dropped (the next batches ask the objects again).
 export const KNOWN_MAX = 200_000;
 const known = new Map();
 let knownSize = 0;
 
-function allKnown(bucket, hashes) {
-  const set = known.get(bucket);
-  if (set === undefined) return false;
-  for (const h of hashes) if (!set.has(h)) return false;
-  return true;
-}
-
-function remember(bucket, hashes) {
-  if (hashes.length > KNOWN_MAX) return;
-  if (knownSize + hashes.length > KNOWN_MAX) {
+// After the object admitted every series the checker holds: `fresh` of them were unknown.
+function remember(bucket, checker, fresh) {
+  if (fresh > KNOWN_MAX) return;
+  if (knownSize + fresh > KNOWN_MAX) {
+    for (const set of known.values()) set.free();
     known.clear();
     knownSize = 0;
   }
   let set = known.get(bucket);
-  if (set === undefined) known.set(bucket, (set = new Set()));
-  for (const h of hashes) {
-    if (!set.has(h)) {
-      set.add(h);
-      knownSize++;
-    }
-  }
+  if (set === undefined) known.set(bucket, (set = new KnownSeries(KNOWN_MAX)));
+  const before = set.size;
+  knownSize += set.remember(checker) - before;
 }
 
 /**
@@ -75,8 +68,9 @@ export async function beforeBody(cfg, url, auth, contentEncoding, log) {
 }
 
 /**
- * After the check passed, before forwarding: the batch's distinct series (`verdict.series`,
- * hex hashes in input order) admitted against the bucket's set. When one does not fit,
+ * After the check passed, before forwarding: the batch's distinct series (held in the
+ * checker, `series: "held"`) admitted against the bucket's set. Those this isolate knows
+ * are not asked again; the others go to the object as hex hashes. When one does not fit,
  * nothing is added; a write that is not partial gets the series 429 (`response`), a partial
  * one has the lines of the refused series moved to its rejected lines (the checker's
  * `refuseSeries`, core's decision) and the series left are admitted again (the set may
@@ -89,17 +83,21 @@ export async function admitBatch(cfg, names, checker, verdict, log) {
   log.series_calls = 0;
   try {
     for (;;) {
-      const hashes = v.series ?? [];
+      // The indices (into the checker's series) of those to ask about: all of them when
+      // this isolate knows none of the bucket's (`at` null).
+      const set = known.get(names.bucket);
+      const at = set === undefined ? null : checker.unknownSeries(set);
+      if (at !== null && at.length === 0) return { response: null, verdict: v };
+      const hashes = checker.seriesHashes(at ?? undefined);
       if (hashes.length === 0) return { response: null, verdict: v };
-      if (allKnown(names.bucket, hashes)) return { response: null, verdict: v };
       log.series_calls++;
       const refused = await stubOf(cfg, `series ${names.bucket}`).admit(names.bucket, hashes, cfg.quota.series);
       if (refused.length === 0) {
-        remember(names.bucket, hashes);
+        remember(names.bucket, checker, hashes.length);
         return { response: null, verdict: v };
       }
       log.refused = (log.refused ?? 0) + refused.length;
-      const again = checker.refuseSeries(refused);
+      const again = checker.refuseSeries(at === null ? refused : refused.map((i) => at[i]));
       if (again === null || (again.action === "reject" && again.status === 429)) {
         log.action = "series_refused";
         log.code = "too many requests";

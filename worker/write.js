@@ -88,7 +88,8 @@ async function checkAndForward(request, plan, url, auth, cfg, log, names) {
       },
       limits: { maxBody: cap, maxBatch: cfg.maxBatch, maxMessage: cfg.maxMessage },
       acceptPartial: cfg.partialWrites,
-      series,
+      // "held": the series stay in wasm, asked about there (quota.js, admitBatch).
+      series: series ? "held" : false,
       decoded: names !== null,
       upstream: cfg.backendKind,
     });
