@@ -91,6 +91,7 @@ export async function admitBatch(cfg, names, checker, verdict, log) {
       const hashes = checker.seriesHashes(at ?? undefined);
       if (hashes.length === 0) return { response: null, verdict: v };
       log.series_calls++;
+      log.series_asked = (log.series_asked ?? 0) + hashes.length;
       const refused = await stubOf(cfg, `series ${names.bucket}`).admit(names.bucket, hashes, cfg.quota.series);
       if (refused.length === 0) {
         remember(names.bucket, checker, hashes.length);

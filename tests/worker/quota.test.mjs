@@ -176,18 +176,23 @@ describe("write quotas at the edge", { skip }, () => {
       let { r, e } = await at("m,h=1 v=1 1\nm,h=2 v=1 1\n");
       assert.equal(r.status, 204);
       assert.equal(e.series_calls, 1);
+      assert.equal(e.series_asked, 2);
       // Known in this isolate: no call, forwarded.
       ({ r, e } = await at("m,h=2 v=2 2\nm,h=1 v=2 2\nm,h=1 v=3 3\n"));
       assert.equal(r.status, 204);
       assert.equal(e.series_calls, 0);
-      // One new series among known ones: the object decides (and counts it).
+      // One new series among known ones: the object decides (and counts it), asked about
+      // that one only.
       ({ r, e } = await at("m,h=1 v=4 4\nm,h=3 v=1 1\n"));
       assert.equal(r.status, 204);
       assert.equal(e.series_calls, 1);
-      // The set is full: a new series is refused by the object, never by the cache.
+      assert.equal(e.series_asked, 1);
+      // The set is full: a new series is refused by the object, never by the cache (the
+      // object's refused index, into the one series asked, is h=4's in the batch).
       ({ r, e } = await at("m,h=3 v=2 2\nm,h=4 v=1 1\n"));
       assert.equal(r.body.toString(), SERIES_429);
       assert.equal(e.series_calls, 1);
+      assert.equal(e.series_asked, 1);
       // A refused series was not remembered: asked again, refused again.
       ({ r, e } = await at("m,h=4 v=2 2\n"));
       assert.equal(r.body.toString(), SERIES_429);
