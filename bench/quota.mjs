@@ -1,60 +1,92 @@
 #!/usr/bin/env node
 // Write-quota benchmark: what QUOTA_WRITE_BYTES and QUOTA_SERIES add to a write's latency
-// through the Worker. Four Workers in workerd (Miniflare, the quota Durable Objects in
-// memory) — quotas off, rate only, series only, both — in front of the real
+// through the Worker. Workers in workerd (Miniflare, the quota Durable Objects in memory) —
+// quotas off, rate only, series only, both (--configs picks some) — in front of the real
 // linegate-backend on 127.0.0.1; one request at a time, configurations interleaved round by
-// round so that load drift hits each alike. The batches repeat known series (the common
-// case: the series check looks every series up, none is new).
+// round (--interleave: write by write) so that load drift hits each alike. The batches
+// repeat known series (the common case: the series check looks every series up, none is
+// new). --old DIR adds "series-old": QUOTA_SERIES on another checkout's Worker (and its
+// pkg/), for a before in the same run. Besides the client's p50/p90, the p50 of the Worker's
+// own log fields: `ms` (the request), `check_ms` and `series_ms`, and the object calls made.
 //
 //   nice -n 10 node bench/quota.mjs [--rounds 5] [--writes 200] [--lines 100]
+//     [--configs off,rate,series,both] [--interleave] [--old /work/main]
 
 import { parseArgs } from "node:util";
-import { startBackend, startWorker, send, SETUP } from "../tests/worker/helpers.mjs";
+import { startBackend, startWorker, send, SETUP, ray } from "../tests/worker/helpers.mjs";
 
 const { values: opt } = parseArgs({
   options: {
     rounds: { type: "string", default: "5" },
     writes: { type: "string", default: "200" },
     lines: { type: "string", default: "100" },
+    configs: { type: "string", default: "off,rate,series,both" },
+    interleave: { type: "boolean", default: false },
+    old: { type: "string" },
   },
 });
 const AUTH = { Authorization: `Token ${SETUP.token}` };
 const DO = { durableObjects: { QUOTA_DO: { className: "Quota", useSQLite: true } } };
-const CONFIGS = {
+const ALL = {
   off: {},
   rate: { QUOTA_WRITE_BYTES: String(1e15) },
   series: { QUOTA_SERIES: "1000000" },
   both: { QUOTA_WRITE_BYTES: String(1e15), QUOTA_SERIES: "1000000" },
 };
+const CONFIGS = Object.fromEntries(opt.configs.split(",").map((k) => [k, { vars: ALL[k] }]));
+if (opt.old) CONFIGS["series-old"] = { vars: ALL.series, root: opt.old };
 
 const lines = Number(opt.lines);
 const body = Array.from({ length: lines }, (_, i) => `cpu,host=h${i},region=r${i % 7} usage=${i}.5,idle=${i}i 1700000000000000000`).join("\n") + "\n";
 const backend = await startBackend();
 const workers = {};
-for (const [name, vars] of Object.entries(CONFIGS)) {
-  workers[name] = await startWorker({ BACKEND_URL: backend.url, ...vars }, { miniflare: DO });
+for (const [name, c] of Object.entries(CONFIGS)) {
+  workers[name] = await startWorker({ BACKEND_URL: backend.url, ...c.vars }, { miniflare: DO, ...(c.root ? { root: c.root } : {}) });
 }
 const ms = Object.fromEntries(Object.keys(CONFIGS).map((k) => [k, []]));
+const rays = Object.fromEntries(Object.keys(CONFIGS).map((k) => [k, []]));
+const write = async (name, measured) => {
+  const id = ray();
+  const t0 = performance.now();
+  const res = await send(workers[name].url, { path: "/api/v2/write?org=o&bucket=b", headers: { ...AUTH, "CF-Ray": id }, body });
+  const t = performance.now() - t0;
+  if (res.status !== 204) throw new Error(`${name}: ${res.status} ${res.body}`);
+  if (measured) {
+    ms[name].push(t);
+    rays[name].push(id);
+  }
+};
+const fields = {};
 try {
+  const n = Number(opt.writes);
   for (let r = 0; r < Number(opt.rounds); r++) {
-    for (const [name, w] of Object.entries(workers)) {
-      for (let i = 0; i < Number(opt.writes); i++) {
-        const t0 = performance.now();
-        const res = await send(w.url, { path: "/api/v2/write?org=o&bucket=b", headers: AUTH, body });
-        const t = performance.now() - t0;
-        if (res.status !== 204) throw new Error(`${name}: ${res.status} ${res.body}`);
-        if (r > 0 || i >= 20) ms[name].push(t); // the first writes warm up
-      }
+    if (opt.interleave) {
+      for (let i = 0; i < n; i++) for (const name of Object.keys(workers)) await write(name, r > 0 || i >= 20);
+    } else {
+      for (const name of Object.keys(workers)) for (let i = 0; i < n; i++) await write(name, r > 0 || i >= 20); // the first writes warm up
     }
+  }
+  for (const [name, w] of Object.entries(workers)) {
+    const es = await Promise.all(rays[name].map((id) => w.entry(id)));
+    fields[name] = {
+      ms: es.map((e) => e.ms ?? 0),
+      check: es.map((e) => e.check_ms ?? 0),
+      series: es.map((e) => e.series_ms ?? 0),
+      calls: es.reduce((a, e) => a + (e.series_calls ?? 0), 0),
+    };
   }
 } finally {
   for (const w of Object.values(workers)) await w.close();
   await backend.close();
 }
 const q = (a, p) => a.slice().sort((x, y) => x - y)[Math.floor(p * (a.length - 1))];
-const base = q(ms.off, 0.5);
-console.log(`${lines}-line batches (${body.length} B), ${Object.values(ms)[0].length} writes each, p50 / p90 ms per write:`);
+const base = q(Object.values(ms)[0], 0.5);
+console.log(`${lines}-line batches (${body.length} B), ${Object.values(ms)[0].length} writes each${opt.interleave ? ", interleaved write by write" : ""}; ms per write:`);
 for (const [name, a] of Object.entries(ms)) {
   const p50 = q(a, 0.5);
-  console.log(`  ${name.padEnd(7)} p50 ${p50.toFixed(2)}  p90 ${q(a, 0.9).toFixed(2)}  (+${(p50 - base).toFixed(2)} ms over off)`);
+  const f = fields[name];
+  console.log(
+    `  ${name.padEnd(10)} p50 ${p50.toFixed(2)}  p90 ${q(a, 0.9).toFixed(2)}  (${p50 - base >= 0 ? "+" : ""}${(p50 - base).toFixed(2)} over ${Object.keys(ms)[0]})` +
+      `  worker p50: ms ${q(f.ms, 0.5).toFixed(2)}  check_ms ${q(f.check, 0.5).toFixed(2)}  series_ms ${q(f.series, 0.5).toFixed(2)}  object calls ${f.calls}`,
+  );
 }

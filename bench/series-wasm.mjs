@@ -1,8 +1,16 @@
 #!/usr/bin/env node
-// The series quota's cost in wasm: the package's Checker on 5,000-line batches with and
-// without `series: true` (the batch's distinct series hashed and collected, then handed to
-// JS as hex strings, as the Worker takes them), interleaved, the fastest of --runs each.
-// --pkg DIR compares another build of the package (e.g. main's, for the before).
+// The series quota's cost in wasm: the package's Checker on 5,000-line batches, four ways,
+// interleaved, the fastest of --runs each (process CPU time):
+//   check    `series` off: the check alone;
+//   hex      `series: true`: the distinct series hashed and collected, every hash handed to
+//            JS as hex (the Worker before KnownSeries);
+//   hex+Set  the same, then looked up in a JS Set of hex strings holding them all (the
+//            Worker's old memory of known series);
+//   held     `series: "held"`: hashed and collected in wasm, nothing handed to JS (the
+//            hashing and the batch's distinct set alone);
+//   known    `series: "held"`: hashed and collected, then `unknownSeries` against a warm
+//            KnownSeries (every series known: no hash crosses to JS), as the Worker does now.
+// --pkg DIR compares another build of the package (one without KnownSeries runs the first three).
 //
 //   nice -n 10 node bench/series-wasm.mjs [--runs 41] [--file /tmp/linegate-bench-data/cpu.lp] [--pkg DIR]
 
@@ -18,37 +26,73 @@ const { values: opt } = parseArgs({
     pkg: { type: "string", default: new URL("../pkg", import.meta.url).pathname },
   },
 });
-const { Checker } = await import(pathToFileURL(path.join(opt.pkg, "node.js")).href);
+const { Checker, KnownSeries } = await import(pathToFileURL(path.join(opt.pkg, "node.js")).href);
 const text = fs.readFileSync(opt.file, "latin1").split("\n").slice(0, 5000);
-// cpu.lp's lines, and the same with their tags written sorted (one span of the line).
+// cpu.lp's lines, the same with their tags written sorted (one span of the line), and with
+// a host per line (5,000 series).
 const sorted = text.map((l) => {
   const sp = l.indexOf(" ");
   const [m, ...tags] = l.slice(0, sp).split(",");
   return [m, ...tags.sort()].join(",") + l.slice(sp);
 });
+const distinct = text.map((l, i) => l.replace(/hostname=host_\d+/, `hostname=host_${i}`));
 const auth = { authorization: "Token t" };
-const run = (body, series) => {
+const start = (body, series) => {
   const c = Checker.forRequest({ query: "org=o&bucket=b", headers: auth, series });
   c.push(body);
   const v = c.finish();
   if (v.action !== "forward") throw new Error(JSON.stringify(v).slice(0, 300));
-  return series ? v.series.length : 0;
+  return { c, v };
 };
+const kinds = KnownSeries ? ["check", "hex", "hex+Set", "held", "known"] : ["check", "hex", "hex+Set"];
 for (const [name, lines] of [
-  ["cpu.lp, 5,000 lines, 1,000 series (tags unsorted)", text],
+  ["cpu.lp, 1,000 series, tags unsorted", text],
   ["cpu.lp, tags sorted", sorted],
+  ["5,000 series, tags unsorted", distinct],
 ]) {
   const body = Buffer.from(lines.join("\n") + "\n", "latin1");
-  const best = { off: Infinity, on: Infinity };
-  let n = 0;
+  // The warm memories: every series of the batch known.
+  const warm = start(body, true);
+  const set = new Set(warm.v.series);
+  let known = null;
+  if (KnownSeries) {
+    known = new KnownSeries(200_000);
+    known.remember(warm.c);
+  }
+  warm.c.free();
+  const run = {
+    check: () => start(body, false).c.free(),
+    hex: () => {
+      const { c, v } = start(body, true);
+      c.free();
+      if (v.series.length !== set.size) throw new Error("series");
+    },
+    "hex+Set": () => {
+      const { c, v } = start(body, true);
+      c.free();
+      for (const h of v.series) if (!set.has(h)) throw new Error("unknown");
+    },
+    held: () => start(body, "held").c.free(),
+    known: () => {
+      const { c } = start(body, "held");
+      const u = c.unknownSeries(known);
+      c.free();
+      if (u.length !== 0) throw new Error("unknown");
+    },
+  };
+  const best = Object.fromEntries(kinds.map((k) => [k, Infinity]));
   for (let r = 0; r < Number(opt.runs); r++) {
-    for (const k of ["off", "on"]) {
+    for (const k of kinds) {
       const t0 = process.cpuUsage();
-      n += run(body, k === "on");
+      run[k]();
       const d = process.cpuUsage(t0);
       best[k] = Math.min(best[k], (d.user + d.system) / 1000);
     }
   }
-  const add = best.on - best.off;
-  console.log(`${name}: check ${best.off.toFixed(2)} ms; with series +${add.toFixed(2)} ms = ${((100 * add) / best.off).toFixed(1)}% [${n}]`);
+  const rest = kinds.slice(1).map((k) => {
+    const add = best[k] - best.check;
+    return `${k} +${add.toFixed(2)} ms (${((100 * add) / best.check).toFixed(1)}%)`;
+  });
+  console.log(`${name} [${set.size} series]: check ${best.check.toFixed(2)} ms; ${rest.join("; ")}`);
+  known?.free();
 }

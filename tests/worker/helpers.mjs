@@ -20,9 +20,10 @@ export const COMPAT_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(
 
 /**
  * Starts the Worker in workerd. `vars` are its bindings (BACKEND_URL, limits, …); every
- * line the Worker logs is collected in `logs` (parsed when it is JSON).
+ * line the Worker logs is collected in `logs` (parsed when it is JSON). `root`: another
+ * checkout's Worker (a benchmark's before).
  */
-export async function startWorker(vars, { script = "worker/index.js", miniflare = {} } = {}) {
+export async function startWorker(vars, { script = "worker/index.js", miniflare = {}, root = ROOT } = {}) {
   const logs = [];
   const collect = (stream) => {
     let rest = "";
@@ -38,8 +39,8 @@ export async function startWorker(vars, { script = "worker/index.js", miniflare 
   };
   const mf = new Miniflare({
     modules: true,
-    scriptPath: path.join(ROOT, script),
-    modulesRoot: ROOT,
+    scriptPath: path.join(root, script),
+    modulesRoot: root,
     modulesRules: [
       { type: "ESModule", include: ["**/*.js"] },
       { type: "CompiledWasm", include: ["**/*.wasm"] },
