@@ -85,8 +85,12 @@ console.log(`${lines}-line batches (${body.length} B), ${Object.values(ms)[0].le
 for (const [name, a] of Object.entries(ms)) {
   const p50 = q(a, 0.5);
   const f = fields[name];
+  // Write by write, the median of the differences to the first configuration's write of the
+  // same turn (drift between turns cancels).
+  const first = Object.values(ms)[0];
+  const paired = opt.interleave ? `  paired Δ ${q(a.map((t, i) => t - first[i]), 0.5).toFixed(2)}` : "";
   console.log(
-    `  ${name.padEnd(10)} p50 ${p50.toFixed(2)}  p90 ${q(a, 0.9).toFixed(2)}  (${p50 - base >= 0 ? "+" : ""}${(p50 - base).toFixed(2)} over ${Object.keys(ms)[0]})` +
+    `  ${name.padEnd(10)} p50 ${p50.toFixed(2)}  p90 ${q(a, 0.9).toFixed(2)}  (${p50 - base >= 0 ? "+" : ""}${(p50 - base).toFixed(2)} over ${Object.keys(ms)[0]})${paired}` +
       `  worker p50: ms ${q(f.ms, 0.5).toFixed(2)}  check_ms ${q(f.check, 0.5).toFixed(2)}  series_ms ${q(f.series, 0.5).toFixed(2)}  object calls ${f.calls}`,
   );
 }
