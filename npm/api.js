@@ -784,7 +784,11 @@ export class Checker {
   seriesHashes(indices) {
     // All the words cross (a copy of 8 bytes each); only those asked for become text.
     const all = this.#live().seriesHashes();
-    return indices === undefined ? Array.from(all, hex64) : Array.from(indices, (i) => hex64(all[i]));
+    if (indices === undefined) return Array.from(all, hex64);
+    return Array.from(indices, (i) => {
+      if (all[i] === undefined) throw new RangeError(`linegate: no series at index ${i}`);
+      return hex64(all[i]);
+    });
   }
 
   /** Frees the wasm memory now (an unfinished check is dropped). */

@@ -40,6 +40,7 @@ test("KnownSeries: remember a checker's series, then only the new ones are unkno
   );
   assert.deepEqual(b.c.seriesHashes(unknown), [b.v.series[1], b.v.series[3]]);
   assert.deepEqual(b.c.seriesHashes(), b.v.series);
+  assert.throws(() => b.c.seriesHashes([5]), RangeError);
   assert.equal(known.remember(b.c), 5);
   assert.deepEqual([...b.c.unknownSeries(known)], []);
   b.c.free();
