@@ -150,7 +150,11 @@ for (const c of cases) {
   c.w = await helpers.startWorker({ BACKEND_URL: sink.url, ...c.vars }, { script: c.script });
   c.pid = [...workerdPids()].find((p) => !before.has(p));
   if (c.pid === undefined) throw new Error(`${c.name}: no workerd child`);
+  sink.received.length = 0;
   for (let i = 0; i < 3; i++) await post(c.w.url, gz, 0); // warm up (tiers up the wasm)
+  // What is compared: the Workers that forward sent the backend the same bytes, as received.
+  const sent = sink.received.map((r) => Buffer.compare(r.body, gz) === 0 && r.headers["content-encoding"] === (opt.plain ? undefined : "gzip"));
+  if (sent.length !== (c.script.startsWith("bench/worker/checker") ? 0 : 3) || !sent.every(Boolean)) throw new Error(`${c.name}: the backend did not get the body as sent`);
   c.cpu = [];
   c.lat = [];
 }
