@@ -34,12 +34,13 @@ async function discard(reader) {
  * every check before the size check, spec Part A §3 — when the declared Content-Length
  * already says it is too large); then it holds that prefix and the rest was dropped. `start(cap)`, when given, returns a sink (`push(chunk)`, `decided()`) that sees
  * each held chunk as it arrives (the check, with `cap` as its body limit); once it has
- * decided, the rest is dropped too (`decided` is then true).
+ * decided, the rest is dropped too (`decided` is then true). `declared`, when given, is the
+ * body's Content-Length (core's `bodyRead(...).declared`): it only ever makes a slab smaller.
  */
-export async function readBody(request, cap, start) {
+export async function readBody(request, cap, start, declared = null) {
   if (request.body === null) return new Body([], 0, false, false);
   const sink = start ? start(cap) : null;
-  const slabs = new Slabs(cap);
+  const slabs = new Slabs(cap, declared);
   let decided = false;
   let reader;
   try {
@@ -84,13 +85,19 @@ export async function readBody(request, cap, start) {
 const SCRATCH = 64 * 1024;
 // The body is read straight into slabs that grow with what has arrived (each as large as
 // the body so far, from 64 KiB to 1 MiB): no buffer sized on the client's word, no copy, no
-// per-piece garbage, and at most one slab's unused tail.
+// per-piece garbage, and at most one slab's unused tail. A declared length only cuts a slab
+// down to what it leaves (HTTP framing holds the body to it): the last slab is not up to
+// 1 MiB more than the rest of the body, which a gzipped batch mostly is not (a 1.2 MB body
+// took 2 MiB of slabs, and allocating them cost workerd ~0.4 ms a request).
 const SLAB_MIN = 64 * 1024;
 const SLAB_MAX = 1024 * 1024;
 
 class Slabs {
-  constructor(cap) {
+  constructor(cap, declared) {
     this.cap = cap;
+    this.declared = declared;
+    // Whether the one small slab that reads the end after the declared bytes was made.
+    this.probed = false;
     this.full = [];
     this.slab = null;
     this.used = 0;
@@ -103,7 +110,17 @@ class Slabs {
     if (left <= 0) return null;
     if (this.slab === null || this.used === this.slab.length) {
       if (this.slab !== null) this.full.push(this.slab);
-      const size = Math.min(left, Math.max(SLAB_MIN, Math.min(SLAB_MAX, this.length)));
+      let size = Math.min(left, Math.max(SLAB_MIN, Math.min(SLAB_MAX, this.length)));
+      if (this.declared !== null) {
+        const rest = this.declared - this.length;
+        if (rest > 0) size = Math.min(size, rest);
+        else if (!this.probed) {
+          // All declared bytes are in: a read into one byte sees the end. A body longer
+          // than declared (not over HTTP) gets the usual slabs after it.
+          this.probed = true;
+          size = 1;
+        }
+      }
       this.slab = new Uint8Array(size);
       this.used = 0;
     }

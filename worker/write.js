@@ -105,7 +105,7 @@ async function checkAndForward(request, plan, url, auth, cfg, log, names) {
   let verdict;
   let body;
   try {
-    const read = await readBody(request, plan.cap, start);
+    const read = await readBody(request, plan.cap, start, plan.declared);
     body = read;
     log.bytes = read.length;
     if (read.over) log.over = true;
