@@ -303,6 +303,7 @@ impl SeriesMemo {
     }
 
     /// [`SeriesMemo::series_hash`] of the point at position `at` of its batch.
+    #[inline]
     fn series_hash_at(&mut self, p: &Point<'_>, at: usize) -> u64 {
         if let Some(&ahead) = self.trace.get(at.saturating_add(AHEAD)) {
             prefetch(&self.slots[ahead as usize]);
@@ -430,6 +431,9 @@ impl BatchSeries {
 
     /// Notes a point's series, its hash found through `memo` (kept across batches).
     pub fn push_memo(&mut self, p: &Point<'_>, memo: &mut SeriesMemo) {
+        if self.points.is_empty() && self.slots.is_empty() {
+            self.presize(memo.trace.len());
+        }
         let h = memo.series_hash_at(p, self.points.len());
         self.push_hash(p.line(), h);
     }
@@ -453,6 +457,20 @@ impl BatchSeries {
             }
         };
         self.points.push((line, i));
+    }
+
+    /// Room for `points` points (natively; in wasm the set alone), at most 2¹⁶ series: a
+    /// batch of known series is usually the size of the last one, whose points the memo's
+    /// trace counted. Rehashes and reallocations while the batch is read are then spared;
+    /// room unused is only reserved (its pages are never touched).
+    fn presize(&mut self, points: usize) {
+        let n = points.min(1 << 16);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            self.points.reserve(n);
+            self.hashes.reserve(n);
+        }
+        self.slots = vec![0; (2 * n + 2).next_power_of_two().max(1024)];
     }
 
     /// Makes room for up to half as many series as slots. Starts at 1,024 slots and
