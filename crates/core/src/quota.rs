@@ -478,7 +478,7 @@ impl BatchSeries {
 
     /// Makes room for up to half as many series as slots. Starts at 1,024 slots and
     /// quadruples, natively reserving the vectors alike: a 5,000-line batch of new series
-    /// took ~30 ns a line more when the set doubled from 16 (10 rehashes, reallocations
+    /// took ~25 ns a line more when the set doubled from 16 (10 rehashes, reallocations
     /// whose memory went back to the system and faulted in again each batch). In wasm,
     /// whose memory is never given back, the reserves would cost 720 bytes of the package.
     fn grow(&mut self) {
