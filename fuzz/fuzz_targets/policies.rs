@@ -2,20 +2,44 @@
 //! agree with the whole-batch check (points, rejections, the 400) and its forwarded lines,
 //! sent again, must be accepted whole; the incremental checker must split as the one-shot
 //! split does; a 413 split (core's delivery policy) must cut on a logical line boundary, so
-//! the two halves read as the whole did.
+//! the two halves read as the whole did. The series quota's memo (a line's series section
+//! as written → its series hash) must give every point the hash of its series key, with a
+//! memo kept across inputs and one of two entries (churned by every input).
 #![no_main]
+
+use std::cell::RefCell;
 
 use libfuzzer_sys::fuzz_target;
 use linegate_core::delivery::split_point;
 use linegate_core::partial::{split_batch, Decision, DEFAULT_KEEP};
+use linegate_core::quota::{point_series_hash, series_hash, BatchSeries, SeriesMemo};
 use linegate_core::{read_batch, ParseOptions, Precision};
 
 const NOW: i64 = 1_700_000_000_123_456_789;
 const CAP: usize = 1 << 20;
 
+thread_local! {
+    static MEMO: RefCell<SeriesMemo> = RefCell::new(SeriesMemo::with_capacity(1 << 12));
+}
+
 fuzz_target!(|body: &[u8]| {
     let opts = ParseOptions::new(Precision::Ns, NOW);
-    let whole = read_batch(body, &opts, CAP, |_| {});
+    let (mut tiny, mut plain, mut via) = (
+        SeriesMemo::with_capacity(2),
+        BatchSeries::new(),
+        BatchSeries::new(),
+    );
+    let whole = MEMO.with_borrow_mut(|memo| {
+        read_batch(body, &opts, CAP, |p| {
+            let want = series_hash(&p.series_key());
+            assert_eq!(point_series_hash(p), want);
+            assert_eq!(memo.series_hash(p), want);
+            assert_eq!(tiny.series_hash(p), want);
+            plain.push(p);
+            via.push_memo(p, memo);
+        })
+    });
+    assert_eq!((&via.hashes, &via.points), (&plain.hashes, &plain.points));
     let (report, split) = split_batch(body, &opts, CAP, DEFAULT_KEEP, |_| {});
     assert_eq!(
         (report.points, report.rejected),

@@ -248,6 +248,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         partial: opts.partial,
         quarantine: opts.quarantine,
         quarantine_stats: Default::default(),
+        series_memos: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind(&opts.bind)
         .await

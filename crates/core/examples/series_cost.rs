@@ -1,42 +1,28 @@
 //! The series quota's hashing against the check itself (BENCHMARKS.md, "Write quotas"):
 //! `cargo run --release -p linegate-core --example series_cost [FILE]` (default
 //! /tmp/linegate-bench-data/cpu.lp): the first 5,000 lines of FILE (cpu.lp: 1,000 series),
-//! and 5,000 lines of 5,000 distinct series of the same shape; the fastest of 51 runs each
-//! (the machine is shared: medians moved by ±50% between runs).
+//! the same with tags written sorted, and 5,000 lines of 5,000 distinct series of the same
+//! shape. For each: the check alone, the series step without a memo (`BatchSeries::push`)
+//! and with a warm one (`push_memo`, the memo filled by the batches before: the steady
+//! state of a quota, whose series are known). The fastest and the median of 51 runs, the
+//! three measured in turn within each run, in a rotating order (the machine is shared),
+//! each timed on its second of two passes.
 
 use std::time::Instant;
 
-use linegate_core::quota::{series_hash_v1, BatchSeries};
-use linegate_core::{read_batch, ParseOptions, Point, Precision};
+use linegate_core::quota::{BatchSeries, SeriesMemo};
+use linegate_core::{read_batch, ParseOptions, Precision};
 
-/// The hash of version 1 as it was computed (FNV-1a over the key's pieces, a byte at a
-/// time): the "before" of the same run.
-fn fnv_pieces(p: &Point<'_>) -> u64 {
-    fn piece(h: u64, b: &[u8]) -> u64 {
-        b.iter()
-            .fold(h, |h, &x| (h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3))
-    }
-    let mut h = piece(0xcbf2_9ce4_8422_2325, p.raw_measurement());
-    for t in p.tags() {
-        h = piece(
-            piece(piece(piece(h, b","), t.raw_key()), b"="),
-            t.raw_value(),
-        );
-    }
-    h
+/// Fastest and median of the runs, in µs.
+fn stats(mut t: Vec<f64>) -> (f64, f64) {
+    t.sort_by(f64::total_cmp);
+    (t[0], t[t.len() / 2])
 }
 
-fn median(mut f: impl FnMut()) -> f64 {
-    let mut t: Vec<f64> = (0..51)
-        .map(|_| {
-            let t0 = Instant::now();
-            f();
-            t0.elapsed().as_secs_f64() * 1e6
-        })
-        .collect();
-    // The fastest run: on a shared machine the others only add other processes' time.
-    t.sort_by(f64::total_cmp);
-    t[0]
+fn time(f: impl FnOnce()) -> f64 {
+    let t0 = Instant::now();
+    f();
+    t0.elapsed().as_secs_f64() * 1e6
 }
 
 fn main() {
@@ -77,34 +63,63 @@ fn main() {
         out
     };
     let opts = ParseOptions::new(Precision::Ns, 0);
+    println!("fastest / median of 51, µs; the series step's cost as a share of the check");
     for (name, body) in [
         ("cpu.lp, 1,000 series (tags unsorted)", &cpu),
         ("cpu.lp, tags sorted", &sorted),
         ("5,000 series (tags unsorted)", &wide),
     ] {
-        let check = median(|| assert!(read_batch(body, &opts, 1 << 20, |_| {}).is_ok()));
+        let mut memo = SeriesMemo::new();
         let mut sink = 0u64;
-        let fnv = median(|| {
-            let mut s = BatchSeries::new();
-            assert!(read_batch(body, &opts, 1 << 20, |p| s
-                .push_hash(p.line(), fnv_pieces(p)))
-            .is_ok());
-            sink ^= s.hashes.len() as u64;
-        });
-        let one: u64 = [series_hash_v1(b"")].iter().sum();
-        sink ^= one;
-        let set = median(|| {
-            let mut s = BatchSeries::new();
-            assert!(read_batch(body, &opts, 1 << 20, |p| s.push(p)).is_ok());
-            sink ^= s.hashes.len() as u64;
-        });
+        let (mut check, mut plain, mut memoed) = (Vec::new(), Vec::new(), Vec::new());
+        for run in 0..52 {
+            // The three in turn, starting with a different one each run (what ran just
+            // before leaves the caches in its own state).
+            let mut t = [0.0; 3];
+            for k in 0..3 {
+                let which = (run + k) % 3;
+                // Each step twice, the second timed: a door does the same step batch after
+                // batch, with its branches and caches trained on it (timed after another
+                // step, the memo's step measured ~2% of the check more).
+                for _ in 0..2 {
+                    t[which] = match which {
+                        0 => time(|| assert!(read_batch(body, &opts, 1 << 20, |_| {}).is_ok())),
+                        1 => time(|| {
+                            let mut s = BatchSeries::new();
+                            assert!(read_batch(body, &opts, 1 << 20, |p| s.push(p)).is_ok());
+                            sink = sink.wrapping_add(s.hashes.len() as u64);
+                        }),
+                        _ => time(|| {
+                            let mut s = BatchSeries::new();
+                            let r = read_batch(body, &opts, 1 << 20, |p| s.push_memo(p, &mut memo));
+                            assert!(r.is_ok());
+                            sink = sink.wrapping_add(s.hashes.len() as u64);
+                        }),
+                    };
+                }
+            }
+            // The memo is filled by the first run (its own batch before): not measured.
+            if run > 0 {
+                check.push(t[0]);
+                plain.push(t[1]);
+                memoed.push(t[2]);
+            }
+        }
+        let (c, cm) = stats(check);
+        let (p, pm) = stats(plain);
+        let (m, mm) = stats(memoed);
+        let pct = |x: f64, base: f64| 100.0 * (x - base) / base;
         println!(
-            "{name}: check {check:.0} µs; series check (hash + distinct set) +{:.0} µs = {:.1}% \
-             [before, FNV-1a v1: +{:.0} µs = {:.1}%] [{sink:x}]",
-            set - check,
-            100.0 * (set - check) / check,
-            fnv - check,
-            100.0 * (fnv - check) / check,
+            "{name}: check {c:.0} / {cm:.0}; without memo +{:.0} ({:.1}%) / +{:.0} ({:.1}%); \
+             warm memo +{:.0} ({:.1}%) / +{:.0} ({:.1}%) [{sink:x}]",
+            p - c,
+            pct(p, c),
+            pm - cm,
+            pct(pm, cm),
+            m - c,
+            pct(m, c),
+            mm - cm,
+            pct(mm, cm),
         );
     }
 }

@@ -383,6 +383,7 @@ fn parse_with<'a>(
             check_and_sort(&mut out.tags, shape, &mut cache.tmp)?;
         }
     }
+    out.series = &body[start..j];
     let key_len = j - start;
     if key_len > MAX_KEY_LENGTH {
         return None;

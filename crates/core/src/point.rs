@@ -141,6 +141,8 @@ impl<'a> Field<'a> {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Point<'a> {
     pub(crate) measurement: &'a [u8],
+    /// The series section as written: the measurement and the tags in the line's order.
+    pub(crate) series: &'a [u8],
     pub(crate) tags: Vec<Tag<'a>>,
     pub(crate) fields: Vec<Field<'a>>,
     pub(crate) time: i64,
@@ -155,6 +157,12 @@ impl<'a> Point<'a> {
     /// The measurement with `\,`, `\"`, `\ ` and `\=` undone (other backslashes stay).
     pub fn measurement(&self) -> Cow<'a, [u8]> {
         unescape(self.measurement, b",\" =")
+    }
+    /// The series section of the line as written, from the measurement's first byte to the
+    /// end of its last tag (`cpu,b=2,a=1` for `cpu,b=2,a=1 v=1`): the tags in the line's
+    /// order, escapes and all. The same bytes always make the same [`Point::series_key`].
+    pub fn raw_series(&self) -> &'a [u8] {
+        self.series
     }
     /// Tags, sorted bytewise by raw key.
     pub fn tags(&self) -> &[Tag<'a>] {

@@ -265,6 +265,7 @@ fn scan_key<'a>(
     if key_len > MAX_KEY_LENGTH {
         return Err((ErrorKind::MaxKeyLength(key_len), start));
     }
+    out.series = &buf[start..i];
     Ok((i, key_len))
 }
 

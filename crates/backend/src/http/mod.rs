@@ -96,6 +96,8 @@ pub struct App {
     pub partial: linegate_core::partial::PartialWrites,
     pub quarantine: store::QuarantineBounds,
     pub quarantine_stats: Arc<store::QuarantineStats>,
+    /// The series quota's memos, lent to parses.
+    pub series_memos: SeriesMemos,
 }
 
 impl App {

@@ -4,8 +4,48 @@
 use super::*;
 use crate::store::{QuotaJob, WriteError};
 use linegate_core::partial::Decision;
-use linegate_core::quota::{self, BatchSeries};
+use linegate_core::quota::{self, BatchSeries, SeriesMemo};
 use linegate_core::upstream;
+
+/// The series quota's memos (core's `SeriesMemo`: a line's series section as written → its
+/// series hash, so that known series are not hashed twice), lent one to each parse. A parse
+/// keeps its memo without awaiting, so about one per runtime thread is lent at a time, none
+/// is shared while in use (no lock per line), and at most [`SeriesMemos::KEEP`] are kept
+/// (1.25 MiB each).
+#[derive(Default)]
+pub struct SeriesMemos(std::sync::Mutex<Vec<SeriesMemo>>);
+
+impl SeriesMemos {
+    /// Memos kept between parses; more are made while more parses run, and dropped after.
+    const KEEP: usize = 8;
+
+    fn lend(&self) -> Lent<'_> {
+        let memo = self.0.lock().map(|mut v| v.pop()).unwrap_or(None);
+        Lent {
+            pool: self,
+            memo: memo.unwrap_or_default(),
+        }
+    }
+}
+
+/// A memo lent by [`SeriesMemos`], given back when dropped (an early answer included).
+struct Lent<'a> {
+    pool: &'a SeriesMemos,
+    memo: SeriesMemo,
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut v) = self.pool.0.lock() {
+            if v.len() < SeriesMemos::KEEP {
+                v.push(std::mem::replace(
+                    &mut self.memo,
+                    SeriesMemo::with_capacity(2),
+                ));
+            }
+        }
+    }
+}
 
 pub(super) struct Outcome {
     response: Response,
@@ -212,6 +252,7 @@ pub(super) async fn store_batch(
     // D.2's series quota: the batch's distinct series (of the lines stored), admitted by
     // the writer.
     let mut series = app.guards.quota_series.map(|_| BatchSeries::new());
+    let mut memo = series.as_ref().map(|_| app.series_memos.lend());
     let mut partial_answer = None;
     // A partial write: its split (the accepted lines apart, as shared bytes), kept for the
     // series quota, which may move more of them to the rejected side.
@@ -226,8 +267,8 @@ pub(super) async fn store_batch(
         None => {
             let report = read_batch(&decoded, &time.options(now), app.limits.max_message, |p| {
                 scanner.observe(p);
-                if let Some(s) = &mut series {
-                    s.push(p);
+                if let (Some(s), Some(m)) = (&mut series, &mut memo) {
+                    s.push_memo(p, &mut m.memo);
                 }
                 if !kinds.is_empty() && refused.is_none() {
                     refused = refuse(kinds, p, upstream_now);
@@ -248,8 +289,8 @@ pub(super) async fn store_batch(
                 keep,
                 |p| {
                     scanner.observe(p);
-                    if let Some(s) = &mut series {
-                        s.push(p);
+                    if let (Some(s), Some(m)) = (&mut series, &mut memo) {
+                        s.push_memo(p, &mut m.memo);
                     }
                     if !kinds.is_empty() && refused.is_none() {
                         refused = refuse(kinds, p, upstream_now);
@@ -292,6 +333,8 @@ pub(super) async fn store_batch(
             stored
         }
     };
+    // Given back before anything is awaited.
+    drop(memo);
     let mut scan = scanner.finish();
     out.parse_ms = t_parse.elapsed().as_secs_f64() * 1000.0;
     if scan.points == 0 {
