@@ -9,7 +9,8 @@ use linegate_core::{Checker, Verdict};
 use wasm_bindgen::prelude::*;
 
 use linegate_core::partial::{Split, DEFAULT_KEEP};
-use linegate_core::quota::{self, BatchSeries};
+use linegate_core::quota::{self, BatchSeries, SeriesMemo};
+use std::cell::Cell;
 
 use crate::js::to_js;
 use crate::options::{BatchOptions, CheckOptions};
@@ -23,6 +24,8 @@ pub struct StreamChecker {
     request: bool,
     /// The batch's distinct series, when asked for (the series quota, spec D.2).
     series: Option<BatchSeries>,
+    /// While series are collected: the instance's memo of series spans, lent by [`MEMO`].
+    memo: Option<SeriesMemo>,
     /// After `finish`: the body's bytes after gzip decoding.
     decoded: usize,
     /// A partial write's destination (see `CheckOptions::destination`).
@@ -52,6 +55,7 @@ impl StreamChecker {
             inner: Some(c),
             request: true,
             series: None,
+            memo: None,
             decoded: 0,
             destination: o.destination(),
             split: None,
@@ -66,6 +70,7 @@ impl StreamChecker {
             inner: Some(Checker::new(&o.core()).without_values()),
             request: false,
             series: None,
+            memo: None,
             decoded: 0,
             destination: Vec::new(),
             split: None,
@@ -83,10 +88,10 @@ impl StreamChecker {
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), JsValue> {
         self.live()?;
         let c = self.inner.as_mut().expect("checked live");
-        let series = &mut self.series;
+        let (series, memo) = (&mut self.series, &mut self.memo);
         c.push_with(chunk, &mut |p| {
-            if let Some(s) = series {
-                s.push(p);
+            if let (Some(s), Some(m)) = (series.as_mut(), memo.as_mut()) {
+                s.push_memo(p, m);
             }
         });
         Ok(())
@@ -96,6 +101,11 @@ impl StreamChecker {
     #[wasm_bindgen(js_name = collectSeries)]
     pub fn collect_series(&mut self) {
         self.series.get_or_insert_with(BatchSeries::new);
+        if self.memo.is_none() {
+            // (`try_with`: no panic path, whose formatting costs the package bytes.)
+            let lent = MEMO.try_with(Cell::take).ok().flatten();
+            self.memo = Some(lent.unwrap_or_default());
+        }
     }
 
     /// After `finish`: the batch's distinct series in input order, as their 64-bit hashes
@@ -163,10 +173,22 @@ impl StreamChecker {
     pub fn finish(&mut self) -> Result<JsValue, JsValue> {
         self.live()?;
         let c = self.inner.take().expect("checked live");
+        let mut memo = self.memo.take();
+        let out = self.end(c, &mut memo);
+        // The memo goes back to the instance once the last points are noted.
+        if memo.is_some() {
+            let _ = MEMO.try_with(|m| m.set(memo));
+        }
+        out
+    }
+}
+
+impl StreamChecker {
+    fn end(&mut self, c: Checker, memo: &mut Option<SeriesMemo>) -> Result<JsValue, JsValue> {
         let series = &mut self.series;
         let mut on_point = |p: &linegate_core::Point<'_>| {
-            if let Some(s) = series {
-                s.push(p);
+            if let (Some(s), Some(m)) = (series.as_mut(), memo.as_mut()) {
+                s.push_memo(p, m);
             }
         };
         if self.request {
@@ -186,6 +208,14 @@ impl StreamChecker {
             to_js(&JsValidation::from(c.finish_with(&mut on_point)))
         }
     }
+}
+
+thread_local! {
+    /// The instance's memo of series spans (core's `SeriesMemo`, 1.25 MiB): it caches a
+    /// pure function, so the checkers of an instance share it (one at a time: a checker
+    /// collecting series borrows it and gives it back at `finish`; another one meanwhile
+    /// makes its own), and a batch of series seen before is not re-keyed.
+    static MEMO: Cell<Option<SeriesMemo>> = const { Cell::new(None) };
 }
 
 /// A split's answer (one copy of the serialisation for `finish`, `refuseSeries` and

@@ -88,6 +88,34 @@ test("the series hash: the core's fixed vectors, and the package's hashes on bot
   assert.deepEqual(v.series, [seriesHash("cpu,a=1,b=2"), seriesHash("cpu,a=1,b=3"), seriesHash("w\\ x,k\\ 1=v\\,1"), seriesHash(`long${long}`)]);
 });
 
+test("the instance's memo of series spans: checkers after the first, and one open meanwhile, give the same hashes", () => {
+  // The same series written with their tags in different orders and escapes: each spelling
+  // is a span of its own in the memo, and all give the hash of the one sorted key.
+  const lines = [];
+  const keys = [];
+  for (let i = 0; i < 300; i++) {
+    const tags = [["host", `h${i % 60}`], ["dc", `d\\ ${i % 7}`], ["rack", `r${i % 3}`]];
+    const order = i % 3 === 0 ? tags : i % 3 === 1 ? [tags[2], tags[0], tags[1]] : [tags[1], tags[2], tags[0]];
+    lines.push(`m\\,x,${order.map(([k, v]) => `${k}=${v}`).join(",")} v=${i} ${i}`);
+    keys.push(`m\\,x,${[...tags].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(",")}`);
+  }
+  const want = [...new Set(keys)].map(seriesHash);
+  const body = lines.join("\n") + "\n";
+  const open = () => Checker.forRequest({ query: "org=o&bucket=b", headers: auth, series: true });
+  const first = open();
+  first.push(body);
+  const held = open(); // open while another checker holds the memo: makes its own
+  held.push(body.slice(0, 1000));
+  assert.deepEqual(first.finish().series, want);
+  for (let round = 0; round < 3; round++) {
+    const c = open();
+    for (let at = 0; at < body.length; at += 777) c.push(body.slice(at, at + 777));
+    assert.deepEqual(c.finish().series, want);
+  }
+  held.push(body.slice(1000));
+  assert.deepEqual(held.finish().series, want);
+});
+
 test("Checker.forRequest({ series, decoded }): the distinct series and the decoded size", () => {
   const body = "cpu,z=1,a=2 v=1 1\nmem v=1 2\ncpu,a=2,z=1 v=2 3\n";
   const c = Checker.forRequest({ query: "org=o&bucket=b", headers: { ...auth, "content-encoding": "gzip" }, series: true });

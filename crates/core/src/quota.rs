@@ -249,11 +249,11 @@ fn point_hash_in(p: &Point<'_>, buf: &mut Vec<u8>) -> u64 {
 /// nothing after it (the tags are its slices, the key their sorted concatenation). So a hit
 /// gives exactly [`point_series_hash`], up to a collision of the 64-bit span hash (kept
 /// whole, less its lowest bit, in each entry): the same standing as [`series_hash`]'s own
-/// note. The span hash is not keyed, so a client could craft a span colliding with another
-/// one in the memo; its line then gets that series' hash, which the client's own bucket
-/// checks: a client can only miscount its own series. The span hash is internal, never
-/// stored outside this table: [`series_hash`] of the span in wasm (no code added), a
-/// faster hash natively.
+/// note. Natively the span hash is keyed with a random key per memo, so a collision cannot
+/// be crafted from outside; in wasm it is [`series_hash`] of the span (no code added), which
+/// a client could collide only as it can collide [`series_hash`] itself (its line gets a
+/// series' hash its own bucket then checks). The span hash is internal, never stored
+/// outside this table.
 ///
 /// Two-way set associative, fixed capacity, replacing the older entry of a set on a miss:
 /// it never grows. Memory: 20 bytes an entry at most (16 in the table, 4 in the trace of
@@ -263,12 +263,15 @@ pub struct SeriesMemo {
     /// (span hash with its lowest bit set, series hash); a span hash of 0 marks an empty
     /// entry. Pairs `2i`, `2i + 1` form a set; the newer entry of a set comes first.
     slots: Vec<(u64, u64)>,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     /// The set each position of the last batch probed (at most one per entry): a batch of
     /// known series tends to repeat the last one's order, so the set a few points ahead is
     /// fetched from memory while the parser works on the points between.
     trace: Vec<u32>,
     /// Where a key that is not one span of its line is assembled on a miss.
     key: Vec<u8>,
+    /// The span hash's key (random natively, per memo).
+    seed: u64,
 }
 
 impl Default for SeriesMemo {
@@ -289,6 +292,7 @@ impl SeriesMemo {
             slots: vec![(0, 0); entries.max(2).next_power_of_two()],
             trace: Vec::new(),
             key: Vec::new(),
+            seed: random_seed(),
         }
     }
 
@@ -305,16 +309,13 @@ impl SeriesMemo {
     /// [`SeriesMemo::series_hash`] of the point at position `at` of its batch.
     #[inline]
     fn series_hash_at(&mut self, p: &Point<'_>, at: usize) -> u64 {
-        if let Some(&ahead) = self.trace.get(at.saturating_add(AHEAD)) {
-            prefetch(&self.slots[ahead as usize]);
-        }
-        let raw = span_hash(p.raw_series()) | 1;
+        let raw = span_hash(p.raw_series(), self.seed) | 1;
         let set = raw as usize & (self.slots.len() - 2);
-        if let Some(t) = self.trace.get_mut(at) {
-            *t = set as u32;
-        } else if at == self.trace.len() && at < self.slots.len() {
-            self.trace.push(set as u32);
-        }
+        // In wasm there is no prefetch to follow the trace with (and its code costs bytes).
+        #[cfg(not(target_arch = "wasm32"))]
+        self.follow(at, set);
+        #[cfg(target_arch = "wasm32")]
+        let _ = at;
         let (a, b) = (self.slots[set], self.slots[set + 1]);
         if a.0 == raw {
             return a.1;
@@ -329,9 +330,28 @@ impl SeriesMemo {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
+impl SeriesMemo {
+    /// Fetches the set the last batch probed a few points ahead of `at`, and notes that
+    /// this batch probed `set` at `at`.
+    #[inline(always)]
+    fn follow(&mut self, at: usize, set: usize) {
+        if let Some(&ahead) = self.trace.get(at.saturating_add(AHEAD)) {
+            prefetch(&self.slots[ahead as usize]);
+        }
+        if let Some(t) = self.trace.get_mut(at) {
+            *t = set as u32;
+        } else if at == self.trace.len() && at < self.slots.len() {
+            self.trace.push(set as u32);
+        }
+    }
+}
+
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 /// How many points ahead [`SeriesMemo`] fetches the set the last batch probed there.
 const AHEAD: usize = 4;
 
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 /// Asks for the cache line holding `x` (a hint: nothing is read).
 #[inline(always)]
 fn prefetch<T>(x: &T) {
@@ -347,22 +367,36 @@ fn prefetch<T>(x: &T) {
 
 /// The memo's hash of a raw span (internal: never stored, free to differ per target).
 #[cfg(target_arch = "wasm32")]
-fn span_hash(span: &[u8]) -> u64 {
+fn span_hash(span: &[u8], _seed: u64) -> u64 {
     series_hash(span)
+}
+
+#[cfg(target_arch = "wasm32")]
+fn random_seed() -> u64 {
+    0
+}
+
+/// A random 64-bit key (std's per-process random hasher keys, advanced per call).
+#[cfg(not(target_arch = "wasm32"))]
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(K[0]);
+    h.finish()
 }
 
 /// The memo's hash of a raw span, natively: 16 bytes per 64×64→128-bit multiply (its
 /// halves folded), four independent lanes, the last 16 bytes read where they end
-/// (overlapping the ones before), the length in the seed.
+/// (overlapping the ones before), the memo's key and the length in the seed.
 #[cfg(not(target_arch = "wasm32"))]
-fn span_hash(span: &[u8]) -> u64 {
+fn span_hash(span: &[u8], key: u64) -> u64 {
     #[inline(always)]
     fn fold(a: u64, b: u64) -> u64 {
         let m = u128::from(a).wrapping_mul(u128::from(b));
         (m as u64) ^ ((m >> 64) as u64)
     }
     let n = span.len();
-    let seed = K[0] ^ (n as u64).wrapping_mul(K[1]);
+    let seed = key ^ K[0] ^ (n as u64).wrapping_mul(K[1]);
     if n < 16 {
         // Short spans (a bare measurement): the bytes as one or two words.
         let (a, b) = if n >= 8 {
@@ -434,6 +468,7 @@ impl BatchSeries {
     // its registers (measured: a few % of the check less on cpu.lp with sorted tags).
     #[inline(never)]
     pub fn push_memo(&mut self, p: &Point<'_>, memo: &mut SeriesMemo) {
+        #[cfg(not(target_arch = "wasm32"))]
         if self.points.is_empty() && self.slots.is_empty() {
             self.presize(memo.trace.len());
         }
@@ -462,17 +497,15 @@ impl BatchSeries {
         self.points.push((line, i));
     }
 
-    /// Room for `points` points (natively; in wasm the set alone), at most 2¹⁶ series: a
-    /// batch of known series is usually the size of the last one, whose points the memo's
-    /// trace counted. Rehashes and reallocations while the batch is read are then spared;
-    /// room unused is only reserved (its pages are never touched).
+    /// Room for `points` points, at most 2¹⁶ series: a batch of known series is usually the
+    /// size of the last one, whose points the memo's trace counted. Rehashes and
+    /// reallocations while the batch is read are then spared; room unused is only reserved
+    /// (its pages are never touched). Natively only (wasm keeps no trace).
+    #[cfg(not(target_arch = "wasm32"))]
     fn presize(&mut self, points: usize) {
         let n = points.min(1 << 16);
-        #[cfg(not(target_arch = "wasm32"))]
-        {
-            self.points.reserve(n);
-            self.hashes.reserve(n);
-        }
+        self.points.reserve(n);
+        self.hashes.reserve(n);
         self.slots = vec![0; (2 * n + 2).next_power_of_two().max(1024)];
     }
 
