@@ -73,6 +73,12 @@ pub fn check_write(body: &BodyBuffer, opts: JsValue) -> Result<JsValue, JsValue>
     }
 }
 
+/// A head-only call's rejection as a verdict (one copy of the conversion for all of them).
+#[inline(never)]
+fn rejected(r: linegate_core::Rejection) -> Result<JsValue, JsValue> {
+    to_js(&CheckAnswer::from(Verdict::Reject(r)))
+}
+
 /// The credentials of a write request as its endpoint reads them (for `/write`, spec Part C
 /// step 1: `u`/`p`, `Token [user:]secret`, Basic), or null when it has none: what an edge
 /// compares with the tokens it lets through. Given a `path` (any request's), the rule is
@@ -119,7 +125,7 @@ pub fn credentials_check(opts: JsValue) -> Result<JsValue, JsValue> {
     let query = linegate_core::Query::parse(head.query);
     match given_credentials(&head, &query, &EdgeFor(o.upstream)) {
         Ok(_) => Ok(JsValue::NULL),
-        Err(r) => to_js(&CheckAnswer::from(Verdict::Reject(r))),
+        Err(r) => rejected(r),
     }
 }
 
@@ -163,7 +169,7 @@ pub fn upstream_write(opts: JsValue) -> Result<JsValue, JsValue> {
             path: out.path,
             authorization: out.authorization,
         }),
-        Err(r) => to_js(&CheckAnswer::from(Verdict::Reject(r))),
+        Err(r) => rejected(r),
     }
 }
 
