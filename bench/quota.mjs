@@ -10,8 +10,9 @@
 // own log fields: `ms` (the request), `check_ms` and `series_ms`, and the object calls made.
 //
 //   nice -n 10 node bench/quota.mjs [--rounds 5] [--writes 200] [--lines 100]
-//     [--configs off,rate,series,both] [--interleave] [--old /work/main]
+//     [--configs off,rate,series,both] [--interleave] [--old /work/main] [--file cpu.lp]
 
+import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { startBackend, startWorker, send, SETUP, ray } from "../tests/worker/helpers.mjs";
 
@@ -20,6 +21,7 @@ const { values: opt } = parseArgs({
     rounds: { type: "string", default: "5" },
     writes: { type: "string", default: "200" },
     lines: { type: "string", default: "100" },
+    file: { type: "string" },
     configs: { type: "string", default: "off,rate,series,both" },
     interleave: { type: "boolean", default: false },
     old: { type: "string" },
@@ -37,7 +39,11 @@ const CONFIGS = Object.fromEntries(opt.configs.split(",").map((k) => [k, { vars:
 if (opt.old) CONFIGS["series-old"] = { vars: ALL.series, root: opt.old };
 
 const lines = Number(opt.lines);
-const body = Array.from({ length: lines }, (_, i) => `cpu,host=h${i},region=r${i % 7} usage=${i}.5,idle=${i}i 1700000000000000000`).join("\n") + "\n";
+// --file: the first --lines lines of a line-protocol file (e.g. TSBS's cpu.lp: ten tags,
+// written unsorted) instead of the generated two-tag lines (one series per line).
+const body = opt.file
+  ? fs.readFileSync(opt.file, "latin1").split("\n").slice(0, lines).join("\n") + "\n"
+  : Array.from({ length: lines }, (_, i) => `cpu,host=h${i},region=r${i % 7} usage=${i}.5,idle=${i}i 1700000000000000000`).join("\n") + "\n";
 const backend = await startBackend();
 const workers = {};
 for (const [name, c] of Object.entries(CONFIGS)) {
