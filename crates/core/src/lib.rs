@@ -122,6 +122,7 @@ mod precision;
 mod query;
 pub mod quota;
 mod reference;
+pub mod series;
 mod sort;
 #[doc(hidden)]
 #[allow(missing_docs)]

@@ -1,0 +1,604 @@
+//! The series of a batch (spec D.2): the 64-bit hash that stands for a series key in every
+//! door's set ([`series_hash`], versioned), a point's hash without building its key where the
+//! line holds it, a bounded memo across batches from a series section as written to that
+//! hash ([`SeriesMemo`]), and a batch's distinct series ([`BatchSeries`]). The quota's
+//! decisions over them are in [`crate::quota`], which re-exports these.
+
+use crate::point::Point;
+
+/// Version of [`series_hash`]. Stored sets outlive versions: a door records the version its
+/// set was hashed with, and a set of another version no longer matches (version 1 was
+/// FNV-1a, [`series_hash_v1`]; version 2 is the word-at-a-time hash below).
+pub const SERIES_HASH_VERSION: u32 = 2;
+
+/// Multipliers of the four lanes (odd, with their bits spread: any odd constant keeps a
+/// lane's step a bijection of its word).
+const K: [u64; 4] = [
+    0x9e37_79b9_7f4a_7c15,
+    0xc2b2_ae3d_27d4_eb4f,
+    0x1656_67b1_9e37_79f9,
+    0xd6e8_feb8_6659_fd93,
+];
+
+#[inline(always)]
+fn word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(w)
+}
+
+/// One lane's step: the word folded in, multiplied (low bits reach the high ones) and
+/// rotated (the high ones come back down for the next word).
+#[inline(always)]
+fn step(lane: u64, w: u64, k: u64) -> u64 {
+    (lane ^ w).wrapping_mul(k).rotate_left(29)
+}
+
+/// The 64-bit hash that may stand for a series key, version [`SERIES_HASH_VERSION`]: the
+/// same in every door, wasm or native (words are read little-endian, all arithmetic is
+/// 64-bit), so sets made by one door are read by the others. The key is read 8 bytes at a
+/// time into four independent lanes (word `i` into lane `i % 4`, each a multiply-rotate
+/// chain: the lanes run in parallel), the key zero-padded to a multiple of 32 bytes; the lanes and the
+/// length are then folded in order and the result goes through a full avalanche. Not meant
+/// to resist chosen collisions (a client could collide only its own series into one).
+#[inline(never)]
+pub fn series_hash(key: &[u8]) -> u64 {
+    let mut l = [K[1], K[2], K[3], K[0]];
+    let full = key.len() / 32 * 32;
+    let mut last = [0u8; 32];
+    last[..key.len() - full].copy_from_slice(&key[full..]);
+    // One loop body for every block, the last one padded (small in wasm: no second copy of
+    // the steps for a tail).
+    let tail = (full < key.len()).then_some(&last[..]);
+    for c in key[..full].chunks_exact(32).chain(tail) {
+        l[0] = step(l[0], word(c), K[0]);
+        l[1] = step(l[1], word(&c[8..]), K[1]);
+        l[2] = step(l[2], word(&c[16..]), K[2]);
+        l[3] = step(l[3], word(&c[24..]), K[3]);
+    }
+    let mut h = (key.len() as u64).wrapping_mul(K[3]);
+    for (x, k) in l.into_iter().zip(K) {
+        h = (h ^ x).wrapping_mul(k).rotate_left(31);
+    }
+    // Full avalanche: every input bit reaches every output bit (the low bits pick a slot).
+    h ^= h >> 32;
+    h = h.wrapping_mul(0xd6e8_feb8_6659_fd93);
+    h ^= h >> 29;
+    h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^ (h >> 32)
+}
+
+/// The series hash of version 1 (FNV-1a, a byte at a time), which sets stored before
+/// version 2 hold: for a door that rebuilds such a set under the current version.
+pub fn series_hash_v1(key: &[u8]) -> u64 {
+    key.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+/// The point's series key as one slice of its line, when the line has it as written: the
+/// tags in sorted order, each right after the previous one (`m,k=v,k=v`, the most common
+/// case), found from the slices' addresses alone.
+fn key_span<'a>(p: &Point<'a>) -> Option<&'a [u8]> {
+    let m = p.raw_measurement();
+    let start = m.as_ptr() as usize;
+    let mut end = start + m.len();
+    for t in p.tags() {
+        let (k, v) = (t.raw_key(), t.raw_value());
+        if k.as_ptr() as usize != end + 1 || v.as_ptr() as usize != end + 2 + k.len() {
+            return None;
+        }
+        end += 2 + k.len() + v.len();
+    }
+    // SAFETY: every slice of a point borrows from the one line it was parsed from (the
+    // parser never mixes buffers within a point), and each tag's key and value were found
+    // one byte after the end of the previous slice: the span from the measurement's start
+    // to the last value's end is that line's bytes, the `,` and `=` between them included,
+    // alive for 'a.
+    Some(unsafe { std::slice::from_raw_parts(m.as_ptr(), end - start) })
+}
+
+/// [`series_hash`] of a point's series key ([`Point::series_key`]), without building it
+/// when the line holds it as one span ([`key_span`]).
+pub fn point_series_hash(p: &Point<'_>) -> u64 {
+    point_hash_in(p, &mut Vec::new())
+}
+
+/// [`point_series_hash`], assembling a key that is not one span in `buf` (reused, so that
+/// its memory is allocated once per batch).
+fn point_hash_in(p: &Point<'_>, buf: &mut Vec<u8>) -> u64 {
+    // In wasm the key is always assembled: the span's test cost 82 bytes of the package's
+    // gzipped budget, which it did not have (the hash is the same either way).
+    #[cfg(not(target_arch = "wasm32"))]
+    let span = key_span(p);
+    #[cfg(target_arch = "wasm32")]
+    let span = None;
+    let key = match span {
+        Some(span) => {
+            // The span's premise (one line's bytes, in order), checked wherever tests run.
+            debug_assert_eq!(span, &p.series_key()[..]);
+            span
+        }
+        None => {
+            buf.clear();
+            p.write_series_key(buf);
+            &buf[..]
+        }
+    };
+    series_hash(key)
+}
+
+/// A bounded memory, across batches, from the series section of a line as written
+/// ([`Point::raw_series`]: measurement and tags in the line's order, escapes and all) to the
+/// canonical [`series_hash`] of its series key, so that a series seen before costs one hash
+/// of that span and one probe: no sort of its tags, no assembled key, no second hash.
+///
+/// The span determines the key: the parser reads the series section left to right and
+/// nothing after it (the tags are its slices, the key their sorted concatenation). So a hit
+/// gives exactly [`point_series_hash`], up to a collision of the 64-bit span hash (kept
+/// whole, less its lowest bit, in each entry): the same standing as [`series_hash`]'s own
+/// note. Natively the span hash is keyed with a random key per memo, so a collision cannot
+/// be crafted from outside; in wasm it is [`series_hash`] of the span (no code added), which
+/// a client could collide only as it can collide [`series_hash`] itself (its line gets a
+/// series' hash its own bucket then checks). The span hash is internal, never stored
+/// outside this table.
+///
+/// Two-way set associative, fixed capacity, replacing the older entry of a set on a miss:
+/// it never grows. Memory: 20 bytes an entry at most (16 in the table, 4 in the trace of
+/// the last batch); [`SeriesMemo::new`]: 2¹⁶ entries, 1.25 MiB.
+#[derive(Clone, Debug)]
+pub struct SeriesMemo {
+    /// (span hash with its lowest bit set, series hash); a span hash of 0 marks an empty
+    /// entry. Pairs `2i`, `2i + 1` form a set; the newer entry of a set comes first.
+    slots: Vec<(u64, u64)>,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    /// The set each position of the last batch probed (at most one per entry): a batch of
+    /// known series tends to repeat the last one's order, so the set a few points ahead is
+    /// fetched from memory while the parser works on the points between.
+    trace: Vec<u32>,
+    /// Where a key that is not one span of its line is assembled on a miss.
+    key: Vec<u8>,
+    /// The span hash's key (random natively, per memo).
+    seed: u64,
+}
+
+impl Default for SeriesMemo {
+    fn default() -> SeriesMemo {
+        SeriesMemo::new()
+    }
+}
+
+impl SeriesMemo {
+    /// A memo of 2¹⁶ entries (1.25 MiB).
+    pub fn new() -> SeriesMemo {
+        SeriesMemo::with_capacity(1 << 16)
+    }
+
+    /// A memo of `entries` entries, rounded up to a power of two, at least 2 (20 bytes each).
+    pub fn with_capacity(entries: usize) -> SeriesMemo {
+        SeriesMemo {
+            slots: vec![(0, 0); entries.max(2).next_power_of_two()],
+            trace: Vec::new(),
+            key: Vec::new(),
+            seed: random_seed(),
+        }
+    }
+
+    /// The number of entries (fixed).
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// [`point_series_hash`] of `p`, from the memo when its series section was seen before.
+    pub fn series_hash(&mut self, p: &Point<'_>) -> u64 {
+        self.series_hash_at(p, usize::MAX)
+    }
+
+    /// [`SeriesMemo::series_hash`] of the point at position `at` of its batch.
+    #[inline]
+    fn series_hash_at(&mut self, p: &Point<'_>, at: usize) -> u64 {
+        let raw = span_hash(p.raw_series(), self.seed) | 1;
+        let set = raw as usize & (self.slots.len() - 2);
+        // In wasm there is no prefetch to follow the trace with (and its code costs bytes).
+        #[cfg(not(target_arch = "wasm32"))]
+        self.follow(at, set);
+        #[cfg(target_arch = "wasm32")]
+        let _ = at;
+        let (a, b) = (self.slots[set], self.slots[set + 1]);
+        if a.0 == raw {
+            return a.1;
+        }
+        if b.0 == raw {
+            return b.1;
+        }
+        let h = point_hash_in(p, &mut self.key);
+        self.slots[set + 1] = a;
+        self.slots[set] = (raw, h);
+        h
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl SeriesMemo {
+    /// Fetches the set the last batch probed a few points ahead of `at`, and notes that
+    /// this batch probed `set` at `at`.
+    #[inline(always)]
+    fn follow(&mut self, at: usize, set: usize) {
+        if let Some(&ahead) = self.trace.get(at.saturating_add(AHEAD)) {
+            prefetch(&self.slots[ahead as usize]);
+        }
+        if let Some(t) = self.trace.get_mut(at) {
+            *t = set as u32;
+        } else if at == self.trace.len() && at < self.slots.len() {
+            self.trace.push(set as u32);
+        }
+    }
+}
+
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+/// How many points ahead [`SeriesMemo`] fetches the set the last batch probed there.
+const AHEAD: usize = 4;
+
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+/// Asks for the cache line holding `x` (a hint: nothing is read).
+#[inline(always)]
+fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing and cannot fault; `x` is a live reference anyway.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((x as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
+
+/// The memo's hash of a raw span (internal: never stored, free to differ per target).
+#[cfg(target_arch = "wasm32")]
+fn span_hash(span: &[u8], _seed: u64) -> u64 {
+    series_hash(span)
+}
+
+#[cfg(target_arch = "wasm32")]
+fn random_seed() -> u64 {
+    0
+}
+
+/// A random 64-bit key (std's per-process random hasher keys, advanced per call).
+#[cfg(not(target_arch = "wasm32"))]
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(K[0]);
+    h.finish()
+}
+
+/// The memo's hash of a raw span, natively: 16 bytes per 64×64→128-bit multiply (its
+/// halves folded), four independent lanes, the last 16 bytes read where they end
+/// (overlapping the ones before), the memo's key and the length in the seed.
+#[cfg(not(target_arch = "wasm32"))]
+fn span_hash(span: &[u8], key: u64) -> u64 {
+    #[inline(always)]
+    fn fold(a: u64, b: u64) -> u64 {
+        let m = u128::from(a).wrapping_mul(u128::from(b));
+        (m as u64) ^ ((m >> 64) as u64)
+    }
+    let n = span.len();
+    let seed = key ^ K[0] ^ (n as u64).wrapping_mul(K[1]);
+    if n < 16 {
+        // Short spans (a bare measurement): the bytes as one or two words.
+        let (a, b) = if n >= 8 {
+            (word(span), word(&span[n - 8..]))
+        } else if n >= 4 {
+            let lo = u32::from_le_bytes(span[..4].try_into().unwrap());
+            let hi = u32::from_le_bytes(span[n - 4..].try_into().unwrap());
+            (u64::from(lo), u64::from(hi))
+        } else if n > 0 {
+            let x = u64::from(span[0]) << 16 | u64::from(span[n / 2]) << 8 | u64::from(span[n - 1]);
+            (x, 0)
+        } else {
+            (0, 0)
+        };
+        return fold(fold(a ^ K[2], b ^ seed), K[3] ^ seed);
+    }
+    let mut l = [seed, seed ^ K[1], seed ^ K[2], seed ^ K[3]];
+    let mut rest = span;
+    while rest.len() > 64 {
+        for (i, lane) in l.iter_mut().enumerate() {
+            *lane = fold(
+                word(&rest[16 * i..]) ^ K[i],
+                word(&rest[16 * i + 8..]) ^ *lane,
+            );
+        }
+        rest = &rest[64..];
+    }
+    // 1 to 64 bytes left: whole 16-byte pieces, then the last 16 bytes of the span.
+    let mut i = 0;
+    while rest.len() > 16 {
+        l[i] = fold(word(rest) ^ K[i], word(&rest[8..]) ^ l[i]);
+        rest = &rest[16..];
+        i += 1;
+    }
+    let last = &span[n - 16..];
+    l[3] = fold(word(last) ^ K[3], word(&last[8..]) ^ l[3]);
+    fold(l[0] ^ l[2], l[1] ^ l[3] ^ K[0])
+}
+
+/// The series of a batch: each distinct series once, in the order it first appears, and
+/// for every point its line and the index of its series. Fed each point as it is parsed.
+#[derive(Clone, Debug, Default)]
+pub struct BatchSeries {
+    /// Distinct series hashes in input order.
+    pub hashes: Vec<u64>,
+    /// (line, index into `hashes`) for every point, in input order.
+    pub points: Vec<(u64, u32)>,
+    /// Open addressing over `hashes` (index + 1; 0 is empty): the hashes are uniform
+    /// already, so their low bits pick the slot (and no general map is compiled into wasm).
+    slots: Vec<u32>,
+    /// Where a key that is not one span of its line is assembled.
+    key: Vec<u8>,
+}
+
+impl BatchSeries {
+    /// No series yet.
+    pub fn new() -> BatchSeries {
+        BatchSeries::default()
+    }
+
+    /// Notes a point's series.
+    pub fn push(&mut self, p: &Point<'_>) {
+        let h = point_hash_in(p, &mut self.key);
+        self.push_hash(p.line(), h);
+    }
+
+    /// Notes a point's series, its hash found through `memo` (kept across batches).
+    // Not inlined: the parser's loop, into which a door's callback is inlined, then keeps
+    // its registers (measured: a few % of the check less on cpu.lp with sorted tags).
+    #[inline(never)]
+    pub fn push_memo(&mut self, p: &Point<'_>, memo: &mut SeriesMemo) {
+        #[cfg(not(target_arch = "wasm32"))]
+        if self.points.is_empty() && self.slots.is_empty() {
+            self.presize(memo.trace.len());
+        }
+        let h = memo.series_hash_at(p, self.points.len());
+        self.push_hash(p.line(), h);
+    }
+
+    /// Notes the series hash of a point on `line`.
+    pub fn push_hash(&mut self, line: u64, hash: u64) {
+        if self.slots.len() < 2 * (self.hashes.len() + 1) {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut s = hash as usize & mask;
+        let i = loop {
+            match self.slots[s] {
+                0 => {
+                    self.hashes.push(hash);
+                    self.slots[s] = self.hashes.len() as u32;
+                    break self.hashes.len() as u32 - 1;
+                }
+                n if self.hashes[n as usize - 1] == hash => break n - 1,
+                _ => s = (s + 1) & mask,
+            }
+        };
+        self.points.push((line, i));
+    }
+
+    /// Room for `points` points, at most 2¹⁶ series: a batch of known series is usually the
+    /// size of the last one, whose points the memo's trace counted. Rehashes and
+    /// reallocations while the batch is read are then spared; room unused is only reserved
+    /// (its pages are never touched). Natively only (wasm keeps no trace).
+    #[cfg(not(target_arch = "wasm32"))]
+    fn presize(&mut self, points: usize) {
+        let n = points.min(1 << 16);
+        self.points.reserve(n);
+        self.hashes.reserve(n);
+        self.slots = vec![0; (2 * n + 2).next_power_of_two().max(1024)];
+    }
+
+    /// Makes room for up to half as many series as slots. Starts at 1,024 slots and
+    /// quadruples, natively reserving the vectors alike: a 5,000-line batch of new series
+    /// took ~25 ns a line more when the set doubled from 16 (10 rehashes, reallocations
+    /// whose memory went back to the system and faulted in again each batch). In wasm,
+    /// whose memory is never given back, the reserves would cost 720 bytes of the package.
+    fn grow(&mut self) {
+        let cap = (self.slots.len() * 4).max(1024);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            self.points.reserve(cap / 2);
+            self.hashes.reserve(cap / 2 - self.hashes.len());
+        }
+        self.slots = vec![0; cap];
+        for (i, &h) in self.hashes.iter().enumerate() {
+            let mut s = h as usize & (cap - 1);
+            while self.slots[s] != 0 {
+                s = (s + 1) & (cap - 1);
+            }
+            self.slots[s] = i as u32 + 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{read_batch, ParseOptions, Precision};
+    #[test]
+    fn batch_series_are_distinct_in_first_appearance() {
+        let body = b"cpu,host=b v=1 1\nmem v=1 2\ncpu,host=b v=2 3\n\ncpu,host=a v=1 4\n";
+        let mut s = BatchSeries::new();
+        let r = read_batch(body, &ParseOptions::new(Precision::Ns, 0), 1 << 20, |p| {
+            s.push(p)
+        });
+        assert!(r.is_ok());
+        assert_eq!(
+            s.hashes,
+            [
+                series_hash(b"cpu,host=b"),
+                series_hash(b"mem"),
+                series_hash(b"cpu,host=a")
+            ]
+        );
+        assert_eq!(s.points, [(1, 0), (2, 1), (3, 0), (5, 2)]);
+    }
+
+    #[test]
+    fn series_hash_vectors() {
+        // Fixed values, so every door and every build hashes alike (the package's tests
+        // check the same values from wasm, tests/node/quota.test.mjs).
+        let cpu = b"cpu,arch=x64,datacenter=eu-west-1a,hostname=host_0,os=Ubuntu16.04LTS,rack=6,region=eu-west-1,service=19,service_environment=test,service_version=1,team=SF";
+        let got: Vec<u64> = [
+            &b""[..],
+            b"a",
+            b"cpu",
+            b"cpu,host=a",
+            b"01234567",
+            b"0123456789abcdef0123456789abcdef!",
+            cpu,
+        ]
+        .iter()
+        .map(|k| series_hash(k))
+        .collect();
+        assert_eq!(got, VECTORS);
+        // Version 1, for the doors' migrations: FNV-1a's reference values.
+        assert_eq!(series_hash_v1(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(series_hash_v1(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    const VECTORS: [u64; 7] = [
+        0x484e_edc3_a584_e80d,
+        0xe7f1_d93a_871b_8f4a,
+        0x4842_db9a_b17c_4e0a,
+        0x8967_9b32_3f6f_926f,
+        0xa33a_6ebc_392c_6937,
+        0xe09e_bf6e_38fc_c6f2,
+        0x4c32_57ec_9a52_0b0f,
+    ];
+
+    #[test]
+    fn series_hash_sees_length_order_and_every_bit() {
+        // Zero padding of the last word is told apart by the length.
+        let mut seen = std::collections::HashSet::new();
+        for n in 0..100 {
+            assert!(seen.insert(series_hash(&vec![0u8; n])));
+        }
+        // Words swapped between lanes, and within a lane across chunks.
+        let a: Vec<u8> = (0..64).collect();
+        for (i, j) in [(0, 8), (0, 32), (8, 40), (56, 24)] {
+            let mut b = a.clone();
+            for x in 0..8 {
+                b.swap(i + x, j + x);
+            }
+            assert_ne!(series_hash(&a), series_hash(&b));
+        }
+        // Each single-bit change of a 70-byte key changes about half the output bits.
+        let key: Vec<u8> = (0..70u8).map(|i| i.wrapping_mul(37)).collect();
+        let h = series_hash(&key);
+        let mut flipped = 0;
+        for bit in 0..key.len() * 8 {
+            let mut k = key.clone();
+            k[bit / 8] ^= 1 << (bit % 8);
+            let d = (series_hash(&k) ^ h).count_ones();
+            assert!((12..=52).contains(&d), "bit {bit}: {d} bits changed");
+            flipped += d;
+        }
+        let mean = flipped as f64 / (key.len() * 8) as f64;
+        assert!((30.0..34.0).contains(&mean), "{mean}");
+    }
+
+    /// Distinct series keys of a few shapes (TSBS-like hosts, short keys differing in one
+    /// byte, numbered tags): `n` of them, each once.
+    fn keys(n: usize) -> impl Iterator<Item = Vec<u8>> {
+        (0..n).map(|i| match i % 4 {
+            0 => format!("cpu,arch=x64,datacenter=eu-west-1a,hostname=host_{i},os=Ubuntu16.04LTS,rack={},region=eu-west-1,service={},team=SF", i % 100, i % 20).into_bytes(),
+            1 => format!("m,t={i}").into_bytes(),
+            2 => format!("{:08x}", i).into_bytes(),
+            _ => {
+                let mut k = b"disk,device=sda,path=/".to_vec();
+                k.extend_from_slice(&(i as u64).to_le_bytes());
+                k
+            }
+        })
+    }
+
+    fn no_collisions(n: usize) {
+        let mut h: Vec<u64> = keys(n).map(|k| series_hash(&k)).collect();
+        h.sort_unstable();
+        let dup = h.windows(2).filter(|w| w[0] == w[1]).count();
+        // With a uniform 64-bit hash, n keys collide with probability ~n²/2⁶⁵ (2·10⁻⁶ at 8M).
+        assert_eq!(dup, 0, "{dup} collisions among {n} keys");
+        // And the low bits (the slot of `BatchSeries`) are spread as uniform ones: the
+        // chi-square of 2¹⁶ slots is within ~8 standard deviations (√(2·2¹⁶) ≈ 362) of 2¹⁶.
+        let mut slots = vec![0u32; 1 << 16];
+        for x in &h {
+            slots[(*x & 0xffff) as usize] += 1;
+        }
+        let mean = n as f64 / 65536.0;
+        let chi2: f64 = slots
+            .iter()
+            .map(|&c| (f64::from(c) - mean).powi(2) / mean)
+            .sum();
+        assert!((62_500.0..68_500.0).contains(&chi2), "chi² {chi2}");
+    }
+
+    #[test]
+    fn no_collisions_among_a_million_series() {
+        no_collisions(1 << 20);
+    }
+
+    /// `cargo test --release -p linegate-core --lib collisions_8m -- --ignored`
+    #[test]
+    #[ignore]
+    fn no_collisions_among_8m_series_collisions_8m() {
+        no_collisions(8 << 20);
+    }
+
+    #[test]
+    fn point_hash_is_the_hash_of_the_series_key_on_both_paths() {
+        let body = concat!(
+            "cpu,a=1,b=2,c=3 v=1 1\n",              // sorted: one span
+            "cpu,c=3,b=2,a=1 v=1 1\n",              // unsorted: assembled
+            "mem v=1 1\n",                          // no tags
+            "w\\ x\\,y,k\\ 1=v\\,1,z=\\=q v=1 1\n", // escaped, sorted
+            "w\\ x,z=\\=q,k\\ 1=v\\,1 v=1 1\n",     // escaped, unsorted
+            "  cpu,b=2,a=1 v=1 1\n",                // leading spaces: the reference parser
+            "cpu,a=\"q\",b=x\\\\y v=1 1\n",         // backslashes, quotes
+        );
+        let mut long = String::from("long");
+        for i in (0..60).rev() {
+            long.push_str(&format!(",tag{i:02}=value_number_{i}"));
+        }
+        long.push_str(" v=1 1\n");
+        let body = format!("{body}{long}");
+        let opts = ParseOptions::new(Precision::Ns, 0);
+        let mut spans = Vec::new();
+        let mut raw = Vec::new();
+        let r = read_batch(body.as_bytes(), &opts, 1 << 20, |p| {
+            let key = p.series_key();
+            assert_eq!(point_series_hash(p), series_hash(&key), "line {}", p.line());
+            spans.push(key_span(p).is_some());
+            raw.push(String::from_utf8(p.raw_series().to_vec()).unwrap());
+        });
+        assert!(r.is_ok(), "{r:?}");
+        assert_eq!(spans, [true, false, true, true, false, false, true, false]);
+        // The series section as written, whichever parser read the line.
+        assert_eq!(
+            raw[..7],
+            [
+                "cpu,a=1,b=2,c=3",
+                "cpu,c=3,b=2,a=1",
+                "mem",
+                "w\\ x\\,y,k\\ 1=v\\,1,z=\\=q",
+                "w\\ x,z=\\=q,k\\ 1=v\\,1",
+                "cpu,b=2,a=1",
+                "cpu,a=\"q\",b=x\\\\y",
+            ]
+        );
+        assert!(
+            raw[7].starts_with("long,tag59=value_number_59,")
+                && raw[7].ends_with("tag00=value_number_0")
+        );
+    }
+}
