@@ -24,7 +24,8 @@ pub struct StreamChecker {
     request: bool,
     /// The batch's distinct series, when asked for (the series quota, spec D.2).
     series: Option<BatchSeries>,
-    /// While series are collected: the instance's memo of series spans, lent by [`MEMO`].
+    /// While series are collected: the instance's memo of series spans, lent by [`MEMO`]
+    /// (none when another checker has it).
     memo: Option<SeriesMemo>,
     /// After `finish`: the body's bytes after gzip decoding.
     decoded: usize,
@@ -90,8 +91,11 @@ impl StreamChecker {
         let c = self.inner.as_mut().expect("checked live");
         let (series, memo) = (&mut self.series, &mut self.memo);
         c.push_with(chunk, &mut |p| {
-            if let (Some(s), Some(m)) = (series.as_mut(), memo.as_mut()) {
-                s.push_memo(p, m);
+            if let Some(s) = series.as_mut() {
+                match memo.as_mut() {
+                    Some(m) => s.push_memo(p, m),
+                    None => s.push(p),
+                }
             }
         });
         Ok(())
@@ -102,9 +106,12 @@ impl StreamChecker {
     pub fn collect_series(&mut self) {
         self.series.get_or_insert_with(BatchSeries::new);
         if self.memo.is_none() {
-            // (`try_with`: no panic path, whose formatting costs the package bytes.)
+            // The instance's memo, made by the first checker; none while another checker has
+            // it (that one's series are hashed without: memory stays one memo). `try_with`:
+            // no panic path, whose formatting costs the package bytes.
+            let first = MADE.try_with(|m| !m.replace(true)).unwrap_or(false);
             let lent = MEMO.try_with(Cell::take).ok().flatten();
-            self.memo = Some(lent.unwrap_or_default());
+            self.memo = lent.or_else(|| first.then(SeriesMemo::new));
         }
     }
 
@@ -176,9 +183,7 @@ impl StreamChecker {
         let mut memo = self.memo.take();
         let out = self.end(c, &mut memo);
         // The memo goes back to the instance once the last points are noted.
-        if memo.is_some() {
-            let _ = MEMO.try_with(|m| m.set(memo));
-        }
+        give_back(memo);
         out
     }
 }
@@ -187,8 +192,11 @@ impl StreamChecker {
     fn end(&mut self, c: Checker, memo: &mut Option<SeriesMemo>) -> Result<JsValue, JsValue> {
         let series = &mut self.series;
         let mut on_point = |p: &linegate_core::Point<'_>| {
-            if let (Some(s), Some(m)) = (series.as_mut(), memo.as_mut()) {
-                s.push_memo(p, m);
+            if let Some(s) = series.as_mut() {
+                match memo.as_mut() {
+                    Some(m) => s.push_memo(p, m),
+                    None => s.push(p),
+                }
             }
         };
         if self.request {
@@ -210,12 +218,27 @@ impl StreamChecker {
     }
 }
 
+impl Drop for StreamChecker {
+    // A checker freed before `finish` gives the memo back too (it is made only once).
+    fn drop(&mut self) {
+        give_back(self.memo.take());
+    }
+}
+
+fn give_back(memo: Option<SeriesMemo>) {
+    if memo.is_some() {
+        let _ = MEMO.try_with(|m| m.set(memo));
+    }
+}
+
 thread_local! {
     /// The instance's memo of series spans (core's `SeriesMemo`, 1.25 MiB): it caches a
     /// pure function, so the checkers of an instance share it (one at a time: a checker
-    /// collecting series borrows it and gives it back at `finish`; another one meanwhile
-    /// makes its own), and a batch of series seen before is not re-keyed.
+    /// collecting series borrows it and gives it back at `finish`), and a batch of series
+    /// seen before is not re-keyed.
     static MEMO: Cell<Option<SeriesMemo>> = const { Cell::new(None) };
+    /// Whether the memo was made (it is made once: a checker finding it lent goes without).
+    static MADE: Cell<bool> = const { Cell::new(false) };
 }
 
 /// A split's answer (one copy of the serialisation for `finish`, `refuseSeries` and
