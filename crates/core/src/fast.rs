@@ -299,7 +299,7 @@ fn token_end(st: &mut Structurals, body: &[u8], mut i: usize, skip: &[u8]) -> Op
 
 /// Parses the line starting at `start` into `out`. Returns the index of the byte that ends
 /// the line (its LF, or `body.len()`), or `None` to defer to the reference parser.
-#[inline]
+#[inline(always)]
 pub(crate) fn parse<'a>(
     body: &'a [u8],
     start: usize,
