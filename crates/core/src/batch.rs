@@ -104,6 +104,14 @@ impl<'a> Parser<'a> {
         self
     }
 
+    /// [`Parser::check_only`] for a reader that looks at no point at all, only counts them
+    /// (`check_batch`, `read_batch_split_at`): the fast path leaves a point's fields out and
+    /// its tags unsorted. Which lines are points and which are errors is unchanged.
+    fn counts_only(mut self) -> Self {
+        self.cache.unseen = true;
+        self.check_only()
+    }
+
     /// Physical line number at the current position.
     pub(crate) fn line(&self) -> u64 {
         self.line
@@ -390,7 +398,7 @@ pub fn read_batch<'a>(
 /// [`read_batch`] without points: the same report, but floats are only validated, not
 /// converted, where their value cannot change the answer (the request check).
 pub fn check_batch(body: &[u8], opts: &ParseOptions, max_message: usize) -> BatchReport {
-    let mut parser = Parser::new(body, opts).check_only();
+    let mut parser = Parser::new(body, opts).counts_only();
     let mut report = BatchReport::empty(max_message);
     read_into(&mut parser, &mut report, &mut |_| {}, &mut |_| true);
     report.lines = parser.physical_lines();
@@ -413,7 +421,7 @@ pub fn check_batch_with_values(
 /// copy.
 #[doc(hidden)]
 pub fn check_batch_portable(body: &[u8], opts: &ParseOptions, max_message: usize) -> BatchReport {
-    let mut parser = Parser::new(body, opts).check_only();
+    let mut parser = Parser::new(body, opts).counts_only();
     let mut report = BatchReport::empty(max_message);
     read_into_portable(&mut parser, &mut report, &mut |_| {}, &mut |_| true);
     report.lines = parser.physical_lines();
@@ -606,9 +614,9 @@ pub fn read_batch_split_at(
     if split == 0 || split > body.len() || body[split - 1] != b'\n' {
         return check_batch(body, opts, max_message);
     }
-    let mut first = Parser::new(body, opts).check_only();
+    let mut first = Parser::new(body, opts).counts_only();
     let mut report = BatchReport::empty(max_message);
-    let mut rest_parser = Parser::starting_at(body, opts, split).check_only();
+    let mut rest_parser = Parser::starting_at(body, opts, split).counts_only();
     let mut rest = BatchReport::empty(max_message);
     join(
         &mut || read_into(&mut first, &mut report, &mut |_| {}, &mut |pos| pos < split),
