@@ -3,13 +3,15 @@
 //! (`check_batch_with_values`, i.e. `read_batch`), on arbitrary bodies: the same report —
 //! points, lines, rejections, the first error and the whole message; and the incremental
 //! `Checker` without points (and with points read for their keys only,
-//! `Checker::without_values`) against `validate`, byte for byte.
+//! `Checker::without_values`) against `validate`, byte for byte; and `check_batch` through
+//! the portable parser loop (`check_batch_portable`) against the one compiled for
+//! x86-64-v3.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use linegate_core::{
-    check_batch, check_batch_with_values, validate, BatchReport, Checker, ParseOptions, Precision,
-    ValidateOptions,
+    check_batch, check_batch_portable, check_batch_with_values, validate, BatchReport, Checker,
+    ParseOptions, Precision, ValidateOptions,
 };
 
 fn key(r: &BatchReport) -> String {
@@ -32,10 +34,10 @@ fuzz_target!(|data: &[u8]| {
         _ => Precision::Ns,
     };
     let opts = ParseOptions::new(precision, 1_700_000_000_123_456_789);
-    assert_eq!(
-        key(&check_batch(data, &opts, 1 << 12)),
-        key(&check_batch_with_values(data, &opts, 1 << 12))
-    );
+    let checked = key(&check_batch(data, &opts, 1 << 12));
+    assert_eq!(checked, key(&check_batch_with_values(data, &opts, 1 << 12)));
+    // The loop compiled for x86-64-v3 (taken above where the CPU has it) and the portable one.
+    assert_eq!(checked, key(&check_batch_portable(data, &opts, 1 << 12)));
     let vopts = ValidateOptions::default();
     let mut want_seen = Vec::new();
     let want = validate(data, &vopts, |p| {

@@ -104,6 +104,14 @@ impl<'a> Parser<'a> {
         self
     }
 
+    /// [`Parser::check_only`] for a reader that looks at no point at all, only counts them
+    /// (`check_batch`, `read_batch_split_at`): the fast path leaves a point's fields out and
+    /// its tags unsorted. Which lines are points and which are errors is unchanged.
+    fn counts_only(mut self) -> Self {
+        self.cache.unseen = true;
+        self.check_only()
+    }
+
     /// Physical line number at the current position.
     pub(crate) fn line(&self) -> u64 {
         self.line
@@ -149,6 +157,12 @@ impl<'a> Parser<'a> {
 
     /// The next point or rejected line; `None` at the end of the body.
     pub fn next_item(&mut self) -> Option<Item<'_, 'a>> {
+        self.next_item_inline()
+    }
+
+    /// `next_item`'s body, inlined into each compiled copy of `read_into`'s loop.
+    #[inline(always)]
+    fn next_item_inline(&mut self) -> Option<Item<'_, 'a>> {
         let body = self.body;
         let n = body.len();
         loop {
@@ -384,7 +398,7 @@ pub fn read_batch<'a>(
 /// [`read_batch`] without points: the same report, but floats are only validated, not
 /// converted, where their value cannot change the answer (the request check).
 pub fn check_batch(body: &[u8], opts: &ParseOptions, max_message: usize) -> BatchReport {
-    let mut parser = Parser::new(body, opts).check_only();
+    let mut parser = Parser::new(body, opts).counts_only();
     let mut report = BatchReport::empty(max_message);
     read_into(&mut parser, &mut report, &mut |_| {}, &mut |_| true);
     report.lines = parser.physical_lines();
@@ -400,6 +414,18 @@ pub fn check_batch_with_values(
     max_message: usize,
 ) -> BatchReport {
     read_batch(body, opts, max_message, |_| {})
+}
+
+/// [`check_batch`] through the portable build of the parser loop only (natively, the loop
+/// compiled for x86-64-v3 is used where the CPU has it): for the differential tests of that
+/// copy.
+#[doc(hidden)]
+pub fn check_batch_portable(body: &[u8], opts: &ParseOptions, max_message: usize) -> BatchReport {
+    let mut parser = Parser::new(body, opts).counts_only();
+    let mut report = BatchReport::empty(max_message);
+    read_into_portable(&mut parser, &mut report, &mut |_| {}, &mut |_| true);
+    report.lines = parser.physical_lines();
+    report
 }
 
 /// [`read_batch`] that calls `keep_going(bytes_read)` after each line and stops early when
@@ -473,8 +499,69 @@ fn read_into<'a>(
     on_point: &mut impl FnMut(&Point<'a>),
     keep_going: &mut impl FnMut(usize) -> bool,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if x86_64_v3() {
+        // SAFETY: the CPU has every feature `read_into_v3` is compiled for (checked just
+        // above).
+        return unsafe { read_into_v3(parser, report, on_point, keep_going) };
+    }
+    read_into_portable(parser, report, on_point, keep_going)
+}
+
+/// Whether this CPU has what `read_into_v3` is compiled for (x86-64-v3's integer part).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn x86_64_v3() -> bool {
+    use std::arch::is_x86_feature_detected as has;
+    has!("avx2") && has!("bmi1") && has!("bmi2") && has!("lzcnt") && has!("popcnt")
+}
+
+/// The same loop compiled for CPUs with AVX2 and BMI1/2: the parser's variable shifts (the
+/// structural bitmap's cursor, the digit reader) become one-uop `shrx`/`shlx`, and the
+/// 128-bit compares get VEX encodings. Same code, same answers: no float operation changes
+/// with these features (no FMA is enabled, and Rust never contracts without it).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
+fn read_into_v3<'a>(
+    parser: &mut Parser<'a>,
+    report: &mut BatchReport,
+    on_point: &mut impl FnMut(&Point<'a>),
+    keep_going: &mut impl FnMut(usize) -> bool,
+) {
+    // SAFETY: this function runs only where `next_item_v3`'s features are present.
+    read_loop(parser, report, on_point, keep_going, |p| unsafe {
+        next_item_v3(p)
+    })
+}
+
+/// `next_item` compiled for x86-64-v3 (kept out of the loop, as `next_item` is).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
+#[inline(never)]
+unsafe fn next_item_v3<'p, 'a>(parser: &'p mut Parser<'a>) -> Option<Item<'p, 'a>> {
+    parser.next_item_inline()
+}
+
+#[inline(always)]
+fn read_into_portable<'a>(
+    parser: &mut Parser<'a>,
+    report: &mut BatchReport,
+    on_point: &mut impl FnMut(&Point<'a>),
+    keep_going: &mut impl FnMut(usize) -> bool,
+) {
+    read_loop(parser, report, on_point, keep_going, Parser::next_item)
+}
+
+#[inline(always)]
+fn read_loop<'a>(
+    parser: &mut Parser<'a>,
+    report: &mut BatchReport,
+    on_point: &mut impl FnMut(&Point<'a>),
+    keep_going: &mut impl FnMut(usize) -> bool,
+    next: impl for<'p> Fn(&'p mut Parser<'a>) -> Option<Item<'p, 'a>>,
+) {
     let body = parser.body;
-    while let Some(item) = parser.next_item() {
+    while let Some(item) = next(parser) {
         match item {
             Item::Point(p) => {
                 report.points += 1;
@@ -527,9 +614,9 @@ pub fn read_batch_split_at(
     if split == 0 || split > body.len() || body[split - 1] != b'\n' {
         return check_batch(body, opts, max_message);
     }
-    let mut first = Parser::new(body, opts).check_only();
+    let mut first = Parser::new(body, opts).counts_only();
     let mut report = BatchReport::empty(max_message);
-    let mut rest_parser = Parser::starting_at(body, opts, split).check_only();
+    let mut rest_parser = Parser::starting_at(body, opts, split).counts_only();
     let mut rest = BatchReport::empty(max_message);
     join(
         &mut || read_into(&mut first, &mut report, &mut |_| {}, &mut |pos| pos < split),

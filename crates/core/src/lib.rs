@@ -129,8 +129,8 @@ mod sort;
 pub mod stages;
 
 pub use batch::{
-    check_batch, check_batch_with_values, read_batch, read_batch_split, read_batch_split_at,
-    read_batch_until, BatchReport, Item, Join, Message, ParseOptions, Parser,
+    check_batch, check_batch_portable, check_batch_with_values, read_batch, read_batch_split,
+    read_batch_split_at, read_batch_until, BatchReport, Item, Join, Message, ParseOptions, Parser,
 };
 pub use error::{ErrorKind, LineError, ReservedTagKey};
 pub use point::{EscapedStr, Field, FieldType, FieldValue, Point, Tag};

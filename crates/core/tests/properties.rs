@@ -3,8 +3,8 @@
 //! panic and always get a verdict.
 
 use linegate_core::{
-    check_request, read_batch, read_batch_split_at, BatchReport, FieldValue, Item, Limits,
-    ParseOptions, Parser, Precision, Request, Verdict,
+    check_batch, check_batch_portable, check_request, read_batch, read_batch_split_at, BatchReport,
+    FieldValue, Item, Limits, ParseOptions, Parser, Point, Precision, Request, Verdict,
 };
 use proptest::prelude::*;
 
@@ -31,25 +31,29 @@ fn value_repr(v: FieldValue<'_>) -> String {
     }
 }
 
+fn seen_point(p: &Point<'_>) -> Seen {
+    Seen::Point {
+        measurement: p.raw_measurement().to_vec(),
+        tags: p
+            .tags()
+            .iter()
+            .map(|t| (t.raw_key().to_vec(), t.raw_value().to_vec()))
+            .collect(),
+        fields: p
+            .fields()
+            .iter()
+            .map(|f| (f.raw_key().to_vec(), value_repr(f.value())))
+            .collect(),
+        time: p.time(),
+        line: p.line(),
+    }
+}
+
 fn items(mut p: Parser<'_>) -> (Vec<Seen>, u64) {
     let mut out = Vec::new();
     while let Some(item) = p.next_item() {
         out.push(match item {
-            Item::Point(p) => Seen::Point {
-                measurement: p.raw_measurement().to_vec(),
-                tags: p
-                    .tags()
-                    .iter()
-                    .map(|t| (t.raw_key().to_vec(), t.raw_value().to_vec()))
-                    .collect(),
-                fields: p
-                    .fields()
-                    .iter()
-                    .map(|f| (f.raw_key().to_vec(), value_repr(f.value())))
-                    .collect(),
-                time: p.time(),
-                line: p.line(),
-            },
+            Item::Point(p) => seen_point(p),
             Item::Error(e) => Seen::Error(e),
         });
     }
@@ -61,6 +65,22 @@ fn agree(body: &[u8], precision: Precision) {
     let fast = items(Parser::new(body, &opts));
     let reference = items(Parser::reference_only(body, &opts));
     assert_eq!(fast, reference, "body {:?}", String::from_utf8_lossy(body));
+    // `read_batch` and `check_batch` run the parser loop compiled for x86-64-v3 where the CPU
+    // has it (`Parser::next_item` is the portable build): the same points and reports.
+    let mut points = Vec::new();
+    let report = read_batch(body, &opts, 1 << 12, |p| points.push(seen_point(p)));
+    let want: Vec<&Seen> = fast
+        .0
+        .iter()
+        .filter(|s| matches!(s, Seen::Point { .. }))
+        .collect();
+    assert_eq!(points.iter().collect::<Vec<_>>(), want);
+    let checked = check_batch(body, &opts, 1 << 12);
+    assert!(same_report(&report, &checked));
+    assert!(same_report(
+        &checked,
+        &check_batch_portable(body, &opts, 1 << 12)
+    ));
 }
 
 /// Pieces that exercise every scanner rule: delimiters, escapes, quotes, numbers, booleans.
