@@ -398,9 +398,24 @@ pub fn read_batch<'a>(
 /// [`read_batch`] without points: the same report, but floats are only validated, not
 /// converted, where their value cannot change the answer (the request check).
 pub fn check_batch(body: &[u8], opts: &ParseOptions, max_message: usize) -> BatchReport {
+    count_batch(body, opts, max_message, false)
+}
+
+/// The points of `body` counted, not kept, through the parser loop the CPU runs best, or
+/// through the portable one.
+fn count_batch(
+    body: &[u8],
+    opts: &ParseOptions,
+    max_message: usize,
+    portable: bool,
+) -> BatchReport {
     let mut parser = Parser::new(body, opts).counts_only();
     let mut report = BatchReport::empty(max_message);
-    read_into(&mut parser, &mut report, &mut |_| {}, &mut |_| true);
+    if portable {
+        read_into_portable(&mut parser, &mut report, &mut |_| {}, &mut |_| true);
+    } else {
+        read_into(&mut parser, &mut report, &mut |_| {}, &mut |_| true);
+    }
     report.lines = parser.physical_lines();
     report
 }
@@ -421,11 +436,7 @@ pub fn check_batch_with_values(
 /// copy.
 #[doc(hidden)]
 pub fn check_batch_portable(body: &[u8], opts: &ParseOptions, max_message: usize) -> BatchReport {
-    let mut parser = Parser::new(body, opts).counts_only();
-    let mut report = BatchReport::empty(max_message);
-    read_into_portable(&mut parser, &mut report, &mut |_| {}, &mut |_| true);
-    report.lines = parser.physical_lines();
-    report
+    count_batch(body, opts, max_message, true)
 }
 
 /// [`read_batch`] that calls `keep_going(bytes_read)` after each line and stops early when
