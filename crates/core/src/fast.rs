@@ -281,6 +281,35 @@ fn first_byte(body: &[u8], i: usize) -> Option<usize> {
     }
 }
 
+/// Where the tag or field key starting at `ks` ends (at its `=`), and whether it is
+/// `cached`, the key its measurement's shape had there, taken in one comparison (tried only
+/// while every key before it matched: `known`); else found through the bitmap, its first
+/// byte checked against `bad_start`.
+#[inline(always)]
+fn key_end(
+    st: &mut Structurals,
+    body: &[u8],
+    ks: usize,
+    cached: Option<&&[u8]>,
+    known: bool,
+    bad_start: u8,
+    skip: &[u8],
+) -> Option<(usize, bool)> {
+    match cached {
+        Some(c) if known && key_at(body, ks, c) => Some((ks + c.len(), true)),
+        _ => {
+            if !starts_ok(body, ks, bad_start) {
+                return None;
+            }
+            let j = token_end(st, body, first_byte(body, ks)?, skip)?;
+            if j >= body.len() || body[j] != b'=' {
+                return None;
+            }
+            Some((j, false))
+        }
+    }
+}
+
 /// Scans a token from `i` to the first unescaped structural byte that is not in `skip`
 /// (bytes that are plain data in this position); returns its index, `body.len()` at the
 /// end. `None` on a bad escape.
@@ -353,21 +382,18 @@ fn parse_with<'a>(
         let mut known = true;
         loop {
             let ks = j + 1;
-            let k = out.tags.len();
-            match shape.keys.get(k) {
-                // After a key that differs, the rest are not guessed.
-                Some(cached) if known && key_at(body, ks, cached) => j = ks + cached.len(),
-                _ => {
-                    known = false;
-                    if !starts_ok(body, ks, BAD_TAG_KEY_START) {
-                        return None;
-                    }
-                    j = token_end(st, body, first_byte(body, ks)?, b"\"")?;
-                    if j >= n || body[j] != b'=' {
-                        return None;
-                    }
-                }
-            }
+            let hit;
+            (j, hit) = key_end(
+                st,
+                body,
+                ks,
+                shape.keys.get(out.tags.len()),
+                known,
+                BAD_TAG_KEY_START,
+                b"\"",
+            )?;
+            // After a key that differs, the rest are not guessed.
+            known &= hit;
             let key = &body[ks..j];
             let vs = j + 1;
             if !starts_ok(body, vs, BAD_TAG_VALUE_START) {
@@ -408,20 +434,20 @@ fn parse_with<'a>(
     }
     loop {
         let ks = i;
-        match shape.fields.get(k) {
-            Some(cached) if same_fields && key_at(body, ks, cached) => j = ks + cached.len(),
-            _ => {
-                same_fields = false;
-                if !starts_ok(body, ks, BAD_FIELD_KEY_START) {
-                    return None;
-                }
-                j = token_end(st, body, first_byte(body, ks)?, b"")?;
-                if j >= n || body[j] != b'=' {
-                    return None;
-                }
-                shape.fields.truncate(k);
-                shape.fields.push(&body[ks..j]);
-            }
+        let hit;
+        (j, hit) = key_end(
+            st,
+            body,
+            ks,
+            shape.fields.get(k),
+            same_fields,
+            BAD_FIELD_KEY_START,
+            b"",
+        )?;
+        if !hit {
+            same_fields = false;
+            shape.fields.truncate(k);
+            shape.fields.push(&body[ks..j]);
         }
         let key = &body[ks..j];
         if key_len + 4 + key.len() > MAX_KEY_LENGTH {
