@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// The series quota's cost in wasm: the package's Checker on 5,000-line batches, four ways,
-// interleaved, the fastest of --runs each (process CPU time):
+// The series quota's cost in wasm: the package's Checker on 5,000-line batches, five ways,
+// interleaved: --runs rounds, each timing --batches batches of each way in turn (process CPU
+// time, the mean batch of the round); the median round of each way is reported, and the
+// added cost as the median over rounds of each round's difference from the check (a batch
+// is ~1.5 ms, too short to time alone: the fastest single batches measured noise):
 //   check    `series` off: the check alone;
 //   hex      `series: true`: the distinct series hashed and collected, every hash handed to
 //            JS as hex (the Worker before KnownSeries);
@@ -12,7 +15,7 @@
 //            KnownSeries (every series known: no hash crosses to JS), as the Worker does now.
 // --pkg DIR compares another build of the package (one without KnownSeries runs the first three).
 //
-//   nice -n 10 node bench/series-wasm.mjs [--runs 41] [--file /tmp/linegate-bench-data/cpu.lp] [--pkg DIR]
+//   nice -n 10 node bench/series-wasm.mjs [--runs 21] [--batches 30] [--file /tmp/linegate-bench-data/cpu.lp] [--pkg DIR]
 
 import { parseArgs } from "node:util";
 import fs from "node:fs";
@@ -21,7 +24,8 @@ import { pathToFileURL } from "node:url";
 
 const { values: opt } = parseArgs({
   options: {
-    runs: { type: "string", default: "41" },
+    runs: { type: "string", default: "21" },
+    batches: { type: "string", default: "30" },
     file: { type: "string", default: "/tmp/linegate-bench-data/cpu.lp" },
     pkg: { type: "string", default: new URL("../pkg", import.meta.url).pathname },
   },
@@ -80,19 +84,22 @@ for (const [name, lines] of [
       if (u.length !== 0) throw new Error("unknown");
     },
   };
-  const best = Object.fromEntries(kinds.map((k) => [k, Infinity]));
+  const rounds = Object.fromEntries(kinds.map((k) => [k, []]));
+  const n = Number(opt.batches);
   for (let r = 0; r < Number(opt.runs); r++) {
     for (const k of kinds) {
       const t0 = process.cpuUsage();
-      run[k]();
+      for (let i = 0; i < n; i++) run[k]();
       const d = process.cpuUsage(t0);
-      best[k] = Math.min(best[k], (d.user + d.system) / 1000);
+      rounds[k].push((d.user + d.system) / 1000 / n);
     }
   }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const check = median(rounds.check);
   const rest = kinds.slice(1).map((k) => {
-    const add = best[k] - best.check;
-    return `${k} +${add.toFixed(2)} ms (${((100 * add) / best.check).toFixed(1)}%)`;
+    const add = median(rounds[k].map((t, r) => t - rounds.check[r]));
+    return `${k} +${add.toFixed(3)} ms (${((100 * add) / check).toFixed(1)}%)`;
   });
-  console.log(`${name} [${set.size} series]: check ${best.check.toFixed(2)} ms; ${rest.join("; ")}`);
+  console.log(`${name} [${set.size} series]: check ${check.toFixed(3)} ms; ${rest.join("; ")}`);
   known?.free();
 }

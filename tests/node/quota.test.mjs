@@ -116,6 +116,34 @@ test("the instance's memo of series spans: checkers after the first, and one ope
   assert.deepEqual(held.finish().series, want);
 });
 
+test("the memo's trace and table: batches in the same order, another order and other lengths give the same hashes", () => {
+  // Series sections of 20 to 140 bytes (past 32 the package hashes a span in overlapping
+  // blocks), each in two spellings; batches repeat, reverse and cut the order, so entries
+  // come from the trace (same position as a batch before), from the table, and from neither.
+  const series = Array.from({ length: 60 }, (_, i) => {
+    const tags = [["host", `h${i}`], ["pad", "x".repeat(2 * i + 1)], ["dc", `d\\ ${i % 5}`]];
+    const sorted = [...tags].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    const spell = (t) => `cpu,${t.map(([k, v]) => `${k}=${v}`).join(",")}`;
+    return { spellings: [spell(sorted), spell(tags)], key: spell(sorted) };
+  });
+  const open = () => Checker.forRequest({ query: "org=o&bucket=b", headers: auth, series: true });
+  const check = (order) => {
+    const lines = order.map(([i, s], n) => `${series[i].spellings[s]} v=${n} ${n}`);
+    const c = open();
+    c.push(lines.join("\n") + "\n");
+    const want = [...new Set(order.map(([i]) => series[i].key))].map(seriesHash);
+    assert.deepEqual(c.finish().series, want);
+  };
+  const all = series.map((_, i) => [i, i % 2]);
+  for (let round = 0; round < 3; round++) check(all);
+  check([...all].reverse());
+  check(all.slice(0, 25).map(([i]) => [i, 1 - (i % 2)]));
+  check(all);
+  check([...all, ...all.map(([i]) => [(i * 7) % 60, 0])]);
+  check(all.slice(10));
+  check(all);
+});
+
 test("Checker.forRequest({ series, decoded }): the distinct series and the decoded size", () => {
   const body = "cpu,z=1,a=2 v=1 1\nmem v=1 2\ncpu,a=2,z=1 v=2 3\n";
   const c = Checker.forRequest({ query: "org=o&bucket=b", headers: { ...auth, "content-encoding": "gzip" }, series: true });

@@ -60,7 +60,12 @@ pub fn series_hash(key: &[u8]) -> u64 {
     for (x, k) in l.into_iter().zip(K) {
         h = (h ^ x).wrapping_mul(k).rotate_left(31);
     }
-    // Full avalanche: every input bit reaches every output bit (the low bits pick a slot).
+    avalanche(h)
+}
+
+/// Full avalanche: every input bit reaches every output bit (the low bits pick a slot).
+#[inline(always)]
+fn avalanche(mut h: u64) -> u64 {
     h ^= h >> 32;
     h = h.wrapping_mul(0xd6e8_feb8_6659_fd93);
     h ^= h >> 29;
@@ -132,36 +137,48 @@ fn point_hash_in(p: &Point<'_>, buf: &mut Vec<u8>) -> u64 {
 /// A bounded memory, across batches, from the series section of a line as written
 /// ([`Point::raw_series`]: measurement and tags in the line's order, escapes and all) to the
 /// canonical [`series_hash`] of its series key, so that a series seen before costs one hash
-/// of that span and one probe: no sort of its tags, no assembled key, no second hash.
+/// of that span and one comparison: no sort of its tags, no assembled key, no second hash.
 ///
 /// The span determines the key: the parser reads the series section left to right and
 /// nothing after it (the tags are its slices, the key their sorted concatenation). So a hit
 /// gives exactly [`point_series_hash`], up to a collision of the 64-bit span hash (kept
 /// whole, less its lowest bit, in each entry): the same standing as [`series_hash`]'s own
 /// note. Natively the span hash is keyed with a random key per memo, so a collision cannot
-/// be crafted from outside; in wasm it is [`series_hash`] of the span (no code added), which
-/// a client could collide only as it can collide [`series_hash`] itself (its line gets a
-/// series' hash its own bucket then checks). The span hash is internal, never stored
-/// outside this table.
+/// be crafted from outside; in wasm it is unkeyed (no random source there), which a client
+/// could collide only as it can collide [`series_hash`] itself (its line gets a series'
+/// hash its own bucket then checks). The span hash is internal, never stored outside this
+/// memo.
 ///
-/// Two-way set associative, fixed capacity, replacing the older entry of a set on a miss:
-/// it never grows. Memory: 20 bytes an entry at most (16 in the table, 4 in the trace of
-/// the last batch); [`SeriesMemo::new`]: 2¹⁶ entries, 1.25 MiB.
+/// Two parts, both of fixed size:
+/// - the trace: the last batches' (span hash, series hash) by position in the batch, for
+///   the first [`TRACE`] positions. A batch of known series usually repeats the order of
+///   the one before (a collector writes its series in the same order every interval), so
+///   the entry at the same position is compared first: read in order, it is in cache;
+/// - the table, two-way set associative, replacing the older entry of a set on a miss,
+///   for series in another order or past the trace; its probe is a random access, a miss
+///   of the cache once the batch's bytes have gone through it.
+///
+/// Memory: 16 bytes a table entry, 16 a trace position; [`SeriesMemo::new`]: 2¹⁶ entries and
+/// 2¹⁴ positions, 1.25 MiB.
 #[derive(Clone, Debug)]
 pub struct SeriesMemo {
     /// (span hash with its lowest bit set, series hash); a span hash of 0 marks an empty
     /// entry. Pairs `2i`, `2i + 1` form a set; the newer entry of a set comes first.
     slots: Vec<(u64, u64)>,
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-    /// The set each position of the last batch probed (at most one per entry): a batch of
-    /// known series tends to repeat the last one's order, so the set a few points ahead is
-    /// fetched from memory while the parser works on the points between.
-    trace: Vec<u32>,
+    /// The entry each position of the last batches gave, as in `slots` (positions at most
+    /// [`TRACE`] and the table's size; made whole at once: a growing vector's code costs
+    /// the package more bytes than the table's untouched pages cost memory).
+    trace: Vec<(u64, u64)>,
+    /// Positions of the trace ever written (a hint of the batches' size).
+    traced: usize,
     /// Where a key that is not one span of its line is assembled on a miss.
     key: Vec<u8>,
     /// The span hash's key (random natively, per memo).
     seed: u64,
 }
+
+/// Positions of a batch the memo's trace follows: past them the table alone answers.
+pub const TRACE: usize = 1 << 14;
 
 impl Default for SeriesMemo {
     fn default() -> SeriesMemo {
@@ -170,16 +187,18 @@ impl Default for SeriesMemo {
 }
 
 impl SeriesMemo {
-    /// A memo of 2¹⁶ entries (1.25 MiB).
+    /// A memo of 2¹⁶ entries (1.25 MiB with its trace).
     pub fn new() -> SeriesMemo {
         SeriesMemo::with_capacity(1 << 16)
     }
 
-    /// A memo of `entries` entries, rounded up to a power of two, at least 2 (20 bytes each).
+    /// A memo of `entries` entries, rounded up to a power of two, at least 2 (16 bytes each,
+    /// and a trace of as many positions up to [`TRACE`]).
     pub fn with_capacity(entries: usize) -> SeriesMemo {
         SeriesMemo {
             slots: vec![(0, 0); entries.max(2).next_power_of_two()],
-            trace: Vec::new(),
+            trace: vec![(0, 0); TRACE.min(entries.max(2).next_power_of_two())],
+            traced: 0,
             key: Vec::new(),
             seed: random_seed(),
         }
@@ -199,65 +218,60 @@ impl SeriesMemo {
     #[inline]
     fn series_hash_at(&mut self, p: &Point<'_>, at: usize) -> u64 {
         let raw = span_hash(p.raw_series(), self.seed) | 1;
+        let t = self.trace.get(at).copied();
+        if let Some((r, h)) = t {
+            if r == raw {
+                return h;
+            }
+        }
         let set = raw as usize & (self.slots.len() - 2);
-        // In wasm there is no prefetch to follow the trace with (and its code costs bytes).
-        #[cfg(not(target_arch = "wasm32"))]
-        self.follow(at, set);
-        #[cfg(target_arch = "wasm32")]
-        let _ = at;
         let (a, b) = (self.slots[set], self.slots[set + 1]);
-        if a.0 == raw {
-            return a.1;
+        let h = if a.0 == raw {
+            a.1
+        } else if b.0 == raw {
+            b.1
+        } else {
+            let h = point_hash_in(p, &mut self.key);
+            self.slots[set + 1] = a;
+            self.slots[set] = (raw, h);
+            h
+        };
+        if t.is_some() {
+            self.trace[at] = (raw, h);
+            self.traced = self.traced.max(at + 1);
         }
-        if b.0 == raw {
-            return b.1;
-        }
-        let h = point_hash_in(p, &mut self.key);
-        self.slots[set + 1] = a;
-        self.slots[set] = (raw, h);
         h
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
-impl SeriesMemo {
-    /// Fetches the set the last batch probed a few points ahead of `at`, and notes that
-    /// this batch probed `set` at `at`.
-    #[inline(always)]
-    fn follow(&mut self, at: usize, set: usize) {
-        if let Some(&ahead) = self.trace.get(at.saturating_add(AHEAD)) {
-            prefetch(&self.slots[ahead as usize]);
-        }
-        if let Some(t) = self.trace.get_mut(at) {
-            *t = set as u32;
-        } else if at == self.trace.len() && at < self.slots.len() {
-            self.trace.push(set as u32);
-        }
-    }
-}
-
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-/// How many points ahead [`SeriesMemo`] fetches the set the last batch probed there.
-const AHEAD: usize = 4;
-
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-/// Asks for the cache line holding `x` (a hint: nothing is read).
-#[inline(always)]
-fn prefetch<T>(x: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch reads nothing and cannot fault; `x` is a live reference anyway.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>((x as *const T).cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
-}
-
-/// The memo's hash of a raw span (internal: never stored, free to differ per target).
+/// The memo's hash of a raw span in wasm (internal: never stored, free to differ per
+/// target): [`series_hash`]'s lanes, the last 32 bytes read where they end (overlapping
+/// the ones before) rather than copied out and padded, and the length in the first lane;
+/// spans shorter than 32 bytes go through [`series_hash`] itself.
 #[cfg(target_arch = "wasm32")]
 fn span_hash(span: &[u8], _seed: u64) -> u64 {
-    series_hash(span)
+    let n = span.len();
+    if n < 32 {
+        return series_hash(span);
+    }
+    let mut l = [K[1] ^ n as u64, K[2], K[3], K[0]];
+    let mut at = 0;
+    loop {
+        let c = &span[at.min(n - 32)..][..32];
+        l[0] = step(l[0], word(c), K[0]);
+        l[1] = step(l[1], word(&c[8..]), K[1]);
+        l[2] = step(l[2], word(&c[16..]), K[2]);
+        l[3] = step(l[3], word(&c[24..]), K[3]);
+        at += 32;
+        if at >= n {
+            break;
+        }
+    }
+    let mut h = l[0];
+    for (x, k) in l[1..].iter().zip(&K[1..]) {
+        h = (h ^ x).wrapping_mul(*k).rotate_left(31);
+    }
+    avalanche(h)
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -357,9 +371,8 @@ impl BatchSeries {
     // its registers (measured: a few % of the check less on cpu.lp with sorted tags).
     #[inline(never)]
     pub fn push_memo(&mut self, p: &Point<'_>, memo: &mut SeriesMemo) {
-        #[cfg(not(target_arch = "wasm32"))]
         if self.points.is_empty() && self.slots.is_empty() {
-            self.presize(memo.trace.len());
+            self.presize(memo.traced);
         }
         let h = memo.series_hash_at(p, self.points.len());
         self.push_hash(p.line(), h);
@@ -387,10 +400,9 @@ impl BatchSeries {
     }
 
     /// Room for `points` points, at most 2¹⁶ series: a batch of known series is usually the
-    /// size of the last one, whose points the memo's trace counted. Rehashes and
-    /// reallocations while the batch is read are then spared; room unused is only reserved
-    /// (its pages are never touched). Natively only (wasm keeps no trace).
-    #[cfg(not(target_arch = "wasm32"))]
+    /// size of the ones before, whose positions the memo's trace counted (up to
+    /// [`TRACE`]). Rehashes and reallocations while the batch is read are then spared; room
+    /// unused is only reserved (its pages are never touched).
     fn presize(&mut self, points: usize) {
         let n = points.min(1 << 16);
         self.points.reserve(n);
