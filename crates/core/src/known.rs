@@ -4,15 +4,14 @@
 //! admitted series are never removed there, so a door that forgets (drops the set) only
 //! asks again; N is the authority's, never this set's.
 
-/// A bounded set of 64-bit series hashes: open addressing with linear probing over the
-/// hashes themselves (they are uniform already, so their low bits pick the slot; 0 marks an
-/// empty slot, and the hash 0 is kept aside). At most `max` hashes: a batch that would take
-/// it past `max` drops the set whole first (see [`KnownSet::remember`]).
+use crate::set64::Set64;
+
+/// A bounded set of 64-bit series hashes (the core's [`Set64`]: open addressing over the
+/// hashes themselves, which are uniform already). At most `max` hashes: a batch that would
+/// take it past `max` drops the set whole first (see [`KnownSet::remember`]).
 #[derive(Debug, Default, Clone)]
 pub struct KnownSet {
-    slots: Vec<u64>,
-    len: usize,
-    zero: bool,
+    set: Set64,
     max: usize,
 }
 
@@ -28,12 +27,12 @@ impl KnownSet {
 
     /// How many hashes the set holds.
     pub fn len(&self) -> usize {
-        self.len
+        self.set.len()
     }
 
     /// Whether the set holds none.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// The most hashes it holds.
@@ -45,21 +44,7 @@ impl KnownSet {
     // One copy for every caller (the wasm package pays for each inlined one).
     #[inline(never)]
     pub fn contains(&self, hash: u64) -> bool {
-        if hash == 0 {
-            return self.zero;
-        }
-        if self.slots.is_empty() {
-            return false;
-        }
-        let mask = self.slots.len() - 1;
-        let mut s = hash as usize & mask;
-        loop {
-            match self.slots[s] {
-                0 => return false,
-                h if h == hash => return true,
-                _ => s = (s + 1) & mask,
-            }
-        }
+        self.set.contains(hash)
     }
 
     /// The indices of `hashes` not in the set, in order.
@@ -85,51 +70,11 @@ impl KnownSet {
         if new == 0 || new > self.max {
             return 0;
         }
-        if self.len + new > self.max {
+        if self.len() + new > self.max {
             self.clear();
         }
-        let want = (2 * (self.len + new)).next_power_of_two().max(16);
-        if self.slots.len() < want {
-            self.grow(want);
-        }
-        let before = self.len;
-        for &h in hashes {
-            self.insert(h);
-        }
-        self.len - before
-    }
-
-    fn grow(&mut self, size: usize) {
-        let old = std::mem::replace(&mut self.slots, vec![0; size]);
-        for h in old.into_iter().filter(|&h| h != 0) {
-            self.place(h);
-        }
-    }
-
-    // Room is made by `remember`: the table is at most half full.
-    fn insert(&mut self, hash: u64) {
-        if hash == 0 {
-            self.len += usize::from(!self.zero);
-            self.zero = true;
-        } else if self.place(hash) {
-            self.len += 1;
-        }
-    }
-
-    #[inline(never)]
-    fn place(&mut self, hash: u64) -> bool {
-        let mask = self.slots.len() - 1;
-        let mut s = hash as usize & mask;
-        loop {
-            match self.slots[s] {
-                0 => {
-                    self.slots[s] = hash;
-                    return true;
-                }
-                h if h == hash => return false,
-                _ => s = (s + 1) & mask,
-            }
-        }
+        self.set.reserve(new);
+        hashes.iter().filter(|&&h| self.set.insert(h)).count()
     }
 }
 

@@ -123,6 +123,7 @@ mod query;
 pub mod quota;
 mod reference;
 pub mod series;
+mod set64;
 mod sort;
 #[doc(hidden)]
 #[allow(missing_docs)]

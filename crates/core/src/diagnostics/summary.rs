@@ -1,10 +1,11 @@
 //! The summary of an accepted batch, for people.
 
 use crate::limits::{MAX_SERIES_TRACKED, MAX_TIMES_KEPT};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use super::hasher::{BuildFast, FastHasher};
 use crate::point::{FieldType, Point};
+use crate::set64::Set64;
 
 /// Counts that describe an accepted batch, for people (the page's summary, the CLI).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -32,7 +33,7 @@ pub struct Summary {
 #[derive(Debug, Default)]
 pub struct SummaryBuilder {
     summary: Summary,
-    series: HashSet<u64, BuildFast>,
+    series: Set64,
     times: Vec<i64>,
     /// Points per raw measurement; unescaped and merged at the end.
     raw_measurements: HashMap<Vec<u8>, u64, BuildFast>,

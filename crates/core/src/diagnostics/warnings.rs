@@ -9,6 +9,7 @@ use super::likely_unit;
 use super::unit_name;
 use crate::point::{FieldType, FieldValue, Point};
 use crate::precision::Precision;
+use crate::set64::Set64;
 use crate::storage::{self, BucketRules};
 
 /// Field types by their discriminant (`ty as u64`), to unpack `Warnings::types`.
@@ -84,7 +85,7 @@ pub struct Warnings {
     reported: HashSet<(WarningKind, Vec<u8>, Vec<u8>), super::hasher::MapState>,
     /// Hashes of the (raw measurement, field keys and types) shapes already checked: a
     /// batch repeats a few shapes, and a known shape cannot add a conflict.
-    shapes: HashSet<u64, BuildFast>,
+    shapes: Set64,
     key: Vec<u8>,
     unit_checked: bool,
     /// On `/write` at `u`, `m` or `h`: the parameter and the time given to lines without a
@@ -104,7 +105,7 @@ impl Warnings {
             precision,
             types: HashMap::default(),
             reported: HashSet::default(),
-            shapes: HashSet::default(),
+            shapes: Set64::default(),
             key: Vec::new(),
             unit_checked: false,
             v1_unit: None,
