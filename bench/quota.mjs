@@ -7,14 +7,22 @@
 // repeat known series (the common case: the series check looks every series up, none is
 // new). --old DIR adds "series-old": QUOTA_SERIES on another checkout's Worker (and its
 // pkg/), for a before in the same run. Besides the client's p50/p90, the p50 of the Worker's
-// own log fields: `ms` (the request), `check_ms` and `series_ms`, and the object calls made.
+// own log fields: `ms` (the request), `check_ms` and `series_ms`, and the object calls made;
+// and workerd's CPU time per write (its threads' schedstat around each write: the Worker and
+// its quota objects run in one workerd process per configuration), with --interleave the
+// median of the paired differences to the first configuration.
 //
 //   nice -n 10 node bench/quota.mjs [--rounds 5] [--writes 200] [--lines 100]
 //     [--configs off,rate,series,both] [--interleave] [--old /work/main] [--file cpu.lp]
+//
+// --configs pass,off,series: `pass` is bench/worker/passthrough.js (the body read whole and
+// forwarded, no check), so that off's CPU over it is the check's own, for the series
+// quota's share of it.
 
 import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { startBackend, startWorker, send, SETUP, ray } from "../tests/worker/helpers.mjs";
+import { cpuMs, startWithPid } from "./workerd.mjs";
 
 const { values: opt } = parseArgs({
   options: {
@@ -30,12 +38,16 @@ const { values: opt } = parseArgs({
 const AUTH = { Authorization: `Token ${SETUP.token}` };
 const DO = { durableObjects: { QUOTA_DO: { className: "Quota", useSQLite: true } } };
 const ALL = {
+  // No check at all (the body read whole and forwarded): off's CPU over it is the check's.
+  pass: { PASSTHROUGH_BUFFER: "1" },
   off: {},
   rate: { QUOTA_WRITE_BYTES: String(1e15) },
   series: { QUOTA_SERIES: "1000000" },
   both: { QUOTA_WRITE_BYTES: String(1e15), QUOTA_SERIES: "1000000" },
 };
-const CONFIGS = Object.fromEntries(opt.configs.split(",").map((k) => [k, { vars: ALL[k] }]));
+const CONFIGS = Object.fromEntries(
+  opt.configs.split(",").map((k) => [k, { vars: ALL[k], ...(k === "pass" ? { script: "bench/worker/passthrough.js" } : {}) }]),
+);
 if (opt.old) CONFIGS["series-old"] = { vars: ALL.series, root: opt.old };
 
 const lines = Number(opt.lines);
@@ -46,19 +58,26 @@ const body = opt.file
   : Array.from({ length: lines }, (_, i) => `cpu,host=h${i},region=r${i % 7} usage=${i}.5,idle=${i}i 1700000000000000000`).join("\n") + "\n";
 const backend = await startBackend();
 const workers = {};
+const pids = {};
 for (const [name, c] of Object.entries(CONFIGS)) {
-  workers[name] = await startWorker({ BACKEND_URL: backend.url, ...c.vars }, { miniflare: DO, ...(c.root ? { root: c.root } : {}) });
+  const opts = { miniflare: DO, ...(c.root ? { root: c.root } : {}), ...(c.script ? { script: c.script } : {}) };
+  ({ w: workers[name], pid: pids[name] } = await startWithPid(() => startWorker({ BACKEND_URL: backend.url, ...c.vars }, opts)));
 }
 const ms = Object.fromEntries(Object.keys(CONFIGS).map((k) => [k, []]));
+// workerd's CPU per write (the Worker and its quota objects run in one process each).
+const cpu = Object.fromEntries(Object.keys(CONFIGS).map((k) => [k, []]));
 const rays = Object.fromEntries(Object.keys(CONFIGS).map((k) => [k, []]));
 const write = async (name, measured) => {
   const id = ray();
+  const c0 = cpuMs(pids[name]);
   const t0 = performance.now();
   const res = await send(workers[name].url, { path: "/api/v2/write?org=o&bucket=b", headers: { ...AUTH, "CF-Ray": id }, body });
   const t = performance.now() - t0;
+  const c = cpuMs(pids[name]) - c0;
   if (res.status !== 204) throw new Error(`${name}: ${res.status} ${res.body}`);
   if (measured) {
     ms[name].push(t);
+    cpu[name].push(c);
     rays[name].push(id);
   }
 };
@@ -73,7 +92,8 @@ try {
     }
   }
   for (const [name, w] of Object.entries(workers)) {
-    const es = await Promise.all(rays[name].map((id) => w.entry(id)));
+    // The pass-through logs nothing.
+    const es = CONFIGS[name].script ? [] : await Promise.all(rays[name].map((id) => w.entry(id)));
     fields[name] = {
       ms: es.map((e) => e.ms ?? 0),
       check: es.map((e) => e.check_ms ?? 0),
@@ -95,8 +115,23 @@ for (const [name, a] of Object.entries(ms)) {
   // same turn (drift between turns cancels).
   const first = Object.values(ms)[0];
   const paired = opt.interleave ? `  paired Δ ${q(a.map((t, i) => t - first[i]), 0.5).toFixed(2)}` : "";
+  const c0 = Object.values(cpu)[0];
+  const cpuDelta = opt.interleave ? `, paired Δ ${q(cpu[name].map((t, i) => t - c0[i]), 0.5).toFixed(2)}` : "";
   console.log(
     `  ${name.padEnd(10)} p50 ${p50.toFixed(2)}  p90 ${q(a, 0.9).toFixed(2)}  (${p50 - base >= 0 ? "+" : ""}${(p50 - base).toFixed(2)} over ${Object.keys(ms)[0]})${paired}` +
-      `  worker p50: ms ${q(f.ms, 0.5).toFixed(2)}  check_ms ${q(f.check, 0.5).toFixed(2)}  series_ms ${q(f.series, 0.5).toFixed(2)}  object calls ${f.calls}`,
+      `  workerd CPU p50 ${q(cpu[name], 0.5).toFixed(2)}${cpuDelta}` +
+      (f.ms.length === 0
+        ? ""
+        : `  worker p50: ms ${q(f.ms, 0.5).toFixed(2)}  check_ms ${q(f.check, 0.5).toFixed(2)}  series_ms ${q(f.series, 0.5).toFixed(2)}  object calls ${f.calls}`),
   );
+}
+// With the pass-through and quotas off beside a quota: that quota's workerd CPU as a share
+// of the check's own (off over pass), both as medians of write-by-write differences.
+if (opt.interleave && cpu.pass && cpu.off) {
+  const check = q(cpu.off.map((t, i) => t - cpu.pass[i]), 0.5);
+  console.log(`  the check's workerd CPU (off − pass, paired) ${check.toFixed(2)} ms a write`);
+  for (const name of Object.keys(cpu).filter((k) => k !== "pass" && k !== "off")) {
+    const add = q(cpu[name].map((t, i) => t - cpu.off[i]), 0.5);
+    console.log(`  ${name}: +${add.toFixed(2)} ms CPU over off, ${((100 * add) / check).toFixed(1)}% of the check's`);
+  }
 }

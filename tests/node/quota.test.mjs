@@ -126,6 +126,13 @@ test("the memo's trace and table: batches in the same order, another order and o
     const spell = (t) => `cpu,${t.map(([k, v]) => `${k}=${v}`).join(",")}`;
     return { spellings: [spell(sorted), spell(tags)], key: spell(sorted) };
   });
+  // And sections of 1 to 12 bytes (a bare measurement, one short tag), read as overlapping
+  // words there.
+  for (let n = 1; n <= 12; n++) {
+    const m = "abcdefghijkl".slice(0, n);
+    const tagged = n > 4 ? `${m.slice(0, n - 4)},k=${m.slice(-1)}` : m;
+    series.push({ spellings: [m, m], key: m }, { spellings: [tagged, tagged], key: tagged });
+  }
   const open = () => Checker.forRequest({ query: "org=o&bucket=b", headers: auth, series: true });
   const check = (order) => {
     const lines = order.map(([i, s], n) => `${series[i].spellings[s]} v=${n} ${n}`);
@@ -135,11 +142,12 @@ test("the memo's trace and table: batches in the same order, another order and o
     assert.deepEqual(c.finish().series, want);
   };
   const all = series.map((_, i) => [i, i % 2]);
+  const n = series.length;
   for (let round = 0; round < 3; round++) check(all);
   check([...all].reverse());
   check(all.slice(0, 25).map(([i]) => [i, 1 - (i % 2)]));
   check(all);
-  check([...all, ...all.map(([i]) => [(i * 7) % 60, 0])]);
+  check([...all, ...all.map(([i]) => [(i * 7) % n, 0])]);
   check(all.slice(10));
   check(all);
 });

@@ -245,16 +245,43 @@ impl SeriesMemo {
 }
 
 /// The memo's hash of a raw span in wasm (internal: never stored, free to differ per
-/// target): [`series_hash`]'s lanes, the last 32 bytes read where they end (overlapping
-/// the ones before) rather than copied out and padded, and the length in the first lane;
-/// spans shorter than 32 bytes go through [`series_hash`] itself.
+/// target): [`series_hash`]'s lanes and fold, with the length in the first lane, but no
+/// byte copied out into a padded block: the last 32 bytes are read where they end
+/// (overlapping the ones before), and a span under 32 bytes as four overlapping words.
 #[cfg(target_arch = "wasm32")]
 fn span_hash(span: &[u8], _seed: u64) -> u64 {
     let n = span.len();
-    if n < 32 {
-        return series_hash(span);
-    }
     let mut l = [K[1] ^ n as u64, K[2], K[3], K[0]];
+    if n < 32 {
+        // Four words that cover every byte, read where they lie (overlapping when the span
+        // is under 32 bytes): a copy into a padded block is a call out of wasm in V8.
+        let w = if n >= 8 {
+            let d = (n - 8) / 3;
+            [
+                word(span),
+                word(&span[d..]),
+                word(&span[2 * d..]),
+                word(&span[n - 8..]),
+            ]
+        } else if n >= 4 {
+            let a = u32::from_le_bytes([span[0], span[1], span[2], span[3]]);
+            let b = u32::from_le_bytes([span[n - 4], span[n - 3], span[n - 2], span[n - 1]]);
+            [u64::from(a), u64::from(b), 0, 0]
+        } else if n > 0 {
+            [
+                u64::from(span[0]),
+                u64::from(span[n / 2]),
+                u64::from(span[n - 1]),
+                0,
+            ]
+        } else {
+            [0; 4]
+        };
+        for i in 0..4 {
+            l[i] = step(l[i], w[i], K[i]);
+        }
+        return fold_lanes(l);
+    }
     let mut at = 0;
     loop {
         let c = &span[at.min(n - 32)..][..32];
@@ -267,6 +294,12 @@ fn span_hash(span: &[u8], _seed: u64) -> u64 {
             break;
         }
     }
+    fold_lanes(l)
+}
+
+#[cfg(target_arch = "wasm32")]
+#[inline(always)]
+fn fold_lanes(l: [u64; 4]) -> u64 {
     let mut h = l[0];
     for (x, k) in l[1..].iter().zip(&K[1..]) {
         h = (h ^ x).wrapping_mul(*k).rotate_left(31);
