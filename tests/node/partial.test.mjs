@@ -7,10 +7,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { checkWrite, Checker } from "linegate";
 import { hasCorpus, partialRows, sentBody, NOW } from "../support/corpus.mjs";
+import { withReadmeModule } from "./support/readme.mjs";
 
 const skip = hasCorpus ? false : "../shared/corpus is absent (it sits beside the project root in CI)";
 const sha256 = (b) => createHash("sha256").update(b).digest("hex");
@@ -73,13 +72,6 @@ test("acceptPartial: R = 0 forwards as today, A = 0 rejects as today, bad values
   assert.throws(() => checkWrite({ ...req, body: "", acceptPartial: "yes" }), TypeError);
 });
 
-// The README's examples, exactly as written (fences marked `file=NAME`).
-function readmeFile(name) {
-  const md = readFileSync(fileURLToPath(new URL("../../npm/README.md", import.meta.url)), "utf8");
-  for (const m of md.matchAll(/^```\w+ file=(\S+)\n([\s\S]*?)^```$/gm)) if (m[1] === name) return m[2];
-  throw new Error(`README has no ${name}`);
-}
-
 test("the README's partial-write example: good lines stored, bad ones kept, the 400 after", async () => {
   const seen = [];
   const target = createServer((req, res) => {
@@ -92,31 +84,28 @@ test("the README's partial-write example: good lines stored, bad ones kept, the 
   });
   await new Promise((r) => target.listen(0, "127.0.0.1", r));
   const influx = `http://127.0.0.1:${target.address().port}`;
-  // Inside the project, so "linegate" resolves to the built package as it does for users.
-  const file = fileURLToPath(new URL(`./.partial-readme-${process.pid}.mjs`, import.meta.url));
-  writeFileSync(file, readmeFile("partial.mjs"));
   try {
-    const { writePartial } = await import(file);
-    const kept = [];
-    const keep = async (lines) => kept.push(...lines);
-    const url = "http://edge/api/v2/write?org=o&bucket=b&precision=s";
-    const post = (body, headers = {}) =>
-      new Request(url, { method: "POST", headers: { authorization: "Token t", ...headers }, body });
-    const r = await writePartial(post("cpu v=1 1\ncpu v=oops 2\ncpu v=3 3\n"), influx, keep);
-    assert.equal(r.status, 400);
-    assert.equal(
-      await r.text(),
-      '{"code":"invalid","message":"partial write error (2 accepted): 1 out of 3 lines rejected\\nunable to parse \'cpu v=oops 2\': invalid boolean","line":2}',
-    );
-    assert.deepEqual(seen, [{ url: "/api/v2/write?org=o&bucket=b&precision=s", encoding: undefined, body: "cpu v=1 1\ncpu v=3 3\n" }]);
-    assert.deepEqual(kept, [{ line: 2, reason: "invalid boolean", text: "cpu v=oops 2" }]);
-    // A good batch goes on as sent (gzip kept).
-    const { gzipSync } = await import("node:zlib");
-    const ok = await writePartial(post(gzipSync("cpu v=4 4\n"), { "content-encoding": "gzip" }), influx, keep);
-    assert.equal(ok.status, 204);
-    assert.equal(seen[1].encoding, "gzip");
+    await withReadmeModule("partial.mjs", async ({ writePartial }) => {
+      const kept = [];
+      const keep = async (lines) => kept.push(...lines);
+      const url = "http://edge/api/v2/write?org=o&bucket=b&precision=s";
+      const post = (body, headers = {}) =>
+        new Request(url, { method: "POST", headers: { authorization: "Token t", ...headers }, body });
+      const r = await writePartial(post("cpu v=1 1\ncpu v=oops 2\ncpu v=3 3\n"), influx, keep);
+      assert.equal(r.status, 400);
+      assert.equal(
+        await r.text(),
+        '{"code":"invalid","message":"partial write error (2 accepted): 1 out of 3 lines rejected\\nunable to parse \'cpu v=oops 2\': invalid boolean","line":2}',
+      );
+      assert.deepEqual(seen, [{ url: "/api/v2/write?org=o&bucket=b&precision=s", encoding: undefined, body: "cpu v=1 1\ncpu v=3 3\n" }]);
+      assert.deepEqual(kept, [{ line: 2, reason: "invalid boolean", text: "cpu v=oops 2" }]);
+      // A good batch goes on as sent (gzip kept).
+      const { gzipSync } = await import("node:zlib");
+      const ok = await writePartial(post(gzipSync("cpu v=4 4\n"), { "content-encoding": "gzip" }), influx, keep);
+      assert.equal(ok.status, 204);
+      assert.equal(seen[1].encoding, "gzip");
+    });
   } finally {
-    rmSync(file, { force: true });
     target.close();
   }
 });

@@ -5,7 +5,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
-import { quotaNames, checkRate, countRate, admitSeries, Checker } from "linegate";
+import { createServer } from "node:http";
+import { quotaNames, checkRate, countRate, admitSeries, answer, Checker } from "linegate";
+import { withReadmeModule } from "./support/readme.mjs";
 
 const auth = { authorization: "Token t" };
 
@@ -203,4 +205,64 @@ test("Checker.refuseSeries: a partial write's lines of refused series become rej
   e.finish();
   assert.equal(e.refuseSeries([0]), null);
   e.free();
+});
+
+test("the README's quota example: series past the limit get the 429 and are not forwarded, a full window throttles before the body", async () => {
+  const seen = [];
+  const target = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      seen.push(Buffer.concat(chunks).toString());
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((r) => target.listen(0, "127.0.0.1", r));
+  const influx = `http://127.0.0.1:${target.address().port}`;
+  try {
+    await withReadmeModule("quota.mjs", async ({ memoryStore, writeWithQuotas }) => {
+      const store = memoryStore();
+      let asked = 0;
+      const admit = store.admit;
+      store.admit = (...a) => (asked++, admit(...a));
+      const limits = { bytes: 60, series: 2 };
+      let bodyRead = false;
+      const post = (body) =>
+        new Request("http://edge/api/v2/write?org=o&bucket=b", {
+          method: "POST",
+          headers: { authorization: "Token t" },
+          body: new ReadableStream({
+            pull(c) {
+              bodyRead = true;
+              c.enqueue(new TextEncoder().encode(body));
+              c.close();
+            },
+          }, { highWaterMark: 0 }), // pulled only when read
+          duplex: "half",
+        });
+      const write = (body) => writeWithQuotas(post(body), influx, store, limits);
+      assert.equal((await write("cpu,host=a v=1 1\ncpu,host=b v=1 2\n")).status, 204);
+      // Known series: the store is not asked again (the isolate's KnownSeries).
+      assert.equal((await write("cpu,host=b v=2 3\n")).status, 204);
+      assert.equal(asked, 1);
+      // A third series: the series 429, nothing forwarded.
+      const refused = await write("cpu,host=c v=1 4\n");
+      assert.equal(refused.status, 429);
+      assert.equal(refused.headers.get("retry-after"), null);
+      assert.deepEqual(JSON.parse(await refused.text()), JSON.parse(answer("series-quota").body));
+      assert.deepEqual(seen, ["cpu,host=a v=1 1\ncpu,host=b v=1 2\n", "cpu,host=b v=2 3\n"]);
+      // 34 + 17 decoded bytes stored; one more write reaches 60, and the next is throttled
+      // with Retry-After to the window's end, its body never read.
+      assert.equal((await write("cpu,host=a v=3 5\n")).status, 204);
+      bodyRead = false;
+      const throttled = await write("cpu,host=a v=4 6\n");
+      assert.equal(throttled.status, 429);
+      const retry = Number(throttled.headers.get("retry-after"));
+      assert.ok(retry >= 1 && retry <= 300, `Retry-After ${retry}`);
+      assert.equal(bodyRead, false);
+      assert.equal(seen.length, 3);
+    });
+  } finally {
+    target.close();
+  }
 });

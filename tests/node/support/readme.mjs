@@ -1,0 +1,22 @@
+// The npm README's examples, exactly as written (fences marked `file=NAME`), as modules.
+
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+export function readmeFile(name) {
+  const md = readFileSync(fileURLToPath(new URL("../../../npm/README.md", import.meta.url)), "utf8");
+  for (const m of md.matchAll(/^```\w+ file=(\S+)\n([\s\S]*?)^```$/gm)) if (m[1] === name) return m[2];
+  throw new Error(`README has no ${name}`);
+}
+
+// Imports the example `name`, written inside the project so that "linegate" resolves to the
+// built package as it does for users; `use(module)` runs while the file exists.
+export async function withReadmeModule(name, use) {
+  const file = fileURLToPath(new URL(`../.readme-${process.pid}-${name}`, import.meta.url));
+  writeFileSync(file, readmeFile(name));
+  try {
+    return await use(await import(file));
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
