@@ -773,11 +773,11 @@ export class Checker {
 
   /**
    * After `finish()` with `series`: the indices (a Uint32Array, into the batch's distinct
-   * series as `verdict.series` lists them) of the series not in `known`, a `KnownSeries`;
-   * empty when every one is known.
+   * series as `verdict.series` lists them) of the series not in `known`, a `KnownSeries`
+   * (under `bucket`, when given); empty when every one is known.
    */
-  unknownSeries(known) {
-    return knownRaw(known).series(this.#live(), false);
+  unknownSeries(known, bucket) {
+    return knownRaw(known).series(this.#live(), false, bucketName(bucket));
   }
 
   /** After `finish()` with `series`: the series at `indices` (all when omitted), 16 hex digits each. */
@@ -808,6 +808,14 @@ if (typeof Symbol.dispose === "symbol") Checker.prototype[Symbol.dispose] = Chec
  * whole first (the next batches ask the authority again). Only put in what the authority
  * admitted: it stays the one that counts. `free()` it when dropped.
  */
+// A KnownSeries' bucket argument: a name (as UTF-8), or none (undefined: empty).
+const NO_BUCKET = new Uint8Array(0);
+function bucketName(bucket) {
+  if (bucket === undefined) return NO_BUCKET;
+  if (typeof bucket !== "string" || bucket === "") throw new TypeError("linegate: a bucket is named by a non-empty string");
+  return encoder.encode(bucket);
+}
+
 export class KnownSeries {
   #raw;
 
@@ -837,19 +845,23 @@ export class KnownSeries {
     return this.#live().size;
   }
 
-  /** Whether the series of this hash (16 hex digits, as `verdict.series` gives it) is held. */
-  has(hash) {
+  /**
+   * Whether the series of this hash (16 hex digits, as `verdict.series` gives it) is held
+   * (under `bucket`, when given).
+   */
+  has(hash, bucket) {
     if (typeof hash !== "string" || !/^[0-9a-f]{16}$/.test(hash)) return false;
-    return this.#live().has(BigInt(`0x${hash}`));
+    return this.#live().has(BigInt(`0x${hash}`), bucketName(bucket));
   }
 
   /**
    * Records every distinct series of a finished `Checker` (with `series`), once the
-   * authority admitted them. Returns the set's size after.
+   * authority admitted them, under `bucket` when given (one set for many buckets, one
+   * bound). Returns the set's size after.
    */
-  remember(checker) {
+  remember(checker, bucket) {
     const raw = this.#live();
-    raw.series(checkerRaw(checker), true);
+    raw.series(checkerRaw(checker), true, bucketName(bucket));
     return raw.size;
   }
 

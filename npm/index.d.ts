@@ -293,9 +293,10 @@ export class Checker<R extends Validation | Verdict | PartialVerdict = Validatio
   refuseSeries(refused: ArrayLike<number>): PartialWrite | Reject | SeriesQuotaReject | null;
   /**
    * After `finish()` with `series`: the indices (into the batch's distinct series, as
-   * `verdict.series` lists them) of those not in `known`; empty when all are known.
+   * `verdict.series` lists them) of those not in `known` (under `bucket`, when given);
+   * empty when all are known.
    */
-  unknownSeries(known: KnownSeries): Uint32Array;
+  unknownSeries(known: KnownSeries, bucket?: string): Uint32Array;
   /** After `finish()` with `series`: the series at `indices` (all when omitted), 16 hex digits each. */
   seriesHashes(indices?: ArrayLike<number>): string[];
   /** Frees the wasm memory now (an unfinished check is dropped). */
@@ -308,7 +309,8 @@ export class Checker<R extends Validation | Verdict | PartialVerdict = Validatio
  * Series a quota's authority admitted, held in wasm memory: a door's memory so a batch of
  * known series needs no call to the authority (spec D.2). At most `max` series: when a
  * batch's new series would pass it, the set is dropped whole first. Only put in what the
- * authority admitted.
+ * authority admitted. One set may serve many buckets: pass the bucket to `remember`,
+ * `unknownSeries` and `has` (the bound then covers them all).
  */
 export class KnownSeries {
   constructor(max: number);
@@ -316,10 +318,10 @@ export class KnownSeries {
   readonly max: number;
   /** How many series it holds. */
   readonly size: number;
-  /** Whether the series of this hash (16 hex digits, as `verdict.series` gives it) is held. */
-  has(hash: string): boolean;
-  /** Records every distinct series of a finished `Checker` (with `series`); the set's size after. */
-  remember(checker: Checker<Verdict | PartialVerdict>): number;
+  /** Whether the series of this hash (16 hex digits, as `verdict.series` gives it) is held (under `bucket`, when given). */
+  has(hash: string, bucket?: string): boolean;
+  /** Records every distinct series of a finished `Checker` (with `series`), under `bucket` when given; the set's size after. */
+  remember(checker: Checker<Verdict | PartialVerdict>, bucket?: string): number;
   /** Drops every series. */
   clear(): void;
   /** Frees the wasm memory now. */

@@ -3,7 +3,7 @@
 //! there, so a batch of known series hands no hash to JS. `npm/api.js` wraps it as the
 //! package's `KnownSeries` and `Checker.unknownSeries`.
 
-use linegate_core::known::KnownSet;
+use linegate_core::known::{self, KnownSet};
 use wasm_bindgen::prelude::*;
 
 use crate::stream::StreamChecker;
@@ -26,21 +26,33 @@ impl KnownSeries {
         self.0.len() as u32
     }
 
-    /// Whether the series of this hash is in the set.
-    pub fn has(&self, hash: u64) -> bool {
-        self.0.contains(hash)
+    /// Whether the series of this hash is in the set (under `bucket`'s scope, when given:
+    /// its name as UTF-8, empty for none).
+    pub fn has(&self, hash: u64, bucket: &[u8]) -> bool {
+        self.0.contains(known::scoped(hash, scope(bucket)))
     }
 
     /// The indices of the checker's distinct series (as `seriesHashes` lists them) that
     /// are not in the set; or, with `remember` (once the authority admitted them), records
-    /// them all (core's rule when full: the set is dropped whole first) and gives none. One
+    /// them all (core's rule when full: the set is dropped whole first) and gives none;
+    /// under `bucket`'s scope when given (one set, and one bound, for many buckets). One
     /// export for both: each export's borrow checks cost wasm bytes.
-    pub fn series(&mut self, checker: &StreamChecker, remember: bool) -> Vec<u32> {
-        let hashes = checker.series();
+    pub fn series(&mut self, checker: &StreamChecker, remember: bool, bucket: &[u8]) -> Vec<u32> {
+        let (hashes, scope) = (checker.series(), scope(bucket));
         if remember {
-            self.0.remember(hashes);
+            self.0.remember_in(scope, hashes);
             return Vec::new();
         }
-        self.0.unknown(hashes).map(|i| i as u32).collect()
+        self.0.unknown_in(scope, hashes).map(|i| i as u32).collect()
+    }
+}
+
+/// A bucket's scope in a shared set (core's `known::scope`), or 0 (unscoped) for none.
+/// Its name comes as bytes: a string argument's glue would cost the package bytes.
+fn scope(bucket: &[u8]) -> u64 {
+    if bucket.is_empty() {
+        0
+    } else {
+        known::scope(bucket)
     }
 }

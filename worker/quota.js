@@ -20,30 +20,17 @@ const stubOf = (cfg, name) => cfg.quota.ns.get(cfg.quota.ns.idFromName(name));
 const toResponse = (a) => new Response(a.body, { status: a.status, headers: a.headers });
 
 
-// Series this isolate knows are admitted, per bucket: a batch whose distinct series are all
-// here needs no object call. Admitted series are never removed from a set (no route deletes
-// them), and only what an object answered as admitted (or known) is put here, so the object
-// stays the authority for every new series and N still holds across isolates. The sets are
-// the package's KnownSeries, held in wasm and asked about the checker's series there (a
-// batch of known series hands no hash to JS). Bounded in total: when a batch's new series
-// would pass KNOWN_MAX, every set is dropped (the next batches ask the objects again).
+// Series this isolate knows are admitted, each under its bucket: a batch whose distinct
+// series are all here needs no object call. Admitted series are never removed from a set (no
+// route deletes them), and only what an object answered as admitted (or known) is put here,
+// so the object stays the authority for every new series and N still holds across isolates.
+// The set is the package's KnownSeries, held in wasm and asked about the checker's series
+// there (a batch of known series hands no hash to JS); one set for every bucket, so one
+// bound: when a batch's new series would pass KNOWN_MAX, it is dropped whole (core's rule;
+// the next batches ask the objects again).
 export const KNOWN_MAX = 200_000;
-const known = new Map();
-let knownSize = 0;
-
-// After the object admitted every series the checker holds: `fresh` of them were unknown.
-function remember(bucket, checker, fresh) {
-  if (fresh > KNOWN_MAX) return;
-  if (knownSize + fresh > KNOWN_MAX) {
-    for (const set of known.values()) set.free();
-    known.clear();
-    knownSize = 0;
-  }
-  let set = known.get(bucket);
-  if (set === undefined) known.set(bucket, (set = new KnownSeries(KNOWN_MAX)));
-  const before = set.size;
-  knownSize += set.remember(checker) - before;
-}
+let known = null;
+const knownSet = () => (known ??= new KnownSeries(KNOWN_MAX));
 
 /**
  * Before the body is read: the quota names of the request, and the rate's 429 when its
@@ -83,22 +70,19 @@ export async function admitBatch(cfg, names, checker, verdict, log) {
   log.series_calls = 0;
   try {
     for (;;) {
-      // The indices (into the checker's series) of those to ask about: all of them when
-      // this isolate knows none of the bucket's (`at` null).
-      const set = known.get(names.bucket);
-      const at = set === undefined ? null : checker.unknownSeries(set);
-      if (at !== null && at.length === 0) return { response: null, verdict: v };
-      const hashes = checker.seriesHashes(at ?? undefined);
-      if (hashes.length === 0) return { response: null, verdict: v };
+      // The indices (into the checker's series) of those this isolate does not know.
+      const at = checker.unknownSeries(knownSet(), names.bucket);
+      if (at.length === 0) return { response: null, verdict: v };
+      const hashes = checker.seriesHashes(at);
       log.series_calls++;
       log.series_asked = (log.series_asked ?? 0) + hashes.length;
       const refused = await stubOf(cfg, `series ${names.bucket}`).admit(names.bucket, hashes, cfg.quota.series);
       if (refused.length === 0) {
-        remember(names.bucket, checker, hashes.length);
+        knownSet().remember(checker, names.bucket);
         return { response: null, verdict: v };
       }
       log.refused = (log.refused ?? 0) + refused.length;
-      const again = checker.refuseSeries(at === null ? refused : refused.map((i) => at[i]));
+      const again = checker.refuseSeries(refused.map((i) => at[i]));
       if (again === null || (again.action === "reject" && again.status === 429)) {
         log.action = "series_refused";
         log.code = "too many requests";

@@ -91,3 +91,27 @@ test("KnownSeries: bounded; a batch whose new series would pass the bound drops 
   assert.throws(() => new KnownSeries(-1), TypeError);
   assert.throws(() => new KnownSeries(1.5), TypeError);
 });
+
+test("KnownSeries: one set for many buckets, each series under its bucket, one bound", () => {
+  const known = new KnownSeries(4);
+  const a = batch(["m,h=1", "m,h=2"]);
+  assert.equal(known.remember(a.c, "metrics"), 2);
+  // Known in its bucket only: unknown in another, and unscoped.
+  assert.deepEqual([...a.c.unknownSeries(known, "metrics")], []);
+  assert.deepEqual([...a.c.unknownSeries(known, "other")], [0, 1]);
+  assert.deepEqual([...a.c.unknownSeries(known)], [0, 1]);
+  assert.equal(known.has(a.v.series[0], "metrics"), true);
+  assert.equal(known.has(a.v.series[0], "other"), false);
+  assert.equal(known.has(a.v.series[0]), false);
+  assert.equal(known.remember(a.c, "other"), 4);
+  // A third series past the bound of 4 (all buckets together): the set is dropped whole first.
+  const b = batch(["m,h=3"]);
+  assert.equal(known.remember(b.c, "metrics"), 1);
+  assert.deepEqual([...a.c.unknownSeries(known, "other")], [0, 1]);
+  assert.deepEqual([...b.c.unknownSeries(known, "metrics")], []);
+  assert.throws(() => a.c.unknownSeries(known, ""), TypeError);
+  assert.throws(() => known.remember(a.c, 7), TypeError);
+  a.c.free();
+  b.c.free();
+  known.free();
+});

@@ -3,6 +3,9 @@
 //! call to the authority. Only series the authority answered as admitted go in, and
 //! admitted series are never removed there, so a door that forgets (drops the set) only
 //! asks again; N is the authority's, never this set's.
+//!
+//! One set may hold the series of many buckets, each under its scope ([`scope`]): a hash is
+//! held as [`scoped`] of it, so one bound covers every bucket an isolate serves.
 
 use crate::set64::Set64;
 
@@ -49,10 +52,20 @@ impl KnownSet {
 
     /// The indices of `hashes` not in the set, in order.
     pub fn unknown<'a>(&'a self, hashes: &'a [u64]) -> impl Iterator<Item = usize> + 'a {
+        self.unknown_in(0, hashes)
+    }
+
+    /// The indices of `hashes` not in the set under `scope` ([`scope`]; 0: unscoped), in
+    /// order.
+    pub fn unknown_in<'a>(
+        &'a self,
+        scope: u64,
+        hashes: &'a [u64],
+    ) -> impl Iterator<Item = usize> + 'a {
         hashes
             .iter()
             .enumerate()
-            .filter(|(_, &h)| !self.contains(h))
+            .filter(move |(_, &h)| !self.contains(scoped(h, scope)))
             .map(|(i, _)| i)
     }
 
@@ -66,7 +79,13 @@ impl KnownSet {
     /// eviction order to keep); a batch of more than `max` new series is not recorded.
     /// Returns how many hashes were added.
     pub fn remember(&mut self, hashes: &[u64]) -> usize {
-        let new = self.unknown(hashes).count();
+        self.remember_in(0, hashes)
+    }
+
+    /// [`KnownSet::remember`] under `scope` ([`scope`]; 0: unscoped): the bound counts the
+    /// series of every scope together.
+    pub fn remember_in(&mut self, scope: u64, hashes: &[u64]) -> usize {
+        let new = self.unknown_in(scope, hashes).count();
         if new == 0 || new > self.max {
             return 0;
         }
@@ -74,8 +93,29 @@ impl KnownSet {
             self.clear();
         }
         self.set.reserve(new);
-        hashes.iter().filter(|&&h| self.set.insert(h)).count()
+        hashes
+            .iter()
+            .filter(|&&h| self.set.insert(scoped(h, scope)))
+            .count()
     }
+}
+
+/// The scope of a bucket's series in a [`KnownSet`] shared by buckets: a hash of its name,
+/// never 0 (0 is the unscoped set).
+pub fn scope(bucket: &[u8]) -> u64 {
+    crate::series::series_hash(bucket) | 1
+}
+
+/// A series hash as a set holds it under `scope`: itself unscoped (0); otherwise mixed
+/// with the scope by a bijection, so within one scope distinct series stay distinct, and
+/// across scopes two series meet only as often as two series hashes collide (a client
+/// could make its own bucket's series look known, as it could collide them anyway).
+pub fn scoped(hash: u64, scope: u64) -> u64 {
+    if scope == 0 {
+        return hash;
+    }
+    let h = (hash ^ scope).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^ (h >> 29) ^ scope.rotate_left(17)
 }
 
 #[cfg(test)]
@@ -117,6 +157,29 @@ mod tests {
         assert!(hashes.iter().all(|&h| k.contains(h)));
         assert_eq!(k.unknown(&hashes).count(), 0);
         assert!(!k.contains(0x9e37_79b9_7f4a_7c15u64.wrapping_mul(3001)));
+    }
+
+    #[test]
+    fn scopes_share_one_set_and_its_bound() {
+        let (a, b) = (scope(b"metrics"), scope(b"other"));
+        assert!(a != 0 && b != 0 && a != b);
+        let mut k = KnownSet::new(5);
+        assert_eq!(k.remember_in(a, &[1, 2, 3]), 3);
+        // The same hashes are unknown in another scope and unscoped.
+        assert_eq!(k.unknown_in(b, &[1, 2, 3]).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(k.unknown(&[1, 2, 3]).count(), 3);
+        assert_eq!(k.unknown_in(a, &[3, 4, 1]).collect::<Vec<_>>(), [1]);
+        assert_eq!(k.remember_in(b, &[1, 2]), 2);
+        assert_eq!(k.len(), 5);
+        // One bound for all scopes: a third new series in b drops the whole set first.
+        assert_eq!(k.remember_in(b, &[7]), 1);
+        assert_eq!(k.len(), 1);
+        assert_eq!(k.unknown_in(a, &[1]).count(), 1);
+        // Within a scope, distinct hashes stay distinct (the mix is a bijection).
+        let hashes: Vec<u64> = (0..1000u64).map(|i| i << 40 | i).collect();
+        let mut seen = std::collections::HashSet::new();
+        assert!(hashes.iter().all(|&h| seen.insert(scoped(h, a))));
+        assert_eq!(scoped(42, 0), 42);
     }
 
     #[test]

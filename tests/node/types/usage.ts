@@ -114,6 +114,11 @@ held.finish();
 const unknown: Uint32Array = held.unknownSeries(known);
 const toAsk: string[] = held.seriesHashes(unknown);
 const size: number = known.remember(held);
+// One set for many buckets: each series under its bucket.
+const inBucket: Uint32Array = held.unknownSeries(known, "metrics");
+known.remember(held, "metrics");
+// @ts-expect-error a bucket is named by a string
+held.unknownSeries(known, 7);
 // @ts-expect-error series is a boolean or "held"
 Checker.forRequest({ query: "org=o&bucket=b", series: "lazy" });
-void [streamedBatch, wrong, toAsk, size, known.has("0123456789abcdef")];
+void [streamedBatch, wrong, toAsk, size, inBucket, known.has("0123456789abcdef"), known.has("0123456789abcdef", "metrics")];
