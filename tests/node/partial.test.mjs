@@ -6,10 +6,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { createServer } from "node:http";
 import { checkWrite, Checker } from "linegate";
 import { hasCorpus, partialRows, sentBody, NOW } from "../support/corpus.mjs";
-import { withReadmeModule } from "./support/readme.mjs";
+import { startSink, withReadmeModule } from "./support/readme.mjs";
 
 const skip = hasCorpus ? false : "../shared/corpus is absent (it sits beside the project root in CI)";
 const sha256 = (b) => createHash("sha256").update(b).digest("hex");
@@ -73,17 +72,8 @@ test("acceptPartial: R = 0 forwards as today, A = 0 rejects as today, bad values
 });
 
 test("the README's partial-write example: good lines stored, bad ones kept, the 400 after", async () => {
-  const seen = [];
-  const target = createServer((req, res) => {
-    const chunks = [];
-    req.on("data", (c) => chunks.push(c));
-    req.on("end", () => {
-      seen.push({ url: req.url, encoding: req.headers["content-encoding"], body: Buffer.concat(chunks).toString() });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise((r) => target.listen(0, "127.0.0.1", r));
-  const influx = `http://127.0.0.1:${target.address().port}`;
+  const target = await startSink();
+  const { seen, url: influx } = target;
   try {
     await withReadmeModule("partial.mjs", async ({ writePartial }) => {
       const kept = [];

@@ -5,9 +5,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
-import { createServer } from "node:http";
 import { quotaNames, checkRate, countRate, admitSeries, answer, Checker } from "linegate";
-import { withReadmeModule } from "./support/readme.mjs";
+import { startSink, withReadmeModule } from "./support/readme.mjs";
 
 const auth = { authorization: "Token t" };
 
@@ -208,17 +207,9 @@ test("Checker.refuseSeries: a partial write's lines of refused series become rej
 });
 
 test("the README's quota example: series past the limit get the 429 and are not forwarded, a full window throttles before the body", async () => {
-  const seen = [];
-  const target = createServer((req, res) => {
-    const chunks = [];
-    req.on("data", (c) => chunks.push(c));
-    req.on("end", () => {
-      seen.push(Buffer.concat(chunks).toString());
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise((r) => target.listen(0, "127.0.0.1", r));
-  const influx = `http://127.0.0.1:${target.address().port}`;
+  const target = await startSink();
+  const { url: influx } = target;
+  const bodies = () => target.seen.map((r) => r.body);
   try {
     await withReadmeModule("quota.mjs", async ({ memoryStore, writeWithQuotas }) => {
       const store = memoryStore();
@@ -250,7 +241,7 @@ test("the README's quota example: series past the limit get the 429 and are not 
       assert.equal(refused.status, 429);
       assert.equal(refused.headers.get("retry-after"), null);
       assert.deepEqual(JSON.parse(await refused.text()), JSON.parse(answer("series-quota").body));
-      assert.deepEqual(seen, ["cpu,host=a v=1 1\ncpu,host=b v=1 2\n", "cpu,host=b v=2 3\n"]);
+      assert.deepEqual(bodies(), ["cpu,host=a v=1 1\ncpu,host=b v=1 2\n", "cpu,host=b v=2 3\n"]);
       // 34 + 17 decoded bytes stored; one more write reaches 60, and the next is throttled
       // with Retry-After to the window's end, its body never read.
       assert.equal((await write("cpu,host=a v=3 5\n")).status, 204);
@@ -260,7 +251,7 @@ test("the README's quota example: series past the limit get the 429 and are not 
       const retry = Number(throttled.headers.get("retry-after"));
       assert.ok(retry >= 1 && retry <= 300, `Retry-After ${retry}`);
       assert.equal(bodyRead, false);
-      assert.equal(seen.length, 3);
+      assert.equal(bodies().length, 3);
     });
   } finally {
     target.close();

@@ -2,6 +2,7 @@
 
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { createServer } from "node:http";
 
 export function readmeFile(name) {
   const md = readFileSync(fileURLToPath(new URL("../../../npm/README.md", import.meta.url)), "utf8");
@@ -19,4 +20,20 @@ export async function withReadmeModule(name, use) {
   } finally {
     rmSync(file, { force: true });
   }
+}
+
+// An InfluxDB stand-in for the examples on 127.0.0.1: answers 204 and records each request
+// as `{ url, encoding, body }` (body as text) in `seen`.
+export async function startSink() {
+  const seen = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      seen.push({ url: req.url, encoding: req.headers["content-encoding"], body: Buffer.concat(chunks).toString() });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${server.address().port}`, seen, close: () => server.close() };
 }
