@@ -3,7 +3,7 @@
 // (native and wasm). Not a test: it prints Markdown.
 //
 //   node bench/speed.mjs [--rounds 7] [--gz-mb 5] [--requests 10] [--no-worker] [--no-build]
-//                        [--base-bin OTHER/target/release/linegate]
+//                        [--base-bin OTHER/target/release/linegate] [--base-pkg OTHER/pkg]
 //
 // 1. `linegate check` one core ÷ tremor-influx one core, per dataset (50 MB each): linegate
 //    as the whole CLI process on one pass (`LINEGATE_SPLIT_MIN` past the body: one thread),
@@ -41,6 +41,9 @@ const { values: opt } = parseArgs({
     "no-native": { type: "boolean", default: false },
     // Another build's CLI (e.g. main's), timed interleaved with this one: row 2's "today".
     "base-bin": { type: "string" },
+    // Another build's package (e.g. main's pkg/, copied), its checkWrite timed interleaved
+    // with this one's: row 3 before and after in one run.
+    "base-pkg": { type: "string" },
   },
 });
 const ROUNDS = Number(opt.rounds);
@@ -87,6 +90,7 @@ if (!opt["no-build"]) {
   if (!fs.existsSync(path.join(ROOT, "pkg/package.json"))) execFileSync("bash", ["scripts/build-pkg.sh"], { cwd: ROOT, stdio: "inherit" });
 }
 const { checkWrite, Checker } = await import("linegate");
+const basePkg = opt["base-pkg"] && (await import(path.join(path.resolve(opt["base-pkg"]), "node.js")));
 const wasmBytes = fs.readFileSync(path.join(targetDir, "bench-inflate-wasm/wasm32-unknown-unknown/release/linegate_bench_inflate.wasm"));
 const x = (await WebAssembly.instantiate(wasmBytes, {})).instance.exports;
 
@@ -165,6 +169,7 @@ const wasmStages = (d) => {
 const probes = {};
 for (const d of DATASETS) {
   probes[`checkWrite:${d}`] = () => must(checkWrite({ query, headers, body: body[d], now: NOW }), d);
+  if (basePkg) probes[`base checkWrite:${d}`] = () => must(basePkg.checkWrite({ query, headers, body: body[d], now: NOW }), d);
   const { gz } = cut[d];
   probes[`gunzip:${d}`] = () => zlib.gunzipSync(gz);
   probes[`checkWrite gzip:${d}`] = () => must(checkWrite({ query, headers: gzHeaders, body: gz, now: NOW }), d);
@@ -236,7 +241,9 @@ if (opt["base-bin"]) {
 const row3 = DATASETS.filter(() => native.length).map((d) => {
   const w = mb(d) / (ms(`checkWrite:${d}`) / 1000);
   const n = mb(d) / nat(d, "parse").linegate_s;
-  return `${d}: ${f0(w)} ÷ ${f0(n)} = **${((w / n) * 100).toFixed(0)}%**`;
+  const b = basePkg && mb(d) / (ms(`base checkWrite:${d}`) / 1000);
+  const vsBase = b ? ` (--base-pkg ${f0(b)} = ${((b / n) * 100).toFixed(0)}%; this ÷ base ${f2(w / b)}×)` : "";
+  return `${d}: ${f0(w)} ÷ ${f0(n)} = **${((w / n) * 100).toFixed(0)}%**${vsBase}`;
 });
 if (row3.length) console.log(`| 3. package \`checkWrite\` in Node ÷ native \`check_request\`, MB/s | ${row3.join("<br>")} | native, same bodies | | ≥ 85% each |`);
 const row4 = ["cpu", "telegraf"].map((d) => {

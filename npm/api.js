@@ -330,7 +330,28 @@ export function checkWrite(req) {
   if (req === null || typeof req !== "object") throw new TypeError("linegate: checkWrite needs a request object");
   // `now`, `limits` and `acceptPartial` go as given: the wasm side validates them.
   const opts = { ...requestHead(req), now: req.now, limits: req.limits, acceptPartial: req.acceptPartial };
-  return withBody("checkWrite", req.body, (buf) => glue.checkWrite(buf, opts));
+  const body = req.body;
+  if (body instanceof Uint8Array && body.length >= 2 * PIECE && !req.acceptPartial) {
+    need("checkWrite()");
+    return checkInPieces(glue.StreamChecker.forRequest(opts), body);
+  }
+  return withBody("checkWrite", body, (buf) => glue.checkWrite(buf, opts));
+}
+
+// A large body goes through the incremental check a piece at a time, which gives the same
+// answer for any chunking. Copied whole into wasm memory first, a 50 MB body grew the
+// instance's memory by its size for good (RSS +64 MiB, +15 with pieces) and the copy cost
+// ~0.17 ms/MB, a sixth of the check; a piece is copied into memory the cache still holds
+// and parsed there (~0.12 ms/MB: reading the caller's bytes remains).
+const PIECE = 1 << 20;
+
+function checkInPieces(raw, body) {
+  try {
+    for (let i = 0; i < body.length && !raw.decided(); i += PIECE) raw.push(body.subarray(i, i + PIECE));
+    return raw.finish();
+  } finally {
+    raw.free();
+  }
 }
 
 /**

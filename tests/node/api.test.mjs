@@ -311,6 +311,65 @@ test("validate: progress in bytes of the decoded body, and cancelling", () => {
   assert.equal(validate(text, { onProgress: () => { throw new Error("x"); } }).points, 100000);
 });
 
+test("large bodies (checked in pieces) get the one-shot check's answer", () => {
+  // checkWrite feeds a Uint8Array of 2 MiB or more to the incremental check 1 MiB at a time;
+  // a BodyBuffer is still checked whole. Lines cross the pieces' edges in every way here.
+  const MiB = 1 << 20;
+  const line = (i) => `cpu,host=h${i % 97},region=eu-west-${i % 3} usage_user=${i % 100}.5,usage_idle=${i}i ${1700000000000000000 + i}\n`;
+  const lines = [];
+  for (let i = 0, n = 0; n < 2.5 * MiB; i++) {
+    lines.push(line(i));
+    n += lines[lines.length - 1].length;
+  }
+  const good = lines.join("");
+  const at = (text, pos, bad) => text.slice(0, pos) + bad + text.slice(pos);
+  const texts = {
+    good,
+    "error first": "bad\n" + good,
+    "error at the first piece's end": at(good, good.lastIndexOf("\n", MiB) + 1, "m f=oops 1\n"),
+    "line across the first piece's end": at(good, MiB - 5, "zzz"),
+    "escape at the first piece's end": at(good, MiB - 1, "\\"),
+    "quote swallowing the rest": at(good, MiB + 100, '"'),
+    "errors everywhere": lines.map((l, i) => (i % 1000 === 7 ? "m f=1x\n" : l)).join(""),
+    "no final newline": good.slice(0, -1),
+    "timestamps out of range": at(good, 2 * MiB, "m f=1 99999999999999999999\nm f=1 -9223372036854775808\n"),
+  };
+  const reqs = [
+    { query: "org=o&bucket=b&precision=ns", headers: auth, now: NOW },
+    { query: "org=o&bucket=b&precision=s", headers: auth, now: NOW },
+    { endpoint: "/write", query: "db=d&precision=u", headers: auth, now: NOW },
+    { query: "org=o&bucket=b", headers: {}, now: NOW },
+    { query: "org=o&bucket=b", headers: auth, now: NOW, limits: { maxBatch: 2 * MiB } },
+    { query: "org=o&bucket=b", headers: auth, now: NOW, limits: { maxBody: 2 * MiB + 1 } },
+    { query: "org=o&bucket=b", headers: auth, now: NOW, limits: { maxMessage: 300 } },
+  ];
+  const oneShot = (req, bytes) => {
+    const buf = BodyBuffer.fromBytes(bytes);
+    try {
+      return checkWrite({ ...req, body: buf });
+    } finally {
+      buf.free();
+    }
+  };
+  let forwarded = 0;
+  for (const [name, text] of Object.entries(texts)) {
+    const bytes = new TextEncoder().encode(text);
+    assert.ok(bytes.length >= 2 * MiB, name);
+    for (const req of reqs) {
+      const got = checkWrite({ ...req, body: bytes });
+      assert.deepStrictEqual(got, oneShot(req, bytes), `${name}: ${JSON.stringify(req.query)} ${JSON.stringify(req.limits)}`);
+      forwarded += got.action === "forward";
+    }
+  }
+  assert.ok(forwarded > 0);
+  // A gzip body as large (stored, level 0).
+  const gz = gzipSync(good, { level: 0 });
+  const req = { query: "org=o&bucket=b", headers: { ...auth, "content-encoding": "gzip" }, now: NOW };
+  assert.deepStrictEqual(checkWrite({ ...req, body: gz }), oneShot(req, gz));
+  const cut = gz.subarray(0, gz.length - 3);
+  assert.deepStrictEqual(checkWrite({ ...req, body: cut }), oneShot(req, cut));
+});
+
 test("BodyBuffer: a body filled chunk by chunk, reused across calls", () => {
   const text = "m f=1i 1\nm f=2i 2\n";
   const buf = new BodyBuffer(text.length);
