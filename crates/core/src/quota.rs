@@ -11,7 +11,8 @@ use crate::pipeline::{self, Edge, Endpoint, Head};
 use crate::query::{encode_value, Query};
 
 pub use crate::series::{
-    point_series_hash, series_hash, series_hash_v1, BatchSeries, SeriesMemo, SERIES_HASH_VERSION,
+    point_series_hash, series_hash, series_hash_of, series_hash_v1, series_hash_v2, BatchSeries,
+    SeriesMemo, SERIES_HASH_VERSION,
 };
 
 /// Length of a rate window in seconds; windows are aligned to multiples of it in Unix time.

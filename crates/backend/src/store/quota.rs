@@ -35,7 +35,7 @@ pub(crate) struct Rehashed {
     pub old: u64,
 }
 
-/// Brings the series sets to the current hash version. Sets of version 1 are rebuilt from
+/// Brings the series sets to the current hash version. Sets of an older version are rebuilt from
 /// the stored batches, which the store keeps for ever (nothing deletes them): every point
 /// of every batch of a bucket with a set has its key hashed both ways, and its new hash
 /// goes into the new set when its old hash was in the old one, so the new set holds exactly
@@ -49,13 +49,18 @@ pub(crate) fn rehash(conn: &Connection) -> rusqlite::Result<Option<Rehashed>> {
     if had.as_deref() == Some(want.as_str()) {
         return Ok(None);
     }
-    if let Some(v) = &had {
-        if v != "1" {
-            return Err(failure(format!(
-                "the series quota's sets are hashed with version {v}, this build knows {want}"
-            )));
-        }
-    }
+    // Absent: version 1, from before the version was recorded.
+    let old_hash = had
+        .as_deref()
+        .map_or(Some(1), |v| v.parse().ok())
+        .filter(|&v| v < quota::SERIES_HASH_VERSION)
+        .and_then(quota::series_hash_of);
+    let Some(old_hash) = old_hash else {
+        return Err(failure(format!(
+            "the series quota's sets are hashed with version {}, this build knows {want}",
+            had.as_deref().unwrap_or("1")
+        )));
+    };
     let tx = conn.unchecked_transaction()?;
     let old: i64 = tx.query_row("SELECT COUNT(*) FROM quota_series", [], |r| r.get(0))?;
     let mut done = Rehashed {
@@ -64,17 +69,17 @@ pub(crate) fn rehash(conn: &Connection) -> rusqlite::Result<Option<Rehashed>> {
     };
     if old > 0 {
         tx.execute_batch(
-            "ALTER TABLE quota_series RENAME TO quota_series_v1;
+            "ALTER TABLE quota_series RENAME TO quota_series_old;
              CREATE TABLE quota_series(bucket_id INTEGER NOT NULL, hash INTEGER NOT NULL,
                PRIMARY KEY(bucket_id, hash)) WITHOUT ROWID;",
         )?;
         let mut rows = tx.prepare(
             "SELECT bucket_id, precision, now, encoding, body FROM batches
-             WHERE bucket_id IN (SELECT DISTINCT bucket_id FROM quota_series_v1) ORDER BY seq",
+             WHERE bucket_id IN (SELECT DISTINCT bucket_id FROM quota_series_old) ORDER BY seq",
         )?;
         let mut add = tx.prepare(
             "INSERT OR IGNORE INTO quota_series(bucket_id, hash) SELECT ?1, ?2
-             WHERE EXISTS (SELECT 1 FROM quota_series_v1 WHERE bucket_id = ?1 AND hash = ?3)",
+             WHERE EXISTS (SELECT 1 FROM quota_series_old WHERE bucket_id = ?1 AND hash = ?3)",
         )?;
         // Keys already looked up (bounded: dropped whole when full).
         let mut seen: HashSet<(i64, u64)> = HashSet::new();
@@ -97,16 +102,16 @@ pub(crate) fn rehash(conn: &Connection) -> rusqlite::Result<Option<Rehashed>> {
                     seen.clear();
                 }
                 if seen.insert((bucket, new)) {
-                    keys.push((new, quota::series_hash_v1(&key)));
+                    keys.push((new, old_hash(&key)));
                 }
             });
-            for (new, v1) in keys {
-                done.found += add.execute(params![bucket, new as i64, v1 as i64])? as u64;
+            for (new, old) in keys {
+                done.found += add.execute(params![bucket, new as i64, old as i64])? as u64;
             }
         }
         drop(q);
         drop((rows, add));
-        tx.execute_batch("DROP TABLE quota_series_v1")?;
+        tx.execute_batch("DROP TABLE quota_series_old")?;
     }
     set_meta(&tx, HASH_VERSION_KEY, &want)?;
     tx.commit()?;
@@ -316,7 +321,7 @@ pub(crate) fn count_bytes(
 #[cfg(test)]
 mod rehash_tests {
     use super::*;
-    use linegate_core::quota::{series_hash, series_hash_v1};
+    use linegate_core::quota::{series_hash, series_hash_v1, series_hash_v2};
 
     fn dir(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("linegate-rehash-{name}-{}", std::process::id()));
@@ -330,15 +335,24 @@ mod rehash_tests {
         cache.known(&tx, (bucket, series_hash(key))).unwrap()
     }
 
-    /// A store written before the hash was versioned: its sets hold FNV-1a hashes.
+    /// A store written before the hash was versioned (its sets hold FNV-1a hashes), and one
+    /// written under version 2.
     #[test]
-    fn a_store_of_the_old_hash_opens_and_still_knows_its_series() {
-        let d = dir("v1");
+    fn a_store_of_an_old_hash_opens_and_still_knows_its_series() {
+        old_store_opens(None, series_hash_v1);
+        old_store_opens(Some("2"), series_hash_v2);
+    }
+
+    fn old_store_opens(version: Option<&str>, old_hash: fn(&[u8]) -> u64) {
+        let d = dir(&format!("v{}", version.unwrap_or("1")));
         std::fs::create_dir_all(&d).unwrap();
         {
             let conn = open_write(&d).unwrap();
-            // As an old build left it: no version, FNV-1a hashes.
-            delete_meta(&conn, HASH_VERSION_KEY).unwrap();
+            // As an old build left it: its version (none before 2) and its hashes.
+            match version {
+                Some(v) => set_meta(&conn, HASH_VERSION_KEY, v).unwrap(),
+                None => delete_meta(&conn, HASH_VERSION_KEY).unwrap(),
+            }
             conn.execute("DELETE FROM quota_series", []).unwrap();
             let (raw, enc) =
                 Compression::Zstd.encode(b"cpu,host=a v=1 1\nmem,x=1 v=1 2\nfree v=1 3\n");
@@ -363,7 +377,7 @@ mod rehash_tests {
             for key in [&b"cpu,host=a"[..], b"mem,x=1", b"gone,k=v"] {
                 conn.execute(
                     "INSERT INTO quota_series(bucket_id, hash) VALUES (1, ?1)",
-                    [series_hash_v1(key) as i64],
+                    [old_hash(key) as i64],
                 )
                 .unwrap();
             }
@@ -398,7 +412,7 @@ mod rehash_tests {
         assert_eq!(series_count(&conn, 1).unwrap(), 3);
         let old: i64 = conn
             .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'quota_series_v1'",
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'quota_series_old'",
                 [],
                 |r| r.get(0),
             )
