@@ -34,6 +34,7 @@ import zlib from "node:zlib";
 import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { ROOT, SHARED, startWorker, startRecorder } from "../tests/worker/helpers.mjs";
+import { cpuMs, workerdPids } from "./workerd.mjs";
 
 const { values: opt } = parseArgs({
   options: {
@@ -58,31 +59,6 @@ function data() {
   return fs.readFileSync(lp);
 }
 
-// This process's workerd children.
-function workerdPids() {
-  const pids = new Set();
-  for (const d of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const m = /^\d+ \((.*)\) \S+ (\d+)/.exec(fs.readFileSync(`/proc/${d}/stat`, "utf8"));
-      if (m && m[1].includes("workerd") && Number(m[2]) === process.pid) pids.add(Number(d));
-    } catch {}
-  }
-  return pids;
-}
-
-// CPU time of all of the process's threads, in ms (schedstat's first field: ns on the CPU).
-function cpuMs(pid) {
-  let ns = 0;
-  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
-    } catch {
-      // A thread that ended between the listing and the read.
-    }
-  }
-  return ns / 1e6;
-}
 
 // One POST, the body written in 64 KiB pieces paced to `mbit` (0: as fast as it goes).
 function post(url, body, mbit) {
