@@ -822,13 +822,6 @@ export class Checker {
 }
 if (typeof Symbol.dispose === "symbol") Checker.prototype[Symbol.dispose] = Checker.prototype.free;
 
-/**
- * Series a quota's authority admitted, held in wasm memory (linegate-core's `KnownSet`): a
- * door's memory so a batch of known series needs no call to the authority (spec D.2).
- * At most `max` series: when the new series of a batch would pass it, the set is dropped
- * whole first (the next batches ask the authority again). Only put in what the authority
- * admitted: it stays the one that counts. `free()` it when dropped.
- */
 // A KnownSeries' bucket argument: a name (as UTF-8), or none (undefined: empty).
 const NO_BUCKET = new Uint8Array(0);
 function bucketName(bucket) {
@@ -837,6 +830,13 @@ function bucketName(bucket) {
   return encoder.encode(bucket);
 }
 
+/**
+ * Series a quota's authority admitted, held in wasm memory (linegate-core's `KnownSet`): a
+ * door's memory so a batch of known series needs no call to the authority (spec D.2).
+ * At most `max` series: when the new series of a batch would pass it, the set is dropped
+ * whole first (the next batches ask the authority again). Only put in what the authority
+ * admitted: it stays the one that counts. `free()` it when dropped.
+ */
 export class KnownSeries {
   #raw;
 

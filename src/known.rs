@@ -29,7 +29,7 @@ impl KnownSeries {
     /// Whether the series of this hash is in the set (under `bucket`'s scope, when given:
     /// its name as UTF-8, empty for none).
     pub fn has(&self, hash: u64, bucket: &[u8]) -> bool {
-        self.0.contains(known::scoped(hash, scope(bucket)))
+        self.0.contains(known::scoped(hash, known::scope(bucket)))
     }
 
     /// The indices of the checker's distinct series (as `seriesHashes` lists them) that
@@ -38,21 +38,11 @@ impl KnownSeries {
     /// under `bucket`'s scope when given (one set, and one bound, for many buckets). One
     /// export for both: each export's borrow checks cost wasm bytes.
     pub fn series(&mut self, checker: &StreamChecker, remember: bool, bucket: &[u8]) -> Vec<u32> {
-        let (hashes, scope) = (checker.series(), scope(bucket));
+        let (hashes, scope) = (checker.series(), known::scope(bucket));
         if remember {
             self.0.remember_in(scope, hashes);
             return Vec::new();
         }
         self.0.unknown_in(scope, hashes).map(|i| i as u32).collect()
-    }
-}
-
-/// A bucket's scope in a shared set (core's `known::scope`), or 0 (unscoped) for none.
-/// Its name comes as bytes: a string argument's glue would cost the package bytes.
-fn scope(bucket: &[u8]) -> u64 {
-    if bucket.is_empty() {
-        0
-    } else {
-        known::scope(bucket)
     }
 }

@@ -412,7 +412,13 @@ fn count_batch(
     let mut parser = Parser::new(body, opts).counts_only();
     let mut report = BatchReport::empty(max_message);
     if portable {
-        read_into_portable(&mut parser, &mut report, &mut |_| {}, &mut |_| true);
+        read_loop(
+            &mut parser,
+            &mut report,
+            &mut |_| {},
+            &mut |_| true,
+            Parser::next_item,
+        );
     } else {
         read_into(&mut parser, &mut report, &mut |_| {}, &mut |_| true);
     }
@@ -516,7 +522,7 @@ fn read_into<'a>(
         // above).
         return unsafe { read_into_v3(parser, report, on_point, keep_going) };
     }
-    read_into_portable(parser, report, on_point, keep_going)
+    read_loop(parser, report, on_point, keep_going, Parser::next_item)
 }
 
 /// Whether this CPU has what `read_into_v3` is compiled for (x86-64-v3's integer part).
@@ -551,16 +557,6 @@ fn read_into_v3<'a>(
 #[inline(never)]
 unsafe fn next_item_v3<'p, 'a>(parser: &'p mut Parser<'a>) -> Option<Item<'p, 'a>> {
     parser.next_item_inline()
-}
-
-#[inline(always)]
-fn read_into_portable<'a>(
-    parser: &mut Parser<'a>,
-    report: &mut BatchReport,
-    on_point: &mut impl FnMut(&Point<'a>),
-    keep_going: &mut impl FnMut(usize) -> bool,
-) {
-    read_loop(parser, report, on_point, keep_going, Parser::next_item)
 }
 
 #[inline(always)]

@@ -101,8 +101,11 @@ impl KnownSet {
 }
 
 /// The scope of a bucket's series in a [`KnownSet`] shared by buckets: a hash of its name,
-/// never 0 (0 is the unscoped set).
+/// never 0; an empty name (no bucket) is the unscoped set, 0.
 pub fn scope(bucket: &[u8]) -> u64 {
+    if bucket.is_empty() {
+        return 0;
+    }
     crate::series::series_hash(bucket) | 1
 }
 
@@ -180,6 +183,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         assert!(hashes.iter().all(|&h| seen.insert(scoped(h, a))));
         assert_eq!(scoped(42, 0), 42);
+        assert_eq!(scope(b""), 0);
     }
 
     #[test]
