@@ -2,7 +2,7 @@
 //! rules of `crate::storage`, for a batch alone), timestamps in a surprising unit, and v1's
 //! precision trap.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::hasher::{BuildFast, FastHasher};
 use super::likely_unit;
@@ -82,7 +82,10 @@ pub struct Warnings {
     /// The first type and line of each field, as `line << 3 | type` (one u64, so the map is
     /// the same type as the summary's counts and wasm carries one copy of its code).
     types: HashMap<Vec<u8>, u64, BuildFast>,
-    reported: HashSet<(WarningKind, Vec<u8>, Vec<u8>), super::hasher::MapState>,
+    /// The (kind, measurement, field) already reported, as the kind, the measurement's
+    /// length (4 bytes LE), the measurement and the field (a key of the same map type as
+    /// `types`: wasm carries one copy of its code).
+    reported: HashMap<Vec<u8>, u64, BuildFast>,
     /// Hashes of the (raw measurement, field keys and types) shapes already checked: a
     /// batch repeats a few shapes, and a known shape cannot add a conflict.
     shapes: Set64,
@@ -104,7 +107,7 @@ impl Warnings {
             cap,
             precision,
             types: HashMap::default(),
-            reported: HashSet::default(),
+            reported: HashMap::default(),
             shapes: Set64::default(),
             key: Vec::new(),
             unit_checked: false,
@@ -150,7 +153,11 @@ impl Warnings {
     }
 
     fn push(&mut self, kind: WarningKind, m: &[u8], f: &[u8], line: u64, message: String) {
-        if !self.reported.insert((kind, m.to_vec(), f.to_vec())) {
+        let mut key = vec![kind as u8];
+        key.extend_from_slice(&(m.len() as u32).to_le_bytes());
+        key.extend_from_slice(m);
+        key.extend_from_slice(f);
+        if self.reported.insert(key, 0).is_some() {
             return;
         }
         self.total += 1;
