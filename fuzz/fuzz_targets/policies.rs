@@ -20,26 +20,35 @@ const CAP: usize = 1 << 20;
 
 thread_local! {
     static MEMO: RefCell<SeriesMemo> = RefCell::new(SeriesMemo::with_capacity(1 << 12));
+    // Two trace positions and 128 bytes of arena, kept across inputs: the trace's
+    // compaction and refusals, and replays of the input before.
+    static TINY: RefCell<SeriesMemo> = RefCell::new(SeriesMemo::with_capacity(2));
 }
 
 fuzz_target!(|body: &[u8]| {
     let opts = ParseOptions::new(Precision::Ns, NOW);
-    let (mut tiny, mut plain, mut via) = (
+    let (mut tiny, mut plain, mut via, mut via_tiny) = (
         SeriesMemo::with_capacity(2),
+        BatchSeries::new(),
         BatchSeries::new(),
         BatchSeries::new(),
     );
     let whole = MEMO.with_borrow_mut(|memo| {
-        read_batch(body, &opts, CAP, |p| {
-            let want = series_hash(&p.series_key());
-            assert_eq!(point_series_hash(p), want);
-            assert_eq!(memo.series_hash(p), want);
-            assert_eq!(tiny.series_hash(p), want);
-            plain.push(p);
-            via.push_memo(p, memo);
+        TINY.with_borrow_mut(|small| {
+            read_batch(body, &opts, CAP, |p| {
+                let want = series_hash(&p.series_key());
+                assert_eq!(point_series_hash(p), want);
+                assert_eq!(memo.series_hash(p), want);
+                assert_eq!(tiny.series_hash(p), want);
+                plain.push(p);
+                via.push_memo(p, memo);
+                via_tiny.push_memo(p, small);
+            })
         })
     });
-    assert_eq!((&via.hashes, &via.points), (&plain.hashes, &plain.points));
+    for v in [&via, &via_tiny] {
+        assert_eq!((&v.hashes, &v.points), (&plain.hashes, &plain.points));
+    }
     let (report, split) = split_batch(body, &opts, CAP, DEFAULT_KEEP, |_| {});
     assert_eq!(
         (report.points, report.rejected),

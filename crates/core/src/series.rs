@@ -204,49 +204,80 @@ fn point_hash_in(p: &Point<'_>, buf: &mut Vec<u8>) -> u64 {
 
 /// A bounded memory, across batches, from the series section of a line as written
 /// ([`Point::raw_series`]: measurement and tags in the line's order, escapes and all) to the
-/// canonical [`series_hash`] of its series key, so that a series seen before costs one hash
-/// of that span and one comparison: no sort of its tags, no assembled key, no second hash.
+/// canonical [`series_hash`] of its series key, so that a series seen before costs one
+/// comparison (or one hash of that span): no sort of its tags, no assembled key, no second
+/// hash.
 ///
 /// The span determines the key: the parser reads the series section left to right and
-/// nothing after it (the tags are its slices, the key their sorted concatenation). So a hit
-/// gives exactly [`point_series_hash`], up to a collision of the 64-bit span hash (kept
-/// whole, less its lowest bit, in each entry): the same standing as [`series_hash`]'s own
-/// note. Natively the span hash is keyed with a random key per memo, so a collision cannot
-/// be crafted from outside; in wasm it is unkeyed (no random source there), which a client
-/// could collide only as it can collide [`series_hash`] itself (its line gets a series'
-/// hash its own bucket then checks). The span hash is internal, never stored outside this
-/// memo.
+/// nothing after it (the tags are its slices, the key their sorted concatenation). Two parts,
+/// both of fixed size:
+/// - the trace: the series sections of the last batches by position in the batch (the first
+///   [`TRACE`] positions), their bytes kept in an arena, each with its series hash. A batch
+///   of known series usually repeats the order of the one before (a collector writes its
+///   series in the same order every interval), so the section at the same position is
+///   compared first, byte for byte: a hit is exact, and costs less than hashing the span
+///   (in wasm a third: no 64-bit multiply per word);
+/// - the table, two-way set associative, from a 64-bit hash of the span to the series hash,
+///   replacing the older entry of a set on a miss, for series in another order or past the
+///   trace. A hit there gives exactly [`point_series_hash`] up to a collision of the span
+///   hash (kept whole, less its lowest bit, in each entry): the same standing as
+///   [`series_hash`]'s own note. Natively the span hash is keyed with a random key per memo,
+///   so a collision cannot be crafted from outside; in wasm it is unkeyed (no random source
+///   there), which a client could collide only as it can collide [`series_hash`] itself (its
+///   line gets a series' hash its own bucket then checks). The span hash is internal, never
+///   stored outside this memo.
 ///
-/// Two parts, both of fixed size:
-/// - the trace: the last batches' (span hash, series hash) by position in the batch, for
-///   the first [`TRACE`] positions. A batch of known series usually repeats the order of
-///   the one before (a collector writes its series in the same order every interval), so
-///   the entry at the same position is compared first: read in order, it is in cache;
-/// - the table, two-way set associative, replacing the older entry of a set on a miss,
-///   for series in another order or past the trace; its probe is a random access, a miss
-///   of the cache once the batch's bytes have gone through it.
-///
-/// Memory: 16 bytes a table entry, 16 a trace position; [`SeriesMemo::new`]: 2¹⁶ entries and
-/// 2¹⁴ positions, 1.25 MiB.
+/// Memory: 16 bytes a table entry, 16 a trace position and [`ARENA_PER_POSITION`] bytes of
+/// arena a position; [`SeriesMemo::new`]: 2¹⁶ entries and 2¹⁴ positions, 2.25 MiB.
 #[derive(Clone, Debug)]
 pub struct SeriesMemo {
     /// (span hash with its lowest bit set, series hash); a span hash of 0 marks an empty
     /// entry. Pairs `2i`, `2i + 1` form a set; the newer entry of a set comes first.
     slots: Vec<(u64, u64)>,
-    /// The entry each position of the last batches gave, as in `slots` (positions at most
-    /// [`TRACE`] and the table's size; made whole at once: a growing vector's code costs
-    /// the package more bytes than the table's untouched pages cost memory).
-    trace: Vec<(u64, u64)>,
+    /// The section each position of the last batches had (positions at most [`TRACE`] and
+    /// the table's size; made whole at once: a growing vector's code costs the package more
+    /// bytes than the trace's untouched pages cost memory).
+    trace: Vec<Traced>,
+    /// The bytes of the traced sections, appended as positions are traced; compacted (the
+    /// sections no position refers to any more dropped) when full.
+    spans: Vec<u8>,
+    /// Bytes of `spans` some position refers to.
+    live: usize,
     /// Positions of the trace ever written (a hint of the batches' size).
     traced: usize,
+    /// Batches begun ([`BatchSeries::push_memo`]'s first point): the last one begun holds
+    /// the trace, and only it writes there.
+    batches: u64,
+    /// Positions the batch before the holder went through, and the holder so far: each
+    /// such position's `idx` is that batch's numbering.
+    before: usize,
+    through: usize,
     /// Where a key that is not one span of its line is assembled on a miss.
     key: Vec<u8>,
     /// The span hash's key (random natively, per memo).
     seed: u64,
 }
 
+/// A position of the trace: its section at `spans[at..at + len]` (`len` [`UNTRACED`]: none),
+/// the series hash of that section, and the index of that series among the distinct ones
+/// of the batch that last went through the position (see [`BatchSeries::push_memo`]).
+#[derive(Clone, Copy, Debug)]
+struct Traced {
+    at: u32,
+    len: u16,
+    idx: u16,
+    hash: u64,
+}
+
+/// No section (and sections this long or longer are not traced).
+const UNTRACED: u16 = u16::MAX;
+
 /// Positions of a batch the memo's trace follows: past them the table alone answers.
 pub const TRACE: usize = 1 << 14;
+
+/// The trace's arena, in bytes per position: TSBS's series sections are ~165 bytes, and
+/// the sections of a batch past the arena are traced as far as it goes.
+pub const ARENA_PER_POSITION: usize = 64;
 
 impl Default for SeriesMemo {
     fn default() -> SeriesMemo {
@@ -255,7 +286,7 @@ impl Default for SeriesMemo {
 }
 
 impl SeriesMemo {
-    /// A memo of 2¹⁶ entries (1.25 MiB with its trace).
+    /// A memo of 2¹⁶ entries (2.25 MiB with its trace).
     pub fn new() -> SeriesMemo {
         SeriesMemo::with_capacity(1 << 16)
     }
@@ -263,10 +294,23 @@ impl SeriesMemo {
     /// A memo of `entries` entries, rounded up to a power of two, at least 2 (16 bytes each,
     /// and a trace of as many positions up to [`TRACE`]).
     pub fn with_capacity(entries: usize) -> SeriesMemo {
+        let entries = entries.max(2).next_power_of_two();
+        let positions = TRACE.min(entries);
+        let none = Traced {
+            at: 0,
+            len: UNTRACED,
+            idx: 0,
+            hash: 0,
+        };
         SeriesMemo {
-            slots: vec![(0, 0); entries.max(2).next_power_of_two()],
-            trace: vec![(0, 0); TRACE.min(entries.max(2).next_power_of_two())],
+            slots: vec![(0, 0); entries],
+            trace: vec![none; positions],
+            spans: Vec::with_capacity(positions * ARENA_PER_POSITION),
+            live: 0,
             traced: 0,
+            batches: 0,
+            before: 0,
+            through: 0,
             key: Vec::new(),
             seed: random_seed(),
         }
@@ -277,24 +321,13 @@ impl SeriesMemo {
         self.slots.len()
     }
 
-    /// [`point_series_hash`] of `p`, from the memo when its series section was seen before.
+    /// [`point_series_hash`] of `p`, from the memo's table when its series section was seen
+    /// before (the trace is [`BatchSeries::push_memo`]'s).
     pub fn series_hash(&mut self, p: &Point<'_>) -> u64 {
-        self.series_hash_at(p, usize::MAX)
-    }
-
-    /// [`SeriesMemo::series_hash`] of the point at position `at` of its batch.
-    #[inline]
-    fn series_hash_at(&mut self, p: &Point<'_>, at: usize) -> u64 {
         let raw = span_hash(p.raw_series(), self.seed) | 1;
-        let t = self.trace.get(at).copied();
-        if let Some((r, h)) = t {
-            if r == raw {
-                return h;
-            }
-        }
         let set = raw as usize & (self.slots.len() - 2);
         let (a, b) = (self.slots[set], self.slots[set + 1]);
-        let h = if a.0 == raw {
+        if a.0 == raw {
             a.1
         } else if b.0 == raw {
             b.1
@@ -303,67 +336,106 @@ impl SeriesMemo {
             self.slots[set + 1] = a;
             self.slots[set] = (raw, h);
             h
-        };
-        if t.is_some() {
-            self.trace[at] = (raw, h);
-            self.traced = self.traced.max(at + 1);
         }
-        h
+    }
+
+    /// A batch begins: it holds the trace from now on. Its ticket.
+    fn begin(&mut self) -> u64 {
+        self.batches += 1;
+        self.before = std::mem::take(&mut self.through);
+        self.batches
+    }
+
+    /// The trace at position `at` when it has `span` there.
+    #[inline]
+    fn traced(&self, at: usize, span: &[u8]) -> Option<Traced> {
+        let t = *self.trace.get(at)?;
+        (usize::from(t.len) == span.len() && same(&self.spans[t.at as usize..][..span.len()], span))
+            .then_some(t)
+    }
+
+    /// Makes `span` (of series hash `hash`, distinct index `idx`) the section traced at
+    /// position `at`, when the arena has room for it, if need be once the sections no
+    /// position refers to are dropped (only when they are a quarter of it: the copy is then
+    /// paid for by as many bytes appended since).
+    #[cold]
+    fn retrace(&mut self, at: usize, span: &[u8], hash: u64, idx: u32) {
+        let Some(old) = self
+            .trace
+            .get_mut(at)
+            .map(|t| std::mem::replace(&mut t.len, UNTRACED))
+        else {
+            return;
+        };
+        self.traced = self.traced.max(at + 1);
+        if old != UNTRACED {
+            self.live -= usize::from(old);
+        }
+        let cap = self.spans.capacity();
+        if span.len() >= usize::from(UNTRACED) {
+            return;
+        }
+        if self.spans.len() + span.len() > cap {
+            if self.spans.len() - self.live < cap / 4 {
+                return;
+            }
+            let mut fresh = Vec::with_capacity(cap);
+            for t in self.trace.iter_mut().filter(|t| t.len != UNTRACED) {
+                let from = std::mem::replace(&mut t.at, fresh.len() as u32) as usize;
+                fresh.extend_from_slice(&self.spans[from..][..usize::from(t.len)]);
+            }
+            self.spans = fresh;
+            if self.spans.len() + span.len() > cap {
+                return;
+            }
+        }
+        self.trace[at] = Traced {
+            at: self.spans.len() as u32,
+            len: span.len() as u16,
+            idx: idx as u16,
+            hash,
+        };
+        self.spans.extend_from_slice(span);
+        self.live += span.len();
     }
 }
 
-/// The memo's hash of a raw span in wasm (internal: never stored, free to differ per
-/// target): [`series_hash`]'s rounds and fold, but no byte copied out into a padded block:
-/// the last 32 bytes are read where they end (overlapping the ones before), and a span
-/// under 32 bytes as four overlapping words.
+/// Whether two sections of equal length are the same bytes (libc's `bcmp`, vectorised).
+#[cfg(not(target_arch = "wasm32"))]
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a == b
+}
+
+/// Whether two sections of equal length are the same bytes: 16 at a time with simd128 (the
+/// `memcmp` compiled into the module goes a byte at a time), the last 16 read where they
+/// end; a section under 16 bytes by that `memcmp`.
+#[cfg(target_arch = "wasm32")]
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    use core::arch::wasm32::{u64x2, v128, v128_any_true, v128_load, v128_or, v128_xor};
+    let n = a.len().min(b.len());
+    if n < 16 {
+        return a == b;
+    }
+    // SAFETY: every load reads 16 bytes at `i` with `i + 16 <= n`, within both slices (an
+    // unaligned v128 load is allowed).
+    let load = |s: &[u8], i: usize| -> v128 { unsafe { v128_load(s.as_ptr().add(i).cast()) } };
+    let mut d = u64x2(0, 0);
+    let mut i = 0;
+    while i + 16 < n {
+        d = v128_or(d, v128_xor(load(a, i), load(b, i)));
+        i += 16;
+    }
+    d = v128_or(d, v128_xor(load(a, n - 16), load(b, n - 16)));
+    !v128_any_true(d)
+}
+
+/// The memo's hash of a raw span in wasm: [`series_hash`] itself (the trace answers most
+/// lines; the module has no room for a second hash).
 #[cfg(target_arch = "wasm32")]
 fn span_hash(span: &[u8], _seed: u64) -> u64 {
-    let n = span.len();
-    let mut l = LANES;
-    if n < 32 {
-        // Four words that cover every byte, read where they lie (overlapping when the span
-        // is under 32 bytes): a copy into a padded block is a call out of wasm in V8.
-        let w = if n >= 8 {
-            // At 0, 8, 16 and n - 8, each no further than n - 8: every byte is in one.
-            let last = n - 8;
-            [
-                word(span),
-                word(&span[last.min(8)..]),
-                word(&span[last.min(16)..]),
-                word(&span[last..]),
-            ]
-        } else if n >= 4 {
-            let a = u32::from_le_bytes([span[0], span[1], span[2], span[3]]);
-            let b = u32::from_le_bytes([span[n - 4], span[n - 3], span[n - 2], span[n - 1]]);
-            [u64::from(a), u64::from(b), 0, 0]
-        } else if n > 0 {
-            [
-                u64::from(span[0]),
-                u64::from(span[n / 2]),
-                u64::from(span[n - 1]),
-                0,
-            ]
-        } else {
-            [0; 4]
-        };
-        for i in 0..4 {
-            l[i] = round(l[i], w[i]);
-        }
-        return fold(l, n);
-    }
-    let mut at = 0;
-    loop {
-        let c = &span[at.min(n - 32)..][..32];
-        l[0] = round(l[0], word(c));
-        l[1] = round(l[1], word(&c[8..]));
-        l[2] = round(l[2], word(&c[16..]));
-        l[3] = round(l[3], word(&c[24..]));
-        at += 32;
-        if at >= n {
-            break;
-        }
-    }
-    fold(l, n)
+    series_hash(span)
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -444,6 +516,13 @@ pub struct BatchSeries {
     slots: Vec<u32>,
     /// Where a key that is not one span of its line is assembled.
     key: Vec<u8>,
+    /// The memo's ticket of this batch ([`SeriesMemo::begin`]; 0: none yet).
+    ticket: u64,
+    /// Every point so far was the one its position had in the memo's last batch: `slots`
+    /// is not kept, the trace gives each point's index (see [`BatchSeries::push_memo`]).
+    replay: bool,
+    /// The slots `presize` reserved room for.
+    want: usize,
 }
 
 impl BatchSeries {
@@ -459,19 +538,54 @@ impl BatchSeries {
     }
 
     /// Notes a point's series, its hash found through `memo` (kept across batches).
+    ///
+    /// The batch holds the memo's trace from its first point (until another batch begins on
+    /// the same memo). While every point so far had the section its position had in the
+    /// memo's last batch, the batches agree up to here, so the distinct series too: the
+    /// trace's index of the position is this point's, and no set is probed (a batch of
+    /// known series in the usual order costs a comparison of its section and two pushes).
+    /// At the first point that differs, the set is built from the series so far.
     // Not inlined: the parser's loop, into which a door's callback is inlined, then keeps
     // its registers (measured: a few % of the check less on cpu.lp with sorted tags).
     #[inline(never)]
     pub fn push_memo(&mut self, p: &Point<'_>, memo: &mut SeriesMemo) {
-        if self.points.is_empty() && self.slots.is_empty() {
+        let at = self.points.len();
+        if self.ticket == 0 {
             self.presize(memo.traced);
+            self.ticket = memo.begin();
+            self.replay = true;
         }
-        let h = memo.series_hash_at(p, self.points.len());
-        self.push_hash(p.line(), h);
+        let (span, line) = (p.raw_series(), p.line());
+        if memo.batches != self.ticket {
+            // Another batch holds the trace: the table alone.
+            self.stop_replay();
+            let h = memo.series_hash(p);
+            self.push_hash(line, h);
+            return;
+        }
+        memo.through = at + 1;
+        if let Some(t) = memo.traced(at, span) {
+            let idx = usize::from(t.idx);
+            if self.replay && at < memo.before && idx <= self.hashes.len() {
+                if idx == self.hashes.len() {
+                    self.hashes.push(t.hash);
+                }
+                self.points.push((line, idx as u32));
+                return;
+            }
+            self.stop_replay();
+            let i = self.push_hash(line, t.hash);
+            memo.trace[at].idx = i as u16;
+            return;
+        }
+        self.stop_replay();
+        let h = memo.series_hash(p);
+        let i = self.push_hash(line, h);
+        memo.retrace(at, span, h, i);
     }
 
-    /// Notes the series hash of a point on `line`.
-    pub fn push_hash(&mut self, line: u64, hash: u64) {
+    /// Notes the series hash of a point on `line`; its index among the distinct series.
+    pub fn push_hash(&mut self, line: u64, hash: u64) -> u32 {
         if self.slots.len() < 2 * (self.hashes.len() + 1) {
             self.grow();
         }
@@ -489,6 +603,17 @@ impl BatchSeries {
             }
         };
         self.points.push((line, i));
+        i
+    }
+
+    /// Ends the replay: the set of the series so far, at the size reserved for the batch.
+    fn stop_replay(&mut self) {
+        if std::mem::take(&mut self.replay) {
+            self.rehash(
+                self.want
+                    .max((2 * self.hashes.len() + 2).next_power_of_two()),
+            );
+        }
     }
 
     /// Room for `points` points, at most 2¹⁶ series: a batch of known series is usually the
@@ -499,7 +624,7 @@ impl BatchSeries {
         let n = points.min(1 << 16);
         self.points.reserve(n);
         self.hashes.reserve(n);
-        self.slots = vec![0; (2 * n + 2).next_power_of_two().max(1024)];
+        self.want = (2 * n + 2).next_power_of_two().max(1024);
     }
 
     /// Makes room for up to half as many series as slots. Starts at 1,024 slots and
@@ -508,12 +633,19 @@ impl BatchSeries {
     /// whose memory went back to the system and faulted in again each batch). In wasm,
     /// whose memory is never given back, the reserves would cost 720 bytes of the package.
     fn grow(&mut self) {
-        let cap = (self.slots.len() * 4).max(1024);
+        let cap = (self.slots.len() * 4)
+            .max((2 * self.hashes.len() + 2).next_power_of_two())
+            .max(1024);
         #[cfg(not(target_arch = "wasm32"))]
         {
             self.points.reserve(cap / 2);
             self.hashes.reserve(cap / 2 - self.hashes.len());
         }
+        self.rehash(cap);
+    }
+
+    /// The set over `hashes` in `cap` slots (a power of two, over twice their number).
+    fn rehash(&mut self, cap: usize) {
         self.slots = vec![0; cap];
         for (i, &h) in self.hashes.iter().enumerate() {
             let mut s = h as usize & (cap - 1);
@@ -546,6 +678,92 @@ mod tests {
             ]
         );
         assert_eq!(s.points, [(1, 0), (2, 1), (3, 0), (5, 2)]);
+    }
+
+    #[test]
+    fn the_trace_answers_repeats_exactly_and_keeps_its_arena_bounded() {
+        // Eight positions and 512 bytes of arena: sections of 3 to ~130 bytes, some kept
+        // and some changed each round (and repeated within a batch), so the arena fills, is
+        // compacted, and refuses; batches replay the one before, or part of it.
+        let mut memo = SeriesMemo::with_capacity(8);
+        let cap = memo.spans.capacity();
+        assert_eq!((memo.trace.len(), cap), (8, 8 * ARENA_PER_POSITION));
+        let opts = ParseOptions::new(Precision::Ns, 0);
+        let (mut compacted, mut refused, mut repeats) = (false, false, 0);
+        for round in 0..400usize {
+            let lines = 4 + round % 5;
+            let body: String = (0..lines)
+                .map(|i| {
+                    let i = if i == 7 { 1 } else { i };
+                    let n = (round / (i + 1) * 37 + i * 11) % 120;
+                    format!("m{i},t={}{} v=1 1\n", "x".repeat(n), round / (i + 1) % 3)
+                })
+                .collect();
+            for pass in 0..2 {
+                let before = memo.spans.len();
+                let all = memo.trace[..lines].iter().all(|t| t.len != UNTRACED);
+                let (mut plain, mut via) = (BatchSeries::new(), BatchSeries::new());
+                let r = read_batch(body.as_bytes(), &opts, 1 << 20, |p| {
+                    plain.push(p);
+                    via.push_memo(p, &mut memo);
+                });
+                assert!(r.is_ok());
+                assert_eq!((&via.hashes, &via.points), (&plain.hashes, &plain.points));
+                assert!(memo.spans.len() <= cap);
+                compacted |= memo.spans.len() < before;
+                if pass == 1 && all {
+                    // Every position traced: the same batch again appends nothing, and is
+                    // replayed whole (no set built).
+                    assert_eq!(memo.spans.len(), before, "round {round}");
+                    assert!(via.slots.is_empty(), "round {round}");
+                    repeats += 1;
+                }
+                refused |= memo.trace.iter().any(|t| t.len == UNTRACED);
+            }
+            // Every traced section is the bytes its hash was made of.
+            let mut live = 0;
+            for t in memo.trace.iter().filter(|t| t.len != UNTRACED) {
+                let span = &memo.spans[t.at as usize..][..usize::from(t.len)];
+                let line = [span, b" v=1 1"].concat();
+                let mut key = None;
+                read_batch(&line, &opts, 1 << 20, |p| key = Some(p.series_key()));
+                assert_eq!(series_hash(&key.unwrap()), t.hash);
+                live += usize::from(t.len);
+            }
+            assert_eq!(memo.live, live);
+        }
+        assert!(compacted && refused && repeats > 50, "{repeats}");
+    }
+
+    #[test]
+    fn batches_sharing_a_memo_hold_its_trace_in_turn() {
+        // A batch begun on the memo while another is under way takes the trace over; the
+        // first goes on through the table, and writes no index of its numbering where the
+        // next batch would replay it.
+        let opts = ParseOptions::new(Precision::Ns, 0);
+        let mut memo = SeriesMemo::with_capacity(16);
+        let push = |s: &mut BatchSeries, memo: &mut SeriesMemo, lines: &str| {
+            read_batch(lines.as_bytes(), &opts, 1 << 20, |p| s.push_memo(p, memo));
+        };
+        let plain = |lines: &str| {
+            let mut s = BatchSeries::new();
+            read_batch(lines.as_bytes(), &opts, 1 << 20, |p| s.push(p));
+            s
+        };
+        let (mut x, mut y, mut z) = (BatchSeries::new(), BatchSeries::new(), BatchSeries::new());
+        push(&mut x, &mut memo, "a v=1 1\na v=1 1\n");
+        push(&mut y, &mut memo, "d v=1 1\ne v=1 1\nb v=1 1\n");
+        push(&mut x, &mut memo, "b v=1 1\n");
+        push(&mut z, &mut memo, "d v=1 1\ne v=1 1\nb v=1 1\n");
+        assert_eq!(x.hashes, plain("a v=1 1\nb v=1 1\n").hashes);
+        assert_eq!(x.points.iter().map(|p| p.1).collect::<Vec<_>>(), [0, 0, 1]);
+        let want = plain("d v=1 1\ne v=1 1\nb v=1 1\n");
+        for s in [&y, &z] {
+            assert_eq!(s.hashes, want.hashes);
+            assert_eq!(s.points.iter().map(|p| p.1).collect::<Vec<_>>(), [0, 1, 2]);
+        }
+        // z replayed y whole.
+        assert!(z.slots.is_empty());
     }
 
     #[test]
