@@ -232,7 +232,7 @@ fn give_back(memo: Option<SeriesMemo>) {
 }
 
 thread_local! {
-    /// The instance's memo of series spans (core's `SeriesMemo`, 1.25 MiB): it caches a
+    /// The instance's memo of series spans (core's `SeriesMemo`, 2.25 MiB): it caches a
     /// pure function, so the checkers of an instance share it (one at a time: a checker
     /// collecting series borrows it and gives it back at `finish`), and a batch of series
     /// seen before is not re-keyed.

@@ -11,7 +11,7 @@ use linegate_core::upstream;
 /// series hash, so that known series are not hashed twice), lent one to each parse. A parse
 /// keeps its memo without awaiting, so about one per runtime thread is lent at a time, none
 /// is shared while in use (no lock per line), and at most [`SeriesMemos::KEEP`] are kept
-/// (1.25 MiB each).
+/// (2.25 MiB each).
 #[derive(Default)]
 pub struct SeriesMemos(std::sync::Mutex<Vec<SeriesMemo>>);
 
