@@ -38,11 +38,14 @@ impl KnownSeries {
     /// under `bucket`'s scope when given (one set, and one bound, for many buckets). One
     /// export for both: each export's borrow checks cost wasm bytes.
     pub fn series(&mut self, checker: &StreamChecker, remember: bool, bucket: &[u8]) -> Vec<u32> {
-        let (hashes, scope) = (checker.series(), known::scope(bucket));
+        let scope = known::scope(bucket);
+        let Some(batch) = checker.batch() else {
+            return Vec::new();
+        };
         if remember {
-            self.0.remember_in(scope, hashes);
+            self.0.remember_of(scope, batch);
             return Vec::new();
         }
-        self.0.unknown_in(scope, hashes).map(|i| i as u32).collect()
+        self.0.unknown_of(scope, batch)
     }
 }

@@ -127,6 +127,11 @@ impl StreamChecker {
         self.series.as_ref().map_or(&[], |s| &s.hashes)
     }
 
+    /// The batch's series as collected (none when not asked for).
+    pub(crate) fn batch(&self) -> Option<&BatchSeries> {
+        self.series.as_ref()
+    }
+
     /// After `finish` of a partial write whose series were collected (spec D.2 with D.1):
     /// the lines of the series at `refused` (indices into `seriesHashes`) become rejected
     /// lines, and the verdict is made again (`seriesHashes` then lists the series left);

@@ -11,6 +11,7 @@ use std::cell::RefCell;
 
 use libfuzzer_sys::fuzz_target;
 use linegate_core::delivery::split_point;
+use linegate_core::known::{self, KnownSet};
 use linegate_core::partial::{split_batch, Decision, DEFAULT_KEEP};
 use linegate_core::quota::{point_series_hash, series_hash, BatchSeries, SeriesMemo};
 use linegate_core::{read_batch, ParseOptions, Precision};
@@ -23,6 +24,9 @@ thread_local! {
     // Two trace positions and 128 bytes of arena, kept across inputs: the trace's
     // compaction and refusals, and replays of the input before.
     static TINY: RefCell<SeriesMemo> = RefCell::new(SeriesMemo::with_capacity(2));
+    // Known series kept across inputs: its answers without lookups (a batch replaying one
+    // found known) against the lookups themselves.
+    static KNOWN: RefCell<KnownSet> = RefCell::new(KnownSet::new(1 << 10));
 }
 
 fuzz_target!(|body: &[u8]| {
@@ -49,6 +53,19 @@ fuzz_target!(|body: &[u8]| {
     for v in [&via, &via_tiny] {
         assert_eq!((&v.hashes, &v.points), (&plain.hashes, &plain.points));
     }
+    KNOWN.with_borrow_mut(|known| {
+        let scope = known::scope(&body[..body.len().min(1)]);
+        let want: Vec<u32> = known
+            .unknown_in(scope, &via.hashes)
+            .map(|i| i as u32)
+            .collect();
+        assert_eq!(known.unknown_of(scope, &via), want);
+        // Half the inputs are admitted (then known to the next ones).
+        if body.first().is_some_and(|b| b & 1 == 0) {
+            known.remember_of(scope, &via);
+            assert!(known.unknown_of(scope, &via).is_empty() || via.hashes.len() > 1 << 10);
+        }
+    });
     let (report, split) = split_batch(body, &opts, CAP, DEFAULT_KEEP, |_| {});
     assert_eq!(
         (report.points, report.rejected),

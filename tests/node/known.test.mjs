@@ -115,3 +115,36 @@ test("KnownSeries: one set for many buckets, each series under its bucket, one b
   b.c.free();
   known.free();
 });
+
+test("KnownSeries: batches that repeat the one before (answered without lookups) stay exact against a JS set", () => {
+  // A Worker's steady state: each batch repeats the one before, mostly; some change a line,
+  // add one or come under another bucket, the set is dropped when full. Every answer is
+  // compared with a Set of (bucket, hash) kept in JS, and only what was answered is added,
+  // as a door does once its authority admitted the series.
+  const known = new KnownSeries(40);
+  const held = new Set();
+  let rng = 7;
+  const next = (n) => ((rng = (rng * 1103515245 + 12345) % 2 ** 31), rng % n);
+  let lines = Array.from({ length: 12 }, (_, i) => `m,h=${i % 9}`);
+  let shortcuts = 0;
+  for (let round = 0; round < 300; round++) {
+    const r = next(10);
+    if (r === 0) lines = [...lines, `m,h=${next(60)}`];
+    else if (r === 1) lines = lines.map((l, i) => (i === next(lines.length) ? `m,h=${next(60)}` : l));
+    else if (r === 2 && lines.length > 3) lines = lines.slice(0, -1);
+    const bucket = next(8) === 0 ? "other" : "b";
+    const { c, v } = batch(lines);
+    const unknown = [...c.unknownSeries(known, bucket)];
+    const want = v.series.flatMap((h, i) => (held.has(`${bucket} ${h}`) ? [] : [i]));
+    assert.deepEqual(unknown, want, `round ${round}`);
+    if (unknown.length === 0) shortcuts++;
+    if (unknown.length > 0) {
+      const before = known.size;
+      known.remember(c, bucket);
+      if (known.size < before + unknown.length) held.clear(); // dropped whole first
+      for (const h of v.series) if (known.has(h, bucket)) held.add(`${bucket} ${h}`);
+    }
+    c.free();
+  }
+  assert.ok(shortcuts > 100, `${shortcuts}`);
+});

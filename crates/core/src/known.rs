@@ -7,6 +7,7 @@
 //! One set may hold the series of many buckets, each under its scope ([`scope`]): a hash is
 //! held as [`scoped`] of it, so one bound covers every bucket an isolate serves.
 
+use crate::series::BatchSeries;
 use crate::set64::Set64;
 
 /// A bounded set of 64-bit series hashes (the core's [`Set64`]: open addressing over the
@@ -16,6 +17,10 @@ use crate::set64::Set64;
 pub struct KnownSet {
     set: Set64,
     max: usize,
+    /// The last batch whose series were all found here ([`KnownSet::unknown_of`]), as its
+    /// memo ticket, scope and number of points (ticket 0: none). Hashes are only added
+    /// until the set is dropped (which forgets this too), so they are all here still.
+    last: (u64, u64, usize),
 }
 
 impl KnownSet {
@@ -69,6 +74,54 @@ impl KnownSet {
             .map(|(i, _)| i)
     }
 
+    /// The indices of `batch`'s distinct series not in the set under `scope`, in order.
+    /// None is looked up when `batch` replayed whole ([`BatchSeries::push_memo`]) the batch
+    /// begun before it on its memo, and that one's series were all found here under the
+    /// same scope: every point of `batch` then has the series of that batch's point at the
+    /// same position (a batch of known series in the usual order costs no lookup).
+    pub fn unknown_of(&mut self, scope: u64, batch: &BatchSeries) -> Vec<u32> {
+        if self.answered(scope, batch) {
+            // Its series are that batch's: the next batch may replay this one.
+            self.found(scope, batch);
+            return Vec::new();
+        }
+        let unknown: Vec<u32> = self
+            .unknown_in(scope, &batch.hashes)
+            .map(|i| i as u32)
+            .collect();
+        if unknown.is_empty() {
+            self.found(scope, batch);
+        }
+        unknown
+    }
+
+    /// Whether every series of `batch` is here by [`KnownSet::unknown_of`]'s rule.
+    fn answered(&self, scope: u64, batch: &BatchSeries) -> bool {
+        let (ticket, s, points) = self.last;
+        ticket != 0
+            && batch.replay
+            && batch.after == ticket
+            && s == scope
+            && batch.points.len() <= points
+    }
+
+    /// Notes that every series of `batch` is here under `scope`.
+    fn found(&mut self, scope: u64, batch: &BatchSeries) {
+        if batch.ticket != 0 {
+            self.last = (batch.ticket, scope, batch.points.len());
+        }
+    }
+
+    /// [`KnownSet::remember_in`] of `batch`'s distinct series, noting them as found when
+    /// recorded (see [`KnownSet::unknown_of`]).
+    pub fn remember_of(&mut self, scope: u64, batch: &BatchSeries) -> usize {
+        let Some(added) = self.record(scope, &batch.hashes) else {
+            return 0;
+        };
+        self.found(scope, batch);
+        added
+    }
+
     /// Drops every hash (and the table).
     pub fn clear(&mut self) {
         *self = KnownSet::new(self.max);
@@ -85,18 +138,29 @@ impl KnownSet {
     /// [`KnownSet::remember`] under `scope` ([`scope`]; 0: unscoped): the bound counts the
     /// series of every scope together.
     pub fn remember_in(&mut self, scope: u64, hashes: &[u64]) -> usize {
+        self.record(scope, hashes).unwrap_or(0)
+    }
+
+    /// [`KnownSet::remember_in`]: how many were added, or `None` when they were not
+    /// recorded (more new series than the bound).
+    fn record(&mut self, scope: u64, hashes: &[u64]) -> Option<usize> {
         let new = self.unknown_in(scope, hashes).count();
-        if new == 0 || new > self.max {
-            return 0;
+        if new > self.max {
+            return None;
+        }
+        if new == 0 {
+            return Some(0);
         }
         if self.len() + new > self.max {
             self.clear();
         }
         self.set.reserve(new);
-        hashes
-            .iter()
-            .filter(|&&h| self.set.insert(scoped(h, scope)))
-            .count()
+        Some(
+            hashes
+                .iter()
+                .filter(|&&h| self.set.insert(scoped(h, scope)))
+                .count(),
+        )
     }
 }
 
@@ -184,6 +248,76 @@ mod tests {
         assert!(hashes.iter().all(|&h| seen.insert(scoped(h, a))));
         assert_eq!(scoped(42, 0), 42);
         assert_eq!(scope(b""), 0);
+    }
+
+    #[test]
+    fn a_batch_replaying_one_found_known_is_answered_without_lookups() {
+        use crate::series::SeriesMemo;
+        use crate::{read_batch, ParseOptions, Precision};
+        let opts = ParseOptions::new(Precision::Ns, 0);
+        let mut memo = SeriesMemo::with_capacity(64);
+        let batch = |memo: &mut SeriesMemo, body: &str| {
+            let mut s = BatchSeries::new();
+            read_batch(body.as_bytes(), &opts, 1 << 20, |p| s.push_memo(p, memo));
+            s
+        };
+        let body = "a,t=1 v=1 1\nb v=1 1\na,t=1 v=2 2\n";
+        let (x, y) = (scope(b"x"), scope(b"y"));
+        let mut k = KnownSet::new(100);
+        let first = batch(&mut memo, body);
+        assert!(!k.answered(x, &first));
+        assert_eq!(k.unknown_of(x, &first), [0, 1]);
+        assert_eq!(k.remember_of(x, &first), 2);
+        // The same lines again, twice: each replays the one before, found known.
+        for _ in 0..2 {
+            let again = batch(&mut memo, body);
+            assert!(k.answered(x, &again));
+            assert!(k.unknown_of(x, &again).is_empty());
+            // Under another scope: looked up (and unknown there).
+            assert!(!k.answered(y, &again));
+            assert_eq!(k.unknown_of(y, &again), [0, 1]);
+        }
+        // A changed line, right after a batch found known: not replayed whole, looked up.
+        let changed = batch(&mut memo, "a,t=1 v=1 1\nb v=1 1\nd v=2 2\n");
+        assert!(!k.answered(x, &changed));
+        assert_eq!(k.unknown_of(x, &changed), [2]);
+        // A new series after the same lines: its position was never traced, so the batch
+        // is not replayed whole, and the new series is found.
+        let more = batch(&mut memo, "a,t=1 v=1 1\nb v=1 1\na,t=1 v=2 2\nc v=1 1\n");
+        assert!(!k.answered(x, &more));
+        assert_eq!(k.unknown_of(x, &more), [2]);
+        // The batch before was not all known: the next is looked up, then noted.
+        let back = batch(&mut memo, body);
+        assert!(!k.answered(x, &back));
+        assert!(k.unknown_of(x, &back).is_empty());
+        let next = batch(&mut memo, body);
+        assert!(k.answered(x, &next));
+        // Dropped: the note goes with the hashes.
+        k.clear();
+        let after = batch(&mut memo, body);
+        assert!(!k.answered(x, &after));
+        assert_eq!(k.unknown_of(x, &after), [0, 1]);
+        // A batch found known half way, then given more lines: the next batch, replaying
+        // it whole, is looked up past the points it had when found.
+        let mut half = BatchSeries::new();
+        for part in ["a,t=1 v=1 1\nb v=1 1\n", "e v=1 1\nf v=1 1\n"] {
+            read_batch(part.as_bytes(), &opts, 1 << 20, |p| {
+                half.push_memo(p, &mut memo)
+            });
+            if part.starts_with('a') {
+                k.remember_of(x, &half);
+            }
+        }
+        let whole = batch(&mut memo, "a,t=1 v=1 1\nb v=1 1\ne v=1 1\nf v=1 1\n");
+        assert!(whole.replay && !k.answered(x, &whole));
+        assert_eq!(k.unknown_of(x, &whole), [2, 3]);
+        // Series not noted through a memo are looked up, and never noted.
+        let mut plain = BatchSeries::new();
+        read_batch(b"g v=1 1\na,t=1 v=1 1\n", &opts, 1 << 20, |p| plain.push(p));
+        let last = k.last;
+        assert_eq!(k.unknown_of(x, &plain), [0]);
+        assert_eq!(k.remember_of(x, &plain), 1);
+        assert!(k.unknown_of(x, &plain).is_empty() && k.last == last);
     }
 
     #[test]

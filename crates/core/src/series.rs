@@ -245,8 +245,8 @@ pub struct SeriesMemo {
     live: usize,
     /// Positions of the trace ever written (a hint of the batches' size).
     traced: usize,
-    /// Batches begun ([`BatchSeries::push_memo`]'s first point): the last one begun holds
-    /// the trace, and only it writes there.
+    /// The ticket of the last batch begun ([`BatchSeries::push_memo`]'s first point): that
+    /// batch holds the trace, and only it writes there.
     batches: u64,
     /// Positions the batch before the holder went through, and the holder so far: each
     /// such position's `idx` is that batch's numbering.
@@ -339,11 +339,15 @@ impl SeriesMemo {
         }
     }
 
-    /// A batch begins: it holds the trace from now on. Its ticket.
-    fn begin(&mut self) -> u64 {
-        self.batches += 1;
+    /// A batch begins: it holds the trace from now on. Its ticket (unique in the process,
+    /// whatever the memo), and the ticket of the batch begun before it on this memo.
+    fn begin(&mut self) -> (u64, u64) {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static TICKETS: AtomicU64 = AtomicU64::new(1);
+        let after = self.batches;
+        self.batches = TICKETS.fetch_add(1, Ordering::Relaxed);
         self.before = std::mem::take(&mut self.through);
-        self.batches
+        (self.batches, after)
     }
 
     /// The trace at position `at` when it has `span` there.
@@ -516,11 +520,13 @@ pub struct BatchSeries {
     slots: Vec<u32>,
     /// Where a key that is not one span of its line is assembled.
     key: Vec<u8>,
-    /// The memo's ticket of this batch ([`SeriesMemo::begin`]; 0: none yet).
-    ticket: u64,
+    /// The memo's ticket of this batch ([`SeriesMemo::begin`]; 0: none yet), and of the
+    /// batch begun before it on that memo.
+    pub(crate) ticket: u64,
+    pub(crate) after: u64,
     /// Every point so far was the one its position had in the memo's last batch: `slots`
     /// is not kept, the trace gives each point's index (see [`BatchSeries::push_memo`]).
-    replay: bool,
+    pub(crate) replay: bool,
     /// The slots `presize` reserved room for.
     want: usize,
 }
@@ -552,7 +558,7 @@ impl BatchSeries {
         let at = self.points.len();
         if self.ticket == 0 {
             self.presize(memo.traced);
-            self.ticket = memo.begin();
+            (self.ticket, self.after) = memo.begin();
             self.replay = true;
         }
         let (span, line) = (p.raw_series(), p.line());
