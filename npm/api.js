@@ -501,9 +501,10 @@ export function countRate(usage, bytes, nowMs = Date.now()) {
 
 /**
  * The admission of a batch's distinct series (input order) against a bucket's set: `known`
- * (one truthy value per series), the set's `count` and the `limit`. `{ refused, add }`: how
- * many new series did not fit, and the indices of those to add to the set (none when one
- * was refused, unless `partial`).
+ * (one truthy value per series), the set's `count` and the `limit`. `{ refused, add,
+ * refusedAt }`: how many new series did not fit, the indices of those to add to the set
+ * (none when one was refused, unless `partial`), and the indices of those that did not fit
+ * (a partial write's `Checker.refuseSeries` takes them).
  */
 export function admitSeries(known, count, limit, { partial = false } = {}) {
   need("admitSeries()");

@@ -436,9 +436,14 @@ export type RateUsage = { window: number, bytes: number, };
 
 /**
  * New series admitted in input order while the set's `count` is below `limit`: how many
- * were refused, and the indices to add (none when one was refused, unless `partial`).
+ * were refused, the indices to add (none when one was refused, unless `partial`), and the
+ * indices of those refused.
  */
-export type SeriesAdmission = { refused: number, add: Uint32Array, };
+export type SeriesAdmission = { refused: number, add: Uint32Array, 
+/**
+ * The indices of the new series that did not fit (whose lines a partial write rejects).
+ */
+refusedAt: Uint32Array, };
 
 /**
  * Store-and-forward's knobs (linegate-core's `delivery::Policy`); absent fields take its

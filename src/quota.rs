@@ -87,8 +87,8 @@ pub fn count_rate(window: f64, bytes: f64, now_ms: f64, add: f64) -> Result<JsVa
 
 /// The admission of a batch's distinct series (in input order) against a bucket's set:
 /// `known[i]` is 1 when series `i` is in the set, `count` the set's size. Returns how many
-/// were refused, then the indices to add to the set (none when a series was refused and
-/// the write is not `partial`).
+/// were refused, the indices to add to the set (none when a series was refused and the
+/// write is not `partial`), and the indices of those refused.
 #[wasm_bindgen(js_name = admitSeries)]
 pub fn admit_series(
     known: &[u8],
@@ -101,5 +101,6 @@ pub fn admit_series(
     to_js(&JsSeriesAdmission {
         refused: a.refused as u32 as f64,
         add: a.to_add(partial),
+        refused_at: a.refused_at(),
     })
 }

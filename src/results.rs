@@ -679,12 +679,17 @@ impl ToJs for JsRateUsage {
 }
 
 /// New series admitted in input order while the set's `count` is below `limit`: how many
-/// were refused, and the indices to add (none when one was refused, unless `partial`).
+/// were refused, the indices to add (none when one was refused, unless `partial`), and the
+/// indices of those refused.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "SeriesAdmission"))]
 pub(crate) struct JsSeriesAdmission {
     pub refused: f64,
     #[cfg_attr(feature = "ts", ts(type = "Uint32Array"))]
     pub add: Vec<u32>,
+    /// The indices of the new series that did not fit (whose lines a partial write rejects).
+    #[cfg_attr(feature = "ts", ts(type = "Uint32Array"))]
+    #[cfg_attr(feature = "ts", ts(rename = "refusedAt"))]
+    pub refused_at: Vec<u32>,
 }
 
 impl ToJs for JsSeriesAdmission {
@@ -692,6 +697,10 @@ impl ToJs for JsSeriesAdmission {
         Obj::new()
             .put("refused", self.refused)
             .put("add", Raw(js_sys::Uint32Array::from(&self.add[..]).into()))
+            .put(
+                "refusedAt",
+                Raw(js_sys::Uint32Array::from(&self.refused_at[..]).into()),
+            )
             .done()
     }
 }

@@ -34,6 +34,8 @@ pub struct StreamChecker {
     /// After `finish` of a partial write whose series are collected: its split, for the
     /// series quota to move the lines of refused series (`refuseSeries`).
     split: Option<Split>,
+    /// A partial write: its series keep each point's line (for `refuseSeries`).
+    partial: bool,
 }
 
 #[wasm_bindgen]
@@ -49,7 +51,8 @@ impl StreamChecker {
             content_encoding: o.content_encoding.as_deref().map(str::as_bytes),
         };
         let mut c = Checker::for_request_to(&head, &o.limits, o.now, o.upstream).without_values();
-        if o.is_partial() {
+        let partial = o.is_partial();
+        if partial {
             c = c.accept_partial(linegate_core::partial::DEFAULT_KEEP);
         }
         Ok(StreamChecker {
@@ -60,6 +63,7 @@ impl StreamChecker {
             decoded: 0,
             destination: o.destination(),
             split: None,
+            partial,
         })
     }
 
@@ -75,6 +79,7 @@ impl StreamChecker {
             decoded: 0,
             destination: Vec::new(),
             split: None,
+            partial: false,
         })
     }
 
@@ -104,7 +109,11 @@ impl StreamChecker {
     /// From now on, note the distinct series of the points parsed (call before `push`).
     #[wasm_bindgen(js_name = collectSeries)]
     pub fn collect_series(&mut self) {
-        self.series.get_or_insert_with(BatchSeries::new);
+        let partial = self.partial;
+        self.series.get_or_insert_with(|| match partial {
+            true => BatchSeries::new(),
+            false => BatchSeries::hashes_only(),
+        });
         if self.memo.is_none() {
             // The instance's memo, made by the first checker; none while another checker has
             // it (that one's series are hashed without: memory stays one memo). `try_with`:

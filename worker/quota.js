@@ -225,10 +225,7 @@ export class Quota extends DurableObject {
     const a = admitSeries(known, this.meta("count", 0), limit, { partial: true });
     if (a.refused > 0) {
       this.setMeta("refused", this.meta("refused", 0) + 1);
-      const fits = new Set(a.add);
-      const refused = [];
-      for (let i = 0; i < hashes.length; i++) if (known[i] === 0 && !fits.has(i)) refused.push(i);
-      return refused;
+      return Array.from(a.refusedAt);
     }
     if (a.add.length > 0) {
       this.ctx.storage.transactionSync(() => {

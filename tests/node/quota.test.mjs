@@ -40,9 +40,10 @@ test("checkRate and countRate: at or above the quota → 429 with Retry-After to
 });
 
 test("admitSeries: new series in input order while below the quota; known ones always pass", () => {
-  assert.deepEqual(admitSeries([0, 1, 0, 0], 8, 10), { refused: 1, add: new Uint32Array([]) });
-  assert.deepEqual(admitSeries([0, 1, 0, 0], 8, 10, { partial: true }), { refused: 1, add: new Uint32Array([0, 2]) });
-  assert.deepEqual(admitSeries([true, true], 50, 10), { refused: 0, add: new Uint32Array([]) });
+  assert.deepEqual(admitSeries([0, 1, 0, 0], 8, 10), { refused: 1, add: new Uint32Array([]), refusedAt: new Uint32Array([3]) });
+  assert.deepEqual(admitSeries([0, 1, 0, 0], 8, 10, { partial: true }), { refused: 1, add: new Uint32Array([0, 2]), refusedAt: new Uint32Array([3]) });
+  assert.deepEqual(admitSeries([true, true], 50, 10), { refused: 0, add: new Uint32Array([]), refusedAt: new Uint32Array([]) });
+  assert.deepEqual(admitSeries([0, 0, 1, 0], 10, 10, { partial: true }).refusedAt, new Uint32Array([0, 1, 3]));
 });
 
 // The series hash (linegate_core::quota::series_hash, version 3) over a series key,

@@ -98,17 +98,13 @@ impl KnownSet {
     /// Whether every series of `batch` is here by [`KnownSet::unknown_of`]'s rule.
     fn answered(&self, scope: u64, batch: &BatchSeries) -> bool {
         let (ticket, s, points) = self.last;
-        ticket != 0
-            && batch.replay
-            && batch.after == ticket
-            && s == scope
-            && batch.points.len() <= points
+        ticket != 0 && batch.replay && batch.after == ticket && s == scope && batch.len() <= points
     }
 
     /// Notes that every series of `batch` is here under `scope`.
     fn found(&mut self, scope: u64, batch: &BatchSeries) {
         if batch.ticket != 0 {
-            self.last = (batch.ticket, scope, batch.points.len());
+            self.last = (batch.ticket, scope, batch.len());
         }
     }
 

@@ -158,6 +158,15 @@ impl Admission {
             .collect()
     }
 
+    /// The indices of the new series that did not fit, in order (the ones whose lines a
+    /// partial write rejects, spec D.2 with D.1).
+    pub fn refused_at(&self) -> Vec<u32> {
+        (self.fates.iter().enumerate())
+            .filter(|(_, f)| **f == Fate::Refused)
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+
     /// The answer for a write that is not partial: the series 429 when a series was refused.
     pub fn check(&self) -> Result<(), Rejection> {
         if self.refused > 0 {
@@ -396,9 +405,11 @@ mod tests {
         assert_eq!(a.check(), Err(Rejection::series_quota()));
         assert_eq!(a.to_add(false), Vec::<u32>::new());
         assert_eq!(a.to_add(true), [0, 2]);
+        assert_eq!(a.refused_at(), [3]);
         // Known series pass even past the quota.
         let a = admit([true, true], 50, 10);
         assert_eq!((a.new, a.refused, a.check()), (0, 0, Ok(())));
+        assert!(a.refused_at().is_empty());
     }
 
     /// A partial split of `body` with its accepted lines' series noted.

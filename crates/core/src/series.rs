@@ -513,8 +513,13 @@ fn span_hash(span: &[u8], key: u64) -> u64 {
 pub struct BatchSeries {
     /// Distinct series hashes in input order.
     pub hashes: Vec<u64>,
-    /// (line, index into `hashes`) for every point, in input order.
+    /// (line, index into `hashes`) for every point, in input order (none when made with
+    /// [`BatchSeries::hashes_only`]).
     pub points: Vec<(u64, u32)>,
+    /// Points noted.
+    pub(crate) count: usize,
+    /// Whether `points` is left empty.
+    hashes_only: bool,
     /// Open addressing over `hashes` (index + 1; 0 is empty): the hashes are uniform
     /// already, so their low bits pick the slot (and no general map is compiled into wasm).
     slots: Vec<u32>,
@@ -537,6 +542,26 @@ impl BatchSeries {
         BatchSeries::default()
     }
 
+    /// No series yet, and the points' lines and indices not kept (`points` stays empty):
+    /// for a door that needs only the distinct series (a write that is not partial never
+    /// moves a point's line, [`crate::quota::refuse_series`]).
+    pub fn hashes_only() -> BatchSeries {
+        BatchSeries {
+            hashes_only: true,
+            ..BatchSeries::default()
+        }
+    }
+
+    /// The points noted.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether no point was noted.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
     /// Notes a point's series.
     pub fn push(&mut self, p: &Point<'_>) {
         let h = point_hash_in(p, &mut self.key);
@@ -555,7 +580,7 @@ impl BatchSeries {
     // its registers (measured: a few % of the check less on cpu.lp with sorted tags).
     #[inline(never)]
     pub fn push_memo(&mut self, p: &Point<'_>, memo: &mut SeriesMemo) {
-        let at = self.points.len();
+        let at = self.count;
         if self.ticket == 0 {
             self.presize(memo.traced);
             (self.ticket, self.after) = memo.begin();
@@ -576,7 +601,7 @@ impl BatchSeries {
                 if idx == self.hashes.len() {
                     self.hashes.push(t.hash);
                 }
-                self.points.push((line, idx as u32));
+                self.point(line, idx as u32);
                 return;
             }
             self.stop_replay();
@@ -608,8 +633,17 @@ impl BatchSeries {
                 _ => s = (s + 1) & mask,
             }
         };
-        self.points.push((line, i));
+        self.point(line, i);
         i
+    }
+
+    /// Notes the point on `line` of series `i`.
+    #[inline]
+    fn point(&mut self, line: u64, i: u32) {
+        self.count += 1;
+        if !self.hashes_only {
+            self.points.push((line, i));
+        }
     }
 
     /// Ends the replay: the set of the series so far, at the size reserved for the batch.
@@ -628,7 +662,9 @@ impl BatchSeries {
     /// unused is only reserved (its pages are never touched).
     fn presize(&mut self, points: usize) {
         let n = points.min(1 << 16);
-        self.points.reserve(n);
+        if !self.hashes_only {
+            self.points.reserve(n);
+        }
         self.hashes.reserve(n);
         self.want = (2 * n + 2).next_power_of_two().max(1024);
     }
@@ -644,7 +680,9 @@ impl BatchSeries {
             .max(1024);
         #[cfg(not(target_arch = "wasm32"))]
         {
-            self.points.reserve(cap / 2);
+            if !self.hashes_only {
+                self.points.reserve(cap / 2);
+            }
             self.hashes.reserve(cap / 2 - self.hashes.len());
         }
         self.rehash(cap);
@@ -692,6 +730,8 @@ mod tests {
         // and some changed each round (and repeated within a batch), so the arena fills, is
         // compacted, and refuses; batches replay the one before, or part of it.
         let mut memo = SeriesMemo::with_capacity(8);
+        // And one that keeps no points (a write that is not partial), on its own memo.
+        let mut lean_memo = SeriesMemo::with_capacity(8);
         let cap = memo.spans.capacity();
         assert_eq!((memo.trace.len(), cap), (8, 8 * ARENA_PER_POSITION));
         let opts = ParseOptions::new(Precision::Ns, 0);
@@ -709,12 +749,16 @@ mod tests {
                 let before = memo.spans.len();
                 let all = memo.trace[..lines].iter().all(|t| t.len != UNTRACED);
                 let (mut plain, mut via) = (BatchSeries::new(), BatchSeries::new());
+                let mut lean = BatchSeries::hashes_only();
                 let r = read_batch(body.as_bytes(), &opts, 1 << 20, |p| {
                     plain.push(p);
                     via.push_memo(p, &mut memo);
+                    lean.push_memo(p, &mut lean_memo);
                 });
                 assert!(r.is_ok());
                 assert_eq!((&via.hashes, &via.points), (&plain.hashes, &plain.points));
+                assert_eq!(lean.hashes, plain.hashes);
+                assert!(lean.points.is_empty() && lean.len() == plain.points.len());
                 assert!(memo.spans.len() <= cap);
                 compacted |= memo.spans.len() < before;
                 if pass == 1 && all {
