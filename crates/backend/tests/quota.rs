@@ -491,3 +491,63 @@ fn sixteen_partial_clients_store_exactly_the_quota() {
     assert_eq!(known, 1 + 16 * 3, "the known series' lines always stored");
     assert_eq!(usage(&s)["buckets"][0]["series"], N);
 }
+
+/// A bucket of 10M series (issue 23: its set is kept in the store, not in memory): the
+/// server's RSS after 10M new series stays within 64 MiB of its RSS after the first 2M, and
+/// the set counts every one. Long (minutes): `cargo test --release -p linegate-backend
+/// --test quota ten_million -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn ten_million_series_in_a_bounded_rss() {
+    const TOTAL: u64 = 10_000_000;
+    const BATCH: u64 = 100_000;
+    let (dir, s) = serve("quota-10m", &["--quota-series", "20000000"]);
+    let pid = s.child.id();
+    let q = "org=o&bucket=b&precision=s";
+    let mut body = Vec::with_capacity(4 << 20);
+    let (mut at_2m, mut peak) = (0, 0);
+    let t0 = Instant::now();
+    for b in 0..TOTAL / BATCH {
+        body.clear();
+        for i in b * BATCH..(b + 1) * BATCH {
+            writeln!(
+                body,
+                "m,host=h{i},dc=d{} v=1 {}",
+                i % 7,
+                1_700_000_000 + i % 1000
+            )
+            .unwrap();
+        }
+        let r = s.write("tok", q, &body);
+        assert_eq!(r.status, 204, "batch {b}: {}", r.text());
+        let rss = rss_kb(pid);
+        peak = peak.max(rss);
+        if (b + 1) * BATCH == 2_000_000 {
+            (at_2m, peak) = (rss, rss);
+        }
+    }
+    let took = t0.elapsed();
+    let end = rss_kb(pid);
+    assert_eq!(usage(&s)["buckets"][0]["series"], TOTAL);
+    // The first batch again: known series pass.
+    body.clear();
+    for i in 0..BATCH {
+        writeln!(
+            body,
+            "m,host=h{i},dc=d{} v=2 {}",
+            i % 7,
+            1_700_000_000 + i % 1000
+        )
+        .unwrap();
+    }
+    assert_eq!(s.write("tok", q, &body).status, 204);
+    println!(
+        "10M new series in {took:.1?}; RSS after 2M {} MiB, after 10M {} MiB, peak from 2M on {} MiB",
+        at_2m >> 10,
+        end >> 10,
+        peak >> 10
+    );
+    assert!(peak < at_2m + (64 << 10), "RSS {at_2m} → {peak} kB");
+    drop(s);
+    let _ = std::fs::remove_dir_all(dir);
+}

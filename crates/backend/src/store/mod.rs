@@ -116,7 +116,9 @@ fn open_write(dir: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     // Deleted rows are overwritten: a dropped plain-text token table leaves nothing behind.
     conn.pragma_update(None, "secure_delete", "ON")?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // The writer waits out a RESTART checkpoint (`checkpointer`) rather than failing a
+    // write (its transactions take the write lock first: see `Writer::commit_group`).
+    conn.busy_timeout(std::time::Duration::from_secs(60))?;
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch(v1::SCHEMA)?;
     conn.execute_batch(quota::SCHEMA)?;
@@ -266,10 +268,11 @@ impl Store {
 }
 
 /// Copies committed WAL frames into the database file in the background, so commits never
-/// wait for a checkpoint. When writes outpace it and the WAL passes ~1 GiB, a RESTART
-/// checkpoint makes the writer wait once so the WAL starts over.
+/// wait for a checkpoint. When writes outpace it and the WAL passes 256 MiB, a RESTART
+/// checkpoint makes the writer wait once so the WAL starts over (a shorter wait than at
+/// 1 GiB).
 fn checkpointer(conn: Connection) {
-    const RESTART_FRAMES: i64 = (1 << 30) / 65536;
+    const RESTART_FRAMES: i64 = (256 << 20) / 65536;
     loop {
         std::thread::sleep(std::time::Duration::from_millis(200));
         let frames: rusqlite::Result<(i64, i64)> =

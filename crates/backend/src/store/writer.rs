@@ -189,7 +189,14 @@ impl Writer {
         let mut created: Vec<(SchemaKey, FieldType)> = Vec::new();
         let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
         let mut wrote = false;
-        let tx = match self.conn.transaction() {
+        // IMMEDIATE: the write lock is taken at the start, where the busy timeout applies.
+        // A deferred transaction reads first (batch ids, known series) and SQLite refuses its
+        // later upgrade at once, busy handler or not, while a RESTART checkpoint holds the
+        // lock: the batch got 500 `database is locked`.
+        let tx = match self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        {
             Ok(tx) => tx,
             Err(e) => {
                 let e = e.to_string();
